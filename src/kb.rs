@@ -1,0 +1,272 @@
+//! The knowledge base: what modrace knows about the kernel that a tree cannot tell it.
+//!
+//! It is data (`kb/linux-2.4.toml`, embedded in the binary, replaceable with `--kb FILE`),
+//! so that supporting another kernel era means editing a file, not the analyses.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The knowledge base shipped with modrace.
+pub const DEFAULT_KB: &str = include_str!("../kb/linux-2.4.toml");
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeBase {
+    #[serde(default)]
+    pub preprocessor: Preprocessor,
+    #[serde(default)]
+    pub normalize: Normalize,
+    #[serde(default)]
+    pub registration_patterns: RegistrationPatterns,
+    #[serde(default, rename = "registration")]
+    pub registrations: Vec<Registration>,
+    #[serde(default, rename = "not_registration")]
+    pub not_registrations: Vec<String>,
+    #[serde(default, rename = "slot")]
+    pub slots: Vec<Slot>,
+    #[serde(default)]
+    pub slot_heuristic: SlotHeuristic,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preprocessor {
+    #[serde(default)]
+    pub defined: Vec<String>,
+    #[serde(default)]
+    pub undefined: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalize {
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    #[serde(default)]
+    pub attribute_calls: Vec<String>,
+    #[serde(default)]
+    pub wrappers: Vec<String>,
+}
+
+/// Name patterns that make a called function a registration routine when the knowledge base
+/// does not list it: `prefix*`, `*suffix`, `*infix*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationPatterns {
+    pub patterns: Vec<String>,
+}
+
+impl Default for RegistrationPatterns {
+    fn default() -> Self {
+        Self {
+            patterns: vec!["register_*".into(), "*_register*".into()],
+        }
+    }
+}
+
+/// A routine that hands a table of function pointers to the kernel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    pub name: String,
+    /// 0-based index of the argument that carries the table; all arguments when absent.
+    pub arg: Option<usize>,
+    /// The struct type the table has.
+    #[serde(rename = "struct")]
+    pub struct_name: Option<String>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What the kernel does with one function-pointer field (`struct.field`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slot {
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    pub field: String,
+    /// "name" or "token".
+    pub takes: Takes,
+    #[serde(default)]
+    pub core_call: Option<String>,
+    #[serde(default)]
+    pub chain: Option<String>,
+    #[serde(default)]
+    pub bkl: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Takes {
+    Name,
+    Token,
+}
+
+impl Takes {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Takes::Name => "name",
+            Takes::Token => "token",
+        }
+    }
+}
+
+/// How a slot the knowledge base does not list is classified: a field whose name matches
+/// one of `name_fields` (same pattern syntax as registration patterns) takes a name,
+/// every other field takes a token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotHeuristic {
+    pub name_fields: Vec<String>,
+}
+
+impl Default for SlotHeuristic {
+    fn default() -> Self {
+        Self {
+            name_fields: vec!["open".into()],
+        }
+    }
+}
+
+/// `prefix*`, `*suffix`, `*infix*` or an exact name.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(rest), _) if rest.ends_with('*') => name.contains(&rest[..rest.len() - 1]),
+        (Some(suffix), _) => name.ends_with(suffix),
+        (None, Some(prefix)) => name.starts_with(prefix),
+        (None, None) => name == pattern,
+    }
+}
+
+/// The knowledge base with lookup tables built once.
+#[derive(Debug, Clone)]
+pub struct Kb {
+    pub data: KnowledgeBase,
+    registrations: HashMap<String, usize>,
+    not_registrations: HashSet<String>,
+    slots: HashMap<(String, String), usize>,
+}
+
+/// Why a slot takes a name or a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakesSource {
+    KnowledgeBase,
+    Heuristic,
+}
+
+impl TakesSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TakesSource::KnowledgeBase => "kb",
+            TakesSource::Heuristic => "heuristic",
+        }
+    }
+}
+
+impl Kb {
+    pub fn builtin() -> Self {
+        Self::from_toml(DEFAULT_KB).expect("the embedded knowledge base is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read knowledge base {}", path.display()))?;
+        Self::from_toml(&text)
+            .with_context(|| format!("invalid knowledge base {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let data: KnowledgeBase = toml::from_str(text)?;
+        let registrations = data
+            .registrations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect();
+        let not_registrations = data.not_registrations.iter().cloned().collect();
+        let slots = data
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.struct_name.clone(), s.field.clone()), i))
+            .collect();
+        Ok(Self {
+            data,
+            registrations,
+            not_registrations,
+            slots,
+        })
+    }
+
+    /// The knowledge-base entry of a registration routine, if it has one.
+    pub fn registration(&self, name: &str) -> Option<&Registration> {
+        self.registrations
+            .get(name)
+            .map(|&i| &self.data.registrations[i])
+    }
+
+    /// Whether a call to `name` registers a table: listed, or matching a pattern and not
+    /// excluded.
+    pub fn is_registration(&self, name: &str) -> bool {
+        if self.registrations.contains_key(name) {
+            return true;
+        }
+        if self.not_registrations.contains(name) {
+            return false;
+        }
+        self.data
+            .registration_patterns
+            .patterns
+            .iter()
+            .any(|p| glob_match(p, name))
+    }
+
+    pub fn slot(&self, struct_name: &str, field: &str) -> Option<&Slot> {
+        self.slots
+            .get(&(struct_name.to_string(), field.to_string()))
+            .map(|&i| &self.data.slots[i])
+    }
+
+    /// Name or token for `struct.field`: the knowledge base first, then the heuristic.
+    pub fn takes(&self, struct_name: &str, field: &str) -> (Takes, TakesSource) {
+        if let Some(slot) = self.slot(struct_name, field) {
+            return (slot.takes, TakesSource::KnowledgeBase);
+        }
+        let by_name = self
+            .data
+            .slot_heuristic
+            .name_fields
+            .iter()
+            .any(|p| glob_match(p, field));
+        let takes = if by_name { Takes::Name } else { Takes::Token };
+        (takes, TakesSource::Heuristic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_kb_parses() {
+        let kb = Kb::builtin();
+        assert!(kb.data.normalize.attributes.iter().any(|a| a == "__init"));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("register_*", "register_chrdev"));
+        assert!(glob_match("*_register*", "misc_register"));
+        assert!(glob_match("*_register*", "tty_register_driver"));
+        assert!(!glob_match("register_*", "unregister_chrdev"));
+        assert!(glob_match("open", "open"));
+        assert!(!glob_match("open", "opened"));
+    }
+}

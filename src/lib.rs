@@ -1,0 +1,12 @@
+//! modrace: find module unload races in Linux kernel source trees.
+//!
+//! The pipeline: [`source`] finds files, [`normalize`] makes kernel C parseable without a
+//! compiler, [`facts`] lowers each file to small owned facts (no parse tree outlives its file),
+//! [`index`] joins the facts of a whole tree, and commands such as [`entries`] and [`stats`]
+//! read the index.
+
+pub mod diag;
+pub mod facts;
+pub mod kb;
+pub mod normalize;
+pub mod source;

@@ -1,0 +1,584 @@
+//! Conditional compilation without a compiler: choose one branch of every `#if` group, blank
+//! the others and every directive line, and record the `#define`s seen on the way.
+//!
+//! Policy (documented in the README): symbols the configuration defines or undefines decide;
+//! `#if 0`/`#if 1` and arithmetic on known values decide; a condition that depends on a symbol
+//! nobody defined (a CONFIG_ option, a header guard) is unknown, and for an unknown condition the
+//! first branch is taken. That keeps header guards, keeps `#ifdef CONFIG_FOO` code (which is
+//! where drivers put their features) and drops the `#else` fallbacks.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+/// What the preprocessor is told to assume.
+#[derive(Debug, Clone, Default)]
+pub struct CppConfig {
+    /// Defined symbols and their values (1 when given without a value).
+    pub defined: HashMap<String, i64>,
+    pub undefined: HashSet<String>,
+}
+
+/// A `#define` seen in an active region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MacroDef {
+    pub name: String,
+    /// `None` for an object-like macro.
+    pub params: Option<Vec<String>>,
+    pub body: String,
+    pub line: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct CppResult {
+    pub macros: Vec<MacroDef>,
+    /// `#if`-groups whose condition could not be decided.
+    pub unknown_conditions: u32,
+    /// Unbalanced `#endif`/`#else` or unterminated groups.
+    pub unbalanced: bool,
+}
+
+struct Frame {
+    parent_active: bool,
+    taken: bool,
+    active: bool,
+}
+
+/// Processes directives in `code` (comments already blanked) in place.
+pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
+    let mut result = CppResult::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut local: HashMap<String, Option<i64>> = HashMap::new();
+    let mut local_undef: HashSet<String> = HashSet::new();
+    let n = code.len();
+    let mut pos = 0;
+    let mut line_no: u32 = 1;
+    while pos < n {
+        // The logical line: up to a newline not preceded by a backslash.
+        let start = pos;
+        let mut end = pos;
+        let mut lines_in = 1;
+        while end < n && code[end] != b'\n' {
+            if code[end] == b'\\' && end + 1 < n && code[end + 1] == b'\n' {
+                end += 2;
+                lines_in += 1;
+                continue;
+            }
+            if code[end] == b'\\' && end + 2 < n && code[end + 1] == b'\r' && code[end + 2] == b'\n'
+            {
+                end += 3;
+                lines_in += 1;
+                continue;
+            }
+            end += 1;
+        }
+        let active = stack.last().is_none_or(|f| f.active);
+        let first = code[start..end]
+            .iter()
+            .position(|c| !c.is_ascii_whitespace());
+        let is_directive = first.is_some_and(|i| code[start + i] == b'#');
+        if is_directive {
+            let text: String = String::from_utf8_lossy(&code[start + first.unwrap() + 1..end])
+                .replace("\\\r\n", " ")
+                .replace("\\\n", " ");
+            let text = text.trim_start();
+            let (word, rest) = split_word(text);
+            let eval = |expr: &str, local: &HashMap<String, Option<i64>>, undef: &HashSet<String>| {
+                Expr::new(expr, config, local, undef).eval_all()
+            };
+            match word {
+                "if" | "ifdef" | "ifndef" => {
+                    let cond = if !active {
+                        Some(false)
+                    } else {
+                        match word {
+                            "ifdef" => defined(split_word(rest).0, config, &local, &local_undef),
+                            "ifndef" => {
+                                defined(split_word(rest).0, config, &local, &local_undef)
+                                    .map(|d| !d)
+                            }
+                            _ => eval(rest, &local, &local_undef).map(|v| v != 0),
+                        }
+                    };
+                    if active && cond.is_none() {
+                        result.unknown_conditions += 1;
+                    }
+                    let take = active && cond.unwrap_or(true);
+                    stack.push(Frame {
+                        parent_active: active,
+                        taken: take,
+                        active: take,
+                    });
+                }
+                "elif" => match stack.last_mut() {
+                    Some(f) => {
+                        if f.taken || !f.parent_active {
+                            f.active = false;
+                        } else {
+                            let cond = eval(rest, &local, &local_undef);
+                            if cond.is_none() {
+                                result.unknown_conditions += 1;
+                            }
+                            // An unknown #elif after a known-false #if: take it (first live branch).
+                            f.active = cond.is_none_or(|v| v != 0);
+                            f.taken = f.active;
+                        }
+                    }
+                    None => result.unbalanced = true,
+                },
+                "else" => match stack.last_mut() {
+                    Some(f) => {
+                        f.active = f.parent_active && !f.taken;
+                        f.taken = true;
+                    }
+                    None => result.unbalanced = true,
+                },
+                "endif" => {
+                    if stack.pop().is_none() {
+                        result.unbalanced = true;
+                    }
+                }
+                "define" if active => {
+                    if let Some(def) = parse_define(rest, line_no) {
+                        let value = if def.params.is_none() {
+                            parse_int(def.body.trim())
+                        } else {
+                            None
+                        };
+                        local_undef.remove(&def.name);
+                        local.insert(def.name.clone(), value);
+                        result.macros.push(def);
+                    }
+                }
+                "undef" if active => {
+                    let name = split_word(rest).0.to_string();
+                    local.remove(&name);
+                    local_undef.insert(name);
+                }
+                _ => {}
+            }
+        }
+        if is_directive || !active {
+            for c in &mut code[start..end] {
+                if *c != b'\n' && *c != b'\r' {
+                    *c = b' ';
+                }
+            }
+        }
+        line_no += lines_in;
+        pos = end + 1;
+    }
+    if !stack.is_empty() {
+        result.unbalanced = true;
+    }
+    result
+}
+
+fn split_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    (&text[..end], &text[end..])
+}
+
+fn defined(
+    name: &str,
+    config: &CppConfig,
+    local: &HashMap<String, Option<i64>>,
+    local_undef: &HashSet<String>,
+) -> Option<bool> {
+    if local.contains_key(name) || config.defined.contains_key(name) {
+        Some(true)
+    } else if local_undef.contains(name) || config.undefined.contains(name) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn parse_define(rest: &str, line: u32) -> Option<MacroDef> {
+    let rest = rest.trim_start();
+    let (name, _) = split_word(rest);
+    if name.is_empty() {
+        return None;
+    }
+    let after = &rest[name.len()..];
+    let (params, body) = if let Some(inner) = after.strip_prefix('(') {
+        let close = inner.find(')')?;
+        let params = inner[..close]
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        (Some(params), &inner[close + 1..])
+    } else {
+        (None, after)
+    };
+    Some(MacroDef {
+        name: name.to_string(),
+        params,
+        body: body.split_whitespace().collect::<Vec<_>>().join(" "),
+        line,
+    })
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let t = text
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(i64),
+    Ident(String),
+    Op(&'static str),
+}
+
+/// A three-valued `#if` expression evaluator: `None` means "depends on something unknown".
+struct Expr {
+    toks: Vec<Tok>,
+    pos: usize,
+}
+
+const OPS: [&str; 25] = [
+    "&&", "||", "==", "!=", "<=", ">=", "<<", ">>", "(", ")", "!", "~", "+", "-", "*", "/", "%",
+    "<", ">", "&", "|", "^", "?", ":", ",",
+];
+
+impl Expr {
+    fn new(
+        text: &str,
+        config: &CppConfig,
+        local: &HashMap<String, Option<i64>>,
+        local_undef: &HashSet<String>,
+    ) -> Self {
+        let raw = tokenize(text);
+        // Resolve `defined X` / `defined(X)` and identifiers up front.
+        let mut toks = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            match &raw[i] {
+                Tok::Ident(id) if id == "defined" => {
+                    let (name, skip) = match (raw.get(i + 1), raw.get(i + 2), raw.get(i + 3)) {
+                        (Some(Tok::Op("(")), Some(Tok::Ident(n)), Some(Tok::Op(")"))) => {
+                            (n.clone(), 4)
+                        }
+                        (Some(Tok::Ident(n)), _, _) => (n.clone(), 2),
+                        _ => (String::new(), 1),
+                    };
+                    match defined(&name, config, local, local_undef) {
+                        Some(d) => toks.push(Tok::Num(d as i64)),
+                        None => toks.push(Tok::Ident(name)),
+                    }
+                    i += skip;
+                }
+                Tok::Ident(id) => {
+                    let value = match local.get(id) {
+                        Some(v) => *v,
+                        None => config.defined.get(id).copied(),
+                    };
+                    match value {
+                        Some(v) => toks.push(Tok::Num(v)),
+                        None if local_undef.contains(id) || config.undefined.contains(id) => {
+                            toks.push(Tok::Num(0))
+                        }
+                        None => toks.push(Tok::Ident(id.clone())),
+                    }
+                    i += 1;
+                }
+                t => {
+                    toks.push(t.clone());
+                    i += 1;
+                }
+            }
+        }
+        Self { toks, pos: 0 }
+    }
+
+    fn eval_all(mut self) -> Option<i64> {
+        let v = self.ternary();
+        if self.pos != self.toks.len() {
+            return None;
+        }
+        v
+    }
+
+    fn peek_op(&self) -> Option<&'static str> {
+        match self.toks.get(self.pos) {
+            Some(Tok::Op(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    fn ternary(&mut self) -> Option<i64> {
+        let c = self.binary(0);
+        if self.peek_op() == Some("?") {
+            self.pos += 1;
+            let a = self.ternary();
+            if self.peek_op() != Some(":") {
+                return None;
+            }
+            self.pos += 1;
+            let b = self.ternary();
+            return match c {
+                Some(0) => b,
+                Some(_) => a,
+                None => None,
+            };
+        }
+        c
+    }
+
+    fn binary(&mut self, min_prec: u8) -> Option<i64> {
+        let mut lhs = self.unary();
+        while let Some(op) = self.peek_op() {
+            let prec = match op {
+                "||" => 1,
+                "&&" => 2,
+                "|" => 3,
+                "^" => 4,
+                "&" => 5,
+                "==" | "!=" => 6,
+                "<" | ">" | "<=" | ">=" => 7,
+                "<<" | ">>" => 8,
+                "+" | "-" => 9,
+                "*" | "/" | "%" => 10,
+                _ => break,
+            };
+            if prec < min_prec.max(1) {
+                break;
+            }
+            self.pos += 1;
+            let rhs = self.binary(prec + 1);
+            lhs = match (op, lhs, rhs) {
+                ("&&", Some(0), _) | ("&&", _, Some(0)) => Some(0),
+                ("||", Some(a), _) if a != 0 => Some(1),
+                ("||", _, Some(b)) if b != 0 => Some(1),
+                (_, Some(a), Some(b)) => apply(op, a, b),
+                _ => None,
+            };
+        }
+        lhs
+    }
+
+    fn unary(&mut self) -> Option<i64> {
+        match self.toks.get(self.pos).cloned() {
+            Some(Tok::Op("!")) => {
+                self.pos += 1;
+                self.unary().map(|v| (v == 0) as i64)
+            }
+            Some(Tok::Op("~")) => {
+                self.pos += 1;
+                self.unary().map(|v| !v)
+            }
+            Some(Tok::Op("-")) => {
+                self.pos += 1;
+                self.unary().map(|v| v.wrapping_neg())
+            }
+            Some(Tok::Op("+")) => {
+                self.pos += 1;
+                self.unary()
+            }
+            Some(Tok::Op("(")) => {
+                self.pos += 1;
+                let v = self.ternary();
+                if self.peek_op() == Some(")") {
+                    self.pos += 1;
+                    v
+                } else {
+                    self.pos = self.toks.len() + 1;
+                    None
+                }
+            }
+            Some(Tok::Num(v)) => {
+                self.pos += 1;
+                Some(v)
+            }
+            Some(Tok::Ident(_)) => {
+                self.pos += 1;
+                // A function-like macro call we cannot expand: skip its arguments.
+                if self.peek_op() == Some("(") {
+                    let mut depth = 0;
+                    while let Some(t) = self.toks.get(self.pos) {
+                        self.pos += 1;
+                        match t {
+                            Tok::Op("(") => depth += 1,
+                            Tok::Op(")") => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                None
+            }
+            _ => {
+                self.pos = self.toks.len() + 1;
+                None
+            }
+        }
+    }
+}
+
+fn apply(op: &str, a: i64, b: i64) -> Option<i64> {
+    Some(match op {
+        "|" => a | b,
+        "^" => a ^ b,
+        "&" => a & b,
+        "==" => (a == b) as i64,
+        "!=" => (a != b) as i64,
+        "<" => (a < b) as i64,
+        ">" => (a > b) as i64,
+        "<=" => (a <= b) as i64,
+        ">=" => (a >= b) as i64,
+        "<<" => a.checked_shl(b.try_into().ok()?)?,
+        ">>" => a.checked_shr(b.try_into().ok()?)?,
+        "+" => a.wrapping_add(b),
+        "-" => a.wrapping_sub(b),
+        "*" => a.wrapping_mul(b),
+        "/" => a.checked_div(b)?,
+        "%" => a.checked_rem(b)?,
+        "&&" => (a != 0 && b != 0) as i64,
+        "||" => (a != 0 || b != 0) as i64,
+        _ => return None,
+    })
+}
+
+fn tokenize(text: &str) -> Vec<Tok> {
+    let b = text.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    'outer: while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric()) {
+                i += 1;
+            }
+            match parse_int(&text[start..i]) {
+                Some(v) => toks.push(Tok::Num(v)),
+                None => toks.push(Tok::Ident(text[start..i].to_string())),
+            }
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            toks.push(Tok::Ident(text[start..i].to_string()));
+            continue;
+        }
+        if c == b'\'' {
+            // Character constant: 'x' or '\n'.
+            let rest = &b[i + 1..];
+            let (v, len) = match rest {
+                [b'\\', e, b'\'', ..] => (
+                    match e {
+                        b'n' => 10,
+                        b't' => 9,
+                        b'0' => 0,
+                        _ => *e as i64,
+                    },
+                    4,
+                ),
+                [ch, b'\'', ..] => (*ch as i64, 3),
+                _ => break,
+            };
+            toks.push(Tok::Num(v));
+            i += len;
+            continue;
+        }
+        for op in OPS {
+            if b[i..].starts_with(op.as_bytes()) {
+                toks.push(Tok::Op(op));
+                i += op.len();
+                continue 'outer;
+            }
+        }
+        // Anything else makes the expression unknown.
+        toks.push(Tok::Ident(String::from("?")));
+        i += 1;
+    }
+    toks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> CppConfig {
+        CppConfig {
+            defined: [("MODULE".to_string(), 1)].into_iter().collect(),
+            undefined: ["__ASSEMBLY__".to_string()].into_iter().collect(),
+        }
+    }
+
+    fn run(src: &str) -> String {
+        let mut b = src.as_bytes().to_vec();
+        process(&mut b, &config());
+        assert_eq!(b.len(), src.len());
+        String::from_utf8(b).unwrap()
+    }
+
+    fn kept(src: &str) -> Vec<String> {
+        run(src).split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn module_defined_and_if0_dropped() {
+        let src = "#ifdef MODULE\na\n#else\nb\n#endif\n#if 0\nc\n#endif\n#ifndef MODULE\nd\n#endif\n";
+        assert_eq!(kept(src), ["a"]);
+    }
+
+    #[test]
+    fn unknown_takes_first_branch() {
+        let src = "#ifdef CONFIG_FOO\na\n#else\nb\n#endif\n#if defined(CONFIG_X) && !defined(MODULE)\nc\n#elif 1\nd\n#endif\n";
+        assert_eq!(kept(src), ["a", "d"]);
+    }
+
+    #[test]
+    fn local_defines_and_arithmetic() {
+        let src = "#define DEBUG 2\n#if DEBUG > 1\na\n#endif\n#undef DEBUG\n#ifdef DEBUG\nb\n#endif\n#if (1 << 4) == 16 || X\nc\n#endif\n";
+        assert_eq!(kept(src), ["a", "c"]);
+    }
+
+    #[test]
+    fn nested_inactive_stays_inactive() {
+        let src = "#if 0\n#ifdef CONFIG_A\na\n#else\nb\n#endif\n#else\nc\n#endif\n";
+        assert_eq!(kept(src), ["c"]);
+    }
+
+    #[test]
+    fn continuation_lines_are_blanked_and_counted() {
+        let mut b = b"#define F(x) \\\n  foo(x)\nint y;\n".to_vec();
+        let r = process(&mut b, &config());
+        assert_eq!(r.macros.len(), 1);
+        assert_eq!(r.macros[0].params.as_deref(), Some(&["x".to_string()][..]));
+        assert_eq!(r.macros[0].body, "foo(x)");
+        assert_eq!(String::from_utf8(b).unwrap().trim(), "int y;");
+    }
+
+    #[test]
+    fn unbalanced_is_reported_not_fatal() {
+        let mut b = b"#endif\n#else\nx\n#if 1\n".to_vec();
+        assert!(process(&mut b, &config()).unbalanced);
+    }
+}

@@ -1,0 +1,107 @@
+//! Byte-offset-preserving normalization of unpreprocessed kernel C.
+//!
+//! Every pass replaces text with text of the same length (mostly spaces), so a byte offset,
+//! line and column in the normalized text point at the same place in the original file.
+//!
+//! 1. comments become spaces;
+//! 2. conditional compilation picks one branch ([`cpp`]), directives become spaces;
+//! 3. kernel idioms tree-sitter-c does not accept are rewritten ([`rewrite`]).
+//!
+//! The text after step 2 (`code`) is what facts quote (argument text); the text after step 3
+//! (`parse_input`) is what the parser sees.
+
+pub mod comments;
+pub mod cpp;
+pub mod rewrite;
+
+use crate::kb::KnowledgeBase;
+pub use cpp::{CppConfig, MacroDef};
+pub use rewrite::{MacroTable, RewriteCounts};
+
+/// Everything normalization needs, built once per run from the knowledge base and the
+/// command line.
+#[derive(Debug, Default)]
+pub struct Normalizer {
+    pub cpp: CppConfig,
+    pub macros: MacroTable,
+}
+
+impl Normalizer {
+    /// `defines` are `NAME` or `NAME=VALUE`; they and `undefs` override the knowledge base.
+    pub fn new(kb: &KnowledgeBase, defines: &[String], undefs: &[String]) -> Self {
+        let mut cpp = CppConfig::default();
+        for name in &kb.preprocessor.defined {
+            cpp.defined.insert(name.clone(), 1);
+        }
+        for name in &kb.preprocessor.undefined {
+            cpp.undefined.insert(name.clone());
+        }
+        for def in defines {
+            let (name, value) = match def.split_once('=') {
+                Some((n, v)) => (n.to_string(), v.trim().parse().unwrap_or(1)),
+                None => (def.clone(), 1),
+            };
+            cpp.undefined.remove(&name);
+            cpp.defined.insert(name, value);
+        }
+        for name in undefs {
+            cpp.defined.remove(name);
+            cpp.undefined.insert(name.clone());
+        }
+        Self {
+            cpp,
+            macros: MacroTable::new(&kb.normalize),
+        }
+    }
+
+    pub fn normalize(&self, src: &[u8]) -> Normalized {
+        let mut code = comments::blank_comments(src);
+        let cpp = cpp::process(&mut code, &self.cpp);
+        let mut parse_input = code.clone();
+        let counts = RewriteCounts {
+            macros: rewrite::rewrite_macros(&mut parse_input, &self.macros),
+            type_args: rewrite::rewrite_type_args(&mut parse_input),
+            end_labels: rewrite::fix_end_labels(&mut parse_input),
+        };
+        Normalized {
+            code,
+            parse_input,
+            macros: cpp.macros,
+            unknown_conditions: cpp.unknown_conditions,
+            unbalanced_conditionals: cpp.unbalanced,
+            rewrites: counts,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Normalized {
+    /// Comments blanked, inactive branches and directives blanked.
+    pub code: Vec<u8>,
+    /// `code` with the idiom rewrites applied: what the parser reads.
+    pub parse_input: Vec<u8>,
+    pub macros: Vec<MacroDef>,
+    pub unknown_conditions: u32,
+    pub unbalanced_conditionals: bool,
+    pub rewrites: RewriteCounts,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kb::Kb;
+
+    #[test]
+    fn offsets_preserved_end_to_end() {
+        let kb = Kb::builtin();
+        let n = Normalizer::new(&kb.data, &["CONFIG_X=0".into()], &["MODULE".into()]);
+        let src = b"/* c */\n#ifdef MODULE\nint a;\n#endif\n#if CONFIG_X\nint b;\n#endif\nstatic int __init f(void)\n{\nout:\n}\n";
+        let out = n.normalize(src);
+        assert_eq!(out.parse_input.len(), src.len());
+        let text = String::from_utf8(out.parse_input).unwrap();
+        assert!(!text.contains("int a"));
+        assert!(!text.contains("int b"));
+        assert!(text.contains("static int        f(void)"));
+        assert_eq!(text.lines().count(), 11);
+    }
+}

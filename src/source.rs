@@ -1,0 +1,107 @@
+//! Finding the C sources under the paths a user names, and reading them safely.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::diag::Warning;
+
+/// Files larger than this are skipped with a warning: no kernel source comes close, and a
+/// generated blob of that size is not worth parsing.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// One source file to analyse.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path on disk.
+    pub path: PathBuf,
+    /// The path shown to users: relative to the root it was found under.
+    pub display: String,
+}
+
+/// A root the user named, with the files found under it.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<SourceFile>,
+    pub warnings: Vec<Warning>,
+}
+
+fn is_c_source(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h"))
+}
+
+/// Walks each root and collects the `.c` and `.h` files, sorted by path. A root that is a file
+/// is taken as it is. Missing roots are errors; unreadable directories and symlink loops are
+/// warnings.
+pub fn discover(roots: &[PathBuf]) -> anyhow::Result<Discovery> {
+    let mut out = Discovery::default();
+    for root in roots {
+        let meta = std::fs::metadata(root)
+            .map_err(|e| anyhow::anyhow!("{}: {}", root.display(), e))?;
+        if meta.is_file() {
+            let display = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| root.display().to_string());
+            out.files.push(SourceFile {
+                path: root.clone(),
+                display,
+            });
+            continue;
+        }
+        for entry in WalkDir::new(root).follow_links(true).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| root.display().to_string());
+                    let why = if e.loop_ancestor().is_some() {
+                        "symbolic link loop, not followed".to_string()
+                    } else {
+                        e.io_error()
+                            .map(|io| io.to_string())
+                            .unwrap_or_else(|| e.to_string())
+                    };
+                    out.warnings.push(Warning::new(path, why));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() || !is_c_source(entry.path()) {
+                continue;
+            }
+            let display = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(entry.path())
+                .to_string_lossy()
+                .into_owned();
+            out.files.push(SourceFile {
+                path: entry.into_path(),
+                display,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a source file. Binary files (a NUL byte in the first 8 KiB), files over
+/// [`MAX_FILE_BYTES`] and unreadable files give a warning instead of contents. Non-UTF-8 bytes
+/// are kept: the parser works on bytes, and text shown to users is decoded lossily.
+pub fn read_source(file: &SourceFile) -> Result<Vec<u8>, Warning> {
+    let warn = |why: String| Warning::new(file.display.clone(), why);
+    let meta = std::fs::metadata(&file.path).map_err(|e| warn(e.to_string()))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(warn(format!(
+            "skipped: {} bytes is over the {} byte limit",
+            meta.len(),
+            MAX_FILE_BYTES
+        )));
+    }
+    let bytes = std::fs::read(&file.path).map_err(|e| warn(e.to_string()))?;
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return Err(warn("skipped: binary file (contains NUL bytes)".into()));
+    }
+    Ok(bytes)
+}
