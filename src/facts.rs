@@ -1,0 +1,715 @@
+//! Per-file facts: what one file says, lowered from its parse tree into small owned values.
+//!
+//! The parse tree is dropped as soon as a file is lowered; whole-tree phases read facts only.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use tree_sitter::{Node, Parser};
+
+use crate::normalize::{MacroDef, Normalized, Normalizer};
+
+/// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
+/// and the part below this depth is not lowered.
+pub const MAX_DEPTH: usize = 600;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFacts {
+    pub path: String,
+    pub bytes: usize,
+    pub functions: Vec<Function>,
+    pub structs: Vec<StructDef>,
+    pub typedefs: Vec<Typedef>,
+    pub variables: Vec<Variable>,
+    pub calls: Vec<Call>,
+    pub field_assigns: Vec<FieldAssign>,
+    pub macros: Vec<MacroDef>,
+    pub errors: Vec<ParseError>,
+    pub markers: ModuleMarkers,
+    /// Top-level error regions that hold what looks like a function body.
+    pub broken_functions: Vec<BrokenFunction>,
+    pub too_deep: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Function {
+    pub name: String,
+    pub is_static: bool,
+    pub return_type: String,
+    pub params: Vec<Param>,
+    pub line: u32,
+    pub end_line: u32,
+    pub has_error: bool,
+    /// The body names MOD_INC_USE_COUNT (or its THIS_MODULE form).
+    pub uses_mod_inc: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Param {
+    pub name: Option<String>,
+    pub ty: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StructDef {
+    pub name: String,
+    pub fields: Vec<Field>,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub ty: String,
+    pub is_fn_ptr: bool,
+    /// The struct the field holds (by value) or points to.
+    pub struct_type: Option<String>,
+    pub is_pointer: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Typedef {
+    pub name: String,
+    /// The struct or union it names, when it names one.
+    pub struct_name: Option<String>,
+}
+
+/// A variable at file scope (or a `static` one inside a function) whose type is a struct or a
+/// typedef name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variable {
+    pub name: String,
+    pub is_static: bool,
+    /// `struct X` gives `X`; a typedef name is kept as it is, the index resolves it.
+    pub type_name: String,
+    pub is_array: bool,
+    pub line: u32,
+    pub init: Option<InitList>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InitList {
+    pub items: Vec<InitItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InitItem {
+    /// `.a.b = x` gives two fields; `[3] = x` an index; empty for a positional item.
+    pub designators: Vec<Designator>,
+    pub value: InitValue,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum Designator {
+    Field(String),
+    Index,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum InitValue {
+    Expr(String),
+    List(InitList),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// Index into `functions`, or `None` at file scope.
+    pub caller: Option<u32>,
+    /// The called name for a direct call, the callee expression otherwise.
+    pub callee: String,
+    pub indirect: bool,
+    pub args: Vec<String>,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// `base.field = value` or `base->field = value` in a function body.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldAssign {
+    pub caller: Option<u32>,
+    pub base: String,
+    /// The struct type of `base` when the function declares it.
+    pub base_type: Option<String>,
+    pub field: String,
+    pub value: String,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParseError {
+    pub line: u32,
+    pub column: u32,
+    pub function: Option<String>,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenFunction {
+    pub line: u32,
+    pub uses_mod_inc: bool,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ModuleMarkers {
+    pub ifdef_module: bool,
+    pub init_module: bool,
+    pub module_init: bool,
+}
+
+impl ModuleMarkers {
+    pub fn any(&self) -> bool {
+        self.ifdef_module || self.init_module || self.module_init
+    }
+}
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new({
+        let mut p = Parser::new();
+        p.set_language(&tree_sitter_c::LANGUAGE.into())
+            .expect("tree-sitter-c matches the tree-sitter version");
+        p
+    });
+}
+
+/// Parses bytes with this thread's parser. Used by `stats` for the bare-parse baseline too.
+pub fn parse(bytes: &[u8]) -> Option<tree_sitter::Tree> {
+    PARSER.with(|p| p.borrow_mut().parse(bytes, None))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Normalizes, parses and lowers one file.
+pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
+    let normalized = normalizer.normalize(src);
+    let mut facts = FileFacts {
+        path: path.to_string(),
+        bytes: src.len(),
+        functions: Vec::new(),
+        structs: Vec::new(),
+        typedefs: Vec::new(),
+        variables: Vec::new(),
+        calls: Vec::new(),
+        field_assigns: Vec::new(),
+        macros: Vec::new(),
+        errors: Vec::new(),
+        markers: ModuleMarkers {
+            ifdef_module: contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)"),
+            ..Default::default()
+        },
+        broken_functions: Vec::new(),
+        too_deep: false,
+    };
+    if let Some(tree) = parse(&normalized.parse_input) {
+        let mut lower = Lower {
+            src,
+            n: &normalized,
+            facts: &mut facts,
+            current: None,
+            locals: HashMap::new(),
+        };
+        lower.visit(tree.root_node(), 0);
+    }
+    facts.macros = normalized.macros;
+    facts
+}
+
+struct Lower<'a> {
+    src: &'a [u8],
+    n: &'a Normalized,
+    facts: &'a mut FileFacts,
+    current: Option<u32>,
+    /// Local variables and parameters of the current function with a struct type.
+    locals: HashMap<String, String>,
+}
+
+fn line(node: Node) -> u32 {
+    node.start_position().row as u32 + 1
+}
+
+fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).collect()
+}
+
+impl<'a> Lower<'a> {
+    /// Text of a node from the comment-free code, whitespace collapsed.
+    fn text(&self, node: Node) -> String {
+        let bytes = &self.n.code[node.start_byte()..node.end_byte()];
+        let s = String::from_utf8_lossy(bytes);
+        let mut out = String::with_capacity(s.len());
+        for word in s.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        out
+    }
+
+    /// An identifier as written in the original file. Needed where a rewrite shortened it
+    /// (end-of-block labels).
+    fn ident(&self, node: Node) -> String {
+        let start = node.start_byte();
+        let end = self.src[start..]
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            .map_or(self.src.len(), |k| start + k);
+        String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())]).into_owned()
+    }
+
+    fn visit(&mut self, node: Node, depth: usize) {
+        if depth > MAX_DEPTH {
+            self.facts.too_deep = true;
+            return;
+        }
+        match node.kind() {
+            "function_definition" => self.function(node, depth),
+            "declaration" => {
+                self.declaration(node, depth);
+            }
+            "type_definition" => {
+                self.typedef(node);
+                self.visit_children(node, depth);
+            }
+            "struct_specifier" | "union_specifier" => {
+                self.struct_def(node);
+                self.visit_children(node, depth);
+            }
+            "call_expression" => {
+                self.call(node);
+                self.visit_children(node, depth);
+            }
+            "assignment_expression" => {
+                self.assignment(node);
+                self.visit_children(node, depth);
+            }
+            "identifier" => {
+                if let Some(f) = self.current {
+                    let t = &self.n.code[node.start_byte()..node.end_byte()];
+                    if t == b"MOD_INC_USE_COUNT" || t == b"__MOD_INC_USE_COUNT" {
+                        self.facts.functions[f as usize].uses_mod_inc = true;
+                    }
+                }
+            }
+            "ERROR" => {
+                self.error(node);
+                self.visit_children(node, depth);
+            }
+            _ => {
+                if node.is_missing() {
+                    self.error(node);
+                }
+                self.visit_children(node, depth);
+            }
+        }
+    }
+
+    fn visit_children(&mut self, node: Node, depth: usize) {
+        let mut cursor = node.walk();
+        if !cursor.goto_first_child() {
+            return;
+        }
+        loop {
+            self.visit(cursor.node(), depth + 1);
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+    }
+
+    fn error(&mut self, node: Node) {
+        let cause = if node.is_missing() {
+            format!("missing `{}`", node.kind())
+        } else {
+            let code = &self.n.parse_input[node.start_byte()..node.end_byte()];
+            let s = String::from_utf8_lossy(code);
+            let first: String = s
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(40)
+                .collect();
+            let ident: String = first
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let parent = node.parent().map_or("?", |p| p.kind());
+            if ident.len() > 1 {
+                format!("`{ident}` in {parent}")
+            } else {
+                format!("`{first}` in {parent}")
+            }
+        };
+        let function = self
+            .current
+            .map(|f| self.facts.functions[f as usize].name.clone());
+        if function.is_none() && !node.is_missing() {
+            let body = &self.n.parse_input[node.start_byte()..node.end_byte()];
+            if body.contains(&b'{') && body.contains(&b'(') {
+                self.facts.broken_functions.push(BrokenFunction {
+                    line: line(node),
+                    uses_mod_inc: contains(body, b"MOD_INC_USE_COUNT"),
+                    cause: cause.clone(),
+                });
+            }
+        }
+        self.facts.errors.push(ParseError {
+            line: line(node),
+            column: node.start_position().column as u32 + 1,
+            function,
+            cause,
+        });
+    }
+
+    fn is_static(&self, node: Node) -> bool {
+        named_children(node)
+            .iter()
+            .any(|c| c.kind() == "storage_class_specifier" && self.text(*c) == "static")
+    }
+
+    /// The struct name or typedef name of a type node.
+    fn type_name(&self, ty: Node) -> Option<String> {
+        match ty.kind() {
+            "struct_specifier" | "union_specifier" => {
+                ty.child_by_field_name("name").map(|n| self.text(n))
+            }
+            "type_identifier" => Some(self.text(ty)),
+            _ => None,
+        }
+    }
+
+    fn function(&mut self, node: Node, depth: usize) {
+        let Some(decl) = node.child_by_field_name("declarator") else {
+            return self.visit_children(node, depth);
+        };
+        let ret_base = node
+            .child_by_field_name("type")
+            .map(|t| self.text(t))
+            .unwrap_or_else(|| "int".into());
+        let mut stars = String::new();
+        let mut d = decl;
+        while d.kind() == "pointer_declarator" || d.kind() == "parenthesized_declarator" {
+            if d.kind() == "pointer_declarator" {
+                stars.push('*');
+            }
+            match d
+                .child_by_field_name("declarator")
+                .or_else(|| d.named_child(0))
+            {
+                Some(inner) => d = inner,
+                None => break,
+            }
+        }
+        if d.kind() != "function_declarator" {
+            return self.visit_children(node, depth);
+        }
+        let name = d
+            .child_by_field_name("declarator")
+            .and_then(|n| declarator_name(n))
+            .map(|n| self.text(n))
+            .unwrap_or_default();
+        self.locals.clear();
+        let mut params = Vec::new();
+        if let Some(list) = d.child_by_field_name("parameters") {
+            for p in named_children(list) {
+                if p.kind() != "parameter_declaration" {
+                    continue;
+                }
+                let (pname, ty) = self.declared(p);
+                if let (Some(n), Some(t)) = (
+                    &pname,
+                    p.child_by_field_name("type")
+                        .and_then(|t| self.type_name(t)),
+                ) {
+                    self.locals.insert(n.clone(), t);
+                }
+                params.push(Param { name: pname, ty });
+            }
+        }
+        if name == "init_module" {
+            self.facts.markers.init_module = true;
+        }
+        let index = self.facts.functions.len() as u32;
+        self.facts.functions.push(Function {
+            name: name.clone(),
+            is_static: self.is_static(node),
+            return_type: format!(
+                "{ret_base}{}{stars}",
+                if stars.is_empty() { "" } else { " " }
+            ),
+            params,
+            line: line(node),
+            end_line: node.end_position().row as u32 + 1,
+            has_error: node.has_error(),
+            uses_mod_inc: false,
+        });
+        self.current = Some(index);
+        if let Some(body) = node.child_by_field_name("body") {
+            self.visit(body, depth + 1);
+        }
+        self.current = None;
+        self.locals.clear();
+    }
+
+    /// Name and full type text of a parameter or field declaration.
+    fn declared(&self, node: Node) -> (Option<String>, String) {
+        let base = node
+            .child_by_field_name("type")
+            .map(|t| self.text(t))
+            .unwrap_or_default();
+        match node.child_by_field_name("declarator") {
+            Some(d) => {
+                let name = declarator_name(d).map(|n| self.text(n));
+                let full = self.text(d);
+                let suffix = match &name {
+                    Some(n) => full.replacen(n.as_str(), "", 1),
+                    None => full,
+                };
+                (name, format!("{base} {}", suffix.trim()).trim().to_string())
+            }
+            None => (None, base),
+        }
+    }
+
+    fn declaration(&mut self, node: Node, depth: usize) {
+        let ty = node.child_by_field_name("type");
+        let type_name = ty.and_then(|t| self.type_name(t));
+        let is_static = self.is_static(node);
+        // File-scope variables, and statics in functions, can be tables.
+        let keeps_tables = self.current.is_none() || is_static;
+        for d in named_children(node) {
+            let (decl, value) = match d.kind() {
+                "init_declarator" => (
+                    d.child_by_field_name("declarator"),
+                    d.child_by_field_name("value"),
+                ),
+                "identifier" | "array_declarator" | "pointer_declarator" => (Some(d), None),
+                _ => continue,
+            };
+            let Some(decl) = decl else { continue };
+            let Some(name) = declarator_name(decl).map(|n| self.text(n)) else {
+                continue;
+            };
+            let Some(type_name) = &type_name else {
+                continue;
+            };
+            if self.current.is_some() {
+                self.locals.insert(name.clone(), type_name.clone());
+            }
+            if !keeps_tables || decl.kind() == "pointer_declarator" {
+                continue;
+            }
+            let init = value
+                .filter(|v| v.kind() == "initializer_list")
+                .map(|v| self.init_list(v));
+            self.facts.variables.push(Variable {
+                name,
+                is_static,
+                type_name: type_name.clone(),
+                is_array: decl.kind() == "array_declarator",
+                line: line(d),
+                init,
+            });
+        }
+        self.visit_children(node, depth);
+    }
+
+    fn init_list(&self, node: Node) -> InitList {
+        let mut items = Vec::new();
+        for child in named_children(node) {
+            let (designators, value) = match child.kind() {
+                "initializer_pair" => {
+                    let mut designators = Vec::new();
+                    let mut cursor = child.walk();
+                    for d in child.children_by_field_name("designator", &mut cursor) {
+                        match d.kind() {
+                            "field_designator" => {
+                                if let Some(f) = d.named_child(0) {
+                                    designators.push(Designator::Field(self.text(f)));
+                                }
+                            }
+                            // GNU `field: value`
+                            "field_identifier" => designators.push(Designator::Field(self.text(d))),
+                            _ => designators.push(Designator::Index),
+                        }
+                    }
+                    match child.child_by_field_name("value") {
+                        Some(v) => (designators, v),
+                        None => continue,
+                    }
+                }
+                "comment" => continue,
+                _ => (Vec::new(), child),
+            };
+            let value = if value.kind() == "initializer_list" {
+                InitValue::List(self.init_list(value))
+            } else {
+                InitValue::Expr(self.text(value))
+            };
+            items.push(InitItem {
+                designators,
+                value,
+                line: line(child),
+            });
+        }
+        InitList { items }
+    }
+
+    fn typedef(&mut self, node: Node) {
+        let struct_name = node
+            .child_by_field_name("type")
+            .filter(|t| matches!(t.kind(), "struct_specifier" | "union_specifier"))
+            .and_then(|t| t.child_by_field_name("name"))
+            .map(|n| self.text(n));
+        let mut cursor = node.walk();
+        for d in node.children_by_field_name("declarator", &mut cursor) {
+            if let Some(n) = declarator_name(d) {
+                self.facts.typedefs.push(Typedef {
+                    name: self.text(n),
+                    struct_name: struct_name.clone(),
+                });
+            }
+        }
+    }
+
+    fn struct_def(&mut self, node: Node) {
+        let (Some(name), Some(body)) = (
+            node.child_by_field_name("name"),
+            node.child_by_field_name("body"),
+        ) else {
+            return;
+        };
+        let mut fields = Vec::new();
+        for f in named_children(body) {
+            if f.kind() != "field_declaration" {
+                continue;
+            }
+            let ty = f.child_by_field_name("type");
+            let struct_type = ty.and_then(|t| match t.kind() {
+                "struct_specifier" | "union_specifier" | "type_identifier" => self.type_name(t),
+                _ => None,
+            });
+            let mut cursor = f.walk();
+            for d in f.children_by_field_name("declarator", &mut cursor) {
+                let Some(fname) = declarator_name(d) else {
+                    continue;
+                };
+                let is_fn_ptr = subtree_has(d, "function_declarator");
+                let full = self.text(d);
+                let fname = self.text(fname);
+                let base = ty.map(|t| self.text(t)).unwrap_or_default();
+                fields.push(Field {
+                    ty: format!("{base} {}", full.replacen(fname.as_str(), "", 1).trim())
+                        .trim()
+                        .to_string(),
+                    name: fname,
+                    is_fn_ptr,
+                    struct_type: if is_fn_ptr { None } else { struct_type.clone() },
+                    is_pointer: d.kind() == "pointer_declarator",
+                });
+            }
+        }
+        self.facts.structs.push(StructDef {
+            name: self.text(name),
+            fields,
+            line: line(node),
+        });
+    }
+
+    fn call(&mut self, node: Node) {
+        let Some(function) = node.child_by_field_name("function") else {
+            return;
+        };
+        let indirect = function.kind() != "identifier";
+        let callee = self.text(function);
+        let args = node
+            .child_by_field_name("arguments")
+            .map(|a| {
+                named_children(a)
+                    .into_iter()
+                    .filter(|c| c.kind() != "comment")
+                    .map(|c| self.text(c))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.current.is_none() && callee == "module_init" {
+            self.facts.markers.module_init = true;
+        }
+        self.facts.calls.push(Call {
+            caller: self.current,
+            callee,
+            indirect,
+            args,
+            line: line(node),
+            column: node.start_position().column as u32 + 1,
+        });
+    }
+
+    fn assignment(&mut self, node: Node) {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        if left.kind() != "field_expression" {
+            return;
+        }
+        let (Some(base), Some(field)) = (
+            left.child_by_field_name("argument"),
+            left.child_by_field_name("field"),
+        ) else {
+            return;
+        };
+        let base_text = self.text(base);
+        let base_type = if base.kind() == "identifier" {
+            self.locals.get(&base_text).cloned()
+        } else {
+            None
+        };
+        self.facts.field_assigns.push(FieldAssign {
+            caller: self.current,
+            base: base_text,
+            base_type,
+            field: self.ident(field),
+            value: self.text(right),
+            line: line(node),
+        });
+    }
+}
+
+/// The identifier a declarator declares.
+fn declarator_name(node: Node) -> Option<Node> {
+    match node.kind() {
+        "identifier" | "field_identifier" | "type_identifier" => Some(node),
+        _ => {
+            let inner = node
+                .child_by_field_name("declarator")
+                .or_else(|| node.named_child(0))?;
+            declarator_name(inner)
+        }
+    }
+}
+
+fn subtree_has(node: Node, kind: &str) -> bool {
+    if node.kind() == kind {
+        return true;
+    }
+    named_children(node)
+        .into_iter()
+        .any(|c| subtree_has(c, kind))
+}
+
+impl FileFacts {
+    pub fn exports(&self) -> impl Iterator<Item = &Call> {
+        self.calls
+            .iter()
+            .filter(|c| c.caller.is_none() && c.callee.starts_with("EXPORT_SYMBOL"))
+    }
+}

@@ -178,8 +178,7 @@ impl Kb {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read knowledge base {}", path.display()))?;
-        Self::from_toml(&text)
-            .with_context(|| format!("invalid knowledge base {}", path.display()))
+        Self::from_toml(&text).with_context(|| format!("invalid knowledge base {}", path.display()))
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {

@@ -2,11 +2,13 @@
 //!
 //! The pipeline: [`source`] finds files, [`normalize`] makes kernel C parseable without a
 //! compiler, [`facts`] lowers each file to small owned facts (no parse tree outlives its file),
-//! [`index`] joins the facts of a whole tree, and commands such as [`entries`] and [`stats`]
-//! read the index.
+//! [`scan`] does that for a whole tree in parallel, [`index`] joins the facts, and commands
+//! such as [`entries`] and [`stats`] read the index.
 
 pub mod diag;
 pub mod facts;
 pub mod kb;
 pub mod normalize;
+pub mod scan;
 pub mod source;
+pub mod stats;

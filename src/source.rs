@@ -36,8 +36,8 @@ fn is_c_source(path: &Path) -> bool {
 pub fn discover(roots: &[PathBuf]) -> anyhow::Result<Discovery> {
     let mut out = Discovery::default();
     for root in roots {
-        let meta = std::fs::metadata(root)
-            .map_err(|e| anyhow::anyhow!("{}: {}", root.display(), e))?;
+        let meta =
+            std::fs::metadata(root).map_err(|e| anyhow::anyhow!("{}: {}", root.display(), e))?;
         if meta.is_file() {
             let display = root
                 .file_name()

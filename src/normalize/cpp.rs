@@ -83,9 +83,10 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 .replace("\\\n", " ");
             let text = text.trim_start();
             let (word, rest) = split_word(text);
-            let eval = |expr: &str, local: &HashMap<String, Option<i64>>, undef: &HashSet<String>| {
-                Expr::new(expr, config, local, undef).eval_all()
-            };
+            let eval =
+                |expr: &str, local: &HashMap<String, Option<i64>>, undef: &HashSet<String>| {
+                    Expr::new(expr, config, local, undef).eval_all()
+                };
             match word {
                 "if" | "ifdef" | "ifndef" => {
                     let cond = if !active {
@@ -93,10 +94,8 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                     } else {
                         match word {
                             "ifdef" => defined(split_word(rest).0, config, &local, &local_undef),
-                            "ifndef" => {
-                                defined(split_word(rest).0, config, &local, &local_undef)
-                                    .map(|d| !d)
-                            }
+                            "ifndef" => defined(split_word(rest).0, config, &local, &local_undef)
+                                .map(|d| !d),
                             _ => eval(rest, &local, &local_undef).map(|v| v != 0),
                         }
                     };
@@ -544,7 +543,8 @@ mod tests {
 
     #[test]
     fn module_defined_and_if0_dropped() {
-        let src = "#ifdef MODULE\na\n#else\nb\n#endif\n#if 0\nc\n#endif\n#ifndef MODULE\nd\n#endif\n";
+        let src =
+            "#ifdef MODULE\na\n#else\nb\n#endif\n#if 0\nc\n#endif\n#ifndef MODULE\nd\n#endif\n";
         assert_eq!(kept(src), ["a"]);
     }
 

@@ -58,8 +58,13 @@ impl Normalizer {
         let mut code = comments::blank_comments(src);
         let cpp = cpp::process(&mut code, &self.cpp);
         let mut parse_input = code.clone();
+        let local = self.macros.with_local(&cpp.macros);
+        let table = local.as_ref().unwrap_or(&self.macros);
         let counts = RewriteCounts {
-            macros: rewrite::rewrite_macros(&mut parse_input, &self.macros),
+            macros: table.rewrite(&mut parse_input),
+            iterators: rewrite::rewrite_iterators(&mut parse_input),
+            string_macros: rewrite::rewrite_string_macros(&mut parse_input),
+            bitfields: rewrite::rewrite_unnamed_bitfields(&mut parse_input),
             type_args: rewrite::rewrite_type_args(&mut parse_input),
             end_labels: rewrite::fix_end_labels(&mut parse_input),
         };

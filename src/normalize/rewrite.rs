@@ -27,6 +27,9 @@ impl MacroTable {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RewriteCounts {
     pub macros: u32,
+    pub iterators: u32,
+    pub string_macros: u32,
+    pub bitfields: u32,
     pub type_args: u32,
     pub end_labels: u32,
 }
@@ -91,8 +94,38 @@ fn skip_literal(code: &[u8], i: usize) -> usize {
     code.len().saturating_sub(1)
 }
 
+impl MacroTable {
+    /// Adds the file's own object-like macros that expand to nothing or to attributes only
+    /// (`#define PACKED __attribute__((packed))`): they are attributes too.
+    pub fn with_local(&self, macros: &[super::MacroDef]) -> Option<MacroTable> {
+        let mut extra = Vec::new();
+        for m in macros.iter().filter(|m| m.params.is_none()) {
+            let mut body = m.body.clone().into_bytes();
+            self.rewrite(&mut body);
+            if body.iter().all(|c| c.is_ascii_whitespace()) {
+                extra.push(m.name.as_bytes().to_vec());
+            }
+        }
+        if extra.is_empty() {
+            return None;
+        }
+        let mut table = MacroTable {
+            attributes: self.attributes.clone(),
+            attribute_calls: self.attribute_calls.clone(),
+            wrappers: self.wrappers.clone(),
+        };
+        table.attributes.extend(extra);
+        Some(table)
+    }
+
+    /// Blanks attribute macros and unwraps wrapper macros.
+    pub fn rewrite(&self, code: &mut [u8]) -> u32 {
+        rewrite_macros(code, self)
+    }
+}
+
 /// Blanks attribute macros and unwraps wrapper macros named in the knowledge base.
-pub fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
+fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
     let mut count = 0;
     let mut i = 0;
     while i < code.len() {
@@ -114,7 +147,19 @@ pub fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
             blank(code, start, i);
             count += 1;
         } else if table.attribute_calls.contains(word) {
-            let open = skip_ws(code, i);
+            // `__asm__ __volatile__ (...)`: qualifiers may stand between name and arguments.
+            let mut open = skip_ws(code, i);
+            while open < code.len() && is_ident_start(code[open]) {
+                let mut e = open;
+                while e < code.len() && is_ident(code[e]) {
+                    e += 1;
+                }
+                let q = &code[open..e];
+                if !(table.attributes.contains(q) || q == b"volatile") {
+                    break;
+                }
+                open = skip_ws(code, e);
+            }
             if open < code.len() && code[open] == b'(' {
                 if let Some(close) = matching_paren(code, open) {
                     blank(code, start, close + 1);
@@ -141,8 +186,20 @@ pub fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
 }
 
 const TYPE_WORDS: [&[u8]; 14] = [
-    b"struct", b"union", b"enum", b"unsigned", b"signed", b"const", b"volatile", b"int", b"long",
-    b"short", b"char", b"void", b"float", b"double",
+    b"struct",
+    b"union",
+    b"enum",
+    b"unsigned",
+    b"signed",
+    b"const",
+    b"volatile",
+    b"int",
+    b"long",
+    b"short",
+    b"char",
+    b"void",
+    b"float",
+    b"double",
 ];
 
 /// Turns a type used as a macro argument (`list_entry(p, struct foo, list)`) into one
@@ -213,6 +270,229 @@ pub fn rewrite_type_args(code: &mut [u8]) -> u32 {
             }
         }
         i += 1;
+    }
+    count
+}
+
+/// Statement keywords that look like calls but are not iterator macros.
+const NOT_ITERATORS: [&[u8]; 6] = [b"if", b"while", b"for", b"switch", b"return", b"sizeof"];
+
+/// Iterator macros (`list_for_each(p, head) { ... }`, `for_each_task(p) { ... }`) are calls
+/// followed by a block; C has no such statement. Inside a function body, a call in statement
+/// position followed by `{` becomes `while` (or `if` for names shorter than five letters):
+/// the arguments become a comma expression, the block the loop body.
+pub fn rewrite_iterators(code: &mut [u8]) -> u32 {
+    let mut count = 0;
+    let mut depth = 0usize;
+    let mut prev = b';'; // last non-space byte
+    let n = code.len();
+    let mut i = 0;
+    while i < n {
+        let c = code[i];
+        if c == b'"' || c == b'\'' {
+            i = skip_literal(code, i) + 1;
+            prev = b'"';
+            continue;
+        }
+        match c {
+            b'{' => depth += 1,
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 0 && is_ident_start(c) && matches!(prev, b';' | b'{' | b'}') {
+            let start = i;
+            while i < n && is_ident(code[i]) {
+                i += 1;
+            }
+            let word = &code[start..i];
+            let open = skip_ws(code, i);
+            if !NOT_ITERATORS.contains(&word) && open < n && code[open] == b'(' {
+                if let Some(close) = matching_paren(code, open) {
+                    let after = skip_ws(code, close + 1);
+                    let next = code.get(after).copied().unwrap_or(b';');
+                    let iterator = next == b'{' || (is_ident_start(next) && is_iterator_name(word));
+                    if iterator {
+                        let kw: &[u8] = if word.len() >= 5 { b"while" } else { b"if" };
+                        if word.len() >= kw.len() {
+                            code[start..start + kw.len()].copy_from_slice(kw);
+                            blank(code, start + kw.len(), i);
+                            count += 1;
+                        }
+                    } else if is_ident_start(next) && code[close..after].contains(&b'\n') {
+                        // `DEBUG(("x"))` on a line of its own: a macro that brings its own `;`.
+                        blank(code, start, close + 1);
+                        i = close + 1;
+                        count += 1;
+                    }
+                }
+            }
+            prev = b'a';
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            prev = c;
+        }
+        i += 1;
+    }
+    count
+}
+
+fn is_iterator_name(word: &[u8]) -> bool {
+    word.starts_with(b"for_each")
+        || word.windows(9).any(|w| w == b"_for_each")
+        || word.ends_with(b"_each")
+}
+
+const KEYWORDS: [&[u8]; 12] = [
+    b"return",
+    b"case",
+    b"sizeof",
+    b"else",
+    b"do",
+    b"goto",
+    b"if",
+    b"while",
+    b"for",
+    b"switch",
+    b"typeof",
+    b"__typeof__",
+];
+
+/// Macros that expand to string literals stand next to strings: `printk(KERN_ERR PFX "x")`,
+/// `"1-" __MODULE_STRING(N) "s"`. Each such identifier, or `NAME(...)` on one line, becomes a
+/// string literal of the same length, so the concatenation parses.
+pub fn rewrite_string_macros(code: &mut [u8]) -> u32 {
+    let mut count = 0;
+    for _ in 0..4 {
+        let before = count;
+        let n = code.len();
+        let mut i = 0;
+        while i < n {
+            if code[i] == b'\'' {
+                i = skip_literal(code, i) + 1;
+                continue;
+            }
+            if code[i] != b'"' {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let end = skip_literal(code, i);
+            if end >= n || code[end] != b'"' {
+                i = end + 1;
+                continue;
+            }
+            // Backwards: `IDENT "..."` or `IDENT(...) "..."`.
+            let mut p = start;
+            while p > 0 && code[p - 1].is_ascii_whitespace() {
+                p -= 1;
+            }
+            if p > 0 && is_ident(code[p - 1]) {
+                let mut s0 = p;
+                while s0 > 0 && is_ident(code[s0 - 1]) {
+                    s0 -= 1;
+                }
+                count += stringify(code, s0, p) as u32;
+            }
+            // Forwards: `"..." IDENT` or `"..." IDENT(...)`.
+            let q = skip_ws(code, end + 1);
+            if q < n && is_ident_start(code[q]) {
+                let mut e = q;
+                while e < n && is_ident(code[e]) {
+                    e += 1;
+                }
+                let open = skip_ws(code, e);
+                let span_end = if open < n && code[open] == b'(' {
+                    matching_paren(code, open).map_or(e, |c| c + 1)
+                } else {
+                    e
+                };
+                count += stringify(code, q, span_end) as u32;
+            }
+            i = end + 1;
+        }
+        if count == before {
+            break;
+        }
+    }
+    count
+}
+
+/// Makes `code[from..to]` a string literal if it is a non-keyword identifier or call of at least
+/// two bytes on one line.
+fn stringify(code: &mut [u8], from: usize, to: usize) -> bool {
+    let mut ident_end = from;
+    while ident_end < to && is_ident(code[ident_end]) {
+        ident_end += 1;
+    }
+    let word = &code[from..ident_end];
+    if to - from < 2
+        || !is_ident_start(code[from])
+        || KEYWORDS.contains(&word)
+        || code[from..to].contains(&b'\n')
+    {
+        return false;
+    }
+    code[from] = b'"';
+    for c in &mut code[from + 1..to - 1] {
+        *c = b'_';
+    }
+    code[to - 1] = b'"';
+    true
+}
+
+const BITFIELD_TYPES: [&[u8]; 8] = [
+    b"int",
+    b"unsigned",
+    b"signed",
+    b"char",
+    b"short",
+    b"long",
+    b"__u8",
+    b"__u32",
+];
+
+/// Unnamed bit-fields (`unsigned char :3;`) become named ones (`unsigned char _3;`).
+pub fn rewrite_unnamed_bitfields(code: &mut [u8]) -> u32 {
+    let mut count = 0;
+    let n = code.len();
+    for i in 1..n {
+        if code[i] != b':' || i + 1 >= n {
+            continue;
+        }
+        let d = skip_ws(code, i + 1);
+        if d >= n || !code[d].is_ascii_digit() {
+            continue;
+        }
+        let mut e = d;
+        while e < n && code[e].is_ascii_digit() {
+            e += 1;
+        }
+        let e = skip_ws(code, e);
+        if e >= n || code[e] != b';' {
+            continue;
+        }
+        let mut p = i;
+        while p > 0 && code[p - 1].is_ascii_whitespace() {
+            p -= 1;
+        }
+        let mut s0 = p;
+        while s0 > 0 && is_ident(code[s0 - 1]) {
+            s0 -= 1;
+        }
+        if s0 < p
+            && BITFIELD_TYPES
+                .iter()
+                .any(|t| *t == &code[s0..p] || code[s0..p].starts_with(b"u"))
+        {
+            if d == i + 1 {
+                code[i] = b'_';
+            } else {
+                code[i] = b' ';
+                code[d - 1] = b'_';
+            }
+            count += 1;
+        }
     }
     count
 }
@@ -290,7 +570,7 @@ mod tests {
     fn attributes_and_wrappers() {
         let t = table();
         let out = run(
-            |b| rewrite_macros(b, &t),
+            |b| t.rewrite(b),
             "static int __init f(void) __attribute__((x(1)));\n__initfunc(void g(int a))\n\"__init\"",
         );
         assert_eq!(
@@ -315,6 +595,75 @@ mod tests {
     fn prototypes_with_pointers_untouched() {
         let src = "int (*open)(struct inode *, struct file *);";
         assert_eq!(run(rewrite_type_args, src), src);
+    }
+
+    #[test]
+    fn string_macros() {
+        let out = run(
+            rewrite_string_macros,
+            "printk(KERN_ERR PFX \"x\", a); p(\"1-\" S(N) \"s\"); return \"y\";",
+        );
+        assert_eq!(
+            out,
+            "printk(\"______\" \"_\" \"x\", a); p(\"1-\" \"__\" \"s\"); return \"y\";"
+        );
+    }
+
+    #[test]
+    fn unnamed_bitfields() {
+        let out = run(
+            rewrite_unnamed_bitfields,
+            "struct s { unsigned char :3; int a : 2; u32 :5; }; x = c ? a :3;",
+        );
+        assert_eq!(
+            out,
+            "struct s { unsigned char _3; int a : 2; u32 _5; }; x = c ? a :3;"
+        );
+    }
+
+    #[test]
+    fn statement_macros_without_semicolon() {
+        let src = "int f(void)\n{\n\tDBG((\"x\"))\n\ta = 1;\n\tfor_each_soc(s)\n\t\tif (s) g();\n}";
+        let out = run(rewrite_iterators, src);
+        assert!(out.contains("\t          \n\ta = 1;"), "{out}");
+        assert!(out.contains("\twhile       (s)\n"), "{out}");
+    }
+
+    #[test]
+    fn iterators() {
+        let src = "int f(void)\n{\n\tlist_for_each(p, &h) {\n\t\tx(p);\n\t}\n\tfoo(a) ;\n}\nmain(int c)\n{\n}";
+        let out = run(rewrite_iterators, src);
+        assert!(out.contains("\twhile        (p, &h) {"));
+        assert!(out.contains("\tfoo(a) ;"));
+        assert!(out.contains("main(int c)"));
+    }
+
+    #[test]
+    fn local_attribute_macros() {
+        let t = table();
+        let macros = vec![
+            crate::normalize::MacroDef {
+                name: "PACKED".into(),
+                params: None,
+                body: "__attribute__((packed))".into(),
+                line: 1,
+            },
+            crate::normalize::MacroDef {
+                name: "EMPTY".into(),
+                params: None,
+                body: "".into(),
+                line: 2,
+            },
+            crate::normalize::MacroDef {
+                name: "TWO".into(),
+                params: None,
+                body: "2".into(),
+                line: 3,
+            },
+        ];
+        let local = t.with_local(&macros).unwrap();
+        let out = run(|b| local.rewrite(b), "char x PACKED; EMPTY int y = TWO;");
+        assert_eq!(out, "char x       ;       int y = TWO;");
     }
 
     #[test]

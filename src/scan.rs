@@ -1,0 +1,60 @@
+//! The per-file phase over a whole tree: read, normalize, parse, lower, in parallel.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::diag::Warning;
+use crate::facts::{self, FileFacts};
+use crate::normalize::Normalizer;
+use crate::source::{self, SourceFile};
+
+/// The facts of every file under the scanned roots, in path order.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub roots: Vec<PathBuf>,
+    pub files: Vec<FileFacts>,
+    pub warnings: Vec<Warning>,
+    pub seconds: f64,
+}
+
+/// Scans the given roots. Only a root that does not exist is an error.
+pub fn scan(roots: &[PathBuf], normalizer: &Normalizer) -> anyhow::Result<Scan> {
+    let start = Instant::now();
+    let discovery = source::discover(roots)?;
+    let results: Vec<Result<FileFacts, Warning>> = discovery
+        .files
+        .par_iter()
+        .map(|file| extract_file(file, normalizer))
+        .collect();
+    let mut scan = Scan {
+        roots: roots.to_vec(),
+        warnings: discovery.warnings,
+        ..Default::default()
+    };
+    for r in results {
+        match r {
+            Ok(f) => {
+                if f.too_deep {
+                    scan.warnings.push(Warning::new(
+                        f.path.clone(),
+                        format!(
+                            "nesting deeper than {} levels: the part below was not analysed",
+                            facts::MAX_DEPTH
+                        ),
+                    ));
+                }
+                scan.files.push(f)
+            }
+            Err(w) => scan.warnings.push(w),
+        }
+    }
+    scan.seconds = start.elapsed().as_secs_f64();
+    Ok(scan)
+}
+
+fn extract_file(file: &SourceFile, normalizer: &Normalizer) -> Result<FileFacts, Warning> {
+    let bytes = source::read_source(file)?;
+    Ok(facts::extract(&file.display, &bytes, normalizer))
+}
