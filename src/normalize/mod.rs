@@ -62,7 +62,8 @@ impl Normalizer {
         let table = local.as_ref().unwrap_or(&self.macros);
         let counts = RewriteCounts {
             macros: table.rewrite(&mut parse_input),
-            iterators: rewrite::rewrite_iterators(&mut parse_input),
+            statements: rewrite::rewrite_statements(&mut parse_input),
+            case_ranges: rewrite::rewrite_case_ranges(&mut parse_input),
             string_macros: rewrite::rewrite_string_macros(&mut parse_input),
             bitfields: rewrite::rewrite_unnamed_bitfields(&mut parse_input),
             type_args: rewrite::rewrite_type_args(&mut parse_input),

@@ -1,16 +1,26 @@
 //! Same-length rewrites of active code that make kernel idioms parseable C.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::kb::Normalize;
 
 /// How the rewrite treats an identifier.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MacroTable {
     attributes: HashSet<Vec<u8>>,
     attribute_calls: HashSet<Vec<u8>>,
     wrappers: HashSet<Vec<u8>>,
+    /// A file's own `#define NAME keyword` (`#define STATIC static`): NAME becomes the keyword.
+    keywords: HashMap<Vec<u8>, Vec<u8>>,
 }
+
+const STORAGE_CLASSES: [&str; 3] = ["static", "extern", "register"];
+
+/// Keywords a local object-like macro may stand for.
+const SUBSTITUTABLE: [&str; 12] = [
+    "extern", "static", "const", "volatile", "unsigned", "signed", "int", "long", "char",
+    "short", "void", "register",
+];
 
 impl MacroTable {
     pub fn new(kb: &Normalize) -> Self {
@@ -19,6 +29,7 @@ impl MacroTable {
             attributes: set(&kb.attributes),
             attribute_calls: set(&kb.attribute_calls),
             wrappers: set(&kb.wrappers),
+            keywords: HashMap::new(),
         }
     }
 }
@@ -27,7 +38,8 @@ impl MacroTable {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RewriteCounts {
     pub macros: u32,
-    pub iterators: u32,
+    pub statements: u32,
+    pub case_ranges: u32,
     pub string_macros: u32,
     pub bitfields: u32,
     pub type_args: u32,
@@ -97,25 +109,37 @@ fn skip_literal(code: &[u8], i: usize) -> usize {
 impl MacroTable {
     /// Adds the file's own object-like macros that expand to nothing or to attributes only
     /// (`#define PACKED __attribute__((packed))`): they are attributes too.
+    ///
+    /// Likewise a one-parameter macro that expands to its parameter (`#define HISAX_INITFUNC(x)
+    /// __initfunc(x)`) is a wrapper, and `#define STATIC static` stands for its keyword.
     pub fn with_local(&self, macros: &[super::MacroDef]) -> Option<MacroTable> {
-        let mut extra = Vec::new();
-        for m in macros.iter().filter(|m| m.params.is_none()) {
+        let mut table: Option<MacroTable> = None;
+        for m in macros {
             let mut body = m.body.clone().into_bytes();
             self.rewrite(&mut body);
-            if body.iter().all(|c| c.is_ascii_whitespace()) {
-                extra.push(m.name.as_bytes().to_vec());
+            let body = String::from_utf8_lossy(&body);
+            let body = body.trim();
+            let name = m.name.as_bytes().to_vec();
+            let t = || self.clone();
+            match &m.params {
+                None if body.is_empty() => {
+                    table.get_or_insert_with(t).attributes.insert(name);
+                }
+                None if SUBSTITUTABLE.contains(&body) && body.len() <= name.len() => {
+                    let kw = body.as_bytes().to_vec();
+                    table.get_or_insert_with(t).keywords.insert(name, kw);
+                }
+                // `#define local static`: too long to substitute; a storage class can go.
+                None if STORAGE_CLASSES.contains(&body) => {
+                    table.get_or_insert_with(t).attributes.insert(name);
+                }
+                Some(params) if params.len() == 1 && body == params[0] => {
+                    table.get_or_insert_with(t).wrappers.insert(name);
+                }
+                _ => {}
             }
         }
-        if extra.is_empty() {
-            return None;
-        }
-        let mut table = MacroTable {
-            attributes: self.attributes.clone(),
-            attribute_calls: self.attribute_calls.clone(),
-            wrappers: self.wrappers.clone(),
-        };
-        table.attributes.extend(extra);
-        Some(table)
+        table
     }
 
     /// Blanks attribute macros and unwraps wrapper macros.
@@ -143,7 +167,11 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
             i += 1;
         }
         let word = &code[start..i];
-        if table.attributes.contains(word) {
+        if let Some(kw) = table.keywords.get(word) {
+            code[start..start + kw.len()].copy_from_slice(kw);
+            blank(code, start + kw.len(), i);
+            count += 1;
+        } else if table.attributes.contains(word) {
             blank(code, start, i);
             count += 1;
         } else if table.attribute_calls.contains(word) {
@@ -274,14 +302,18 @@ pub fn rewrite_type_args(code: &mut [u8]) -> u32 {
     count
 }
 
-/// Statement keywords that look like calls but are not iterator macros.
-const NOT_ITERATORS: [&[u8]; 6] = [b"if", b"while", b"for", b"switch", b"return", b"sizeof"];
 
-/// Iterator macros (`list_for_each(p, head) { ... }`, `for_each_task(p) { ... }`) are calls
-/// followed by a block; C has no such statement. Inside a function body, a call in statement
-/// position followed by `{` becomes `while` (or `if` for names shorter than five letters):
-/// the arguments become a comma expression, the block the loop body.
-pub fn rewrite_iterators(code: &mut [u8]) -> u32 {
+/// Macros in statement position that C cannot parse as written, inside function bodies:
+///
+/// - iterators (`list_for_each(p, head) { ... }`, `for_each_soc(s) stmt`): a call followed by a
+///   block (or, for `*for_each*` names, by a statement) becomes `while` (`if` for names under
+///   five letters); the arguments become a comma expression;
+/// - statement arguments (`ASSERT(x != NULL, return -1;);`, `NETDEBUG(if (c) f());`):
+///   `NAME(cond, stmt)` becomes `if (cond) stmt`, a lone statement argument is unwrapped. The
+///   condition's polarity is not modelled: the statement is one branch;
+/// - macros that bring their own `;` (`DBG(("x"))` alone on a line) and bare macros
+///   (`SLEEP_ON_HEAD`, `TRACE_EXIT 0;`, `DEBUG printk(...)`) are blanked.
+pub fn rewrite_statements(code: &mut [u8]) -> u32 {
     let mut count = 0;
     let mut depth = 0usize;
     let mut prev = b';'; // last non-space byte
@@ -304,29 +336,16 @@ pub fn rewrite_iterators(code: &mut [u8]) -> u32 {
             while i < n && is_ident(code[i]) {
                 i += 1;
             }
-            let word = &code[start..i];
-            let open = skip_ws(code, i);
-            if !NOT_ITERATORS.contains(&word) && open < n && code[open] == b'(' {
-                if let Some(close) = matching_paren(code, open) {
-                    let after = skip_ws(code, close + 1);
-                    let next = code.get(after).copied().unwrap_or(b';');
-                    let iterator = next == b'{' || (is_ident_start(next) && is_iterator_name(word));
-                    if iterator {
-                        let kw: &[u8] = if word.len() >= 5 { b"while" } else { b"if" };
-                        if word.len() >= kw.len() {
-                            code[start..start + kw.len()].copy_from_slice(kw);
-                            blank(code, start + kw.len(), i);
-                            count += 1;
-                        }
-                    } else if is_ident_start(next) && code[close..after].contains(&b'\n') {
-                        // `DEBUG(("x"))` on a line of its own: a macro that brings its own `;`.
-                        blank(code, start, close + 1);
-                        i = close + 1;
-                        count += 1;
-                    }
+            if statement_macro(code, start, i) {
+                // Blanked or rewritten: what follows is in statement position again, unless
+                // the rewrite left a `while`/`if` head.
+                count += 1;
+                if is_ident_start(code[start]) {
+                    prev = b'a';
                 }
+            } else {
+                prev = b'a';
             }
-            prev = b'a';
             continue;
         }
         if !c.is_ascii_whitespace() {
@@ -335,6 +354,113 @@ pub fn rewrite_iterators(code: &mut [u8]) -> u32 {
         i += 1;
     }
     count
+}
+
+/// Rewrites the statement-position macro whose name is `code[start..end]`, if it is one.
+fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
+    let n = code.len();
+    let word = &code[start..end];
+    if KEYWORDS.contains(&word) || TYPE_WORDS.contains(&word) {
+        return false;
+    }
+    let open = skip_ws(code, end);
+    if open < n && code[open] == b'(' {
+        let Some(close) = matching_paren(code, open) else {
+            return false;
+        };
+        let after = skip_ws(code, close + 1);
+        let next = code.get(after).copied().unwrap_or(b';');
+        if next == b'{' || (is_ident_start(next) && is_iterator_name(word)) {
+            let kw: &[u8] = if word.len() >= 5 { b"while" } else { b"if" };
+            if word.len() < kw.len() {
+                return false;
+            }
+            code[start..start + kw.len()].copy_from_slice(kw);
+            blank(code, start + kw.len(), end);
+            return true;
+        }
+        let commas = top_level_commas(code, open, close);
+        let last_arg_start = commas.last().map_or(open + 1, |c| c + 1);
+        let last = &code[last_arg_start..close];
+        let last_trim = trim(last);
+        let has_statement = last.contains(&b';')
+            || (!commas.is_empty() && last_trim.is_empty())
+            || STATEMENT_WORDS.iter().any(|w| {
+                last_trim.starts_with(w)
+                    && last_trim.get(w.len()).is_none_or(|c| !is_ident(*c))
+            });
+        if has_statement && word.len() >= 2 {
+            if let Some(&comma) = commas.last() {
+                // NAME(cond, stmt) -> if  (cond) stmt
+                code[start..start + 2].copy_from_slice(b"if");
+                blank(code, start + 2, end);
+                code[comma] = b')';
+                code[close] = b' ';
+            } else {
+                blank(code, start, open + 1);
+                code[close] = b' ';
+            }
+            return true;
+        }
+        if is_ident_start(next) && code[close..after].contains(&b'\n') {
+            blank(code, start, close + 1);
+            return true;
+        }
+        return false;
+    }
+    // A bare upper-case macro: `SLEEP_ON_HEAD` alone on its line, `TRACE_EXIT 0;`,
+    // `DEBUG printk(...)`.
+    let upper = word.len() >= 2
+        && word.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+    if !upper || open >= n {
+        return false;
+    }
+    let next = code[open];
+    let newline = code[end..open].contains(&b'\n');
+    let mut e = open;
+    while e < n && is_ident(code[e]) {
+        e += 1;
+    }
+    let after_ident = skip_ws(code, e);
+    let same_line_use = next.is_ascii_digit()
+        || next == b'"'
+        || (is_ident_start(next)
+            && after_ident < n
+            && (code[after_ident] == b'(' || KEYWORDS.contains(&&code[open..e])));
+    let own_line = newline && (is_ident_start(next) || next == b'}');
+    if same_line_use || own_line {
+        blank(code, start, end);
+        return true;
+    }
+    false
+}
+
+const STATEMENT_WORDS: [&[u8]; 7] = [
+    b"if", b"return", b"goto", b"break", b"continue", b"do", b"while",
+];
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    &b[s..e]
+}
+
+/// Positions of the commas at depth 1 between `open` and `close`.
+fn top_level_commas(code: &[u8], open: usize, close: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < close {
+        match code[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => out.push(i),
+            b'"' | b'\'' => i = skip_literal(code, i),
+            _ => {}
+        }
+        i += 1;
+    }
+    out
 }
 
 fn is_iterator_name(word: &[u8]) -> bool {
@@ -497,6 +623,29 @@ pub fn rewrite_unnamed_bitfields(code: &mut [u8]) -> u32 {
     count
 }
 
+/// GNU case ranges (`case 1 ... 5:`) become `case 1 |   5:`: one label, which is all the
+/// control flow needs.
+pub fn rewrite_case_ranges(code: &mut [u8]) -> u32 {
+    let mut count = 0;
+    let n = code.len();
+    let mut i = 0;
+    while i + 3 <= n {
+        if &code[i..i + 3] == b"..." && i > 0 && code[i - 1] == b' ' {
+            // Only in a `case` label: look back on the line for the keyword.
+            let line_start = code[..i].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
+            let line = &code[line_start..i];
+            if line.windows(4).any(|w| w == b"case") {
+                code[i] = b'|';
+                code[i + 1] = b' ';
+                code[i + 2] = b' ';
+                count += 1;
+            }
+        }
+        i += 1;
+    }
+    count
+}
+
 /// C before C23 forbids a label right before `}`; kernel code has many (`out: }`). Insert the
 /// empty statement the compiler accepted: into the whitespace when there is a space or tab,
 /// otherwise by moving the label one column left, otherwise by giving up its last character
@@ -624,15 +773,27 @@ mod tests {
     #[test]
     fn statement_macros_without_semicolon() {
         let src = "int f(void)\n{\n\tDBG((\"x\"))\n\ta = 1;\n\tfor_each_soc(s)\n\t\tif (s) g();\n}";
-        let out = run(rewrite_iterators, src);
+        let out = run(rewrite_statements, src);
         assert!(out.contains("\t          \n\ta = 1;"), "{out}");
         assert!(out.contains("\twhile       (s)\n"), "{out}");
     }
 
     #[test]
+    fn statement_argument_macros() {
+        let src = "int f(void)\n{\n\tASSERT(p != NULL, return -1;);\n\tNETDEBUG(if (x) g());\n\tSLEEP_HEAD\n\tx = 1;\n\tTRACE_EXIT 0;\n\tDEBUG printk(\"a\");\n\tULONG y;\n}";
+        let out = run(rewrite_statements, src);
+        assert!(out.contains("\tif    (p != NULL) return -1; ;"), "{out}");
+        assert!(out.contains("\t         if (x) g() ;"), "{out}");
+        assert!(out.contains("\t          \n\tx = 1;"), "{out}");
+        assert!(out.contains("\t           0;"), "{out}");
+        assert!(out.contains("\t      printk("), "{out}");
+        assert!(out.contains("\tULONG y;"), "{out}");
+    }
+
+    #[test]
     fn iterators() {
         let src = "int f(void)\n{\n\tlist_for_each(p, &h) {\n\t\tx(p);\n\t}\n\tfoo(a) ;\n}\nmain(int c)\n{\n}";
-        let out = run(rewrite_iterators, src);
+        let out = run(rewrite_statements, src);
         assert!(out.contains("\twhile        (p, &h) {"));
         assert!(out.contains("\tfoo(a) ;"));
         assert!(out.contains("main(int c)"));
@@ -661,9 +822,12 @@ mod tests {
                 line: 3,
             },
         ];
+        let mut macros = macros;
+        macros.push(crate::normalize::MacroDef { name: "STATIC".into(), params: None, body: "static".into(), line: 4 });
+        macros.push(crate::normalize::MacroDef { name: "INITF".into(), params: Some(vec!["x".into()]), body: "__initfunc(x)".into(), line: 5 });
         let local = t.with_local(&macros).unwrap();
-        let out = run(|b| local.rewrite(b), "char x PACKED; EMPTY int y = TWO;");
-        assert_eq!(out, "char x       ;       int y = TWO;");
+        let out = run(|b| local.rewrite(b), "char x PACKED; EMPTY int y = TWO; STATIC int z; INITF(int f(void))");
+        assert_eq!(out, "char x       ;       int y = TWO; static int z;       int f(void) ");
     }
 
     #[test]
