@@ -43,6 +43,8 @@ pub struct Function {
     pub has_error: bool,
     /// The body names MOD_INC_USE_COUNT (or its THIS_MODULE form).
     pub uses_mod_inc: bool,
+    /// Names of parameters and local variables: they shadow file-scope names.
+    pub locals: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,6 +213,7 @@ pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
             facts: &mut facts,
             current: None,
             locals: HashMap::new(),
+            local_names: Vec::new(),
         };
         lower.visit(tree.root_node(), 0);
     }
@@ -225,6 +228,8 @@ struct Lower<'a> {
     current: Option<u32>,
     /// Local variables and parameters of the current function with a struct type.
     locals: HashMap<String, String>,
+    /// All parameter and local names of the current function.
+    local_names: Vec<String>,
 }
 
 fn line(node: Node) -> u32 {
@@ -415,6 +420,7 @@ impl<'a> Lower<'a> {
             .map(|n| self.text(n))
             .unwrap_or_default();
         self.locals.clear();
+        self.local_names.clear();
         let mut params = Vec::new();
         if let Some(list) = d.child_by_field_name("parameters") {
             for p in named_children(list) {
@@ -428,6 +434,9 @@ impl<'a> Lower<'a> {
                         .and_then(|t| self.type_name(t)),
                 ) {
                     self.locals.insert(n.clone(), t);
+                }
+                if let Some(n) = &pname {
+                    self.local_names.push(n.clone());
                 }
                 params.push(Param { name: pname, ty });
             }
@@ -448,11 +457,16 @@ impl<'a> Lower<'a> {
             end_line: node.end_position().row as u32 + 1,
             has_error: node.has_error(),
             uses_mod_inc: false,
+            locals: Vec::new(),
         });
         self.current = Some(index);
         if let Some(body) = node.child_by_field_name("body") {
             self.visit(body, depth + 1);
         }
+        let mut locals = std::mem::take(&mut self.local_names);
+        locals.sort();
+        locals.dedup();
+        self.facts.functions[index as usize].locals = locals;
         self.current = None;
         self.locals.clear();
     }

@@ -29,6 +29,38 @@ pub struct KnowledgeBase {
     pub slots: Vec<Slot>,
     #[serde(default)]
     pub slot_heuristic: SlotHeuristic,
+    #[serde(default, rename = "member")]
+    pub members: Vec<Member>,
+}
+
+/// A field of one kernel structure that holds (points to, or embeds) another ops table:
+/// `miscdevice.fops -> file_operations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    pub field: String,
+    pub target: String,
+    #[serde(default)]
+    pub embedded: bool,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What a registration routine is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationKind {
+    /// A table of function pointers.
+    #[default]
+    Table,
+    /// A function pointer itself.
+    Callback,
+    /// Matches the name patterns but registers no code (numbers, names): not a registration.
+    Exclude,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -57,12 +89,16 @@ pub struct Normalize {
 #[serde(deny_unknown_fields)]
 pub struct RegistrationPatterns {
     pub patterns: Vec<String>,
+    /// Names that match `patterns` but are accessors, not registrations (`*_get_register*`).
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 impl Default for RegistrationPatterns {
     fn default() -> Self {
         Self {
             patterns: vec!["register_*".into(), "*_register*".into()],
+            exclude: Vec::new(),
         }
     }
 }
@@ -74,6 +110,14 @@ pub struct Registration {
     pub name: String,
     /// 0-based index of the argument that carries the table; all arguments when absent.
     pub arg: Option<usize>,
+    /// Several arguments carry callbacks.
+    #[serde(default)]
+    pub args: Option<Vec<usize>>,
+    #[serde(default)]
+    pub kind: RegistrationKind,
+    /// Whether the name matches the registration patterns (informational).
+    #[serde(default)]
+    pub pattern: Option<bool>,
     /// The struct type the table has.
     #[serde(rename = "struct")]
     pub struct_name: Option<String>,
@@ -98,6 +142,12 @@ pub struct Slot {
     pub chain: Option<String>,
     #[serde(default)]
     pub bkl: Option<String>,
+    /// Whether the core pins the module around the call, and how.
+    #[serde(default)]
+    pub core_pins: Option<String>,
+    /// What the core does when the slot fails.
+    #[serde(default)]
+    pub fail_cleanup: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -211,20 +261,42 @@ impl Kb {
             .map(|&i| &self.data.registrations[i])
     }
 
-    /// Whether a call to `name` registers a table: listed, or matching a pattern and not
-    /// excluded.
+    /// Whether a call to `name` registers code: listed (and not excluded), or matching a
+    /// pattern and not excluded.
     pub fn is_registration(&self, name: &str) -> bool {
-        if self.registrations.contains_key(name) {
-            return true;
+        if let Some(r) = self.registration(name) {
+            return r.kind != RegistrationKind::Exclude;
         }
         if self.not_registrations.contains(name) {
             return false;
         }
+        let p = &self.data.registration_patterns;
+        p.patterns.iter().any(|g| glob_match(g, name))
+            && !p.exclude.iter().any(|g| glob_match(g, name))
+    }
+
+    /// The ops table a kernel structure's field holds, per the knowledge base.
+    pub fn member(&self, struct_name: &str, field: &str) -> Option<&Member> {
         self.data
-            .registration_patterns
-            .patterns
+            .members
             .iter()
-            .any(|p| glob_match(p, name))
+            .find(|m| m.struct_name == struct_name && m.field == field)
+    }
+
+    /// Whether the knowledge base knows `struct_name` as a kernel structure that holds
+    /// module code (a registered type, a slot's struct or a member's struct).
+    pub fn is_kernel_struct(&self, struct_name: &str) -> bool {
+        self.slots.keys().any(|(s, _)| s == struct_name)
+            || self
+                .data
+                .members
+                .iter()
+                .any(|m| m.struct_name == struct_name)
+            || self
+                .data
+                .registrations
+                .iter()
+                .any(|r| r.struct_name.as_deref() == Some(struct_name))
     }
 
     pub fn slot(&self, struct_name: &str, field: &str) -> Option<&Slot> {
@@ -257,6 +329,13 @@ mod tests {
     fn builtin_kb_parses() {
         let kb = Kb::builtin();
         assert!(kb.data.normalize.attributes.iter().any(|a| a == "__init"));
+        assert_eq!(kb.registration("sock_register").unwrap().arg, Some(0));
+        assert_eq!(kb.takes("net_proto_family", "create").0, Takes::Name);
+        assert_eq!(kb.takes("file_operations", "read").0, Takes::Token);
+        assert!(kb.member("miscdevice", "fops").is_some());
+        assert!(kb.is_registration("register_chrdev"));
+        assert!(!kb.is_registration("unregister_chrdev"));
+        assert!(!kb.is_registration("ac97_get_register"));
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! [`scan`] does that for a whole tree in parallel, [`index`] joins the facts, and commands
 //! such as [`entries`] and [`stats`] read the index.
 
+pub mod buildinfo;
 pub mod diag;
+pub mod entries;
 pub mod facts;
+pub mod index;
 pub mod kb;
 pub mod normalize;
 pub mod scan;

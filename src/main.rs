@@ -49,6 +49,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// List every routine a module hands to the kernel, with its slot and how it got there.
+    Entries {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -85,6 +92,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 Format::Text => print!("{}", stats.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&stats)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Entries { paths, format } => {
+            let scan = modrace::scan::scan(&paths, &normalizer)?;
+            if !cli.quiet {
+                for w in &scan.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            let index = modrace::index::Index::build(&scan);
+            let build = modrace::buildinfo::BuildInfo::read(&paths);
+            let report = modrace::entries::compute(&index, &kb, &build);
+            match format {
+                Format::Text => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report.entries)?),
             }
             Ok(ExitCode::SUCCESS)
         }

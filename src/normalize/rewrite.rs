@@ -18,8 +18,8 @@ const STORAGE_CLASSES: [&str; 3] = ["static", "extern", "register"];
 
 /// Keywords a local object-like macro may stand for.
 const SUBSTITUTABLE: [&str; 12] = [
-    "extern", "static", "const", "volatile", "unsigned", "signed", "int", "long", "char",
-    "short", "void", "register",
+    "extern", "static", "const", "volatile", "unsigned", "signed", "int", "long", "char", "short",
+    "void", "register",
 ];
 
 impl MacroTable {
@@ -302,7 +302,6 @@ pub fn rewrite_type_args(code: &mut [u8]) -> u32 {
     count
 }
 
-
 /// Macros in statement position that C cannot parse as written, inside function bodies:
 ///
 /// - iterators (`list_for_each(p, head) { ... }`, `for_each_soc(s) stmt`): a call followed by a
@@ -386,8 +385,7 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
         let has_statement = last.contains(&b';')
             || (!commas.is_empty() && last_trim.is_empty())
             || STATEMENT_WORDS.iter().any(|w| {
-                last_trim.starts_with(w)
-                    && last_trim.get(w.len()).is_none_or(|c| !is_ident(*c))
+                last_trim.starts_with(w) && last_trim.get(w.len()).is_none_or(|c| !is_ident(*c))
             });
         if has_statement && word.len() >= 2 {
             if let Some(&comma) = commas.last() {
@@ -411,7 +409,9 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
     // A bare upper-case macro: `SLEEP_ON_HEAD` alone on its line, `TRACE_EXIT 0;`,
     // `DEBUG printk(...)`.
     let upper = word.len() >= 2
-        && word.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+        && word
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
     if !upper || open >= n {
         return false;
     }
@@ -436,12 +436,24 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
 }
 
 const STATEMENT_WORDS: [&[u8]; 7] = [
-    b"if", b"return", b"goto", b"break", b"continue", b"do", b"while",
+    b"if",
+    b"return",
+    b"goto",
+    b"break",
+    b"continue",
+    b"do",
+    b"while",
 ];
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
     &b[s..e]
 }
 
@@ -632,7 +644,10 @@ pub fn rewrite_case_ranges(code: &mut [u8]) -> u32 {
     while i + 3 <= n {
         if &code[i..i + 3] == b"..." && i > 0 && code[i - 1] == b' ' {
             // Only in a `case` label: look back on the line for the keyword.
-            let line_start = code[..i].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
+            let line_start = code[..i]
+                .iter()
+                .rposition(|c| *c == b'\n')
+                .map_or(0, |p| p + 1);
             let line = &code[line_start..i];
             if line.windows(4).any(|w| w == b"case") {
                 code[i] = b'|';
@@ -823,11 +838,27 @@ mod tests {
             },
         ];
         let mut macros = macros;
-        macros.push(crate::normalize::MacroDef { name: "STATIC".into(), params: None, body: "static".into(), line: 4 });
-        macros.push(crate::normalize::MacroDef { name: "INITF".into(), params: Some(vec!["x".into()]), body: "__initfunc(x)".into(), line: 5 });
+        macros.push(crate::normalize::MacroDef {
+            name: "STATIC".into(),
+            params: None,
+            body: "static".into(),
+            line: 4,
+        });
+        macros.push(crate::normalize::MacroDef {
+            name: "INITF".into(),
+            params: Some(vec!["x".into()]),
+            body: "__initfunc(x)".into(),
+            line: 5,
+        });
         let local = t.with_local(&macros).unwrap();
-        let out = run(|b| local.rewrite(b), "char x PACKED; EMPTY int y = TWO; STATIC int z; INITF(int f(void))");
-        assert_eq!(out, "char x       ;       int y = TWO; static int z;       int f(void) ");
+        let out = run(
+            |b| local.rewrite(b),
+            "char x PACKED; EMPTY int y = TWO; STATIC int z; INITF(int f(void))",
+        );
+        assert_eq!(
+            out,
+            "char x       ;       int y = TWO; static int z;       int f(void) "
+        );
     }
 
     #[test]
