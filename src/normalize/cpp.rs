@@ -132,11 +132,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                     }
                     None => result.unbalanced = true,
                 },
-                "endif" => {
-                    if stack.pop().is_none() {
-                        result.unbalanced = true;
-                    }
-                }
+                "endif" if stack.pop().is_none() => result.unbalanced = true,
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
                         let value = if def.params.is_none() {

@@ -267,7 +267,7 @@ pub fn rewrite_type_args(code: &mut [u8]) -> u32 {
             }
             let w = &code[k..e];
             let is_type_word = TYPE_WORDS.contains(&w);
-            if !(is_type_word || (after_tag && !is_type_word)) {
+            if !(is_type_word || after_tag) {
                 ok = false;
                 break;
             }

@@ -1,0 +1,98 @@
+//! `entries` on the example tree shipped in `examples/tree`: every registration shape.
+
+use std::path::PathBuf;
+
+use modrace::buildinfo::BuildInfo;
+use modrace::entries::{compute, Entry};
+use modrace::index::Index;
+use modrace::kb::Kb;
+use modrace::normalize::Normalizer;
+
+fn entries() -> Vec<Entry> {
+    let kb = Kb::builtin();
+    let roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tree")];
+    let normalizer = Normalizer::new(&kb.data, &[], &[]);
+    let scan = modrace::scan::scan(&roots, &normalizer).unwrap();
+    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
+    let index = Index::build(&scan);
+    let build = BuildInfo::read(&roots);
+    compute(&index, &kb, &build).entries
+}
+
+fn find<'a>(entries: &'a [Entry], function: &str, slot: &str) -> &'a Entry {
+    entries
+        .iter()
+        .find(|e| e.function == function && e.slot == slot)
+        .unwrap_or_else(|| panic!("no entry {function} {slot} in {entries:#?}"))
+}
+
+#[test]
+fn gnu_initializer_via_register_chrdev() {
+    let e = entries();
+    let open = find(&e, "foo_open", "file_operations.open");
+    assert_eq!(open.registered_via, "register_chrdev");
+    assert_eq!(open.file, "drivers/char/foo.c");
+    assert_eq!(open.line, 15);
+    assert_eq!(open.registration_line, 44);
+    assert_eq!(open.takes, "name");
+    assert!(open.module_capable);
+    assert_eq!(open.module_evidence, "makefile");
+    assert_eq!(find(&e, "foo_read", "file_operations.read").takes, "token");
+}
+
+#[test]
+fn positional_initializer_through_misc_member() {
+    let e = entries();
+    let open = find(&e, "beep_open", "file_operations.open");
+    assert_eq!(open.registered_via, "misc_register");
+    assert_eq!(
+        find(&e, "beep_release", "file_operations.release").takes,
+        "token"
+    );
+}
+
+#[test]
+fn positional_net_proto_family() {
+    let e = entries();
+    let create = find(&e, "fam_create", "net_proto_family.create");
+    assert_eq!(create.registered_via, "sock_register");
+    assert_eq!(create.takes, "name");
+    assert!(create.module_capable, "composite O_TARGET module");
+}
+
+#[test]
+fn tables_filled_at_run_time() {
+    let e = entries();
+    let open = find(&e, "sx_open", "tty_driver.open");
+    assert_eq!(open.registered_via, "tty_register_driver");
+    assert_eq!(open.takes, "name");
+    assert_eq!(
+        open.module_evidence, "makefile",
+        "obj-$(CONFIG_X) with a tristate"
+    );
+}
+
+#[test]
+fn arrays_of_structs_and_assigned_members() {
+    let e = entries();
+    let rs = find(&e, "tiny_read_super", "file_system_type.read_super");
+    assert_eq!(rs.registered_via, "register_filesystem");
+    let statfs = find(&e, "tiny_statfs", "super_operations.statfs");
+    assert_eq!(statfs.registered_via, "super_block.s_op=");
+    assert_eq!(statfs.via_kind, "assignment");
+    assert_eq!(statfs.takes, "name");
+}
+
+#[test]
+fn built_in_code_is_not_module_capable() {
+    let e = entries();
+    let open = find(&e, "null_open", "file_operations.open");
+    assert!(!open.module_capable);
+}
+
+#[test]
+fn nothing_unexpected() {
+    let e = entries();
+    assert_eq!(e.len(), 13, "{e:#?}");
+    assert!(!e.iter().any(|x| x.function == "foo_interrupt"));
+}

@@ -1,0 +1,92 @@
+//! Bad input gives warnings or clear errors, never a panic.
+
+use std::path::PathBuf;
+
+use modrace::kb::Kb;
+use modrace::normalize::Normalizer;
+use modrace::scan::scan;
+
+fn normalizer() -> Normalizer {
+    Normalizer::new(&Kb::builtin().data, &[], &[])
+}
+
+#[test]
+fn binary_and_non_utf8_and_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blob.c"), b"\x7fELF\x00\x00\x01binary").unwrap();
+    std::fs::write(
+        dir.path().join("latin1.c"),
+        b"/* Copyright J\xf6rg */\nstatic int f(void) { return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("broken.c"),
+        b"static int g( { ) } } #endif\n#else\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"not C").unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    assert_eq!(s.files.len(), 2);
+    assert_eq!(s.warnings.len(), 1);
+    assert!(s.warnings[0].message.contains("binary"));
+    let latin1 = s.files.iter().find(|f| f.path == "latin1.c").unwrap();
+    assert_eq!(latin1.functions[0].name, "f");
+    assert!(!latin1.functions[0].has_error);
+}
+
+#[test]
+fn deeply_nested_and_large_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut deep = String::from("int f(void) { return ");
+    deep.push_str(&"(".repeat(50_000));
+    deep.push('1');
+    deep.push_str(&")".repeat(50_000));
+    deep.push_str("; }\n");
+    std::fs::write(dir.path().join("deep.c"), deep).unwrap();
+    let mut large = String::new();
+    for i in 0..20_000 {
+        large.push_str(&format!(
+            "static int f{i}(int a) {{ if (a) return a; return {i}; }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("large.c"), large).unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    assert_eq!(s.files.len(), 2);
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w.path == "deep.c" && w.message.contains("nesting")));
+    let large = s.files.iter().find(|f| f.path == "large.c").unwrap();
+    assert_eq!(large.functions.len(), 20_000);
+}
+
+#[test]
+fn missing_path_is_an_error() {
+    let err = scan(&[PathBuf::from("/nonexistent/modrace/tree")], &normalizer()).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/modrace/tree"));
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loop_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/loop")).unwrap();
+    std::fs::write(dir.path().join("sub/a.c"), b"int a;\n").unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    assert_eq!(s.files.len(), 1);
+    assert!(s.warnings.iter().any(|w| w.message.contains("loop")));
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("secret.c");
+    std::fs::write(&p, b"int a;\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    // root can read anything; either way no panic and no lost file silently.
+    assert_eq!(s.files.len() + s.warnings.len(), 1);
+}
