@@ -185,10 +185,45 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Normalizes, parses and lowers one file.
-pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
-    let normalized = normalizer.normalize(src);
-    let mut facts = FileFacts {
+/// Parses the file as it is, without normalization, and lowers only what `stats` counts:
+/// the baseline a bare tree-sitter-c parse gives.
+pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
+    let mut facts = extract_empty(path, src);
+    if let Some(tree) = parse(src) {
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "function_definition" => facts.functions.push(Function {
+                    name: String::new(),
+                    is_static: false,
+                    return_type: String::new(),
+                    params: Vec::new(),
+                    line: line(node),
+                    end_line: line(node),
+                    has_error: node.has_error(),
+                    uses_mod_inc: false,
+                    locals: Vec::new(),
+                }),
+                "ERROR" if node.parent().is_some_and(|p| p.parent().is_none()) => {
+                    let body = &src[node.start_byte()..node.end_byte()];
+                    if body.contains(&b'{') && body.contains(&b'(') {
+                        facts.broken_functions.push(BrokenFunction {
+                            line: line(node),
+                            uses_mod_inc: false,
+                            cause: "bare parse".into(),
+                        });
+                    }
+                    stack.extend(named_children(node));
+                }
+                _ => stack.extend(named_children(node)),
+            }
+        }
+    }
+    facts
+}
+
+fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
+    FileFacts {
         path: path.to_string(),
         bytes: src.len(),
         functions: Vec::new(),
@@ -199,15 +234,21 @@ pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
         field_assigns: Vec::new(),
         macros: Vec::new(),
         errors: Vec::new(),
-        markers: ModuleMarkers {
-            ifdef_module: contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)"),
-            ..Default::default()
-        },
+        markers: ModuleMarkers::default(),
         broken_functions: Vec::new(),
         too_deep: false,
-    };
+    }
+}
+
+/// Normalizes, parses and lowers one file.
+pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
+    let normalized = normalizer.normalize(src);
+    let mut facts = extract_empty(path, src);
+    facts.markers.ifdef_module =
+        contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)");
     if let Some(tree) = parse(&normalized.parse_input) {
         let mut lower = Lower {
+            cursors: Vec::new(),
             src,
             n: &normalized,
             facts: &mut facts,
@@ -221,7 +262,9 @@ pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
     facts
 }
 
-struct Lower<'a> {
+struct Lower<'a, 't> {
+    /// Cursors to reuse: creating one per node costs more than the walk itself.
+    cursors: Vec<tree_sitter::TreeCursor<'t>>,
     src: &'a [u8],
     n: &'a Normalized,
     facts: &'a mut FileFacts,
@@ -241,7 +284,7 @@ fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     node.named_children(&mut cursor).collect()
 }
 
-impl<'a> Lower<'a> {
+impl<'t> Lower<'_, 't> {
     /// Text of a node from the comment-free code, whitespace collapsed.
     fn text(&self, node: Node) -> String {
         let bytes = &self.n.code[node.start_byte()..node.end_byte()];
@@ -267,7 +310,7 @@ impl<'a> Lower<'a> {
         String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())]).into_owned()
     }
 
-    fn visit(&mut self, node: Node, depth: usize) {
+    fn visit(&mut self, node: Node<'t>, depth: usize) {
         if depth > MAX_DEPTH {
             self.facts.too_deep = true;
             return;
@@ -314,17 +357,23 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn visit_children(&mut self, node: Node, depth: usize) {
-        let mut cursor = node.walk();
-        if !cursor.goto_first_child() {
-            return;
-        }
-        loop {
-            self.visit(cursor.node(), depth + 1);
-            if !cursor.goto_next_sibling() {
-                break;
+    fn visit_children(&mut self, node: Node<'t>, depth: usize) {
+        let mut cursor = match self.cursors.pop() {
+            Some(mut c) => {
+                c.reset(node);
+                c
+            }
+            None => node.walk(),
+        };
+        if cursor.goto_first_child() {
+            loop {
+                self.visit(cursor.node(), depth + 1);
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
             }
         }
+        self.cursors.push(cursor);
     }
 
     fn error(&mut self, node: Node) {
@@ -389,7 +438,7 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn function(&mut self, node: Node, depth: usize) {
+    fn function(&mut self, node: Node<'t>, depth: usize) {
         let Some(decl) = node.child_by_field_name("declarator") else {
             return self.visit_children(node, depth);
         };
@@ -491,7 +540,7 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn declaration(&mut self, node: Node, depth: usize) {
+    fn declaration(&mut self, node: Node<'t>, depth: usize) {
         let ty = node.child_by_field_name("type");
         let type_name = ty.and_then(|t| self.type_name(t));
         let is_static = self.is_static(node);

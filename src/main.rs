@@ -48,6 +48,9 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Parse the files as they are, without normalization (the baseline).
+        #[arg(long)]
+        bare: bool,
     },
     /// List every routine a module hands to the kernel, with its slot and how it got there.
     Entries {
@@ -81,8 +84,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let normalizer = Normalizer::new(&kb.data, &cli.defines, &cli.undefs);
     match cli.command {
-        Command::Stats { paths, format } => {
-            let scan = modrace::scan::scan(&paths, &normalizer)?;
+        Command::Stats {
+            paths,
+            format,
+            bare,
+        } => {
+            let scan = if bare {
+                modrace::scan::scan_bare(&paths)?
+            } else {
+                modrace::scan::scan(&paths, &normalizer)?
+            };
             if !cli.quiet {
                 for w in &scan.warnings {
                     eprintln!("{w}");
@@ -96,14 +107,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Entries { paths, format } => {
-            let scan = modrace::scan::scan(&paths, &normalizer)?;
+            // The build files are read while the sources are parsed.
+            let (scan, build) = rayon::join(
+                || modrace::scan::scan(&paths, &normalizer),
+                || modrace::buildinfo::BuildInfo::read(&paths),
+            );
+            let scan = scan?;
             if !cli.quiet {
                 for w in &scan.warnings {
                     eprintln!("{w}");
                 }
             }
             let index = modrace::index::Index::build(&scan);
-            let build = modrace::buildinfo::BuildInfo::read(&paths);
             let report = modrace::entries::compute(&index, &kb, &build);
             match format {
                 Format::Text => print!("{}", report.to_text()),

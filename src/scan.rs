@@ -21,12 +21,28 @@ pub struct Scan {
 
 /// Scans the given roots. Only a root that does not exist is an error.
 pub fn scan(roots: &[PathBuf], normalizer: &Normalizer) -> anyhow::Result<Scan> {
+    scan_with(roots, |file, bytes| {
+        facts::extract(&file.display, bytes, normalizer)
+    })
+}
+
+/// A bare tree-sitter-c parse of the same files, for comparison (`stats --bare`).
+pub fn scan_bare(roots: &[PathBuf]) -> anyhow::Result<Scan> {
+    scan_with(roots, |file, bytes| {
+        facts::extract_bare(&file.display, bytes)
+    })
+}
+
+fn scan_with(
+    roots: &[PathBuf],
+    extract: impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync,
+) -> anyhow::Result<Scan> {
     let start = Instant::now();
     let discovery = source::discover(roots)?;
     let results: Vec<Result<FileFacts, Warning>> = discovery
         .files
         .par_iter()
-        .map(|file| extract_file(file, normalizer))
+        .map(|file| source::read_source(file).map(|bytes| extract(file, &bytes)))
         .collect();
     let mut scan = Scan {
         roots: roots.to_vec(),
@@ -52,9 +68,4 @@ pub fn scan(roots: &[PathBuf], normalizer: &Normalizer) -> anyhow::Result<Scan> 
     }
     scan.seconds = start.elapsed().as_secs_f64();
     Ok(scan)
-}
-
-fn extract_file(file: &SourceFile, normalizer: &Normalizer) -> Result<FileFacts, Warning> {
-    let bytes = source::read_source(file)?;
-    Ok(facts::extract(&file.display, &bytes, normalizer))
 }

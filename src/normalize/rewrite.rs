@@ -1,6 +1,6 @@
 //! Same-length rewrites of active code that make kernel idioms parseable C.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::kb::Normalize;
 
@@ -29,7 +29,7 @@ impl MacroTable {
             attributes: set(&kb.attributes),
             attribute_calls: set(&kb.attribute_calls),
             wrappers: set(&kb.wrappers),
-            keywords: HashMap::new(),
+            keywords: HashMap::default(),
         }
     }
 }
