@@ -132,7 +132,10 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                     }
                     None => result.unbalanced = true,
                 },
-                "endif" if stack.pop().is_none() => result.unbalanced = true,
+                "endif" => {
+                    // A pop in a match guard would hide a side effect; keep it in the arm.
+                    result.unbalanced |= stack.pop().is_none();
+                }
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
                         let value = if def.params.is_none() {
