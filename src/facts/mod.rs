@@ -10,6 +10,9 @@ use tree_sitter::{Node, Parser};
 
 use crate::normalize::{MacroDef, Normalized, Normalizer};
 
+mod body;
+pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
+
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
 pub const MAX_DEPTH: usize = 600;
@@ -45,6 +48,8 @@ pub struct Function {
     pub uses_mod_inc: bool,
     /// Names of parameters and local variables: they shadow file-scope names.
     pub locals: Vec<String>,
+    #[serde(skip_serializing_if = "Body::is_empty")]
+    pub body: Body,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,6 +208,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                     has_error: node.has_error(),
                     uses_mod_inc: false,
                     locals: Vec::new(),
+                    body: Body::default(),
                 }),
                 "ERROR" if node.parent().is_some_and(|p| p.parent().is_none()) => {
                     let body = &src[node.start_byte()..node.end_byte()];
@@ -255,6 +261,9 @@ pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
             current: None,
             locals: HashMap::new(),
             local_names: Vec::new(),
+            body: Body::default(),
+            events: Vec::new(),
+            events_on: false,
         };
         lower.visit(tree.root_node(), 0);
     }
@@ -273,6 +282,11 @@ struct Lower<'a, 't> {
     locals: HashMap<String, String>,
     /// All parameter and local names of the current function.
     local_names: Vec<String>,
+    /// The statement tree of the current function.
+    body: Body,
+    /// Calls and bare names seen while an expression of a body is lowered.
+    events: Vec<Event>,
+    events_on: bool,
 }
 
 fn line(node: Node) -> u32 {
@@ -329,8 +343,12 @@ impl<'t> Lower<'_, 't> {
                 self.visit_children(node, depth);
             }
             "call_expression" => {
-                self.call(node);
+                let index = self.call(node);
                 self.visit_children(node, depth);
+                // Arguments are evaluated before the call itself.
+                if let (true, Some(i)) = (self.events_on, index) {
+                    self.events.push(Event::Call(i));
+                }
             }
             "assignment_expression" => {
                 self.assignment(node);
@@ -468,8 +486,16 @@ impl<'t> Lower<'_, 't> {
             .and_then(|n| declarator_name(n))
             .map(|n| self.text(n))
             .unwrap_or_default();
-        self.locals.clear();
-        self.local_names.clear();
+        // A function inside a function (or inside an error region of one) is lowered on its
+        // own; the outer one resumes afterwards.
+        let outer = (
+            self.current,
+            std::mem::take(&mut self.body),
+            std::mem::take(&mut self.locals),
+            std::mem::take(&mut self.local_names),
+            self.events_on,
+        );
+        self.events_on = false;
         let mut params = Vec::new();
         if let Some(list) = d.child_by_field_name("parameters") {
             for p in named_children(list) {
@@ -507,17 +533,25 @@ impl<'t> Lower<'_, 't> {
             has_error: node.has_error(),
             uses_mod_inc: false,
             locals: Vec::new(),
+            body: Body::default(),
         });
         self.current = Some(index);
         if let Some(body) = node.child_by_field_name("body") {
-            self.visit(body, depth + 1);
+            self.body.stmts.clear();
+            self.stmt(body, depth + 1);
+            self.facts.functions[index as usize].body = std::mem::take(&mut self.body);
         }
         let mut locals = std::mem::take(&mut self.local_names);
         locals.sort();
         locals.dedup();
         self.facts.functions[index as usize].locals = locals;
-        self.current = None;
-        self.locals.clear();
+        (
+            self.current,
+            self.body,
+            self.locals,
+            self.local_names,
+            self.events_on,
+        ) = outer;
     }
 
     /// Name and full type text of a parameter or field declaration.
@@ -685,10 +719,8 @@ impl<'t> Lower<'_, 't> {
         });
     }
 
-    fn call(&mut self, node: Node) {
-        let Some(function) = node.child_by_field_name("function") else {
-            return;
-        };
+    fn call(&mut self, node: Node) -> Option<u32> {
+        let function = node.child_by_field_name("function")?;
         let indirect = function.kind() != "identifier";
         let callee = self.text(function);
         let args = node
@@ -712,6 +744,7 @@ impl<'t> Lower<'_, 't> {
             line: line(node),
             column: node.start_position().column as u32 + 1,
         });
+        Some(self.facts.calls.len() as u32 - 1)
     }
 
     fn assignment(&mut self, node: Node) {

@@ -1,0 +1,573 @@
+//! Function bodies as a small owned statement tree: what the path analyses need (control flow,
+//! calls in evaluation order, assignments and tested values) and byte spans for patches.
+//!
+//! Control-flow graphs are built from this tree when a rule needs them, so facts stay compact
+//! and a CFG is only made for the functions that are checked.
+
+use serde::Serialize;
+use tree_sitter::Node;
+
+use super::{line, named_children, Lower};
+
+pub type StmtId = u32;
+
+/// Statements of one function; `stmts[0]` is the outermost block when the body is not empty.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Body {
+    pub stmts: Vec<Stmt>,
+}
+
+impl Body {
+    pub fn is_empty(&self) -> bool {
+        self.stmts.is_empty()
+    }
+
+    pub fn stmt(&self, id: StmtId) -> &Stmt {
+        &self.stmts[id as usize]
+    }
+}
+
+/// Where a statement is in the original file: bytes (normalization keeps offsets) and its
+/// first line and column, 1-based.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+    pub line: u32,
+    pub column: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum StmtKind {
+    Block(Vec<StmtId>),
+    /// An expression statement, or a declaration with initializers.
+    Expr(Expr),
+    /// A declaration without anything to evaluate.
+    Decl,
+    If {
+        cond: Expr,
+        then: StmtId,
+        otherwise: Option<StmtId>,
+    },
+    Switch {
+        cond: Expr,
+        body: StmtId,
+    },
+    /// A `case`/`default` label and the statements up to the next label.
+    Case {
+        default: bool,
+        body: Vec<StmtId>,
+    },
+    While {
+        cond: Expr,
+        body: StmtId,
+    },
+    DoWhile {
+        body: StmtId,
+        cond: Expr,
+    },
+    For {
+        init: Option<Expr>,
+        cond: Option<Expr>,
+        update: Option<Expr>,
+        body: StmtId,
+    },
+    Return(Option<Expr>),
+    Break,
+    Continue,
+    Goto(String),
+    Label {
+        name: String,
+        stmt: Option<StmtId>,
+    },
+    /// Empty statements, inline assembly, and parts the parser could not read.
+    Other,
+}
+
+/// An expression as the analyses see it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Expr {
+    /// Calls (as indices into the file's `calls`) and bare macro names, in evaluation order.
+    pub events: Vec<Event>,
+    /// `var = value` for plain variables, including those inside conditions
+    /// (`if ((err = f()) < 0)`), in evaluation order.
+    pub assigns: Vec<Assign>,
+    /// What the expression computes, as far as the analyses care.
+    pub value: Value,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub enum Event {
+    Call(u32),
+    /// A bare identifier used as a statement: `MOD_INC_USE_COUNT;`.
+    Name(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assign {
+    pub var: String,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    fn parse(op: &str) -> Option<CmpOp> {
+        Some(match op {
+            "==" => CmpOp::Eq,
+            "!=" => CmpOp::Ne,
+            "<" => CmpOp::Lt,
+            "<=" => CmpOp::Le,
+            ">" => CmpOp::Gt,
+            ">=" => CmpOp::Ge,
+            _ => return None,
+        })
+    }
+}
+
+/// The part of an expression's meaning that the path analyses use: integers, null pointers,
+/// negative error codes, variables, call results, and tests built from them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Null,
+    /// A negated constant such as `-EBUSY`: an error code.
+    NegErrno(String),
+    Var(String),
+    /// The result of a call (index into the file's `calls`).
+    Call(u32),
+    Not(Box<Value>),
+    Cmp(Box<Value>, CmpOp, Box<Value>),
+    And(Box<Value>, Box<Value>),
+    Or(Box<Value>, Box<Value>),
+    #[default]
+    Unknown,
+}
+
+impl<'t> Lower<'_, 't> {
+    /// Lowers a statement and its children; returns its id in the current body.
+    pub(super) fn stmt(&mut self, node: Node<'t>, depth: usize) -> StmtId {
+        let id = self.body.stmts.len() as StmtId;
+        self.body.stmts.push(Stmt {
+            kind: StmtKind::Other,
+            span: span(node),
+        });
+        if depth > super::MAX_DEPTH {
+            self.facts.too_deep = true;
+            return id;
+        }
+        let kind = match node.kind() {
+            "compound_statement" => StmtKind::Block(self.stmt_list(node, depth)),
+            "expression_statement" => match node.named_child(0) {
+                Some(e) if e.kind() != "comment" => {
+                    let mut expr = self.expr(e, depth);
+                    let mut names = Vec::new();
+                    bare_names(e, self, &mut names);
+                    names.append(&mut expr.events);
+                    expr.events = names;
+                    StmtKind::Expr(expr)
+                }
+                _ => StmtKind::Other,
+            },
+            "declaration" => self.declaration_stmt(node, depth),
+            "if_statement" => {
+                let cond = self.cond(node, depth);
+                let then = node
+                    .child_by_field_name("consequence")
+                    .map(|s| self.stmt(s, depth + 1))
+                    .unwrap_or_else(|| self.empty(node));
+                let otherwise = node
+                    .child_by_field_name("alternative")
+                    .and_then(|e| first_statement(e))
+                    .map(|s| self.stmt(s, depth + 1));
+                StmtKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                }
+            }
+            "switch_statement" => {
+                let cond = self.cond(node, depth);
+                let body = self.child_stmt(node, "body", depth);
+                StmtKind::Switch { cond, body }
+            }
+            "case_statement" => {
+                let value = node.child_by_field_name("value");
+                if let Some(v) = value {
+                    self.visit(v, depth + 1);
+                }
+                let body = named_children(node)
+                    .into_iter()
+                    .filter(|c| Some(*c) != value && c.kind() != "comment")
+                    .map(|c| self.stmt(c, depth + 1))
+                    .collect();
+                StmtKind::Case {
+                    default: value.is_none(),
+                    body,
+                }
+            }
+            "while_statement" => {
+                let cond = self.cond(node, depth);
+                let body = self.child_stmt(node, "body", depth);
+                StmtKind::While { cond, body }
+            }
+            "do_statement" => {
+                let body = self.child_stmt(node, "body", depth);
+                let cond = self.cond(node, depth);
+                StmtKind::DoWhile { body, cond }
+            }
+            "for_statement" => {
+                let init = node.child_by_field_name("initializer").map(|i| {
+                    if i.kind() == "declaration" {
+                        match self.declaration_stmt(i, depth) {
+                            StmtKind::Expr(e) => e,
+                            _ => Expr::default(),
+                        }
+                    } else {
+                        self.expr(i, depth)
+                    }
+                });
+                let cond = node
+                    .child_by_field_name("condition")
+                    .map(|c| self.expr(c, depth));
+                let update = node
+                    .child_by_field_name("update")
+                    .map(|u| self.expr(u, depth));
+                let body = self.child_stmt(node, "body", depth);
+                StmtKind::For {
+                    init,
+                    cond,
+                    update,
+                    body,
+                }
+            }
+            "return_statement" => StmtKind::Return(
+                named_children(node)
+                    .into_iter()
+                    .find(|c| c.kind() != "comment")
+                    .map(|e| self.expr(e, depth)),
+            ),
+            "break_statement" => StmtKind::Break,
+            "continue_statement" => StmtKind::Continue,
+            "goto_statement" => match node.child_by_field_name("label") {
+                Some(l) => StmtKind::Goto(self.ident(l)),
+                None => StmtKind::Other,
+            },
+            "labeled_statement" => {
+                let name = node
+                    .child_by_field_name("label")
+                    .map(|l| self.ident(l))
+                    .unwrap_or_default();
+                let stmt = named_children(node)
+                    .into_iter()
+                    .find(|c| c.kind() != "statement_identifier" && c.kind() != "comment")
+                    .map(|s| self.stmt(s, depth + 1));
+                StmtKind::Label { name, stmt }
+            }
+            "attributed_statement" => match named_children(node)
+                .into_iter()
+                .rfind(|c| c.kind() != "attribute_declaration")
+            {
+                Some(s) => {
+                    let inner = self.stmt(s, depth + 1);
+                    StmtKind::Block(vec![inner])
+                }
+                None => StmtKind::Other,
+            },
+            // Errors, inline assembly, stray preprocessor lines: keep the calls they hold so
+            // no sleeping call disappears from the path.
+            _ => {
+                let e = self.expr(node, depth);
+                if e.events.is_empty() {
+                    StmtKind::Other
+                } else {
+                    StmtKind::Expr(Expr {
+                        value: Value::Unknown,
+                        ..e
+                    })
+                }
+            }
+        };
+        self.body.stmts[id as usize].kind = kind;
+        id
+    }
+
+    fn stmt_list(&mut self, node: Node<'t>, depth: usize) -> Vec<StmtId> {
+        named_children(node)
+            .into_iter()
+            .filter(|c| c.kind() != "comment")
+            .map(|c| self.stmt(c, depth + 1))
+            .collect()
+    }
+
+    fn child_stmt(&mut self, node: Node<'t>, field: &str, depth: usize) -> StmtId {
+        match node.child_by_field_name(field) {
+            Some(s) => self.stmt(s, depth + 1),
+            None => self.empty(node),
+        }
+    }
+
+    fn empty(&mut self, node: Node<'t>) -> StmtId {
+        let id = self.body.stmts.len() as StmtId;
+        self.body.stmts.push(Stmt {
+            kind: StmtKind::Other,
+            span: span(node),
+        });
+        id
+    }
+
+    /// The condition of an if/switch/while/do statement.
+    fn cond(&mut self, node: Node<'t>, depth: usize) -> Expr {
+        match node.child_by_field_name("condition") {
+            Some(c) => self.expr(c, depth),
+            None => Expr::default(),
+        }
+    }
+
+    /// Lowers an expression: records its calls (through the generic walk, so every call of
+    /// the file is in `calls` exactly once) and works out its value.
+    pub(super) fn expr(&mut self, node: Node<'t>, depth: usize) -> Expr {
+        let first_event = self.events.len();
+        let first_call = self.facts.calls.len();
+        self.events_on = true;
+        self.visit(node, depth + 1);
+        self.events_on = false;
+        let events = self.events.split_off(first_event);
+        let mut assigns = Vec::new();
+        let value = self.value(node, first_call, &mut assigns, 0);
+        Expr {
+            events,
+            assigns,
+            value,
+            line: line(node),
+        }
+    }
+
+    /// A declaration inside a body: its initializers as one expression.
+    fn declaration_stmt(&mut self, node: Node<'t>, depth: usize) -> StmtKind {
+        let first_event = self.events.len();
+        let first_call = self.facts.calls.len();
+        self.events_on = true;
+        self.declaration(node, depth);
+        self.events_on = false;
+        let mut expr = Expr {
+            events: self.events.split_off(first_event),
+            line: line(node),
+            ..Expr::default()
+        };
+        for d in named_children(node) {
+            if d.kind() != "init_declarator" {
+                continue;
+            }
+            let (Some(decl), Some(v)) = (
+                d.child_by_field_name("declarator"),
+                d.child_by_field_name("value"),
+            ) else {
+                continue;
+            };
+            if v.kind() == "initializer_list" {
+                continue;
+            }
+            if let Some(name) = super::declarator_name(decl) {
+                if name.kind() == "identifier" {
+                    let value = self.value(v, first_call, &mut expr.assigns, 0);
+                    expr.assigns.push(Assign {
+                        var: self.text(name),
+                        value,
+                    });
+                }
+            }
+        }
+        if expr.events.is_empty() && expr.assigns.is_empty() {
+            StmtKind::Decl
+        } else {
+            StmtKind::Expr(expr)
+        }
+    }
+
+    /// The value of an expression node. `first_call` is where this expression's calls start
+    /// in the file's `calls`, to name call results.
+    fn value(
+        &self,
+        node: Node<'_>,
+        first_call: usize,
+        assigns: &mut Vec<Assign>,
+        depth: usize,
+    ) -> Value {
+        if depth > 64 {
+            return Value::Unknown;
+        }
+        let sub = |n: Option<Node<'_>>, assigns: &mut Vec<Assign>| match n {
+            Some(n) => self.value(n, first_call, assigns, depth + 1),
+            None => Value::Unknown,
+        };
+        match node.kind() {
+            "number_literal" => parse_int(&self.text(node)).map_or(Value::Unknown, Value::Int),
+            "null" => Value::Null,
+            "identifier" => {
+                let t = self.text(node);
+                if t == "NULL" {
+                    Value::Null
+                } else {
+                    Value::Var(t)
+                }
+            }
+            "parenthesized_expression" => match named_children(node)
+                .into_iter()
+                .find(|c| c.kind() != "comment")
+            {
+                Some(c) => self.value(c, first_call, assigns, depth + 1),
+                None => Value::Unknown,
+            },
+            "cast_expression" => sub(node.child_by_field_name("value"), assigns),
+            "comma_expression" => {
+                sub(node.child_by_field_name("left"), assigns);
+                sub(node.child_by_field_name("right"), assigns)
+            }
+            "unary_expression" => {
+                let arg = node.child_by_field_name("argument");
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or_default();
+                match op.as_str() {
+                    "!" => Value::Not(Box::new(sub(arg, assigns))),
+                    "-" => match arg.map(|a| (a.kind(), self.text(a))) {
+                        Some(("number_literal", t)) => {
+                            parse_int(&t).map_or(Value::Unknown, |v| Value::Int(-v))
+                        }
+                        Some(("identifier", t)) if is_constant_name(&t) => Value::NegErrno(t),
+                        _ => Value::Unknown,
+                    },
+                    _ => Value::Unknown,
+                }
+            }
+            "binary_expression" => {
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or_default();
+                let left = sub(node.child_by_field_name("left"), assigns);
+                let right = sub(node.child_by_field_name("right"), assigns);
+                match op.as_str() {
+                    "&&" => Value::And(Box::new(left), Box::new(right)),
+                    "||" => Value::Or(Box::new(left), Box::new(right)),
+                    _ => match CmpOp::parse(&op) {
+                        Some(cmp) => Value::Cmp(Box::new(left), cmp, Box::new(right)),
+                        None => Value::Unknown,
+                    },
+                }
+            }
+            "assignment_expression" => {
+                let right = sub(node.child_by_field_name("right"), assigns);
+                let left = node.child_by_field_name("left");
+                let plain = node
+                    .child_by_field_name("operator")
+                    .is_none_or(|o| self.text(o) == "=");
+                match left {
+                    Some(l) if l.kind() == "identifier" => {
+                        let var = self.text(l);
+                        assigns.push(Assign {
+                            var: var.clone(),
+                            value: if plain { right } else { Value::Unknown },
+                        });
+                        Value::Var(var)
+                    }
+                    _ => right,
+                }
+            }
+            "call_expression" => {
+                for c in named_children(node) {
+                    if c.kind() == "argument_list" {
+                        for a in named_children(c) {
+                            self.value(a, first_call, assigns, depth + 1);
+                        }
+                    }
+                }
+                let (l, col) = (line(node), node.start_position().column as u32 + 1);
+                self.facts.calls[first_call.min(self.facts.calls.len())..]
+                    .iter()
+                    .position(|c| c.line == l && c.column == col)
+                    .map_or(Value::Unknown, |k| Value::Call((first_call + k) as u32))
+            }
+            _ => Value::Unknown,
+        }
+    }
+}
+
+/// Bare identifiers used as statements, in order: `MOD_INC_USE_COUNT;` or
+/// `MOD_INC_USE_COUNT, x = 1;`.
+fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
+    match node.kind() {
+        "identifier" => out.push(Event::Name(lower.text(node))),
+        "comma_expression" => {
+            for side in ["left", "right"] {
+                if let Some(n) = node.child_by_field_name(side) {
+                    bare_names(n, lower, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn first_statement(else_clause: Node<'_>) -> Option<Node<'_>> {
+    named_children(else_clause)
+        .into_iter()
+        .find(|c| c.kind() != "comment")
+}
+
+fn span(node: Node<'_>) -> Span {
+    Span {
+        start: node.start_byte() as u32,
+        end: node.end_byte() as u32,
+        line: line(node),
+        column: node.start_position().column as u32 + 1,
+    }
+}
+
+/// Upper-case names are constants by kernel convention (`EBUSY`, `ENODEV`).
+fn is_constant_name(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let t = text.trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_in_c_notation() {
+        assert_eq!(parse_int("0"), Some(0));
+        assert_eq!(parse_int("0x10"), Some(16));
+        assert_eq!(parse_int("010"), Some(8));
+        assert_eq!(parse_int("12UL"), Some(12));
+        assert_eq!(parse_int("1.5"), None);
+    }
+}
