@@ -31,6 +31,43 @@ pub struct KnowledgeBase {
     pub slot_heuristic: SlotHeuristic,
     #[serde(default, rename = "member")]
     pub members: Vec<Member>,
+    #[serde(default)]
+    pub use_count: UseCount,
+}
+
+/// The macros and functions that raise or drop a module's use count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UseCount {
+    pub increment: Vec<String>,
+    pub decrement: Vec<String>,
+    /// Raise the count only when they return true (`try_inc_mod_count` in 2.4).
+    #[serde(default)]
+    pub try_increment: Vec<String>,
+}
+
+impl Default for UseCount {
+    fn default() -> Self {
+        Self {
+            increment: vec!["MOD_INC_USE_COUNT".into()],
+            decrement: vec!["MOD_DEC_USE_COUNT".into()],
+            try_increment: Vec::new(),
+        }
+    }
+}
+
+/// How the core reads a name-taking routine's use count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CountDiscipline {
+    /// Success leaves the module pinned until a later routine (release, close, put_super)
+    /// drops the count; a failure must drop it.
+    Pin,
+    /// The routine raises the count while it runs and drops it on every return.
+    Bracket,
+    /// The core keeps the module pinned already (an earlier routine's pin, an owner field):
+    /// rule 2 does not apply.
+    Core,
 }
 
 /// A field of one kernel structure that holds (points to, or embeds) another ops table:
@@ -148,6 +185,13 @@ pub struct Slot {
     /// What the core does when the slot fails.
     #[serde(default)]
     pub fail_cleanup: Option<String>,
+    /// How the core reads the use count; by default from `[slot_heuristic]`.
+    #[serde(default)]
+    pub count: Option<CountDiscipline>,
+    /// The core calls the table's release routine when this one fails, so the decrement of
+    /// a failed call may live there (tty_open calls the driver's close).
+    #[serde(default)]
+    pub release_on_failure: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -175,12 +219,16 @@ impl Takes {
 #[serde(deny_unknown_fields)]
 pub struct SlotHeuristic {
     pub name_fields: Vec<String>,
+    /// Name-taking fields whose routine brackets its own run with the count (the rest pin).
+    #[serde(default)]
+    pub bracket_fields: Vec<String>,
 }
 
 impl Default for SlotHeuristic {
     fn default() -> Self {
         Self {
             name_fields: vec!["open".into()],
+            bracket_fields: Vec::new(),
         }
     }
 }
@@ -303,6 +351,25 @@ impl Kb {
         self.slots
             .get(&(struct_name.to_string(), field.to_string()))
             .map(|&i| &self.data.slots[i])
+    }
+
+    /// How the core reads the use count of `struct.field`: the knowledge base first, then
+    /// the heuristic's bracket fields; every other slot pins.
+    pub fn count_discipline(&self, struct_name: &str, field: &str) -> CountDiscipline {
+        if let Some(d) = self.slot(struct_name, field).and_then(|s| s.count) {
+            return d;
+        }
+        let bracket = self
+            .data
+            .slot_heuristic
+            .bracket_fields
+            .iter()
+            .any(|p| glob_match(p, field));
+        if bracket {
+            CountDiscipline::Bracket
+        } else {
+            CountDiscipline::Pin
+        }
     }
 
     /// Name or token for `struct.field`: the knowledge base first, then the heuristic.

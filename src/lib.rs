@@ -6,12 +6,16 @@
 //! such as [`entries`] and [`stats`] read the index.
 
 pub mod buildinfo;
+pub mod cfg;
+pub mod check;
 pub mod diag;
 pub mod entries;
 pub mod facts;
 pub mod index;
 pub mod kb;
 pub mod normalize;
+pub mod paths;
+pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod stats;

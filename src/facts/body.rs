@@ -25,6 +25,25 @@ impl Body {
     pub fn stmt(&self, id: StmtId) -> &Stmt {
         &self.stmts[id as usize]
     }
+
+    /// Every expression of the body, in no particular order.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.stmts.iter().flat_map(|s| {
+            let (a, b, c): (Option<&Expr>, Option<&Expr>, Option<&Expr>) = match &s.kind {
+                StmtKind::Expr(e)
+                | StmtKind::If { cond: e, .. }
+                | StmtKind::Switch { cond: e, .. }
+                | StmtKind::While { cond: e, .. }
+                | StmtKind::DoWhile { cond: e, .. } => (Some(e), None, None),
+                StmtKind::Return(e) => (e.as_ref(), None, None),
+                StmtKind::For {
+                    init, cond, update, ..
+                } => (init.as_ref(), cond.as_ref(), update.as_ref()),
+                _ => (None, None, None),
+            };
+            a.into_iter().chain(b).chain(c)
+        })
+    }
 }
 
 /// Where a statement is in the original file: bytes (normalization keeps offsets) and its

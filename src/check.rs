@@ -1,0 +1,317 @@
+//! `modrace check`: rule 2 of the mail on every name-taking entry routine of module code.
+//!
+//! Joins the entries (which routine sits in which slot), the may-sleep analysis and the
+//! use-count path analysis, and hands each routine to the rules.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::buildinfo::BuildInfo;
+use crate::entries::{self, Entry};
+use crate::facts::{Event, Function, Span};
+use crate::index::{FnRef, Index};
+use crate::kb::{CountDiscipline, Kb};
+use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, PathReport, SlotRules};
+use crate::rules::{self, ChainStep, EntryContext, Finding};
+
+/// Answers "may this call sleep, and why" for the check. The may-sleep analysis implements it.
+pub trait SleepOracle: Sync {
+    /// The chain from the call `calls[call]` of file `file` down to a sleeping primitive, or
+    /// `None` when the call does not sleep (under the analysis' unknown-callee policy).
+    fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>>;
+}
+
+/// Which rules to report.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFilter {
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+}
+
+impl RuleFilter {
+    pub fn allows(&self, code: &str) -> bool {
+        let listed = |list: &[String]| list.iter().any(|c| c.eq_ignore_ascii_case(code));
+        (self.select.is_empty() || listed(&self.select)) && !listed(&self.ignore)
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CheckStats {
+    pub files: usize,
+    pub entries: usize,
+    /// Name-taking routines of module-capable code: the ones rule 2 applies to.
+    pub checked: usize,
+    /// Routines whose slot the core pins itself (rule 2 does not apply).
+    pub core_pinned: usize,
+    /// Routines whose path analysis hit its bounds; their findings are a lower bound.
+    pub incomplete: usize,
+    pub findings: usize,
+    pub by_rule: std::collections::BTreeMap<String, usize>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub findings: Vec<Finding>,
+    pub stats: CheckStats,
+}
+
+/// Checks every name-taking, module-capable entry routine of the index.
+pub fn run(
+    index: &Index,
+    kb: &Kb,
+    build: &BuildInfo,
+    sleep: &dyn SleepOracle,
+    filter: &RuleFilter,
+) -> CheckReport {
+    let started = Instant::now();
+    let entries = entries::compute(index, kb, build).entries;
+    let file_of: HashMap<&str, usize> = index
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect();
+    // One check per routine, in its first name-taking slot.
+    let mut seen = std::collections::HashSet::new();
+    let targets: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.takes == "name" && e.module_capable)
+        .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
+        .collect();
+    let helpers = HelperEffects::default();
+    let results: Vec<(Vec<Finding>, bool, bool)> = targets
+        .par_iter()
+        .filter_map(|e| {
+            let &file = file_of.get(e.file.as_str())?;
+            let fref = index.resolve_function(file, &e.function)?;
+            Some(check_one(index, kb, sleep, &helpers, e, fref))
+        })
+        .collect();
+    let mut report = CheckReport::default();
+    for (findings, incomplete, core) in results {
+        report.stats.checked += 1;
+        report.stats.incomplete += incomplete as usize;
+        report.stats.core_pinned += core as usize;
+        report
+            .findings
+            .extend(findings.into_iter().filter(|f| filter.allows(f.rule)));
+    }
+    report.findings.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
+            b.file.as_str(),
+            b.line,
+            b.column,
+            b.rule,
+        ))
+    });
+    report.stats.files = index.files.len();
+    report.stats.entries = entries.len();
+    report.stats.findings = report.findings.len();
+    for f in &report.findings {
+        *report.stats.by_rule.entry(f.rule.to_string()).or_default() += 1;
+    }
+    report.stats.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+fn check_one(
+    index: &Index,
+    kb: &Kb,
+    sleep: &dyn SleepOracle,
+    helpers: &HelperEffects,
+    entry: &Entry,
+    fref: FnRef,
+) -> (Vec<Finding>, bool, bool) {
+    let function = index.function(fref);
+    let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
+    let discipline = kb.count_discipline(struct_name, field);
+    let rules = SlotRules {
+        discipline: match discipline {
+            CountDiscipline::Bracket => Discipline::Bracket,
+            _ => Discipline::Pin,
+        },
+        fail: fail_value(function),
+    };
+    let oracle = FileOracle {
+        index,
+        kb,
+        file: fref.file,
+        sleep,
+        helpers,
+        depth: 0,
+    };
+    let report = paths::analyse(function, &oracle, rules);
+    let facts = &index.files[fref.file];
+    let sleep_chain = |call: u32| {
+        sleep
+            .call_chain(index, fref.file, call as usize)
+            .unwrap_or_default()
+    };
+    let call_text = |call: u32| {
+        let c = &facts.calls[call as usize];
+        (
+            format!("{}({})", c.callee, c.args.join(", ")),
+            Span {
+                line: c.line,
+                column: c.column,
+                ..Span::default()
+            },
+        )
+    };
+    let release = kb
+        .slot(struct_name, field)
+        .and_then(|s| s.release_on_failure.as_deref());
+    let cx = EntryContext {
+        function: &entry.function,
+        file: &entry.file,
+        line: function.line,
+        column: 1,
+        slot: &entry.slot,
+        registered_via: &entry.registered_via,
+        paths: &report,
+        sleep_chain: &sleep_chain,
+        call_text: &call_text,
+        release_on_failure: release,
+        core_pins: discipline == CountDiscipline::Core,
+    };
+    let mut findings = Vec::new();
+    rules::check_entry(&cx, &mut findings);
+    (
+        findings,
+        report.incomplete,
+        discipline == CountDiscipline::Core,
+    )
+}
+
+/// A pointer-returning routine fails with NULL, the others with a negative errno.
+fn fail_value(function: &Function) -> FailValue {
+    if function.return_type.contains('*') {
+        FailValue::Null
+    } else {
+        FailValue::Negative
+    }
+}
+
+/// Use-count effects of helper functions (`foo_get()` that always does MOD_INC_USE_COUNT),
+/// computed once per helper.
+#[derive(Default)]
+struct HelperEffects {
+    memo: Mutex<HashMap<FnRef, CountEffect>>,
+}
+
+/// Helpers calling helpers are followed this deep.
+const MAX_HELPER_DEPTH: u8 = 3;
+
+struct FileOracle<'a> {
+    index: &'a Index<'a>,
+    kb: &'a Kb,
+    file: usize,
+    sleep: &'a dyn SleepOracle,
+    helpers: &'a HelperEffects,
+    depth: u8,
+}
+
+impl FileOracle<'_> {
+    fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
+        let u = &self.kb.data.use_count;
+        let has = |list: &[String]| list.iter().any(|n| n == name);
+        if has(&u.increment) {
+            Some(CountEffect::Increment)
+        } else if has(&u.decrement) {
+            Some(CountEffect::Decrement)
+        } else if has(&u.try_increment) {
+            Some(CountEffect::TryIncrement)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a function's body touches the use count at all (directly).
+    fn touches_count(&self, function: &Function, file: usize) -> bool {
+        let calls = &self.index.files[file].calls;
+        function.body.exprs().any(|e| {
+            e.events.iter().any(|ev| match ev {
+                Event::Name(n) => self.effect_of_name(n).is_some(),
+                Event::Call(c) => calls
+                    .get(*c as usize)
+                    .is_some_and(|c| self.effect_of_name(&c.callee).is_some()),
+            })
+        })
+    }
+
+    fn helper_effect(&self, fref: FnRef) -> CountEffect {
+        if let Some(e) = self.helpers.memo.lock().unwrap().get(&fref) {
+            return *e;
+        }
+        let function = self.index.function(fref);
+        let effect = if self.depth >= MAX_HELPER_DEPTH || !self.touches_count(function, fref.file) {
+            CountEffect::None
+        } else {
+            let inner = FileOracle {
+                file: fref.file,
+                depth: self.depth + 1,
+                ..*self
+            };
+            let rules = SlotRules {
+                discipline: Discipline::Pin,
+                fail: fail_value(function),
+            };
+            paths::analyse(function, &inner, rules).net_effect()
+        };
+        self.helpers.memo.lock().unwrap().insert(fref, effect);
+        effect
+    }
+}
+
+impl CallOracle for FileOracle<'_> {
+    fn may_sleep(&self, call: u32) -> bool {
+        self.sleep
+            .call_chain(self.index, self.file, call as usize)
+            .is_some()
+    }
+
+    fn call_effect(&self, call: u32) -> CountEffect {
+        let Some(c) = self.index.files[self.file].calls.get(call as usize) else {
+            return CountEffect::None;
+        };
+        if let Some(e) = self.effect_of_name(&c.callee) {
+            return e;
+        }
+        if c.indirect {
+            return CountEffect::None;
+        }
+        match self.index.resolve_function(self.file, &c.callee) {
+            Some(f) => self.helper_effect(f),
+            None => CountEffect::None,
+        }
+    }
+
+    fn name_effect(&self, name: &str) -> CountEffect {
+        self.effect_of_name(name).unwrap_or(CountEffect::None)
+    }
+}
+
+/// The path report of one function, for debugging and tests.
+pub fn path_report(
+    index: &Index,
+    kb: &Kb,
+    sleep: &dyn SleepOracle,
+    fref: FnRef,
+    rules: SlotRules,
+) -> PathReport {
+    let helpers = HelperEffects::default();
+    let oracle = FileOracle {
+        index,
+        kb,
+        file: fref.file,
+        sleep,
+        helpers: &helpers,
+        depth: 0,
+    };
+    paths::analyse(index.function(fref), &oracle, rules)
+}

@@ -1,0 +1,56 @@
+//! MR005 late-inc: the increment is not the first action, though nothing before it sleeps.
+
+use super::{EntryContext, Finding, Rule, Severity};
+
+pub const RULE: Rule = Rule {
+    code: "MR005",
+    name: "late-inc",
+    severity: Severity::Warning,
+    summary: "MOD_INC_USE_COUNT is not the routine's first action",
+    explanation: "Nothing before the increment sleeps today, so the module cannot go away yet. \
+But the code between entry and increment is one added kmalloc or copy_from_user away from a \
+real unload race, and nobody will think of the count then. Raising it first costs nothing.",
+    wrong: "static int foo_open(struct inode *inode, struct file *file)
+{
+\tint minor = MINOR(inode->i_rdev);
+
+\tif (minor >= FOO_MAX)
+\t\treturn -ENODEV;
+\tMOD_INC_USE_COUNT;
+\treturn 0;
+}",
+    right: "static int foo_open(struct inode *inode, struct file *file)
+{
+\tint minor;
+
+\tMOD_INC_USE_COUNT;
+\tminor = MINOR(inode->i_rdev);
+\tif (minor >= FOO_MAX) {
+\t\tMOD_DEC_USE_COUNT;
+\t\treturn -ENODEV;
+\t}
+\treturn 0;
+}",
+};
+
+pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
+    // A routine that sleeps first gets MR001, which says more.
+    if cx.core_pins || !cx.paths.sleep_before_inc.is_empty() {
+        return;
+    }
+    if let Some(&(first, inc)) = cx.paths.late_inc.first() {
+        let mut f = cx.finding(
+            &RULE,
+            inc,
+            format!(
+                "MOD_INC_USE_COUNT in `{}` comes after other work (line {})",
+                cx.function, first.line
+            ),
+            "make MOD_INC_USE_COUNT the first statement",
+        );
+        f.evidence
+            .push(cx.evidence(first, "work done before the increment"));
+        f.evidence.push(cx.evidence(inc, "the increment"));
+        out.push(f);
+    }
+}
