@@ -12,9 +12,10 @@ use serde::Serialize;
 
 use crate::buildinfo::BuildInfo;
 use crate::entries::{self, Entry};
-use crate::facts::{Event, Function, Span};
+use crate::facts::{self, BodyPolicy, Call, Event, FileFacts, Function, Span};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
+use crate::normalize::Normalizer;
 use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, PathReport, SlotRules};
 use crate::rules::{self, ChainStep, EntryContext, Finding};
 
@@ -60,11 +61,25 @@ pub struct CheckReport {
     pub stats: CheckStats,
 }
 
-/// Checks every name-taking, module-capable entry routine of the index.
+/// The words whose presence makes the whole-tree scan keep a function's statement tree: the
+/// use-count macros, so helpers that pin or unpin can be summarised.
+pub fn body_words(kb: &Kb) -> Vec<String> {
+    let u = &kb.data.use_count;
+    u.increment
+        .iter()
+        .chain(&u.decrement)
+        .chain(&u.try_increment)
+        .cloned()
+        .collect()
+}
+
+/// Checks every name-taking, module-capable entry routine of the index. The files holding
+/// them are lowered again with full statement trees (`normalizer` must be the scan's).
 pub fn run(
     index: &Index,
     kb: &Kb,
     build: &BuildInfo,
+    normalizer: &Normalizer,
     sleep: &dyn SleepOracle,
     filter: &RuleFilter,
 ) -> CheckReport {
@@ -83,13 +98,31 @@ pub fn run(
         .filter(|e| e.takes == "name" && e.module_capable)
         .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
         .collect();
+    let mut files: Vec<usize> = targets
+        .iter()
+        .filter_map(|e| file_of.get(e.file.as_str()).copied())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let full: HashMap<usize, FileFacts> = files
+        .par_iter()
+        .filter_map(|&fi| {
+            let f = &index.files[fi];
+            let bytes = std::fs::read(&f.disk_path).ok()?;
+            Some((
+                fi,
+                facts::extract_with(&f.path, &bytes, normalizer, &BodyPolicy::All),
+            ))
+        })
+        .collect();
     let helpers = HelperEffects::default();
     let results: Vec<(Vec<Finding>, bool, bool)> = targets
         .par_iter()
         .filter_map(|e| {
             let &file = file_of.get(e.file.as_str())?;
             let fref = index.resolve_function(file, &e.function)?;
-            Some(check_one(index, kb, sleep, &helpers, e, fref))
+            let full = full.get(&file)?;
+            Some(check_one(index, kb, sleep, &helpers, e, fref, full))
         })
         .collect();
     let mut report = CheckReport::default();
@@ -126,8 +159,24 @@ fn check_one(
     helpers: &HelperEffects,
     entry: &Entry,
     fref: FnRef,
+    full: &FileFacts,
 ) -> (Vec<Finding>, bool, bool) {
-    let function = index.function(fref);
+    let indexed = index.function(fref);
+    let Some(function) = full
+        .functions
+        .iter()
+        .find(|f| f.name == indexed.name && f.line == indexed.line)
+    else {
+        return (Vec::new(), false, false);
+    };
+    // The full lowering numbers calls on its own; the sleep analysis knows the index's.
+    let to_index: HashMap<(u32, u32), usize> = index.files[fref.file]
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.caller == Some(fref.func as u32))
+        .map(|(i, c)| ((c.line, c.column), i))
+        .collect();
     let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
     let discipline = kb.count_discipline(struct_name, field);
     let rules = SlotRules {
@@ -141,19 +190,21 @@ fn check_one(
         index,
         kb,
         file: fref.file,
+        calls: &full.calls,
+        to_index: Some(&to_index),
         sleep,
         helpers,
         depth: 0,
     };
     let report = paths::analyse(function, &oracle, rules);
-    let facts = &index.files[fref.file];
     let sleep_chain = |call: u32| {
-        sleep
-            .call_chain(index, fref.file, call as usize)
+        oracle
+            .index_call(call)
+            .and_then(|c| sleep.call_chain(index, fref.file, c))
             .unwrap_or_default()
     };
     let call_text = |call: u32| {
-        let c = &facts.calls[call as usize];
+        let c = &full.calls[call as usize];
         (
             format!("{}({})", c.callee, c.args.join(", ")),
             Span {
@@ -211,12 +262,27 @@ struct FileOracle<'a> {
     index: &'a Index<'a>,
     kb: &'a Kb,
     file: usize,
+    /// The calls the body's events refer to.
+    calls: &'a [Call],
+    /// From positions of those calls to the index's call numbers, when they differ.
+    to_index: Option<&'a HashMap<(u32, u32), usize>>,
     sleep: &'a dyn SleepOracle,
     helpers: &'a HelperEffects,
     depth: u8,
 }
 
 impl FileOracle<'_> {
+    /// The index's number for one of `calls`.
+    fn index_call(&self, call: u32) -> Option<usize> {
+        match self.to_index {
+            None => Some(call as usize),
+            Some(map) => {
+                let c = self.calls.get(call as usize)?;
+                map.get(&(c.line, c.column)).copied()
+            }
+        }
+    }
+
     fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
         let u = &self.kb.data.use_count;
         let has = |list: &[String]| list.iter().any(|n| n == name);
@@ -254,6 +320,8 @@ impl FileOracle<'_> {
         } else {
             let inner = FileOracle {
                 file: fref.file,
+                calls: &self.index.files[fref.file].calls,
+                to_index: None,
                 depth: self.depth + 1,
                 ..*self
             };
@@ -270,13 +338,12 @@ impl FileOracle<'_> {
 
 impl CallOracle for FileOracle<'_> {
     fn may_sleep(&self, call: u32) -> bool {
-        self.sleep
-            .call_chain(self.index, self.file, call as usize)
-            .is_some()
+        self.index_call(call)
+            .is_some_and(|c| self.sleep.call_chain(self.index, self.file, c).is_some())
     }
 
     fn call_effect(&self, call: u32) -> CountEffect {
-        let Some(c) = self.index.files[self.file].calls.get(call as usize) else {
+        let Some(c) = self.calls.get(call as usize) else {
             return CountEffect::None;
         };
         if let Some(e) = self.effect_of_name(&c.callee) {
@@ -309,6 +376,8 @@ pub fn path_report(
         index,
         kb,
         file: fref.file,
+        calls: &index.files[fref.file].calls,
+        to_index: None,
         sleep,
         helpers: &helpers,
         depth: 0,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::diag::Warning;
-use crate::facts::{self, FileFacts};
+use crate::facts::{self, BodyPolicy, FileFacts};
 use crate::normalize::Normalizer;
 use crate::source::{self, SourceFile};
 
@@ -21,8 +21,17 @@ pub struct Scan {
 
 /// Scans the given roots. Only a root that does not exist is an error.
 pub fn scan(roots: &[PathBuf], normalizer: &Normalizer) -> anyhow::Result<Scan> {
+    scan_bodies(roots, normalizer, &BodyPolicy::None)
+}
+
+/// Scans the given roots, lowering the function bodies the policy asks for.
+pub fn scan_bodies(
+    roots: &[PathBuf],
+    normalizer: &Normalizer,
+    bodies: &BodyPolicy,
+) -> anyhow::Result<Scan> {
     scan_with(roots, |file, bytes| {
-        facts::extract(&file.display, bytes, normalizer)
+        facts::extract_with(&file.display, bytes, normalizer, bodies)
     })
 }
 
@@ -42,7 +51,13 @@ fn scan_with(
     let results: Vec<Result<FileFacts, Warning>> = discovery
         .files
         .par_iter()
-        .map(|file| source::read_source(file).map(|bytes| extract(file, &bytes)))
+        .map(|file| {
+            source::read_source(file).map(|bytes| {
+                let mut facts = extract(file, &bytes);
+                facts.disk_path = file.path.clone();
+                facts
+            })
+        })
         .collect();
     let mut scan = Scan {
         roots: roots.to_vec(),

@@ -20,6 +20,9 @@ pub const MAX_DEPTH: usize = 600;
 #[derive(Debug, Clone, Serialize)]
 pub struct FileFacts {
     pub path: String,
+    /// Where the file is on disk, to read it again (source excerpts, full bodies, patches).
+    #[serde(skip)]
+    pub disk_path: std::path::PathBuf,
     pub bytes: usize,
     pub functions: Vec<Function>,
     pub structs: Vec<StructDef>,
@@ -231,6 +234,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
 fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
     FileFacts {
         path: path.to_string(),
+        disk_path: Default::default(),
         bytes: src.len(),
         functions: Vec::new(),
         structs: Vec::new(),
@@ -246,8 +250,49 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
     }
 }
 
-/// Normalizes, parses and lowers one file.
+/// Which function bodies to lower into statement trees. Bodies are most of the facts' size,
+/// so a whole-tree scan keeps only those an analysis will walk, and the check lowers the
+/// files of its entry routines again in full.
+#[derive(Debug, Default)]
+pub enum BodyPolicy {
+    #[default]
+    None,
+    All,
+    /// Functions whose text contains one of these words (use-count or lock macros).
+    Mentioning(Vec<memchr::memmem::Finder<'static>>),
+}
+
+impl BodyPolicy {
+    pub fn mentioning<S: AsRef<str>>(words: &[S]) -> BodyPolicy {
+        BodyPolicy::Mentioning(
+            words
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_ref().as_bytes()).into_owned())
+                .collect(),
+        )
+    }
+
+    fn wants(&self, text: &[u8]) -> bool {
+        match self {
+            BodyPolicy::None => false,
+            BodyPolicy::All => true,
+            BodyPolicy::Mentioning(words) => words.iter().any(|w| w.find(text).is_some()),
+        }
+    }
+}
+
+/// Normalizes, parses and lowers one file, without statement trees.
 pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
+    extract_with(path, src, normalizer, &BodyPolicy::None)
+}
+
+/// Normalizes, parses and lowers one file, with the statement trees the policy asks for.
+pub fn extract_with(
+    path: &str,
+    src: &[u8],
+    normalizer: &Normalizer,
+    bodies: &BodyPolicy,
+) -> FileFacts {
     let normalized = normalizer.normalize(src);
     let mut facts = extract_empty(path, src);
     facts.markers.ifdef_module =
@@ -264,6 +309,7 @@ pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
             body: Body::default(),
             events: Vec::new(),
             events_on: false,
+            bodies,
         };
         lower.visit(tree.root_node(), 0);
     }
@@ -287,6 +333,7 @@ struct Lower<'a, 't> {
     /// Calls and bare names seen while an expression of a body is lowered.
     events: Vec<Event>,
     events_on: bool,
+    bodies: &'a BodyPolicy,
 }
 
 fn line(node: Node) -> u32 {
@@ -537,9 +584,16 @@ impl<'t> Lower<'_, 't> {
         });
         self.current = Some(index);
         if let Some(body) = node.child_by_field_name("body") {
-            self.body.stmts.clear();
-            self.stmt(body, depth + 1);
-            self.facts.functions[index as usize].body = std::mem::take(&mut self.body);
+            if self
+                .bodies
+                .wants(&self.n.code[body.start_byte()..body.end_byte()])
+            {
+                self.body.stmts.clear();
+                self.stmt(body, depth + 1);
+                self.facts.functions[index as usize].body = std::mem::take(&mut self.body);
+            } else {
+                self.visit(body, depth + 1);
+            }
         }
         let mut locals = std::mem::take(&mut self.local_names);
         locals.sort();
