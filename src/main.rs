@@ -59,6 +59,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// List the rules.
+    Rules,
+    /// Explain a rule: what is wrong, why it matters, a wrong and a right example.
+    Explain {
+        /// A rule code (MR001) or name (sleep-before-inc).
+        code: String,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -126,6 +133,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rules => {
+            for r in modrace::rules::RULES {
+                println!(
+                    "{}  {:<18} {:<8} {}",
+                    r.code,
+                    r.name,
+                    r.severity.as_str(),
+                    r.summary
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { code } => {
+            let Some(r) = modrace::rules::rule(&code) else {
+                anyhow::bail!("no rule `{code}`; `modrace rules` lists them");
+            };
+            println!("{} {} ({})\n", r.code, r.name, r.severity.as_str());
+            println!("{}\n", textwrap(r.explanation, 78));
+            println!("Wrong:\n\n{}\n", indent(r.wrong));
+            println!("Right:\n\n{}", indent(r.right));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Facts { paths } => {
             let scan = modrace::scan::scan(&paths, &normalizer)?;
             for w in &scan.warnings {
@@ -135,4 +164,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Wraps prose at `width` columns.
+fn textwrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        if line > 0 && line + 1 + word.len() > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
+
+fn indent(code: &str) -> String {
+    code.lines()
+        .map(|l| format!("    {}", l.replace('\t', "    ")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
