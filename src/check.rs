@@ -178,7 +178,19 @@ fn check_one(
         .map(|(i, c)| ((c.line, c.column), i))
         .collect();
     let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
-    let discipline = kb.count_discipline(struct_name, field);
+    let mut discipline = kb.count_discipline(struct_name, field);
+    if entry.via_kind == "assignment" {
+        let container = entry.registered_via.split('.').next().unwrap_or("");
+        if kb
+            .data
+            .slot_heuristic
+            .pinned_containers
+            .iter()
+            .any(|c| c == container)
+        {
+            discipline = CountDiscipline::Core;
+        }
+    }
     let rules = SlotRules {
         discipline: match discipline {
             CountDiscipline::Bracket => Discipline::Bracket,
@@ -291,7 +303,7 @@ impl FileOracle<'_> {
         } else if has(&u.decrement) {
             Some(CountEffect::Decrement)
         } else if has(&u.try_increment) {
-            Some(CountEffect::TryIncrement)
+            Some(CountEffect::IncrementWhen(true))
         } else {
             None
         }
@@ -329,7 +341,7 @@ impl FileOracle<'_> {
                 discipline: Discipline::Pin,
                 fail: fail_value(function),
             };
-            paths::analyse(function, &inner, rules).net_effect()
+            paths::analyse(function, &inner, rules).net_effect(rules.fail)
         };
         self.helpers.memo.lock().unwrap().insert(fref, effect);
         effect
@@ -347,7 +359,13 @@ impl CallOracle for FileOracle<'_> {
             return CountEffect::None;
         };
         if let Some(e) = self.effect_of_name(&c.callee) {
-            return e;
+            // `__MOD_INC_USE_COUNT(host->module)` pins another module.
+            let own = &self.kb.data.use_count.own_module;
+            let arg = c.args.first().map(|a| a.replace(' ', ""));
+            return match arg {
+                Some(a) if !own.iter().any(|o| *o == a) => CountEffect::OtherModule,
+                _ => e,
+            };
         }
         if c.indirect {
             return CountEffect::None;

@@ -44,6 +44,9 @@ pub struct UseCount {
     /// Raise the count only when they return true (`try_inc_mod_count` in 2.4).
     #[serde(default)]
     pub try_increment: Vec<String>,
+    /// Arguments of the call forms that name the routine's own module.
+    #[serde(default)]
+    pub own_module: Vec<String>,
 }
 
 impl Default for UseCount {
@@ -52,6 +55,7 @@ impl Default for UseCount {
             increment: vec!["MOD_INC_USE_COUNT".into()],
             decrement: vec!["MOD_DEC_USE_COUNT".into()],
             try_increment: Vec::new(),
+            own_module: vec!["THIS_MODULE".into()],
         }
     }
 }
@@ -222,6 +226,10 @@ pub struct SlotHeuristic {
     /// Name-taking fields whose routine brackets its own run with the count (the rest pin).
     #[serde(default)]
     pub bracket_fields: Vec<String>,
+    /// Kernel objects that exist only while their module is pinned: a table stored into one
+    /// of them is reached with the module pinned already.
+    #[serde(default)]
+    pub pinned_containers: Vec<String>,
 }
 
 impl Default for SlotHeuristic {
@@ -229,6 +237,7 @@ impl Default for SlotHeuristic {
         Self {
             name_fields: vec!["open".into()],
             bracket_fields: Vec::new(),
+            pinned_containers: Vec::new(),
         }
     }
 }

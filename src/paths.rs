@@ -25,8 +25,11 @@ pub enum CountEffect {
     None,
     Increment,
     Decrement,
-    /// Increments only when it returns true (`try_inc_mod_count`).
-    TryIncrement,
+    /// Increments only when its result tests `true` (`try_inc_mod_count`, a helper returning
+    /// a pointer that pins on success), or `false` (a helper returning 0 on success).
+    IncrementWhen(bool),
+    /// Raises or drops the count of another module (`__MOD_INC_USE_COUNT(host->module)`).
+    OtherModule,
 }
 
 /// What the analysis needs to know about the calls of the routine's file.
@@ -82,20 +85,30 @@ pub struct PathReport {
     pub pins_on_success: bool,
     /// Some path increments at all.
     pub increments: bool,
+    /// The routine pins another module (a host adapter's, a template's).
+    pub pins_other_module: bool,
     /// Some return that may be a success was reached (false for routines that always fail).
     pub success_reachable: bool,
     /// The use-count deltas seen at returns: bit k for delta k - 1 (so -1, 0, 1, 2).
     pub return_counts: u8,
+    /// The same, at returns that may succeed, and at returns that must fail.
+    pub success_counts: u8,
+    pub failure_counts: u8,
     /// The analysis stopped early; its findings are a lower bound.
     pub incomplete: bool,
 }
 
 impl PathReport {
-    /// The effect of calling this routine on the caller's count, when every return agrees.
-    pub fn net_effect(&self) -> CountEffect {
+    /// The effect of calling this routine on the caller's count: when every return agrees,
+    /// or when it pins exactly on success (then the caller's test of the result decides).
+    pub fn net_effect(&self, fail: FailValue) -> CountEffect {
         match self.return_counts {
             0b0001 => CountEffect::Decrement,
             0b0100 => CountEffect::Increment,
+            _ if self.success_counts == 0b0100 && self.failure_counts == 0b0010 => {
+                // Success is a non-null pointer (true) or zero (false).
+                CountEffect::IncrementWhen(fail == FailValue::Null)
+            }
             _ => CountEffect::None,
         }
     }
@@ -224,7 +237,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                     self.eval(e, node.span, &mut state);
                     let mut outcomes = [Vec::new(), Vec::new()];
                     for (k, truth) in [true, false].into_iter().enumerate() {
-                        outcomes[k] = self.assume(&e.value, truth, state.clone(), 0);
+                        outcomes[k] = self.assume(&e.value, truth, state.clone(), node.span, 0);
                     }
                     for (k, &s) in node.succ.iter().enumerate() {
                         for st in outcomes.get(k).into_iter().flatten() {
@@ -266,8 +279,11 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             match effect {
                 CountEffect::Increment => self.increment(span, state),
                 CountEffect::Decrement => self.decrement(span, state),
-                CountEffect::None | CountEffect::TryIncrement => {
-                    if !state.acted && state.count == 0 {
+                CountEffect::IncrementWhen(_) => self.report.increments = true,
+                CountEffect::OtherModule => self.report.pins_other_module = true,
+                // Only calls count as work before the increment: initialising locals is not.
+                CountEffect::None => {
+                    if matches!(event, Event::Call(_)) && !state.acted && state.count == 0 {
                         state.acted = true;
                         state.first_action = span;
                     }
@@ -275,10 +291,6 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             }
         }
         for a in &e.assigns {
-            if !state.acted && state.count == 0 {
-                state.acted = true;
-                state.first_action = span;
-            }
             if let Some(&k) = self.tracked.get(a.var.as_str()) {
                 state.vars[k] = self.signs(&a.value, state);
             }
@@ -328,7 +340,13 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         if may_succeed {
             self.report.success_reachable = true;
         }
-        self.report.return_counts |= 1 << (state.count + 1);
+        let bit = 1 << (state.count + 1);
+        self.report.return_counts |= bit;
+        if must_fail {
+            self.report.failure_counts |= bit;
+        } else {
+            self.report.success_counts |= bit;
+        }
         match self.rules.discipline {
             Discipline::Pin => {
                 if must_fail && state.count > 0 && self.note("leak", state.inc_at, span) {
@@ -380,25 +398,25 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
     }
 
     /// The states in which `v` has the truth value `truth`; none if it cannot.
-    fn assume(&self, v: &Value, truth: bool, mut state: State, depth: u8) -> Vec<State> {
+    fn assume(&self, v: &Value, truth: bool, mut state: State, at: Span, depth: u8) -> Vec<State> {
         if depth > 16 {
             return vec![state];
         }
         match v {
-            Value::Not(inner) => self.assume(inner, !truth, state, depth + 1),
+            Value::Not(inner) => self.assume(inner, !truth, state, at, depth + 1),
             Value::And(a, b) | Value::Or(a, b) => {
                 let is_and = matches!(v, Value::And(..));
                 if truth == is_and {
                     // Both sides hold (&&), or both fail (|| false).
-                    self.assume(a, truth, state, depth + 1)
+                    self.assume(a, truth, state, at, depth + 1)
                         .into_iter()
-                        .flat_map(|s| self.assume(b, truth, s, depth + 1))
+                        .flat_map(|s| self.assume(b, truth, s, at, depth + 1))
                         .collect()
                 } else {
                     // Either side decides.
-                    let mut out = self.assume(a, truth, state.clone(), depth + 1);
-                    for s in self.assume(a, !truth, state, depth + 1) {
-                        out.extend(self.assume(b, truth, s, depth + 1));
+                    let mut out = self.assume(a, truth, state.clone(), at, depth + 1);
+                    for s in self.assume(a, !truth, state, at, depth + 1) {
+                        out.extend(self.assume(b, truth, s, at, depth + 1));
                     }
                     out
                 }
@@ -426,8 +444,12 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 self.restrict(var, if truth { holds } else { ANY & !holds }, state)
             }
             Value::Call(c) => {
-                if truth && self.oracle.call_effect(*c) == CountEffect::TryIncrement {
-                    self.report_free_increment(&mut state);
+                // A successful `try_inc_mod_count` raises the count on that branch only.
+                if self.oracle.call_effect(*c) == CountEffect::IncrementWhen(truth) {
+                    if state.count == 0 {
+                        state.inc_at = at;
+                    }
+                    state.count = (state.count + 1).min(2);
                 }
                 vec![state]
             }
@@ -447,11 +469,6 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             }
             _ => vec![state],
         }
-    }
-
-    /// A successful `try_inc_mod_count` in a condition: the count is raised on that branch.
-    fn report_free_increment(&self, state: &mut State) {
-        state.count = (state.count + 1).min(2);
     }
 
     fn restrict(&self, v: &Value, allowed: Signs, mut state: State) -> Vec<State> {

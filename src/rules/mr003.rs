@@ -29,7 +29,11 @@ Unless the core pins the module for this slot, the routine must do MOD_INC_USE_C
 };
 
 pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
-    if cx.core_pins || cx.paths.increments || !cx.paths.success_reachable {
+    if cx.core_pins
+        || cx.paths.increments
+        || cx.paths.pins_other_module
+        || !cx.paths.success_reachable
+    {
         return;
     }
     let at = Span {
