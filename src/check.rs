@@ -363,7 +363,7 @@ impl CallOracle for FileOracle<'_> {
             let own = &self.kb.data.use_count.own_module;
             let arg = c.args.first().map(|a| a.replace(' ', ""));
             return match arg {
-                Some(a) if !own.iter().any(|o| *o == a) => CountEffect::OtherModule,
+                Some(a) if !own.contains(&a) => CountEffect::OtherModule,
                 _ => e,
             };
         }
