@@ -15,6 +15,7 @@ pub mod index;
 pub mod kb;
 pub mod normalize;
 pub mod paths;
+pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
