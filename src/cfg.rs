@@ -119,7 +119,7 @@ impl<'b> Builder<'b> {
         let span = stmt.span;
         match &stmt.kind {
             StmtKind::Block(items) => self.seq(items, next),
-            StmtKind::Expr(e) => {
+            StmtKind::Expr(e) | StmtKind::Declare(e) => {
                 let n = self.add(Op::Eval(e), span);
                 self.link(n, next)
             }

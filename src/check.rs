@@ -402,3 +402,179 @@ pub fn path_report(
     };
     paths::analyse(index.function(fref), &oracle, rules)
 }
+
+/// Writes a patch in place: through a temporary file in the same directory and a rename,
+/// keeping the file's permissions; refuses a read-only file and a file that changed since
+/// it was read.
+pub fn apply_patch(patch: &FilePatch) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    use std::io::Write;
+    let path = &patch.disk_path;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.permissions().readonly() {
+        bail!("{} is read-only; not changed", path.display());
+    }
+    let now = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if now != patch.original {
+        bail!(
+            "{} changed since modrace read it; not changed",
+            path.display()
+        );
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(&patch.patched)?;
+    tmp.as_file().sync_all()?;
+    std::fs::set_permissions(tmp.path(), meta.permissions())?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// Used when re-checking a fixed routine: after the fix the increment comes first, so only
+/// the use count matters.
+struct NeverSleeps;
+
+impl SleepOracle for NeverSleeps {
+    fn call_chain(&self, _: &Index, _: usize, _: usize) -> Option<Vec<ChainStep>> {
+        None
+    }
+}
+
+/// A fixed file: its text before and after.
+#[derive(Debug)]
+pub struct FilePatch {
+    pub file: String,
+    pub disk_path: std::path::PathBuf,
+    pub original: Vec<u8>,
+    pub patched: Vec<u8>,
+    /// The findings (rule, line) this patch fixes.
+    pub fixes: Vec<(String, u32)>,
+}
+
+/// Writes the fixes for MR001, MR002 and MR003 findings. Findings that cannot be fixed
+/// mechanically get `fix: manual, because ...` as their help.
+pub fn fixes(
+    report: &mut CheckReport,
+    index: &Index,
+    kb: &Kb,
+    normalizer: &Normalizer,
+) -> Vec<FilePatch> {
+    use crate::fix::{fix_routine, FixRequest, FixResult};
+    let file_of: HashMap<&str, usize> = index
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect();
+    // Routines to fix, per file, in finding order.
+    let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, f) in report.findings.iter().enumerate() {
+        if matches!(f.rule, "MR001" | "MR002" | "MR003") {
+            by_file.entry(f.file.as_str()).or_default().push(i);
+        }
+    }
+    let helpers = HelperEffects::default();
+    let increment = kb
+        .data
+        .use_count
+        .increment
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let decrement = kb
+        .data
+        .use_count
+        .decrement
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let mut patches = Vec::new();
+    let mut manual: Vec<(usize, String)> = Vec::new();
+    for (file, finding_ids) in by_file {
+        let Some(&fi) = file_of.get(file) else {
+            continue;
+        };
+        let disk_path = index.files[fi].disk_path.clone();
+        let Ok(original) = std::fs::read(&disk_path) else {
+            continue;
+        };
+        let mut text = original.clone();
+        let mut fixed = Vec::new();
+        let mut routines: Vec<&str> = finding_ids
+            .iter()
+            .map(|&i| report.findings[i].function.as_str())
+            .collect();
+        routines.dedup();
+        for routine in routines {
+            let ids: Vec<usize> = finding_ids
+                .iter()
+                .copied()
+                .filter(|&i| report.findings[i].function == routine)
+                .collect();
+            let findings: Vec<&Finding> = ids.iter().map(|&i| &report.findings[i]).collect();
+            let Some(fref) = index.resolve_function(fi, routine) else {
+                continue;
+            };
+            let slot = &findings[0].slot;
+            let (struct_name, field) = slot.split_once('.').unwrap_or(("", slot));
+            let discipline = match kb.count_discipline(struct_name, field) {
+                CountDiscipline::Bracket => Discipline::Bracket,
+                _ => Discipline::Pin,
+            };
+            let request = FixRequest {
+                function: routine.to_string(),
+                line: index.function(fref).line,
+                increment_first: findings.iter().any(|f| f.rule != "MR002"),
+                old_increments: findings
+                    .iter()
+                    .filter(|f| f.rule == "MR001")
+                    .filter_map(|f| f.evidence.get(1).map(|e| e.span))
+                    .collect(),
+            };
+            let reanalyse = |facts: &FileFacts, function: &Function| {
+                let oracle = FileOracle {
+                    index,
+                    kb,
+                    file: fi,
+                    calls: &facts.calls,
+                    to_index: None,
+                    sleep: &NeverSleeps,
+                    helpers: &helpers,
+                    depth: 0,
+                };
+                let rules = SlotRules {
+                    discipline,
+                    fail: fail_value(function),
+                };
+                paths::analyse(function, &oracle, rules)
+            };
+            match fix_routine(
+                &mut text, file, &request, normalizer, &reanalyse, &increment, &decrement,
+            ) {
+                FixResult::Fixed => {
+                    fixed.extend(findings.iter().map(|f| (f.rule.to_string(), f.line)))
+                }
+                FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
+            }
+        }
+        if text != original {
+            patches.push(FilePatch {
+                file: file.to_string(),
+                disk_path,
+                original,
+                patched: text,
+                fixes: fixed,
+            });
+        }
+    }
+    for (i, why) in manual {
+        report.findings[i].help = format!("fix: manual, because {why}");
+    }
+    patches
+}

@@ -11,6 +11,7 @@ pub mod check;
 pub mod diag;
 pub mod entries;
 pub mod facts;
+pub mod fix;
 pub mod index;
 pub mod kb;
 pub mod normalize;

@@ -75,6 +75,8 @@ pub struct PathReport {
     /// After the increment (first span), this return leaves the count raised on failure
     /// (or, for bracket slots, on any return).
     pub leaks: Vec<(Span, Span)>,
+    /// Returns whose value may or may not be a failure, reached with the count raised.
+    pub maybe_leaks: Vec<Span>,
     /// A second increment on a path that already holds one.
     pub double_inc: Vec<(Span, Span)>,
     /// A decrement on a path that holds no increment.
@@ -351,6 +353,13 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             Discipline::Pin => {
                 if must_fail && state.count > 0 && self.note("leak", state.inc_at, span) {
                     self.report.leaks.push((state.inc_at, span));
+                }
+                if !must_fail
+                    && signs & fail_signs != 0
+                    && state.count > 0
+                    && self.note("maybe", span, Span::default())
+                {
+                    self.report.maybe_leaks.push(span);
                 }
                 if may_succeed && state.count > 0 {
                     self.report.pins_on_success = true;

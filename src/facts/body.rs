@@ -31,6 +31,7 @@ impl Body {
         self.stmts.iter().flat_map(|s| {
             let (a, b, c): (Option<&Expr>, Option<&Expr>, Option<&Expr>) = match &s.kind {
                 StmtKind::Expr(e)
+                | StmtKind::Declare(e)
                 | StmtKind::If { cond: e, .. }
                 | StmtKind::Switch { cond: e, .. }
                 | StmtKind::While { cond: e, .. }
@@ -65,8 +66,10 @@ pub struct Stmt {
 #[derive(Debug, Clone, Serialize)]
 pub enum StmtKind {
     Block(Vec<StmtId>),
-    /// An expression statement, or a declaration with initializers.
+    /// An expression statement.
     Expr(Expr),
+    /// A declaration with initializers, as one expression.
+    Declare(Expr),
     /// A declaration without anything to evaluate.
     Decl,
     If {
@@ -254,7 +257,7 @@ impl<'t> Lower<'_, 't> {
                 let init = node.child_by_field_name("initializer").map(|i| {
                     if i.kind() == "declaration" {
                         match self.declaration_stmt(i, depth) {
-                            StmtKind::Expr(e) => e,
+                            StmtKind::Declare(e) => e,
                             _ => Expr::default(),
                         }
                     } else {
@@ -415,7 +418,7 @@ impl<'t> Lower<'_, 't> {
         if expr.events.is_empty() && expr.assigns.is_empty() {
             StmtKind::Decl
         } else {
-            StmtKind::Expr(expr)
+            StmtKind::Declare(expr)
         }
     }
 

@@ -1,0 +1,365 @@
+//! Fixes for MR001, MR002 and MR003: the rewrite the mail asks for, as text edits that keep
+//! the file's own style (its indentation, kernel brace placement).
+//!
+//! A fix is never trusted on its own construction: each step edits the text, lowers the
+//! edited file again and re-runs the path analysis; decrements are added before the failure
+//! returns that analysis still reports, and a fix is kept only if the routine ends up with
+//! no leak, no unbalanced count and the increment first. Otherwise the finding is left for
+//! a human, with the reason.
+
+use crate::facts::{self, Body, BodyPolicy, FileFacts, Function, Span, StmtId, StmtKind};
+use crate::normalize::Normalizer;
+use crate::paths::PathReport;
+
+/// Rounds of "add the missing decrements, re-analyse" before giving up.
+const MAX_ROUNDS: usize = 4;
+
+#[derive(Debug, Clone)]
+struct Edit {
+    at: usize,
+    /// Bytes removed from `at`.
+    remove: usize,
+    insert: String,
+}
+
+/// What to fix in one routine.
+#[derive(Debug, Clone, Default)]
+pub struct FixRequest {
+    pub function: String,
+    /// The routine's first line, to tell apart functions of the same name.
+    pub line: u32,
+    /// Move (MR001) or add (MR003) the increment as the first statement.
+    pub increment_first: bool,
+    /// The increments to remove when the increment moves (their statement spans).
+    pub old_increments: Vec<Span>,
+}
+
+#[derive(Debug)]
+pub enum FixResult {
+    /// The routine's new text is in the file text returned alongside.
+    Fixed,
+    Manual(String),
+}
+
+/// The analysis the fixer re-runs on edited text: the use-count path report of a function
+/// (without may-sleep knowledge: after the fix nothing runs before the increment).
+pub type Reanalyse<'a> = dyn Fn(&FileFacts, &Function) -> PathReport + 'a;
+
+/// Fixes one routine in `text`; on success `text` holds the fixed file.
+pub fn fix_routine(
+    text: &mut Vec<u8>,
+    path: &str,
+    request: &FixRequest,
+    normalizer: &Normalizer,
+    reanalyse: &Reanalyse,
+    increment: &str,
+    decrement: &str,
+) -> FixResult {
+    let original = text.clone();
+    let result = fix_inner(
+        text, path, request, normalizer, reanalyse, increment, decrement,
+    );
+    if let Err(why) = &result {
+        *text = original;
+        return FixResult::Manual(why.clone());
+    }
+    FixResult::Fixed
+}
+
+/// Lowers the text and finds the routine again: its facts and its index.
+fn lower(
+    text: &[u8],
+    path: &str,
+    request: &FixRequest,
+    normalizer: &Normalizer,
+) -> Result<(FileFacts, usize), String> {
+    let facts = facts::extract_with(path, text, normalizer, &BodyPolicy::All);
+    // After an edit above it the line moves; the nearest definition is the one.
+    let best = facts
+        .functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name == request.function && !f.body.is_empty())
+        .min_by_key(|(_, f)| f.line.abs_diff(request.line))
+        .map(|(i, _)| i)
+        .ok_or_else(|| format!("`{}` cannot be found again", request.function))?;
+    if facts.functions[best].has_error {
+        return Err("the routine does not parse cleanly".into());
+    }
+    Ok((facts, best))
+}
+
+fn fix_inner(
+    text: &mut Vec<u8>,
+    path: &str,
+    request: &FixRequest,
+    normalizer: &Normalizer,
+    reanalyse: &Reanalyse,
+    increment: &str,
+    decrement: &str,
+) -> Result<(), String> {
+    if request.increment_first {
+        let (facts, f) = lower(text, path, request, normalizer)?;
+        let edits = increment_first(text, &facts.functions[f].body, request, increment)?;
+        apply(text, edits);
+    }
+    for _ in 0..MAX_ROUNDS {
+        let (facts, f) = lower(text, path, request, normalizer)?;
+        let function = &facts.functions[f];
+        let report = reanalyse(&facts, function);
+        if request.increment_first {
+            if let Some(ret) = report.maybe_leaks.first() {
+                return Err(format!(
+                    "the return at line {} passes on a value that may be a failure; decide there whether to drop the count",
+                    ret.line
+                ));
+            }
+        }
+        if report.leaks.is_empty() {
+            if !report.double_inc.is_empty()
+                || !report.dec_without_inc.is_empty()
+                || !report.dec_on_success.is_empty()
+            {
+                return Err("the use count would still be unbalanced on some path".into());
+            }
+            if report.incomplete {
+                return Err("the routine has too many paths to verify a fix".into());
+            }
+            return Ok(());
+        }
+        let mut edits = Vec::new();
+        let mut seen = Vec::new();
+        for &(_, ret) in &report.leaks {
+            if seen.contains(&ret.start) {
+                continue;
+            }
+            seen.push(ret.start);
+            edits.extend(decrement_before(text, &function.body, ret, decrement)?);
+        }
+        apply(text, edits);
+    }
+    Err("failure returns still keep the count raised after adding decrements".into())
+}
+
+/// Moves or adds the increment so that it is the first statement after the declarations.
+fn increment_first(
+    text: &[u8],
+    body: &Body,
+    request: &FixRequest,
+    increment: &str,
+) -> Result<Vec<Edit>, String> {
+    let Some(StmtKind::Block(items)) = body.stmts.first().map(|s| &s.kind) else {
+        return Err("the routine has no body to edit".into());
+    };
+    let mut first = None;
+    for &id in items {
+        match &body.stmt(id).kind {
+            StmtKind::Decl => {}
+            StmtKind::Declare(e) => {
+                if !e.events.is_empty() {
+                    return Err(
+                        "a declaration's initializer calls a function before the increment could go; split the declaration by hand".into(),
+                    );
+                }
+            }
+            _ => {
+                first = Some(id);
+                break;
+            }
+        }
+    }
+    let first = first.ok_or("the routine has no statement to put the increment before")?;
+    let span = body.stmt(first).span;
+    let mut edits = Vec::new();
+    for old in &request.old_increments {
+        let id = find_stmt(body, *old)
+            .ok_or("the increment cannot be found in the routine's statements")?;
+        if !items.contains(&id) {
+            return Err(
+                "the increment sits inside a condition or loop; moving it changes what the routine means".into(),
+            );
+        }
+        if id == first {
+            continue;
+        }
+        edits.push(remove_line_or_stmt(text, body.stmt(id).span));
+    }
+    if request.old_increments.iter().any(|s| s.start == span.start) {
+        return Ok(edits);
+    }
+    let line_start = line_start(text, span.start as usize);
+    if !only_space(&text[line_start..span.start as usize]) {
+        return Err("the first statement shares its line with other code".into());
+    }
+    let indent = String::from_utf8_lossy(&text[line_start..span.start as usize]).into_owned();
+    edits.push(Edit {
+        at: line_start,
+        remove: 0,
+        insert: format!("{indent}{increment};\n"),
+    });
+    Ok(edits)
+}
+
+/// Adds the decrement before a return, bracing a lone `if (...) return ...;` as kernel style
+/// does.
+fn decrement_before(
+    text: &[u8],
+    body: &Body,
+    ret: Span,
+    decrement: &str,
+) -> Result<Vec<Edit>, String> {
+    let id = find_stmt(body, ret).ok_or("the failure return cannot be found")?;
+    let start = ret.start as usize;
+    let end = ret.end as usize;
+    let ls = line_start(text, start);
+    let own_line = only_space(&text[ls..start]);
+    let indent = String::from_utf8_lossy(&text[ls..start]).into_owned();
+    if !is_braceless_body(body, id) {
+        return Ok(vec![if own_line {
+            Edit {
+                at: ls,
+                remove: 0,
+                insert: format!("{indent}{decrement};\n"),
+            }
+        } else {
+            Edit {
+                at: start,
+                remove: 0,
+                insert: format!("{decrement}; "),
+            }
+        }]);
+    }
+    // `if (x)\n\treturn -E;` or `if (x) return -E;`: the return becomes a block.
+    let before = text[..start]
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .ok_or("nothing precedes the return")?;
+    // A comment after the return stays on its line, inside the new block.
+    let line_end = text[end..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(text.len(), |k| end + k);
+    let rest = String::from_utf8_lossy(&text[end..line_end]);
+    let rest = rest.trim();
+    let end = if rest.starts_with("/*") && rest.ends_with("*/") {
+        line_end
+    } else {
+        end
+    };
+    let parent_ls = line_start(text, before);
+    let parent_indent: String = text[parent_ls..]
+        .iter()
+        .take_while(|c| **c == b' ' || **c == b'\t')
+        .map(|&c| c as char)
+        .collect();
+    if own_line {
+        Ok(vec![
+            Edit {
+                at: before + 1,
+                remove: 0,
+                insert: " {".into(),
+            },
+            Edit {
+                at: ls,
+                remove: 0,
+                insert: format!("{indent}{decrement};\n"),
+            },
+            Edit {
+                at: end,
+                remove: 0,
+                insert: format!("\n{parent_indent}}}"),
+            },
+        ])
+    } else {
+        let inner = format!("{parent_indent}\t");
+        Ok(vec![
+            Edit {
+                at: before + 1,
+                remove: start - (before + 1),
+                insert: format!(" {{\n{inner}{decrement};\n{inner}"),
+            },
+            Edit {
+                at: end,
+                remove: 0,
+                insert: format!("\n{parent_indent}}}"),
+            },
+        ])
+    }
+}
+
+/// Whether the statement is the whole body of an `if`, `else` or loop (no braces).
+fn is_braceless_body(body: &Body, id: StmtId) -> bool {
+    body.stmts.iter().any(|s| match &s.kind {
+        StmtKind::If {
+            then, otherwise, ..
+        } => *then == id || *otherwise == Some(id),
+        StmtKind::While { body, .. }
+        | StmtKind::DoWhile { body, .. }
+        | StmtKind::For { body, .. } => *body == id,
+        _ => false,
+    })
+}
+
+fn find_stmt(body: &Body, span: Span) -> Option<StmtId> {
+    body.stmts
+        .iter()
+        .position(|s| s.span.start == span.start && s.span.end == span.end)
+        .map(|i| i as StmtId)
+}
+
+/// Removes a statement; its whole line when it is alone on it.
+fn remove_line_or_stmt(text: &[u8], span: Span) -> Edit {
+    let (start, end) = (span.start as usize, span.end as usize);
+    let ls = line_start(text, start);
+    let le = text[end..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(text.len(), |k| end + k);
+    if only_space(&text[ls..start]) && only_space(&text[end..le]) {
+        let remove_to = (le + 1).min(text.len());
+        Edit {
+            at: ls,
+            remove: remove_to - ls,
+            insert: String::new(),
+        }
+    } else {
+        Edit {
+            at: start,
+            remove: end - start,
+            insert: String::new(),
+        }
+    }
+}
+
+fn line_start(text: &[u8], at: usize) -> usize {
+    text[..at.min(text.len())]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |k| k + 1)
+}
+
+fn only_space(bytes: &[u8]) -> bool {
+    bytes.iter().all(|c| *c == b' ' || *c == b'\t')
+}
+
+/// Applies edits from the end of the file backwards so earlier offsets stay valid.
+fn apply(text: &mut Vec<u8>, mut edits: Vec<Edit>) {
+    edits.sort_by_key(|e| std::cmp::Reverse(e.at));
+    for e in edits {
+        let end = (e.at + e.remove).min(text.len());
+        text.splice(e.at..end, e.insert.bytes());
+    }
+}
+
+/// A unified diff of one file, with `a/` and `b/` paths as `git diff` writes them.
+pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> Vec<u8> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut out = Vec::new();
+    let mut unified = diff.unified_diff();
+    unified
+        .context_radius(3)
+        .header(&format!("a/{path}"), &format!("b/{path}"));
+    // Writing to a Vec cannot fail.
+    let _ = unified.to_writer(&mut out);
+    out
+}
