@@ -59,6 +59,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Whether the core holds the big kernel lock where it calls each slot (rule 1).
+    Bkl {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -119,10 +126,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let index = modrace::index::Index::build(&scan);
-            let report = modrace::entries::compute(&index, &kb, &build);
+            let mut report = modrace::entries::compute(&index, &kb, &build);
+            modrace::bkl::analyse(&index, &kb, &report.entries).annotate(&mut report.entries);
             match format {
                 Format::Text => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report.entries)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bkl { paths, format } => {
+            let (scan, build) = rayon::join(
+                || modrace::scan::scan(&paths, &normalizer),
+                || modrace::buildinfo::BuildInfo::read(&paths),
+            );
+            let scan = scan?;
+            if !cli.quiet {
+                for w in &scan.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            let index = modrace::index::Index::build(&scan);
+            let entries = modrace::entries::compute(&index, &kb, &build).entries;
+            let report = modrace::bkl::analyse(&index, &kb, &entries);
+            match format {
+                Format::Text => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
             Ok(ExitCode::SUCCESS)
         }
