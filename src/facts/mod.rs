@@ -745,8 +745,15 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn struct_def(&mut self, node: Node) {
+        // `typedef struct { ... } dongle_t;` is known by its typedef name.
+        let typedef_name = || {
+            node.parent()
+                .filter(|p| p.kind() == "type_definition")
+                .and_then(|p| p.child_by_field_name("declarator"))
+                .filter(|d| d.kind() == "type_identifier")
+        };
         let (Some(name), Some(body)) = (
-            node.child_by_field_name("name"),
+            node.child_by_field_name("name").or_else(typedef_name),
             node.child_by_field_name("body"),
         ) else {
             return;
