@@ -214,6 +214,11 @@ impl<'a> Typer<'a> {
         ty
     }
 
+    /// The struct (or typedef) name of an expression written in `function`.
+    pub fn expr_type(&self, file: usize, function: &Function, expr: &str) -> Option<String> {
+        self.type_of(file, function, &tokenize(expr), 0)
+    }
+
     fn variable_type(&self, file: usize, function: &Function, name: &str) -> Option<String> {
         if let Ok(k) = function
             .local_types
@@ -454,8 +459,9 @@ fn through_locals(index: &Index, typer: &Typer, fi: usize, sites: &mut SlotSites
 }
 
 /// Which slots each function is stored in: every initialized table of a struct type in the
-/// tree, `table.field = fn` assignments, and `p->field = fn` where `p` has a struct type.
-pub fn stored_in(index: &Index) -> FxHashMap<FnRef, Vec<String>> {
+/// tree, `table.field = fn` assignments, and `p->field = fn` or `tbl[i].field = fn` where the
+/// base has a struct type.
+pub fn stored_in(index: &Index, typer: &Typer) -> FxHashMap<FnRef, Vec<String>> {
     let mut out: FxHashMap<FnRef, Vec<String>> = FxHashMap::default();
     let mut push = |f: FnRef, slot: String| {
         let v = out.entry(f).or_default();
@@ -486,9 +492,16 @@ pub fn stored_in(index: &Index) -> FxHashMap<FnRef, Vec<String>> {
             }
         }
         for a in &f.field_assigns {
-            let Some(bt) = &a.base_type else { continue };
-            if let Some(func) = function_named(index, fi, &a.value) {
-                push(func, format!("{}.{}", index.struct_name(bt), a.field));
+            let Some(func) = function_named(index, fi, &a.value) else {
+                continue;
+            };
+            let bt = match (&a.base_type, a.caller) {
+                (Some(bt), _) => Some(bt.clone()),
+                (None, Some(c)) => typer.expr_type(fi, &f.functions[c as usize], &a.base),
+                (None, None) => None,
+            };
+            if let Some(bt) = bt {
+                push(func, format!("{}.{}", index.struct_name(&bt), a.field));
             }
         }
     }
