@@ -352,15 +352,9 @@ impl BklReport {
         if !filter.allows(mr004::RULE.code) {
             return out;
         }
-        for slot in self.slots.iter().filter(|s| s.takes == "name") {
+        for slot in &self.slots {
             let modules: Vec<&Exposed> = slot.exposed.iter().filter(|e| e.module_capable).collect();
-            if modules.is_empty() {
-                continue;
-            }
-            for site in &slot.call_sites {
-                if !matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed) {
-                    continue;
-                }
+            for site in slot.call_sites.iter().filter(|c| is_mr004(slot, c)) {
                 out.push(finding(slot, site, &modules));
             }
         }
@@ -389,7 +383,7 @@ impl BklReport {
             ));
             for c in &s.call_sites {
                 out.push_str(&format!(
-                    "  {}:{}: {} in {}: {}{}\n",
+                    "  {}:{}: {} in {}: {}{}{}\n",
                     c.file,
                     c.line,
                     c.callee,
@@ -399,7 +393,8 @@ impl BklReport {
                         ""
                     } else {
                         " (matched by field name)"
-                    }
+                    },
+                    if is_mr004(s, c) { " [MR004]" } else { "" },
                 ));
                 if !c.held_chain.is_empty() {
                     out.push_str(&format!("      held:     {}\n", chain_text(&c.held_chain)));
@@ -419,7 +414,8 @@ impl BklReport {
         out.push_str(&format!(
             "\n{} slots ({} name-taking): name-taking {:?}; all {:?}\n\
              {} call sites of name-taking slots {:?}, {} with paths not followed, {} matched by field name\n\
-             {} indirect calls, {} untyped; {} functions searched, {} cut; kb agrees on {}/{}; {:.3} s\n",
+             {} indirect calls, {} untyped; {} functions searched, {} cut; kb agrees on {}/{}; {:.3} s\n\
+             {} MR004 findings\n",
             st.slots,
             st.name_slots,
             st.name_slots_by_verdict,
@@ -435,9 +431,18 @@ impl BklReport {
             st.kb_agree,
             st.kb_compared,
             st.seconds,
+            self.findings(&RuleFilter::default()).len(),
         ));
         out
     }
+}
+
+/// Whether a call site is an MR004 finding: a name-taking slot that holds module code, called
+/// without the lock on some path.
+fn is_mr004(slot: &SlotLocking, site: &CallSite) -> bool {
+    slot.takes == "name"
+        && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
+        && slot.exposed.iter().any(|e| e.module_capable)
 }
 
 /// `sys_socket -> sock_create -> net_families[family]->create`.
