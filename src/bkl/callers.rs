@@ -271,6 +271,10 @@ struct InEdge {
     deltas: Deltas,
     /// The caller's node, when its entry depth matters.
     from_node: Option<usize>,
+    /// The witness rank of a path that starts at the caller (when it takes the lock itself).
+    start: Rank,
+    /// The caller is architecture code.
+    arch: bool,
 }
 
 /// Entry depths of the functions above a set of call sites.
@@ -400,6 +404,8 @@ impl<'g, 'a> Solver<'g, 'a> {
                     call,
                     deltas,
                     from_node,
+                    start: (0, !self.g.is_syscall(from), false),
+                    arch: self.g.index.files[from.file].path.starts_with("arch/"),
                 });
             }
         }
@@ -407,59 +413,84 @@ impl<'g, 'a> Solver<'g, 'a> {
 
     /// Propagates entry depths until nothing changes; keeps the shortest witness per depth.
     pub fn solve(&mut self) {
-        loop {
-            let mut changed = false;
-            for id in 0..self.nodes.len() {
-                for e in 0..self.in_edges[id].len() {
-                    let edge = &self.in_edges[id][e];
-                    let (src, src_rank, src_unknown) = match edge.from_node {
-                        Some(m) => {
-                            let n = &self.nodes[m];
-                            (n.entry, n.rank, n.unknown.clone())
-                        }
-                        // The caller takes the lock itself: the path starts there.
-                        None => {
-                            let start = (0, !self.g.is_syscall(edge.from), false);
-                            (1, [start; (MAX_ENTRY_DEPTH + 1) as usize], None)
-                        }
-                    };
-                    let (from, call, deltas, from_node) =
-                        (edge.from, edge.call, edge.deltas, edge.from_node);
-                    let arch = self.g.index.files[from.file].path.starts_with("arch/");
-                    let node = &mut self.nodes[id];
-                    for d in 0..=MAX_ENTRY_DEPTH {
-                        if src & (1 << d) == 0 {
-                            continue;
-                        }
-                        let (len, not_syscall, _) = src_rank[d as usize];
-                        let rank = (len.saturating_add(1), not_syscall, arch);
-                        for delta in deltas.iter() {
-                            let nd = (d + delta).clamp(0, MAX_ENTRY_DEPTH) as usize;
-                            if node.entry & (1 << nd) == 0 || rank < node.rank[nd] {
-                                node.entry |= 1 << nd;
-                                node.rank[nd] = rank;
-                                node.pred[nd] = Some(Pred::Edge {
-                                    from,
-                                    call,
-                                    from_depth: from_node.map(|_| d as u8),
-                                });
-                                changed = true;
-                            }
-                        }
-                    }
-                    if let Some((dist, why)) = src_unknown {
-                        let dist = dist.saturating_add(1);
-                        if node.unknown.as_ref().is_none_or(|(d, _)| dist < *d) {
-                            node.unknown = Some((dist, why));
-                            changed = true;
-                        }
+        let n = self.nodes.len();
+        // Who must be looked at again when a node's entry depths change.
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (id, edges) in self.in_edges.iter().enumerate() {
+            for m in edges.iter().filter_map(|e| e.from_node) {
+                if users[m].last() != Some(&id) {
+                    users[m].push(id);
+                }
+            }
+        }
+        let mut queued = vec![true; n];
+        let mut work: std::collections::VecDeque<usize> = (0..n).collect();
+        while let Some(id) = work.pop_front() {
+            queued[id] = false;
+            if self.relax(id) {
+                for &u in &users[id] {
+                    if !queued[u] {
+                        queued[u] = true;
+                        work.push_back(u);
                     }
                 }
             }
-            if !changed {
-                break;
+        }
+    }
+
+    /// Recomputes a node's entry depths from its callers; whether anything changed.
+    fn relax(&mut self, id: usize) -> bool {
+        let mut changed = false;
+        for e in 0..self.in_edges[id].len() {
+            let edge = &self.in_edges[id][e];
+            let (from, call, deltas, from_node) =
+                (edge.from, edge.call, edge.deltas, edge.from_node);
+            let (src, src_rank) = match from_node {
+                Some(m) => (self.nodes[m].entry, self.nodes[m].rank),
+                // The caller takes the lock itself: the path starts there.
+                None => (1, [edge.start; (MAX_ENTRY_DEPTH + 1) as usize]),
+            };
+            let arch = edge.arch;
+            let node = &mut self.nodes[id];
+            for d in 0..=MAX_ENTRY_DEPTH {
+                if src & (1 << d) == 0 {
+                    continue;
+                }
+                let (len, not_syscall, _) = src_rank[d as usize];
+                let rank = (len.saturating_add(1), not_syscall, arch);
+                for delta in deltas.iter() {
+                    let nd = (d + delta).clamp(0, MAX_ENTRY_DEPTH) as usize;
+                    if node.entry & (1 << nd) == 0 || rank < node.rank[nd] {
+                        node.entry |= 1 << nd;
+                        node.rank[nd] = rank;
+                        node.pred[nd] = Some(Pred::Edge {
+                            from,
+                            call,
+                            from_depth: from_node.map(|_| d as u8),
+                        });
+                        changed = true;
+                    }
+                }
+            }
+            let Some(m) = from_node else { continue };
+            let Some(dist) = self.nodes[m]
+                .unknown
+                .as_ref()
+                .map(|(d, _)| d.saturating_add(1))
+            else {
+                continue;
+            };
+            if self.nodes[id]
+                .unknown
+                .as_ref()
+                .is_none_or(|(d, _)| dist < *d)
+            {
+                let why = self.nodes[m].unknown.as_ref().map(|(_, w)| w.clone());
+                self.nodes[id].unknown = why.map(|w| (dist, w));
+                changed = true;
             }
         }
+        changed
     }
 
     /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry.

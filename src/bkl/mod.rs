@@ -210,8 +210,10 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
     let started = Instant::now();
     let bkl = &kb.data.bkl;
     let typer = slots::Typer::new(index);
-    let sites = slots::find_sites(index, &typer);
-    let stored = slots::stored_in(index, &typer);
+    let (sites, stored) = rayon::join(
+        || slots::find_sites(index, &typer),
+        || slots::stored_in(index, &typer),
+    );
     let graph = callers::Graph::new(index, bkl, &sites, &stored);
 
     let mut wanted: BTreeMap<String, Takes> = BTreeMap::new();
