@@ -62,13 +62,18 @@ pub struct CheckReport {
 }
 
 /// The words whose presence makes the whole-tree scan keep a function's statement tree: the
-/// use-count macros, so helpers that pin or unpin can be summarised.
+/// use-count macros, so helpers that pin or unpin can be summarised, and the lock primitives,
+/// so the BKL analysis can walk the functions that take or drop the lock.
 pub fn body_words(kb: &Kb) -> Vec<String> {
     let u = &kb.data.use_count;
+    let b = &kb.data.bkl;
     u.increment
         .iter()
         .chain(&u.decrement)
         .chain(&u.try_increment)
+        .chain(&b.lock)
+        .chain(&b.unlock)
+        .chain(&b.depth_preserving)
         .cloned()
         .collect()
 }

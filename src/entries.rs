@@ -35,6 +35,10 @@ pub struct Entry {
     pub module_evidence: String,
     /// "call" (a registration routine) or "assignment" (stored into a kernel structure).
     pub via_kind: String,
+    /// Whether the core holds the big kernel lock where it calls the slot: held, not-held,
+    /// mixed or unknown (see [`crate::bkl`]); empty until filled by `BklReport::annotate`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub bkl: String,
 }
 
 /// A registration call and how many entries it led to.
@@ -263,6 +267,7 @@ impl<'a> Collector<'a> {
             module_capable,
             module_evidence: evidence.as_str().to_string(),
             via_kind: via.kind.to_string(),
+            bkl: String::new(),
         });
     }
 }
@@ -288,7 +293,7 @@ impl EntriesReport {
         let mut out = String::new();
         for e in &self.entries {
             out.push_str(&format!(
-                "{}:{}: {} slot={} via={} ({}:{}) takes={} module={}\n",
+                "{}:{}: {} slot={} via={} ({}:{}) takes={} module={}{}\n",
                 e.file,
                 e.line,
                 e.function,
@@ -301,6 +306,11 @@ impl EntriesReport {
                     e.module_evidence.as_str()
                 } else {
                     "no"
+                },
+                if e.bkl.is_empty() {
+                    String::new()
+                } else {
+                    format!(" bkl={}", e.bkl)
                 },
             ));
         }

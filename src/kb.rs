@@ -33,6 +33,9 @@ pub struct KnowledgeBase {
     pub members: Vec<Member>,
     #[serde(default)]
     pub use_count: UseCount,
+    /// The big kernel lock: primitives, system-call entries, search bounds.
+    #[serde(default)]
+    pub bkl: crate::bkl::BklKb,
 }
 
 /// The macros and functions that raise or drop a module's use count.

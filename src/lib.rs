@@ -5,6 +5,7 @@
 //! [`scan`] does that for a whole tree in parallel, [`index`] joins the facts, and commands
 //! such as [`entries`] and [`stats`] read the index.
 
+pub mod bkl;
 pub mod buildinfo;
 pub mod cfg;
 pub mod check;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use modrace::facts::BodyPolicy;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
 
@@ -66,6 +67,13 @@ enum Command {
         /// A rule code (MR001) or name (sleep-before-inc).
         code: String,
     },
+    /// Whether the core holds the big kernel lock where it calls each slot (rule 1).
+    Bkl {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -115,8 +123,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Entries { paths, format } => {
             // The build files are read while the sources are parsed.
+            let bodies = BodyPolicy::mentioning(&modrace::check::body_words(&kb));
             let (scan, build) = rayon::join(
-                || modrace::scan::scan(&paths, &normalizer),
+                || modrace::scan::scan_bodies(&paths, &normalizer, &bodies),
                 || modrace::buildinfo::BuildInfo::read(&paths),
             );
             let scan = scan?;
@@ -126,7 +135,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let index = modrace::index::Index::build(&scan);
-            let report = modrace::entries::compute(&index, &kb, &build);
+            let mut report = modrace::entries::compute(&index, &kb, &build);
+            modrace::bkl::analyse(&index, &kb, &report.entries).annotate(&mut report.entries);
             match format {
                 Format::Text => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report.entries)?),
@@ -153,6 +163,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}\n", textwrap(r.explanation, 78));
             println!("Wrong:\n\n{}\n", indent(r.wrong));
             println!("Right:\n\n{}", indent(r.right));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bkl { paths, format } => {
+            let bodies = BodyPolicy::mentioning(&modrace::check::body_words(&kb));
+            let (scan, build) = rayon::join(
+                || modrace::scan::scan_bodies(&paths, &normalizer, &bodies),
+                || modrace::buildinfo::BuildInfo::read(&paths),
+            );
+            let scan = scan?;
+            if !cli.quiet {
+                for w in &scan.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            let index = modrace::index::Index::build(&scan);
+            let entries = modrace::entries::compute(&index, &kb, &build).entries;
+            let report = modrace::bkl::analyse(&index, &kb, &entries);
+            match format {
+                Format::Text => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Facts { paths } => {

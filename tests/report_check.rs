@@ -50,7 +50,14 @@ fn run() -> check::CheckReport {
     let scan = modrace::scan::scan(&roots, &normalizer).unwrap();
     let build = BuildInfo::read(&roots);
     let index = Index::build(&scan);
-    check::run(&index, &kb, &build, &normalizer, &KmallocSleeps, &RuleFilter::default())
+    check::run(
+        &index,
+        &kb,
+        &build,
+        &normalizer,
+        &KmallocSleeps,
+        &RuleFilter::default(),
+    )
 }
 
 #[test]

@@ -36,6 +36,22 @@ pub struct FileFacts {
     /// Top-level error regions that hold what looks like a function body.
     pub broken_functions: Vec<BrokenFunction>,
     pub too_deep: bool,
+    /// File-scope variables (and extern declarations) of a struct or typedef type, pointers
+    /// and arrays included: (name, type name). Lets an analysis type `net_families[i]->create`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub var_types: Vec<(String, String)>,
+    /// `var = base->field` (or a declaration initialized so) in a function: a later call
+    /// `var(...)` goes through that field (`fn = fmt->load_binary; fn(bprm, regs)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub field_loads: Vec<FieldLoad>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldLoad {
+    pub caller: u32,
+    pub var: String,
+    /// The field expression as written: `fmt->load_binary`.
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +67,13 @@ pub struct Function {
     pub uses_mod_inc: bool,
     /// Names of parameters and local variables: they shadow file-scope names.
     pub locals: Vec<String>,
+    /// Parameters and locals of a struct or typedef type: (name, type name), sorted by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_types: Vec<(String, String)>,
+    /// Attribute-like macros the normalizer blanked in the function's head: `asmlinkage`
+    /// (entered from assembly: a system call or trap), `__init`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
     #[serde(skip_serializing_if = "Body::is_empty")]
     pub body: Body,
 }
@@ -211,6 +234,8 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                     has_error: node.has_error(),
                     uses_mod_inc: false,
                     locals: Vec::new(),
+                    local_types: Vec::new(),
+                    attributes: Vec::new(),
                     body: Body::default(),
                 }),
                 "ERROR" if node.parent().is_some_and(|p| p.parent().is_none()) => {
@@ -247,6 +272,8 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         markers: ModuleMarkers::default(),
         broken_functions: Vec::new(),
         too_deep: false,
+        var_types: Vec::new(),
+        field_loads: Vec::new(),
     }
 }
 
@@ -310,6 +337,7 @@ pub fn extract_with(
             events: Vec::new(),
             events_on: false,
             bodies,
+            fn_ptr_locals: Vec::new(),
         };
         lower.visit(tree.root_node(), 0);
     }
@@ -334,6 +362,8 @@ struct Lower<'a, 't> {
     events: Vec<Event>,
     events_on: bool,
     bodies: &'a BodyPolicy,
+    /// Locals of the current function declared as function pointers.
+    fn_ptr_locals: Vec<String>,
 }
 
 fn line(node: Node) -> u32 {
@@ -543,6 +573,7 @@ impl<'t> Lower<'_, 't> {
             self.events_on,
         );
         self.events_on = false;
+        self.fn_ptr_locals.clear();
         let mut params = Vec::new();
         if let Some(list) = d.child_by_field_name("parameters") {
             for p in named_children(list) {
@@ -580,6 +611,8 @@ impl<'t> Lower<'_, 't> {
             has_error: node.has_error(),
             uses_mod_inc: false,
             locals: Vec::new(),
+            local_types: Vec::new(),
+            attributes: self.blanked_words(node.start_byte(), d.start_byte()),
             body: Body::default(),
         });
         self.current = Some(index);
@@ -599,6 +632,9 @@ impl<'t> Lower<'_, 't> {
         locals.sort();
         locals.dedup();
         self.facts.functions[index as usize].locals = locals;
+        let mut local_types: Vec<_> = std::mem::take(&mut self.locals).into_iter().collect();
+        local_types.sort();
+        self.facts.functions[index as usize].local_types = local_types;
         (
             self.current,
             self.body,
@@ -606,6 +642,31 @@ impl<'t> Lower<'_, 't> {
             self.local_names,
             self.events_on,
         ) = outer;
+    }
+
+    /// Identifiers the rewrite step blanked between `from` (moved back over the blanks before
+    /// it) and `to`: the attribute macros of a declaration's head.
+    fn blanked_words(&self, from: usize, to: usize) -> Vec<String> {
+        let (p, c) = (&self.n.parse_input, &self.n.code);
+        let blank = |i: usize| p[i].is_ascii_whitespace();
+        let word = |i: usize| c[i].is_ascii_alphanumeric() || c[i] == b'_';
+        let mut i = from;
+        while i > 0 && blank(i - 1) {
+            i -= 1;
+        }
+        let mut out = Vec::new();
+        while i < to.min(p.len()) {
+            if blank(i) && word(i) && (i == 0 || !word(i - 1)) {
+                let start = i;
+                while i < to && blank(i) && word(i) {
+                    i += 1;
+                }
+                out.push(String::from_utf8_lossy(&c[start..i]).into_owned());
+            } else {
+                i += 1;
+            }
+        }
+        out
     }
 
     /// Name and full type text of a parameter or field declaration.
@@ -647,11 +708,19 @@ impl<'t> Lower<'_, 't> {
             let Some(name) = declarator_name(decl).map(|n| self.text(n)) else {
                 continue;
             };
+            if self.current.is_some() && subtree_has(decl, "function_declarator") {
+                self.fn_ptr_locals.push(name.clone());
+                if let Some(v) = value {
+                    self.field_load(&name, v);
+                }
+            }
             let Some(type_name) = &type_name else {
                 continue;
             };
             if self.current.is_some() {
                 self.locals.insert(name.clone(), type_name.clone());
+            } else if !subtree_has(decl, "function_declarator") {
+                self.facts.var_types.push((name.clone(), type_name.clone()));
             }
             if !keeps_tables || decl.kind() == "pointer_declarator" {
                 continue;
@@ -730,8 +799,15 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn struct_def(&mut self, node: Node) {
+        // `typedef struct { ... } dongle_t;` is known by its typedef name.
+        let typedef_name = || {
+            node.parent()
+                .filter(|p| p.kind() == "type_definition")
+                .and_then(|p| p.child_by_field_name("declarator"))
+                .filter(|d| d.kind() == "type_identifier")
+        };
         let (Some(name), Some(body)) = (
-            node.child_by_field_name("name"),
+            node.child_by_field_name("name").or_else(typedef_name),
             node.child_by_field_name("body"),
         ) else {
             return;
@@ -808,6 +884,13 @@ impl<'t> Lower<'_, 't> {
         ) else {
             return;
         };
+        if left.kind() == "identifier" {
+            let var = self.text(left);
+            if self.fn_ptr_locals.contains(&var) {
+                self.field_load(&var, right);
+            }
+            return;
+        }
         if left.kind() != "field_expression" {
             return;
         }
@@ -831,6 +914,18 @@ impl<'t> Lower<'_, 't> {
             value: self.text(right),
             line: line(node),
         });
+    }
+}
+
+impl Lower<'_, '_> {
+    fn field_load(&mut self, var: &str, value: Node) {
+        if let (Some(caller), "field_expression") = (self.current, value.kind()) {
+            self.facts.field_loads.push(FieldLoad {
+                caller,
+                var: var.to_string(),
+                value: self.text(value),
+            });
+        }
     }
 }
 

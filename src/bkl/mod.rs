@@ -1,0 +1,544 @@
+//! Rule 1 of the mail: does the core hold the big kernel lock when it calls a slot?
+//!
+//! For every slot that a module routine can sit in, find the core's calls through it
+//! ([`slots`]), the lock depth at each call relative to the calling function's entry
+//! ([`lockstate`]), and, where the function does not take the lock itself, the depths it can be
+//! entered with, walking callers up to the system calls ([`callers`]). A call site is *held*
+//! when every path found holds the lock, *not-held* when none does, *mixed* when some do, and
+//! *unknown* when no path could be followed (with the reason). Paths that could not be followed
+//! do not change a verdict drawn from the paths that could; they are reported beside it.
+//!
+//! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); sleeping keeps
+//! the depth (the scheduler drops the lock while the task sleeps and retakes it); system-call
+//! entries and new kernel threads start at depth 0; a function that takes the lock before a
+//! call is not followed further up (it is assumed entered at depth 0, which only matters when
+//! something below it releases the lock again). Not modelled: calls through pointers other
+//! than slots, and interrupt context.
+
+pub mod callers;
+pub mod lockstate;
+pub mod slots;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::RuleFilter;
+use crate::entries::Entry;
+use crate::facts::Span;
+use crate::index::Index;
+use crate::kb::{Kb, Takes};
+use crate::rules::{mr004, ChainStep, Evidence, Finding};
+
+/// The knowledge base's section on the big kernel lock (`[bkl]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BklKb {
+    /// Take the lock (one level deeper).
+    pub lock: Vec<String>,
+    /// Release one level.
+    pub unlock: Vec<String>,
+    /// Drop the lock and retake it at the same depth (around a sleep): no change.
+    pub depth_preserving: Vec<String>,
+    /// Functions whose name starts with one of these are system-call entries, entered from
+    /// user space without the lock.
+    pub syscall_prefixes: Vec<String>,
+    /// Functions declared with one of these attributes and called by nothing in the tree are
+    /// entered from assembly (system calls, traps) without the lock.
+    pub root_attributes: Vec<String>,
+    /// Other functions entered from outside the C code, with the lock depth they get.
+    pub roots: Vec<Root>,
+    /// Calls that make one of their arguments an entry point (`kernel_thread(fn, ...)`,
+    /// `module_init(fn)`), with the lock depth it is entered with.
+    pub root_calls: Vec<RootCall>,
+    /// How many callers up the search goes from a slot's call site.
+    pub max_depth: usize,
+    /// How many functions the search visits at most.
+    pub max_functions: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Root {
+    pub name: String,
+    pub depth: u8,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootCall {
+    pub name: String,
+    /// 0-based index of the argument naming the entered function.
+    pub arg: usize,
+    pub depth: u8,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+impl Default for BklKb {
+    fn default() -> Self {
+        Self {
+            lock: vec!["lock_kernel".into()],
+            unlock: vec!["unlock_kernel".into()],
+            depth_preserving: Vec::new(),
+            syscall_prefixes: vec!["sys_".into()],
+            root_attributes: vec!["asmlinkage".into()],
+            roots: Vec::new(),
+            root_calls: Vec::new(),
+            max_depth: 24,
+            max_functions: 20_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Held,
+    NotHeld,
+    Mixed,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Held => "held",
+            Verdict::NotHeld => "not-held",
+            Verdict::Mixed => "mixed",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    fn of(held: bool, not_held: bool) -> Verdict {
+        match (held, not_held) {
+            (true, false) => Verdict::Held,
+            (false, true) => Verdict::NotHeld,
+            (true, true) => Verdict::Mixed,
+            (false, false) => Verdict::Unknown,
+        }
+    }
+}
+
+/// One call of the core through a slot.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallSite {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    /// The function that makes the call.
+    pub function: String,
+    /// The callee expression as written: `net_families[family]->create`.
+    pub callee: String,
+    /// "type" or "field-name": how the call was tied to the slot.
+    pub matched_by: &'static str,
+    pub verdict: Verdict,
+    /// A path that holds the lock at the call, from where it starts (a system call, or the
+    /// function that takes the lock) down to the call.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_chain: Vec<ChainStep>,
+    /// A path that does not hold it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unheld_chain: Vec<ChainStep>,
+    /// Why some paths to the call could not be followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+/// A routine that sits in a slot.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Exposed {
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    pub module_capable: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotLocking {
+    /// `struct.field`.
+    pub slot: String,
+    /// "name" or "token".
+    pub takes: &'static str,
+    pub verdict: Verdict,
+    /// What the knowledge base's hand research says, for comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kb_bkl: Option<String>,
+    pub call_sites: Vec<CallSite>,
+    /// The routines of the tree in this slot (from `entries`).
+    pub exposed: Vec<Exposed>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct BklStats {
+    pub slots: usize,
+    pub name_slots: usize,
+    /// Name-taking slots by verdict.
+    pub name_slots_by_verdict: BTreeMap<&'static str, usize>,
+    /// All slots by verdict.
+    pub slots_by_verdict: BTreeMap<&'static str, usize>,
+    pub call_sites: usize,
+    pub call_sites_by_verdict: BTreeMap<&'static str, usize>,
+    /// Call sites with some paths that could not be followed.
+    pub call_sites_incomplete: usize,
+    /// Call sites tied to their slot by field name only.
+    pub call_sites_by_field_name: usize,
+    pub indirect_calls: usize,
+    /// Indirect calls whose slot could not be told.
+    pub indirect_untyped: usize,
+    /// Functions the caller search visited, and how many it cut off at its bounds.
+    pub functions_searched: usize,
+    pub functions_cut: usize,
+    /// Name-taking slots where the knowledge base gives a verdict, and how many agree.
+    pub kb_compared: usize,
+    pub kb_agree: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct BklReport {
+    pub slots: Vec<SlotLocking>,
+    pub stats: BklStats,
+}
+
+/// Decides, for every slot that holds a routine in `entries` and every name-taking slot of the
+/// knowledge base, whether the core holds the big kernel lock where it calls the slot.
+pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
+    let started = Instant::now();
+    let bkl = &kb.data.bkl;
+    let typer = slots::Typer::new(index);
+    let (sites, stored) = rayon::join(
+        || slots::find_sites(index, &typer),
+        || slots::stored_in(index, &typer),
+    );
+    let graph = callers::Graph::new(index, bkl, &sites, &stored);
+
+    let mut wanted: BTreeMap<String, Takes> = BTreeMap::new();
+    for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
+        wanted.insert(format!("{}.{}", s.struct_name, s.field), Takes::Name);
+    }
+    let mut exposed: BTreeMap<&str, BTreeSet<Exposed>> = BTreeMap::new();
+    for e in entries {
+        // `routine(argN)` callbacks have no slot the core calls by a field.
+        if !e.slot.contains('.') || e.slot.contains('(') {
+            continue;
+        }
+        let takes = if e.takes == "name" {
+            Takes::Name
+        } else {
+            Takes::Token
+        };
+        wanted.entry(e.slot.clone()).or_insert(takes);
+        exposed.entry(e.slot.as_str()).or_default().insert(Exposed {
+            function: e.function.clone(),
+            file: e.file.clone(),
+            line: e.line,
+            module_capable: e.module_capable,
+        });
+    }
+
+    let mut solver = callers::Solver::new(&graph);
+    let targets: Vec<_> = wanted
+        .keys()
+        .filter_map(|s| sites.by_slot.get(s))
+        .flatten()
+        .filter(|s| !graph.summary(s.caller).at_call(s.call).all_positive())
+        .map(|s| s.caller)
+        .collect();
+    solver.expand(targets);
+    solver.solve();
+
+    let mut report = BklReport::default();
+    for (slot, takes) in wanted {
+        let mut call_sites = Vec::new();
+        for s in sites.by_slot.get(&slot).into_iter().flatten() {
+            let r = solver.site(s.caller, s.call);
+            let file = &index.files[s.caller.file];
+            let call = &file.calls[s.call as usize];
+            call_sites.push(CallSite {
+                file: file.path.clone(),
+                line: call.line,
+                column: call.column,
+                function: index.function(s.caller).name.clone(),
+                callee: call.callee.clone(),
+                matched_by: s.matched_by.as_str(),
+                verdict: Verdict::of(r.held, r.not_held),
+                held_chain: r.held_chain,
+                unheld_chain: r.unheld_chain,
+                unknown: r.unknown,
+            });
+        }
+        let held = call_sites
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::Held | Verdict::Mixed));
+        let not_held = call_sites
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::NotHeld | Verdict::Mixed));
+        let (st, field) = slot.split_once('.').unwrap_or((&slot, ""));
+        let kb_bkl = kb.slot(st, field).and_then(|s| s.bkl.clone());
+        report.slots.push(SlotLocking {
+            verdict: Verdict::of(held, not_held),
+            takes: takes.as_str(),
+            kb_bkl,
+            call_sites,
+            exposed: exposed
+                .remove(slot.as_str())
+                .map(|s| s.into_iter().collect())
+                .unwrap_or_default(),
+            slot,
+        });
+    }
+
+    let st = &mut report.stats;
+    st.indirect_calls = sites.indirect;
+    st.indirect_untyped = sites.untyped;
+    st.functions_searched = solver.functions();
+    st.functions_cut = solver.cut;
+    for s in &report.slots {
+        st.slots += 1;
+        *st.slots_by_verdict.entry(s.verdict.as_str()).or_default() += 1;
+        if s.takes != "name" {
+            continue;
+        }
+        st.name_slots += 1;
+        *st.name_slots_by_verdict
+            .entry(s.verdict.as_str())
+            .or_default() += 1;
+        if let Some(k) = &s.kb_bkl {
+            st.kb_compared += 1;
+            st.kb_agree += (k == s.verdict.as_str()) as usize;
+        }
+        for c in &s.call_sites {
+            st.call_sites += 1;
+            *st.call_sites_by_verdict
+                .entry(c.verdict.as_str())
+                .or_default() += 1;
+            st.call_sites_incomplete += c.unknown.is_some() as usize;
+            st.call_sites_by_field_name += (c.matched_by == "field-name") as usize;
+        }
+    }
+    st.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+/// How many exposed routines a finding names before it says "and N more".
+const MAX_NAMED: usize = 8;
+
+impl BklReport {
+    pub fn slot(&self, slot: &str) -> Option<&SlotLocking> {
+        self.slots
+            .binary_search_by(|s| s.slot.as_str().cmp(slot))
+            .ok()
+            .map(|i| &self.slots[i])
+    }
+
+    /// The verdict on a slot; `unknown` for one that was not analysed.
+    pub fn slot_verdict(&self, slot: &str) -> Verdict {
+        self.slot(slot).map_or(Verdict::Unknown, |s| s.verdict)
+    }
+
+    /// Fills the `bkl` key of entries rows.
+    pub fn annotate(&self, entries: &mut [Entry]) {
+        for e in entries {
+            e.bkl = self.slot_verdict(&e.slot).as_str().to_string();
+        }
+    }
+
+    /// MR004 findings: a call of a name-taking slot that does not hold the lock on some path,
+    /// where the slot holds module code. Located at the core's call site.
+    pub fn findings(&self, filter: &RuleFilter) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if !filter.allows(mr004::RULE.code) {
+            return out;
+        }
+        for slot in &self.slots {
+            let modules: Vec<&Exposed> = slot.exposed.iter().filter(|e| e.module_capable).collect();
+            for site in slot.call_sites.iter().filter(|c| is_mr004(slot, c)) {
+                out.push(finding(slot, site, &modules));
+            }
+        }
+        out
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        // Slots of the knowledge base that this tree neither fills nor calls say nothing.
+        for s in self
+            .slots
+            .iter()
+            .filter(|s| !(s.call_sites.is_empty() && s.exposed.is_empty()))
+        {
+            out.push_str(&format!(
+                "{} ({}): {}{} — {} call site(s), {} routine(s), {} module-capable\n",
+                s.slot,
+                s.takes,
+                s.verdict.as_str(),
+                s.kb_bkl
+                    .as_deref()
+                    .map_or(String::new(), |k| format!(" [kb: {k}]")),
+                s.call_sites.len(),
+                s.exposed.len(),
+                s.exposed.iter().filter(|e| e.module_capable).count(),
+            ));
+            for c in &s.call_sites {
+                out.push_str(&format!(
+                    "  {}:{}: {} in {}: {}{}{}\n",
+                    c.file,
+                    c.line,
+                    c.callee,
+                    c.function,
+                    c.verdict.as_str(),
+                    if c.matched_by == "type" {
+                        ""
+                    } else {
+                        " (matched by field name)"
+                    },
+                    if is_mr004(s, c) { " [MR004]" } else { "" },
+                ));
+                if !c.held_chain.is_empty() {
+                    out.push_str(&format!("      held:     {}\n", chain_text(&c.held_chain)));
+                }
+                if !c.unheld_chain.is_empty() {
+                    out.push_str(&format!(
+                        "      not held: {}\n",
+                        chain_text(&c.unheld_chain)
+                    ));
+                }
+                if let Some(u) = &c.unknown {
+                    out.push_str(&format!("      unknown:  {u}\n"));
+                }
+            }
+        }
+        let st = &self.stats;
+        out.push_str(&format!(
+            "\n{} slots ({} name-taking): name-taking {:?}; all {:?}\n\
+             {} call sites of name-taking slots {:?}, {} with paths not followed, {} matched by field name\n\
+             {} indirect calls, {} untyped; {} functions searched, {} cut; kb agrees on {}/{}; {:.3} s\n\
+             {} MR004 findings\n",
+            st.slots,
+            st.name_slots,
+            st.name_slots_by_verdict,
+            st.slots_by_verdict,
+            st.call_sites,
+            st.call_sites_by_verdict,
+            st.call_sites_incomplete,
+            st.call_sites_by_field_name,
+            st.indirect_calls,
+            st.indirect_untyped,
+            st.functions_searched,
+            st.functions_cut,
+            st.kb_agree,
+            st.kb_compared,
+            st.seconds,
+            self.findings(&RuleFilter::default()).len(),
+        ));
+        out
+    }
+}
+
+/// Whether a call site is an MR004 finding: a name-taking slot that holds module code, called
+/// without the lock on some path.
+fn is_mr004(slot: &SlotLocking, site: &CallSite) -> bool {
+    slot.takes == "name"
+        && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
+        && slot.exposed.iter().any(|e| e.module_capable)
+}
+
+/// `sys_socket -> sock_create -> net_families[family]->create`.
+pub fn chain_text(chain: &[ChainStep]) -> String {
+    let mut parts: Vec<&str> = chain.iter().map(|s| s.function.as_str()).collect();
+    if let Some(last) = chain.last() {
+        parts.push(&last.call);
+    }
+    parts.join(" -> ")
+}
+
+fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding {
+    let how = if site.verdict == Verdict::NotHeld {
+        "on every path found"
+    } else {
+        "on some paths"
+    };
+    let mut names: Vec<String> = modules
+        .iter()
+        .take(MAX_NAMED)
+        .map(|e| e.function.clone())
+        .collect();
+    if modules.len() > MAX_NAMED {
+        names.push(format!("and {} more", modules.len() - MAX_NAMED));
+    }
+    let mut message = format!(
+        "{} (slot {}) is called without the big kernel lock {how}: {}; module routines exposed: {}",
+        site.callee,
+        slot.slot,
+        chain_text(&site.unheld_chain),
+        names.join(", ")
+    );
+    if site.verdict == Verdict::Mixed {
+        message.push_str(&format!(" (held on {})", chain_text(&site.held_chain)));
+    }
+    let at = |file: &str, line: u32, note: String| Evidence {
+        file: file.to_string(),
+        line,
+        note,
+        span: Span {
+            line,
+            ..Span::default()
+        },
+    };
+    let mut evidence: Vec<Evidence> = site
+        .unheld_chain
+        .iter()
+        .map(|s| {
+            at(
+                &s.file,
+                s.line,
+                format!("{} calls {} without the lock", s.function, s.call),
+            )
+        })
+        .collect();
+    if let Some(u) = &site.unknown {
+        evidence.push(at(
+            &site.file,
+            site.line,
+            format!("some paths were not followed: {u}"),
+        ));
+    }
+    evidence.extend(modules.iter().take(MAX_NAMED).map(|e| {
+        at(
+            &e.file,
+            e.line,
+            format!("{} sits in {} and can be a module", e.function, slot.slot),
+        )
+    }));
+    Finding {
+        rule: mr004::RULE.code,
+        name: mr004::RULE.name,
+        severity: mr004::RULE.severity,
+        file: site.file.clone(),
+        line: site.line,
+        column: site.column,
+        function: site.function.clone(),
+        slot: slot.slot.clone(),
+        message,
+        evidence,
+        chain: site.unheld_chain.clone(),
+        help: format!(
+            "hold lock_kernel() around the call of {} (as sys_open does around f_op->open)",
+            site.callee
+        ),
+    }
+}
+
+/// MR004 on a tree: the entry point for `modrace check`.
+pub fn mr004_findings(
+    index: &Index,
+    kb: &Kb,
+    entries: &[Entry],
+    filter: &RuleFilter,
+) -> Vec<Finding> {
+    analyse(index, kb, entries).findings(filter)
+}
