@@ -48,6 +48,10 @@ pub struct Function {
     pub uses_mod_inc: bool,
     /// Names of parameters and local variables: they shadow file-scope names.
     pub locals: Vec<String>,
+    /// Parameters and locals declared with a struct or typedef type: (name, type name),
+    /// sorted by name. `struct net_device *dev` gives `("dev", "net_device")`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_types: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Body::is_empty")]
     pub body: Body,
 }
@@ -208,6 +212,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                     has_error: node.has_error(),
                     uses_mod_inc: false,
                     locals: Vec::new(),
+                    local_types: Vec::new(),
                     body: Body::default(),
                 }),
                 "ERROR" if node.parent().is_some_and(|p| p.parent().is_none()) => {
@@ -533,6 +538,7 @@ impl<'t> Lower<'_, 't> {
             has_error: node.has_error(),
             uses_mod_inc: false,
             locals: Vec::new(),
+            local_types: Vec::new(),
             body: Body::default(),
         });
         self.current = Some(index);
@@ -545,6 +551,13 @@ impl<'t> Lower<'_, 't> {
         locals.sort();
         locals.dedup();
         self.facts.functions[index as usize].locals = locals;
+        let mut local_types: Vec<(String, String)> = self
+            .locals
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        local_types.sort();
+        self.facts.functions[index as usize].local_types = local_types;
         (
             self.current,
             self.body,
@@ -659,27 +672,41 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn typedef(&mut self, node: Node) {
-        let struct_name = node
+        let ty = node
             .child_by_field_name("type")
-            .filter(|t| matches!(t.kind(), "struct_specifier" | "union_specifier"))
+            .filter(|t| matches!(t.kind(), "struct_specifier" | "union_specifier"));
+        let mut struct_name = ty
             .and_then(|t| t.child_by_field_name("name"))
             .map(|n| self.text(n));
         let mut cursor = node.walk();
         for d in node.children_by_field_name("declarator", &mut cursor) {
-            if let Some(n) = declarator_name(d) {
-                self.facts.typedefs.push(Typedef {
-                    name: self.text(n),
-                    struct_name: struct_name.clone(),
-                });
+            let Some(n) = declarator_name(d) else {
+                continue;
+            };
+            let name = self.text(n);
+            // `typedef struct { ... } isdn_if;`: the struct is known by the typedef's name.
+            if let (Some(t), None, "type_identifier") = (ty, &struct_name, d.kind()) {
+                if t.child_by_field_name("body").is_some() {
+                    self.struct_body(t, name.clone());
+                    struct_name = Some(name.clone());
+                }
             }
+            self.facts.typedefs.push(Typedef {
+                name,
+                struct_name: struct_name.clone(),
+            });
         }
     }
 
     fn struct_def(&mut self, node: Node) {
-        let (Some(name), Some(body)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("body"),
-        ) else {
+        if let Some(name) = node.child_by_field_name("name") {
+            let name = self.text(name);
+            self.struct_body(node, name);
+        }
+    }
+
+    fn struct_body(&mut self, node: Node, name: String) {
+        let Some(body) = node.child_by_field_name("body") else {
             return;
         };
         let mut fields = Vec::new();
@@ -713,7 +740,7 @@ impl<'t> Lower<'_, 't> {
             }
         }
         self.facts.structs.push(StructDef {
-            name: self.text(name),
+            name,
             fields,
             line: line(node),
         });
