@@ -13,5 +13,6 @@ pub mod index;
 pub mod kb;
 pub mod normalize;
 pub mod scan;
+pub mod sleep;
 pub mod source;
 pub mod stats;
