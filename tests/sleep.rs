@@ -323,3 +323,68 @@ fn unknown_policy() {
         Sleep::Unknown
     );
 }
+
+fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sleep");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+        .arg("why-sleeps")
+        .args(args)
+        .arg("--tree")
+        .arg(&root)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_text_and_json() {
+    let (code, out, _) = run_cli(&["request_irq"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("request_irq (arch/i386/kernel/irq.c:5) may sleep with GFP_KERNEL: request_irq -> kmalloc(GFP_KERNEL)\n"),
+        "{out}"
+    );
+    assert!(out.contains("  arch/i386/kernel/irq.c:12: request_irq: kmalloc(sizeof(struct irqaction), GFP_KERNEL)\n"));
+
+    let (code, out, _) = run_cli(&["sk_alloc", "--mask", "GFP_ATOMIC", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["function"], "sk_alloc");
+    assert_eq!(v["sleeps"], false);
+    assert!(v["chain"].as_array().unwrap().is_empty());
+    assert!(v["unknowns"].is_array());
+
+    let (code, out, _) = run_cli(&["inet6_create", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["sleeps"], true);
+    let chain = v["chain"].as_array().unwrap();
+    assert_eq!(chain[0]["function"], "inet6_create");
+    assert_eq!(chain[0]["file"], "net/ipv6/af_inet6.c");
+    assert_eq!(chain[0]["line"], 13);
+    assert_eq!(chain[0]["call"], "sk_alloc(10, GFP_KERNEL, 1)");
+    assert_eq!(chain[1]["function"], "sk_alloc");
+
+    let (code, out, _) = run_cli(&["mystery_caller", "--unknown", "sleeps"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("may sleep"), "{out}");
+
+    let (code, out, _) = run_cli(&["is_even", "--file", "drivers/char/wrap.c"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("does not sleep"), "{out}");
+}
+
+#[test]
+fn cli_errors_exit_2() {
+    let (code, _, err) = run_cli(&["no_such_function"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no_such_function"), "{err}");
+    let (code, _, _) = run_cli(&["sk_alloc", "--file", "no/such/file.c"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = run_cli(&["sk_alloc", "--unknown", "bogus"]);
+    assert_eq!(code, 2);
+}

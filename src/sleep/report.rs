@@ -124,7 +124,14 @@ impl WhySleeps {
         if let Some(r) = self.reason.as_deref().filter(|r| !r.is_empty()) {
             out.push_str(&format!("  {r}\n"));
         }
-        if !self.unknowns.is_empty() {
+        if self.verdict == Sleep::Yes && self.policy != "sleeps" && !self.unknowns.is_empty() {
+            // The chain does not depend on them.
+            out.push_str(&format!(
+                "({}{} unknowns reached elsewhere; --format json lists them)\n",
+                self.unknowns.len(),
+                if self.more_unknowns { "+" } else { "" }
+            ));
+        } else if !self.unknowns.is_empty() {
             let meaning = match self.policy.as_str() {
                 "sleeps" => "counted as sleeping",
                 "no-sleep" => "assumed not to sleep",
