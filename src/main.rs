@@ -114,6 +114,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let kb = match &cli.kb {
         Some(path) => Kb::load(path)?,
@@ -203,10 +212,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let verdict = analysis.function_verdict_in(&index, file, &function, mask.as_deref());
             let report = WhySleeps::new(&function, mask.as_deref(), verdict, definitions, policy);
-            match format {
-                Format::Text => print!("{}", report.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            }
+            let text = match format {
+                Format::Text => report.to_text(),
+                Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+            };
+            write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Facts { paths } => {
