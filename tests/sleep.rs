@@ -348,7 +348,9 @@ fn cli_text_and_json() {
         out.starts_with("request_irq (arch/i386/kernel/irq.c:5) may sleep with GFP_KERNEL: request_irq -> kmalloc(GFP_KERNEL)\n"),
         "{out}"
     );
-    assert!(out.contains("  arch/i386/kernel/irq.c:12: request_irq: kmalloc(sizeof(struct irqaction), GFP_KERNEL)\n"));
+    assert!(out.contains(
+        "  arch/i386/kernel/irq.c:12: request_irq: kmalloc(sizeof(struct irqaction), GFP_KERNEL)\n"
+    ));
 
     let (code, out, _) = run_cli(&["sk_alloc", "--mask", "GFP_ATOMIC", "--format", "json"]);
     assert_eq!(code, 0);
