@@ -36,6 +36,47 @@ pub struct KnowledgeBase {
     /// The big kernel lock: primitives, system-call entries, search bounds.
     #[serde(default)]
     pub bkl: crate::bkl::BklKb,
+    #[serde(default)]
+    pub sleep: SleepKb,
+}
+
+/// What the may-sleep analysis needs to know that the tree's own code does not say: where
+/// sleeping starts (primitives whose bodies are assembly, inline assembly or too conditional to
+/// read), which GFP bit lets an allocation wait, and how far to follow calls through pointers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SleepKb {
+    /// The GFP bit that lets an allocation wait for memory. Which masks include it is read
+    /// from the tree's own `#define`s.
+    pub gfp_wait_bit: String,
+    /// The architecture whose definitions win when a name is defined once per architecture
+    /// (`request_irq`) and the caller is not itself architecture-specific.
+    #[serde(default)]
+    pub preferred_arch: Option<String>,
+    /// A slot (`struct.field`) stored with more functions than this is a generic interface;
+    /// a call through it is reported as unknown instead of joining every implementation.
+    pub max_slot_targets: usize,
+    /// A call through `->field` whose struct cannot be determined is resolved by the field
+    /// name when at most this many structs have a function-pointer field of that name.
+    pub max_field_structs: usize,
+    /// Names (glob patterns) that never sleep; they are not followed.
+    #[serde(default)]
+    pub never: Vec<String>,
+    #[serde(default, rename = "primitive")]
+    pub primitives: Vec<SleepPrimitive>,
+}
+
+impl Default for SleepKb {
+    fn default() -> Self {
+        Self {
+            gfp_wait_bit: "__GFP_WAIT".into(),
+            preferred_arch: None,
+            max_slot_targets: 16,
+            max_field_structs: 3,
+            never: Vec::new(),
+            primitives: Vec::new(),
+        }
+    }
 }
 
 /// The macros and functions that raise or drop a module's use count.
@@ -75,6 +116,46 @@ pub enum CountDiscipline {
     /// The core keeps the module pinned already (an earlier routine's pin, an owner field):
     /// rule 2 does not apply.
     Core,
+}
+
+/// A routine that may sleep by itself; the analysis does not look into its body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SleepPrimitive {
+    pub name: String,
+    pub kind: SleepKind,
+    /// 0-based argument holding a GFP mask: the routine sleeps iff that mask includes the
+    /// wait bit. Without it the routine always may sleep.
+    #[serde(default)]
+    pub mask_arg: Option<usize>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SleepKind {
+    /// Gives up the CPU: schedule, sleep_on, down.
+    Blocks,
+    /// Touches user memory: a page fault may sleep.
+    UserAccess,
+    /// Loads a module: waits for modprobe.
+    ModuleLoad,
+    /// Allocates memory: may wait for memory to be freed.
+    Alloc,
+}
+
+impl SleepKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SleepKind::Blocks => "blocks (gives up the CPU)",
+            SleepKind::UserAccess => "touches user memory (a page fault may sleep)",
+            SleepKind::ModuleLoad => "loads a module (waits for modprobe)",
+            SleepKind::Alloc => "allocates memory (may wait for memory to be freed)",
+        }
+    }
 }
 
 /// A field of one kernel structure that holds (points to, or embeds) another ops table:
@@ -262,6 +343,7 @@ pub struct Kb {
     registrations: HashMap<String, usize>,
     not_registrations: HashSet<String>,
     slots: HashMap<(String, String), usize>,
+    sleep_primitives: HashMap<String, usize>,
 }
 
 /// Why a slot takes a name or a token.
@@ -306,11 +388,19 @@ impl Kb {
             .enumerate()
             .map(|(i, s)| ((s.struct_name.clone(), s.field.clone()), i))
             .collect();
+        let sleep_primitives = data
+            .sleep
+            .primitives
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
         Ok(Self {
             data,
             registrations,
             not_registrations,
             slots,
+            sleep_primitives,
         })
     }
 
@@ -333,6 +423,18 @@ impl Kb {
         let p = &self.data.registration_patterns;
         p.patterns.iter().any(|g| glob_match(g, name))
             && !p.exclude.iter().any(|g| glob_match(g, name))
+    }
+
+    /// The sleeping primitive called `name`, if the knowledge base lists one.
+    pub fn sleep_primitive(&self, name: &str) -> Option<&SleepPrimitive> {
+        self.sleep_primitives
+            .get(name)
+            .map(|&i| &self.data.sleep.primitives[i])
+    }
+
+    /// Whether the knowledge base says `name` never sleeps.
+    pub fn never_sleeps(&self, name: &str) -> bool {
+        self.data.sleep.never.iter().any(|g| glob_match(g, name))
     }
 
     /// The ops table a kernel structure's field holds, per the knowledge base.
@@ -415,6 +517,11 @@ mod tests {
         assert!(kb.is_registration("register_chrdev"));
         assert!(!kb.is_registration("unregister_chrdev"));
         assert!(!kb.is_registration("ac97_get_register"));
+        assert_eq!(kb.data.sleep.gfp_wait_bit, "__GFP_WAIT");
+        assert_eq!(kb.sleep_primitive("kmalloc").unwrap().mask_arg, Some(1));
+        assert_eq!(kb.sleep_primitive("vmalloc").unwrap().mask_arg, None);
+        assert!(kb.never_sleeps("printk"));
+        assert!(kb.never_sleeps("__builtin_constant_p"));
     }
 
     #[test]

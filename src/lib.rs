@@ -20,5 +20,6 @@ pub mod paths;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod sleep;
 pub mod source;
 pub mod stats;

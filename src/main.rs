@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use modrace::facts::BodyPolicy;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
+use modrace::sleep::{report::WhySleeps, SleepAnalysis, UnknownPolicy};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +42,23 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum UnknownArg {
+    Sleeps,
+    NoSleep,
+    Unknown,
+}
+
+impl From<UnknownArg> for UnknownPolicy {
+    fn from(a: UnknownArg) -> Self {
+        match a {
+            UnknownArg::Sleeps => UnknownPolicy::Sleeps,
+            UnknownArg::NoSleep => UnknownPolicy::NoSleep,
+            UnknownArg::Unknown => UnknownPolicy::Report,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// How well the front end parses a tree.
@@ -74,6 +92,25 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Whether a function may sleep, and the call chain down to what sleeps.
+    WhySleeps {
+        /// A function, macro or primitive name.
+        function: String,
+        /// The kernel tree.
+        #[arg(long, required = true)]
+        tree: PathBuf,
+        /// The GFP mask the function is given, for one whose sleeping depends on its mask.
+        #[arg(long, value_name = "NAME")]
+        mask: Option<String>,
+        /// What a callee with no definition (or an unresolvable pointer) counts as.
+        #[arg(long, value_enum, default_value = "no-sleep")]
+        unknown: UnknownArg,
+        /// Look the name up as this file (relative to the tree) sees it: its static functions.
+        #[arg(long, value_name = "PATH")]
+        file: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -89,6 +126,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -184,6 +230,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Text => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::WhySleeps {
+            function,
+            tree,
+            mask,
+            unknown,
+            file,
+            format,
+        } => {
+            let scan = modrace::scan::scan(std::slice::from_ref(&tree), &normalizer)?;
+            if !cli.quiet {
+                for w in &scan.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            let index = modrace::index::Index::build(&scan);
+            let file = match &file {
+                Some(p) => Some(
+                    scan.files
+                        .iter()
+                        .position(|f| &f.path == p)
+                        .ok_or_else(|| anyhow::anyhow!("no file {p} in {}", tree.display()))?,
+                ),
+                None => None,
+            };
+            let policy = UnknownPolicy::from(unknown);
+            let analysis = SleepAnalysis::compute(&index, &kb, policy);
+            // A primitive is what the knowledge base says, wherever the tree defines it.
+            let definitions = if analysis.is_known_primitive(&function) {
+                Vec::new()
+            } else {
+                analysis.definitions(&index, file, &function)
+            };
+            if definitions.is_empty() && !analysis.is_known_primitive(&function) {
+                anyhow::bail!(
+                    "{function}: no function or macro of that name in {} (nor in the knowledge base)",
+                    tree.display()
+                );
+            }
+            let verdict = analysis.function_verdict_in(&index, file, &function, mask.as_deref());
+            let report = WhySleeps::new(&function, mask.as_deref(), verdict, definitions, policy);
+            let text = match format {
+                Format::Text => report.to_text(),
+                Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+            };
+            write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Facts { paths } => {

@@ -30,6 +30,9 @@ pub struct FileFacts {
     pub variables: Vec<Variable>,
     pub calls: Vec<Call>,
     pub field_assigns: Vec<FieldAssign>,
+    /// Identifiers used as whole statements (`LOCKIT;`, `MOD_INC_USE_COUNT;`): macros that
+    /// act like calls. Recorded for every function, with or without its statement tree.
+    pub bare_names: Vec<BareName>,
     pub macros: Vec<MacroDef>,
     pub errors: Vec<ParseError>,
     pub markers: ModuleMarkers,
@@ -158,6 +161,14 @@ pub struct Call {
     pub column: u32,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct BareName {
+    /// Index into `functions`.
+    pub caller: u32,
+    pub name: String,
+    pub line: u32,
+}
+
 /// `base.field = value` or `base->field = value` in a function body.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldAssign {
@@ -267,6 +278,7 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         variables: Vec::new(),
         calls: Vec::new(),
         field_assigns: Vec::new(),
+        bare_names: Vec::new(),
         macros: Vec::new(),
         errors: Vec::new(),
         markers: ModuleMarkers::default(),
@@ -433,6 +445,13 @@ impl<'t> Lower<'_, 't> {
             }
             "identifier" => {
                 if let Some(f) = self.current {
+                    if is_bare_statement(node) {
+                        self.facts.bare_names.push(BareName {
+                            caller: f,
+                            name: self.text(node),
+                            line: line(node),
+                        });
+                    }
                     let t = &self.n.code[node.start_byte()..node.end_byte()];
                     if t == b"MOD_INC_USE_COUNT" || t == b"__MOD_INC_USE_COUNT" {
                         self.facts.functions[f as usize].uses_mod_inc = true;
@@ -782,34 +801,41 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn typedef(&mut self, node: Node) {
-        let struct_name = node
+        let ty = node
             .child_by_field_name("type")
-            .filter(|t| matches!(t.kind(), "struct_specifier" | "union_specifier"))
+            .filter(|t| matches!(t.kind(), "struct_specifier" | "union_specifier"));
+        let mut struct_name = ty
             .and_then(|t| t.child_by_field_name("name"))
             .map(|n| self.text(n));
         let mut cursor = node.walk();
         for d in node.children_by_field_name("declarator", &mut cursor) {
-            if let Some(n) = declarator_name(d) {
-                self.facts.typedefs.push(Typedef {
-                    name: self.text(n),
-                    struct_name: struct_name.clone(),
-                });
+            let Some(n) = declarator_name(d) else {
+                continue;
+            };
+            let name = self.text(n);
+            // `typedef struct { ... } isdn_if;`: the struct is known by the typedef's name.
+            if let (Some(t), None, "type_identifier") = (ty, &struct_name, d.kind()) {
+                if t.child_by_field_name("body").is_some() {
+                    self.struct_body(t, name.clone());
+                    struct_name = Some(name.clone());
+                }
             }
+            self.facts.typedefs.push(Typedef {
+                name,
+                struct_name: struct_name.clone(),
+            });
         }
     }
 
     fn struct_def(&mut self, node: Node) {
-        // `typedef struct { ... } dongle_t;` is known by its typedef name.
-        let typedef_name = || {
-            node.parent()
-                .filter(|p| p.kind() == "type_definition")
-                .and_then(|p| p.child_by_field_name("declarator"))
-                .filter(|d| d.kind() == "type_identifier")
-        };
-        let (Some(name), Some(body)) = (
-            node.child_by_field_name("name").or_else(typedef_name),
-            node.child_by_field_name("body"),
-        ) else {
+        if let Some(name) = node.child_by_field_name("name") {
+            let name = self.text(name);
+            self.struct_body(node, name);
+        }
+    }
+
+    fn struct_body(&mut self, node: Node, name: String) {
+        let Some(body) = node.child_by_field_name("body") else {
             return;
         };
         let mut fields = Vec::new();
@@ -843,7 +869,7 @@ impl<'t> Lower<'_, 't> {
             }
         }
         self.facts.structs.push(StructDef {
-            name: self.text(name),
+            name,
             fields,
             line: line(node),
         });
@@ -927,6 +953,19 @@ impl Lower<'_, '_> {
             });
         }
     }
+}
+
+/// An identifier that is a whole statement, alone or in a comma list: `LOCKIT;`.
+fn is_bare_statement(node: Node) -> bool {
+    let mut at = node;
+    while let Some(p) = at.parent() {
+        match p.kind() {
+            "expression_statement" => return true,
+            "comma_expression" => at = p,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The identifier a declarator declares.

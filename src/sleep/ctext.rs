@@ -1,0 +1,396 @@
+//! Small scanners over C text: macro bodies and argument expressions are kept as text in the
+//! facts, and the analysis needs the calls in a body, the identifiers of an expression and the
+//! shape of a callee expression (`a->b->c`). They never fail: text they do not understand
+//! yields nothing.
+
+/// A call found in a macro body: `name(args)`, or `...->name(args)` / `....name(args)` for a
+/// call through a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyCall {
+    pub callee: String,
+    pub args: Vec<String>,
+    pub through_field: bool,
+}
+
+const NOT_CALLEES: &[&str] = &[
+    "if",
+    "while",
+    "for",
+    "switch",
+    "return",
+    "sizeof",
+    "typeof",
+    "__typeof__",
+    "__typeof",
+    "do",
+    "else",
+    "case",
+    "defined",
+    "__asm__",
+    "asm",
+    "__asm",
+    "volatile",
+    "__volatile__",
+    "__attribute__",
+    "__alignof__",
+    "int",
+    "long",
+    "char",
+    "short",
+    "unsigned",
+    "signed",
+    "void",
+    "const",
+    "struct",
+    "union",
+];
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Index just past a string or character literal starting at `i` (which holds the quote).
+fn skip_literal(b: &[u8], i: usize) -> usize {
+    let quote = b[i];
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            c if c == quote => return j + 1,
+            _ => j += 1,
+        }
+    }
+    b.len()
+}
+
+/// The index of the parenthesis matching the one at `open`, if the text closes it.
+fn matching_paren(b: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut j = open;
+    while j < b.len() {
+        match b[j] {
+            b'"' | b'\'' => {
+                j = skip_literal(b, j);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Splits an argument list at top-level commas; empty text gives no arguments.
+pub fn split_args(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let mut j = 0;
+    while j < b.len() {
+        match b[j] {
+            b'"' | b'\'' => {
+                j = skip_literal(b, j);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                out.push(text[start..j].trim().to_string());
+                start = j + 1;
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    let last = text[start.min(text.len())..].trim();
+    if !last.is_empty() || !out.is_empty() {
+        out.push(last.to_string());
+    }
+    out
+}
+
+/// Every call in a macro body, outer calls before the calls in their arguments.
+/// Stringified (`#x`) and pasted (`a##b`) names are not calls anyone can name.
+pub fn body_calls(body: &str) -> Vec<BodyCall> {
+    let b = body.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i = skip_literal(b, i);
+            continue;
+        }
+        if !is_ident_start(c) || (i > 0 && is_ident(b[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_ident(b[i]) {
+            i += 1;
+        }
+        let name = &body[start..i];
+        let mut k = i;
+        while k < b.len() && b[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if k >= b.len() || b[k] != b'(' || NOT_CALLEES.contains(&name) {
+            continue;
+        }
+        let before = body[..start].trim_end();
+        if before.ends_with('#') || body[i..].trim_start().starts_with("##") {
+            continue;
+        }
+        let through_field = before.ends_with("->") || (before.ends_with('.'));
+        let Some(close) = matching_paren(b, k) else {
+            continue;
+        };
+        out.push(BodyCall {
+            callee: name.to_string(),
+            args: split_args(&body[k + 1..close]),
+            through_field,
+        });
+    }
+    out
+}
+
+/// An identifier in an expression, with what surrounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word<'a> {
+    pub text: &'a str,
+    /// Preceded by `~`: a bit taken away, not added.
+    pub negated: bool,
+    /// Preceded by `.` or `->`: a field name.
+    pub member: bool,
+    /// Followed by `(`: a called name.
+    pub called: bool,
+    /// Followed by `->`, `.` or `[`: the base of an access.
+    pub base: bool,
+    pub number: bool,
+}
+
+/// Identifiers and numbers of an expression, in order, skipping literals.
+pub fn words(expr: &str) -> Vec<Word<'_>> {
+    let b = expr.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i = skip_literal(b, i);
+            continue;
+        }
+        if !is_ident(c) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && (is_ident(b[i]) || (c.is_ascii_digit() && b[i] == b'.')) {
+            i += 1;
+        }
+        let before = expr[..start].trim_end();
+        let after = expr[i..].trim_start();
+        out.push(Word {
+            text: &expr[start..i],
+            negated: before.ends_with('~'),
+            member: before.ends_with("->") || before.ends_with('.'),
+            called: after.starts_with('('),
+            base: after.starts_with("->") || after.starts_with('.') || after.starts_with('['),
+            number: c.is_ascii_digit(),
+        });
+    }
+    out
+}
+
+/// Removes parentheses around the whole expression and surrounding blanks.
+pub fn strip_parens(mut e: &str) -> &str {
+    loop {
+        e = e.trim();
+        if e.starts_with('(') && matching_paren(e.as_bytes(), 0) == Some(e.len() - 1) {
+            e = &e[1..e.len() - 1];
+        } else {
+            return e;
+        }
+    }
+}
+
+/// `(type) rest` gives `Some((type, rest))`.
+pub fn split_cast(e: &str) -> Option<(&str, &str)> {
+    let e = e.trim();
+    if !e.starts_with('(') {
+        return None;
+    }
+    let close = matching_paren(e.as_bytes(), 0)?;
+    let rest = e[close + 1..].trim();
+    (!rest.is_empty()).then(|| (e[1..close].trim(), rest))
+}
+
+/// Splits `base->field` or `base.field` at the last top-level access: `Some((base, field))`.
+pub fn split_member(e: &str) -> Option<(&str, &str)> {
+    let b = e.as_bytes();
+    let end = e.trim_end().len();
+    let mut j = end;
+    while j > 0 && is_ident(b[j - 1]) {
+        j -= 1;
+    }
+    if j == end || j == 0 || b[j].is_ascii_digit() {
+        return None;
+    }
+    let field = &e[j..end];
+    let before = e[..j].trim_end();
+    let base = before
+        .strip_suffix("->")
+        .or_else(|| before.strip_suffix('.'))?;
+    // The access must be at top level: the base's brackets must balance.
+    let mut depth = 0i32;
+    for c in base.bytes() {
+        match c {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    (depth == 0 && !base.trim().is_empty()).then(|| (base.trim(), field))
+}
+
+/// `x[i]` gives `x`; anything else is returned as is.
+pub fn strip_index(e: &str) -> &str {
+    let t = e.trim_end();
+    if t.ends_with(']') {
+        let b = t.as_bytes();
+        let mut depth = 0i32;
+        for j in (0..b.len()).rev() {
+            match b[j] {
+                b']' => depth += 1,
+                b'[' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return t[..j].trim_end();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    t
+}
+
+/// Whether the text is one C identifier.
+pub fn is_identifier(e: &str) -> bool {
+    let b = e.as_bytes();
+    !b.is_empty() && is_ident_start(b[0]) && b.iter().all(|c| is_ident(*c))
+}
+
+/// The struct or typedef name of a declared type: `const struct net_device *` gives
+/// `net_device`, `kdev_t` gives `kdev_t`.
+pub fn type_name(ty: &str) -> Option<&str> {
+    const QUALIFIERS: &[&str] = &[
+        "const", "volatile", "register", "static", "extern", "unsigned", "signed",
+    ];
+    let mut words = ty
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty() && !QUALIFIERS.contains(w));
+    let first = words.next()?;
+    if first == "struct" || first == "union" {
+        words.next()
+    } else {
+        Some(first)
+    }
+}
+
+/// Parses an integer literal as C writes it (`0x01`, `010`, `4UL`).
+pub fn parse_int(text: &str) -> Option<i64> {
+    let t = strip_parens(text).trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+/// Shortens long call text for a chain step.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(3)).collect();
+    s.push_str("...");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_in_macro_bodies() {
+        let calls = body_calls("__get_free_pages((gfp_mask),0)");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].callee, "__get_free_pages");
+        assert_eq!(calls[0].args, vec!["(gfp_mask)", "0"]);
+        let calls =
+            body_calls("do { if (!(c)) { add_wait_queue(&wq, &w); schedule(); } } while (0)");
+        let names: Vec<_> = calls.iter().map(|c| c.callee.as_str()).collect();
+        assert_eq!(names, vec!["add_wait_queue", "schedule"]);
+        assert!(calls[1].args.is_empty());
+        let calls = body_calls("(dev)->open(dev, \"a(b\") + f(g(x), y)");
+        assert!(calls[0].through_field);
+        assert_eq!(calls[0].args, vec!["dev", "\"a(b\""]);
+        let names: Vec<_> = calls.iter().map(|c| c.callee.as_str()).collect();
+        assert_eq!(names, vec!["open", "f", "g"]);
+        assert!(body_calls("#x (a) a##b(c) sizeof(x)").is_empty());
+        assert!(body_calls("unterminated(").is_empty());
+    }
+
+    #[test]
+    fn expression_words() {
+        let w = words("gfp_mask & ~__GFP_WAIT | sk->allocation | f(x) | 0x10");
+        let texts: Vec<_> = w.iter().map(|w| w.text).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "gfp_mask",
+                "__GFP_WAIT",
+                "sk",
+                "allocation",
+                "f",
+                "x",
+                "0x10"
+            ]
+        );
+        assert!(w[1].negated);
+        assert!(w[2].base && w[3].member && w[4].called && w[6].number);
+    }
+
+    #[test]
+    fn expression_shapes() {
+        assert_eq!(split_member("dev->ops->open"), Some(("dev->ops", "open")));
+        assert_eq!(split_member("fops[i].open"), Some(("fops[i]", "open")));
+        assert_eq!(split_member("f(a->b)"), None);
+        assert_eq!(split_member("open"), None);
+        assert_eq!(strip_parens("((x))"), "x");
+        assert_eq!(strip_parens("(a)+(b)"), "(a)+(b)");
+        assert_eq!(split_cast("(struct foo *) p"), Some(("struct foo *", "p")));
+        assert_eq!(strip_index("tbl[i][j]"), "tbl[i]");
+        assert_eq!(type_name("const struct net_device *"), Some("net_device"));
+        assert_eq!(type_name("kdev_t"), Some("kdev_t"));
+        assert_eq!(parse_int("0x01"), Some(1));
+        assert_eq!(parse_int("(4UL)"), Some(4));
+        assert_eq!(split_args(""), Vec::<String>::new());
+        assert_eq!(split_args("a, (b, c), d"), vec!["a", "(b, c)", "d"]);
+    }
+}

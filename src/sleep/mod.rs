@@ -1,0 +1,797 @@
+//! May-sleep analysis: may this call sleep, and why.
+//!
+//! Sleeping starts at the knowledge base's primitives (`[sleep]` in `kb/linux-2.4.toml`):
+//! routines that block, touch user memory, load a module, or allocate memory with a mask that
+//! includes the wait bit. Which masks include it is read from the tree's `#define`s
+//! ([`mask`]). Everything else follows from the tree's call graph ([`graph`]): functions,
+//! macros, calls through ops-table slots and per-architecture definitions, solved to a fixpoint
+//! over strongly connected components ([`solve`]). Summaries are parameter-dependent:
+//! `sk_alloc(family, priority, zero)` sleeps iff `priority` is a sleeping mask, and every
+//! caller judges its own argument.
+//!
+//! API (used by `modrace why-sleeps` and by the rules):
+//! - [`SleepAnalysis::compute`] once per tree;
+//! - [`SleepAnalysis::call_verdict`] for `files[file].calls[call]`: the arguments at that site
+//!   are judged (a mask that is the caller's own parameter makes the answer conditional);
+//! - [`SleepAnalysis::name_verdict`] for a bare macro name used as a statement (`LOCKIT;`),
+//!   which the facts record as `Event::Name`, not as a call;
+//! - [`SleepAnalysis::function_verdict`] / [`SleepAnalysis::function_verdict_in`] for a
+//!   function (or macro, or primitive) by name, optionally with the mask it is given.
+//!
+//! Every "yes" carries its chain: one [`ChainStep`] per call, from the first call in the
+//! function asked about (or the call site asked about) down to the primitive. Steps through a
+//! slot or between alternative definitions are not steps of their own: the next step names
+//! the function that was reached, and its file.
+//!
+//! Unknowns are callees with no definition in the tree and not in the knowledge base, calls
+//! through pointers that cannot be resolved (or through a slot with more than
+//! `max_slot_targets` implementations), and masks that are neither a macro nor a parameter
+//! (`sk->allocation`). [`UnknownPolicy`] decides what they mean; every verdict lists those it
+//! reached (up to 32).
+
+pub mod ctext;
+mod graph;
+mod mask;
+pub mod report;
+mod solve;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::index::{FnRef, Index};
+use crate::kb::{Kb, SleepPrimitive};
+use graph::{Builder, Graph, Lookup, NodeId, NodeKind, Origin, Target};
+pub use mask::Mask;
+use mask::MaskTable;
+use solve::{owner_params, Next, Solver, Summary, Unknowns};
+
+/// What an unknown callee (or an undecidable mask) counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownPolicy {
+    /// It may sleep: a chain may end at an unknown. Nothing that may sleep is missed, but
+    /// every unresolved function pointer sleeps.
+    Sleeps,
+    /// It does not sleep (the default): what the tree defines decides, and the verdict lists
+    /// the unknowns it assumed away. In a whole tree the unknowns are mostly compiler builtins,
+    /// assembly helpers and function pointers, which rarely sleep; a checker that reports
+    /// "may sleep" should not report every call through a pointer.
+    #[default]
+    NoSleep,
+    /// A verdict that reached unknowns and found no chain is `Sleep::Unknown`.
+    Report,
+}
+
+impl UnknownPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownPolicy::Sleeps => "sleeps",
+            UnknownPolicy::NoSleep => "no-sleep",
+            UnknownPolicy::Report => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sleep {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// One call on the way to a sleeping primitive. Paths are relative to the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainStep {
+    /// The function (or macro) the call is written in.
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    /// The call as written, arguments included.
+    pub call: String,
+    /// The slot (`net_proto_family.create`) or the set of alternative definitions (`->open`,
+    /// a name defined per architecture) the previous call went through to reach this function.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+/// A parameter whose mask decides: the verdict is "yes" if it is given a sleeping mask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Condition {
+    /// 0-based.
+    pub param: usize,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub sleeps: Sleep,
+    /// Down to the primitive, for `Yes`; for a conditional `Unknown`, the chain that sleeps
+    /// when the condition holds.
+    pub chain: Vec<ChainStep>,
+    pub unknowns: Vec<String>,
+    /// More unknowns were reached than are listed.
+    pub more_unknowns: bool,
+    /// What the last step does: `kmalloc allocates memory ...`.
+    pub reason: Option<String>,
+    /// The sleeping GFP mask that decided, when an allocation did.
+    pub mask: Option<String>,
+    /// Parameters of the function asked about (or of the caller, for a call site) whose mask
+    /// decides, when no mask was given for them.
+    pub conditions: Vec<Condition>,
+}
+
+impl Verdict {
+    fn no() -> Self {
+        Verdict {
+            sleeps: Sleep::No,
+            chain: Vec::new(),
+            unknowns: Vec::new(),
+            more_unknowns: false,
+            reason: None,
+            mask: None,
+            conditions: Vec::new(),
+        }
+    }
+
+    /// `request_irq -> kmalloc(GFP_KERNEL)`: the functions of the chain and the callee of its
+    /// last call, with the deciding mask.
+    pub fn short_chain(&self) -> String {
+        let mut parts: Vec<String> = self.chain.iter().map(|s| s.function.clone()).collect();
+        if let Some(last) = self.chain.last() {
+            let callee = last.call.split('(').next().unwrap_or("").trim().to_string();
+            parts.push(match &self.mask {
+                Some(m) => format!("{callee}({m})"),
+                None => callee,
+            });
+        }
+        parts.join(" -> ")
+    }
+}
+
+/// Counts for reports and benchmarks.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SleepStats {
+    pub nodes: usize,
+    pub functions: usize,
+    pub functions_sleeping: usize,
+    pub functions_conditional: usize,
+    pub functions_with_unknowns: usize,
+    pub components: usize,
+    pub largest_component: usize,
+    pub seconds: f64,
+}
+
+pub struct SleepAnalysis {
+    graph: Graph,
+    lookup: Lookup,
+    summaries: Vec<Summary>,
+    scc_of: Vec<u32>,
+    unknowns: Vec<Unknowns>,
+    masks: MaskTable,
+    primitives: Vec<SleepPrimitive>,
+    never: Vec<String>,
+    wait_bit: String,
+    policy: UnknownPolicy,
+    seconds: f64,
+}
+
+/// The start of a chain that is not yet in the graph's summaries: what a call site (or a
+/// question about a name) reaches.
+#[derive(Debug, Clone, Copy)]
+enum Cont {
+    /// The target itself decides (a primitive, or an unknown under `sleeps`).
+    End(Target),
+    /// Continue with a node's unconditional entry or its entry for a parameter.
+    Node(NodeId, Option<u8>),
+}
+
+/// What a target reached with some arguments amounts to.
+#[derive(Default)]
+struct Judged {
+    sleeps: Option<(u32, Cont, Option<String>)>,
+    /// (parameter of the context, chain length, continuation)
+    conds: Vec<(u8, u32, Cont)>,
+    unknowns: Vec<String>,
+    more_unknowns: bool,
+}
+
+impl SleepAnalysis {
+    /// Builds the call graph of the tree and solves it.
+    pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
+        let start = Instant::now();
+        let masks = MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit);
+        let (mut graph, lookup) = Builder::new(index, kb).build();
+        let strings = std::mem::take(&mut graph.strings);
+        let solver = Solver {
+            index,
+            kb,
+            graph: &graph,
+            masks: &masks,
+            policy,
+            strings: std::cell::RefCell::new(strings),
+        };
+        let (summaries, scc_of, unknowns) = solver.solve();
+        let strings = solver.strings.into_inner();
+        graph.strings = strings;
+        SleepAnalysis {
+            graph,
+            lookup,
+            summaries,
+            scc_of,
+            unknowns,
+            masks,
+            primitives: kb.data.sleep.primitives.clone(),
+            never: kb.data.sleep.never.clone(),
+            wait_bit: kb.data.sleep.gfp_wait_bit.clone(),
+            policy,
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    }
+
+    pub fn policy(&self) -> UnknownPolicy {
+        self.policy
+    }
+
+    /// Verdict for one call site: `files[file].calls[call]`. Masks in its arguments are judged
+    /// where they are written.
+    pub fn call_verdict(&self, index: &Index, file: usize, call: usize) -> Verdict {
+        let Some(&target) = self.graph.call_targets.get(file).and_then(|t| t.get(call)) else {
+            return self.unknown_name("no such call site");
+        };
+        let f = &index.files[file];
+        let c = &f.calls[call];
+        let caller = c.caller.map(|i| &f.functions[i as usize]);
+        let params: Vec<&str> = caller.map_or(Vec::new(), |func| {
+            func.params
+                .iter()
+                .map(|p| p.name.as_deref().unwrap_or(""))
+                .collect()
+        });
+        let judged = self.judge(index, target, Some(&c.args), &params, Some(file));
+        let first = ChainStep {
+            function: caller.map_or("<file scope>".to_string(), |f| f.name.clone()),
+            file: f.path.clone(),
+            line: c.line,
+            call: call_text(&c.callee, &c.args),
+            via: None,
+        };
+        self.finish(index, judged, Some(first), &params)
+    }
+
+    /// Verdict for a bare name used as a statement in `files[file].functions[func]`
+    /// (`Event::Name`): a macro that expands to calls. Anything else does not sleep.
+    pub fn name_verdict(&self, index: &Index, file: usize, func: usize, name: &str) -> Verdict {
+        let Some(&base) = self.graph.fn_base.get(file) else {
+            return Verdict::no();
+        };
+        let node = base as usize + func;
+        let Some(site) = self.graph.sites.get(node).and_then(|sites| {
+            sites.iter().find(|s| {
+                matches!(s.origin, Origin::Name { name: n, .. } if self.graph.strings.get(n) == name)
+            })
+        }) else {
+            return Verdict::no();
+        };
+        let Origin::Name { line, .. } = site.origin else {
+            return Verdict::no();
+        };
+        let (params, _) = owner_params(&self.graph, index, node as NodeId);
+        let judged = self.judge(index, site.target, Some(&[]), &params, Some(file));
+        let first = ChainStep {
+            function: index.files[file].functions[func].name.clone(),
+            file: index.files[file].path.clone(),
+            line,
+            call: name.to_string(),
+            via: None,
+        };
+        self.finish(index, judged, Some(first), &params)
+    }
+
+    /// Verdict for a function (or macro, or primitive) by name, as code outside any file sees
+    /// it: generic and preferred-architecture definitions first; a name defined only as
+    /// `static` is looked up in every file. `mask` is the mask it is given, for a function
+    /// whose sleeping depends on one.
+    pub fn function_verdict(&self, index: &Index, name: &str, mask: Option<&str>) -> Verdict {
+        self.function_verdict_in(index, None, name, mask)
+    }
+
+    /// Like [`Self::function_verdict`], with the static scoping of `file`.
+    pub fn function_verdict_in(
+        &self,
+        index: &Index,
+        file: Option<usize>,
+        name: &str,
+        mask: Option<&str>,
+    ) -> Verdict {
+        if self.never.iter().any(|g| crate::kb::glob_match(g, name)) {
+            let mut v = Verdict::no();
+            v.reason = Some(format!("{name} never sleeps (knowledge base)"));
+            return v;
+        }
+        if let Some(i) = self.primitives.iter().position(|p| p.name == name) {
+            let p = &self.primitives[i];
+            let target = Target::Prim(i as u32);
+            let args = p.mask_arg.map(|m| {
+                let mut args = vec![String::new(); m + 1];
+                args[m] = mask.map_or_else(|| "mask".to_string(), str::to_string);
+                args
+            });
+            let params: &[&str] = if mask.is_none() { &["mask"] } else { &[] };
+            let mut judged = self.judge(index, target, args.as_deref(), params, None);
+            for c in &mut judged.conds {
+                c.0 = p.mask_arg.unwrap_or(0) as u8;
+            }
+            let mut v = self.finish(index, judged, None, &[]);
+            if let Some(c) = v.conditions.first_mut() {
+                c.name = "mask".into();
+            }
+            return v;
+        }
+        let nodes = self.candidates(file, name);
+        if nodes.is_empty() {
+            return self.unknown_name(&format!("{name} (no definition in the tree)"));
+        }
+        let mut best: Option<Verdict> = None;
+        let mut unknowns: Vec<String> = Vec::new();
+        let mut more = false;
+        for node in nodes {
+            let v = self.node_verdict(index, node, mask);
+            unknowns.extend(v.unknowns.iter().cloned());
+            more |= v.more_unknowns;
+            let better = match &best {
+                None => true,
+                Some(b) => {
+                    let order = |s: Sleep| match s {
+                        Sleep::Yes => 0,
+                        Sleep::Unknown => 1,
+                        Sleep::No => 2,
+                    };
+                    (order(v.sleeps), v.chain.len()) < (order(b.sleeps), b.chain.len())
+                }
+            };
+            if better {
+                best = Some(v);
+            }
+        }
+        let mut v = best.unwrap_or_else(Verdict::no);
+        unknowns.sort();
+        unknowns.dedup();
+        v.unknowns = unknowns;
+        v.more_unknowns = more;
+        v
+    }
+
+    /// Where a name is defined in the tree (functions, and macros that some code uses), as
+    /// `function_verdict_in` would pick them.
+    pub fn definitions(
+        &self,
+        index: &Index,
+        file: Option<usize>,
+        name: &str,
+    ) -> Vec<(String, u32)> {
+        self.candidates(file, name)
+            .into_iter()
+            .filter_map(|n| match &self.graph.nodes[n as usize] {
+                NodeKind::Function(r) => {
+                    Some((index.files[r.file].path.clone(), index.function(*r).line))
+                }
+                NodeKind::Macro { file, idx, .. } => {
+                    let f = &index.files[*file as usize];
+                    Some((f.path.clone(), f.macros[*idx as usize].line))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the knowledge base knows the name (as a primitive or as never sleeping).
+    pub fn is_known_primitive(&self, name: &str) -> bool {
+        self.primitives.iter().any(|p| p.name == name)
+            || self.never.iter().any(|g| crate::kb::glob_match(g, name))
+    }
+
+    /// Verdict for one function definition.
+    pub fn definition_verdict(&self, index: &Index, r: FnRef, mask: Option<&str>) -> Verdict {
+        match self.graph.fn_base.get(r.file) {
+            Some(&base) => self.node_verdict(index, base + r.func as NodeId, mask),
+            None => Verdict::no(),
+        }
+    }
+
+    /// Unknown targets of call sites across the tree, most frequent first.
+    pub fn unknown_callees(&self) -> Vec<(String, usize)> {
+        let mut counts: rustc_hash::FxHashMap<u32, usize> = Default::default();
+        for t in self.graph.call_targets.iter().flatten() {
+            if let Target::Unknown(u) = t {
+                *counts.entry(*u).or_default() += 1;
+            }
+        }
+        let mut v: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(u, n)| (self.graph.strings.get(u).to_string(), n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    pub fn stats(&self) -> SleepStats {
+        let mut s = SleepStats {
+            nodes: self.graph.nodes.len(),
+            seconds: self.seconds,
+            ..Default::default()
+        };
+        let mut sizes = vec![0usize; self.unknowns.len()];
+        for &c in &self.scc_of {
+            sizes[c as usize] += 1;
+        }
+        s.components = sizes.len();
+        s.largest_component = sizes.iter().copied().max().unwrap_or(0);
+        for (n, kind) in self.graph.nodes.iter().enumerate() {
+            if !matches!(kind, NodeKind::Function(_)) {
+                continue;
+            }
+            s.functions += 1;
+            let sum = &self.summaries[n];
+            if sum.sleeps.is_some() {
+                s.functions_sleeping += 1;
+            } else if !sum.conds.is_empty() {
+                s.functions_conditional += 1;
+            }
+            let u = &self.unknowns[self.scc_of[n] as usize];
+            if !u.ids.is_empty() || u.more {
+                s.functions_with_unknowns += 1;
+            }
+        }
+        s
+    }
+
+    fn unknown_name(&self, what: &str) -> Verdict {
+        let mut v = Verdict::no();
+        v.sleeps = match self.policy {
+            UnknownPolicy::NoSleep => Sleep::No,
+            _ => Sleep::Unknown,
+        };
+        v.unknowns.push(what.to_string());
+        v
+    }
+
+    /// The nodes a name stands for, seen from `file` (or from generic code).
+    fn candidates(&self, file: Option<usize>, name: &str) -> Vec<NodeId> {
+        let Some(defs) = self.lookup.defs.get(name) else {
+            return Vec::new();
+        };
+        if let Some(f) = file {
+            let mine = |k: graph::DefKind| {
+                defs.iter()
+                    .find(|d| {
+                        d.file as usize == f
+                            && (d.kind == graph::DefKind::Macro) == (k == graph::DefKind::Macro)
+                    })
+                    .map(|d| d.node)
+            };
+            if let Some(n) = mine(graph::DefKind::Macro).or_else(|| mine(graph::DefKind::Fn)) {
+                return vec![n];
+            }
+        }
+        let arch = file.and_then(|f| self.lookup.file_arch.get(f).copied().flatten());
+        let ranked: Vec<_> = defs
+            .iter()
+            .filter(|d| d.exported)
+            .map(|d| {
+                let def_arch = self
+                    .lookup
+                    .file_arch
+                    .get(d.file as usize)
+                    .copied()
+                    .flatten();
+                (
+                    graph::rank(def_arch, arch, self.lookup.preferred_arch),
+                    d.node,
+                )
+            })
+            .collect();
+        if let Some(best) = ranked.iter().map(|(r, _)| *r).min() {
+            return ranked
+                .into_iter()
+                .filter(|(r, _)| *r == best)
+                .map(|(_, n)| n)
+                .collect();
+        }
+        if file.is_none() {
+            return defs.iter().map(|d| d.node).collect();
+        }
+        Vec::new()
+    }
+
+    fn node_verdict(&self, index: &Index, node: NodeId, mask: Option<&str>) -> Verdict {
+        let (params, _) = owner_params(&self.graph, index, node);
+        let sum = &self.summaries[node as usize];
+        let mut judged = Judged::default();
+        if let Some(w) = sum.sleeps {
+            judged.sleeps = Some((w.depth, Cont::Node(node, None), None));
+        }
+        for &(k, w) in &sum.conds {
+            match mask {
+                Some(m) => match self.masks.eval(index.files, m, &[], None) {
+                    Mask::Sleeps(name) => {
+                        if judged.sleeps.as_ref().is_none_or(|s| w.depth < s.0) {
+                            judged.sleeps = Some((w.depth, Cont::Node(node, Some(k)), Some(name)));
+                        }
+                    }
+                    Mask::No | Mask::Params(_) => {}
+                    Mask::Unknown => judged.unknowns.push(format!("mask `{m}`")),
+                },
+                None => judged.conds.push((k, w.depth, Cont::Node(node, Some(k)))),
+            }
+        }
+        self.add_unknowns(&mut judged, node);
+        self.finish(index, judged, None, &params)
+    }
+
+    fn add_unknowns(&self, judged: &mut Judged, node: NodeId) {
+        let u = &self.unknowns[self.scc_of[node as usize] as usize];
+        judged
+            .unknowns
+            .extend(u.ids.iter().map(|&i| self.graph.strings.get(i).to_string()));
+        judged.more_unknowns |= u.more;
+    }
+
+    /// What `target` amounts to when called with `args` from a context with `params`.
+    fn judge(
+        &self,
+        index: &Index,
+        target: Target,
+        args: Option<&[String]>,
+        params: &[&str],
+        file: Option<usize>,
+    ) -> Judged {
+        let mut j = Judged::default();
+        let mask_at = |j: &mut Judged, k: usize| -> Mask {
+            let m = match args.and_then(|a| a.get(k)) {
+                Some(text) => self.masks.eval(index.files, text, params, file),
+                None => Mask::Unknown,
+            };
+            if m == Mask::Unknown {
+                let text = args
+                    .and_then(|a| a.get(k))
+                    .map_or("(missing)", |s| s.as_str());
+                j.unknowns
+                    .push(format!("mask `{}`", ctext::shorten(text, 40)));
+            }
+            m
+        };
+        let offer = |j: &mut Judged, m: Mask, depth: u32, cont: Cont| match m {
+            Mask::Sleeps(name) => {
+                if j.sleeps.as_ref().is_none_or(|s| depth < s.0) {
+                    j.sleeps = Some((depth, cont, Some(name)));
+                }
+            }
+            Mask::Params(ks) => j.conds.extend(ks.into_iter().map(|k| (k, depth, cont))),
+            Mask::No => {}
+            Mask::Unknown => {
+                if self.policy == UnknownPolicy::Sleeps && j.sleeps.is_none() {
+                    j.sleeps = Some((depth, cont, None));
+                }
+            }
+        };
+        match target {
+            Target::Never => {}
+            Target::Unknown(u) => {
+                j.unknowns.push(self.graph.strings.get(u).to_string());
+                if self.policy == UnknownPolicy::Sleeps {
+                    j.sleeps = Some((1, Cont::End(target), None));
+                }
+            }
+            Target::Prim(p) => match self.primitives[p as usize].mask_arg {
+                None => j.sleeps = Some((1, Cont::End(target), None)),
+                Some(k) => {
+                    let m = mask_at(&mut j, k);
+                    offer(&mut j, m, 1, Cont::End(target));
+                }
+            },
+            Target::Node(t) => {
+                let sum = &self.summaries[t as usize];
+                if let Some(w) = sum.sleeps {
+                    j.sleeps = Some((w.depth + 1, Cont::Node(t, None), None));
+                }
+                for &(k, w) in &sum.conds {
+                    let m = mask_at(&mut j, k as usize);
+                    offer(&mut j, m, w.depth + 1, Cont::Node(t, Some(k)));
+                }
+                self.add_unknowns(&mut j, t);
+            }
+        }
+        j
+    }
+
+    /// Turns a judgement into a verdict: `first` is the call asked about, if any; `params` the
+    /// parameter names of the context, for conditions.
+    fn finish(
+        &self,
+        index: &Index,
+        j: Judged,
+        first: Option<ChainStep>,
+        params: &[&str],
+    ) -> Verdict {
+        let mut v = Verdict::no();
+        let mut unknowns = j.unknowns;
+        unknowns.sort();
+        unknowns.dedup();
+        v.more_unknowns = j.more_unknowns;
+        if unknowns.len() > solve::MAX_UNKNOWNS {
+            unknowns.truncate(solve::MAX_UNKNOWNS);
+            v.more_unknowns = true;
+        }
+        v.unknowns = unknowns;
+        let cont = if let Some((_, cont, mask)) = j.sleeps {
+            v.sleeps = Sleep::Yes;
+            v.mask = mask;
+            Some(cont)
+        } else if let Some(&(_, _, cont)) = j.conds.iter().min_by_key(|c| c.1) {
+            v.sleeps = if self.policy == UnknownPolicy::Sleeps {
+                Sleep::Yes
+            } else {
+                Sleep::Unknown
+            };
+            let mut ks: Vec<u8> = j.conds.iter().map(|c| c.0).collect();
+            ks.sort_unstable();
+            ks.dedup();
+            v.conditions = ks
+                .into_iter()
+                .map(|k| Condition {
+                    param: k as usize,
+                    name: params.get(k as usize).copied().unwrap_or("").to_string(),
+                })
+                .collect();
+            Some(cont)
+        } else {
+            if self.policy == UnknownPolicy::Report && (!v.unknowns.is_empty() || v.more_unknowns) {
+                v.sleeps = Sleep::Unknown;
+            }
+            None
+        };
+        let Some(cont) = cont else {
+            return v;
+        };
+        v.chain.extend(first);
+        match cont {
+            Cont::End(target) => {
+                v.reason = Some(self.reason(target, v.mask.as_deref()));
+            }
+            Cont::Node(node, state) => {
+                let (steps, reason, mask) = self.chain_from(index, node, state);
+                v.chain.extend(steps);
+                v.reason = reason;
+                if v.mask.is_none() {
+                    v.mask = mask;
+                }
+            }
+        }
+        if let (Some(m), Some(r)) = (&v.mask, &mut v.reason) {
+            if !r.contains(m.as_str()) {
+                r.push_str(&format!("; the mask {m} includes {}", self.wait_bit));
+            }
+        }
+        v
+    }
+
+    fn reason(&self, target: Target, mask: Option<&str>) -> String {
+        match target {
+            Target::Prim(p) => {
+                let p = &self.primitives[p as usize];
+                match mask {
+                    Some(m) => format!(
+                        "{} {}; the mask {m} includes {}",
+                        p.name,
+                        p.kind.describe(),
+                        self.wait_bit
+                    ),
+                    None => format!("{} {}", p.name, p.kind.describe()),
+                }
+            }
+            Target::Unknown(u) => format!(
+                "{} is unknown, and the `sleeps` policy counts it as sleeping",
+                self.graph.strings.get(u)
+            ),
+            Target::Never | Target::Node(_) => String::new(),
+        }
+    }
+
+    /// The chain recorded in the summaries, from `node`'s entry (`state`: unconditional or
+    /// for a parameter) down to the primitive: steps, reason, and the mask decided on the way.
+    fn chain_from(
+        &self,
+        index: &Index,
+        mut node: NodeId,
+        mut state: Option<u8>,
+    ) -> (Vec<ChainStep>, Option<String>, Option<String>) {
+        let mut steps: Vec<ChainStep> = Vec::new();
+        let mut mask: Option<String> = None;
+        let mut via: Option<String> = None;
+        // Chains are acyclic by construction; the bound only guards against a bug.
+        for _ in 0..10_000 {
+            let sum = &self.summaries[node as usize];
+            let Some(why) = (match state {
+                None => sum.sleeps,
+                Some(k) => sum.cond(k),
+            }) else {
+                break;
+            };
+            let site = &self.graph.sites[node as usize][why.site as usize];
+            if mask.is_none() {
+                mask = why.mask.map(|m| self.graph.strings.get(m).to_string());
+            }
+            match &self.graph.nodes[node as usize] {
+                NodeKind::Slot { name } | NodeKind::Alternatives { name } => {
+                    via.get_or_insert_with(|| name.clone());
+                }
+                _ => {}
+            }
+            if let Some(mut step) = self.step(index, node, site) {
+                step.via = via.take();
+                steps.push(step);
+            }
+            match why.next {
+                Next::End => {
+                    let reason = self.reason(site.target, mask.as_deref());
+                    return (steps, Some(reason), mask);
+                }
+                Next::Node(t, s) => {
+                    node = t;
+                    state = s;
+                }
+            }
+        }
+        (steps, None, mask)
+    }
+
+    fn step(&self, index: &Index, node: NodeId, site: &graph::Site) -> Option<ChainStep> {
+        let (function, file, line) = match &self.graph.nodes[node as usize] {
+            NodeKind::Function(r) => {
+                let f = index.function(*r);
+                let line = match site.origin {
+                    Origin::Call { file, call } => {
+                        index.files[file as usize].calls[call as usize].line
+                    }
+                    Origin::Name { line, .. } => line,
+                    _ => f.line,
+                };
+                (f.name.clone(), index.files[r.file].path.clone(), line)
+            }
+            NodeKind::Macro { file, idx, .. } => {
+                let f = &index.files[*file as usize];
+                let m = &f.macros[*idx as usize];
+                (m.name.clone(), f.path.clone(), m.line)
+            }
+            NodeKind::Slot { .. } | NodeKind::Alternatives { .. } => return None,
+        };
+        let call = match site.origin {
+            Origin::Call { file, call } => {
+                let c = &index.files[file as usize].calls[call as usize];
+                call_text(&c.callee, &c.args)
+            }
+            Origin::Name { name, .. } => self.graph.strings.get(name).to_string(),
+            Origin::Body { idx } => {
+                let s = &self.graph.macro_sites[idx as usize];
+                if s.alias {
+                    s.callee.clone()
+                } else {
+                    call_text(&s.callee, &s.args)
+                }
+            }
+            Origin::Member => return None,
+        };
+        Some(ChainStep {
+            function,
+            file,
+            line,
+            call,
+            via: None,
+        })
+    }
+}
+
+fn call_text(callee: &str, args: &[String]) -> String {
+    ctext::shorten(&format!("{callee}({})", args.join(", ")), 120)
+}
