@@ -3,7 +3,7 @@
 //! It is data (`kb/linux-2.4.toml`, embedded in the binary, replaceable with `--kb FILE`),
 //! so that supporting another kernel era means editing a file, not the analyses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -31,6 +31,30 @@ pub struct KnowledgeBase {
     pub slot_heuristic: SlotHeuristic,
     #[serde(default, rename = "member")]
     pub members: Vec<Member>,
+    #[serde(default, rename = "table_macro")]
+    pub table_macros: Vec<TableMacro>,
+}
+
+/// A macro that defines an ops table at file scope, such as 2.4's
+/// `DECLARE_FSTYPE(var, "name", read_super, flags)`: the index turns a use of it into the
+/// variable it expands to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableMacro {
+    pub name: String,
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    /// 0-based index of the argument that names the variable.
+    pub var_arg: usize,
+    /// Field -> 0-based index of the argument stored into it.
+    pub fields: BTreeMap<String, usize>,
+    /// Fields the expansion sets to a fixed expression (`fs_flags = "FS_REQUIRES_DEV"`).
+    #[serde(default)]
+    pub fixed: BTreeMap<String, String>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A field of one kernel structure that holds (points to, or embeds) another ops table:
@@ -121,6 +145,9 @@ pub struct Registration {
     /// The struct type the table has.
     #[serde(rename = "struct")]
     pub struct_name: Option<String>,
+    /// Other struct types the argument may have (the routine takes a `void *`).
+    #[serde(default)]
+    pub other_structs: Vec<String>,
     #[serde(default)]
     pub evidence: Option<String>,
     #[serde(default)]
@@ -273,6 +300,11 @@ impl Kb {
         let p = &self.data.registration_patterns;
         p.patterns.iter().any(|g| glob_match(g, name))
             && !p.exclude.iter().any(|g| glob_match(g, name))
+    }
+
+    /// The table-defining macro called `name`, if the knowledge base lists one.
+    pub fn table_macro(&self, name: &str) -> Option<&TableMacro> {
+        self.data.table_macros.iter().find(|m| m.name == name)
     }
 
     /// The ops table a kernel structure's field holds, per the knowledge base.

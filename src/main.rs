@@ -58,6 +58,9 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// List the registration calls instead: how many routines each led to, or why none.
+        #[arg(long)]
+        sites: bool,
     },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
@@ -106,7 +109,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Entries { paths, format } => {
+        Command::Entries {
+            paths,
+            format,
+            sites,
+        } => {
             // The build files are read while the sources are parsed.
             let (scan, build) = rayon::join(
                 || modrace::scan::scan(&paths, &normalizer),
@@ -118,11 +125,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("{w}");
                 }
             }
-            let index = modrace::index::Index::build(&scan);
+            let index = modrace::index::Index::build(&scan, &kb);
             let report = modrace::entries::compute(&index, &kb, &build);
-            match format {
-                Format::Text => print!("{}", report.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report.entries)?),
+            match (format, sites) {
+                (Format::Text, false) => print!("{}", report.to_text()),
+                (Format::Json, false) => {
+                    println!("{}", serde_json::to_string_pretty(&report.entries)?)
+                }
+                (Format::Text, true) => print!("{}", report.sites_text()),
+                (Format::Json, true) => {
+                    println!("{}", serde_json::to_string_pretty(&report.registrations)?)
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
