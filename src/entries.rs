@@ -250,7 +250,8 @@ impl<'a> Collector<'a> {
             return match (path, takes.0.first()) {
                 (Some((path, caller)), Some(st)) if kind == Some(RegistrationKind::Table) => {
                     let values = self.index.path_table(fi, caller, path);
-                    if values.is_empty() {
+                    let copied = self.copied_table(fi, path, takes, via);
+                    if values.is_empty() && !copied {
                         return Outcome::Expression;
                     }
                     let mut seen = HashSet::new();
@@ -298,6 +299,7 @@ impl<'a> Collector<'a> {
                         == Some(caller)
             });
             if !static_here && self.index.is_typed_local(fi, caller, name) {
+                self.copied_table(fi, name, takes, via);
                 return self.local_table(fi, caller, name, takes, via, &mut HashSet::new(), 0);
             }
             if !static_here && self.index.is_local(fi, caller, name) {
@@ -345,6 +347,27 @@ impl<'a> Collector<'a> {
         } else {
             Outcome::UnknownName
         }
+    }
+
+    /// A struct registered after a copy from a template (`memcpy(&btv->video_dev,
+    /// &bttv_template, n)` before `video_register_device(&btv->video_dev, ...)`): the
+    /// template's routines, when the template has the struct the routine takes.
+    fn copied_table(&mut self, fi: usize, dst: &str, takes: Accepts, via: &Via) -> bool {
+        let before = self.entries.len();
+        for src in self.index.copied_from(fi, dst) {
+            let Some(var) = referenced_name(src).and_then(|n| self.index.resolve_variable(fi, n))
+            else {
+                continue;
+            };
+            let st = self
+                .index
+                .struct_name(&self.index.variable(var).type_name)
+                .to_string();
+            if takes.0.contains(&st) {
+                self.table(var, &st, via, &mut HashSet::new(), 0);
+            }
+        }
+        self.entries.len() > before
     }
 
     /// A struct-typed local (or parameter) of function `func` handed over: what the function

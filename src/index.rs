@@ -57,8 +57,14 @@ pub struct Index<'a> {
     static_vars: HashMap<(usize, &'a str), VarRef>,
     /// Variable names some header declares: another file's global is visible only through one.
     header_vars: HashSet<&'a str>,
+    /// Names every module has its own object for (knowledge base): never resolved to another
+    /// file's object.
+    per_module: HashSet<String>,
     /// Variable name -> assignments `name.field = value` (file, assign index).
     dot_assigns: HashMap<&'a str, Vec<(usize, usize)>>,
+    /// Per file, the struct copies it makes (`memcpy(&x->vdev, &template, n)`): destination
+    /// (an access path or a name, without `&`) and source expression.
+    copies: Vec<Vec<(&'a str, &'a str)>>,
     /// (file, function, name) of every name a function assigns a field of while declaring it
     /// with a struct type: its struct-typed locals and parameters, as far as the facts tell.
     typed_locals: HashSet<(usize, u32, &'a str)>,
@@ -81,6 +87,20 @@ impl<'a> Index<'a> {
         let files = &scan.files[..];
         let synthesized: Vec<Vec<(&str, Variable)>> =
             files.iter().map(|f| table_macro_variables(f, kb)).collect();
+        let copies = files
+            .iter()
+            .map(|f| {
+                f.calls
+                    .iter()
+                    .filter_map(|c| {
+                        let r = kb.data.copy_routines.iter().find(|r| r.name == c.callee)?;
+                        let dst = c.args.get(r.dst)?;
+                        let dst = access_path(dst).or_else(|| referenced_name(dst))?;
+                        Some((dst, c.args.get(r.src)?.as_str()))
+                    })
+                    .collect()
+            })
+            .collect();
         let mut header_vars = HashSet::new();
         let mut typed_locals = HashSet::new();
         let mut structs: HashMap<&str, (&StructDef, u8)> = HashMap::new();
@@ -151,6 +171,8 @@ impl<'a> Index<'a> {
             files,
             synthesized,
             header_vars,
+            per_module: kb.data.resolution.per_module.iter().cloned().collect(),
+            copies,
             typed_locals,
             structs: structs.into_iter().map(|(k, (s, _))| (k, s)).collect(),
             typedefs,
@@ -243,6 +265,29 @@ impl<'a> Index<'a> {
             .collect()
     }
 
+    /// The sources of the struct copies `file` makes into `dst` (an access path or a name):
+    /// those into exactly `dst`, else those into the same last member (`q->vdev` for
+    /// `qcam->vdev`).
+    pub fn copied_from(&self, file: usize, dst: &str) -> Vec<&'a str> {
+        let copies = &self.copies[file];
+        let exact: Vec<&str> = copies
+            .iter()
+            .filter(|(d, _)| *d == dst)
+            .map(|(_, s)| *s)
+            .collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let Some(member) = last_member(dst) else {
+            return Vec::new();
+        };
+        copies
+            .iter()
+            .filter(|(d, _)| last_member(d) == Some(member))
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
     /// The assignments [`Index::local_table`] reads, as (file, assign index).
     pub fn local_assigns(&self, file: usize, func: u32, name: &str) -> Vec<(usize, usize)> {
         self.dot_assigns
@@ -281,7 +326,7 @@ impl<'a> Index<'a> {
                 .filter(|&g| self.variable(g).init.is_some());
             return Some(defined.unwrap_or(r));
         }
-        if self.header_vars.contains(name) {
+        if self.header_vars.contains(name) && !self.per_module.contains(name) {
             return self.global_vars.get(name).copied();
         }
         None
@@ -298,7 +343,7 @@ impl<'a> Index<'a> {
     /// preprocessor settings dropped, or inside a function). The caller must check that the
     /// variable has the type the use expects: a bare name alone is no evidence.
     pub fn resolve_undeclared(&self, name: &str) -> Option<VarRef> {
-        (self.global_definers.get(name) == Some(&1))
+        (self.global_definers.get(name) == Some(&1) && !self.per_module.contains(name))
             .then(|| self.global_vars.get(name).copied())
             .flatten()
     }
@@ -527,6 +572,12 @@ pub fn access_path(expr: &str) -> Option<&str> {
     (ok && chars_ok && starts_ok).then_some(e)
 }
 
+/// The last member of an access path: `q->vdev` -> `vdev`; `None` for a plain name.
+fn last_member(path: &str) -> Option<&str> {
+    let at = path.rfind(['.', '>'])?;
+    Some(path[at + 1..].trim())
+}
+
 /// The table and member an expression reads: `drm_proc_list[i].f` -> (`drm_proc_list`, `f`),
 /// `ops.open` -> (`ops`, `open`). Only a plain name, subscripts and one `.member`.
 pub fn referenced_member(expr: &str) -> Option<(&str, &str)> {
@@ -610,5 +661,8 @@ mod tests {
         assert_eq!(access_path("&fb_info.gen.info"), Some("fb_info.gen.info"));
         assert_eq!(access_path("moddevs + z"), None);
         assert_eq!(access_path("foo"), None);
+        assert_eq!(last_member("q->vdev"), Some("vdev"));
+        assert_eq!(last_member("a.b.c"), Some("c"));
+        assert_eq!(last_member("x"), None);
     }
 }

@@ -33,6 +33,34 @@ pub struct KnowledgeBase {
     pub members: Vec<Member>,
     #[serde(default, rename = "table_macro")]
     pub table_macros: Vec<TableMacro>,
+    #[serde(default, rename = "copy_routine")]
+    pub copy_routines: Vec<CopyRoutine>,
+    #[serde(default)]
+    pub resolution: Resolution,
+}
+
+/// How names resolve across files, beyond what C says.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    /// Names each module has its own object for, although a header declares one global
+    /// (`__this_module`): a use never reaches another file's object or its stores.
+    #[serde(default)]
+    pub per_module: Vec<String>,
+}
+
+/// A routine that copies one struct into another (`memcpy(dst, src, n)`): a table registered
+/// after such a copy holds what the source table holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRoutine {
+    pub name: String,
+    /// 0-based index of the destination argument.
+    pub dst: usize,
+    /// 0-based index of the source argument.
+    pub src: usize,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A macro that defines an ops table at file scope, such as 2.4's
