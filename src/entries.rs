@@ -250,7 +250,8 @@ impl<'a> Collector<'a> {
             return match (path, takes.0.first()) {
                 (Some((path, caller)), Some(st)) if kind == Some(RegistrationKind::Table) => {
                     let values = self.index.path_table(fi, caller, path);
-                    let copied = self.copied_table(fi, path, takes, via);
+                    // Another function's copy counts only where this one fills nothing.
+                    let copied = self.copied_table(fi, path, values.is_empty(), takes, via);
                     if values.is_empty() && !copied {
                         return Outcome::Expression;
                     }
@@ -299,7 +300,7 @@ impl<'a> Collector<'a> {
                         == Some(caller)
             });
             if !static_here && self.index.is_typed_local(fi, caller, name) {
-                self.copied_table(fi, name, takes, via);
+                self.copied_table(fi, name, false, takes, via);
                 return self.local_table(fi, caller, name, takes, via, &mut HashSet::new(), 0);
             }
             if !static_here && self.index.is_local(fi, caller, name) {
@@ -352,9 +353,16 @@ impl<'a> Collector<'a> {
     /// A struct registered after a copy from a template (`memcpy(&btv->video_dev,
     /// &bttv_template, n)` before `video_register_device(&btv->video_dev, ...)`): the
     /// template's routines, when the template has the struct the routine takes.
-    fn copied_table(&mut self, fi: usize, dst: &str, takes: Accepts, via: &Via) -> bool {
+    fn copied_table(
+        &mut self,
+        fi: usize,
+        dst: &str,
+        by_member: bool,
+        takes: Accepts,
+        via: &Via,
+    ) -> bool {
         let before = self.entries.len();
-        for src in self.index.copied_from(fi, dst) {
+        for src in self.index.copied_from(fi, dst, by_member) {
             let Some(var) = referenced_name(src).and_then(|n| self.index.resolve_variable(fi, n))
             else {
                 continue;

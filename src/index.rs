@@ -266,16 +266,16 @@ impl<'a> Index<'a> {
     }
 
     /// The sources of the struct copies `file` makes into `dst` (an access path or a name):
-    /// those into exactly `dst`, else those into the same last member (`q->vdev` for
-    /// `qcam->vdev`).
-    pub fn copied_from(&self, file: usize, dst: &str) -> Vec<&'a str> {
+    /// those into exactly `dst`, else, with `by_member`, those into the same last member
+    /// (`q->vdev` for `qcam->vdev`).
+    pub fn copied_from(&self, file: usize, dst: &str, by_member: bool) -> Vec<&'a str> {
         let copies = &self.copies[file];
         let exact: Vec<&str> = copies
             .iter()
             .filter(|(d, _)| *d == dst)
             .map(|(_, s)| *s)
             .collect();
-        if !exact.is_empty() {
+        if !exact.is_empty() || !by_member {
             return exact;
         }
         let Some(member) = last_member(dst) else {

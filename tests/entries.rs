@@ -128,6 +128,14 @@ fn table_inside_a_struct_named_by_a_path() {
 }
 
 #[test]
+fn template_copied_then_registered() {
+    let e = entries();
+    let open = find(&e, "lxt_open", "file_operations.open");
+    assert_eq!(open.registered_via, "misc_register");
+    assert_eq!(open.registration_line, 77);
+}
+
+#[test]
 fn local_pointer_filled_then_registered() {
     let e = entries();
     let init = find(&e, "knr_probe", "net_device.init");
@@ -157,12 +165,12 @@ fn every_registration_call_led_somewhere() {
         .filter(|s| s.outcome != Outcome::Entries)
         .collect();
     assert!(none.is_empty(), "{none:#?}");
-    assert_eq!(r.registrations.len(), 11);
+    assert_eq!(r.registrations.len(), 12);
 }
 
 #[test]
 fn nothing_unexpected() {
     let e = entries();
-    assert_eq!(e.len(), 19, "{e:#?}");
+    assert_eq!(e.len(), 20, "{e:#?}");
     assert!(!e.iter().any(|x| x.function == "foo_interrupt"));
 }

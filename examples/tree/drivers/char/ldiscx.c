@@ -53,3 +53,26 @@ struct lxmouse *lxm_probe(void)
 	misc_register(&m->misc);
 	return m;
 }
+
+static int lxt_open(struct inode *inode, struct file *file)
+{
+	MOD_INC_USE_COUNT;
+	return 0;
+}
+
+static struct file_operations lxt_fops = {
+	open:		lxt_open,
+};
+
+/* A template copied into each device at run time, registered elsewhere (as bw-qcam.c). */
+static struct miscdevice lxt_template = { 13, "lxt", &lxt_fops };
+
+void lxt_attach(struct lxmouse *t)
+{
+	memcpy(&t->misc, &lxt_template, sizeof(lxt_template));
+}
+
+int lxt_register(struct lxmouse *dev)
+{
+	return misc_register(&dev->misc);
+}
