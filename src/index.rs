@@ -55,8 +55,9 @@ pub struct Index<'a> {
     /// How many `.c` files define (with an initializer) a non-static variable of each name.
     global_definers: HashMap<&'a str, u32>,
     static_vars: HashMap<(usize, &'a str), VarRef>,
-    /// Variable names some header declares: another file's global is visible only through one.
-    header_vars: HashSet<&'a str>,
+    /// Variable name -> the headers that declare it (directory, declaration): another file's
+    /// global is visible only through one of them.
+    header_vars: HashMap<&'a str, Vec<(&'a str, VarRef)>>,
     /// Names every module has its own object for (knowledge base): never resolved to another
     /// file's object.
     per_module: HashSet<String>,
@@ -101,7 +102,7 @@ impl<'a> Index<'a> {
                     .collect()
             })
             .collect();
-        let mut header_vars = HashSet::new();
+        let mut header_vars: HashMap<&str, Vec<(&str, VarRef)>> = HashMap::new();
         let mut typed_locals = HashSet::new();
         let mut structs: HashMap<&str, (&StructDef, u8)> = HashMap::new();
         let mut typedefs = HashMap::new();
@@ -145,7 +146,8 @@ impl<'a> Index<'a> {
                 let v = variable_at(files, &synthesized, r);
                 static_vars.insert((fi, name), r);
                 if f.path.ends_with(".h") {
-                    header_vars.insert(name);
+                    let dir = f.path.rfind('/').map_or("", |k| &f.path[..k]);
+                    header_vars.entry(name).or_default().push((dir, r));
                 } else if !v.is_static && v.init.is_some() && defined_here.insert(name) {
                     *global_definers.entry(name).or_default() += 1;
                 }
@@ -312,7 +314,8 @@ impl<'a> Index<'a> {
 
     /// A variable name as seen from `file`: its own definition or declaration first (an
     /// `extern` or tentative one stands for the initialized definition elsewhere), then
-    /// another file's global, but only when a header declares that name: C sees no other.
+    /// another file's global, but only when a header the file can include declares that
+    /// name: C sees no other.
     pub fn resolve_variable(&self, file: usize, name: &str) -> Option<VarRef> {
         if let Some(&r) = self.static_vars.get(&(file, name)) {
             let v = self.variable(r);
@@ -326,10 +329,32 @@ impl<'a> Index<'a> {
                 .filter(|&g| self.variable(g).init.is_some());
             return Some(defined.unwrap_or(r));
         }
-        if self.header_vars.contains(name) && !self.per_module.contains(name) {
-            return self.global_vars.get(name).copied();
+        if self.per_module.contains(name) {
+            return None;
         }
-        None
+        let declared = self.header_declaration(file, name)?;
+        if self.variable(declared).is_static {
+            // `static struct tty_driver serial_driver;` in dz.h: each includer's own.
+            return Some(declared);
+        }
+        self.global_vars.get(name).copied()
+    }
+
+    /// The declaration of `name` in a header `file` can include: one under `include/`, or one
+    /// in the file's own directory or above it (`#include "foo.h"`, `"../foo.h"`).
+    fn header_declaration(&self, file: usize, name: &str) -> Option<VarRef> {
+        let path = &self.files[file].path;
+        let visible = |d: &str| {
+            d.is_empty()
+                || d == "include"
+                || d.starts_with("include/")
+                || path.strip_prefix(d).is_some_and(|rest| rest.starts_with('/'))
+        };
+        self.header_vars
+            .get(name)?
+            .iter()
+            .find(|(d, _)| visible(d))
+            .map(|(_, r)| *r)
     }
 
     /// Whether some file other than `file` defines a global variable called `name` (which
