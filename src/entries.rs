@@ -68,14 +68,16 @@ pub enum Outcome {
     Parameter,
     /// A local variable of the calling function, filled elsewhere (through a pointer).
     Local,
-    /// A global that another file defines, which this file does not declare (a file that is
-    /// `#include`d into others, as `scsi_module.c`).
+    /// A name this file declares nowhere the facts see (no file-scope declaration, no header
+    /// it can include) while another file defines a global of that name: a file `#include`d
+    /// into others (`scsi_module.c`), or a local variable, which the facts do not list.
     NotVisible,
     /// A function handed to a routine that takes a table.
     FunctionForTable,
     /// `NULL` or `0`.
     Null,
-    /// A name the tree does not define: a macro, or something defined outside the tree.
+    /// A name the tree defines as no table or function: a local variable or a pointer (the
+    /// facts list neither), a macro, or something defined outside the tree.
     UnknownName,
     /// Not a plain name: `dev->fops`, `&x[i].y`, a call, a literal.
     Expression,

@@ -348,7 +348,9 @@ impl<'a> Index<'a> {
             d.is_empty()
                 || d == "include"
                 || d.starts_with("include/")
-                || path.strip_prefix(d).is_some_and(|rest| rest.starts_with('/'))
+                || path
+                    .strip_prefix(d)
+                    .is_some_and(|rest| rest.starts_with('/'))
         };
         self.header_vars
             .get(name)?

@@ -52,6 +52,21 @@ fn extern_in_a_header_finds_the_definition() {
 }
 
 #[test]
+fn a_static_in_a_header_is_each_includers_own() {
+    let r = report();
+    let open = r
+        .entries
+        .iter()
+        .find(|e| e.function == "dzx_open")
+        .expect("dzx_open");
+    assert_eq!(open.registration_file, "drivers/char/dzx.c");
+    // sgx.c, in another directory, cannot include dzx.h: its dzx_fops is not that one.
+    assert!(!r.entries.iter().any(|e| e.function == "sgx_open"
+        || (e.function == "dzx_open" && e.registration_file != "drivers/char/dzx.c")));
+    assert_eq!(outcome(&r, "10"), Outcome::UnknownName);
+}
+
+#[test]
 fn pattern_routine_handed_a_function_is_a_callback() {
     let r = report();
     let cb = r
@@ -62,5 +77,5 @@ fn pattern_routine_handed_a_function_is_a_callback() {
     assert_eq!(cb.slot, "frob_register_handler(arg1)");
     assert_eq!(cb.takes, "token");
     assert_eq!(cb.takes_source, "heuristic");
-    assert_eq!(r.entries.len(), 2, "{:#?}", r.entries);
+    assert_eq!(r.entries.len(), 3, "{:#?}", r.entries);
 }
