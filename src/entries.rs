@@ -784,6 +784,20 @@ impl EntriesReport {
             self.registrations.len(),
             empty
         );
+        let mut reasons: BTreeMap<Outcome, usize> = BTreeMap::new();
+        for r in self.registrations.iter().filter(|r| r.entries == 0) {
+            *reasons.entry(r.outcome).or_default() += 1;
+        }
+        if !reasons.is_empty() {
+            let list: Vec<String> = reasons
+                .iter()
+                .map(|(o, n)| format!("{n} {}", o.as_str()))
+                .collect();
+            out.push_str(&format!(
+                "calls that led to no routine, by reason (see --sites): {}\n",
+                list.join(", ")
+            ));
+        }
         let mut via: Vec<_> = by_via.into_iter().collect();
         via.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         out.push_str("\nper registration routine:\n");
