@@ -1,8 +1,11 @@
 //! The whole-tree index: joins the facts of every file so that names resolve across files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::facts::{Designator, FileFacts, Function, InitList, InitValue, StructDef, Variable};
+use crate::facts::{
+    Designator, FileFacts, Function, InitItem, InitList, InitValue, StructDef, Variable,
+};
+use crate::kb::Kb;
 use crate::scan::Scan;
 
 /// A function definition: file index and function index within that file.
@@ -26,6 +29,9 @@ pub struct TableValue {
     pub value: TableContent,
     pub file: usize,
     pub line: u32,
+    /// The function the value was written in (its locals shadow file-scope names); `None` at
+    /// file scope.
+    pub scope: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,15 +43,32 @@ pub enum TableContent {
 
 pub struct Index<'a> {
     pub files: &'a [FileFacts],
+    /// Per file, the variables its uses of table-defining macros define
+    /// (`DECLARE_FSTYPE(x, ...)`); their `VarRef::var` counts on after the file's own variables.
+    synthesized: Vec<Vec<(&'a str, Variable)>>,
     structs: HashMap<&'a str, &'a StructDef>,
     typedefs: HashMap<&'a str, &'a str>,
     global_fns: HashMap<&'a str, FnRef>,
     /// Every definition by (file, name): statics, and a file's own globals.
     static_fns: HashMap<(usize, &'a str), FnRef>,
     global_vars: HashMap<&'a str, VarRef>,
+    /// How many `.c` files define (with an initializer) a non-static variable of each name.
+    global_definers: HashMap<&'a str, u32>,
     static_vars: HashMap<(usize, &'a str), VarRef>,
+    /// Variable name -> the headers that declare it (directory, declaration): another file's
+    /// global is visible only through one of them.
+    header_vars: HashMap<&'a str, Vec<(&'a str, VarRef)>>,
+    /// Names every module has its own object for (knowledge base): never resolved to another
+    /// file's object.
+    per_module: HashSet<String>,
     /// Variable name -> assignments `name.field = value` (file, assign index).
     dot_assigns: HashMap<&'a str, Vec<(usize, usize)>>,
+    /// Per file, the struct copies it makes (`memcpy(&x->vdev, &template, n)`): destination
+    /// (an access path or a name, without `&`) and source expression.
+    copies: Vec<Vec<(&'a str, &'a str)>>,
+    /// (file, function, name) of every name a function assigns a field of while declaring it
+    /// with a struct type: its struct-typed locals and parameters, as far as the facts tell.
+    typed_locals: HashSet<(usize, u32, &'a str)>,
 }
 
 /// Prefer definitions from `.c` files over headers, and include/linux over other headers:
@@ -61,13 +84,32 @@ fn rank(path: &str) -> u8 {
 }
 
 impl<'a> Index<'a> {
-    pub fn build(scan: &'a Scan) -> Self {
+    pub fn build(scan: &'a Scan, kb: &Kb) -> Self {
         let files = &scan.files[..];
+        let synthesized: Vec<Vec<(&str, Variable)>> =
+            files.iter().map(|f| table_macro_variables(f, kb)).collect();
+        let copies = files
+            .iter()
+            .map(|f| {
+                f.calls
+                    .iter()
+                    .filter_map(|c| {
+                        let r = kb.data.copy_routines.iter().find(|r| r.name == c.callee)?;
+                        let dst = c.args.get(r.dst)?;
+                        let dst = access_path(dst).or_else(|| referenced_name(dst))?;
+                        Some((dst, c.args.get(r.src)?.as_str()))
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut header_vars: HashMap<&str, Vec<(&str, VarRef)>> = HashMap::new();
+        let mut typed_locals = HashSet::new();
         let mut structs: HashMap<&str, (&StructDef, u8)> = HashMap::new();
         let mut typedefs = HashMap::new();
         let mut global_fns = HashMap::new();
         let mut static_fns = HashMap::new();
         let mut global_vars = HashMap::new();
+        let mut global_definers: HashMap<&str, u32> = HashMap::new();
         let mut static_vars = HashMap::new();
         let mut dot_assigns: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
         for (fi, f) in files.iter().enumerate() {
@@ -93,13 +135,26 @@ impl<'a> Index<'a> {
                     global_fns.entry(func.name.as_str()).or_insert(r);
                 }
             }
-            for (i, v) in f.variables.iter().enumerate() {
+            let names = f
+                .variables
+                .iter()
+                .map(|v| v.name.as_str())
+                .chain(synthesized[fi].iter().map(|(name, _)| *name));
+            let mut defined_here = HashSet::new();
+            for (i, name) in names.enumerate() {
                 let r = VarRef { file: fi, var: i };
-                static_vars.insert((fi, v.name.as_str()), r);
+                let v = variable_at(files, &synthesized, r);
+                static_vars.insert((fi, name), r);
+                if f.path.ends_with(".h") {
+                    let dir = f.path.rfind('/').map_or("", |k| &f.path[..k]);
+                    header_vars.entry(name).or_default().push((dir, r));
+                } else if !v.is_static && v.init.is_some() && defined_here.insert(name) {
+                    *global_definers.entry(name).or_default() += 1;
+                }
                 if !v.is_static {
                     // A definition with an initializer wins over a tentative one.
-                    let e = global_vars.entry(v.name.as_str()).or_insert(r);
-                    if v.init.is_some() && files[e.file].variables[e.var].init.is_none() {
+                    let e = global_vars.entry(name).or_insert(r);
+                    if v.init.is_some() && variable_at(files, &synthesized, *e).init.is_none() {
                         *e = r;
                     }
                 }
@@ -109,15 +164,24 @@ impl<'a> Index<'a> {
                     .entry(a.base.as_str())
                     .or_default()
                     .push((fi, i));
+                if let (Some(caller), Some(_)) = (a.caller, &a.base_type) {
+                    typed_locals.insert((fi, caller, a.base.as_str()));
+                }
             }
         }
         Self {
             files,
+            synthesized,
+            header_vars,
+            per_module: kb.data.resolution.per_module.iter().cloned().collect(),
+            copies,
+            typed_locals,
             structs: structs.into_iter().map(|(k, (s, _))| (k, s)).collect(),
             typedefs,
             global_fns,
             static_fns,
             global_vars,
+            global_definers,
             static_vars,
             dot_assigns,
         }
@@ -127,8 +191,117 @@ impl<'a> Index<'a> {
         &self.files[r.file].functions[r.func]
     }
 
-    pub fn variable(&self, r: VarRef) -> &'a Variable {
-        &self.files[r.file].variables[r.var]
+    pub fn variable(&self, r: VarRef) -> &Variable {
+        variable_at(self.files, &self.synthesized, r)
+    }
+
+    /// Whether `name` inside function `func` of `file` names one of its parameters or
+    /// struct-typed locals rather than something at file scope.
+    ///
+    /// The facts list a function's parameter names; its locals are known only where it
+    /// assigns one of their fields, since the facts record the declared type there.
+    pub fn is_local(&self, file: usize, func: u32, name: &str) -> bool {
+        let f = &self.files[file].functions[func as usize];
+        f.locals.binary_search_by(|l| l.as_str().cmp(name)).is_ok()
+            || self.typed_locals.contains(&(file, func, name))
+    }
+
+    /// Whether `name` is a struct-typed local or parameter of `func` whose fields it assigns.
+    pub fn is_typed_local(&self, file: usize, func: u32, name: &str) -> bool {
+        self.typed_locals.contains(&(file, func, name))
+    }
+
+    /// The function of `file` whose body holds `line`.
+    pub fn enclosing_function(&self, file: usize, line: u32) -> Option<u32> {
+        self.files[file]
+            .functions
+            .iter()
+            .position(|f| f.line <= line && line <= f.end_line)
+            .map(|i| i as u32)
+    }
+
+    /// What a struct-typed local or parameter `name` of function `func` holds: the
+    /// assignments `name.field = value` / `name->field = value` in that function, and the
+    /// struct type they were declared with.
+    pub fn local_table(
+        &self,
+        file: usize,
+        func: u32,
+        name: &str,
+    ) -> (Option<&'a str>, Vec<TableValue>) {
+        let mut struct_name = None;
+        let mut out = Vec::new();
+        for &(fi, ai) in self.dot_assigns.get(name).into_iter().flatten() {
+            let a = &self.files[fi].field_assigns[ai];
+            if fi != file || a.caller != Some(func) || a.base_type.is_none() {
+                continue;
+            }
+            struct_name = struct_name.or(a.base_type.as_deref());
+            out.push(TableValue {
+                field: a.field.clone(),
+                value: TableContent::Expr(a.value.clone()),
+                file: fi,
+                line: a.line,
+                scope: a.caller,
+            });
+        }
+        (struct_name, out)
+    }
+
+    /// What function `func` stores into the fields of the struct an access path names
+    /// (`card->interface.command = f` for the path `card->interface`).
+    pub fn path_table(&self, file: usize, func: u32, path: &str) -> Vec<TableValue> {
+        self.dot_assigns
+            .get(path)
+            .into_iter()
+            .flatten()
+            .map(|&(fi, ai)| (fi, &self.files[fi].field_assigns[ai]))
+            .filter(|(fi, a)| *fi == file && a.caller == Some(func))
+            .map(|(fi, a)| TableValue {
+                field: a.field.clone(),
+                value: TableContent::Expr(a.value.clone()),
+                file: fi,
+                line: a.line,
+                scope: a.caller,
+            })
+            .collect()
+    }
+
+    /// The sources of the struct copies `file` makes into `dst` (an access path or a name):
+    /// those into exactly `dst`, else, with `by_member`, those into the same last member
+    /// (`q->vdev` for `qcam->vdev`).
+    pub fn copied_from(&self, file: usize, dst: &str, by_member: bool) -> Vec<&'a str> {
+        let copies = &self.copies[file];
+        let exact: Vec<&str> = copies
+            .iter()
+            .filter(|(d, _)| *d == dst)
+            .map(|(_, s)| *s)
+            .collect();
+        if !exact.is_empty() || !by_member {
+            return exact;
+        }
+        let Some(member) = last_member(dst) else {
+            return Vec::new();
+        };
+        copies
+            .iter()
+            .filter(|(d, _)| last_member(d) == Some(member))
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    /// The assignments [`Index::local_table`] reads, as (file, assign index).
+    pub fn local_assigns(&self, file: usize, func: u32, name: &str) -> Vec<(usize, usize)> {
+        self.dot_assigns
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&(fi, ai)| {
+                let a = &self.files[fi].field_assigns[ai];
+                fi == file && a.caller == Some(func) && a.base_type.is_some()
+            })
+            .collect()
     }
 
     /// A function name as seen from `file`: its static functions first, then global ones.
@@ -139,11 +312,67 @@ impl<'a> Index<'a> {
             .copied()
     }
 
+    /// A variable name as seen from `file`: its own definition or declaration first (an
+    /// `extern` or tentative one stands for the initialized definition elsewhere), then
+    /// another file's global, but only when a header the file can include declares that
+    /// name: C sees no other.
     pub fn resolve_variable(&self, file: usize, name: &str) -> Option<VarRef> {
-        self.static_vars
-            .get(&(file, name))
-            .or_else(|| self.global_vars.get(name))
-            .copied()
+        if let Some(&r) = self.static_vars.get(&(file, name)) {
+            let v = self.variable(r);
+            if v.is_static || v.init.is_some() {
+                return Some(r);
+            }
+            let defined = self
+                .global_vars
+                .get(name)
+                .copied()
+                .filter(|&g| self.variable(g).init.is_some());
+            return Some(defined.unwrap_or(r));
+        }
+        if self.per_module.contains(name) {
+            return None;
+        }
+        let declared = self.header_declaration(file, name)?;
+        if self.variable(declared).is_static {
+            // `static struct tty_driver serial_driver;` in dz.h: each includer's own.
+            return Some(declared);
+        }
+        self.global_vars.get(name).copied()
+    }
+
+    /// The declaration of `name` in a header `file` can include: one under `include/`, or one
+    /// in the file's own directory or above it (`#include "foo.h"`, `"../foo.h"`).
+    fn header_declaration(&self, file: usize, name: &str) -> Option<VarRef> {
+        let path = &self.files[file].path;
+        let visible = |d: &str| {
+            d.is_empty()
+                || d == "include"
+                || d.starts_with("include/")
+                || path
+                    .strip_prefix(d)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        self.header_vars
+            .get(name)?
+            .iter()
+            .find(|(d, _)| visible(d))
+            .map(|(_, r)| *r)
+    }
+
+    /// Whether some file other than `file` defines a global variable called `name` (which
+    /// `file` cannot see: [`Index::resolve_variable`] said no).
+    pub fn defined_elsewhere(&self, name: &str) -> bool {
+        self.global_vars.contains_key(name)
+    }
+
+    /// The one global variable called `name` that a single `.c` file defines, for a use in a
+    /// file that declares no such name (the declaration sits in a header branch the
+    /// preprocessor settings dropped, or inside a function). The caller must check that the
+    /// variable has the type the use expects: a bare name alone is no evidence.
+    pub fn resolve_undeclared(&self, name: &str) -> Option<VarRef> {
+        (self.global_definers.get(name) == Some(&1) && !self.per_module.contains(name))
+            .then(|| self.global_vars.get(name).copied())
+            .flatten()
     }
 
     /// The struct name behind a type name (a typedef or the struct's own name).
@@ -174,6 +403,7 @@ impl<'a> Index<'a> {
                             value: TableContent::Expr(e.clone()),
                             file: var.file,
                             line: item.line,
+                            scope: None,
                         }),
                     }
                 }
@@ -181,10 +411,23 @@ impl<'a> Index<'a> {
                 self.list_values(init, struct_name, var.file, &mut out);
             }
         }
+        let def = self.struct_def(struct_name);
+        // A static inside a function: its own function declares it, with its type.
+        let home = (var.var < self.files[var.file].variables.len())
+            .then(|| self.enclosing_function(var.file, v.line))
+            .flatten();
         for &(fi, ai) in self.dot_assigns.get(v.name.as_str()).into_iter().flatten() {
             let a = &self.files[fi].field_assigns[ai];
-            // Only assignments that see this variable: same file for a static one.
-            if self.resolve_variable(fi, &v.name) != Some(var) || a.base_type.is_some() {
+            let in_home = fi == var.file && a.caller.is_some() && a.caller == home;
+            let shadowed = match a.caller {
+                _ if in_home => false,
+                Some(c) => a.base_type.is_some() || self.is_local(fi, c, &v.name),
+                None => false,
+            };
+            // Only assignments that see this variable (same file for a static one), to a field
+            // its struct has: a same-named variable elsewhere is another object.
+            let has_field = def.is_none_or(|d| d.fields.iter().any(|f| f.name == a.field));
+            if shadowed || !has_field || self.resolve_variable(fi, &v.name) != Some(var) {
                 continue;
             }
             out.push(TableValue {
@@ -192,6 +435,7 @@ impl<'a> Index<'a> {
                 value: TableContent::Expr(a.value.clone()),
                 file: fi,
                 line: a.line,
+                scope: a.caller,
             });
         }
         out
@@ -236,9 +480,65 @@ impl<'a> Index<'a> {
                 value,
                 file,
                 line: item.line,
+                scope: None,
             });
         }
     }
+}
+
+fn variable_at<'v>(
+    files: &'v [FileFacts],
+    synthesized: &'v [Vec<(&str, Variable)>],
+    r: VarRef,
+) -> &'v Variable {
+    let own = &files[r.file].variables;
+    own.get(r.var)
+        .unwrap_or_else(|| &synthesized[r.file][r.var - own.len()].1)
+}
+
+/// The variables a file defines through table-defining macros of the knowledge base: each
+/// file-scope call `DECLARE_FSTYPE(var, "name", read, flags)` becomes a variable `var` of the
+/// macro's struct type, initialized field by field from the arguments.
+fn table_macro_variables<'a>(file: &'a FileFacts, kb: &Kb) -> Vec<(&'a str, Variable)> {
+    let mut out = Vec::new();
+    for call in file.calls.iter().filter(|c| c.caller.is_none()) {
+        let Some(m) = kb.table_macro(&call.callee) else {
+            continue;
+        };
+        let Some(name) = call.args.get(m.var_arg).filter(|a| is_identifier(a)) else {
+            continue;
+        };
+        let item = |field: &str, value: &str| InitItem {
+            designators: vec![Designator::Field(field.to_string())],
+            value: InitValue::Expr(value.to_string()),
+            line: call.line,
+        };
+        let mut items: Vec<InitItem> = m
+            .fields
+            .iter()
+            .filter_map(|(field, &arg)| call.args.get(arg).map(|v| item(field, v)))
+            .collect();
+        items.extend(m.fixed.iter().map(|(field, v)| item(field, v)));
+        out.push((
+            name.as_str(),
+            Variable {
+                name: name.clone(),
+                // The storage class before the macro is blanked, so it is unknown; a global is the
+                // reading that loses no use.
+                is_static: false,
+                type_name: m.struct_name.clone(),
+                is_array: false,
+                line: call.line,
+                init: Some(InitList { items }),
+            },
+        ));
+    }
+    out
+}
+
+fn is_identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The name an expression refers to, with `&`, casts and parentheses stripped:
@@ -264,11 +564,82 @@ pub fn referenced_name(expr: &str) -> Option<&str> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(e.len());
     let name = &e[..end];
-    let rest = e[end..].trim();
     let ok = !name.is_empty()
         && !name.as_bytes()[0].is_ascii_digit()
-        && (rest.is_empty() || rest.starts_with('['));
+        && only_subscripts(e[end..].trim());
     ok.then_some(name)
+}
+
+/// The object an address-of expression names by an access path: `&card->interface` ->
+/// `card->interface`, `&(spp->dev)` -> `spp->dev`. Only names, `->`, `.` and subscripts.
+pub fn access_path(expr: &str) -> Option<&str> {
+    let mut e = expr.trim();
+    loop {
+        let before = e;
+        e = e.trim_start_matches('&').trim();
+        if e.starts_with('(') {
+            if let Some(close) = matching_close(e) {
+                let rest = e[close + 1..].trim();
+                e = if rest.is_empty() {
+                    e[1..close].trim()
+                } else {
+                    rest
+                };
+            }
+        }
+        if e == before {
+            break;
+        }
+    }
+    let ok = e.contains("->") || e.contains('.');
+    let chars_ok = e
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_->.[] ".contains(c));
+    let starts_ok = e.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    (ok && chars_ok && starts_ok).then_some(e)
+}
+
+/// The last member of an access path: `q->vdev` -> `vdev`; `None` for a plain name.
+fn last_member(path: &str) -> Option<&str> {
+    let at = path.rfind(['.', '>'])?;
+    Some(path[at + 1..].trim())
+}
+
+/// The table and member an expression reads: `drm_proc_list[i].f` -> (`drm_proc_list`, `f`),
+/// `ops.open` -> (`ops`, `open`). Only a plain name, subscripts and one `.member`.
+pub fn referenced_member(expr: &str) -> Option<(&str, &str)> {
+    let e = expr.trim();
+    let dot = e.rfind('.')?;
+    let member = e[dot + 1..].trim();
+    let is_ident = !member.is_empty()
+        && !member.as_bytes()[0].is_ascii_digit()
+        && member
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_ident || e[..dot].contains("->") || e[..dot].contains('.') {
+        return None;
+    }
+    Some((referenced_name(&e[..dot])?, member))
+}
+
+/// Whether `rest` is nothing or only subscripts (`[i][j]`): an element of the named array,
+/// not a member of one (`[i].dev`).
+fn only_subscripts(mut rest: &str) -> bool {
+    while let Some(r) = rest.strip_prefix('[') {
+        let mut depth = 1;
+        let Some(close) = r.char_indices().find_map(|(i, c)| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(i)
+        }) else {
+            return false;
+        };
+        rest = r[close + 1..].trim_start();
+    }
+    rest.is_empty()
 }
 
 fn matching_close(e: &str) -> Option<usize> {
@@ -302,5 +673,23 @@ mod tests {
         assert_eq!(referenced_name("0"), None);
         assert_eq!(referenced_name("a + b"), None);
         assert_eq!(referenced_name("dev->fops"), None);
+        assert_eq!(referenced_name("&tbl[i][j + 1]"), Some("tbl"));
+        assert_eq!(referenced_name("&ether_devs[i].dev"), None);
+        assert_eq!(
+            referenced_member("drm_proc_list[i].f"),
+            Some(("drm_proc_list", "f"))
+        );
+        assert_eq!(referenced_member("ops.open"), Some(("ops", "open")));
+        assert_eq!(referenced_member("a->b.c"), None);
+        assert_eq!(referenced_member("x.y.z"), None);
+        assert_eq!(referenced_member("1.5"), None);
+        assert_eq!(access_path("&card->interface"), Some("card->interface"));
+        assert_eq!(access_path("&(spp->dev)"), Some("spp->dev"));
+        assert_eq!(access_path("&fb_info.gen.info"), Some("fb_info.gen.info"));
+        assert_eq!(access_path("moddevs + z"), None);
+        assert_eq!(access_path("foo"), None);
+        assert_eq!(last_member("q->vdev"), Some("vdev"));
+        assert_eq!(last_member("a.b.c"), Some("c"));
+        assert_eq!(last_member("x"), None);
     }
 }

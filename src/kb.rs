@@ -3,7 +3,7 @@
 //! It is data (`kb/linux-2.4.toml`, embedded in the binary, replaceable with `--kb FILE`),
 //! so that supporting another kernel era means editing a file, not the analyses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -38,6 +38,58 @@ pub struct KnowledgeBase {
     pub bkl: crate::bkl::BklKb,
     #[serde(default)]
     pub sleep: SleepKb,
+    #[serde(default, rename = "table_macro")]
+    pub table_macros: Vec<TableMacro>,
+    #[serde(default, rename = "copy_routine")]
+    pub copy_routines: Vec<CopyRoutine>,
+    #[serde(default)]
+    pub resolution: Resolution,
+}
+
+/// How names resolve across files, beyond what C says.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    /// Names each module has its own object for, although a header declares one global
+    /// (`__this_module`): a use never reaches another file's object or its stores.
+    #[serde(default)]
+    pub per_module: Vec<String>,
+}
+
+/// A routine that copies one struct into another (`memcpy(dst, src, n)`): a table registered
+/// after such a copy holds what the source table holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRoutine {
+    pub name: String,
+    /// 0-based index of the destination argument.
+    pub dst: usize,
+    /// 0-based index of the source argument.
+    pub src: usize,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A macro that defines an ops table at file scope, such as 2.4's
+/// `DECLARE_FSTYPE(var, "name", read_super, flags)`: the index turns a use of it into the
+/// variable it expands to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableMacro {
+    pub name: String,
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    /// 0-based index of the argument that names the variable.
+    pub var_arg: usize,
+    /// Field -> 0-based index of the argument stored into it.
+    pub fields: BTreeMap<String, usize>,
+    /// Fields the expansion sets to a fixed expression (`fs_flags = "FS_REQUIRES_DEV"`).
+    #[serde(default)]
+    pub fixed: BTreeMap<String, String>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// What the may-sleep analysis needs to know that the tree's own code does not say: where
@@ -246,6 +298,9 @@ pub struct Registration {
     /// The struct type the table has.
     #[serde(rename = "struct")]
     pub struct_name: Option<String>,
+    /// Other struct types the argument may have (the routine takes a `void *`).
+    #[serde(default)]
+    pub other_structs: Vec<String>,
     #[serde(default)]
     pub evidence: Option<String>,
     #[serde(default)]
@@ -435,6 +490,11 @@ impl Kb {
     /// Whether the knowledge base says `name` never sleeps.
     pub fn never_sleeps(&self, name: &str) -> bool {
         self.data.sleep.never.iter().any(|g| glob_match(g, name))
+    }
+
+    /// The table-defining macro called `name`, if the knowledge base lists one.
+    pub fn table_macro(&self, name: &str) -> Option<&TableMacro> {
+        self.data.table_macros.iter().find(|m| m.name == name)
     }
 
     /// The ops table a kernel structure's field holds, per the knowledge base.

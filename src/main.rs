@@ -77,6 +77,9 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// List the registration calls instead: how many routines each led to, or why none.
+        #[arg(long)]
+        sites: bool,
     },
     /// List the rules.
     Rules,
@@ -167,7 +170,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Entries { paths, format } => {
+        Command::Entries {
+            paths,
+            format,
+            sites,
+        } => {
             // The build files are read while the sources are parsed.
             let bodies = BodyPolicy::mentioning(&modrace::check::body_words(&kb));
             let (scan, build) = rayon::join(
@@ -180,12 +187,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("{w}");
                 }
             }
-            let index = modrace::index::Index::build(&scan);
+            let index = modrace::index::Index::build(&scan, &kb);
             let mut report = modrace::entries::compute(&index, &kb, &build);
             modrace::bkl::analyse(&index, &kb, &report.entries).annotate(&mut report.entries);
-            match format {
-                Format::Text => print!("{}", report.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report.entries)?),
+            match (format, sites) {
+                (Format::Text, false) => print!("{}", report.to_text()),
+                (Format::Json, false) => {
+                    println!("{}", serde_json::to_string_pretty(&report.entries)?)
+                }
+                (Format::Text, true) => print!("{}", report.sites_text()),
+                (Format::Json, true) => {
+                    println!("{}", serde_json::to_string_pretty(&report.registrations)?)
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -223,7 +236,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("{w}");
                 }
             }
-            let index = modrace::index::Index::build(&scan);
+            let index = modrace::index::Index::build(&scan, &kb);
             let entries = modrace::entries::compute(&index, &kb, &build).entries;
             let report = modrace::bkl::analyse(&index, &kb, &entries);
             match format {
@@ -246,7 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("{w}");
                 }
             }
-            let index = modrace::index::Index::build(&scan);
+            let index = modrace::index::Index::build(&scan, &kb);
             let file = match &file {
                 Some(p) => Some(
                     scan.files

@@ -26,7 +26,7 @@ fn analyse() -> (BklReport, Vec<Entry>) {
     let bodies = modrace::facts::BodyPolicy::mentioning(&modrace::check::body_words(&kb));
     let scan = modrace::scan::scan_bodies(&roots, &normalizer, &bodies).unwrap();
     assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
-    let index = Index::build(&scan);
+    let index = Index::build(&scan, &kb);
     let build = BuildInfo::read(&roots);
     let entries = compute(&index, &kb, &build).entries;
     (bkl::analyse(&index, &kb, &entries), entries)

@@ -49,7 +49,7 @@ fn run() -> check::CheckReport {
     let normalizer = Normalizer::new(&kb.data, &[], &[]);
     let scan = modrace::scan::scan(&roots, &normalizer).unwrap();
     let build = BuildInfo::read(&roots);
-    let index = Index::build(&scan);
+    let index = Index::build(&scan, &kb);
     check::run(
         &index,
         &kb,

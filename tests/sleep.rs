@@ -23,7 +23,7 @@ fn scan() -> &'static Scan {
 }
 
 fn analysis(policy: UnknownPolicy) -> (Index<'static>, SleepAnalysis) {
-    let index = Index::build(scan());
+    let index = Index::build(scan(), &Kb::builtin());
     let sa = SleepAnalysis::compute(&index, &Kb::builtin(), policy);
     (index, sa)
 }

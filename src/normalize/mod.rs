@@ -50,7 +50,8 @@ impl Normalizer {
         }
         Self {
             cpp,
-            macros: MacroTable::new(&kb.normalize),
+            macros: MacroTable::new(&kb.normalize)
+                .with_table_macros(kb.table_macros.iter().map(|m| m.name.as_str())),
         }
     }
 

@@ -12,6 +12,9 @@ pub struct MacroTable {
     wrappers: HashSet<Vec<u8>>,
     /// A file's own `#define NAME keyword` (`#define STATIC static`): NAME becomes the keyword.
     keywords: HashMap<Vec<u8>, Vec<u8>>,
+    /// Macros that define a table (`DECLARE_FSTYPE`): a storage class in front of one is
+    /// blanked, so that `static DECLARE_FSTYPE(...);` parses as a file-scope call.
+    table_macros: HashSet<Vec<u8>>,
 }
 
 const STORAGE_CLASSES: [&str; 3] = ["static", "extern", "register"];
@@ -30,7 +33,14 @@ impl MacroTable {
             attribute_calls: set(&kb.attribute_calls),
             wrappers: set(&kb.wrappers),
             keywords: HashMap::default(),
+            table_macros: HashSet::default(),
         }
+    }
+
+    /// Names the table-defining macros of the knowledge base.
+    pub fn with_table_macros<'n>(mut self, names: impl IntoIterator<Item = &'n str>) -> Self {
+        self.table_macros = names.into_iter().map(|n| n.as_bytes().to_vec()).collect();
+        self
     }
 }
 
@@ -167,7 +177,12 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
             i += 1;
         }
         let word = &code[start..i];
-        if let Some(kw) = table.keywords.get(word) {
+        if STORAGE_CLASSES.iter().any(|s| s.as_bytes() == word)
+            && followed_by_table_macro(code, i, table)
+        {
+            blank(code, start, i);
+            count += 1;
+        } else if let Some(kw) = table.keywords.get(word) {
             code[start..start + kw.len()].copy_from_slice(kw);
             blank(code, start + kw.len(), i);
             count += 1;
@@ -211,6 +226,20 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
         }
     }
     count
+}
+
+/// Whether the text after `i` is a table-defining macro and its `(`.
+fn followed_by_table_macro(code: &[u8], i: usize, table: &MacroTable) -> bool {
+    if table.table_macros.is_empty() {
+        return false;
+    }
+    let start = skip_ws(code, i);
+    let mut end = start;
+    while end < code.len() && is_ident(code[end]) {
+        end += 1;
+    }
+    let open = skip_ws(code, end);
+    table.table_macros.contains(&code[start..end]) && code.get(open) == Some(&b'(')
 }
 
 const TYPE_WORDS: [&[u8]; 14] = [
@@ -740,6 +769,19 @@ mod tests {
         assert_eq!(
             out,
             "static int        f(void)                      ;\n           void g(int a) \n\"__init\""
+        );
+    }
+
+    #[test]
+    fn storage_class_before_table_macro() {
+        let t = table().with_table_macros(["DECLARE_FSTYPE"]);
+        let out = run(
+            |b| t.rewrite(b),
+            "static DECLARE_FSTYPE (x, \"x\", f, 0);\nstatic int DECLARE_FSTYPE;\nstatic DECLARE_FSTYPEX(y);",
+        );
+        assert_eq!(
+            out,
+            "       DECLARE_FSTYPE (x, \"x\", f, 0);\nstatic int DECLARE_FSTYPE;\nstatic DECLARE_FSTYPEX(y);"
         );
     }
 

@@ -32,6 +32,17 @@ struct file_system_type {
 	struct file_system_type *next;
 };
 
+/* 2.4 style: a macro defines the file_system_type (modrace's knowledge base knows it). */
+#define DECLARE_FSTYPE(var,type,read,flags) \
+struct file_system_type var = { \
+	name:		type, \
+	read_super:	read, \
+	fs_flags:	flags, \
+}
+
+#define DECLARE_FSTYPE_DEV(var,type,read) \
+	DECLARE_FSTYPE(var,type,read,FS_REQUIRES_DEV)
+
 struct miscdevice {
 	int minor;
 	const char *name;
@@ -44,6 +55,13 @@ struct tty_driver {
 	int (*open)(void *tty, struct file *filp);
 	void (*close)(void *tty, struct file *filp);
 	int (*write)(void *tty, int from_user, const unsigned char *buf, int count);
+};
+
+struct tty_ldisc {
+	int magic;
+	const char *name;
+	int (*open)(void *tty);
+	void (*close)(void *tty);
 };
 
 struct net_proto_family {
