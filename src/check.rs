@@ -139,6 +139,12 @@ pub fn run(
             .findings
             .extend(findings.into_iter().filter(|f| filter.allows(f.rule)));
     }
+    // Rule 1 is checked where the core calls the slots, not in the modules.
+    if filter.allows("MR004") {
+        report
+            .findings
+            .extend(crate::bkl::mr004_findings(index, kb, &entries, filter));
+    }
     report.findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
             b.file.as_str(),
@@ -511,11 +517,19 @@ pub fn fixes(
         };
         let mut text = original.clone();
         let mut fixed = Vec::new();
-        let mut routines: Vec<&str> = finding_ids
+        // Bottom up: a fix moves only the text below it, so the spans of the routines above
+        // stay true.
+        let mut routines: Vec<(u32, &str)> = finding_ids
             .iter()
-            .map(|&i| report.findings[i].function.as_str())
+            .filter_map(|&i| {
+                let name = report.findings[i].function.as_str();
+                let line = index.function(index.resolve_function(fi, name)?).line;
+                Some((line, name))
+            })
             .collect();
+        routines.sort_unstable_by(|a, b| b.cmp(a));
         routines.dedup();
+        let routines: Vec<&str> = routines.into_iter().map(|(_, n)| n).collect();
         for routine in routines {
             let ids: Vec<usize> = finding_ids
                 .iter()

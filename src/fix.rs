@@ -230,10 +230,7 @@ fn decrement_before(
         }]);
     }
     // `if (x)\n\treturn -E;` or `if (x) return -E;`: the return becomes a block.
-    let before = text[..start]
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .ok_or("nothing precedes the return")?;
+    let before = last_code_byte(text, start).ok_or("nothing precedes the return")?;
     // A comment after the return stays on its line, inside the new block.
     let line_end = text[end..]
         .iter()
@@ -328,6 +325,20 @@ fn remove_line_or_stmt(text: &[u8], span: Span) -> Edit {
             remove: end - start,
             insert: String::new(),
         }
+    }
+}
+
+/// The last byte before `at` that is code: not white space, not inside a `/* */` comment.
+fn last_code_byte(text: &[u8], at: usize) -> Option<usize> {
+    let mut end = at;
+    loop {
+        let k = text[..end].iter().rposition(|c| !c.is_ascii_whitespace())?;
+        if k >= 1 && &text[k - 1..=k] == b"*/" {
+            let open = memchr::memmem::rfind(&text[..k - 1], b"/*")?;
+            end = open;
+            continue;
+        }
+        return Some(k);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod index;
 pub mod kb;
 pub mod normalize;
 pub mod paths;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod scan;

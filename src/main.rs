@@ -59,6 +59,13 @@ impl From<UnknownArg> for UnknownPolicy {
     }
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// How well the front end parses a tree.
@@ -80,6 +87,35 @@ enum Command {
         /// List the registration calls instead: how many routines each led to, or why none.
         #[arg(long)]
         sites: bool,
+    },
+    /// Check rule 2 of the mail on every name-taking entry routine of module code.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: modrace::report::Format,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Report only these rules (comma-separated codes).
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        select: Vec<String>,
+        /// Do not report these rules (comma-separated codes).
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        ignore: Vec<String>,
+        /// Whether a call to a function the tree does not define may sleep.
+        #[arg(long, value_enum, default_value = "no-sleep")]
+        unknown: UnknownArg,
+        /// Color the text output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+        /// Print a unified diff that fixes MR001, MR002 and MR003 findings (apply with
+        /// `patch -p1` or `git apply` in the scanned directory) instead of the report.
+        #[arg(long, conflicts_with = "fix")]
+        diff: bool,
+        /// Apply those fixes to the files in place.
+        #[arg(long)]
+        fix: bool,
     },
     /// List the rules.
     Rules,
@@ -202,6 +238,77 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check {
+            paths,
+            format,
+            output,
+            select,
+            ignore,
+            unknown,
+            color,
+            diff,
+            fix,
+        } => {
+            for code in select.iter().chain(&ignore) {
+                if modrace::rules::rule(code).is_none() {
+                    anyhow::bail!("no rule `{code}`; `modrace rules` lists them");
+                }
+            }
+            let filter = modrace::check::RuleFilter { select, ignore };
+            let outcome = modrace::pipeline::check_tree_with_fixes(
+                &paths,
+                &kb,
+                &cli.defines,
+                &cli.undefs,
+                &filter,
+                UnknownPolicy::from(unknown),
+                diff || fix,
+            )?;
+            if !cli.quiet {
+                for w in &outcome.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            let report = outcome.report;
+            if diff || fix {
+                return write_fixes(&outcome.patches, &report, diff, output.as_deref());
+            }
+            use std::io::IsTerminal;
+            let color = match color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => output.is_none() && std::io::stdout().is_terminal(),
+            };
+            let root = paths
+                .first()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .map(|p| {
+                    if p.is_file() {
+                        p.parent().map(|d| d.to_path_buf()).unwrap_or(p)
+                    } else {
+                        p
+                    }
+                });
+            let text = modrace::report::render_with(
+                format,
+                &report,
+                &modrace::report::read_from_roots(&paths),
+                &modrace::report::Options {
+                    color,
+                    src_root: root.as_deref(),
+                },
+            );
+            match &output {
+                Some(file) => std::fs::write(file, text)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(if report.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Rules => {
             for r in modrace::rules::RULES {
                 println!(
@@ -301,6 +408,60 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `check --diff` prints the patches; `check --fix` applies them. Both say which findings
+/// are left for a human, and why.
+fn write_fixes(
+    patches: &[modrace::check::FilePatch],
+    report: &modrace::check::CheckReport,
+    diff: bool,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut failed = false;
+    if diff {
+        let mut text = Vec::new();
+        for p in patches {
+            text.extend(modrace::fix::unified_diff(&p.file, &p.original, &p.patched));
+        }
+        match output {
+            Some(file) => std::fs::write(file, &text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?,
+            None => std::io::stdout().write_all(&text)?,
+        }
+    } else {
+        for p in patches {
+            match modrace::check::apply_patch(p) {
+                Ok(()) => {
+                    let what: Vec<String> = p
+                        .fixes
+                        .iter()
+                        .map(|(r, l)| format!("{r} line {l}"))
+                        .collect();
+                    eprintln!("fixed {}: {}", p.file, what.join(", "));
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    let fixable = ["MR001", "MR002", "MR003"];
+    for f in &report.findings {
+        if fixable.contains(&f.rule) && f.help.starts_with("fix: manual") {
+            eprintln!(
+                "{}:{}: {} left for a human: {}",
+                f.file, f.line, f.rule, f.help
+            );
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Wraps prose at `width` columns.

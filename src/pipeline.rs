@@ -1,0 +1,84 @@
+//! The whole job on a tree: scan, index, may-sleep analysis, entries, rule 2, and fixes.
+
+use std::time::Instant;
+
+use crate::buildinfo::BuildInfo;
+use crate::check::{body_words, fixes, run, CheckReport, FilePatch, RuleFilter, SleepOracle};
+use crate::facts::BodyPolicy;
+use crate::index::Index;
+use crate::kb::Kb;
+use crate::normalize::Normalizer;
+use crate::rules::ChainStep;
+
+impl SleepOracle for crate::sleep::SleepAnalysis {
+    fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>> {
+        let verdict = self.call_verdict(index, file, call);
+        (verdict.sleeps == crate::sleep::Sleep::Yes).then(|| {
+            verdict
+                .chain
+                .into_iter()
+                .map(|s| ChainStep {
+                    function: s.function,
+                    file: s.file,
+                    line: s.line,
+                    call: s.call,
+                })
+                .collect()
+        })
+    }
+}
+
+/// The whole job on a tree: scan, index, may-sleep analysis, entries, rule 2. Returns the
+/// report and the warnings of the scan (skipped files).
+pub fn check_tree(
+    roots: &[std::path::PathBuf],
+    kb: &Kb,
+    defines: &[String],
+    undefs: &[String],
+    filter: &RuleFilter,
+    unknown: crate::sleep::UnknownPolicy,
+) -> anyhow::Result<(CheckReport, Vec<crate::diag::Warning>)> {
+    let outcome = check_tree_with_fixes(roots, kb, defines, undefs, filter, unknown, false)?;
+    Ok((outcome.report, outcome.warnings))
+}
+
+/// What `check` produces: the report, the scan's warnings, and the patches when asked for.
+pub struct CheckOutcome {
+    pub report: CheckReport,
+    pub warnings: Vec<crate::diag::Warning>,
+    pub patches: Vec<FilePatch>,
+}
+
+/// [`check_tree`], and the fixes of its MR001, MR002 and MR003 findings when `want_fixes`.
+pub fn check_tree_with_fixes(
+    roots: &[std::path::PathBuf],
+    kb: &Kb,
+    defines: &[String],
+    undefs: &[String],
+    filter: &RuleFilter,
+    unknown: crate::sleep::UnknownPolicy,
+    want_fixes: bool,
+) -> anyhow::Result<CheckOutcome> {
+    let started = Instant::now();
+    let normalizer = Normalizer::new(&kb.data, defines, undefs);
+    let bodies = BodyPolicy::mentioning(&body_words(kb));
+    let (scan, build) = rayon::join(
+        || crate::scan::scan_bodies(roots, &normalizer, &bodies),
+        || BuildInfo::read(roots),
+    );
+    let scan = scan?;
+    let index = Index::build(&scan, kb);
+    let sleep = crate::sleep::SleepAnalysis::compute(&index, kb, unknown);
+    let mut report = run(&index, kb, &build, &normalizer, &sleep, filter);
+    let patches = if want_fixes {
+        fixes(&mut report, &index, kb, &normalizer)
+    } else {
+        Vec::new()
+    };
+    report.stats.seconds = started.elapsed().as_secs_f64();
+    Ok(CheckOutcome {
+        report,
+        warnings: scan.warnings,
+        patches,
+    })
+}

@@ -1,0 +1,169 @@
+//! `check --fix` / `--diff` on a copy of the check fixtures: every fix shape applies, the
+//! fixed findings are gone, no finding is new, and the files parse as cleanly as before.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use modrace::check::{apply_patch, RuleFilter};
+use modrace::kb::Kb;
+use modrace::pipeline::{check_tree_with_fixes, CheckOutcome};
+use modrace::sleep::UnknownPolicy;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+fn check(root: &Path, fixes: bool) -> CheckOutcome {
+    let kb = Kb::builtin();
+    check_tree_with_fixes(
+        &[root.to_path_buf()],
+        &kb,
+        &[],
+        &[],
+        &RuleFilter::default(),
+        UnknownPolicy::default(),
+        fixes,
+    )
+    .unwrap()
+}
+
+fn keys(outcome: &CheckOutcome) -> BTreeSet<(String, String, String)> {
+    outcome
+        .report
+        .findings
+        .iter()
+        .map(|f| (f.file.clone(), f.function.clone(), f.rule.to_string()))
+        .collect()
+}
+
+fn broken_functions(path: &Path) -> usize {
+    let kb = Kb::builtin();
+    let normalizer = modrace::normalize::Normalizer::new(&kb.data, &[], &[]);
+    let bytes = std::fs::read(path).unwrap();
+    modrace::facts::extract("x.c", &bytes, &normalizer)
+        .functions
+        .iter()
+        .filter(|f| f.has_error)
+        .count()
+}
+
+#[test]
+fn fixes_apply_and_remove_their_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures(), dir.path());
+    let before = check(dir.path(), true);
+    assert!(!before.patches.is_empty());
+    let fixed: BTreeSet<(String, String)> = before
+        .patches
+        .iter()
+        .flat_map(|p| {
+            p.fixes
+                .iter()
+                .map(move |(rule, _)| (p.file.clone(), rule.clone()))
+        })
+        .collect();
+    // Every fixable rule has a fixed shape in the fixtures.
+    for rule in ["MR001", "MR002", "MR003"] {
+        assert!(fixed.iter().any(|(_, r)| r == rule), "no {rule} fixed");
+    }
+    let mut errors_before = Vec::new();
+    for p in &before.patches {
+        errors_before.push(broken_functions(&p.disk_path));
+        apply_patch(p).unwrap();
+    }
+    for (p, errs) in before.patches.iter().zip(errors_before) {
+        assert_eq!(broken_functions(&p.disk_path), errs, "{}", p.file);
+    }
+    let after = check(dir.path(), false);
+    let new: Vec<_> = keys(&after).difference(&keys(&before)).cloned().collect();
+    assert!(new.is_empty(), "new findings after the fix: {new:?}");
+    // The fixed routines have no MR001/MR002/MR003 finding left.
+    let fixed_routines: BTreeSet<(String, String)> = before
+        .report
+        .findings
+        .iter()
+        .filter(|f| matches!(f.rule, "MR001" | "MR002" | "MR003"))
+        .filter(|f| !f.help.starts_with("fix: manual"))
+        .map(|f| (f.file.clone(), f.function.clone()))
+        .collect();
+    for f in &after.report.findings {
+        if matches!(f.rule, "MR001" | "MR002" | "MR003") {
+            assert!(
+                !fixed_routines.contains(&(f.file.clone(), f.function.clone())),
+                "{} still has {} after its fix",
+                f.function,
+                f.rule
+            );
+        }
+    }
+    // The mail's example is fixed by moving the increment to the top.
+    let text = std::fs::read_to_string(dir.path().join("drivers/mr001_sleep_first.c")).unwrap();
+    let open_foo = &text[text.find("static int open_foo(").unwrap()..];
+    let first_stmt = open_foo.lines().nth(2).unwrap();
+    assert_eq!(first_stmt, "\tMOD_INC_USE_COUNT;");
+}
+
+#[test]
+fn the_diff_applies_with_git_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures(), dir.path());
+    let outcome = check(dir.path(), true);
+    let mut diff = Vec::new();
+    for p in &outcome.patches {
+        diff.extend(modrace::fix::unified_diff(&p.file, &p.original, &p.patched));
+    }
+    let patch = dir.path().join("fix.patch");
+    std::fs::write(&patch, &diff).unwrap();
+    let status = std::process::Command::new("git")
+        .args(["apply", "--check", "-p1"])
+        .arg(&patch)
+        .current_dir(dir.path())
+        .status();
+    // git is part of the CI image; without it this check cannot run.
+    if let Ok(status) = status {
+        assert!(
+            status.success(),
+            "git apply --check rejected:\n{}",
+            String::from_utf8_lossy(&diff)
+        );
+    }
+    let text = String::from_utf8(diff).unwrap();
+    assert!(text.contains("--- a/drivers/mr002_failure_paths.c"));
+    assert!(text.contains("+++ b/drivers/mr002_failure_paths.c"));
+}
+
+#[test]
+fn fix_refuses_read_only_and_changed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures(), dir.path());
+    let outcome = check(dir.path(), true);
+    let mut patches = outcome.patches.into_iter();
+    let first = patches.next().unwrap();
+    let second = patches.next().unwrap();
+
+    let mut perms = std::fs::metadata(&first.disk_path).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&first.disk_path, perms).unwrap();
+    let err = apply_patch(&first).unwrap_err().to_string();
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(std::fs::read(&first.disk_path).unwrap(), first.original);
+
+    let changed = b"/* edited meanwhile */\n".to_vec();
+    std::fs::write(&second.disk_path, &changed).unwrap();
+    let err = apply_patch(&second).unwrap_err().to_string();
+    assert!(err.contains("changed since"), "{err}");
+    assert_eq!(std::fs::read(&second.disk_path).unwrap(), changed);
+}
