@@ -6,10 +6,13 @@ set -euo pipefail
 tree=$1
 runs=${2:-3}
 bin=$(dirname "$0")/../target/release/modrace
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 best() { # command... -> "wall user rss" of the fastest run
   local best_line=""
   for _ in $(seq "$runs"); do
-    line=$( { /usr/bin/time -f "%e %U %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$tmp" -f "%e %U %M" "$@" >/dev/null 2>/dev/null || true
+    line=$(tail -1 "$tmp")
     if [ -z "$best_line" ] || awk -v a="${line%% *}" -v b="${best_line%% *}" 'BEGIN{exit !(a<b)}'; then
       best_line=$line
     fi

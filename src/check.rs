@@ -190,6 +190,9 @@ fn check_one(
         .collect();
     let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
     let mut discipline = kb.count_discipline(struct_name, field);
+    if owner_pinned(index, kb, fref.file, &entry.function, struct_name) {
+        discipline = CountDiscipline::Core;
+    }
     if entry.via_kind == "assignment" {
         let container = entry.registered_via.split('.').next().unwrap_or("");
         if kb
@@ -262,12 +265,76 @@ fn check_one(
     )
 }
 
+/// 2.4 moved pinning into the core: when the slot's struct has an owner field and the
+/// routine's table sets it to the module itself, the core pins the module before the call
+/// (`fops_get`, `try_inc_mod_count(owner)`).
+fn owner_pinned(index: &Index, kb: &Kb, file: usize, function: &str, struct_name: &str) -> bool {
+    let owner_fields = &kb.data.slot_heuristic.owner_fields;
+    let Some(def) = index.struct_def(struct_name) else {
+        return false;
+    };
+    let Some(owner) = def
+        .fields
+        .iter()
+        .find(|f| owner_fields.contains(&f.name))
+    else {
+        return false;
+    };
+    let own = &kb.data.use_count.own_module;
+    let is_own = |v: &str| own.iter().any(|o| o == v.trim());
+    let facts = &index.files[file];
+    // `SET_MODULE_OWNER(dev)`, or `x->owner = THIS_MODULE`, in the routine's file: its objects
+    // are made at run time, so the file is the finest grain the facts give.
+    let setters = &kb.data.slot_heuristic.owner_setters;
+    if facts.calls.iter().any(|c| setters.contains(&c.callee))
+        || facts.field_assigns.iter().any(|a| {
+            a.field == owner.name
+                && is_own(&a.value)
+                && a.base_type
+                    .as_deref()
+                    .is_none_or(|t| index.struct_name(t) == struct_name)
+        })
+    {
+        return true;
+    }
+    let mut names: Vec<&str> = facts.variables.iter().map(|v| v.name.as_str()).collect();
+    for c in facts.calls.iter().filter(|c| c.caller.is_none()) {
+        if let Some(m) = kb.table_macro(&c.callee) {
+            names.extend(c.args.get(m.var_arg).map(|a| a.as_str()));
+        }
+    }
+    names.into_iter().any(|name| {
+        let Some(var) = index.resolve_variable(file, name) else {
+            return false;
+        };
+        if index.struct_name(&index.variable(var).type_name) != struct_name {
+            return false;
+        }
+        let values = index.table_values(var, struct_name);
+        let text = |t: &crate::index::TableValue| match &t.value {
+            crate::index::TableContent::Expr(e) => e.clone(),
+            crate::index::TableContent::List(_) => String::new(),
+        };
+        let holds_routine = values
+            .iter()
+            .any(|t| referenced_name_is(&text(t), function));
+        let sets_owner = values
+            .iter()
+            .any(|t| t.field == owner.name && is_own(&text(t)));
+        holds_routine && sets_owner
+    })
+}
+
+fn referenced_name_is(expr: &str, name: &str) -> bool {
+    crate::index::referenced_name(expr) == Some(name)
+}
+
 /// A pointer-returning routine fails with NULL, the others with a negative errno.
 fn fail_value(function: &Function) -> FailValue {
     if function.return_type.contains('*') {
         FailValue::Null
     } else {
-        FailValue::Negative
+        FailValue::Nonzero
     }
 }
 
@@ -546,6 +613,17 @@ pub fn fixes(
                 CountDiscipline::Bracket => Discipline::Bracket,
                 _ => Discipline::Pin,
             };
+            if findings.iter().any(|f| f.rule == "MR003") {
+                // Pinning in open without unpinning in release would make the module
+                // unremovable after its first use.
+                manual.extend(ids.iter().map(|&i| {
+                    (
+                        i,
+                        "the routine's release (or close, put_super) must drop the count as well; add both by hand".to_string(),
+                    )
+                }));
+                continue;
+            }
             let request = FixRequest {
                 function: routine.to_string(),
                 line: index.function(fref).line,

@@ -187,17 +187,89 @@ fn increment_first(
     if request.old_increments.iter().any(|s| s.start == span.start) {
         return Ok(edits);
     }
-    let line_start = line_start(text, span.start as usize);
-    if !only_space(&text[line_start..span.start as usize]) {
+    let stmt_line = line_start(text, span.start as usize);
+    if !only_space(&text[stmt_line..span.start as usize]) {
         return Err("the first statement shares its line with other code".into());
     }
-    let indent = String::from_utf8_lossy(&text[line_start..span.start as usize]).into_owned();
+    let body_start = body.stmts[0].span.start as usize;
+    // Under `#ifdef DEBUG` the increment would depend on the switch: it goes above the
+    // outermost group that is still open at the first statement.
+    let indent = String::from_utf8_lossy(&text[stmt_line..span.start as usize]).into_owned();
+    let stmt_line = outermost_open_group(text, body_start, stmt_line).unwrap_or(stmt_line);
+    for old in &request.old_increments {
+        let at = line_start(text, old.start as usize);
+        if at > body_start && open_conditionals(&text[body_start..at]) > 0 {
+            return Err("the increment sits inside a conditional-compilation block".into());
+        }
+    }
+    // A comment right above the statement describes it: the increment goes above the comment.
+    let mut at = stmt_line;
+    while at > body_start {
+        let prev = line_start(text, at - 1);
+        let line = String::from_utf8_lossy(&text[prev..at - 1]);
+        let t = line.trim();
+        let comment = t.starts_with("/*") || t.starts_with('*') || t.starts_with("//");
+        if !comment || prev <= body_start {
+            break;
+        }
+        at = prev;
+    }
     edits.push(Edit {
-        at: line_start,
+        at,
         remove: 0,
         insert: format!("{indent}{increment};\n"),
     });
     Ok(edits)
+}
+
+/// The start of the line of the outermost `#if` group that is open at `end`, if any.
+fn outermost_open_group(text: &[u8], from: usize, end: usize) -> Option<usize> {
+    let mut depth = 0;
+    let mut outermost = None;
+    let mut at = from;
+    while at < end {
+        let le = text[at..end]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(end, |k| at + k);
+        let line = String::from_utf8_lossy(&text[at..le]);
+        if let Some(rest) = line.trim_start().strip_prefix('#') {
+            let word = rest.trim_start();
+            if word.starts_with("if") {
+                if depth == 0 {
+                    outermost = Some(line_start(text, at.max(from)));
+                }
+                depth += 1;
+            } else if word.starts_with("endif") {
+                depth -= 1;
+                if depth <= 0 {
+                    depth = 0;
+                    outermost = None;
+                }
+            }
+        }
+        at = le + 1;
+    }
+    outermost
+}
+
+/// How many `#if`/`#ifdef`/`#ifndef` groups are still open at the end of `text`.
+fn open_conditionals(text: &[u8]) -> i32 {
+    let mut depth = 0;
+    for line in text.split(|&c| c == b'\n') {
+        let t = String::from_utf8_lossy(line);
+        let t = t.trim_start();
+        let Some(rest) = t.strip_prefix('#') else {
+            continue;
+        };
+        let word = rest.trim_start();
+        if word.starts_with("if") {
+            depth += 1;
+        } else if word.starts_with("endif") {
+            depth -= 1;
+        }
+    }
+    depth
 }
 
 /// Adds the decrement before a return, bracing a lone `if (...) return ...;` as kernel style
@@ -214,7 +286,7 @@ fn decrement_before(
     let ls = line_start(text, start);
     let own_line = only_space(&text[ls..start]);
     let indent = String::from_utf8_lossy(&text[ls..start]).into_owned();
-    if !is_braceless_body(body, id) {
+    let Some(parent) = braceless_parent(body, id) else {
         return Ok(vec![if own_line {
             Edit {
                 at: ls,
@@ -228,7 +300,7 @@ fn decrement_before(
                 insert: format!("{decrement}; "),
             }
         }]);
-    }
+    };
     // `if (x)\n\treturn -E;` or `if (x) return -E;`: the return becomes a block.
     let before = last_code_byte(text, start).ok_or("nothing precedes the return")?;
     // A comment after the return stays on its line, inside the new block.
@@ -243,7 +315,9 @@ fn decrement_before(
     } else {
         end
     };
-    let parent_ls = line_start(text, before);
+    // The closing brace lines up with the `if` (or loop) itself, not with a continuation line
+    // of its condition.
+    let parent_ls = line_start(text, parent.start as usize);
     let parent_indent: String = text[parent_ls..]
         .iter()
         .take_while(|c| **c == b' ' || **c == b'\t')
@@ -268,7 +342,12 @@ fn decrement_before(
             },
         ])
     } else {
-        let inner = format!("{parent_indent}\t");
+        let unit = if parent_indent.is_empty() || parent_indent.contains('\t') {
+            "\t"
+        } else {
+            "    "
+        };
+        let inner = format!("{parent_indent}{unit}");
         Ok(vec![
             Edit {
                 at: before + 1,
@@ -284,17 +363,20 @@ fn decrement_before(
     }
 }
 
-/// Whether the statement is the whole body of an `if`, `else` or loop (no braces).
-fn is_braceless_body(body: &Body, id: StmtId) -> bool {
-    body.stmts.iter().any(|s| match &s.kind {
-        StmtKind::If {
-            then, otherwise, ..
-        } => *then == id || *otherwise == Some(id),
-        StmtKind::While { body, .. }
-        | StmtKind::DoWhile { body, .. }
-        | StmtKind::For { body, .. } => *body == id,
-        _ => false,
-    })
+/// The `if`, `else` or loop whose whole body the statement is (no braces).
+fn braceless_parent(body: &Body, id: StmtId) -> Option<Span> {
+    body.stmts
+        .iter()
+        .find(|s| match &s.kind {
+            StmtKind::If {
+                then, otherwise, ..
+            } => *then == id || *otherwise == Some(id),
+            StmtKind::While { body, .. }
+            | StmtKind::DoWhile { body, .. }
+            | StmtKind::For { body, .. } => *body == id,
+            _ => false,
+        })
+        .map(|s| s.span)
 }
 
 fn find_stmt(body: &Body, span: Span) -> Option<StmtId> {

@@ -369,6 +369,13 @@ pub struct SlotHeuristic {
     /// of them is reached with the module pinned already.
     #[serde(default)]
     pub pinned_containers: Vec<String>,
+    /// Fields through which the core pins a table's module itself (2.4's `owner`): a routine
+    /// whose table sets one to the module is reached with the module pinned.
+    #[serde(default)]
+    pub owner_fields: Vec<String>,
+    /// Macros that set an object's owner field to the module (`SET_MODULE_OWNER(dev)`).
+    #[serde(default)]
+    pub owner_setters: Vec<String>,
 }
 
 impl Default for SlotHeuristic {
@@ -377,6 +384,8 @@ impl Default for SlotHeuristic {
             name_fields: vec!["open".into()],
             bracket_fields: Vec::new(),
             pinned_containers: Vec::new(),
+            owner_fields: Vec::new(),
+            owner_setters: Vec::new(),
         }
     }
 }

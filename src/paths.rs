@@ -53,8 +53,9 @@ pub enum Discipline {
 /// What a failing routine returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailValue {
-    /// A negative errno (int-returning slots).
-    Negative,
+    /// A nonzero value, in practice a negative errno (int-returning slots: the core tests
+    /// `if (retval)`, so `return 1;` fails too).
+    Nonzero,
     /// A null pointer (pointer-returning slots such as read_super).
     Null,
 }
@@ -333,7 +334,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
     fn ret(&mut self, e: Option<&Expr>, span: Span, state: &State) {
         let signs = e.map_or(ANY, |e| self.signs(&e.value, state));
         let fail_signs = match self.rules.fail {
-            FailValue::Negative => NEG,
+            FailValue::Nonzero => NEG | POS,
             FailValue::Null => ZERO,
         };
         // A routine returning nothing, or a value that cannot be a failure, succeeded.

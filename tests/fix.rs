@@ -75,10 +75,18 @@ fn fixes_apply_and_remove_their_findings() {
                 .map(move |(rule, _)| (p.file.clone(), rule.clone()))
         })
         .collect();
-    // Every fixable rule has a fixed shape in the fixtures.
-    for rule in ["MR001", "MR002", "MR003"] {
+    // Every mechanically fixable rule has a fixed shape in the fixtures; MR003 needs the
+    // release routine too, so it is left for a human, with the reason.
+    for rule in ["MR001", "MR002"] {
         assert!(fixed.iter().any(|(_, r)| r == rule), "no {rule} fixed");
     }
+    assert!(!fixed.iter().any(|(_, r)| r == "MR003"));
+    assert!(before
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "MR003")
+        .all(|f| f.help.starts_with("fix: manual, because")));
     let mut errors_before = Vec::new();
     for p in &before.patches {
         errors_before.push(broken_functions(&p.disk_path));
