@@ -3,11 +3,12 @@
 //! Sleeping starts at the knowledge base's primitives (`[sleep]` in `kb/linux-2.4.toml`):
 //! routines that block, touch user memory, load a module, or allocate memory with a mask that
 //! includes the wait bit. Which masks include it is read from the tree's `#define`s
-//! ([`mask`]). Everything else follows from the tree's call graph ([`graph`]): functions,
+//! (`mask.rs`). Everything else follows from the tree's call graph (`graph.rs`): functions,
 //! macros, calls through ops-table slots and per-architecture definitions, solved to a fixpoint
-//! over strongly connected components ([`solve`]). Summaries are parameter-dependent:
+//! over strongly connected components (`solve.rs`). Summaries are parameter-dependent:
 //! `sk_alloc(family, priority, zero)` sleeps iff `priority` is a sleeping mask, and every
-//! caller judges its own argument.
+//! caller judges its own argument; a call guarded by a parameter test
+//! (`if (!creat) return NULL;`) sleeps only for callers that may pass such a value (`guard.rs`).
 //!
 //! API (used by `modrace why-sleeps` and by the rules):
 //! - [`SleepAnalysis::compute`] once per tree;
