@@ -830,3 +830,31 @@ impl SleepAnalysis {
 fn call_text(callee: &str, args: &[String]) -> String {
     ctext::shorten(&format!("{callee}({})", args.join(", ")), 120)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysis_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SleepAnalysis>();
+        shared::<Verdict>();
+    }
+
+    #[test]
+    fn short_chain_names_functions_and_the_last_callee() {
+        let step = |function: &str, call: &str| ChainStep {
+            function: function.into(),
+            file: "f.c".into(),
+            line: 1,
+            call: call.into(),
+            via: None,
+        };
+        let mut v = Verdict::no();
+        v.chain = vec![step("a", "b(1)"), step("b", "kmalloc(n, prio)")];
+        v.mask = Some("GFP_KERNEL".into());
+        assert_eq!(v.short_chain(), "a -> b -> kmalloc(GFP_KERNEL)");
+        assert_eq!(Verdict::no().short_chain(), "");
+    }
+}
