@@ -27,8 +27,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::ctext::{self, body_calls, split_member, strip_parens};
-use super::guard::{self, Guard};
-use crate::facts::Function;
+use crate::facts::{CallGuard as Guard, Function};
 use crate::index::{referenced_name, FnRef, Index, TableContent, TableValue, VarRef};
 use crate::kb::Kb;
 
@@ -325,10 +324,12 @@ impl<'i, 'a> Builder<'i, 'a> {
         let files = self.index.files;
         let mut call_targets = Vec::with_capacity(files.len());
         for (fi, f) in files.iter().enumerate() {
-            let mut guards = vec![None; f.calls.len()];
             for func in &f.functions {
-                guard::guards(func, &mut guards);
-                self.g.stable.push(guard::stable_params(func));
+                let mut stable = u64::MAX;
+                for &k in func.assigned_params.iter().filter(|&&k| k < 64) {
+                    stable &= !(1u64 << k);
+                }
+                self.g.stable.push(stable);
             }
             let mut targets = Vec::with_capacity(f.calls.len());
             for (ci, call) in f.calls.iter().enumerate() {
@@ -352,7 +353,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                             file: fi as u32,
                             call: ci as u32,
                         },
-                        guard: guards[ci],
+                        guard: call.guard,
                     });
                 }
             }

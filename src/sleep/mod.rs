@@ -8,7 +8,8 @@
 //! over strongly connected components (`solve.rs`). Summaries are parameter-dependent:
 //! `sk_alloc(family, priority, zero)` sleeps iff `priority` is a sleeping mask, and every
 //! caller judges its own argument; a call guarded by a parameter test
-//! (`if (!creat) return NULL;`) sleeps only for callers that may pass such a value (`guard.rs`).
+//! (`if (!creat) return NULL;`, `CallGuard` in the facts) sleeps only for callers that may pass
+//! such a value.
 //!
 //! API (used by `modrace why-sleeps` and by the rules):
 //! - [`SleepAnalysis::compute`] once per tree;
@@ -32,7 +33,6 @@
 
 pub mod ctext;
 mod graph;
-mod guard;
 mod mask;
 pub mod report;
 mod solve;

@@ -2,7 +2,7 @@
 //!
 //! A node's summary says whether it may sleep unconditionally, for which of its parameters a
 //! sleeping GFP mask makes it sleep, and which parameter being zero or nonzero it may sleep
-//! under (a guard, see [`super::guard`]). Each entry keeps why: the call site it comes
+//! under (a guard: `CallGuard` in the facts). Each entry keeps why: the call site it comes
 //! from and the callee entry it continues with, and the length of that chain. Components are
 //! solved callees first (Tarjan's order); inside one, nodes are re-evaluated from a worklist
 //! until nothing changes. Re-evaluation only ever finds shorter chains or new entries, both
@@ -12,9 +12,9 @@
 use std::cell::RefCell;
 
 use super::graph::{Graph, Interner, NodeId, NodeKind, Origin, Site, Target};
-use super::guard::Guard;
 use super::mask::{Mask, MaskTable};
 use super::UnknownPolicy;
+use crate::facts::CallGuard as Guard;
 use crate::index::Index;
 use crate::kb::Kb;
 
