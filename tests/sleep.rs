@@ -432,3 +432,9 @@ fn parameter_guards() {
     );
     assert_eq!(sa.call_verdict(&index, fi, ci).sleeps, Sleep::No);
 }
+
+#[test]
+fn atomic_slots_are_not_followed() {
+    assert_eq!(verdict("kfree_skb", None).sleeps, Sleep::No);
+    assert_eq!(verdict("sleepy_destructor", None).sleeps, Sleep::Yes);
+}

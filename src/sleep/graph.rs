@@ -711,6 +711,11 @@ impl<'i, 'a> Builder<'i, 'a> {
         if let Some(t) = self.slot_memo.get(&key) {
             return *t;
         }
+        let name = format!("{s}.{field}");
+        if self.kb.data.sleep.atomic_slots.contains(&name) {
+            self.slot_memo.insert(key, Target::Never);
+            return Target::Never;
+        }
         let members = self.slot_table.get(&key).cloned().unwrap_or_default();
         let t = if members.is_empty() {
             self.unknown(&format!("{s}.{field} (no function stored in the tree)"))
