@@ -114,6 +114,10 @@ pub struct SleepKb {
     /// Names (glob patterns) that never sleep; they are not followed.
     #[serde(default)]
     pub never: Vec<String>,
+    /// Slots (`struct.field`) the kernel calls in interrupt or bottom-half context: their
+    /// implementations must not sleep, so a call through them is not followed.
+    #[serde(default)]
+    pub atomic_slots: Vec<String>,
     #[serde(default, rename = "primitive")]
     pub primitives: Vec<SleepPrimitive>,
 }
@@ -126,6 +130,7 @@ impl Default for SleepKb {
             max_slot_targets: 16,
             max_field_structs: 3,
             never: Vec::new(),
+            atomic_slots: Vec::new(),
             primitives: Vec::new(),
         }
     }

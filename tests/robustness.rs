@@ -90,3 +90,47 @@ fn unreadable_file_is_a_warning() {
     // root can read anything; either way no panic and no lost file silently.
     assert_eq!(s.files.len() + s.warnings.len(), 1);
 }
+
+#[test]
+fn may_sleep_analysis_on_odd_code() {
+    use modrace::index::Index;
+    use modrace::sleep::{SleepAnalysis, UnknownPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    // Self-recursive and mutually recursive macros, a macro calling its own name, unbalanced
+    // text in macro bodies, casts that parse as calls, calls through odd expressions,
+    // non-ASCII bytes next to identifiers, a mask that is a cycle of macros.
+    std::fs::write(
+        dir.path().join("odd.h"),
+        "#define A(x) B(x)\n#define B(x) A(x)\n#define kfree_s(p) kfree_s(p, 0)\n\
+         #define OPEN(x) f((x\n#define M1 M2\n#define M2 M1\n#define G \"a(\" g(\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("odd.c"),
+        "int f(int (*p)(void), int x) { A(x); kfree_s(0); OPEN(1); G; (u32)(x); (*p)(); \
+         ((struct nope *)0)->fn(); x[3](); (x ? f : f)(p, 1); kmalloc(4, M1); \
+         kmalloc(); kmalloc(1, 2, 3, 4); return p(); }\n\
+         int \u{e9}t\u{e9}(void) { return f(0, \"\u{e9}(\"); }\n",
+    )
+    .unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    let kb = Kb::builtin();
+    let index = Index::build(&s, &kb);
+    for policy in [
+        UnknownPolicy::NoSleep,
+        UnknownPolicy::Sleeps,
+        UnknownPolicy::Report,
+    ] {
+        let sa = SleepAnalysis::compute(&index, &kb, policy);
+        for (fi, f) in index.files.iter().enumerate() {
+            for ci in 0..f.calls.len() {
+                let _ = sa.call_verdict(&index, fi, ci);
+            }
+        }
+        for name in ["f", "A", "B", "kfree_s", "kmalloc", "", "(", "M1"] {
+            let _ = sa.function_verdict(&index, name, Some("M1"));
+            let _ = sa.function_verdict(&index, name, Some("(("));
+            let _ = sa.function_verdict(&index, name, None);
+        }
+    }
+}

@@ -390,3 +390,51 @@ fn cli_errors_exit_2() {
     let (code, _, _) = run_cli(&["sk_alloc", "--unknown", "bogus"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn parameter_guards() {
+    // `if (!creat) return 0;` before the allocation.
+    let v = verdict("lookup", None);
+    assert_eq!(v.sleeps, Sleep::Yes);
+    assert!(v.reason.unwrap().ends_with("(only when creat is nonzero)"));
+    assert_eq!(verdict("lookup_only", None).sleeps, Sleep::No);
+    assert_eq!(verdict("lookup_create", None).sleeps, Sleep::Yes);
+    assert_eq!(
+        verdict("lookup_create", None).short_chain(),
+        "lookup_create -> lookup -> kmalloc(GFP_KERNEL)"
+    );
+    assert_eq!(verdict("lookup_maybe", None).sleeps, Sleep::Yes);
+    assert_eq!(verdict("lookup_maybe_not", None).sleeps, Sleep::No);
+    // `if (dev > 0 && wait) schedule();`
+    assert_eq!(verdict("sync_it", None).sleeps, Sleep::Yes);
+    assert_eq!(verdict("sync_nowait", None).sleeps, Sleep::No);
+    assert_eq!(verdict("sync_null_pointer", None).sleeps, Sleep::No);
+    assert_eq!(verdict("sync_unknown", None).sleeps, Sleep::Yes);
+    // No guard when the parameter is assigned, or when a label can be entered past the test.
+    assert_eq!(verdict("lookup_assigned_zero", None).sleeps, Sleep::Yes);
+    assert_eq!(verdict("lookup_label_zero", None).sleeps, Sleep::Yes);
+    // A call site whose argument is the caller's parameter may sleep.
+    let (index, sa) = analysis(UnknownPolicy::NoSleep);
+    let (fi, ci) = call_index(
+        index.files,
+        "drivers/misc/guards.c",
+        "lookup_maybe",
+        "lookup",
+    );
+    let v = sa.call_verdict(&index, fi, ci);
+    assert_eq!(v.sleeps, Sleep::Yes);
+    assert!(v.reason.unwrap().ends_with("(only when create is nonzero)"));
+    let (fi, ci) = call_index(
+        index.files,
+        "drivers/misc/guards.c",
+        "lookup_only",
+        "lookup",
+    );
+    assert_eq!(sa.call_verdict(&index, fi, ci).sleeps, Sleep::No);
+}
+
+#[test]
+fn atomic_slots_are_not_followed() {
+    assert_eq!(verdict("kfree_skb", None).sleeps, Sleep::No);
+    assert_eq!(verdict("sleepy_destructor", None).sleeps, Sleep::Yes);
+}

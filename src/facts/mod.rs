@@ -11,7 +11,9 @@ use tree_sitter::{Node, Parser};
 use crate::normalize::{MacroDef, Normalized, Normalizer};
 
 mod body;
+mod guards;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
+pub use guards::CallGuard;
 
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
@@ -73,6 +75,9 @@ pub struct Function {
     /// Parameters and locals of a struct or typedef type: (name, type name), sorted by name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub local_types: Vec<(String, String)>,
+    /// Parameters (0-based) the body assigns, increments or takes the address of.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assigned_params: Vec<u8>,
     /// Attribute-like macros the normalizer blanked in the function's head: `asmlinkage`
     /// (entered from assembly: a system call or trap), `__init`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -159,6 +164,9 @@ pub struct Call {
     pub args: Vec<String>,
     pub line: u32,
     pub column: u32,
+    /// A test of a parameter of the caller that the call runs under (`if (!creat) return;`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<CallGuard>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -246,6 +254,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                     uses_mod_inc: false,
                     locals: Vec::new(),
                     local_types: Vec::new(),
+                    assigned_params: Vec::new(),
                     attributes: Vec::new(),
                     body: Body::default(),
                 }),
@@ -631,10 +640,12 @@ impl<'t> Lower<'_, 't> {
             uses_mod_inc: false,
             locals: Vec::new(),
             local_types: Vec::new(),
+            assigned_params: Vec::new(),
             attributes: self.blanked_words(node.start_byte(), d.start_byte()),
             body: Body::default(),
         });
         self.current = Some(index);
+        let first_call = self.facts.calls.len();
         if let Some(body) = node.child_by_field_name("body") {
             if self
                 .bodies
@@ -646,6 +657,9 @@ impl<'t> Lower<'_, 't> {
             } else {
                 self.visit(body, depth + 1);
             }
+        }
+        if let Some(body) = node.child_by_field_name("body") {
+            self.call_guards(index, body, first_call, depth);
         }
         let mut locals = std::mem::take(&mut self.local_names);
         locals.sort();
@@ -686,6 +700,33 @@ impl<'t> Lower<'_, 't> {
             }
         }
         out
+    }
+
+    /// Guards of the function's calls by parameter tests, and the parameters it assigns.
+    fn call_guards(&mut self, index: u32, body: Node<'t>, first_call: usize, depth: usize) {
+        let f = &self.facts.functions[index as usize];
+        if f.params.is_empty() {
+            return;
+        }
+        let params: Vec<Option<String>> = f.params.iter().map(|p| p.name.clone()).collect();
+        let g =
+            guards::function_guards(body, &self.n.code, &params, MAX_DEPTH.saturating_sub(depth));
+        self.facts.functions[index as usize].assigned_params = g.assigned;
+        if g.calls.is_empty() {
+            return;
+        }
+        for call in &mut self.facts.calls[first_call..] {
+            if call.caller != Some(index) {
+                continue;
+            }
+            if let Some((_, guard)) = g
+                .calls
+                .iter()
+                .find(|(pos, _)| *pos == (call.line, call.column))
+            {
+                call.guard = Some(*guard);
+            }
+        }
     }
 
     /// Name and full type text of a parameter or field declaration.
@@ -899,6 +940,7 @@ impl<'t> Lower<'_, 't> {
             args,
             line: line(node),
             column: node.start_position().column as u32 + 1,
+            guard: None,
         });
         Some(self.facts.calls.len() as u32 - 1)
     }

@@ -27,7 +27,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::ctext::{self, body_calls, split_member, strip_parens};
-use crate::facts::Function;
+use crate::facts::{CallGuard as Guard, Function};
 use crate::index::{referenced_name, FnRef, Index, TableContent, TableValue, VarRef};
 use crate::kb::Kb;
 
@@ -82,6 +82,8 @@ pub enum Origin {
 pub struct Site {
     pub target: Target,
     pub origin: Origin,
+    /// The call runs only when a parameter of its function is zero or nonzero.
+    pub guard: Option<Guard>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,12 +125,24 @@ pub struct Graph {
     pub call_targets: Vec<Vec<Target>>,
     /// Node id of `files[f].functions[0]`.
     pub fn_base: Vec<u32>,
+    /// For function nodes: which parameters are never assigned (see `stable_params`).
+    pub stable: Vec<u64>,
     pub strings: Interner,
 }
 
 impl Graph {
     pub fn fn_node(&self, r: FnRef) -> NodeId {
         self.fn_base[r.file] + r.func as u32
+    }
+
+    /// Bit k set: parameter k of the node keeps the value it was called with (a function
+    /// never assigns it; a macro's parameters are text).
+    pub fn stable_params(&self, node: NodeId) -> u64 {
+        match self.nodes.get(node as usize) {
+            Some(NodeKind::Function(_)) => self.stable.get(node as usize).copied().unwrap_or(0),
+            Some(NodeKind::Macro { .. }) => u64::MAX,
+            _ => 0,
+        }
     }
 }
 
@@ -310,6 +324,13 @@ impl<'i, 'a> Builder<'i, 'a> {
         let files = self.index.files;
         let mut call_targets = Vec::with_capacity(files.len());
         for (fi, f) in files.iter().enumerate() {
+            for func in &f.functions {
+                let mut stable = u64::MAX;
+                for &k in func.assigned_params.iter().filter(|&&k| k < 64) {
+                    stable &= !(1u64 << k);
+                }
+                self.g.stable.push(stable);
+            }
             let mut targets = Vec::with_capacity(f.calls.len());
             for (ci, call) in f.calls.iter().enumerate() {
                 let func = call.caller.map(|c| &f.functions[c as usize]);
@@ -332,6 +353,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                             file: fi as u32,
                             call: ci as u32,
                         },
+                        guard: call.guard,
                     });
                 }
             }
@@ -400,6 +422,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                         line: bare.line,
                         name,
                     },
+                    guard: None,
                 });
             }
         }
@@ -519,6 +542,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                 .map(|target| Site {
                     target,
                     origin: Origin::Member,
+                    guard: None,
                 })
                 .collect(),
         );
@@ -590,6 +614,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                 sites.push(Site {
                     target,
                     origin: Origin::Body { idx: site_idx },
+                    guard: None,
                 });
             }
             self.g.sites[node as usize] = sites;
@@ -685,6 +710,11 @@ impl<'i, 'a> Builder<'i, 'a> {
         let key = (s.to_string(), field.to_string());
         if let Some(t) = self.slot_memo.get(&key) {
             return *t;
+        }
+        let name = format!("{s}.{field}");
+        if self.kb.data.sleep.atomic_slots.contains(&name) {
+            self.slot_memo.insert(key, Target::Never);
+            return Target::Never;
         }
         let members = self.slot_table.get(&key).cloned().unwrap_or_default();
         let t = if members.is_empty() {

@@ -3,11 +3,13 @@
 //! Sleeping starts at the knowledge base's primitives (`[sleep]` in `kb/linux-2.4.toml`):
 //! routines that block, touch user memory, load a module, or allocate memory with a mask that
 //! includes the wait bit. Which masks include it is read from the tree's `#define`s
-//! ([`mask`]). Everything else follows from the tree's call graph ([`graph`]): functions,
+//! (`mask.rs`). Everything else follows from the tree's call graph (`graph.rs`): functions,
 //! macros, calls through ops-table slots and per-architecture definitions, solved to a fixpoint
-//! over strongly connected components ([`solve`]). Summaries are parameter-dependent:
+//! over strongly connected components (`solve.rs`). Summaries are parameter-dependent:
 //! `sk_alloc(family, priority, zero)` sleeps iff `priority` is a sleeping mask, and every
-//! caller judges its own argument.
+//! caller judges its own argument; a call guarded by a parameter test
+//! (`if (!creat) return NULL;`, `CallGuard` in the facts) sleeps only for callers that may pass
+//! such a value.
 //!
 //! API (used by `modrace why-sleeps` and by the rules):
 //! - [`SleepAnalysis::compute`] once per tree;
@@ -44,7 +46,7 @@ use crate::kb::{Kb, SleepPrimitive};
 use graph::{Builder, Graph, Lookup, NodeId, NodeKind, Origin, Target};
 pub use mask::Mask;
 use mask::MaskTable;
-use solve::{owner_params, Next, Solver, Summary, Unknowns};
+use solve::{guard_arg, owner_params, Entry, GuardArg, Next, Solver, Summary, Unknowns};
 
 /// What an unknown callee (or an undecidable mask) counts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,6 +158,8 @@ pub struct SleepStats {
     pub functions: usize,
     pub functions_sleeping: usize,
     pub functions_conditional: usize,
+    /// May sleep only when some parameter is zero (or nonzero).
+    pub functions_guarded: usize,
     pub functions_with_unknowns: usize,
     pub components: usize,
     pub largest_component: usize,
@@ -182,8 +186,8 @@ pub struct SleepAnalysis {
 enum Cont {
     /// The target itself decides (a primitive, or an unknown under `sleeps`).
     End(Target),
-    /// Continue with a node's unconditional entry or its entry for a parameter.
-    Node(NodeId, Option<u8>),
+    /// Continue with an entry of a node's summary.
+    Node(NodeId, Entry),
 }
 
 /// What a target reached with some arguments amounts to.
@@ -194,6 +198,8 @@ struct Judged {
     conds: Vec<(u8, u32, Cont)>,
     unknowns: Vec<String>,
     more_unknowns: bool,
+    /// The sleep needs a parameter of the context to be nonzero (zero): its name.
+    only_if: Option<(String, bool)>,
 }
 
 impl SleepAnalysis {
@@ -248,7 +254,10 @@ impl SleepAnalysis {
                 .map(|p| p.name.as_deref().unwrap_or(""))
                 .collect()
         });
-        let judged = self.judge(index, target, Some(&c.args), &params, Some(file));
+        let stable = c.caller.map_or(0, |i| {
+            self.graph.stable_params(self.graph.fn_base[file] + i)
+        });
+        let judged = self.judge(index, target, Some(&c.args), (&params, stable), Some(file));
         let first = ChainStep {
             function: caller.map_or("<file scope>".to_string(), |f| f.name.clone()),
             file: f.path.clone(),
@@ -277,7 +286,8 @@ impl SleepAnalysis {
             return Verdict::no();
         };
         let (params, _) = owner_params(&self.graph, index, node as NodeId);
-        let judged = self.judge(index, site.target, Some(&[]), &params, Some(file));
+        let stable = self.graph.stable_params(node as NodeId);
+        let judged = self.judge(index, site.target, Some(&[]), (&params, stable), Some(file));
         let first = ChainStep {
             function: index.files[file].functions[func].name.clone(),
             file: index.files[file].path.clone(),
@@ -318,7 +328,7 @@ impl SleepAnalysis {
                 args
             });
             let params: &[&str] = if mask.is_none() { &["mask"] } else { &[] };
-            let mut judged = self.judge(index, target, args.as_deref(), params, None);
+            let mut judged = self.judge(index, target, args.as_deref(), (params, 0), None);
             for c in &mut judged.conds {
                 c.0 = p.mask_arg.unwrap_or(0) as u8;
             }
@@ -437,6 +447,8 @@ impl SleepAnalysis {
                 s.functions_sleeping += 1;
             } else if !sum.conds.is_empty() {
                 s.functions_conditional += 1;
+            } else if !sum.guards.is_empty() {
+                s.functions_guarded += 1;
             }
             let u = &self.unknowns[self.scc_of[n] as usize];
             if !u.ids.is_empty() || u.more {
@@ -509,20 +521,29 @@ impl SleepAnalysis {
         let sum = &self.summaries[node as usize];
         let mut judged = Judged::default();
         if let Some(w) = sum.sleeps {
-            judged.sleeps = Some((w.depth, Cont::Node(node, None), None));
+            judged.sleeps = Some((w.depth, Cont::Node(node, Entry::Sleeps), None));
         }
         for &(k, w) in &sum.conds {
+            let cont = Cont::Node(node, Entry::Mask(k));
             match mask {
                 Some(m) => match self.masks.eval(index.files, m, &[], None) {
                     Mask::Sleeps(name) => {
                         if judged.sleeps.as_ref().is_none_or(|s| w.depth < s.0) {
-                            judged.sleeps = Some((w.depth, Cont::Node(node, Some(k)), Some(name)));
+                            judged.sleeps = Some((w.depth, cont, Some(name)));
                         }
                     }
                     Mask::No | Mask::Params(_) => {}
                     Mask::Unknown => judged.unknowns.push(format!("mask `{m}`")),
                 },
-                None => judged.conds.push((k, w.depth, Cont::Node(node, Some(k)))),
+                None => judged.conds.push((k, w.depth, cont)),
+            }
+        }
+        // Guarded sleeps: the arguments are not known, so they may hold.
+        if judged.sleeps.is_none() {
+            if let Some(&(g, w)) = sum.guards.iter().min_by_key(|(_, w)| w.depth) {
+                judged.sleeps = Some((w.depth, Cont::Node(node, Entry::Guard(g)), None));
+                let name = params.get(g.param as usize).copied().unwrap_or("");
+                judged.only_if = Some((name.to_string(), g.nonzero));
             }
         }
         self.add_unknowns(&mut judged, node);
@@ -543,7 +564,7 @@ impl SleepAnalysis {
         index: &Index,
         target: Target,
         args: Option<&[String]>,
-        params: &[&str],
+        (params, stable): (&[&str], u64),
         file: Option<usize>,
     ) -> Judged {
         let mut j = Judged::default();
@@ -593,11 +614,24 @@ impl SleepAnalysis {
             Target::Node(t) => {
                 let sum = &self.summaries[t as usize];
                 if let Some(w) = sum.sleeps {
-                    j.sleeps = Some((w.depth + 1, Cont::Node(t, None), None));
+                    j.sleeps = Some((w.depth + 1, Cont::Node(t, Entry::Sleeps), None));
                 }
                 for &(k, w) in &sum.conds {
                     let m = mask_at(&mut j, k as usize);
-                    offer(&mut j, m, w.depth + 1, Cont::Node(t, Some(k)));
+                    offer(&mut j, m, w.depth + 1, Cont::Node(t, Entry::Mask(k)));
+                }
+                for &(g, w) in &sum.guards {
+                    let only_if = match guard_arg(args, g, params, stable) {
+                        GuardArg::Fails => continue,
+                        GuardArg::Holds => None,
+                        GuardArg::Param(k) => {
+                            params.get(k as usize).map(|p| (p.to_string(), g.nonzero))
+                        }
+                    };
+                    if j.sleeps.as_ref().is_none_or(|s| w.depth + 1 < s.0) {
+                        j.sleeps = Some((w.depth + 1, Cont::Node(t, Entry::Guard(g)), None));
+                        j.only_if = only_if;
+                    }
                 }
                 self.add_unknowns(&mut j, t);
             }
@@ -624,7 +658,7 @@ impl SleepAnalysis {
             v.more_unknowns = true;
         }
         v.unknowns = unknowns;
-        let cont = if let Some((_, cont, mask)) = j.sleeps {
+        let cont = if let Some((_, cont, mask)) = j.sleeps.clone() {
             v.sleeps = Sleep::Yes;
             v.mask = mask;
             Some(cont)
@@ -668,6 +702,10 @@ impl SleepAnalysis {
                 }
             }
         }
+        if let (Some((name, nonzero)), Some(r)) = (&j.only_if, &mut v.reason) {
+            let what = if *nonzero { "nonzero" } else { "zero" };
+            r.push_str(&format!(" (only when {name} is {what})"));
+        }
         if let (Some(m), Some(r)) = (&v.mask, &mut v.reason) {
             if !r.contains(m.as_str()) {
                 r.push_str(&format!("; the mask {m} includes {}", self.wait_bit));
@@ -704,7 +742,7 @@ impl SleepAnalysis {
         &self,
         index: &Index,
         mut node: NodeId,
-        mut state: Option<u8>,
+        mut state: Entry,
     ) -> (Vec<ChainStep>, Option<String>, Option<String>) {
         let mut steps: Vec<ChainStep> = Vec::new();
         let mut mask: Option<String> = None;
@@ -712,10 +750,7 @@ impl SleepAnalysis {
         // Chains are acyclic by construction; the bound only guards against a bug.
         for _ in 0..10_000 {
             let sum = &self.summaries[node as usize];
-            let Some(why) = (match state {
-                None => sum.sleeps,
-                Some(k) => sum.cond(k),
-            }) else {
+            let Some(why) = sum.entry(state) else {
                 break;
             };
             let site = &self.graph.sites[node as usize][why.site as usize];
@@ -794,4 +829,32 @@ impl SleepAnalysis {
 
 fn call_text(callee: &str, args: &[String]) -> String {
     ctext::shorten(&format!("{callee}({})", args.join(", ")), 120)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysis_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SleepAnalysis>();
+        shared::<Verdict>();
+    }
+
+    #[test]
+    fn short_chain_names_functions_and_the_last_callee() {
+        let step = |function: &str, call: &str| ChainStep {
+            function: function.into(),
+            file: "f.c".into(),
+            line: 1,
+            call: call.into(),
+            via: None,
+        };
+        let mut v = Verdict::no();
+        v.chain = vec![step("a", "b(1)"), step("b", "kmalloc(n, prio)")];
+        v.mask = Some("GFP_KERNEL".into());
+        assert_eq!(v.short_chain(), "a -> b -> kmalloc(GFP_KERNEL)");
+        assert_eq!(Verdict::no().short_chain(), "");
+    }
 }

@@ -1,7 +1,8 @@
 //! Summaries to a fixpoint over the strongly connected components of the call graph.
 //!
-//! A node's summary says whether it may sleep unconditionally, and for which of its
-//! parameters a sleeping GFP mask makes it sleep. Each entry keeps why: the call site it comes
+//! A node's summary says whether it may sleep unconditionally, for which of its parameters a
+//! sleeping GFP mask makes it sleep, and which parameter being zero or nonzero it may sleep
+//! under (a guard: `CallGuard` in the facts). Each entry keeps why: the call site it comes
 //! from and the callee entry it continues with, and the length of that chain. Components are
 //! solved callees first (Tarjan's order); inside one, nodes are re-evaluated from a worklist
 //! until nothing changes. Re-evaluation only ever finds shorter chains or new entries, both
@@ -13,19 +14,30 @@ use std::cell::RefCell;
 use super::graph::{Graph, Interner, NodeId, NodeKind, Origin, Site, Target};
 use super::mask::{Mask, MaskTable};
 use super::UnknownPolicy;
+use crate::facts::CallGuard as Guard;
 use crate::index::Index;
 use crate::kb::Kb;
 
 /// How many unknowns a summary keeps; beyond that it only says there were more.
 pub const MAX_UNKNOWNS: usize = 32;
 
+/// Which entry of a summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Sleeps,
+    /// Sleeps if parameter k is a sleeping mask.
+    Mask(u8),
+    /// Sleeps only if the guard holds.
+    Guard(Guard),
+}
+
 /// What a chain continues with after its first call site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     /// The site's target itself: a primitive, or an unknown under the `sleeps` policy.
     End,
-    /// The callee's unconditional entry (`None`) or its entry for parameter k.
-    Node(NodeId, Option<u8>),
+    /// An entry of the callee's summary.
+    Node(NodeId, Entry),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +55,8 @@ pub struct Summary {
     pub sleeps: Option<Why>,
     /// Sleeps if parameter k is given a sleeping mask; sorted by k.
     pub conds: Vec<(u8, Why)>,
+    /// Sleeps only when a parameter is zero (nonzero); sorted.
+    pub guards: Vec<(Guard, Why)>,
 }
 
 impl Summary {
@@ -63,11 +77,43 @@ impl Summary {
         }
     }
 
-    pub fn cond(&self, k: u8) -> Option<Why> {
-        self.conds
-            .binary_search_by_key(&k, |(p, _)| *p)
-            .ok()
-            .map(|i| self.conds[i].1)
+    fn offer_guard(&mut self, g: Guard, w: Why) {
+        match self.guards.binary_search_by_key(&g, |(x, _)| *x) {
+            Ok(i) => {
+                if w.depth < self.guards[i].1.depth {
+                    self.guards[i].1 = w;
+                }
+            }
+            Err(i) => self.guards.insert(i, (g, w)),
+        }
+    }
+
+    pub fn entry(&self, e: Entry) -> Option<Why> {
+        match e {
+            Entry::Sleeps => self.sleeps,
+            Entry::Mask(k) => self
+                .conds
+                .binary_search_by_key(&k, |(p, _)| *p)
+                .ok()
+                .map(|i| self.conds[i].1),
+            Entry::Guard(g) => self
+                .guards
+                .binary_search_by_key(&g, |(x, _)| *x)
+                .ok()
+                .map(|i| self.guards[i].1),
+        }
+    }
+
+    fn merge(&mut self, other: Summary) {
+        if let Some(w) = other.sleeps {
+            self.offer_sleeps(w);
+        }
+        for (k, w) in other.conds {
+            self.offer_cond(k, w);
+        }
+        for (g, w) in other.guards {
+            self.offer_guard(g, w);
+        }
     }
 }
 
@@ -174,7 +220,7 @@ impl Solver<'_, '_> {
         summaries: &[Summary],
         site_idx: u32,
         site: &Site,
-        params: &[&str],
+        (params, stable): (&[&str], u64),
         file: Option<usize>,
     ) -> SiteEval {
         let mut out = SiteEval::default();
@@ -210,21 +256,40 @@ impl Solver<'_, '_> {
                     out.summary.offer_sleeps(Why {
                         depth: w.depth + 1,
                         site: site_idx,
-                        next: Next::Node(t, None),
+                        next: Next::Node(t, Entry::Sleeps),
                         mask: None,
                     });
                 }
                 for &(j, w) in &callee.conds {
                     let mask = self.arg_mask(args, j as usize, params, file);
-                    self.apply_mask(
-                        &mut out,
-                        mask,
-                        site_idx,
-                        w.depth + 1,
-                        Next::Node(t, Some(j)),
-                    );
+                    let next = Next::Node(t, Entry::Mask(j));
+                    self.apply_mask(&mut out, mask, site_idx, w.depth + 1, next);
+                }
+                for &(g, w) in &callee.guards {
+                    let why = Why {
+                        depth: w.depth + 1,
+                        site: site_idx,
+                        next: Next::Node(t, Entry::Guard(g)),
+                        mask: None,
+                    };
+                    match guard_arg(args, g, params, stable) {
+                        GuardArg::Holds => out.summary.offer_sleeps(why),
+                        GuardArg::Fails => {}
+                        GuardArg::Param(k) => out.summary.offer_guard(
+                            Guard {
+                                param: k,
+                                nonzero: g.nonzero,
+                            },
+                            why,
+                        ),
+                    }
                 }
             }
+        }
+        // A guarded call: what sleeps unconditionally through it sleeps only under the guard.
+        if let (Some(g), Some(w)) = (site.guard, out.summary.sleeps) {
+            out.summary.sleeps = None;
+            out.summary.offer_guard(g, w);
         }
         out
     }
@@ -263,15 +328,11 @@ impl Solver<'_, '_> {
     /// A node's summary from its sites, and the unknowns its own sites name.
     fn eval_node(&self, summaries: &[Summary], node: NodeId, unknowns: &mut Vec<u32>) -> Summary {
         let (params, file) = owner_params(self.graph, self.index, node);
+        let stable = self.graph.stable_params(node);
         let mut summary = Summary::default();
         for (i, site) in self.graph.sites[node as usize].iter().enumerate() {
-            let e = self.eval_site(summaries, i as u32, site, &params, file);
-            if let Some(w) = e.summary.sleeps {
-                summary.offer_sleeps(w);
-            }
-            for (k, w) in e.summary.conds {
-                summary.offer_cond(k, w);
-            }
+            let e = self.eval_site(summaries, i as u32, site, (&params, stable), file);
+            summary.merge(e.summary);
             unknowns.extend(e.unknowns);
         }
         summary
@@ -346,6 +407,45 @@ impl Solver<'_, '_> {
             scc_unknowns[ci] = u;
         }
         (summaries, scc_of, scc_unknowns)
+    }
+}
+
+/// What a guard on a callee's parameter means at a call site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardArg {
+    /// The argument may satisfy it: the call may sleep.
+    Holds,
+    /// The argument is a constant that contradicts it.
+    Fails,
+    /// The argument is the caller's own (unassigned) parameter k: the caller is guarded.
+    Param(u8),
+}
+
+/// Judges the argument at a guarded parameter. `stable` has bit k set when the caller's
+/// parameter k is never assigned; `args` is `None` for a member site (passes through).
+pub fn guard_arg(args: Option<&[String]>, g: Guard, params: &[&str], stable: u64) -> GuardArg {
+    let Some(args) = args else {
+        return GuardArg::Param(g.param);
+    };
+    let Some(text) = args.get(g.param as usize) else {
+        return GuardArg::Holds;
+    };
+    let t = super::ctext::strip_parens(text);
+    let value = if t == "NULL" {
+        Some(0)
+    } else {
+        super::ctext::parse_int(t)
+    };
+    if let Some(v) = value {
+        return if (v != 0) == g.nonzero {
+            GuardArg::Holds
+        } else {
+            GuardArg::Fails
+        };
+    }
+    match params.iter().position(|p| !p.is_empty() && *p == t) {
+        Some(k) if k < 64 && stable & (1 << k) != 0 => GuardArg::Param(k as u8),
+        _ => GuardArg::Holds,
     }
 }
 
