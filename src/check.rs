@@ -273,11 +273,7 @@ fn owner_pinned(index: &Index, kb: &Kb, file: usize, function: &str, struct_name
     let Some(def) = index.struct_def(struct_name) else {
         return false;
     };
-    let Some(owner) = def
-        .fields
-        .iter()
-        .find(|f| owner_fields.contains(&f.name))
-    else {
+    let Some(owner) = def.fields.iter().find(|f| owner_fields.contains(&f.name)) else {
         return false;
     };
     let own = &kb.data.use_count.own_module;
