@@ -120,7 +120,7 @@ pub fn run(
             ))
         })
         .collect();
-    let helpers = HelperEffects::default();
+    let helpers = HelperEffects::new(index);
     let results: Vec<(Vec<Finding>, bool, bool)> = targets
         .par_iter()
         .filter_map(|e| {
@@ -339,6 +339,33 @@ fn fail_value(function: &Function) -> FailValue {
 #[derive(Default)]
 struct HelperEffects {
     memo: Mutex<HashMap<FnRef, CountEffect>>,
+    /// Macros whose every definition in the tree is empty (`#define DPRINTK(x...)` in the
+    /// branch the preprocessor settings take): calls to them are no work.
+    empty_macros: std::collections::HashSet<String>,
+}
+
+impl HelperEffects {
+    fn new(index: &Index) -> Self {
+        let mut empty: HashMap<&str, bool> = HashMap::new();
+        for f in index.files {
+            for m in &f.macros {
+                let body: String = m.body.split_whitespace().collect();
+                let is_empty = matches!(
+                    body.as_str(),
+                    "" | "do{}while(0)" | "do{}while(0);" | "(void)0" | "((void)0)" | "{}"
+                );
+                *empty.entry(m.name.as_str()).or_insert(true) &= is_empty;
+            }
+        }
+        HelperEffects {
+            memo: Mutex::default(),
+            empty_macros: empty
+                .into_iter()
+                .filter(|(_, e)| *e)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+        }
+    }
 }
 
 /// Helpers calling helpers are followed this deep.
@@ -452,6 +479,14 @@ impl CallOracle for FileOracle<'_> {
 
     fn name_effect(&self, name: &str) -> CountEffect {
         self.effect_of_name(name).unwrap_or(CountEffect::None)
+    }
+
+    fn is_noop(&self, call: u32) -> bool {
+        self.calls.get(call as usize).is_some_and(|c| {
+            !c.indirect
+                && self.helpers.empty_macros.contains(&c.callee)
+                && self.index.resolve_function(self.file, &c.callee).is_none()
+        })
     }
 }
 

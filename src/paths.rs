@@ -38,6 +38,10 @@ pub trait CallOracle {
     fn may_sleep(&self, call: u32) -> bool;
     fn call_effect(&self, call: u32) -> CountEffect;
     fn name_effect(&self, name: &str) -> CountEffect;
+    /// The call does nothing in this configuration (a debugging macro defined empty).
+    fn is_noop(&self, _call: u32) -> bool {
+        false
+    }
 }
 
 /// How the slot's caller reads the routine's use count.
@@ -286,7 +290,8 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 CountEffect::OtherModule => self.report.pins_other_module = true,
                 // Only calls count as work before the increment: initialising locals is not.
                 CountEffect::None => {
-                    if matches!(event, Event::Call(_)) && !state.acted && state.count == 0 {
+                    let work = matches!(event, Event::Call(c) if !self.oracle.is_noop(*c));
+                    if work && !state.acted && state.count == 0 {
                         state.acted = true;
                         state.first_action = span;
                     }
