@@ -395,7 +395,21 @@ fn remove_line_or_stmt(text: &[u8], span: Span) -> Edit {
         .position(|&c| c == b'\n')
         .map_or(text.len(), |k| end + k);
     if only_space(&text[ls..start]) && only_space(&text[end..le]) {
-        let remove_to = (le + 1).min(text.len());
+        let mut remove_to = (le + 1).min(text.len());
+        // Between two blank lines, one of them goes too: no double blank line is left.
+        let blank_before = ls > 0 && {
+            let prev = line_start(text, ls - 1);
+            only_space(&text[prev..ls - 1])
+        };
+        let next_end = text[remove_to..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map(|k| remove_to + k);
+        if let Some(ne) = next_end {
+            if blank_before && only_space(&text[remove_to..ne]) {
+                remove_to = ne + 1;
+            }
+        }
         Edit {
             at: ls,
             remove: remove_to - ls,
