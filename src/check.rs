@@ -16,7 +16,7 @@ use crate::facts::{self, BodyPolicy, Call, Event, FileFacts, Function, Span};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
 use crate::normalize::Normalizer;
-use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, PathReport, SlotRules};
+use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, SlotRules};
 use crate::rules::{self, ChainStep, EntryContext, Finding};
 
 /// Answers "may this call sleep, and why" for the check. The may-sleep analysis implements it.
@@ -78,6 +78,17 @@ pub fn body_words(kb: &Kb) -> Vec<String> {
         .collect()
 }
 
+/// Each file's index by its path relative to the scanned root (the paths findings and entries
+/// carry).
+fn files_by_path<'a>(index: &Index<'a>) -> HashMap<&'a str, usize> {
+    index
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect()
+}
+
 /// Checks every name-taking, module-capable entry routine of the index. The files holding
 /// them are lowered again with full statement trees (`normalizer` must be the scan's).
 pub fn run(
@@ -90,12 +101,7 @@ pub fn run(
 ) -> CheckReport {
     let started = Instant::now();
     let entries = entries::compute(index, kb, build).entries;
-    let file_of: HashMap<&str, usize> = index
-        .files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
-        .collect();
+    let file_of = files_by_path(index);
     // One check per routine, in its first name-taking slot.
     let mut seen = std::collections::HashSet::new();
     let targets: Vec<&Entry> = entries
@@ -206,21 +212,12 @@ fn check_one(
         }
     }
     let rules = SlotRules {
-        discipline: match discipline {
-            CountDiscipline::Bracket => Discipline::Bracket,
-            _ => Discipline::Pin,
-        },
+        discipline: walk_discipline(discipline),
         fail: fail_value(function),
     };
     let oracle = FileOracle {
-        index,
-        kb,
-        file: fref.file,
-        calls: &full.calls,
         to_index: Some(&to_index),
-        sleep,
-        helpers,
-        depth: 0,
+        ..FileOracle::new(index, kb, fref.file, &full.calls, sleep, helpers)
     };
     let report = paths::analyse(function, &oracle, rules);
     let sleep_chain = |call: u32| {
@@ -325,7 +322,16 @@ fn referenced_name_is(expr: &str, name: &str) -> bool {
     crate::index::referenced_name(expr) == Some(name)
 }
 
-/// A pointer-returning routine fails with NULL, the others with a negative errno.
+/// What the path walk checks for a slot: a bracket slot must drop the count on every return;
+/// the others (core-pinned ones never reach the rules' findings) pin on success.
+fn walk_discipline(d: CountDiscipline) -> Discipline {
+    match d {
+        CountDiscipline::Bracket => Discipline::Bracket,
+        CountDiscipline::Pin | CountDiscipline::Core => Discipline::Pin,
+    }
+}
+
+/// A pointer-returning routine fails with NULL, the others with a nonzero value.
 fn fail_value(function: &Function) -> FailValue {
     if function.return_type.contains('*') {
         FailValue::Null
@@ -384,7 +390,29 @@ struct FileOracle<'a> {
     depth: u8,
 }
 
-impl FileOracle<'_> {
+impl<'a> FileOracle<'a> {
+    /// An oracle for a body whose calls are numbered as `calls` (the index's, unless
+    /// `to_index` maps them).
+    fn new(
+        index: &'a Index<'a>,
+        kb: &'a Kb,
+        file: usize,
+        calls: &'a [Call],
+        sleep: &'a dyn SleepOracle,
+        helpers: &'a HelperEffects,
+    ) -> Self {
+        FileOracle {
+            index,
+            kb,
+            file,
+            calls,
+            to_index: None,
+            sleep,
+            helpers,
+            depth: 0,
+        }
+    }
+
     /// The index's number for one of `calls`.
     fn index_call(&self, call: u32) -> Option<usize> {
         match self.to_index {
@@ -490,28 +518,6 @@ impl CallOracle for FileOracle<'_> {
     }
 }
 
-/// The path report of one function, for debugging and tests.
-pub fn path_report(
-    index: &Index,
-    kb: &Kb,
-    sleep: &dyn SleepOracle,
-    fref: FnRef,
-    rules: SlotRules,
-) -> PathReport {
-    let helpers = HelperEffects::default();
-    let oracle = FileOracle {
-        index,
-        kb,
-        file: fref.file,
-        calls: &index.files[fref.file].calls,
-        to_index: None,
-        sleep,
-        helpers: &helpers,
-        depth: 0,
-    };
-    paths::analyse(index.function(fref), &oracle, rules)
-}
-
 /// Writes a patch in place: through a temporary file in the same directory and a rename,
 /// keeping the file's permissions; refuses a read-only file and a file that changed since
 /// it was read.
@@ -575,12 +581,7 @@ pub fn fixes(
     normalizer: &Normalizer,
 ) -> Vec<FilePatch> {
     use crate::fix::{fix_routine, FixRequest, FixResult};
-    let file_of: HashMap<&str, usize> = index
-        .files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
-        .collect();
+    let file_of = files_by_path(index);
     // Routines to fix, per file, in finding order.
     let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
     for (i, f) in report.findings.iter().enumerate() {
@@ -640,10 +641,7 @@ pub fn fixes(
             };
             let slot = &findings[0].slot;
             let (struct_name, field) = slot.split_once('.').unwrap_or(("", slot));
-            let discipline = match kb.count_discipline(struct_name, field) {
-                CountDiscipline::Bracket => Discipline::Bracket,
-                _ => Discipline::Pin,
-            };
+            let discipline = walk_discipline(kb.count_discipline(struct_name, field));
             if findings.iter().any(|f| f.rule == "MR003") {
                 // Pinning in open without unpinning in release would make the module
                 // unremovable after its first use.
@@ -666,16 +664,7 @@ pub fn fixes(
                     .collect(),
             };
             let reanalyse = |facts: &FileFacts, function: &Function| {
-                let oracle = FileOracle {
-                    index,
-                    kb,
-                    file: fi,
-                    calls: &facts.calls,
-                    to_index: None,
-                    sleep: &NeverSleeps,
-                    helpers: &helpers,
-                    depth: 0,
-                };
+                let oracle = FileOracle::new(index, kb, fi, &facts.calls, &NeverSleeps, &helpers);
                 let rules = SlotRules {
                     discipline,
                     fail: fail_value(function),

@@ -3,7 +3,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use modrace::facts::BodyPolicy;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
 use modrace::sleep::{report::WhySleeps, SleepAnalysis, UnknownPolicy};
@@ -211,13 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             sites,
         } => {
-            // The build files are read while the sources are parsed.
-            let bodies = BodyPolicy::mentioning(&modrace::check::body_words(&kb));
-            let (scan, build) = rayon::join(
-                || modrace::scan::scan_bodies(&paths, &normalizer, &bodies),
-                || modrace::buildinfo::BuildInfo::read(&paths),
-            );
-            let scan = scan?;
+            let (scan, build) = modrace::pipeline::scan_tree(&paths, &kb, &normalizer)?;
             if !cli.quiet {
                 for w in &scan.warnings {
                     eprintln!("{w}");
@@ -332,12 +325,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bkl { paths, format } => {
-            let bodies = BodyPolicy::mentioning(&modrace::check::body_words(&kb));
-            let (scan, build) = rayon::join(
-                || modrace::scan::scan_bodies(&paths, &normalizer, &bodies),
-                || modrace::buildinfo::BuildInfo::read(&paths),
-            );
-            let scan = scan?;
+            let (scan, build) = modrace::pipeline::scan_tree(&paths, &kb, &normalizer)?;
             if !cli.quiet {
                 for w in &scan.warnings {
                     eprintln!("{w}");

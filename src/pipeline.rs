@@ -30,6 +30,22 @@ impl SleepOracle for crate::sleep::SleepAnalysis {
 
 /// The whole job on a tree: scan, index, may-sleep analysis, entries, rule 2. Returns the
 /// report and the warnings of the scan (skipped files).
+/// The per-file phase every whole-tree command shares: the scan, with the statement trees of
+/// the functions that name a use-count or lock primitive, and the build files, read while
+/// the sources parse.
+pub fn scan_tree(
+    roots: &[std::path::PathBuf],
+    kb: &Kb,
+    normalizer: &Normalizer,
+) -> anyhow::Result<(crate::scan::Scan, BuildInfo)> {
+    let bodies = BodyPolicy::mentioning(&body_words(kb));
+    let (scan, build) = rayon::join(
+        || crate::scan::scan_bodies(roots, normalizer, &bodies),
+        || BuildInfo::read(roots),
+    );
+    Ok((scan?, build))
+}
+
 pub fn check_tree(
     roots: &[std::path::PathBuf],
     kb: &Kb,
@@ -61,12 +77,7 @@ pub fn check_tree_with_fixes(
 ) -> anyhow::Result<CheckOutcome> {
     let started = Instant::now();
     let normalizer = Normalizer::new(&kb.data, defines, undefs);
-    let bodies = BodyPolicy::mentioning(&body_words(kb));
-    let (scan, build) = rayon::join(
-        || crate::scan::scan_bodies(roots, &normalizer, &bodies),
-        || BuildInfo::read(roots),
-    );
-    let scan = scan?;
+    let (scan, build) = scan_tree(roots, kb, &normalizer)?;
     let index = Index::build(&scan, kb);
     let sleep = crate::sleep::SleepAnalysis::compute(&index, kb, unknown);
     let mut report = run(&index, kb, &build, &normalizer, &sleep, filter);

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use modrace::bkl::{self, chain_text, BklReport};
-use modrace::buildinfo::BuildInfo;
 use modrace::check::RuleFilter;
 use modrace::entries::{compute, Entry};
 use modrace::index::Index;
@@ -23,11 +22,9 @@ fn analyse() -> (BklReport, Vec<Entry>) {
     let kb = Kb::builtin();
     let roots = vec![root()];
     let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let bodies = modrace::facts::BodyPolicy::mentioning(&modrace::check::body_words(&kb));
-    let scan = modrace::scan::scan_bodies(&roots, &normalizer, &bodies).unwrap();
+    let (scan, build) = modrace::pipeline::scan_tree(&roots, &kb, &normalizer).unwrap();
     assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
     let index = Index::build(&scan, &kb);
-    let build = BuildInfo::read(&roots);
     let entries = compute(&index, &kb, &build).entries;
     (bkl::analyse(&index, &kb, &entries), entries)
 }
