@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::buildinfo::BuildInfo;
 use crate::entries::{self, Entry};
-use crate::facts::{self, BodyPolicy, Call, Event, FileFacts, Function, Span};
+use crate::facts::{Call, Event, FileFacts, Function, Span};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
 use crate::normalize::Normalizer;
@@ -89,13 +89,13 @@ fn files_by_path<'a>(index: &Index<'a>) -> HashMap<&'a str, usize> {
         .collect()
 }
 
-/// Checks every name-taking, module-capable entry routine of the index. The files holding
-/// them are lowered again with full statement trees (`normalizer` must be the scan's).
+/// Checks every name-taking, module-capable entry routine of the index. The scan must have
+/// kept the statement trees of every function ([`BodyPolicy::All`]): an entry routine whose
+/// body was not lowered has no path to walk.
 pub fn run(
     index: &Index,
     kb: &Kb,
     build: &BuildInfo,
-    normalizer: &Normalizer,
     sleep: &dyn SleepOracle,
     filter: &RuleFilter,
 ) -> CheckReport {
@@ -109,31 +109,14 @@ pub fn run(
         .filter(|e| e.takes == "name" && e.module_capable)
         .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
         .collect();
-    let mut files: Vec<usize> = targets
-        .iter()
-        .filter_map(|e| file_of.get(e.file.as_str()).copied())
-        .collect();
-    files.sort_unstable();
-    files.dedup();
-    let full: HashMap<usize, FileFacts> = files
-        .par_iter()
-        .filter_map(|&fi| {
-            let f = &index.files[fi];
-            let bytes = std::fs::read(&f.disk_path).ok()?;
-            Some((
-                fi,
-                facts::extract_with(&f.path, &bytes, normalizer, &BodyPolicy::All),
-            ))
-        })
-        .collect();
+    let _rules = crate::timing::Phase::start("rules");
     let helpers = HelperEffects::new(index);
     let results: Vec<(Vec<Finding>, bool, bool)> = targets
         .par_iter()
         .filter_map(|e| {
             let &file = file_of.get(e.file.as_str())?;
             let fref = index.resolve_function(file, &e.function)?;
-            let full = full.get(&file)?;
-            Some(check_one(index, kb, sleep, &helpers, e, fref, full))
+            Some(check_one(index, kb, sleep, &helpers, e, fref))
         })
         .collect();
     let mut report = CheckReport::default();
@@ -176,24 +159,9 @@ fn check_one(
     helpers: &HelperEffects,
     entry: &Entry,
     fref: FnRef,
-    full: &FileFacts,
 ) -> (Vec<Finding>, bool, bool) {
-    let indexed = index.function(fref);
-    let Some(function) = full
-        .functions
-        .iter()
-        .find(|f| f.name == indexed.name && f.line == indexed.line)
-    else {
-        return (Vec::new(), false, false);
-    };
-    // The full lowering numbers calls on its own; the sleep analysis knows the index's.
-    let to_index: HashMap<(u32, u32), usize> = index.files[fref.file]
-        .calls
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.caller == Some(fref.func as u32))
-        .map(|(i, c)| ((c.line, c.column), i))
-        .collect();
+    let function = index.function(fref);
+    let calls = &index.files[fref.file].calls;
     let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
     let mut discipline = kb.count_discipline(struct_name, field);
     if owner_pinned(index, kb, fref.file, &entry.function, struct_name) {
@@ -215,10 +183,7 @@ fn check_one(
         discipline: walk_discipline(discipline),
         fail: fail_value(function),
     };
-    let oracle = FileOracle {
-        to_index: Some(&to_index),
-        ..FileOracle::new(index, kb, fref.file, &full.calls, sleep, helpers)
-    };
+    let oracle = FileOracle::new(index, kb, fref.file, calls, sleep, helpers);
     let report = paths::analyse(function, &oracle, rules);
     let sleep_chain = |call: u32| {
         oracle
@@ -227,7 +192,7 @@ fn check_one(
             .unwrap_or_default()
     };
     let call_text = |call: u32| {
-        let c = &full.calls[call as usize];
+        let c = &calls[call as usize];
         (
             format!("{}({})", c.callee, c.args.join(", ")),
             Span {

@@ -135,6 +135,7 @@ struct Collector<'a> {
 }
 
 pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
+    let _t = crate::timing::Phase::start("entries");
     let mut c = Collector {
         index,
         kb,

@@ -85,6 +85,7 @@ fn rank(path: &str) -> u8 {
 
 impl<'a> Index<'a> {
     pub fn build(scan: &'a Scan, kb: &Kb) -> Self {
+        let _t = crate::timing::Phase::start("index");
         let files = &scan.files[..];
         let synthesized: Vec<Vec<(&str, Variable)>> =
             files.iter().map(|f| table_macro_variables(f, kb)).collect();

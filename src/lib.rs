@@ -24,3 +24,4 @@ pub mod scan;
 pub mod sleep;
 pub mod source;
 pub mod stats;
+pub mod timing;

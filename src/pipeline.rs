@@ -38,9 +38,19 @@ pub fn scan_tree(
     kb: &Kb,
     normalizer: &Normalizer,
 ) -> anyhow::Result<(crate::scan::Scan, BuildInfo)> {
-    let bodies = BodyPolicy::mentioning(&body_words(kb));
+    scan_tree_with(roots, normalizer, &BodyPolicy::mentioning(&body_words(kb)))
+}
+
+/// [`scan_tree`] with the statement trees `bodies` asks for: `check` walks the paths of its
+/// entry routines, so it keeps them all rather than read their files a second time.
+pub fn scan_tree_with(
+    roots: &[std::path::PathBuf],
+    normalizer: &Normalizer,
+    bodies: &BodyPolicy,
+) -> anyhow::Result<(crate::scan::Scan, BuildInfo)> {
+    let _t = crate::timing::Phase::start("scan");
     let (scan, build) = rayon::join(
-        || crate::scan::scan_bodies(roots, normalizer, &bodies),
+        || crate::scan::scan_bodies(roots, normalizer, bodies),
         || BuildInfo::read(roots),
     );
     Ok((scan?, build))
@@ -77,10 +87,10 @@ pub fn check_tree_with_fixes(
 ) -> anyhow::Result<CheckOutcome> {
     let started = Instant::now();
     let normalizer = Normalizer::new(&kb.data, defines, undefs);
-    let (scan, build) = scan_tree(roots, kb, &normalizer)?;
+    let (scan, build) = scan_tree_with(roots, &normalizer, &BodyPolicy::All)?;
     let index = Index::build(&scan, kb);
     let sleep = crate::sleep::SleepAnalysis::compute(&index, kb, unknown);
-    let mut report = run(&index, kb, &build, &normalizer, &sleep, filter);
+    let mut report = run(&index, kb, &build, &sleep, filter);
     let patches = if want_fixes {
         fixes(&mut report, &index, kb, &normalizer)
     } else {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use modrace::buildinfo::BuildInfo;
 use modrace::check::{self, RuleFilter, SleepOracle};
+use modrace::facts::BodyPolicy;
 use modrace::index::Index;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
@@ -47,17 +48,10 @@ fn run() -> check::CheckReport {
     let kb = Kb::builtin();
     let roots = vec![tree()];
     let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let scan = modrace::scan::scan(&roots, &normalizer).unwrap();
+    let scan = modrace::scan::scan_bodies(&roots, &normalizer, &BodyPolicy::All).unwrap();
     let build = BuildInfo::read(&roots);
     let index = Index::build(&scan, &kb);
-    check::run(
-        &index,
-        &kb,
-        &build,
-        &normalizer,
-        &KmallocSleeps,
-        &RuleFilter::default(),
-    )
+    check::run(&index, &kb, &build, &KmallocSleeps, &RuleFilter::default())
 }
 
 #[test]

@@ -207,6 +207,7 @@ pub struct BklReport {
 /// Decides, for every slot that holds a routine in `entries` and every name-taking slot of the
 /// knowledge base, whether the core holds the big kernel lock where it calls the slot.
 pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
+    let _t = crate::timing::Phase::start("bkl");
     let started = Instant::now();
     let bkl = &kb.data.bkl;
     let typer = slots::Typer::new(index);

@@ -197,6 +197,8 @@ impl<'t> Lower<'_, 't> {
             "compound_statement" => StmtKind::Block(self.stmt_list(node, depth)),
             "expression_statement" => match node.named_child(0) {
                 Some(e) if e.kind() != "comment" => {
+                    // Its identifiers are bare names for the facts too.
+                    self.in_bare = true;
                     let mut expr = self.expr(e, depth);
                     let mut names = Vec::new();
                     bare_names(e, self, &mut names);

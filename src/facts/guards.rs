@@ -13,6 +13,8 @@
 use serde::Serialize;
 use tree_sitter::{Node, TreeCursor};
 
+use super::kinds;
+
 /// A necessary condition for reaching a call: parameter `param` (0-based) is nonzero, or zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct CallGuard {
@@ -82,7 +84,7 @@ impl<'t> Walk<'_, 't> {
     }
 
     fn param(&self, node: Node) -> Option<u8> {
-        if node.kind() != "identifier" {
+        if node.kind_id() != kinds().identifier {
             return None;
         }
         let name = self.text(node);
@@ -95,23 +97,24 @@ impl<'t> Walk<'_, 't> {
 
     /// The guard that holds where `cond` is true (`positive`) or false.
     fn guard(&self, cond: Node, positive: bool) -> Option<CallGuard> {
-        match cond.kind() {
-            "parenthesized_expression" => {
+        let k = kinds();
+        match cond.kind_id() {
+            id if id == k.parenthesized_expression => {
                 let inner = cond.named_child(0)?;
                 self.guard(inner, positive)
             }
-            "identifier" => self.param(cond).map(|param| CallGuard {
+            id if id == k.identifier => self.param(cond).map(|param| CallGuard {
                 param,
                 nonzero: positive,
             }),
-            "unary_expression" => {
+            id if id == k.unary_expression => {
                 let op = cond.child_by_field_name("operator")?;
                 if self.text(op) != "!" {
                     return None;
                 }
                 self.guard(cond.child_by_field_name("argument")?, !positive)
             }
-            "binary_expression" => {
+            id if id == k.binary_expression => {
                 let op = self.text(cond.child_by_field_name("operator")?);
                 let left = cond.child_by_field_name("left")?;
                 let right = cond.child_by_field_name("right")?;
@@ -123,7 +126,7 @@ impl<'t> Walk<'_, 't> {
                     "==" | "!=" => {
                         let zero = |n: Node| {
                             matches!(self.text(n), "0" | "NULL" | "0L" | "0UL")
-                                || n.kind() == "null"
+                                || n.kind_id() == k.null
                         };
                         let param = match (self.param(left), self.param(right)) {
                             (Some(k), None) if zero(right) => k,
@@ -144,13 +147,14 @@ impl<'t> Walk<'_, 't> {
 
     /// Whether a statement always leaves the function.
     fn exits(&self, node: Node) -> bool {
-        match node.kind() {
-            "return_statement" => true,
-            "compound_statement" => {
+        let k = kinds();
+        match node.kind_id() {
+            id if id == k.return_statement => true,
+            id if id == k.compound_statement => {
                 let mut last = None;
                 let mut c = node.walk();
                 for ch in node.named_children(&mut c) {
-                    if ch.kind() != "comment" {
+                    if ch.kind_id() != k.comment {
                         last = Some(ch);
                     }
                 }
@@ -172,8 +176,9 @@ impl<'t> Walk<'_, 't> {
         if depth > self.max_depth {
             return;
         }
-        match node.kind() {
-            "if_statement" => {
+        let k = kinds();
+        match node.kind_id() {
+            id if id == k.if_statement => {
                 let cond = node.child_by_field_name("condition");
                 if let Some(c) = cond {
                     self.walk(c, depth + 1);
@@ -184,7 +189,7 @@ impl<'t> Walk<'_, 't> {
                 self.under(no, node.child_by_field_name("alternative"), depth);
                 return;
             }
-            "while_statement" | "for_statement" => {
+            id if id == k.while_statement || id == k.for_statement => {
                 let cond = node.child_by_field_name("condition");
                 if let Some(init) = node.child_by_field_name("initializer") {
                     self.walk(init, depth + 1);
@@ -197,31 +202,31 @@ impl<'t> Walk<'_, 't> {
                 self.under(g, node.child_by_field_name("update"), depth);
                 return;
             }
-            "compound_statement" => {
+            id if id == k.compound_statement => {
                 let n = self.stack.len();
                 self.children(node, depth, true);
                 self.stack.truncate(n);
                 return;
             }
-            "call_expression" => {
+            id if id == k.call_expression => {
                 if let Some(&g) = self.stack.last() {
                     let p = node.start_position();
                     self.calls
                         .push(((p.row as u32 + 1, p.column as u32 + 1), g));
                 }
             }
-            "labeled_statement" => self.has_label = true,
-            "assignment_expression" => {
+            id if id == k.labeled_statement => self.has_label = true,
+            id if id == k.assignment_expression => {
                 if let Some(l) = node.child_by_field_name("left") {
                     self.note_assigned(l);
                 }
             }
-            "update_expression" => {
+            id if id == k.update_expression => {
                 if let Some(a) = node.child_by_field_name("argument") {
                     self.note_assigned(a);
                 }
             }
-            "pointer_expression" => {
+            id if id == k.pointer_expression => {
                 let takes_address = node
                     .child_by_field_name("operator")
                     .is_some_and(|o| self.text(o) == "&");
@@ -236,13 +241,13 @@ impl<'t> Walk<'_, 't> {
 
     fn note_assigned(&mut self, node: Node) {
         let mut n = node;
-        while n.kind() == "parenthesized_expression" {
+        while n.kind_id() == kinds().parenthesized_expression {
             match n.named_child(0) {
                 Some(inner) => n = inner,
                 None => return,
             }
         }
-        if n.kind() == "identifier" {
+        if n.kind_id() == kinds().identifier {
             let name = self.text(n).to_string();
             self.assigned.push(name);
         }
@@ -262,7 +267,7 @@ impl<'t> Walk<'_, 't> {
                 let child = cursor.node();
                 if child.is_named() {
                     self.walk(child, depth + 1);
-                    if block && child.kind() == "if_statement" {
+                    if block && child.kind_id() == kinds().if_statement {
                         let early_return = child.child_by_field_name("alternative").is_none()
                             && child
                                 .child_by_field_name("consequence")

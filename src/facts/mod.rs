@@ -12,8 +12,10 @@ use crate::normalize::{MacroDef, Normalized, Normalizer};
 
 mod body;
 mod guards;
+mod kinds;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
 pub use guards::CallGuard;
+use kinds::kinds;
 
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
@@ -359,6 +361,7 @@ pub fn extract_with(
             events_on: false,
             bodies,
             fn_ptr_locals: Vec::new(),
+            in_bare: false,
         };
         lower.visit(tree.root_node(), 0);
     }
@@ -385,6 +388,8 @@ struct Lower<'a, 't> {
     bodies: &'a BodyPolicy,
     /// Locals of the current function declared as function pointers.
     fn_ptr_locals: Vec<String>,
+    /// Whether the node about to be visited stands as a whole statement.
+    in_bare: bool,
 }
 
 fn line(node: Node) -> u32 {
@@ -423,64 +428,63 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn visit(&mut self, node: Node<'t>, depth: usize) {
+        // Set by the parent just before this call; every other caller leaves it false.
+        let bare = std::mem::take(&mut self.in_bare);
         if depth > MAX_DEPTH {
             self.facts.too_deep = true;
             return;
         }
-        match node.kind() {
-            "function_definition" => self.function(node, depth),
-            "declaration" => {
-                self.declaration(node, depth);
-            }
-            "type_definition" => {
-                self.typedef(node);
-                self.visit_children(node, depth);
-            }
-            "struct_specifier" | "union_specifier" => {
-                self.struct_def(node);
-                self.visit_children(node, depth);
-            }
-            "call_expression" => {
-                let index = self.call(node);
-                self.visit_children(node, depth);
-                // Arguments are evaluated before the call itself.
-                if let (true, Some(i)) = (self.events_on, index) {
-                    self.events.push(Event::Call(i));
+        let k = kinds();
+        let id = node.kind_id();
+        if id == k.identifier {
+            if let Some(f) = self.current {
+                if bare {
+                    self.facts.bare_names.push(BareName {
+                        caller: f,
+                        name: self.text(node),
+                        line: line(node),
+                    });
+                }
+                let t = &self.n.code[node.start_byte()..node.end_byte()];
+                if t == b"MOD_INC_USE_COUNT" || t == b"__MOD_INC_USE_COUNT" {
+                    self.facts.functions[f as usize].uses_mod_inc = true;
                 }
             }
-            "assignment_expression" => {
-                self.assignment(node);
-                self.visit_children(node, depth);
+        } else if id == k.call_expression {
+            let index = self.call(node);
+            self.visit_children(node, depth, false);
+            // Arguments are evaluated before the call itself.
+            if let (true, Some(i)) = (self.events_on, index) {
+                self.events.push(Event::Call(i));
             }
-            "identifier" => {
-                if let Some(f) = self.current {
-                    if is_bare_statement(node) {
-                        self.facts.bare_names.push(BareName {
-                            caller: f,
-                            name: self.text(node),
-                            line: line(node),
-                        });
-                    }
-                    let t = &self.n.code[node.start_byte()..node.end_byte()];
-                    if t == b"MOD_INC_USE_COUNT" || t == b"__MOD_INC_USE_COUNT" {
-                        self.facts.functions[f as usize].uses_mod_inc = true;
-                    }
-                }
-            }
-            "ERROR" => {
+        } else if id == k.assignment_expression {
+            self.assignment(node);
+            self.visit_children(node, depth, false);
+        } else if id == k.expression_statement {
+            self.visit_children(node, depth, true);
+        } else if id == k.comma_expression {
+            self.visit_children(node, depth, bare);
+        } else if id == k.function_definition {
+            self.function(node, depth);
+        } else if id == k.declaration {
+            self.declaration(node, depth);
+        } else if id == k.type_definition {
+            self.typedef(node);
+            self.visit_children(node, depth, false);
+        } else if id == k.struct_specifier || id == k.union_specifier {
+            self.struct_def(node);
+            self.visit_children(node, depth, false);
+        } else {
+            if node.is_error() || node.is_missing() {
                 self.error(node);
-                self.visit_children(node, depth);
             }
-            _ => {
-                if node.is_missing() {
-                    self.error(node);
-                }
-                self.visit_children(node, depth);
-            }
+            self.visit_children(node, depth, false);
         }
     }
 
-    fn visit_children(&mut self, node: Node<'t>, depth: usize) {
+    /// Visits the children; `bare` says they stand as whole statements (the expression of an
+    /// expression statement, or a part of a comma expression that is one).
+    fn visit_children(&mut self, node: Node<'t>, depth: usize, bare: bool) {
         let mut cursor = match self.cursors.pop() {
             Some(mut c) => {
                 c.reset(node);
@@ -490,12 +494,14 @@ impl<'t> Lower<'_, 't> {
         };
         if cursor.goto_first_child() {
             loop {
+                self.in_bare = bare;
                 self.visit(cursor.node(), depth + 1);
                 if !cursor.goto_next_sibling() {
                     break;
                 }
             }
         }
+        self.in_bare = false;
         self.cursors.push(cursor);
     }
 
@@ -563,7 +569,7 @@ impl<'t> Lower<'_, 't> {
 
     fn function(&mut self, node: Node<'t>, depth: usize) {
         let Some(decl) = node.child_by_field_name("declarator") else {
-            return self.visit_children(node, depth);
+            return self.visit_children(node, depth, false);
         };
         let ret_base = node
             .child_by_field_name("type")
@@ -584,7 +590,7 @@ impl<'t> Lower<'_, 't> {
             }
         }
         if d.kind() != "function_declarator" {
-            return self.visit_children(node, depth);
+            return self.visit_children(node, depth, false);
         }
         let name = d
             .child_by_field_name("declarator")
@@ -797,7 +803,7 @@ impl<'t> Lower<'_, 't> {
                 init,
             });
         }
-        self.visit_children(node, depth);
+        self.visit_children(node, depth, false);
     }
 
     fn init_list(&self, node: Node) -> InitList {
@@ -995,19 +1001,6 @@ impl Lower<'_, '_> {
             });
         }
     }
-}
-
-/// An identifier that is a whole statement, alone or in a comma list: `LOCKIT;`.
-fn is_bare_statement(node: Node) -> bool {
-    let mut at = node;
-    while let Some(p) = at.parent() {
-        match p.kind() {
-            "expression_statement" => return true,
-            "comma_expression" => at = p,
-            _ => return false,
-        }
-    }
-    false
 }
 
 /// The identifier a declarator declares.

@@ -205,6 +205,7 @@ struct Judged {
 impl SleepAnalysis {
     /// Builds the call graph of the tree and solves it.
     pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
+        let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
         let masks = MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit);
         let (mut graph, lookup) = Builder::new(index, kb).build();
