@@ -5,7 +5,8 @@
 //!
 //! 1. comments become spaces;
 //! 2. conditional compilation picks one branch ([`cpp`]), directives become spaces;
-//! 3. kernel idioms tree-sitter-c does not accept are rewritten ([`rewrite`]).
+//! 3. kernel idioms tree-sitter-c does not accept are rewritten, and long numeric data tables
+//!    are blanked ([`rewrite`]).
 //!
 //! The text after step 2 (`code`) is what facts quote (argument text); the text after step 3
 //! (`parse_input`) is what the parser sees.
@@ -69,6 +70,7 @@ impl Normalizer {
             bitfields: rewrite::rewrite_unnamed_bitfields(&mut parse_input),
             type_args: rewrite::rewrite_type_args(&mut parse_input),
             end_labels: rewrite::fix_end_labels(&mut parse_input),
+            data_tables: rewrite::blank_data_tables(&mut parse_input),
         };
         Normalized {
             code,

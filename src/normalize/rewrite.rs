@@ -54,6 +54,7 @@ pub struct RewriteCounts {
     pub bitfields: u32,
     pub type_args: u32,
     pub end_labels: u32,
+    pub data_tables: u32,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -740,6 +741,65 @@ pub fn fix_end_labels(code: &mut [u8]) -> u32 {
     count
 }
 
+/// Initializers this long made of numbers only (firmware images, coefficient tables) are
+/// blanked: they hold no routine, and token by token they cost the parser more than the
+/// driver code around them. Shorter ones stay, so small tables still read as written.
+pub const DATA_TABLE_MIN_BYTES: usize = 512;
+
+/// Blanks the inside of `= { ... }` initializers of at least [`DATA_TABLE_MIN_BYTES`] that
+/// hold only numeric literals, signs, commas and nested braces; newlines stay. Returns how
+/// many were blanked.
+pub fn blank_data_tables(code: &mut [u8]) -> u32 {
+    let numeric = |c: u8| {
+        c.is_ascii_hexdigit()
+            || c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b',' | b'x' | b'X' | b'u' | b'U' | b'l' | b'L' | b'+' | b'-'
+            )
+    };
+    let mut count = 0;
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'=', &code[i..]) {
+        let eq = i + k;
+        i = eq + 1;
+        let mut open = eq + 1;
+        while open < code.len() && code[open].is_ascii_whitespace() {
+            open += 1;
+        }
+        if code.get(open) != Some(&b'{') {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut end = None;
+        for (j, &c) in code.iter().enumerate().skip(open) {
+            match c {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                c if numeric(c) => {}
+                _ => break,
+            }
+        }
+        let Some(close) = end else { continue };
+        if close - open >= DATA_TABLE_MIN_BYTES {
+            for c in &mut code[open + 1..close] {
+                if *c != b'\n' {
+                    *c = b' ';
+                }
+            }
+            count += 1;
+        }
+        i = close + 1;
+    }
+    count
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -910,5 +970,30 @@ mod tests {
         assert_eq!(run(fix_end_labels, " out:\n}"), "out:;\n}");
         assert_eq!(run(fix_end_labels, "x ? a : b;"), "x ? a : b;");
         assert_eq!(run(fix_end_labels, "default:\n\t}"), "default:\n;}");
+    }
+
+    #[test]
+    fn long_numeric_tables_are_blanked_with_their_lines() {
+        let row = "0x12, 0x34, -1, 255UL,\n";
+        let table = format!(
+            "static unsigned char fw[] = {{\n{}}};\nint x = {{ 1, 2 }};\n",
+            row.repeat(40)
+        );
+        let mut code = table.clone().into_bytes();
+        assert_eq!(blank_data_tables(&mut code), 1);
+        let out = String::from_utf8(code).unwrap();
+        assert_eq!(out.len(), table.len());
+        assert_eq!(out.lines().count(), table.lines().count());
+        assert!(!out.contains("0x12"));
+        assert!(out.contains("int x = { 1, 2 };"));
+    }
+
+    #[test]
+    fn tables_with_names_are_kept() {
+        let row = "{ 1, 2, foo_open },\n";
+        let table = format!("struct t tab[] = {{\n{}}};\n", row.repeat(40));
+        let mut code = table.clone().into_bytes();
+        assert_eq!(blank_data_tables(&mut code), 0);
+        assert_eq!(code, table.into_bytes());
     }
 }
