@@ -348,7 +348,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             format,
         } => {
-            let scan = modrace::scan::scan(std::slice::from_ref(&tree), &normalizer)?;
+            // Guards of calls by parameter tests are read off statement trees.
+            let scan = modrace::scan::scan_bodies(
+                std::slice::from_ref(&tree),
+                &normalizer,
+                &modrace::facts::BodyPolicy::All,
+            )?;
             if !cli.quiet {
                 for w in &scan.warnings {
                     eprintln!("{w}");

@@ -16,7 +16,9 @@ fn scan() -> &'static Scan {
         let kb = Kb::builtin();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sleep");
         let normalizer = Normalizer::new(&kb.data, &[], &[]);
-        let scan = modrace::scan::scan(&[root], &normalizer).unwrap();
+        let scan =
+            modrace::scan::scan_bodies(&[root], &normalizer, &modrace::facts::BodyPolicy::All)
+                .unwrap();
         assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
         scan
     })

@@ -36,19 +36,9 @@ kinds!(
     identifier,
     expression_statement,
     comma_expression,
-    if_statement,
-    while_statement,
-    for_statement,
-    compound_statement,
-    labeled_statement,
     update_expression,
     pointer_expression,
     parenthesized_expression,
-    unary_expression,
-    binary_expression,
-    return_statement,
-    comment,
-    null,
 );
 
 /// The ids of tree-sitter-c, loaded once.

@@ -362,6 +362,7 @@ pub fn extract_with(
             bodies,
             fn_ptr_locals: Vec::new(),
             in_bare: false,
+            assigned_names: Vec::new(),
         };
         lower.visit(tree.root_node(), 0);
     }
@@ -390,6 +391,8 @@ struct Lower<'a, 't> {
     fn_ptr_locals: Vec<String>,
     /// Whether the node about to be visited stands as a whole statement.
     in_bare: bool,
+    /// Plain variables the current function assigns, increments or takes the address of.
+    assigned_names: Vec<String>,
 }
 
 fn line(node: Node) -> u32 {
@@ -459,6 +462,18 @@ impl<'t> Lower<'_, 't> {
             }
         } else if id == k.assignment_expression {
             self.assignment(node);
+            self.note_assigned(node.child_by_field_name("left"));
+            self.visit_children(node, depth, false);
+        } else if id == k.update_expression {
+            self.note_assigned(node.child_by_field_name("argument"));
+            self.visit_children(node, depth, false);
+        } else if id == k.pointer_expression {
+            let takes_address = node
+                .child_by_field_name("operator")
+                .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'&'));
+            if takes_address {
+                self.note_assigned(node.child_by_field_name("argument"));
+            }
             self.visit_children(node, depth, false);
         } else if id == k.expression_statement {
             self.visit_children(node, depth, true);
@@ -479,6 +494,25 @@ impl<'t> Lower<'_, 't> {
                 self.error(node);
             }
             self.visit_children(node, depth, false);
+        }
+    }
+
+    /// Records a plain variable (through parentheses) that an expression changes or exposes.
+    fn note_assigned(&mut self, node: Option<Node>) {
+        let Some(mut n) = node else { return };
+        if self.current.is_none() {
+            return;
+        }
+        let k = kinds();
+        while n.kind_id() == k.parenthesized_expression {
+            match n.named_child(0) {
+                Some(inner) => n = inner,
+                None => return,
+            }
+        }
+        if n.kind_id() == k.identifier {
+            let name = self.text(n);
+            self.assigned_names.push(name);
         }
     }
 
@@ -605,6 +639,7 @@ impl<'t> Lower<'_, 't> {
             std::mem::take(&mut self.locals),
             std::mem::take(&mut self.local_names),
             self.events_on,
+            std::mem::take(&mut self.assigned_names),
         );
         self.events_on = false;
         self.fn_ptr_locals.clear();
@@ -651,7 +686,6 @@ impl<'t> Lower<'_, 't> {
             body: Body::default(),
         });
         self.current = Some(index);
-        let first_call = self.facts.calls.len();
         if let Some(body) = node.child_by_field_name("body") {
             if self
                 .bodies
@@ -664,9 +698,7 @@ impl<'t> Lower<'_, 't> {
                 self.visit(body, depth + 1);
             }
         }
-        if let Some(body) = node.child_by_field_name("body") {
-            self.call_guards(index, body, first_call, depth);
-        }
+        self.call_guards(index);
         let mut locals = std::mem::take(&mut self.local_names);
         locals.sort();
         locals.dedup();
@@ -680,6 +712,7 @@ impl<'t> Lower<'_, 't> {
             self.locals,
             self.local_names,
             self.events_on,
+            self.assigned_names,
         ) = outer;
     }
 
@@ -708,31 +741,28 @@ impl<'t> Lower<'_, 't> {
         out
     }
 
-    /// Guards of the function's calls by parameter tests, and the parameters it assigns.
-    fn call_guards(&mut self, index: u32, body: Node<'t>, first_call: usize, depth: usize) {
+    /// The parameters the function assigns, and the guards of its calls by parameter tests
+    /// (read off its statement tree, when it has one).
+    fn call_guards(&mut self, index: u32) {
         let f = &self.facts.functions[index as usize];
         if f.params.is_empty() {
             return;
         }
         let params: Vec<Option<String>> = f.params.iter().map(|p| p.name.clone()).collect();
-        let g =
-            guards::function_guards(body, &self.n.code, &params, MAX_DEPTH.saturating_sub(depth));
-        self.facts.functions[index as usize].assigned_params = g.assigned;
-        if g.calls.is_empty() {
-            return;
-        }
-        for call in &mut self.facts.calls[first_call..] {
-            if call.caller != Some(index) {
-                continue;
-            }
-            if let Some((_, guard)) = g
-                .calls
-                .iter()
-                .find(|(pos, _)| *pos == (call.line, call.column))
-            {
-                call.guard = Some(*guard);
+        let mut assigned: Vec<u8> = self
+            .assigned_names
+            .iter()
+            .filter_map(|n| params.iter().position(|p| p.as_deref() == Some(n.as_str())))
+            .filter_map(|k| u8::try_from(k).ok())
+            .collect();
+        assigned.sort_unstable();
+        assigned.dedup();
+        for (call, guard) in guards::body_guards(&f.body, &params, &assigned) {
+            if let Some(c) = self.facts.calls.get_mut(call as usize) {
+                c.guard = Some(guard);
             }
         }
+        self.facts.functions[index as usize].assigned_params = assigned;
     }
 
     /// Name and full type text of a parameter or field declaration.
