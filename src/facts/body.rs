@@ -7,6 +7,7 @@
 use serde::Serialize;
 use tree_sitter::Node;
 
+use super::kinds::{fields, NodeExt};
 use super::{line, named_children, Lower};
 
 pub type StmtId = u32;
@@ -193,10 +194,10 @@ impl<'t> Lower<'_, 't> {
             self.facts.too_deep = true;
             return id;
         }
-        let kind = match node.kind() {
+        let kind = match node.kind_str() {
             "compound_statement" => StmtKind::Block(self.stmt_list(node, depth)),
             "expression_statement" => match node.named_child(0) {
-                Some(e) if e.kind() != "comment" => {
+                Some(e) if e.kind_str() != "comment" => {
                     // Its identifiers are bare names for the facts too.
                     self.in_bare = true;
                     let mut expr = self.expr(e, depth);
@@ -212,11 +213,11 @@ impl<'t> Lower<'_, 't> {
             "if_statement" => {
                 let cond = self.cond(node, depth);
                 let then = node
-                    .child_by_field_name("consequence")
+                    .field(fields().consequence)
                     .map(|s| self.stmt(s, depth + 1))
                     .unwrap_or_else(|| self.empty(node));
                 let otherwise = node
-                    .child_by_field_name("alternative")
+                    .field(fields().alternative)
                     .and_then(|e| first_statement(e))
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::If {
@@ -231,13 +232,13 @@ impl<'t> Lower<'_, 't> {
                 StmtKind::Switch { cond, body }
             }
             "case_statement" => {
-                let value = node.child_by_field_name("value");
+                let value = node.field(fields().value);
                 if let Some(v) = value {
                     self.visit(v, depth + 1);
                 }
                 let body = named_children(node)
                     .into_iter()
-                    .filter(|c| Some(*c) != value && c.kind() != "comment")
+                    .filter(|c| Some(*c) != value && c.kind_str() != "comment")
                     .map(|c| self.stmt(c, depth + 1))
                     .collect();
                 StmtKind::Case {
@@ -256,8 +257,8 @@ impl<'t> Lower<'_, 't> {
                 StmtKind::DoWhile { body, cond }
             }
             "for_statement" => {
-                let init = node.child_by_field_name("initializer").map(|i| {
-                    if i.kind() == "declaration" {
+                let init = node.field(fields().initializer).map(|i| {
+                    if i.kind_str() == "declaration" {
                         match self.declaration_stmt(i, depth) {
                             StmtKind::Declare(e) => e,
                             _ => Expr::default(),
@@ -266,12 +267,8 @@ impl<'t> Lower<'_, 't> {
                         self.expr(i, depth)
                     }
                 });
-                let cond = node
-                    .child_by_field_name("condition")
-                    .map(|c| self.expr(c, depth));
-                let update = node
-                    .child_by_field_name("update")
-                    .map(|u| self.expr(u, depth));
+                let cond = node.field(fields().condition).map(|c| self.expr(c, depth));
+                let update = node.field(fields().update).map(|u| self.expr(u, depth));
                 let body = self.child_stmt(node, "body", depth);
                 StmtKind::For {
                     init,
@@ -283,29 +280,29 @@ impl<'t> Lower<'_, 't> {
             "return_statement" => StmtKind::Return(
                 named_children(node)
                     .into_iter()
-                    .find(|c| c.kind() != "comment")
+                    .find(|c| c.kind_str() != "comment")
                     .map(|e| self.expr(e, depth)),
             ),
             "break_statement" => StmtKind::Break,
             "continue_statement" => StmtKind::Continue,
-            "goto_statement" => match node.child_by_field_name("label") {
+            "goto_statement" => match node.field(fields().label) {
                 Some(l) => StmtKind::Goto(self.ident(l)),
                 None => StmtKind::Other,
             },
             "labeled_statement" => {
                 let name = node
-                    .child_by_field_name("label")
+                    .field(fields().label)
                     .map(|l| self.ident(l))
                     .unwrap_or_default();
                 let stmt = named_children(node)
                     .into_iter()
-                    .find(|c| c.kind() != "statement_identifier" && c.kind() != "comment")
+                    .find(|c| c.kind_str() != "statement_identifier" && c.kind_str() != "comment")
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::Label { name, stmt }
             }
             "attributed_statement" => match named_children(node)
                 .into_iter()
-                .rfind(|c| c.kind() != "attribute_declaration")
+                .rfind(|c| c.kind_str() != "attribute_declaration")
             {
                 Some(s) => {
                     let inner = self.stmt(s, depth + 1);
@@ -334,7 +331,7 @@ impl<'t> Lower<'_, 't> {
     fn stmt_list(&mut self, node: Node<'t>, depth: usize) -> Vec<StmtId> {
         named_children(node)
             .into_iter()
-            .filter(|c| c.kind() != "comment")
+            .filter(|c| c.kind_str() != "comment")
             .map(|c| self.stmt(c, depth + 1))
             .collect()
     }
@@ -357,7 +354,7 @@ impl<'t> Lower<'_, 't> {
 
     /// The condition of an if/switch/while/do statement.
     fn cond(&mut self, node: Node<'t>, depth: usize) -> Expr {
-        match node.child_by_field_name("condition") {
+        match node.field(fields().condition) {
             Some(c) => self.expr(c, depth),
             None => Expr::default(),
         }
@@ -395,20 +392,18 @@ impl<'t> Lower<'_, 't> {
             ..Expr::default()
         };
         for d in named_children(node) {
-            if d.kind() != "init_declarator" {
+            if d.kind_str() != "init_declarator" {
                 continue;
             }
-            let (Some(decl), Some(v)) = (
-                d.child_by_field_name("declarator"),
-                d.child_by_field_name("value"),
-            ) else {
+            let (Some(decl), Some(v)) = (d.field(fields().declarator), d.field(fields().value))
+            else {
                 continue;
             };
-            if v.kind() == "initializer_list" {
+            if v.kind_str() == "initializer_list" {
                 continue;
             }
             if let Some(name) = super::declarator_name(decl) {
-                if name.kind() == "identifier" {
+                if name.kind_str() == "identifier" {
                     let value = self.value(v, first_call, &mut expr.assigns, 0);
                     expr.assigns.push(Assign {
                         var: self.text(name),
@@ -440,7 +435,7 @@ impl<'t> Lower<'_, 't> {
             Some(n) => self.value(n, first_call, assigns, depth + 1),
             None => Value::Unknown,
         };
-        match node.kind() {
+        match node.kind_str() {
             "number_literal" => parse_int(&self.text(node)).map_or(Value::Unknown, Value::Int),
             "null" => Value::Null,
             "identifier" => {
@@ -453,25 +448,25 @@ impl<'t> Lower<'_, 't> {
             }
             "parenthesized_expression" => match named_children(node)
                 .into_iter()
-                .find(|c| c.kind() != "comment")
+                .find(|c| c.kind_str() != "comment")
             {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),
                 None => Value::Unknown,
             },
-            "cast_expression" => sub(node.child_by_field_name("value"), assigns),
+            "cast_expression" => sub(node.field(fields().value), assigns),
             "comma_expression" => {
-                sub(node.child_by_field_name("left"), assigns);
-                sub(node.child_by_field_name("right"), assigns)
+                sub(node.field(fields().left), assigns);
+                sub(node.field(fields().right), assigns)
             }
             "unary_expression" => {
-                let arg = node.child_by_field_name("argument");
+                let arg = node.field(fields().argument);
                 let op = node
-                    .child_by_field_name("operator")
+                    .field(fields().operator)
                     .map(|o| self.text(o))
                     .unwrap_or_default();
                 match op.as_str() {
                     "!" => Value::Not(Box::new(sub(arg, assigns))),
-                    "-" => match arg.map(|a| (a.kind(), self.text(a))) {
+                    "-" => match arg.map(|a| (a.kind_str(), self.text(a))) {
                         Some(("number_literal", t)) => {
                             parse_int(&t).map_or(Value::Unknown, |v| Value::Int(-v))
                         }
@@ -483,11 +478,11 @@ impl<'t> Lower<'_, 't> {
             }
             "binary_expression" => {
                 let op = node
-                    .child_by_field_name("operator")
+                    .field(fields().operator)
                     .map(|o| self.text(o))
                     .unwrap_or_default();
-                let left = sub(node.child_by_field_name("left"), assigns);
-                let right = sub(node.child_by_field_name("right"), assigns);
+                let left = sub(node.field(fields().left), assigns);
+                let right = sub(node.field(fields().right), assigns);
                 match op.as_str() {
                     "&&" => Value::And(Box::new(left), Box::new(right)),
                     "||" => Value::Or(Box::new(left), Box::new(right)),
@@ -498,13 +493,13 @@ impl<'t> Lower<'_, 't> {
                 }
             }
             "assignment_expression" => {
-                let right = sub(node.child_by_field_name("right"), assigns);
-                let left = node.child_by_field_name("left");
+                let right = sub(node.field(fields().right), assigns);
+                let left = node.field(fields().left);
                 let plain = node
-                    .child_by_field_name("operator")
+                    .field(fields().operator)
                     .is_none_or(|o| self.text(o) == "=");
                 match left {
-                    Some(l) if l.kind() == "identifier" => {
+                    Some(l) if l.kind_str() == "identifier" => {
                         let var = self.text(l);
                         assigns.push(Assign {
                             var: var.clone(),
@@ -517,7 +512,7 @@ impl<'t> Lower<'_, 't> {
             }
             "call_expression" => {
                 for c in named_children(node) {
-                    if c.kind() == "argument_list" {
+                    if c.kind_str() == "argument_list" {
                         for a in named_children(c) {
                             self.value(a, first_call, assigns, depth + 1);
                         }
@@ -537,7 +532,7 @@ impl<'t> Lower<'_, 't> {
 /// Bare identifiers used as statements, in order: `MOD_INC_USE_COUNT;` or
 /// `MOD_INC_USE_COUNT, x = 1;`.
 fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
-    match node.kind() {
+    match node.kind_str() {
         "identifier" => out.push(Event::Name(lower.text(node))),
         "comma_expression" => {
             for side in ["left", "right"] {
@@ -553,7 +548,7 @@ fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
 fn first_statement(else_clause: Node<'_>) -> Option<Node<'_>> {
     named_children(else_clause)
         .into_iter()
-        .find(|c| c.kind() != "comment")
+        .find(|c| c.kind_str() != "comment")
 }
 
 fn span(node: Node<'_>) -> Span {

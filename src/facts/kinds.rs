@@ -1,5 +1,6 @@
-//! Node kinds as the grammar's numeric ids. The walks compare ids: `Node::kind` measures and
-//! validates a C string on every call, which costs more than the walk itself on a whole tree.
+//! Node kinds and field names as the grammar's numeric ids. `Node::kind` measures and
+//! validates a C string on every call, and `child_by_field_name` compares the name with every
+//! field of the grammar; on a whole tree both cost more than the walk itself.
 
 use std::sync::OnceLock;
 
@@ -41,10 +42,93 @@ kinds!(
     parenthesized_expression,
 );
 
-/// The ids of tree-sitter-c, loaded once.
+macro_rules! fields {
+    ($($field:ident = $name:literal),* $(,)?) => {
+        /// The ids of the fields the lowering reads, by field name.
+        pub struct Fields {
+            $(pub $field: std::num::NonZeroU16,)*
+        }
+
+        impl Fields {
+            fn load(language: &tree_sitter::Language) -> Fields {
+                Fields {
+                    $($field: language
+                        .field_id_for_name($name)
+                        .expect(concat!("tree-sitter-c has the field ", $name)),)*
+                }
+            }
+        }
+    };
+}
+
+fields!(
+    alternative = "alternative",
+    argument = "argument",
+    arguments = "arguments",
+    body = "body",
+    condition = "condition",
+    consequence = "consequence",
+    declarator = "declarator",
+    field = "field",
+    function = "function",
+    initializer = "initializer",
+    label = "label",
+    left = "left",
+    name = "name",
+    operator = "operator",
+    parameters = "parameters",
+    right = "right",
+    type_ = "type",
+    update = "update",
+    value = "value",
+);
+
+fn language() -> &'static tree_sitter::Language {
+    static LANGUAGE: OnceLock<tree_sitter::Language> = OnceLock::new();
+    LANGUAGE.get_or_init(|| tree_sitter_c::LANGUAGE.into())
+}
+
+/// The kind ids of tree-sitter-c, loaded once.
 pub fn kinds() -> &'static Kinds {
     static KINDS: OnceLock<Kinds> = OnceLock::new();
-    KINDS.get_or_init(|| Kinds::load(&tree_sitter_c::LANGUAGE.into()))
+    KINDS.get_or_init(|| Kinds::load(language()))
+}
+
+/// The field ids of tree-sitter-c, loaded once.
+pub fn fields() -> &'static Fields {
+    static FIELDS: OnceLock<Fields> = OnceLock::new();
+    FIELDS.get_or_init(|| Fields::load(language()))
+}
+
+/// Kind names by kind id.
+fn kind_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let language = language();
+        (0..language.node_kind_count() as u16)
+            .map(|id| language.node_kind_for_id(id).unwrap_or(""))
+            .collect()
+    })
+}
+
+/// Cheap forms of `Node::kind` and `Node::child_by_field_name`.
+pub trait NodeExt<'t> {
+    /// The kind name, from a table instead of the grammar's C string.
+    fn kind_str(&self) -> &'static str;
+    fn field(&self, id: std::num::NonZeroU16) -> Option<tree_sitter::Node<'t>>;
+}
+
+impl<'t> NodeExt<'t> for tree_sitter::Node<'t> {
+    fn kind_str(&self) -> &'static str {
+        kind_names()
+            .get(self.kind_id() as usize)
+            .copied()
+            .unwrap_or("")
+    }
+
+    fn field(&self, id: std::num::NonZeroU16) -> Option<tree_sitter::Node<'t>> {
+        self.child_by_field_id(id.get())
+    }
 }
 
 #[cfg(test)]
@@ -61,5 +145,9 @@ mod tests {
         let tree = crate::facts::parse(b"int f(void) { g(); }").unwrap();
         let def = tree.root_node().child(0).unwrap();
         assert_eq!(def.kind_id(), k.function_definition);
+        assert_eq!(def.kind_str(), "function_definition");
+        let body = def.field(fields().body).unwrap();
+        assert_eq!(body.kind_str(), body.kind());
+        assert_eq!(Some(body), def.child_by_field_name("body"));
     }
 }

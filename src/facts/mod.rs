@@ -15,7 +15,7 @@ mod guards;
 mod kinds;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
 pub use guards::CallGuard;
-use kinds::kinds;
+use kinds::{fields, kinds, NodeExt};
 
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
@@ -244,7 +244,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
     if let Some(tree) = parse(src) {
         let mut stack = vec![tree.root_node()];
         while let Some(node) = stack.pop() {
-            match node.kind() {
+            match node.kind_str() {
                 "function_definition" => facts.functions.push(Function {
                     name: String::new(),
                     is_static: false,
@@ -462,17 +462,17 @@ impl<'t> Lower<'_, 't> {
             }
         } else if id == k.assignment_expression {
             self.assignment(node);
-            self.note_assigned(node.child_by_field_name("left"));
+            self.note_assigned(node.field(fields().left));
             self.visit_children(node, depth, false);
         } else if id == k.update_expression {
-            self.note_assigned(node.child_by_field_name("argument"));
+            self.note_assigned(node.field(fields().argument));
             self.visit_children(node, depth, false);
         } else if id == k.pointer_expression {
             let takes_address = node
-                .child_by_field_name("operator")
+                .field(fields().operator)
                 .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'&'));
             if takes_address {
-                self.note_assigned(node.child_by_field_name("argument"));
+                self.note_assigned(node.field(fields().argument));
             }
             self.visit_children(node, depth, false);
         } else if id == k.expression_statement {
@@ -541,7 +541,7 @@ impl<'t> Lower<'_, 't> {
 
     fn error(&mut self, node: Node) {
         let cause = if node.is_missing() {
-            format!("missing `{}`", node.kind())
+            format!("missing `{}`", node.kind_str())
         } else {
             let code = &self.n.parse_input[node.start_byte()..node.end_byte()];
             let s = String::from_utf8_lossy(code);
@@ -556,7 +556,7 @@ impl<'t> Lower<'_, 't> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            let parent = node.parent().map_or("?", |p| p.kind());
+            let parent = node.parent().map_or("?", |p| p.kind_str());
             if ident.len() > 1 {
                 format!("`{ident}` in {parent}")
             } else {
@@ -587,47 +587,42 @@ impl<'t> Lower<'_, 't> {
     fn is_static(&self, node: Node) -> bool {
         named_children(node)
             .iter()
-            .any(|c| c.kind() == "storage_class_specifier" && self.text(*c) == "static")
+            .any(|c| c.kind_str() == "storage_class_specifier" && self.text(*c) == "static")
     }
 
     /// The struct name or typedef name of a type node.
     fn type_name(&self, ty: Node) -> Option<String> {
-        match ty.kind() {
-            "struct_specifier" | "union_specifier" => {
-                ty.child_by_field_name("name").map(|n| self.text(n))
-            }
+        match ty.kind_str() {
+            "struct_specifier" | "union_specifier" => ty.field(fields().name).map(|n| self.text(n)),
             "type_identifier" => Some(self.text(ty)),
             _ => None,
         }
     }
 
     fn function(&mut self, node: Node<'t>, depth: usize) {
-        let Some(decl) = node.child_by_field_name("declarator") else {
+        let Some(decl) = node.field(fields().declarator) else {
             return self.visit_children(node, depth, false);
         };
         let ret_base = node
-            .child_by_field_name("type")
+            .field(fields().type_)
             .map(|t| self.text(t))
             .unwrap_or_else(|| "int".into());
         let mut stars = String::new();
         let mut d = decl;
-        while d.kind() == "pointer_declarator" || d.kind() == "parenthesized_declarator" {
-            if d.kind() == "pointer_declarator" {
+        while d.kind_str() == "pointer_declarator" || d.kind_str() == "parenthesized_declarator" {
+            if d.kind_str() == "pointer_declarator" {
                 stars.push('*');
             }
-            match d
-                .child_by_field_name("declarator")
-                .or_else(|| d.named_child(0))
-            {
+            match d.field(fields().declarator).or_else(|| d.named_child(0)) {
                 Some(inner) => d = inner,
                 None => break,
             }
         }
-        if d.kind() != "function_declarator" {
+        if d.kind_str() != "function_declarator" {
             return self.visit_children(node, depth, false);
         }
         let name = d
-            .child_by_field_name("declarator")
+            .field(fields().declarator)
             .and_then(|n| declarator_name(n))
             .map(|n| self.text(n))
             .unwrap_or_default();
@@ -644,16 +639,15 @@ impl<'t> Lower<'_, 't> {
         self.events_on = false;
         self.fn_ptr_locals.clear();
         let mut params = Vec::new();
-        if let Some(list) = d.child_by_field_name("parameters") {
+        if let Some(list) = d.field(fields().parameters) {
             for p in named_children(list) {
-                if p.kind() != "parameter_declaration" {
+                if p.kind_str() != "parameter_declaration" {
                     continue;
                 }
                 let (pname, ty) = self.declared(p);
                 if let (Some(n), Some(t)) = (
                     &pname,
-                    p.child_by_field_name("type")
-                        .and_then(|t| self.type_name(t)),
+                    p.field(fields().type_).and_then(|t| self.type_name(t)),
                 ) {
                     self.locals.insert(n.clone(), t);
                 }
@@ -686,7 +680,7 @@ impl<'t> Lower<'_, 't> {
             body: Body::default(),
         });
         self.current = Some(index);
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.field(fields().body) {
             if self
                 .bodies
                 .wants(&self.n.code[body.start_byte()..body.end_byte()])
@@ -768,10 +762,10 @@ impl<'t> Lower<'_, 't> {
     /// Name and full type text of a parameter or field declaration.
     fn declared(&self, node: Node) -> (Option<String>, String) {
         let base = node
-            .child_by_field_name("type")
+            .field(fields().type_)
             .map(|t| self.text(t))
             .unwrap_or_default();
-        match node.child_by_field_name("declarator") {
+        match node.field(fields().declarator) {
             Some(d) => {
                 let name = declarator_name(d).map(|n| self.text(n));
                 let full = self.text(d);
@@ -786,17 +780,14 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn declaration(&mut self, node: Node<'t>, depth: usize) {
-        let ty = node.child_by_field_name("type");
+        let ty = node.field(fields().type_);
         let type_name = ty.and_then(|t| self.type_name(t));
         let is_static = self.is_static(node);
         // File-scope variables, and statics in functions, can be tables.
         let keeps_tables = self.current.is_none() || is_static;
         for d in named_children(node) {
-            let (decl, value) = match d.kind() {
-                "init_declarator" => (
-                    d.child_by_field_name("declarator"),
-                    d.child_by_field_name("value"),
-                ),
+            let (decl, value) = match d.kind_str() {
+                "init_declarator" => (d.field(fields().declarator), d.field(fields().value)),
                 "identifier" | "array_declarator" | "pointer_declarator" => (Some(d), None),
                 _ => continue,
             };
@@ -818,17 +809,17 @@ impl<'t> Lower<'_, 't> {
             } else if !subtree_has(decl, "function_declarator") {
                 self.facts.var_types.push((name.clone(), type_name.clone()));
             }
-            if !keeps_tables || decl.kind() == "pointer_declarator" {
+            if !keeps_tables || decl.kind_str() == "pointer_declarator" {
                 continue;
             }
             let init = value
-                .filter(|v| v.kind() == "initializer_list")
+                .filter(|v| v.kind_str() == "initializer_list")
                 .map(|v| self.init_list(v));
             self.facts.variables.push(Variable {
                 name,
                 is_static,
                 type_name: type_name.clone(),
-                is_array: decl.kind() == "array_declarator",
+                is_array: decl.kind_str() == "array_declarator",
                 line: line(d),
                 init,
             });
@@ -839,12 +830,12 @@ impl<'t> Lower<'_, 't> {
     fn init_list(&self, node: Node) -> InitList {
         let mut items = Vec::new();
         for child in named_children(node) {
-            let (designators, value) = match child.kind() {
+            let (designators, value) = match child.kind_str() {
                 "initializer_pair" => {
                     let mut designators = Vec::new();
                     let mut cursor = child.walk();
                     for d in child.children_by_field_name("designator", &mut cursor) {
-                        match d.kind() {
+                        match d.kind_str() {
                             "field_designator" => {
                                 if let Some(f) = d.named_child(0) {
                                     designators.push(Designator::Field(self.text(f)));
@@ -855,7 +846,7 @@ impl<'t> Lower<'_, 't> {
                             _ => designators.push(Designator::Index),
                         }
                     }
-                    match child.child_by_field_name("value") {
+                    match child.field(fields().value) {
                         Some(v) => (designators, v),
                         None => continue,
                     }
@@ -863,7 +854,7 @@ impl<'t> Lower<'_, 't> {
                 "comment" => continue,
                 _ => (Vec::new(), child),
             };
-            let value = if value.kind() == "initializer_list" {
+            let value = if value.kind_str() == "initializer_list" {
                 InitValue::List(self.init_list(value))
             } else {
                 InitValue::Expr(self.text(value))
@@ -879,10 +870,10 @@ impl<'t> Lower<'_, 't> {
 
     fn typedef(&mut self, node: Node) {
         let ty = node
-            .child_by_field_name("type")
-            .filter(|t| matches!(t.kind(), "struct_specifier" | "union_specifier"));
+            .field(fields().type_)
+            .filter(|t| matches!(t.kind_str(), "struct_specifier" | "union_specifier"));
         let mut struct_name = ty
-            .and_then(|t| t.child_by_field_name("name"))
+            .and_then(|t| t.field(fields().name))
             .map(|n| self.text(n));
         let mut cursor = node.walk();
         for d in node.children_by_field_name("declarator", &mut cursor) {
@@ -891,8 +882,8 @@ impl<'t> Lower<'_, 't> {
             };
             let name = self.text(n);
             // `typedef struct { ... } isdn_if;`: the struct is known by the typedef's name.
-            if let (Some(t), None, "type_identifier") = (ty, &struct_name, d.kind()) {
-                if t.child_by_field_name("body").is_some() {
+            if let (Some(t), None, "type_identifier") = (ty, &struct_name, d.kind_str()) {
+                if t.field(fields().body).is_some() {
                     self.struct_body(t, name.clone());
                     struct_name = Some(name.clone());
                 }
@@ -905,23 +896,23 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn struct_def(&mut self, node: Node) {
-        if let Some(name) = node.child_by_field_name("name") {
+        if let Some(name) = node.field(fields().name) {
             let name = self.text(name);
             self.struct_body(node, name);
         }
     }
 
     fn struct_body(&mut self, node: Node, name: String) {
-        let Some(body) = node.child_by_field_name("body") else {
+        let Some(body) = node.field(fields().body) else {
             return;
         };
-        let mut fields = Vec::new();
+        let mut members = Vec::new();
         for f in named_children(body) {
-            if f.kind() != "field_declaration" {
+            if f.kind_str() != "field_declaration" {
                 continue;
             }
-            let ty = f.child_by_field_name("type");
-            let struct_type = ty.and_then(|t| match t.kind() {
+            let ty = f.field(fields().type_);
+            let struct_type = ty.and_then(|t| match t.kind_str() {
                 "struct_specifier" | "union_specifier" | "type_identifier" => self.type_name(t),
                 _ => None,
             });
@@ -934,34 +925,34 @@ impl<'t> Lower<'_, 't> {
                 let full = self.text(d);
                 let fname = self.text(fname);
                 let base = ty.map(|t| self.text(t)).unwrap_or_default();
-                fields.push(Field {
+                members.push(Field {
                     ty: format!("{base} {}", full.replacen(fname.as_str(), "", 1).trim())
                         .trim()
                         .to_string(),
                     name: fname,
                     is_fn_ptr,
                     struct_type: if is_fn_ptr { None } else { struct_type.clone() },
-                    is_pointer: d.kind() == "pointer_declarator",
+                    is_pointer: d.kind_str() == "pointer_declarator",
                 });
             }
         }
         self.facts.structs.push(StructDef {
             name,
-            fields,
+            fields: members,
             line: line(node),
         });
     }
 
     fn call(&mut self, node: Node) -> Option<u32> {
-        let function = node.child_by_field_name("function")?;
-        let indirect = function.kind() != "identifier";
+        let function = node.field(fields().function)?;
+        let indirect = function.kind_str() != "identifier";
         let callee = self.text(function);
         let args = node
-            .child_by_field_name("arguments")
+            .field(fields().arguments)
             .map(|a| {
                 named_children(a)
                     .into_iter()
-                    .filter(|c| c.kind() != "comment")
+                    .filter(|c| c.kind_str() != "comment")
                     .map(|c| self.text(c))
                     .collect()
             })
@@ -982,30 +973,26 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn assignment(&mut self, node: Node) {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field(fields().left), node.field(fields().right))
+        else {
             return;
         };
-        if left.kind() == "identifier" {
+        if left.kind_str() == "identifier" {
             let var = self.text(left);
             if self.fn_ptr_locals.contains(&var) {
                 self.field_load(&var, right);
             }
             return;
         }
-        if left.kind() != "field_expression" {
+        if left.kind_str() != "field_expression" {
             return;
         }
-        let (Some(base), Some(field)) = (
-            left.child_by_field_name("argument"),
-            left.child_by_field_name("field"),
-        ) else {
+        let (Some(base), Some(field)) = (left.field(fields().argument), left.field(fields().field))
+        else {
             return;
         };
         let base_text = self.text(base);
-        let base_type = if base.kind() == "identifier" {
+        let base_type = if base.kind_str() == "identifier" {
             self.locals.get(&base_text).cloned()
         } else {
             None
@@ -1023,7 +1010,7 @@ impl<'t> Lower<'_, 't> {
 
 impl Lower<'_, '_> {
     fn field_load(&mut self, var: &str, value: Node) {
-        if let (Some(caller), "field_expression") = (self.current, value.kind()) {
+        if let (Some(caller), "field_expression") = (self.current, value.kind_str()) {
             self.facts.field_loads.push(FieldLoad {
                 caller,
                 var: var.to_string(),
@@ -1035,11 +1022,11 @@ impl Lower<'_, '_> {
 
 /// The identifier a declarator declares.
 fn declarator_name(node: Node) -> Option<Node> {
-    match node.kind() {
+    match node.kind_str() {
         "identifier" | "field_identifier" | "type_identifier" => Some(node),
         _ => {
             let inner = node
-                .child_by_field_name("declarator")
+                .field(fields().declarator)
                 .or_else(|| node.named_child(0))?;
             declarator_name(inner)
         }
@@ -1047,7 +1034,7 @@ fn declarator_name(node: Node) -> Option<Node> {
 }
 
 fn subtree_has(node: Node, kind: &str) -> bool {
-    if node.kind() == kind {
+    if node.kind_str() == kind {
         return true;
     }
     named_children(node)
