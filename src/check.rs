@@ -89,9 +89,29 @@ fn files_by_path<'a>(index: &Index<'a>) -> HashMap<&'a str, usize> {
         .collect()
 }
 
+/// What the check needs that does not depend on the may-sleep analysis, so that it can be
+/// computed beside it: the entries, and the rule-1 findings (made where the core calls the
+/// slots, not in the modules).
+pub struct Prepared {
+    entries: Vec<Entry>,
+    mr004: Vec<Finding>,
+}
+
+pub fn prepare(index: &Index, kb: &Kb, build: &BuildInfo, filter: &RuleFilter) -> Prepared {
+    let entries = entries::compute(index, kb, build).entries;
+    let mr004 = if filter.allows("MR004") {
+        crate::bkl::mr004_findings(index, kb, &entries, filter)
+    } else {
+        Vec::new()
+    };
+    Prepared { entries, mr004 }
+}
+
 /// Checks every name-taking, module-capable entry routine of the index. The scan must have
 /// kept the statement trees of every function ([`BodyPolicy::All`]): an entry routine whose
 /// body was not lowered has no path to walk.
+///
+/// [`BodyPolicy::All`]: crate::facts::BodyPolicy::All
 pub fn run(
     index: &Index,
     kb: &Kb,
@@ -99,8 +119,19 @@ pub fn run(
     sleep: &dyn SleepOracle,
     filter: &RuleFilter,
 ) -> CheckReport {
+    run_prepared(index, kb, prepare(index, kb, build, filter), sleep, filter)
+}
+
+/// [`run`] with the part computed beside the may-sleep analysis.
+pub fn run_prepared(
+    index: &Index,
+    kb: &Kb,
+    prepared: Prepared,
+    sleep: &dyn SleepOracle,
+    filter: &RuleFilter,
+) -> CheckReport {
     let started = Instant::now();
-    let entries = entries::compute(index, kb, build).entries;
+    let Prepared { entries, mr004 } = prepared;
     let file_of = files_by_path(index);
     // One check per routine, in its first name-taking slot.
     let mut seen = std::collections::HashSet::new();
@@ -128,12 +159,7 @@ pub fn run(
             .findings
             .extend(findings.into_iter().filter(|f| filter.allows(f.rule)));
     }
-    // Rule 1 is checked where the core calls the slots, not in the modules.
-    if filter.allows("MR004") {
-        report
-            .findings
-            .extend(crate::bkl::mr004_findings(index, kb, &entries, filter));
-    }
+    report.findings.extend(mr004);
     report.findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
             b.file.as_str(),

@@ -3,7 +3,9 @@
 use std::time::Instant;
 
 use crate::buildinfo::BuildInfo;
-use crate::check::{body_words, fixes, run, CheckReport, FilePatch, RuleFilter, SleepOracle};
+use crate::check::{
+    body_words, fixes, prepare, run_prepared, CheckReport, FilePatch, RuleFilter, SleepOracle,
+};
 use crate::facts::BodyPolicy;
 use crate::index::Index;
 use crate::kb::Kb;
@@ -89,17 +91,35 @@ pub fn check_tree_with_fixes(
     let normalizer = Normalizer::new(&kb.data, defines, undefs);
     let (scan, build) = scan_tree_with(roots, &normalizer, &BodyPolicy::All)?;
     let index = Index::build(&scan, kb);
-    let sleep = crate::sleep::SleepAnalysis::compute(&index, kb, unknown);
-    let mut report = run(&index, kb, &build, &sleep, filter);
+    let (sleep, prepared) = rayon::join(
+        || crate::sleep::SleepAnalysis::compute(&index, kb, unknown),
+        || prepare(&index, kb, &build, filter),
+    );
+    let mut report = run_prepared(&index, kb, prepared, &sleep, filter);
     let patches = if want_fixes {
         fixes(&mut report, &index, kb, &normalizer)
     } else {
         Vec::new()
     };
     report.stats.seconds = started.elapsed().as_secs_f64();
+    drop((index, sleep));
+    let mut scan = scan;
+    let warnings = std::mem::take(&mut scan.warnings);
+    drop_in_background(scan);
     Ok(CheckOutcome {
         report,
-        warnings: scan.warnings,
+        warnings,
         patches,
     })
+}
+
+/// Frees a whole-tree value on another thread. Freeing the facts of a tree takes a few tenths
+/// of a second, which the caller can spend writing its report; a process that exits first
+/// simply leaves the rest to the operating system.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("modrace-drop".into())
+        .spawn(move || drop(value));
+    // Without a thread, the value was dropped with the failed closure: nothing is lost.
+    let _ = spawned;
 }

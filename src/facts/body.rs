@@ -40,7 +40,7 @@ impl Body {
                 StmtKind::Return(e) => (e.as_ref(), None, None),
                 StmtKind::For {
                     init, cond, update, ..
-                } => (init.as_ref(), cond.as_ref(), update.as_ref()),
+                } => (init.as_deref(), cond.as_deref(), update.as_deref()),
                 _ => (None, None, None),
             };
             a.into_iter().chain(b).chain(c)
@@ -95,10 +95,11 @@ pub enum StmtKind {
         body: StmtId,
         cond: Expr,
     },
+    /// Boxed parts keep every statement small: most statements are not loops.
     For {
-        init: Option<Expr>,
-        cond: Option<Expr>,
-        update: Option<Expr>,
+        init: Option<Box<Expr>>,
+        cond: Option<Box<Expr>>,
+        update: Option<Box<Expr>>,
         body: StmtId,
     },
     Return(Option<Expr>),
@@ -267,11 +268,15 @@ impl<'t> Lower<'_, 't> {
                         self.expr(i, depth)
                     }
                 });
-                let cond = node.field(fields().condition).map(|c| self.expr(c, depth));
-                let update = node.field(fields().update).map(|u| self.expr(u, depth));
+                let cond = node
+                    .field(fields().condition)
+                    .map(|c| Box::new(self.expr(c, depth)));
+                let update = node
+                    .field(fields().update)
+                    .map(|u| Box::new(self.expr(u, depth)));
                 let body = self.child_stmt(node, "body", depth);
                 StmtKind::For {
-                    init,
+                    init: init.map(Box::new),
                     cond,
                     update,
                     body,

@@ -162,13 +162,13 @@ impl Walk<'_> {
                 update,
                 body: b,
             } => {
-                self.expr(init.as_ref());
-                self.expr(cond.as_ref());
+                self.expr(init.as_deref());
+                self.expr(cond.as_deref());
                 let g = cond.as_ref().and_then(|c| self.guard(&c.value, true));
                 self.under(g, Some(*b));
                 let n = self.stack.len();
                 self.stack.extend(g);
-                self.expr(update.as_ref());
+                self.expr(update.as_deref());
                 self.stack.truncate(n);
             }
             StmtKind::DoWhile { body: b, cond } => {
