@@ -120,10 +120,12 @@ pub trait NodeExt<'t> {
 
 impl<'t> NodeExt<'t> for tree_sitter::Node<'t> {
     fn kind_str(&self) -> &'static str {
-        kind_names()
-            .get(self.kind_id() as usize)
-            .copied()
-            .unwrap_or("")
+        match kind_names().get(self.kind_id() as usize) {
+            Some(name) => name,
+            // The error symbol is numbered past the grammar's own kinds.
+            None if self.is_error() => "ERROR",
+            None => "",
+        }
     }
 
     fn field(&self, id: std::num::NonZeroU16) -> Option<tree_sitter::Node<'t>> {
@@ -149,5 +151,16 @@ mod tests {
         let body = def.field(fields().body).unwrap();
         assert_eq!(body.kind_str(), body.kind());
         assert_eq!(Some(body), def.child_by_field_name("body"));
+        let broken = crate::facts::parse(b"int f(void) { ## }").unwrap();
+        let mut errors = Vec::new();
+        let mut stack = vec![broken.root_node()];
+        while let Some(n) = stack.pop() {
+            if n.is_error() {
+                errors.push(n.kind_str());
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+        assert_eq!(errors.first(), Some(&"ERROR"));
     }
 }

@@ -528,8 +528,12 @@ impl<'t> Lower<'_, 't> {
         };
         if cursor.goto_first_child() {
             loop {
-                self.in_bare = bare;
-                self.visit(cursor.node(), depth + 1);
+                let child = cursor.node();
+                // Punctuation and keywords hold nothing, unless the parser made them up.
+                if child.is_named() || child.is_missing() {
+                    self.in_bare = bare;
+                    self.visit(child, depth + 1);
+                }
                 if !cursor.goto_next_sibling() {
                     break;
                 }
