@@ -95,6 +95,7 @@ fn files_by_path<'a>(index: &Index<'a>) -> HashMap<&'a str, usize> {
 pub struct Prepared {
     entries: Vec<Entry>,
     mr004: Vec<Finding>,
+    helpers: HelperEffects,
 }
 
 pub fn prepare(index: &Index, kb: &Kb, build: &BuildInfo, filter: &RuleFilter) -> Prepared {
@@ -104,7 +105,11 @@ pub fn prepare(index: &Index, kb: &Kb, build: &BuildInfo, filter: &RuleFilter) -
     } else {
         Vec::new()
     };
-    Prepared { entries, mr004 }
+    Prepared {
+        entries,
+        mr004,
+        helpers: HelperEffects::new(index),
+    }
 }
 
 /// Checks every name-taking, module-capable entry routine of the index. The scan must have
@@ -131,7 +136,11 @@ pub fn run_prepared(
     filter: &RuleFilter,
 ) -> CheckReport {
     let started = Instant::now();
-    let Prepared { entries, mr004 } = prepared;
+    let Prepared {
+        entries,
+        mr004,
+        helpers,
+    } = prepared;
     let file_of = files_by_path(index);
     // One check per routine, in its first name-taking slot.
     let mut seen = std::collections::HashSet::new();
@@ -141,7 +150,6 @@ pub fn run_prepared(
         .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
         .collect();
     let _rules = crate::timing::Phase::start("rules");
-    let helpers = HelperEffects::new(index);
     let results: Vec<(Vec<Finding>, bool, bool)> = targets
         .par_iter()
         .filter_map(|e| {
@@ -334,7 +342,7 @@ fn fail_value(function: &Function) -> FailValue {
 /// Use-count effects of helper functions (`foo_get()` that always does MOD_INC_USE_COUNT),
 /// computed once per helper.
 #[derive(Default)]
-struct HelperEffects {
+pub struct HelperEffects {
     memo: Mutex<HashMap<FnRef, CountEffect>>,
     /// Macros whose every definition in the tree is empty (`#define DPRINTK(x...)` in the
     /// branch the preprocessor settings take): calls to them are no work.

@@ -207,8 +207,10 @@ impl SleepAnalysis {
     pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
-        let masks = MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit);
-        let (mut graph, lookup) = Builder::new(index, kb).build();
+        let (masks, (mut graph, lookup)) = rayon::join(
+            || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
+            || Builder::new(index, kb).build(),
+        );
         let strings = std::mem::take(&mut graph.strings);
         let solver = Solver {
             index,
