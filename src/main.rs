@@ -177,11 +177,13 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let kb_phase = modrace::timing::Phase::start("kb");
     let kb = match &cli.kb {
         Some(path) => Kb::load(path)?,
         None => Kb::builtin(),
     };
     let normalizer = Normalizer::new(&kb.data, &cli.defines, &cli.undefs);
+    drop(kb_phase);
     match cli.command {
         Command::Stats {
             paths,
@@ -282,6 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         p
                     }
                 });
+            let _report = modrace::timing::Phase::start("report");
             let text = modrace::report::render_with(
                 format,
                 &report,

@@ -47,7 +47,10 @@ fn scan_with(
     extract: impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync,
 ) -> anyhow::Result<Scan> {
     let start = Instant::now();
-    let discovery = source::discover(roots)?;
+    let discovery = {
+        let _t = crate::timing::Phase::start("discover");
+        source::discover(roots)?
+    };
     let results: Vec<Result<FileFacts, Warning>> = discovery
         .files
         .par_iter()

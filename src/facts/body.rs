@@ -334,9 +334,8 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn stmt_list(&mut self, node: Node<'t>, depth: usize) -> Vec<StmtId> {
-        named_children(node)
+        self.kids(node)
             .into_iter()
-            .filter(|c| c.kind_str() != "comment")
             .map(|c| self.stmt(c, depth + 1))
             .collect()
     }
@@ -428,7 +427,7 @@ impl<'t> Lower<'_, 't> {
     /// in the file's `calls`, to name call results.
     fn value(
         &self,
-        node: Node<'_>,
+        node: Node<'t>,
         first_call: usize,
         assigns: &mut Vec<Assign>,
         depth: usize,
@@ -436,7 +435,7 @@ impl<'t> Lower<'_, 't> {
         if depth > 64 {
             return Value::Unknown;
         }
-        let sub = |n: Option<Node<'_>>, assigns: &mut Vec<Assign>| match n {
+        let sub = |n: Option<Node<'t>>, assigns: &mut Vec<Assign>| match n {
             Some(n) => self.value(n, first_call, assigns, depth + 1),
             None => Value::Unknown,
         };
@@ -451,10 +450,7 @@ impl<'t> Lower<'_, 't> {
                     Value::Var(t)
                 }
             }
-            "parenthesized_expression" => match named_children(node)
-                .into_iter()
-                .find(|c| c.kind_str() != "comment")
-            {
+            "parenthesized_expression" => match self.kids(node).first().copied() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),
                 None => Value::Unknown,
             },
@@ -516,11 +512,9 @@ impl<'t> Lower<'_, 't> {
                 }
             }
             "call_expression" => {
-                for c in named_children(node) {
-                    if c.kind_str() == "argument_list" {
-                        for a in named_children(c) {
-                            self.value(a, first_call, assigns, depth + 1);
-                        }
+                if let Some(args) = node.field(fields().arguments) {
+                    for a in self.kids(args) {
+                        self.value(a, first_call, assigns, depth + 1);
                     }
                 }
                 let (l, col) = (line(node), node.start_position().column as u32 + 1);

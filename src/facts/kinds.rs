@@ -39,6 +39,7 @@ kinds!(
     comma_expression,
     update_expression,
     pointer_expression,
+    comment,
     parenthesized_expression,
 );
 

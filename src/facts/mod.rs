@@ -2,8 +2,8 @@
 //!
 //! The parse tree is dropped as soon as a file is lowered; whole-tree phases read facts only.
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser};
@@ -234,7 +234,7 @@ pub fn parse(bytes: &[u8]) -> Option<tree_sitter::Tree> {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Parses the file as it is, without normalization, and lowers only what `stats` counts:
@@ -349,12 +349,12 @@ pub fn extract_with(
         contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)");
     if let Some(tree) = parse(&normalized.parse_input) {
         let mut lower = Lower {
-            cursors: Vec::new(),
+            cursors: RefCell::new(Vec::new()),
             src,
             n: &normalized,
             facts: &mut facts,
             current: None,
-            locals: HashMap::new(),
+            locals: FxHashMap::default(),
             local_names: Vec::new(),
             body: Body::default(),
             events: Vec::new(),
@@ -372,13 +372,13 @@ pub fn extract_with(
 
 struct Lower<'a, 't> {
     /// Cursors to reuse: creating one per node costs more than the walk itself.
-    cursors: Vec<tree_sitter::TreeCursor<'t>>,
+    cursors: RefCell<Vec<tree_sitter::TreeCursor<'t>>>,
     src: &'a [u8],
     n: &'a Normalized,
     facts: &'a mut FileFacts,
     current: Option<u32>,
     /// Local variables and parameters of the current function with a struct type.
-    locals: HashMap<String, String>,
+    locals: FxHashMap<String, String>,
     /// All parameter and local names of the current function.
     local_names: Vec<String>,
     /// The statement tree of the current function.
@@ -416,6 +416,29 @@ impl<'t> Lower<'_, 't> {
             }
             out.push_str(word);
         }
+        out
+    }
+
+    /// A cursor on `node`, from the pool: making one allocates, which costs more than most
+    /// uses of it.
+    fn cursor(&self, node: Node<'t>) -> tree_sitter::TreeCursor<'t> {
+        match self.cursors.borrow_mut().pop() {
+            Some(mut c) => {
+                c.reset(node);
+                c
+            }
+            None => node.walk(),
+        }
+    }
+
+    /// The named children of a node, comments left out.
+    fn kids(&self, node: Node<'t>) -> Vec<Node<'t>> {
+        let mut cursor = self.cursor(node);
+        let out = node
+            .named_children(&mut cursor)
+            .filter(|c| c.kind_id() != kinds().comment)
+            .collect();
+        self.cursors.borrow_mut().push(cursor);
         out
     }
 
@@ -519,13 +542,7 @@ impl<'t> Lower<'_, 't> {
     /// Visits the children; `bare` says they stand as whole statements (the expression of an
     /// expression statement, or a part of a comma expression that is one).
     fn visit_children(&mut self, node: Node<'t>, depth: usize, bare: bool) {
-        let mut cursor = match self.cursors.pop() {
-            Some(mut c) => {
-                c.reset(node);
-                c
-            }
-            None => node.walk(),
-        };
+        let mut cursor = self.cursor(node);
         if cursor.goto_first_child() {
             loop {
                 let child = cursor.node();
@@ -540,7 +557,7 @@ impl<'t> Lower<'_, 't> {
             }
         }
         self.in_bare = false;
-        self.cursors.push(cursor);
+        self.cursors.borrow_mut().push(cursor);
     }
 
     fn error(&mut self, node: Node) {
@@ -588,10 +605,11 @@ impl<'t> Lower<'_, 't> {
         });
     }
 
-    fn is_static(&self, node: Node) -> bool {
-        named_children(node)
-            .iter()
-            .any(|c| c.kind_str() == "storage_class_specifier" && self.text(*c) == "static")
+    fn is_static(&self, node: Node<'t>) -> bool {
+        self.kids(node).iter().any(|c| {
+            c.kind_str() == "storage_class_specifier"
+                && &self.n.code[c.start_byte()..c.end_byte()] == b"static"
+        })
     }
 
     /// The struct name or typedef name of a type node.
@@ -947,19 +965,13 @@ impl<'t> Lower<'_, 't> {
         });
     }
 
-    fn call(&mut self, node: Node) -> Option<u32> {
+    fn call(&mut self, node: Node<'t>) -> Option<u32> {
         let function = node.field(fields().function)?;
         let indirect = function.kind_str() != "identifier";
         let callee = self.text(function);
         let args = node
             .field(fields().arguments)
-            .map(|a| {
-                named_children(a)
-                    .into_iter()
-                    .filter(|c| c.kind_str() != "comment")
-                    .map(|c| self.text(c))
-                    .collect()
-            })
+            .map(|a| self.kids(a).into_iter().map(|c| self.text(c)).collect())
             .unwrap_or_default();
         if self.current.is_none() && callee == "module_init" {
             self.facts.markers.module_init = true;

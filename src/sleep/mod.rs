@@ -207,9 +207,10 @@ impl SleepAnalysis {
     pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
-        let (masks, (mut graph, lookup)) = rayon::join(
-            || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
+        // The graph first, on this thread; the masks wait for a free one.
+        let ((mut graph, lookup), masks) = rayon::join(
             || Builder::new(index, kb).build(),
+            || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
         );
         let strings = std::mem::take(&mut graph.strings);
         let solver = Solver {
