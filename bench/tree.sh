@@ -1,33 +1,33 @@
 #!/usr/bin/env bash
 # Times the release binary on a kernel tree against a bare tree-sitter parse of the same files.
-# Usage: bench/tree.sh TREE [RUNS]. Prints a markdown table: best-of-RUNS wall, its user time,
-# peak RSS, and wall relative to the bare parse measured in the same session.
+# Usage: bench/tree.sh TREE [RUNS]. Prints a markdown table: the best and the median wall time
+# of RUNS runs, the median user time, peak RSS, and the median wall relative to the bare parse
+# measured in the same session. Set MODRACE_TIMINGS=1 to see where one run spends its time.
 set -euo pipefail
 tree=$1
-runs=${2:-3}
+runs=${2:-5}
 bin=$(dirname "$0")/../target/release/modrace
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-best() { # command... -> "wall user rss" of the fastest run
-  local best_line=""
+stats() { # command... -> "best_wall median_wall median_user max_rss_kb"
+  : >"$tmp.all"
   for _ in $(seq "$runs"); do
     /usr/bin/time -o "$tmp" -f "%e %U %M" "$@" >/dev/null 2>/dev/null || true
-    line=$(tail -1 "$tmp")
-    if [ -z "$best_line" ] || awk -v a="${line%% *}" -v b="${best_line%% *}" 'BEGIN{exit !(a<b)}'; then
-      best_line=$line
-    fi
+    tail -1 "$tmp" >>"$tmp.all"
   done
-  echo "$best_line"
+  sort -n "$tmp.all" | awk '{w[NR]=$1; u[NR]=$2; if ($3>m) m=$3}
+    END {n=NR; mid=int((n+1)/2); printf "%s %s %s %s\n", w[1], w[mid], u[mid], m}'
+  rm -f "$tmp.all"
 }
-bare=$(best "$bin" -q stats --bare "$tree")
-bare_wall=${bare%% *}
-echo "| command | wall | user | peak RSS | wall / bare parse |"
-echo "|---|---|---|---|---|"
-for cmd in "stats --bare" "stats" "entries" "bkl" "why-sleeps request_irq --tree" "check"; do
+bare=$(stats "$bin" -q stats --bare "$tree")
+read -r _ bare_median _ _ <<<"$bare"
+echo "| command | best wall | median wall | median user | peak RSS | median wall / bare parse |"
+echo "|---|---|---|---|---|---|"
+for cmd in "stats --bare" "stats" "entries" "bkl" "check"; do
   if [ "$cmd" = "stats --bare" ]; then r=$bare; else
     # shellcheck disable=SC2086
-    r=$(best "$bin" -q $cmd "$tree"); fi
-  read -r wall user rss <<<"$r"
-  ratio=$(awk -v a="$wall" -v b="$bare_wall" 'BEGIN{printf "%.2f", a/b}')
-  echo "| \`modrace $cmd $(basename "$tree")\` | ${wall} s | ${user} s | $((rss / 1024)) MB | ${ratio} |"
+    r=$(stats "$bin" -q $cmd "$tree"); fi
+  read -r best median user rss <<<"$r"
+  ratio=$(awk -v a="$median" -v b="$bare_median" 'BEGIN{printf "%.2f", a/b}')
+  echo "| \`modrace $cmd $(basename "$tree")\` | ${best} s | ${median} s | ${user} s | $((rss / 1024)) MB | ${ratio} |"
 done

@@ -300,9 +300,9 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
     }
 }
 
-/// Which function bodies to lower into statement trees. Bodies are most of the facts' size,
-/// so a whole-tree scan keeps only those an analysis will walk, and the check lowers the
-/// files of its entry routines again in full.
+/// Which function bodies to lower into statement trees. Bodies are most of the facts' size:
+/// `entries` and `bkl` keep only the functions that name a use-count or lock primitive;
+/// `check` and `why-sleeps` keep them all (paths of entry routines, guards of calls).
 #[derive(Debug, Default)]
 pub enum BodyPolicy {
     #[default]
