@@ -15,8 +15,17 @@ use walkdir::WalkDir;
 pub struct BuildInfo {
     /// Directory (relative to its root) -> object basenames that can be built into a module.
     module_objects: HashMap<String, HashSet<String>>,
-    /// Directories that have a Makefile at all.
-    has_makefile: HashSet<String>,
+    /// Directory -> every object its Makefile names, built in or not.
+    named_objects: HashMap<String, HashSet<String>>,
+    /// Directory -> the subdirectories its Makefile descends into: all of them, and those it
+    /// can build modules in.
+    subdirs: HashMap<String, Subdirs>,
+}
+
+#[derive(Debug, Default)]
+struct Subdirs {
+    any: HashSet<String>,
+    modular: HashSet<String>,
 }
 
 /// How a file was found to be module-capable, or not.
@@ -53,7 +62,8 @@ impl BuildInfo {
                         .map(|p| p.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     makefiles.push((rel, entry.into_path()));
-                } else if name.starts_with("Config.in") || name == "Kconfig" {
+                } else if name.to_ascii_lowercase().starts_with("config.in") || name == "Kconfig" {
+                    // `arch/*/config.in` is lower case in 2.2-2.4.
                     if let Ok(text) = std::fs::read(entry.path()) {
                         collect_tristates(&String::from_utf8_lossy(&text), &mut tristates);
                     }
@@ -64,37 +74,109 @@ impl BuildInfo {
             let Ok(text) = std::fs::read(&path) else {
                 continue;
             };
-            let objects = module_objects(&String::from_utf8_lossy(&text), &tristates);
-            info.has_makefile.insert(dir.clone());
-            info.module_objects.insert(dir, objects);
+            let text = String::from_utf8_lossy(&text);
+            info.named_objects.insert(dir.clone(), named_objects(&text));
+            info.subdirs.insert(dir.clone(), subdirs(&text, &tristates));
+            info.module_objects
+                .insert(dir, module_objects(&text, &tristates));
         }
         info
     }
 
-    /// Whether the Makefile of the file's directory builds it into a module: `Some(bool)` when
-    /// the directory has a Makefile, `None` otherwise.
+    /// Whether the Makefile of the file's directory builds it into a module: `Some(true)` when
+    /// it can, `Some(false)` when the Makefile names the object only as built in (`O_OBJS`,
+    /// `obj-y`, `obj-$(CONFIG_BOOL)`), `None` when there is no Makefile or it does not name the
+    /// object at all (a template, or a rule this reader does not follow).
     pub fn from_makefile(&self, file: &str) -> Option<bool> {
         let path = Path::new(file);
         let dir = path
             .parent()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !self.has_makefile.contains(&dir) {
-            return None;
-        }
         let object = format!("{}.o", path.file_stem()?.to_string_lossy());
-        Some(
-            self.module_objects
-                .get(&dir)
-                .is_some_and(|s| s.contains(&object)),
-        )
+        if self.module_objects.get(&dir)?.contains(&object) {
+            return Some(self.dir_modular(&dir) != Some(false));
+        }
+        self.named_objects
+            .get(&dir)?
+            .contains(&object)
+            .then_some(false)
     }
+}
+
+impl BuildInfo {
+    /// Whether the build can make modules in `dir`, by the ancestor Makefiles that descend
+    /// into it: `Some(true)` when one of them can descend for modules, `Some(false)` when they
+    /// descend only for built-in code (2.3's `net/bridge`: `SUB_DIRS += bridge`, never
+    /// `MOD_SUB_DIRS`), `None` when no ancestor names it. `drivers/Makefile` names
+    /// `net/hamradio` itself, so every ancestor is asked, not only the parent.
+    fn dir_modular(&self, dir: &str) -> Option<bool> {
+        let mut named = false;
+        let mut ancestor = dir;
+        loop {
+            let up = ancestor.rsplit_once('/').map_or("", |(up, _)| up);
+            let rel = if up.is_empty() {
+                dir
+            } else {
+                &dir[up.len() + 1..]
+            };
+            if let Some(s) = self.subdirs.get(up) {
+                if s.modular.contains(rel) {
+                    return Some(true);
+                }
+                named |= s.any.contains(rel);
+            }
+            if up.is_empty() {
+                return named.then_some(false);
+            }
+            ancestor = up;
+        }
+    }
+}
+
+/// The subdirectory lists of a 2.2-2.4 Makefile: `SUB_DIRS`, `subdir-y` name directories
+/// built in; `MOD_SUB_DIRS`, `MOD_IN_SUB_DIRS`, `subdir-m`, `mod-subdirs` and
+/// `subdir-$(CONFIG_X)` with a tristate X name those that can hold modules. `ALL_SUB_DIRS`
+/// only lists what `make clean` visits.
+fn subdirs(text: &str, tristates: &HashSet<String>) -> Subdirs {
+    let assigns = assignments(text);
+    let mut vars: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in &assigns {
+        vars.entry(name.clone()).or_default().push(value.clone());
+    }
+    let mut out = Subdirs::default();
+    for (name, value) in &assigns {
+        let config = name
+            .strip_prefix("subdir-$(")
+            .and_then(|r| r.strip_suffix(')'));
+        let modular = matches!(
+            name.as_str(),
+            "MOD_SUB_DIRS" | "MOD_IN_SUB_DIRS" | "subdir-m" | "mod-subdirs"
+        ) || config.is_some_and(|c| tristates.contains(c));
+        let listed =
+            modular || config.is_some() || matches!(name.as_str(), "SUB_DIRS" | "subdir-y");
+        if !listed {
+            continue;
+        }
+        for d in expand(value, &vars) {
+            let d = d.trim_end_matches('/').to_string();
+            if modular {
+                out.modular.insert(d.clone());
+            }
+            out.any.insert(d);
+        }
+    }
+    out
 }
 
 fn collect_tristates(text: &str, out: &mut HashSet<String>) {
     for line in text.lines() {
         let line = line.trim_start();
-        if line.starts_with("tristate") || line.starts_with("dep_tristate") {
+        // `define_tristate CONFIG_SUNRPC m` (2.4's net/Config.in) counts: the symbol can be m.
+        if ["tristate", "dep_tristate", "define_tristate"]
+            .iter()
+            .any(|k| line.starts_with(k))
+        {
             if let Some(sym) = line.split_whitespace().find(|w| w.starts_with("CONFIG_")) {
                 out.insert(sym.to_string());
             }
@@ -119,21 +201,36 @@ fn assignments(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn expand(words: &str, vars: &HashMap<String, Vec<String>>, depth: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in words.split_whitespace() {
-        if let Some(name) = w.strip_prefix("$(").and_then(|r| r.strip_suffix(')')) {
-            if depth < 8 {
-                if let Some(vals) = vars.get(name) {
-                    for v in vals {
-                        out.extend(expand(v, vars, depth + 1));
-                    }
-                }
+/// The words of `words` with `$(VAR)` replaced by every word the Makefile gives VAR, in any
+/// branch, and so on through the variables those name. Branches are a union, so this is the
+/// literal words of every variable reachable from `words`: one visit per variable, however
+/// the variables refer to each other (`X := $(X) a.o`).
+fn expand(words: &str, vars: &HashMap<String, Vec<String>>) -> Vec<String> {
+    fn split(text: &str, names: &mut Vec<String>, out: &mut Vec<String>) {
+        for w in text.split_whitespace() {
+            match w.strip_prefix("$(").and_then(|r| r.strip_suffix(')')) {
+                Some(name) => names.push(name.to_string()),
+                None => out.push(w.to_string()),
             }
-        } else {
-            out.push(w.to_string());
         }
     }
+    let mut out = Vec::new();
+    let mut names = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    split(words, &mut names, &mut out);
+    while let Some(name) = names.pop() {
+        let Some((key, values)) = vars.get_key_value(name.as_str()) else {
+            continue;
+        };
+        if !seen.insert(key.as_str()) {
+            continue;
+        }
+        for v in values {
+            split(v, &mut names, &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -152,13 +249,15 @@ fn module_objects(text: &str, tristates: &HashSet<String>) -> HashSet<String> {
                 .is_some_and(|sym| tristates.contains(sym));
         if is_module_list {
             modules.extend(
-                expand(value, &vars, 0)
+                expand(value, &vars)
                     .into_iter()
                     .filter(|w| w.ends_with(".o")),
             );
         }
     }
-    // Composite modules: their parts are module-capable too.
+    // Composite modules: their parts are module-capable too. Besides the variables, a module
+    // can be linked by an explicit rule (`sd_mod.o: sd.o` then `$(LD) -r -o $@ sd.o`).
+    let rules = link_rules(text);
     let target = vars
         .get("O_TARGET")
         .and_then(|v| v.last())
@@ -170,10 +269,13 @@ fn module_objects(text: &str, tristates: &HashSet<String>) -> HashSet<String> {
             for list in ["O_OBJS", "OX_OBJS", "obj-y"] {
                 if let Some(vals) = vars.get(list) {
                     for v in vals {
-                        parts.extend(expand(v, &vars, 0));
+                        parts.extend(expand(v, &vars));
                     }
                 }
             }
+        }
+        if let Some(deps) = rules.get(m.as_str()) {
+            parts.extend(expand(deps, &vars));
         }
         for list in [
             format!("{stem}-objs"),
@@ -181,13 +283,55 @@ fn module_objects(text: &str, tristates: &HashSet<String>) -> HashSet<String> {
         ] {
             if let Some(vals) = vars.get(&list) {
                 for v in vals {
-                    parts.extend(expand(v, &vars, 0));
+                    parts.extend(expand(v, &vars));
                 }
             }
         }
     }
     modules.extend(parts.into_iter().filter(|w| w.ends_with(".o")));
     modules
+}
+
+/// Every `.o` word of the Makefile's assignments and rules, variables expanded.
+fn named_objects(text: &str) -> HashSet<String> {
+    let assigns = assignments(text);
+    let mut vars: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in &assigns {
+        vars.entry(name.clone()).or_default().push(value.clone());
+    }
+    let words = assigns
+        .iter()
+        .flat_map(|(_, value)| expand(value, &vars))
+        .chain(
+            link_rules(text)
+                .into_iter()
+                .flat_map(|(target, deps)| std::iter::once(target).chain(expand(&deps, &vars))),
+        );
+    words.filter(|w| w.ends_with(".o")).collect()
+}
+
+/// Explicit rules whose target is an object: `X.o: a.o b.o` -> ("X.o", "a.o b.o").
+fn link_rules(text: &str) -> HashMap<String, String> {
+    let joined = text.replace("\\\n", " ");
+    let mut out: HashMap<String, String> = HashMap::new();
+    for line in joined.lines() {
+        if line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        let line = line.split('#').next().unwrap_or("");
+        let Some((target, deps)) = line.split_once(':') else {
+            continue;
+        };
+        let target = target.trim();
+        if deps.starts_with('=') || !target.ends_with(".o") || target.contains(char::is_whitespace)
+        {
+            continue;
+        }
+        let entry = out.entry(target.to_string()).or_default();
+        entry.push(' ');
+        entry.push_str(deps.trim());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -204,9 +348,78 @@ mod tests {
     #[test]
     fn conditional_and_obj_config() {
         let mk = "ifeq ($(CONFIG_FOO),m)\n  M_OBJS += foo.o\nendif\nobj-$(CONFIG_BAR) += bar.o\nobj-$(CONFIG_BUILTIN) += core.o\nobj-y += always.o\n";
-        let tri: HashSet<String> = ["CONFIG_BAR".to_string()].into_iter().collect();
+        let mut tri = HashSet::new();
+        collect_tristates(
+            "  define_tristate CONFIG_BAR m\nbool 'x' CONFIG_BUILTIN\n",
+            &mut tri,
+        );
         let m = module_objects(mk, &tri);
         assert!(m.contains("foo.o") && m.contains("bar.o"));
         assert!(!m.contains("core.o") && !m.contains("always.o"));
+    }
+
+    #[test]
+    fn explicit_link_rules_make_parts_modular() {
+        let mk = "ifeq ($(CONFIG_X),m)\n  M_OBJS += x_mod.o\nendif\nx_mod.o: x.o x_ioctl.o\n\t$(LD) -r -o $@ x.o x_ioctl.o\nother.o: y.o\n";
+        let m = module_objects(mk, &HashSet::new());
+        assert!(m.contains("x.o") && m.contains("x_ioctl.o"));
+        assert!(!m.contains("y.o"));
+    }
+
+    #[test]
+    fn lower_case_arch_config_in_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.in"),
+            "tristate 'Lance' CONFIG_LANCE\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("Makefile"),
+            "obj-$(CONFIG_LANCE) += lance.o\n",
+        )
+        .unwrap();
+        let info = BuildInfo::read(&[dir.path().to_path_buf()]);
+        assert_eq!(info.from_makefile("lance.c"), Some(true));
+    }
+
+    #[test]
+    fn self_referring_variables_stay_small() {
+        // Each line refers to every earlier value of both variables: naive expansion is
+        // exponential in the number of lines.
+        let mut mk = String::from("A := a0.o\nB := b0.o\n");
+        for i in 1..200 {
+            mk.push_str(&format!("A += $(A) $(B) a{i}.o\nB += $(B) $(A) b{i}.o\n"));
+        }
+        mk.push_str("M_OBJS := $(A)\n");
+        let m = module_objects(&mk, &HashSet::new());
+        assert!(m.contains("a199.o") && m.contains("b199.o") && m.contains("a0.o"));
+        assert!(named_objects(&mk).len() >= 400);
+    }
+
+    #[test]
+    fn a_subdirectory_entered_only_for_built_in_code_has_no_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("net");
+        for sub in ["bridge", "ipv6", "sched"] {
+            std::fs::create_dir_all(net.join(sub)).unwrap();
+        }
+        std::fs::write(
+            net.join("Makefile"),
+            "SUB_DIRS := core\nSUB_DIRS += bridge ipv6\nifeq ($(CONFIG_IPV6),m)\n  MOD_SUB_DIRS += ipv6\nendif\nALL_SUB_DIRS := bridge ipv6 sched\n",
+        )
+        .unwrap();
+        for sub in ["bridge", "ipv6", "sched"] {
+            std::fs::write(
+                net.join(sub).join("Makefile"),
+                format!("O_TARGET := {sub}.o\nO_OBJS := {sub}_main.o\nM_OBJS := $(O_TARGET)\n"),
+            )
+            .unwrap();
+        }
+        let info = BuildInfo::read(&[dir.path().to_path_buf()]);
+        assert_eq!(info.from_makefile("net/bridge/bridge_main.c"), Some(false));
+        assert_eq!(info.from_makefile("net/ipv6/ipv6_main.c"), Some(true));
+        // No ancestor names `sched`: its own Makefile decides.
+        assert_eq!(info.from_makefile("net/sched/sched_main.c"), Some(true));
     }
 }

@@ -96,6 +96,7 @@ pub struct Prepared {
     entries: Vec<Entry>,
     mr004: Vec<Finding>,
     helpers: HelperEffects,
+    pins: CorePins,
 }
 
 pub fn prepare(index: &Index, kb: &Kb, build: &BuildInfo, filter: &RuleFilter) -> Prepared {
@@ -109,6 +110,7 @@ pub fn prepare(index: &Index, kb: &Kb, build: &BuildInfo, filter: &RuleFilter) -
         entries,
         mr004,
         helpers: HelperEffects::new(index),
+        pins: CorePins::new(index, kb),
     }
 }
 
@@ -140,6 +142,7 @@ pub fn run_prepared(
         entries,
         mr004,
         helpers,
+        pins,
     } = prepared;
     let file_of = files_by_path(index);
     // One check per routine, in its first name-taking slot.
@@ -155,7 +158,7 @@ pub fn run_prepared(
         .filter_map(|e| {
             let &file = file_of.get(e.file.as_str())?;
             let fref = index.resolve_function(file, &e.function)?;
-            Some(check_one(index, kb, sleep, &helpers, e, fref))
+            Some(check_one(index, kb, sleep, &helpers, &pins, e, fref))
         })
         .collect();
     let mut report = CheckReport::default();
@@ -191,6 +194,7 @@ fn check_one(
     kb: &Kb,
     sleep: &dyn SleepOracle,
     helpers: &HelperEffects,
+    pins: &CorePins,
     entry: &Entry,
     fref: FnRef,
 ) -> (Vec<Finding>, bool, bool) {
@@ -198,7 +202,7 @@ fn check_one(
     let calls = &index.files[fref.file].calls;
     let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
     let mut discipline = kb.count_discipline(struct_name, field);
-    if owner_pinned(index, kb, fref.file, &entry.function, struct_name) {
+    if owner_pinned(index, kb, pins, fref.file, &entry.function, struct_name) {
         discipline = CountDiscipline::Core;
     }
     if entry.via_kind == "assignment" {
@@ -264,12 +268,23 @@ fn check_one(
 /// 2.4 moved pinning into the core: when the slot's struct has an owner field and the
 /// routine's table sets it to the module itself, the core pins the module before the call
 /// (`fops_get`, `try_inc_mod_count(owner)`).
-fn owner_pinned(index: &Index, kb: &Kb, file: usize, function: &str, struct_name: &str) -> bool {
+fn owner_pinned(
+    index: &Index,
+    kb: &Kb,
+    pins: &CorePins,
+    file: usize,
+    function: &str,
+    struct_name: &str,
+) -> bool {
     let owner_fields = &kb.data.slot_heuristic.owner_fields;
     let Some(def) = index.struct_def(struct_name) else {
         return false;
     };
-    let Some(owner) = def.fields.iter().find(|f| owner_fields.contains(&f.name)) else {
+    let Some(owner) = def
+        .fields
+        .iter()
+        .find(|f| owner_fields.contains(&f.name) || pins.pins(struct_name, &f.name))
+    else {
         return false;
     };
     let own = &kb.data.use_count.own_module;
@@ -336,6 +351,53 @@ fn fail_value(function: &Function) -> FailValue {
         FailValue::Null
     } else {
         FailValue::Nonzero
+    }
+}
+
+/// Module fields through which the tree's core pins a module before calling into it, read off
+/// the tree: `try_inc_mod_count(fmt->module)` with `fmt` a `struct linux_binfmt *` (2.4's
+/// search_binary_handler) makes `linux_binfmt.module` one. 2.3.41 has the same field, set to
+/// THIS_MODULE by every binary format, but no core site pins through it: a field name alone
+/// says nothing, the tree's own calls do.
+#[derive(Debug, Default)]
+pub struct CorePins {
+    fields: std::collections::HashSet<(String, String)>,
+}
+
+impl CorePins {
+    pub fn new(index: &Index, kb: &Kb) -> Self {
+        let mut fields = std::collections::HashSet::new();
+        let pinning = &kb.data.use_count.try_increment;
+        for f in index.files {
+            for c in f.calls.iter().filter(|c| pinning.contains(&c.callee)) {
+                let (Some(arg), Some(caller)) = (c.args.first(), c.caller) else {
+                    continue;
+                };
+                let arg: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
+                let Some((var, field)) = arg.split_once("->").or_else(|| arg.split_once('.'))
+                else {
+                    continue;
+                };
+                let is_word = |w: &str| {
+                    !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                };
+                if !is_word(var) || !is_word(field) {
+                    continue;
+                }
+                let function = &f.functions[caller as usize];
+                if let Some((_, ty)) = function.local_types.iter().find(|(n, _)| n == var) {
+                    fields.insert((index.struct_name(ty).to_string(), field.to_string()));
+                }
+            }
+        }
+        CorePins { fields }
+    }
+
+    /// Whether the core pins through `struct_name.field`.
+    pub fn pins(&self, struct_name: &str, field: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|(s, f)| s == struct_name && f == field)
     }
 }
 

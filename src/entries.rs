@@ -690,7 +690,7 @@ fn is_null(arg: &str) -> bool {
     t == "0" || t.ends_with(")0") || t == "(0)"
 }
 
-/// The Makefile's word when it builds the file into a module; otherwise the file's own markers
+/// The Makefile's word when it names the file's object; otherwise the file's own markers
 /// (`#ifdef MODULE`, `init_module`, `module_init`).
 pub fn module_capable(build: &BuildInfo, file: &crate::facts::FileFacts) -> (bool, ModuleEvidence) {
     let by_makefile = if file.path.ends_with(".c") {
@@ -698,10 +698,11 @@ pub fn module_capable(build: &BuildInfo, file: &crate::facts::FileFacts) -> (boo
     } else {
         None
     };
+    // A Makefile that names the object only as built in wins over the file's markers:
+    // 2.4 uses `module_init` in built-in code too (af_inet.c, where CONFIG_INET is a bool).
     match by_makefile {
-        Some(true) => (true, ModuleEvidence::Makefile),
-        _ if file.markers.any() => (true, ModuleEvidence::Marker),
-        Some(false) => (false, ModuleEvidence::Makefile),
+        Some(made_module) => (made_module, ModuleEvidence::Makefile),
+        None if file.markers.any() => (true, ModuleEvidence::Marker),
         None => (false, ModuleEvidence::None),
     }
 }

@@ -182,3 +182,28 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A binary format that leaves pinning to the core: MR003 in a tree whose core does not pin
+/// through `linux_binfmt.module` (2.3), nothing in one whose core does (2.4's
+/// `try_inc_mod_count(fmt->module)`). The knowledge base names no owner field for it: the
+/// tree's own call decides.
+#[test]
+fn a_core_that_pins_through_a_module_field_is_read_off_the_tree() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corepin");
+    let with_core = run(&fixture, &RuleFilter::default());
+    assert!(
+        with_core.findings.is_empty(),
+        "the core pins, yet: {:#?}",
+        with_core.findings
+    );
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture, dir.path());
+    std::fs::remove_dir_all(dir.path().join("core")).unwrap();
+    let without_core = run(dir.path(), &RuleFilter::default());
+    let rules: Vec<(&str, &str)> = without_core
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.function.as_str()))
+        .collect();
+    assert_eq!(rules, vec![("MR003", "load_toy_binary")]);
+}
