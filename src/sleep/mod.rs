@@ -44,8 +44,7 @@ use serde::Serialize;
 use crate::index::{FnRef, Index};
 use crate::kb::{Kb, SleepPrimitive};
 use graph::{Builder, Graph, Lookup, NodeId, NodeKind, Origin, Target};
-pub use mask::Mask;
-use mask::MaskTable;
+pub use mask::{Mask, MaskTable};
 use solve::{guard_arg, owner_params, Entry, GuardArg, Next, Solver, Summary, Unknowns};
 
 /// What an unknown callee (or an undecidable mask) counts as.
@@ -205,13 +204,21 @@ struct Judged {
 impl SleepAnalysis {
     /// Builds the call graph of the tree and solves it.
     pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
+        let masks = MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit);
+        Self::compute_with_masks(index, kb, policy, masks)
+    }
+
+    /// [`SleepAnalysis::compute`] with the GFP mask table already read (it needs only the
+    /// facts, so `check` reads it while the index is built).
+    pub fn compute_with_masks(
+        index: &Index,
+        kb: &Kb,
+        policy: UnknownPolicy,
+        masks: MaskTable,
+    ) -> Self {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
-        // The graph first, on this thread; the masks wait for a free one.
-        let ((mut graph, lookup), masks) = rayon::join(
-            || Builder::new(index, kb).build(),
-            || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
-        );
+        let (mut graph, lookup) = Builder::new(index, kb).build();
         let strings = std::mem::take(&mut graph.strings);
         let solver = Solver {
             index,
