@@ -408,6 +408,10 @@ impl<'t> Lower<'_, 't> {
     /// Text of a node from the comment-free code, whitespace collapsed.
     fn text(&self, node: Node) -> String {
         let bytes = &self.n.code[node.start_byte()..node.end_byte()];
+        // Most texts are one printable ASCII word (names, numbers): nothing to collapse.
+        if bytes.iter().all(u8::is_ascii_graphic) {
+            return String::from_utf8_lossy(bytes).into_owned();
+        }
         let s = String::from_utf8_lossy(bytes);
         let mut out = String::with_capacity(s.len());
         for word in s.split_whitespace() {
