@@ -74,11 +74,13 @@ impl BuildInfo {
             let Ok(text) = std::fs::read(&path) else {
                 continue;
             };
-            let text = String::from_utf8_lossy(&text);
-            info.named_objects.insert(dir.clone(), named_objects(&text));
-            info.subdirs.insert(dir.clone(), subdirs(&text, &tristates));
+            let makefile = Makefile::parse(&String::from_utf8_lossy(&text));
+            info.named_objects
+                .insert(dir.clone(), makefile.named_objects());
+            info.subdirs
+                .insert(dir.clone(), makefile.subdirs(&tristates));
             info.module_objects
-                .insert(dir, module_objects(&text, &tristates));
+                .insert(dir, makefile.module_objects(&tristates));
         }
         info
     }
@@ -102,9 +104,7 @@ impl BuildInfo {
             .contains(&object)
             .then_some(false)
     }
-}
 
-impl BuildInfo {
     /// Whether the build can make modules in `dir`, by the ancestor Makefiles that descend
     /// into it: `Some(true)` when one of them can descend for modules, `Some(false)` when they
     /// descend only for built-in code (2.3's `net/bridge`: `SUB_DIRS += bridge`, never
@@ -134,41 +134,6 @@ impl BuildInfo {
     }
 }
 
-/// The subdirectory lists of a 2.2-2.4 Makefile: `SUB_DIRS`, `subdir-y` name directories
-/// built in; `MOD_SUB_DIRS`, `MOD_IN_SUB_DIRS`, `subdir-m`, `mod-subdirs` and
-/// `subdir-$(CONFIG_X)` with a tristate X name those that can hold modules. `ALL_SUB_DIRS`
-/// only lists what `make clean` visits.
-fn subdirs(text: &str, tristates: &HashSet<String>) -> Subdirs {
-    let assigns = assignments(text);
-    let mut vars: HashMap<String, Vec<String>> = HashMap::new();
-    for (name, value) in &assigns {
-        vars.entry(name.clone()).or_default().push(value.clone());
-    }
-    let mut out = Subdirs::default();
-    for (name, value) in &assigns {
-        let config = name
-            .strip_prefix("subdir-$(")
-            .and_then(|r| r.strip_suffix(')'));
-        let modular = matches!(
-            name.as_str(),
-            "MOD_SUB_DIRS" | "MOD_IN_SUB_DIRS" | "subdir-m" | "mod-subdirs"
-        ) || config.is_some_and(|c| tristates.contains(c));
-        let listed =
-            modular || config.is_some() || matches!(name.as_str(), "SUB_DIRS" | "subdir-y");
-        if !listed {
-            continue;
-        }
-        for d in expand(value, &vars) {
-            let d = d.trim_end_matches('/').to_string();
-            if modular {
-                out.modular.insert(d.clone());
-            }
-            out.any.insert(d);
-        }
-    }
-    out
-}
-
 fn collect_tristates(text: &str, out: &mut HashSet<String>) {
     for line in text.lines() {
         let line = line.trim_start();
@@ -184,9 +149,9 @@ fn collect_tristates(text: &str, out: &mut HashSet<String>) {
     }
 }
 
-/// Make variable assignments, all branches of conditionals taken: name -> words.
-fn assignments(text: &str) -> Vec<(String, String)> {
-    let joined = text.replace("\\\n", " ");
+/// Make variable assignments of a Makefile whose continued lines are joined, all branches of
+/// conditionals taken: name -> words.
+fn assignments(joined: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in joined.lines() {
         let line = line.split('#').next().unwrap_or("");
@@ -234,85 +199,126 @@ fn expand(words: &str, vars: &HashMap<String, Vec<String>>) -> Vec<String> {
     out
 }
 
-fn module_objects(text: &str, tristates: &HashSet<String>) -> HashSet<String> {
-    let assigns = assignments(text);
-    let mut vars: HashMap<String, Vec<String>> = HashMap::new();
-    for (name, value) in &assigns {
-        vars.entry(name.clone()).or_default().push(value.clone());
-    }
-    let mut modules: HashSet<String> = HashSet::new();
-    for (name, value) in &assigns {
-        let is_module_list = matches!(name.as_str(), "M_OBJS" | "MX_OBJS" | "obj-m")
-            || name
-                .strip_prefix("obj-$(")
-                .and_then(|r| r.strip_suffix(')'))
-                .is_some_and(|sym| tristates.contains(sym));
-        if is_module_list {
-            modules.extend(
-                expand(value, &vars)
-                    .into_iter()
-                    .filter(|w| w.ends_with(".o")),
-            );
-        }
-    }
-    // Composite modules: their parts are module-capable too. Besides the variables, a module
-    // can be linked by an explicit rule (`sd_mod.o: sd.o` then `$(LD) -r -o $@ sd.o`).
-    let rules = link_rules(text);
-    let target = vars
-        .get("O_TARGET")
-        .and_then(|v| v.last())
-        .map(|v| v.trim().to_string());
-    let mut parts = Vec::new();
-    for m in &modules {
-        let stem = m.trim_end_matches(".o");
-        if Some(m) == target.as_ref() {
-            for list in ["O_OBJS", "OX_OBJS", "obj-y"] {
-                if let Some(vals) = vars.get(list) {
-                    for v in vals {
-                        parts.extend(expand(v, &vars));
-                    }
-                }
-            }
-        }
-        if let Some(deps) = rules.get(m.as_str()) {
-            parts.extend(expand(deps, &vars));
-        }
-        for list in [
-            format!("{stem}-objs"),
-            format!("{}_OBJS", stem.to_uppercase()),
-        ] {
-            if let Some(vals) = vars.get(&list) {
-                for v in vals {
-                    parts.extend(expand(v, &vars));
-                }
-            }
-        }
-    }
-    modules.extend(parts.into_iter().filter(|w| w.ends_with(".o")));
-    modules
+/// One Makefile, read once: its assignments (every branch of its conditionals), its
+/// variables, and its explicit rules for objects.
+struct Makefile {
+    assigns: Vec<(String, String)>,
+    vars: HashMap<String, Vec<String>>,
+    /// `X.o: a.o b.o` -> ("X.o", "a.o b.o").
+    rules: HashMap<String, String>,
 }
 
-/// Every `.o` word of the Makefile's assignments and rules, variables expanded.
-fn named_objects(text: &str) -> HashSet<String> {
-    let assigns = assignments(text);
-    let mut vars: HashMap<String, Vec<String>> = HashMap::new();
-    for (name, value) in &assigns {
-        vars.entry(name.clone()).or_default().push(value.clone());
+impl Makefile {
+    fn parse(text: &str) -> Self {
+        let joined = text.replace("\\\n", " ");
+        let assigns = assignments(&joined);
+        let mut vars: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, value) in &assigns {
+            vars.entry(name.clone()).or_default().push(value.clone());
+        }
+        Makefile {
+            assigns,
+            vars,
+            rules: link_rules(&joined),
+        }
     }
-    let words = assigns
-        .iter()
-        .flat_map(|(_, value)| expand(value, &vars))
-        .chain(
-            link_rules(text)
-                .into_iter()
-                .flat_map(|(target, deps)| std::iter::once(target).chain(expand(&deps, &vars))),
-        );
-    words.filter(|w| w.ends_with(".o")).collect()
+
+    fn expand(&self, words: &str) -> Vec<String> {
+        expand(words, &self.vars)
+    }
+
+    /// Every word variable `name` can hold.
+    fn words_of(&self, name: &str) -> Vec<String> {
+        self.expand(&format!("$({name})"))
+    }
+
+    fn module_objects(&self, tristates: &HashSet<String>) -> HashSet<String> {
+        let mut modules: HashSet<String> = HashSet::new();
+        for (name, value) in &self.assigns {
+            let is_module_list = matches!(name.as_str(), "M_OBJS" | "MX_OBJS" | "obj-m")
+                || name
+                    .strip_prefix("obj-$(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .is_some_and(|sym| tristates.contains(sym));
+            if is_module_list {
+                modules.extend(self.expand(value).into_iter().filter(|w| w.ends_with(".o")));
+            }
+        }
+        // Composite modules: their parts are module-capable too. Besides the variables, a
+        // module can be linked by an explicit rule (`sd_mod.o: sd.o` then `$(LD) -r -o $@ sd.o`).
+        let target = self
+            .vars
+            .get("O_TARGET")
+            .and_then(|v| v.last())
+            .map(|v| v.trim().to_string());
+        let mut parts = Vec::new();
+        for m in &modules {
+            let stem = m.trim_end_matches(".o");
+            if Some(m) == target.as_ref() {
+                for list in ["O_OBJS", "OX_OBJS", "obj-y"] {
+                    parts.extend(self.words_of(list));
+                }
+            }
+            if let Some(deps) = self.rules.get(m.as_str()) {
+                parts.extend(self.expand(deps));
+            }
+            parts.extend(self.words_of(&format!("{stem}-objs")));
+            parts.extend(self.words_of(&format!("{}_OBJS", stem.to_uppercase())));
+        }
+        modules.extend(parts.into_iter().filter(|w| w.ends_with(".o")));
+        modules
+    }
+
+    /// Every `.o` word of the assignments and rules, variables expanded.
+    fn named_objects(&self) -> HashSet<String> {
+        let assigned = self
+            .assigns
+            .iter()
+            .flat_map(|(_, value)| self.expand(value));
+        let ruled = self
+            .rules
+            .iter()
+            .flat_map(|(target, deps)| std::iter::once(target.clone()).chain(self.expand(deps)));
+        assigned
+            .chain(ruled)
+            .filter(|w| w.ends_with(".o"))
+            .collect()
+    }
+
+    /// The subdirectory lists of a 2.2-2.4 Makefile: `SUB_DIRS`, `subdir-y` name directories
+    /// built in; `MOD_SUB_DIRS`, `MOD_IN_SUB_DIRS`, `subdir-m`, `mod-subdirs` and
+    /// `subdir-$(CONFIG_X)` with a tristate X name those that can hold modules. `ALL_SUB_DIRS`
+    /// only lists what `make clean` visits.
+    fn subdirs(&self, tristates: &HashSet<String>) -> Subdirs {
+        let mut out = Subdirs::default();
+        for (name, value) in &self.assigns {
+            let config = name
+                .strip_prefix("subdir-$(")
+                .and_then(|r| r.strip_suffix(')'));
+            let modular = matches!(
+                name.as_str(),
+                "MOD_SUB_DIRS" | "MOD_IN_SUB_DIRS" | "subdir-m" | "mod-subdirs"
+            ) || config.is_some_and(|c| tristates.contains(c));
+            let listed =
+                modular || config.is_some() || matches!(name.as_str(), "SUB_DIRS" | "subdir-y");
+            if !listed {
+                continue;
+            }
+            for d in self.expand(value) {
+                let d = d.trim_end_matches('/').to_string();
+                if modular {
+                    out.modular.insert(d.clone());
+                }
+                out.any.insert(d);
+            }
+        }
+        out
+    }
 }
 
-/// Explicit rules whose target is an object: `X.o: a.o b.o` -> ("X.o", "a.o b.o").
-fn link_rules(text: &str) -> HashMap<String, String> {
-    let joined = text.replace("\\\n", " ");
+/// Explicit rules whose target is an object, in a Makefile whose continued lines are joined:
+/// `X.o: a.o b.o` -> ("X.o", "a.o b.o").
+fn link_rules(joined: &str) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = HashMap::new();
     for line in joined.lines() {
         if line.starts_with(char::is_whitespace) {
@@ -341,7 +347,7 @@ mod tests {
     #[test]
     fn m_objs_and_composites() {
         let mk = "O_TARGET := ipv6.o\nIPV6_OBJS := af_inet6.o \\\n  route.o\nM_OBJS := $(O_TARGET)\nO_OBJS := $(IPV6_OBJS)\n";
-        let m = module_objects(mk, &HashSet::new());
+        let m = Makefile::parse(mk).module_objects(&HashSet::new());
         assert!(m.contains("af_inet6.o") && m.contains("route.o") && m.contains("ipv6.o"));
     }
 
@@ -353,7 +359,7 @@ mod tests {
             "  define_tristate CONFIG_BAR m\nbool 'x' CONFIG_BUILTIN\n",
             &mut tri,
         );
-        let m = module_objects(mk, &tri);
+        let m = Makefile::parse(mk).module_objects(&tri);
         assert!(m.contains("foo.o") && m.contains("bar.o"));
         assert!(!m.contains("core.o") && !m.contains("always.o"));
     }
@@ -361,7 +367,7 @@ mod tests {
     #[test]
     fn explicit_link_rules_make_parts_modular() {
         let mk = "ifeq ($(CONFIG_X),m)\n  M_OBJS += x_mod.o\nendif\nx_mod.o: x.o x_ioctl.o\n\t$(LD) -r -o $@ x.o x_ioctl.o\nother.o: y.o\n";
-        let m = module_objects(mk, &HashSet::new());
+        let m = Makefile::parse(mk).module_objects(&HashSet::new());
         assert!(m.contains("x.o") && m.contains("x_ioctl.o"));
         assert!(!m.contains("y.o"));
     }
@@ -392,9 +398,9 @@ mod tests {
             mk.push_str(&format!("A += $(A) $(B) a{i}.o\nB += $(B) $(A) b{i}.o\n"));
         }
         mk.push_str("M_OBJS := $(A)\n");
-        let m = module_objects(&mk, &HashSet::new());
+        let m = Makefile::parse(&mk).module_objects(&HashSet::new());
         assert!(m.contains("a199.o") && m.contains("b199.o") && m.contains("a0.o"));
-        assert!(named_objects(&mk).len() >= 400);
+        assert!(Makefile::parse(&mk).named_objects().len() >= 400);
     }
 
     #[test]
