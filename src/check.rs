@@ -224,9 +224,8 @@ fn check_one(
     let oracle = FileOracle::new(index, kb, fref.file, calls, sleep, helpers);
     let report = paths::analyse(function, &oracle, rules);
     let sleep_chain = |call: u32| {
-        oracle
-            .index_call(call)
-            .and_then(|c| sleep.call_chain(index, fref.file, c))
+        sleep
+            .call_chain(index, fref.file, call as usize)
             .unwrap_or_default()
     };
     let call_text = |call: u32| {
@@ -361,12 +360,13 @@ fn fail_value(function: &Function) -> FailValue {
 /// says nothing, the tree's own calls do.
 #[derive(Debug, Default)]
 pub struct CorePins {
-    fields: std::collections::HashSet<(String, String)>,
+    /// (struct, field) pairs: a handful in a tree, so a list.
+    fields: Vec<(String, String)>,
 }
 
 impl CorePins {
     pub fn new(index: &Index, kb: &Kb) -> Self {
-        let mut fields = std::collections::HashSet::new();
+        let mut fields = Vec::new();
         let pinning = &kb.data.use_count.try_increment;
         for f in index.files {
             for c in f.calls.iter().filter(|c| pinning.contains(&c.callee)) {
@@ -386,10 +386,12 @@ impl CorePins {
                 }
                 let function = &f.functions[caller as usize];
                 if let Some((_, ty)) = function.local_types.iter().find(|(n, _)| n == var) {
-                    fields.insert((index.struct_name(ty).to_string(), field.to_string()));
+                    fields.push((index.struct_name(ty).to_string(), field.to_string()));
                 }
             }
         }
+        fields.sort();
+        fields.dedup();
         CorePins { fields }
     }
 
@@ -442,18 +444,16 @@ struct FileOracle<'a> {
     index: &'a Index<'a>,
     kb: &'a Kb,
     file: usize,
-    /// The calls the body's events refer to.
+    /// The calls the body's events refer to: the index's, or those of a patched text whose
+    /// re-analysis asks no sleep questions (`fixes`).
     calls: &'a [Call],
-    /// From positions of those calls to the index's call numbers, when they differ.
-    to_index: Option<&'a HashMap<(u32, u32), usize>>,
     sleep: &'a dyn SleepOracle,
     helpers: &'a HelperEffects,
     depth: u8,
 }
 
 impl<'a> FileOracle<'a> {
-    /// An oracle for a body whose calls are numbered as `calls` (the index's, unless
-    /// `to_index` maps them).
+    /// An oracle for a body whose calls are numbered as `calls`.
     fn new(
         index: &'a Index<'a>,
         kb: &'a Kb,
@@ -467,21 +467,9 @@ impl<'a> FileOracle<'a> {
             kb,
             file,
             calls,
-            to_index: None,
             sleep,
             helpers,
             depth: 0,
-        }
-    }
-
-    /// The index's number for one of `calls`.
-    fn index_call(&self, call: u32) -> Option<usize> {
-        match self.to_index {
-            None => Some(call as usize),
-            Some(map) => {
-                let c = self.calls.get(call as usize)?;
-                map.get(&(c.line, c.column)).copied()
-            }
         }
     }
 
@@ -523,7 +511,6 @@ impl<'a> FileOracle<'a> {
             let inner = FileOracle {
                 file: fref.file,
                 calls: &self.index.files[fref.file].calls,
-                to_index: None,
                 depth: self.depth + 1,
                 ..*self
             };
@@ -540,8 +527,9 @@ impl<'a> FileOracle<'a> {
 
 impl CallOracle for FileOracle<'_> {
     fn may_sleep(&self, call: u32) -> bool {
-        self.index_call(call)
-            .is_some_and(|c| self.sleep.call_chain(self.index, self.file, c).is_some())
+        self.sleep
+            .call_chain(self.index, self.file, call as usize)
+            .is_some()
     }
 
     fn call_effect(&self, call: u32) -> CountEffect {

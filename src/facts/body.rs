@@ -219,7 +219,7 @@ impl<'t> Lower<'_, 't> {
                     .unwrap_or_else(|| self.empty(node));
                 let otherwise = node
                     .field(fields().alternative)
-                    .and_then(|e| first_statement(e))
+                    .and_then(|e| self.kids(e).first().copied())
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::If {
                     cond,
@@ -237,9 +237,10 @@ impl<'t> Lower<'_, 't> {
                 if let Some(v) = value {
                     self.visit(v, depth + 1);
                 }
-                let body = named_children(node)
+                let body = self
+                    .kids(node)
                     .into_iter()
-                    .filter(|c| Some(*c) != value && c.kind_str() != "comment")
+                    .filter(|c| Some(*c) != value)
                     .map(|c| self.stmt(c, depth + 1))
                     .collect();
                 StmtKind::Case {
@@ -282,12 +283,9 @@ impl<'t> Lower<'_, 't> {
                     body,
                 }
             }
-            "return_statement" => StmtKind::Return(
-                named_children(node)
-                    .into_iter()
-                    .find(|c| c.kind_str() != "comment")
-                    .map(|e| self.expr(e, depth)),
-            ),
+            "return_statement" => {
+                StmtKind::Return(self.kids(node).first().map(|&e| self.expr(e, depth)))
+            }
             "break_statement" => StmtKind::Break,
             "continue_statement" => StmtKind::Continue,
             "goto_statement" => match node.field(fields().label) {
@@ -299,9 +297,10 @@ impl<'t> Lower<'_, 't> {
                     .field(fields().label)
                     .map(|l| self.ident(l))
                     .unwrap_or_default();
-                let stmt = named_children(node)
+                let stmt = self
+                    .kids(node)
                     .into_iter()
-                    .find(|c| c.kind_str() != "statement_identifier" && c.kind_str() != "comment")
+                    .find(|c| c.kind_str() != "statement_identifier")
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::Label { name, stmt }
             }
@@ -542,12 +541,6 @@ fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
         }
         _ => {}
     }
-}
-
-fn first_statement(else_clause: Node<'_>) -> Option<Node<'_>> {
-    named_children(else_clause)
-        .into_iter()
-        .find(|c| c.kind_str() != "comment")
 }
 
 fn span(node: Node<'_>) -> Span {
