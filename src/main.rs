@@ -153,6 +153,9 @@ enum Command {
     Facts {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Include the statement tree of every function body (what `check` walks)
+        #[arg(long)]
+        bodies: bool,
     },
 }
 
@@ -395,8 +398,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Facts { paths } => {
-            let scan = modrace::scan::scan(&paths, &normalizer)?;
+        Command::Facts { paths, bodies } => {
+            let policy = if bodies {
+                modrace::facts::BodyPolicy::All
+            } else {
+                modrace::facts::BodyPolicy::None
+            };
+            let scan = modrace::scan::scan_bodies(&paths, &normalizer, &policy)?;
             for w in &scan.warnings {
                 eprintln!("{w}");
             }

@@ -10,6 +10,8 @@ use crate::facts::{self, BodyPolicy, FileFacts};
 use crate::normalize::Normalizer;
 use crate::source::{self, SourceFile};
 
+static READ: crate::timing::Tally = crate::timing::Tally::new("read");
+
 /// The facts of every file under the scanned roots, in path order.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -55,7 +57,7 @@ fn scan_with(
         .files
         .par_iter()
         .map(|file| {
-            source::read_source(file).map(|bytes| {
+            READ.time(|| source::read_source(file)).map(|bytes| {
                 let mut facts = extract(file, &bytes);
                 facts.disk_path = file.path.clone();
                 facts
@@ -85,5 +87,12 @@ fn scan_with(
         }
     }
     scan.seconds = start.elapsed().as_secs_f64();
+    crate::timing::Tally::report(&[
+        &READ,
+        &facts::NORMALIZE,
+        &facts::PARSE,
+        &facts::LOWER,
+        &facts::FREE_TREE,
+    ]);
     Ok(scan)
 }

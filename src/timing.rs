@@ -35,3 +35,40 @@ impl Drop for Phase {
         }
     }
 }
+
+/// CPU time summed over the threads of a parallel phase, printed by [`Tally::report`].
+pub struct Tally {
+    name: &'static str,
+    nanos: std::sync::atomic::AtomicU64,
+}
+
+impl Tally {
+    pub const fn new(name: &'static str) -> Tally {
+        Tally {
+            name,
+            nanos: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `f`, adding its time to the tally when timings are on.
+    pub fn time<T>(&self, f: impl FnOnce() -> T) -> T {
+        if !enabled() {
+            return f();
+        }
+        let started = Instant::now();
+        let out = f();
+        let nanos = started.elapsed().as_nanos() as u64;
+        self.nanos
+            .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        out
+    }
+
+    pub fn report(tallies: &[&Tally]) {
+        if enabled() {
+            for t in tallies {
+                let nanos = t.nanos.swap(0, std::sync::atomic::Ordering::Relaxed);
+                eprintln!("timing:   {:<10} {:>8.3} s cpu", t.name, nanos as f64 / 1e9);
+            }
+        }
+    }
+}

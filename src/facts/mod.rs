@@ -219,6 +219,12 @@ impl ModuleMarkers {
     }
 }
 
+/// Where the scan's CPU goes (`MODRACE_TIMINGS=1`).
+pub static NORMALIZE: crate::timing::Tally = crate::timing::Tally::new("normalize");
+pub static PARSE: crate::timing::Tally = crate::timing::Tally::new("parse");
+pub static LOWER: crate::timing::Tally = crate::timing::Tally::new("lower");
+pub static FREE_TREE: crate::timing::Tally = crate::timing::Tally::new("free tree");
+
 thread_local! {
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut p = Parser::new();
@@ -343,11 +349,11 @@ pub fn extract_with(
     normalizer: &Normalizer,
     bodies: &BodyPolicy,
 ) -> FileFacts {
-    let normalized = normalizer.normalize(src);
+    let normalized = NORMALIZE.time(|| normalizer.normalize(src));
     let mut facts = extract_empty(path, src);
     facts.markers.ifdef_module =
         contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)");
-    if let Some(tree) = parse(&normalized.parse_input) {
+    if let Some(tree) = PARSE.time(|| parse(&normalized.parse_input)) {
         let mut lower = Lower {
             cursors: RefCell::new(Vec::new()),
             src,
@@ -364,7 +370,9 @@ pub fn extract_with(
             in_bare: false,
             assigned_names: Vec::new(),
         };
-        lower.visit(tree.root_node(), 0);
+        LOWER.time(|| lower.visit(tree.root_node(), 0));
+        drop(lower);
+        FREE_TREE.time(|| drop(tree));
     }
     facts.macros = normalized.macros;
     facts
