@@ -91,6 +91,7 @@ fn scan_with(
         &READ,
         &facts::NORMALIZE,
         &facts::PARSE,
+        &facts::FLATTEN,
         &facts::LOWER,
         &facts::FREE_TREE,
     ]);

@@ -4,11 +4,13 @@
 //! Control-flow graphs are built from this tree when a rule needs them, so facts stay compact
 //! and a CFG is only made for the functions that are checked.
 
-use serde::Serialize;
-use tree_sitter::Node;
+use std::num::NonZeroU16;
 
-use super::kinds::{fields, NodeExt};
-use super::{line, named_children, Lower};
+use serde::Serialize;
+
+use super::kinds::fields;
+use super::syntax::Node;
+use super::{line, Lower};
 
 pub type StmtId = u32;
 
@@ -229,7 +231,7 @@ impl<'t> Lower<'_, 't> {
             }
             "switch_statement" => {
                 let cond = self.cond(node, depth);
-                let body = self.child_stmt(node, "body", depth);
+                let body = self.child_stmt(node, fields().body, depth);
                 StmtKind::Switch { cond, body }
             }
             "case_statement" => {
@@ -250,11 +252,11 @@ impl<'t> Lower<'_, 't> {
             }
             "while_statement" => {
                 let cond = self.cond(node, depth);
-                let body = self.child_stmt(node, "body", depth);
+                let body = self.child_stmt(node, fields().body, depth);
                 StmtKind::While { cond, body }
             }
             "do_statement" => {
-                let body = self.child_stmt(node, "body", depth);
+                let body = self.child_stmt(node, fields().body, depth);
                 let cond = self.cond(node, depth);
                 StmtKind::DoWhile { body, cond }
             }
@@ -275,7 +277,7 @@ impl<'t> Lower<'_, 't> {
                 let update = node
                     .field(fields().update)
                     .map(|u| Box::new(self.expr(u, depth)));
-                let body = self.child_stmt(node, "body", depth);
+                let body = self.child_stmt(node, fields().body, depth);
                 StmtKind::For {
                     init: init.map(Box::new),
                     cond,
@@ -304,9 +306,10 @@ impl<'t> Lower<'_, 't> {
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::Label { name, stmt }
             }
-            "attributed_statement" => match named_children(node)
-                .into_iter()
-                .rfind(|c| c.kind_str() != "attribute_declaration")
+            "attributed_statement" => match node
+                .named_children()
+                .filter(|c| c.kind_str() != "attribute_declaration")
+                .last()
             {
                 Some(s) => {
                     let inner = self.stmt(s, depth + 1);
@@ -339,8 +342,8 @@ impl<'t> Lower<'_, 't> {
             .collect()
     }
 
-    fn child_stmt(&mut self, node: Node<'t>, field: &str, depth: usize) -> StmtId {
-        match node.child_by_field_name(field) {
+    fn child_stmt(&mut self, node: Node<'t>, field: NonZeroU16, depth: usize) -> StmtId {
+        match node.field(field) {
             Some(s) => self.stmt(s, depth + 1),
             None => self.empty(node),
         }
@@ -394,7 +397,7 @@ impl<'t> Lower<'_, 't> {
             line: line(node),
             ..Expr::default()
         };
-        for d in named_children(node) {
+        for d in node.named_children() {
             if d.kind_str() != "init_declarator" {
                 continue;
             }
@@ -516,7 +519,7 @@ impl<'t> Lower<'_, 't> {
                         self.value(a, first_call, assigns, depth + 1);
                     }
                 }
-                let (l, col) = (line(node), node.start_position().column as u32 + 1);
+                let (l, col) = (line(node), node.column());
                 self.facts.calls[first_call.min(self.facts.calls.len())..]
                     .iter()
                     .position(|c| c.line == l && c.column == col)
@@ -533,8 +536,8 @@ fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
     match node.kind_str() {
         "identifier" => out.push(Event::Name(lower.text(node))),
         "comma_expression" => {
-            for side in ["left", "right"] {
-                if let Some(n) = node.child_by_field_name(side) {
+            for side in [fields().left, fields().right] {
+                if let Some(n) = node.field(side) {
                     bare_names(n, lower, out);
                 }
             }
@@ -548,7 +551,7 @@ fn span(node: Node<'_>) -> Span {
         start: node.start_byte() as u32,
         end: node.end_byte() as u32,
         line: line(node),
-        column: node.start_position().column as u32 + 1,
+        column: node.column(),
     }
 }
 

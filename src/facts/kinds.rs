@@ -70,6 +70,7 @@ fields!(
     condition = "condition",
     consequence = "consequence",
     declarator = "declarator",
+    designator = "designator",
     field = "field",
     function = "function",
     initializer = "initializer",
@@ -112,25 +113,24 @@ fn kind_names() -> &'static [&'static str] {
     })
 }
 
-/// Cheap forms of `Node::kind` and `Node::child_by_field_name`.
-pub trait NodeExt<'t> {
-    /// The kind name, from a table instead of the grammar's C string.
-    fn kind_str(&self) -> &'static str;
-    fn field(&self, id: std::num::NonZeroU16) -> Option<tree_sitter::Node<'t>>;
+/// The name of a node kind, from a table instead of the grammar's C string.
+pub fn kind_name(id: u16) -> &'static str {
+    kind_names().get(id as usize).copied().unwrap_or("")
 }
 
-impl<'t> NodeExt<'t> for tree_sitter::Node<'t> {
-    fn kind_str(&self) -> &'static str {
-        match kind_names().get(self.kind_id() as usize) {
-            Some(name) => name,
-            // The error symbol is numbered past the grammar's own kinds.
-            None if self.is_error() => "ERROR",
-            None => "",
-        }
-    }
+/// A cheap form of `Node::kind`, for the bare parse that walks tree-sitter's own nodes.
+pub trait NodeExt {
+    /// The kind name, from a table instead of the grammar's C string.
+    fn kind_str(&self) -> &'static str;
+}
 
-    fn field(&self, id: std::num::NonZeroU16) -> Option<tree_sitter::Node<'t>> {
-        self.child_by_field_id(id.get())
+impl NodeExt for tree_sitter::Node<'_> {
+    fn kind_str(&self) -> &'static str {
+        // The error symbol is numbered past the grammar's own kinds.
+        if self.is_error() {
+            return "ERROR";
+        }
+        kind_name(self.kind_id())
     }
 }
 
@@ -149,7 +149,7 @@ mod tests {
         let def = tree.root_node().child(0).unwrap();
         assert_eq!(def.kind_id(), k.function_definition);
         assert_eq!(def.kind_str(), "function_definition");
-        let body = def.field(fields().body).unwrap();
+        let body = def.child_by_field_id(fields().body.get()).unwrap();
         assert_eq!(body.kind_str(), body.kind());
         assert_eq!(Some(body), def.child_by_field_name("body"));
         let broken = crate::facts::parse(b"int f(void) { ## }").unwrap();

@@ -6,16 +6,18 @@ use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 
 use serde::Serialize;
-use tree_sitter::{Node, Parser};
+use tree_sitter::Parser;
 
 use crate::normalize::{MacroDef, Normalized, Normalizer};
 
 mod body;
 mod guards;
 mod kinds;
+mod syntax;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
+use syntax::{Node, SyntaxTree};
 
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
@@ -224,8 +226,11 @@ pub static NORMALIZE: crate::timing::Tally = crate::timing::Tally::new("normaliz
 pub static PARSE: crate::timing::Tally = crate::timing::Tally::new("parse");
 pub static LOWER: crate::timing::Tally = crate::timing::Tally::new("lower");
 pub static FREE_TREE: crate::timing::Tally = crate::timing::Tally::new("free tree");
+pub static FLATTEN: crate::timing::Tally = crate::timing::Tally::new("flatten");
 
 thread_local! {
+    /// The storage of this thread's last flat tree, for the next file.
+    static SPARE_TREE: RefCell<SyntaxTree> = RefCell::new(SyntaxTree::default());
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut p = Parser::new();
         p.set_language(&tree_sitter_c::LANGUAGE.into())
@@ -256,8 +261,8 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                     is_static: false,
                     return_type: String::new(),
                     params: Vec::new(),
-                    line: line(node),
-                    end_line: line(node),
+                    line: node.start_position().row as u32 + 1,
+                    end_line: node.start_position().row as u32 + 1,
                     has_error: node.has_error(),
                     uses_mod_inc: false,
                     locals: Vec::new(),
@@ -270,14 +275,18 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                     let body = &src[node.start_byte()..node.end_byte()];
                     if body.contains(&b'{') && body.contains(&b'(') {
                         facts.broken_functions.push(BrokenFunction {
-                            line: line(node),
+                            line: node.start_position().row as u32 + 1,
                             uses_mod_inc: false,
                             cause: "bare parse".into(),
                         });
                     }
-                    stack.extend(named_children(node));
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
                 }
-                _ => stack.extend(named_children(node)),
+                _ => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
             }
         }
     }
@@ -354,33 +363,37 @@ pub fn extract_with(
     facts.markers.ifdef_module =
         contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)");
     if let Some(tree) = PARSE.time(|| parse(&normalized.parse_input)) {
-        let mut lower = Lower {
-            cursors: RefCell::new(Vec::new()),
-            src,
-            n: &normalized,
-            facts: &mut facts,
-            current: None,
-            locals: FxHashMap::default(),
-            local_names: Vec::new(),
-            body: Body::default(),
-            events: Vec::new(),
-            events_on: false,
-            bodies,
-            fn_ptr_locals: Vec::new(),
-            in_bare: false,
-            assigned_names: Vec::new(),
-        };
-        LOWER.time(|| lower.visit(tree.root_node(), 0));
-        drop(lower);
+        let spare = SPARE_TREE.with(|t| t.take());
+        let syntax = FLATTEN.time(|| SyntaxTree::build(&tree, spare));
         FREE_TREE.time(|| drop(tree));
+        if let Some(root) = syntax.root() {
+            let mut lower = Lower {
+                tree: std::marker::PhantomData,
+                src,
+                n: &normalized,
+                facts: &mut facts,
+                current: None,
+                locals: FxHashMap::default(),
+                local_names: Vec::new(),
+                body: Body::default(),
+                events: Vec::new(),
+                events_on: false,
+                bodies,
+                fn_ptr_locals: Vec::new(),
+                in_bare: false,
+                assigned_names: Vec::new(),
+            };
+            LOWER.time(|| lower.visit(root, 0));
+        }
+        SPARE_TREE.with(|t| t.replace(syntax));
     }
     facts.macros = normalized.macros;
     facts
 }
 
 struct Lower<'a, 't> {
-    /// Cursors to reuse: creating one per node costs more than the walk itself.
-    cursors: RefCell<Vec<tree_sitter::TreeCursor<'t>>>,
+    /// The tree the visited nodes belong to.
+    tree: std::marker::PhantomData<&'t SyntaxTree>,
     src: &'a [u8],
     n: &'a Normalized,
     facts: &'a mut FileFacts,
@@ -404,12 +417,7 @@ struct Lower<'a, 't> {
 }
 
 fn line(node: Node) -> u32 {
-    node.start_position().row as u32 + 1
-}
-
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor).collect()
+    node.line()
 }
 
 impl<'t> Lower<'_, 't> {
@@ -431,27 +439,11 @@ impl<'t> Lower<'_, 't> {
         out
     }
 
-    /// A cursor on `node`, from the pool: making one allocates, which costs more than most
-    /// uses of it.
-    fn cursor(&self, node: Node<'t>) -> tree_sitter::TreeCursor<'t> {
-        match self.cursors.borrow_mut().pop() {
-            Some(mut c) => {
-                c.reset(node);
-                c
-            }
-            None => node.walk(),
-        }
-    }
-
     /// The named children of a node, comments left out.
     fn kids(&self, node: Node<'t>) -> Vec<Node<'t>> {
-        let mut cursor = self.cursor(node);
-        let out = node
-            .named_children(&mut cursor)
+        node.named_children()
             .filter(|c| c.kind_id() != kinds().comment)
-            .collect();
-        self.cursors.borrow_mut().push(cursor);
-        out
+            .collect()
     }
 
     /// An identifier as written in the original file. Needed where a rewrite shortened it
@@ -554,22 +546,14 @@ impl<'t> Lower<'_, 't> {
     /// Visits the children; `bare` says they stand as whole statements (the expression of an
     /// expression statement, or a part of a comma expression that is one).
     fn visit_children(&mut self, node: Node<'t>, depth: usize, bare: bool) {
-        let mut cursor = self.cursor(node);
-        if cursor.goto_first_child() {
-            loop {
-                let child = cursor.node();
-                // Punctuation and keywords hold nothing, unless the parser made them up.
-                if child.is_named() || child.is_missing() {
-                    self.in_bare = bare;
-                    self.visit(child, depth + 1);
-                }
-                if !cursor.goto_next_sibling() {
-                    break;
-                }
+        for child in node.children() {
+            // Punctuation and keywords hold nothing, unless the parser made them up.
+            if child.is_named() || child.is_missing() {
+                self.in_bare = bare;
+                self.visit(child, depth + 1);
             }
         }
         self.in_bare = false;
-        self.cursors.borrow_mut().push(cursor);
     }
 
     fn error(&mut self, node: Node) {
@@ -611,7 +595,7 @@ impl<'t> Lower<'_, 't> {
         }
         self.facts.errors.push(ParseError {
             line: line(node),
-            column: node.start_position().column as u32 + 1,
+            column: node.column(),
             function,
             cause,
         });
@@ -674,7 +658,7 @@ impl<'t> Lower<'_, 't> {
         self.fn_ptr_locals.clear();
         let mut params = Vec::new();
         if let Some(list) = d.field(fields().parameters) {
-            for p in named_children(list) {
+            for p in list.named_children() {
                 if p.kind_str() != "parameter_declaration" {
                     continue;
                 }
@@ -704,7 +688,7 @@ impl<'t> Lower<'_, 't> {
             ),
             params,
             line: line(node),
-            end_line: node.end_position().row as u32 + 1,
+            end_line: node.end_line(),
             has_error: node.has_error(),
             uses_mod_inc: false,
             locals: Vec::new(),
@@ -819,7 +803,7 @@ impl<'t> Lower<'_, 't> {
         let is_static = self.is_static(node);
         // File-scope variables, and statics in functions, can be tables.
         let keeps_tables = self.current.is_none() || is_static;
-        for d in named_children(node) {
+        for d in node.named_children() {
             let (decl, value) = match d.kind_str() {
                 "init_declarator" => (d.field(fields().declarator), d.field(fields().value)),
                 "identifier" | "array_declarator" | "pointer_declarator" => (Some(d), None),
@@ -863,12 +847,11 @@ impl<'t> Lower<'_, 't> {
 
     fn init_list(&self, node: Node) -> InitList {
         let mut items = Vec::new();
-        for child in named_children(node) {
+        for child in node.named_children() {
             let (designators, value) = match child.kind_str() {
                 "initializer_pair" => {
                     let mut designators = Vec::new();
-                    let mut cursor = child.walk();
-                    for d in child.children_by_field_name("designator", &mut cursor) {
+                    for d in child.children_by_field(fields().designator) {
                         match d.kind_str() {
                             "field_designator" => {
                                 if let Some(f) = d.named_child(0) {
@@ -909,8 +892,7 @@ impl<'t> Lower<'_, 't> {
         let mut struct_name = ty
             .and_then(|t| t.field(fields().name))
             .map(|n| self.text(n));
-        let mut cursor = node.walk();
-        for d in node.children_by_field_name("declarator", &mut cursor) {
+        for d in node.children_by_field(fields().declarator) {
             let Some(n) = declarator_name(d) else {
                 continue;
             };
@@ -941,7 +923,7 @@ impl<'t> Lower<'_, 't> {
             return;
         };
         let mut members = Vec::new();
-        for f in named_children(body) {
+        for f in body.named_children() {
             if f.kind_str() != "field_declaration" {
                 continue;
             }
@@ -950,8 +932,7 @@ impl<'t> Lower<'_, 't> {
                 "struct_specifier" | "union_specifier" | "type_identifier" => self.type_name(t),
                 _ => None,
             });
-            let mut cursor = f.walk();
-            for d in f.children_by_field_name("declarator", &mut cursor) {
+            for d in f.children_by_field(fields().declarator) {
                 let Some(fname) = declarator_name(d) else {
                     continue;
                 };
@@ -994,7 +975,7 @@ impl<'t> Lower<'_, 't> {
             indirect,
             args,
             line: line(node),
-            column: node.start_position().column as u32 + 1,
+            column: node.column(),
             guard: None,
         });
         Some(self.facts.calls.len() as u32 - 1)
@@ -1065,9 +1046,7 @@ fn subtree_has(node: Node, kind: &str) -> bool {
     if node.kind_str() == kind {
         return true;
     }
-    named_children(node)
-        .into_iter()
-        .any(|c| subtree_has(c, kind))
+    node.named_children().any(|c| subtree_has(c, kind))
 }
 
 impl FileFacts {
