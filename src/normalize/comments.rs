@@ -4,67 +4,48 @@
 /// character literals alone. A literal that is not closed on its line ends there: this keeps an
 /// apostrophe in `#if 0` prose from swallowing the rest of the file.
 pub fn blank_comments(src: &[u8]) -> Vec<u8> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        Code,
-        Str(u8),
-        Line,
-        Block,
-    }
     let mut out = src.to_vec();
-    let mut state = State::Code;
-    let mut i = 0;
     let n = src.len();
-    while i < n {
-        let c = src[i];
-        match state {
-            State::Code => match c {
-                b'/' if i + 1 < n && src[i + 1] == b'*' => {
-                    out[i] = b' ';
-                    out[i + 1] = b' ';
-                    i += 2;
-                    state = State::Block;
-                    continue;
+    let mut i = 0;
+    // Only a slash or a quote can change what follows; memchr jumps between them.
+    while let Some(k) = memchr::memchr3(b'/', b'"', b'\'', &src[i..]) {
+        let at = i + k;
+        i = match (src[at], src.get(at + 1)) {
+            (b'/', Some(b'*')) => {
+                let end = memchr::memmem::find(&src[at + 2..], b"*/").map_or(n, |e| at + e + 4);
+                for c in &mut out[at..end] {
+                    if *c != b'\n' {
+                        *c = b' ';
+                    }
                 }
-                b'/' if i + 1 < n && src[i + 1] == b'/' => {
-                    state = State::Line;
-                    continue;
-                }
-                b'"' | b'\'' => state = State::Str(c),
-                _ => {}
-            },
-            State::Str(q) => match c {
-                b'\\' => {
-                    i += 2;
-                    continue;
-                }
-                b'\n' => state = State::Code,
-                _ if c == q => state = State::Code,
-                _ => {}
-            },
-            State::Line => {
-                if c == b'\n' {
-                    state = State::Code;
-                } else {
-                    out[i] = b' ';
-                }
+                end
             }
-            State::Block => {
-                if c == b'*' && i + 1 < n && src[i + 1] == b'/' {
-                    out[i] = b' ';
-                    out[i + 1] = b' ';
-                    i += 2;
-                    state = State::Code;
-                    continue;
-                }
-                if c != b'\n' {
-                    out[i] = b' ';
-                }
+            (b'/', Some(b'/')) => {
+                let end = memchr::memchr(b'\n', &src[at..]).map_or(n, |e| at + e);
+                out[at..end].fill(b' ');
+                end
             }
-        }
-        i += 1;
+            (b'/', _) => at + 1,
+            (quote, _) => literal_end(src, at + 1, quote),
+        };
     }
     out
+}
+
+/// Where a literal whose body starts at `i` ends: after its closing quote, after the end of
+/// its line, or at the end of the text. A backslash escapes the next byte, newline included.
+fn literal_end(src: &[u8], mut i: usize, quote: u8) -> usize {
+    while let Some(k) = memchr::memchr3(b'\\', b'\n', quote, &src[i..]) {
+        let at = i + k;
+        if src[at] != b'\\' {
+            return at + 1;
+        }
+        i = at + 2;
+        if i >= src.len() {
+            break;
+        }
+    }
+    src.len()
 }
 
 #[cfg(test)]
@@ -77,6 +58,14 @@ mod tests {
         let out = blank_comments(src);
         assert_eq!(out.len(), src.len());
         assert_eq!(&out, b"a     \n     b     \n\"/* no */\" 'x'");
+    }
+
+    #[test]
+    fn escapes_unclosed_block_and_line_ends() {
+        let out = blank_comments(b"'\\'' /* a */ \"\\\"/*\" x // y\nz /* open\nw");
+        assert_eq!(&out, b"'\\''         \"\\\"/*\" x     \nz        \n ");
+        assert_eq!(blank_comments(b"a / b /"), b"a / b /");
+        assert_eq!(blank_comments(b"\"\\"), b"\"\\");
     }
 
     #[test]

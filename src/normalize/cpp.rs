@@ -56,22 +56,25 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
     while pos < n {
         // The logical line: up to a newline not preceded by a backslash.
         let start = pos;
-        let mut end = pos;
         let mut lines_in = 1;
-        while end < n && code[end] != b'\n' {
-            if code[end] == b'\\' && end + 1 < n && code[end + 1] == b'\n' {
-                end += 2;
-                lines_in += 1;
-                continue;
+        let mut from = pos;
+        let end = loop {
+            let Some(k) = memchr::memchr2(b'\n', b'\\', &code[from..]) else {
+                break n;
+            };
+            let at = from + k;
+            from = at + 1;
+            if code[at] == b'\n' {
+                break at;
             }
-            if code[end] == b'\\' && end + 2 < n && code[end + 1] == b'\r' && code[end + 2] == b'\n'
-            {
-                end += 3;
+            if code.get(at + 1) == Some(&b'\n') {
+                from = at + 2;
                 lines_in += 1;
-                continue;
+            } else if code.get(at + 1) == Some(&b'\r') && code.get(at + 2) == Some(&b'\n') {
+                from = at + 3;
+                lines_in += 1;
             }
-            end += 1;
-        }
+        };
         let active = stack.last().is_none_or(|f| f.active);
         let first = code[start..end]
             .iter()

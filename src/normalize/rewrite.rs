@@ -4,17 +4,28 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::kb::Normalize;
 
-/// How the rewrite treats an identifier.
+/// How the rewrite treats identifiers: every name the rewrite knows, with its roles, so that
+/// each identifier of a file costs one lookup.
 #[derive(Debug, Default, Clone)]
 pub struct MacroTable {
-    attributes: HashSet<Vec<u8>>,
-    attribute_calls: HashSet<Vec<u8>>,
-    wrappers: HashSet<Vec<u8>>,
-    /// A file's own `#define NAME keyword` (`#define STATIC static`): NAME becomes the keyword.
-    keywords: HashMap<Vec<u8>, Vec<u8>>,
+    names: HashMap<Vec<u8>, Roles>,
     /// Macros that define a table (`DECLARE_FSTYPE`): a storage class in front of one is
     /// blanked, so that `static DECLARE_FSTYPE(...);` parses as a file-scope call.
     table_macros: HashSet<Vec<u8>>,
+}
+
+/// What a name is to the rewrite. A name may have several roles; the rewrite tries them in
+/// the order of the fields.
+#[derive(Debug, Default, Clone)]
+struct Roles {
+    /// A file's own `#define NAME keyword` (`#define STATIC static`): NAME becomes the keyword.
+    keyword: Option<Vec<u8>>,
+    /// Blanked (`__init`, `asmlinkage`).
+    attribute: bool,
+    /// Blanked with its parenthesized arguments (`__attribute__((packed))`).
+    attribute_call: bool,
+    /// Removed around its one argument (`__initfunc(...)`).
+    wrapper: bool,
 }
 
 const STORAGE_CLASSES: [&str; 3] = ["static", "extern", "register"];
@@ -27,14 +38,25 @@ const SUBSTITUTABLE: [&str; 12] = [
 
 impl MacroTable {
     pub fn new(kb: &Normalize) -> Self {
-        let set = |v: &[String]| v.iter().map(|s| s.as_bytes().to_vec()).collect();
-        Self {
-            attributes: set(&kb.attributes),
-            attribute_calls: set(&kb.attribute_calls),
-            wrappers: set(&kb.wrappers),
-            keywords: HashMap::default(),
-            table_macros: HashSet::default(),
+        let mut table = Self::default();
+        for name in &kb.attributes {
+            table.roles(name.as_bytes()).attribute = true;
         }
+        for name in &kb.attribute_calls {
+            table.roles(name.as_bytes()).attribute_call = true;
+        }
+        for name in &kb.wrappers {
+            table.roles(name.as_bytes()).wrapper = true;
+        }
+        table
+    }
+
+    fn roles(&mut self, name: &[u8]) -> &mut Roles {
+        self.names.entry(name.to_vec()).or_default()
+    }
+
+    fn is_attribute(&self, name: &[u8]) -> bool {
+        self.names.get(name).is_some_and(|r| r.attribute)
     }
 
     /// Names the table-defining macros of the knowledge base.
@@ -134,18 +156,18 @@ impl MacroTable {
             let t = || self.clone();
             match &m.params {
                 None if body.is_empty() => {
-                    table.get_or_insert_with(t).attributes.insert(name);
+                    table.get_or_insert_with(t).roles(&name).attribute = true;
                 }
                 None if SUBSTITUTABLE.contains(&body) && body.len() <= name.len() => {
                     let kw = body.as_bytes().to_vec();
-                    table.get_or_insert_with(t).keywords.insert(name, kw);
+                    table.get_or_insert_with(t).roles(&name).keyword = Some(kw);
                 }
                 // `#define local static`: too long to substitute; a storage class can go.
                 None if STORAGE_CLASSES.contains(&body) => {
-                    table.get_or_insert_with(t).attributes.insert(name);
+                    table.get_or_insert_with(t).roles(&name).attribute = true;
                 }
                 Some(params) if params.len() == 1 && body == params[0] => {
-                    table.get_or_insert_with(t).wrappers.insert(name);
+                    table.get_or_insert_with(t).roles(&name).wrapper = true;
                 }
                 _ => {}
             }
@@ -183,14 +205,19 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
         {
             blank(code, start, i);
             count += 1;
-        } else if let Some(kw) = table.keywords.get(word) {
+            continue;
+        }
+        let Some(roles) = table.names.get(word) else {
+            continue;
+        };
+        if let Some(kw) = &roles.keyword {
             code[start..start + kw.len()].copy_from_slice(kw);
             blank(code, start + kw.len(), i);
             count += 1;
-        } else if table.attributes.contains(word) {
+        } else if roles.attribute {
             blank(code, start, i);
             count += 1;
-        } else if table.attribute_calls.contains(word) {
+        } else if roles.attribute_call {
             // `__asm__ __volatile__ (...)`: qualifiers may stand between name and arguments.
             let mut open = skip_ws(code, i);
             while open < code.len() && is_ident_start(code[open]) {
@@ -199,7 +226,7 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
                     e += 1;
                 }
                 let q = &code[open..e];
-                if !(table.attributes.contains(q) || q == b"volatile") {
+                if !(table.is_attribute(q) || q == b"volatile") {
                     break;
                 }
                 open = skip_ws(code, e);
@@ -214,7 +241,7 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
             }
             blank(code, start, i);
             count += 1;
-        } else if table.wrappers.contains(word) {
+        } else if roles.wrapper {
             let open = skip_ws(code, i);
             if open < code.len() && code[open] == b'(' {
                 if let Some(close) = matching_paren(code, open) {
