@@ -171,6 +171,13 @@ fn main() -> ExitCode {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
+/// Pretty JSON and a newline.
+fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+/// Writes to standard output; a reader that went away (`modrace ... | head`) ends the output
+/// quietly instead of panicking as `print!` does.
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
@@ -205,8 +212,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let stats = modrace::stats::compute(&scan, 10);
             match format {
-                Format::Text => print!("{}", stats.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&stats)?),
+                Format::Text => write_stdout(&stats.to_text())?,
+                Format::Json => write_stdout(&json_line(&stats)?)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -225,14 +232,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut report = modrace::entries::compute(&index, &kb, &build);
             modrace::bkl::analyse(&index, &kb, &report.entries).annotate(&mut report.entries);
             match (format, sites) {
-                (Format::Text, false) => print!("{}", report.to_text()),
-                (Format::Json, false) => {
-                    println!("{}", serde_json::to_string_pretty(&report.entries)?)
-                }
-                (Format::Text, true) => print!("{}", report.sites_text()),
-                (Format::Json, true) => {
-                    println!("{}", serde_json::to_string_pretty(&report.registrations)?)
-                }
+                (Format::Text, false) => write_stdout(&report.to_text())?,
+                (Format::Json, false) => write_stdout(&json_line(&report.entries)?)?,
+                (Format::Text, true) => write_stdout(&report.sites_text())?,
+                (Format::Json, true) => write_stdout(&json_line(&report.registrations)?)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -300,7 +303,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match &output {
                 Some(file) => std::fs::write(file, text)
                     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?,
-                None => print!("{text}"),
+                None => write_stdout(&text)?,
             }
             Ok(if report.findings.is_empty() {
                 ExitCode::SUCCESS
@@ -309,25 +312,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Rules => {
+            let mut text = String::new();
             for r in modrace::rules::RULES {
-                println!(
-                    "{}  {:<18} {:<8} {}",
+                text.push_str(&format!(
+                    "{}  {:<18} {:<8} {}\n",
                     r.code,
                     r.name,
                     r.severity.as_str(),
                     r.summary
-                );
+                ));
             }
+            write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { code } => {
             let Some(r) = modrace::rules::rule(&code) else {
                 anyhow::bail!("no rule `{code}`; `modrace rules` lists them");
             };
-            println!("{} {} ({})\n", r.code, r.name, r.severity.as_str());
-            println!("{}\n", textwrap(r.explanation, 78));
-            println!("Wrong:\n\n{}\n", indent(r.wrong));
-            println!("Right:\n\n{}", indent(r.right));
+            write_stdout(&format!(
+                "{} {} ({})\n\n{}\n\nWrong:\n\n{}\n\nRight:\n\n{}\n",
+                r.code,
+                r.name,
+                r.severity.as_str(),
+                textwrap(r.explanation, 78),
+                indent(r.wrong),
+                indent(r.right)
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bkl { paths, format } => {
@@ -341,8 +351,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let entries = modrace::entries::compute(&index, &kb, &build).entries;
             let report = modrace::bkl::analyse(&index, &kb, &entries);
             match format {
-                Format::Text => print!("{}", report.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Text => write_stdout(&report.to_text())?,
+                Format::Json => write_stdout(&json_line(&report)?)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -408,7 +418,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for w in &scan.warnings {
                 eprintln!("{w}");
             }
-            println!("{}", serde_json::to_string_pretty(&scan.files)?);
+            write_stdout(&json_line(&scan.files)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }

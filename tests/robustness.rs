@@ -134,3 +134,23 @@ fn may_sleep_analysis_on_odd_code() {
         }
     }
 }
+
+/// A reader that stops early (`modrace facts ... | head`) ends the output quietly: no panic
+/// message, no panic exit code.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let tree = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tree");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modrace"))
+        .args(["-q", "facts", "--bodies"])
+        .arg(&tree)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
