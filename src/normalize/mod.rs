@@ -71,6 +71,7 @@ impl Normalizer {
             type_args: rewrite::rewrite_type_args(&mut parse_input),
             end_labels: rewrite::fix_end_labels(&mut parse_input),
             data_tables: rewrite::blank_data_tables(&mut parse_input),
+            strings: rewrite::blank_string_contents(&mut parse_input),
         };
         Normalized {
             code,

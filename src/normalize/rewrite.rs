@@ -77,6 +77,7 @@ pub struct RewriteCounts {
     pub type_args: u32,
     pub end_labels: u32,
     pub data_tables: u32,
+    pub strings: u32,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -773,6 +774,34 @@ pub fn fix_end_labels(code: &mut [u8]) -> u32 {
 /// driver code around them. Shorter ones stay, so small tables still read as written.
 pub const DATA_TABLE_MIN_BYTES: usize = 512;
 
+/// Blanks the inside of string literals: the facts quote strings from the text before the
+/// rewrites, and the parser then sees one token where an escape-laden `printk` format made
+/// several. A backslash that continues the string on the next line stays. Returns how many
+/// literals were blanked.
+pub fn blank_string_contents(code: &mut [u8]) -> u32 {
+    let mut count = 0;
+    let mut i = 0;
+    while let Some(k) = memchr::memchr2(b'"', b'\'', &code[i..]) {
+        let open = i + k;
+        let close = skip_literal(code, open);
+        if code[open] == b'"' && code[close] == b'"' && close > open + 1 {
+            let body = &mut code[open + 1..close];
+            let mut j = 0;
+            while j < body.len() {
+                match body[j] {
+                    b'\\' if matches!(body.get(j + 1), Some(b'\n' | b'\r')) => j += 1,
+                    b'\n' | b'\r' => {}
+                    _ => body[j] = b' ',
+                }
+                j += 1;
+            }
+            count += 1;
+        }
+        i = close + 1;
+    }
+    count
+}
+
 /// Blanks the inside of `= { ... }` initializers of at least [`DATA_TABLE_MIN_BYTES`] that
 /// hold only numeric literals, signs, commas and nested braces; newlines stay. Returns how
 /// many were blanked.
@@ -1013,6 +1042,18 @@ mod tests {
         assert_eq!(out.lines().count(), table.lines().count());
         assert!(!out.contains("0x12"));
         assert!(out.contains("int x = { 1, 2 };"));
+    }
+
+    #[test]
+    fn string_contents_are_blanked_for_the_parser() {
+        let src = "printk(\"a\\n%d\\\"\", 'x', '\"');\ns = \"one\\\ntwo\"; t = \"open\nu = \"\";";
+        let mut code = src.as_bytes().to_vec();
+        assert_eq!(blank_string_contents(&mut code), 2);
+        assert_eq!(code.len(), src.len());
+        assert_eq!(
+            String::from_utf8(code).unwrap(),
+            "printk(\"       \", 'x', '\"');\ns = \"   \\\n   \"; t = \"open\nu = \"\";"
+        );
     }
 
     #[test]
