@@ -3,7 +3,9 @@
 //! or by storing it into a kernel structure, with the slot it sits in and whether that slot
 //! takes a name or a kernel token.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet as HashSet;
 
 use serde::Serialize;
 
@@ -141,7 +143,7 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
         kb,
         build,
         entries: Vec::new(),
-        consumed: HashSet::new(),
+        consumed: HashSet::default(),
     };
     let mut registrations = Vec::new();
     for (fi, f) in index.files.iter().enumerate() {
@@ -183,7 +185,7 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
                 line: a.line,
                 scope: a.caller,
             };
-            c.value(&value, &st, &via, &mut HashSet::new(), 0);
+            c.value(&value, &st, &via, &mut HashSet::default(), 0);
         }
     }
     let mut entries = c.entries;
@@ -262,7 +264,7 @@ impl<'a> Collector<'a> {
                     if values.is_empty() && !copied {
                         return Outcome::Expression;
                     }
-                    let mut seen = HashSet::new();
+                    let mut seen = HashSet::default();
                     for v in &values {
                         self.value(v, st, via, &mut seen, 1);
                     }
@@ -308,7 +310,7 @@ impl<'a> Collector<'a> {
             });
             if !static_here && self.index.is_typed_local(fi, caller, name) {
                 self.copied_table(fi, name, false, takes, via);
-                return self.local_table(fi, caller, name, takes, via, &mut HashSet::new(), 0);
+                return self.local_table(fi, caller, name, takes, via, &mut HashSet::default(), 0);
             }
             if !static_here && self.index.is_local(fi, caller, name) {
                 let f = &self.index.files[fi].functions[caller as usize];
@@ -327,7 +329,7 @@ impl<'a> Collector<'a> {
             let Some(st) = self.table_type(&declared, takes) else {
                 return Outcome::TypeMismatch;
             };
-            self.table(var, &st, via, &mut HashSet::new(), 0);
+            self.table(var, &st, via, &mut HashSet::default(), 0);
             return Outcome::EmptyTable;
         }
         if let Some(func) = self.index.resolve_function(fi, name) {
@@ -346,7 +348,7 @@ impl<'a> Collector<'a> {
                 .struct_name(&self.index.variable(var).type_name)
                 .to_string();
             if takes.0.contains(&st) {
-                self.table(var, &st, via, &mut HashSet::new(), 0);
+                self.table(var, &st, via, &mut HashSet::default(), 0);
                 return Outcome::EmptyTable;
             }
         }
@@ -379,7 +381,7 @@ impl<'a> Collector<'a> {
                 .struct_name(&self.index.variable(var).type_name)
                 .to_string();
             if takes.0.contains(&st) {
-                self.table(var, &st, via, &mut HashSet::new(), 0);
+                self.table(var, &st, via, &mut HashSet::default(), 0);
             }
         }
         self.entries.len() > before

@@ -1,6 +1,6 @@
 //! The whole-tree index: joins the facts of every file so that names resolve across files.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::facts::{
     Designator, FileFacts, Function, InitItem, InitList, InitValue, StructDef, Variable,
@@ -103,16 +103,16 @@ impl<'a> Index<'a> {
                     .collect()
             })
             .collect();
-        let mut header_vars: HashMap<&str, Vec<(&str, VarRef)>> = HashMap::new();
-        let mut typed_locals = HashSet::new();
-        let mut structs: HashMap<&str, (&StructDef, u8)> = HashMap::new();
-        let mut typedefs = HashMap::new();
-        let mut global_fns = HashMap::new();
-        let mut static_fns = HashMap::new();
-        let mut global_vars = HashMap::new();
-        let mut global_definers: HashMap<&str, u32> = HashMap::new();
-        let mut static_vars = HashMap::new();
-        let mut dot_assigns: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+        let mut header_vars: HashMap<&str, Vec<(&str, VarRef)>> = HashMap::default();
+        let mut typed_locals = HashSet::default();
+        let mut structs: HashMap<&str, (&StructDef, u8)> = HashMap::default();
+        let mut typedefs = HashMap::default();
+        let mut global_fns = HashMap::default();
+        let mut static_fns = HashMap::default();
+        let mut global_vars = HashMap::default();
+        let mut global_definers: HashMap<&str, u32> = HashMap::default();
+        let mut static_vars = HashMap::default();
+        let mut dot_assigns: HashMap<&str, Vec<(usize, usize)>> = HashMap::default();
         for (fi, f) in files.iter().enumerate() {
             let r = rank(&f.path);
             for s in &f.structs {
@@ -141,7 +141,7 @@ impl<'a> Index<'a> {
                 .iter()
                 .map(|v| v.name.as_str())
                 .chain(synthesized[fi].iter().map(|(name, _)| *name));
-            let mut defined_here = HashSet::new();
+            let mut defined_here = HashSet::default();
             for (i, name) in names.enumerate() {
                 let r = VarRef { file: fi, var: i };
                 let v = variable_at(files, &synthesized, r);

@@ -6,7 +6,7 @@
 //! `if (err) { MOD_DEC_USE_COUNT; } return err;` is seen as balanced. The rules read the
 //! observations this analysis makes; they do not walk paths themselves.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHashSet;
@@ -173,7 +173,7 @@ struct Walker<'a, 'b, O: CallOracle> {
 /// Analyses one routine.
 pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules) -> PathReport {
     let cfg = Cfg::build(&function.body);
-    let mut tracked = HashMap::new();
+    let mut tracked = HashMap::default();
     for node in &cfg.nodes {
         if let Op::Return(Some(e)) = node.op {
             if let Value::Var(v) = &e.value {

@@ -28,12 +28,29 @@ impl Drop for Phase {
     fn drop(&mut self) {
         if enabled() {
             eprintln!(
-                "timing: {:<12} {:>8.3} s",
+                "timing: {:<12} {:>8.3} s   rss {:>5} MB, peak {:>5} MB",
                 self.name,
-                self.started.elapsed().as_secs_f64()
+                self.started.elapsed().as_secs_f64(),
+                memory_kb("VmRSS:") / 1024,
+                memory_kb("VmHWM:") / 1024,
             );
         }
     }
+}
+
+/// A line of `/proc/self/status` in kB (0 where there is no such file).
+fn memory_kb(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line[key.len()..]
+                .trim()
+                .trim_end_matches(" kB")
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// CPU time summed over the threads of a parallel phase, printed by [`Tally::report`].

@@ -7,7 +7,7 @@
 //! first branch is taken. That keeps header guards, keeps `#ifdef CONFIG_FOO` code (which is
 //! where drivers put their features) and drops the `#else` fallbacks.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
 
@@ -48,8 +48,8 @@ struct Frame {
 pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
     let mut result = CppResult::default();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut local: HashMap<String, Option<i64>> = HashMap::new();
-    let mut local_undef: HashSet<String> = HashSet::new();
+    let mut local: HashMap<String, Option<i64>> = HashMap::default();
+    let mut local_undef: HashSet<String> = HashSet::default();
     let n = code.len();
     let mut pos = 0;
     let mut line_no: u32 = 1;
