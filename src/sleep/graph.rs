@@ -253,7 +253,13 @@ impl<'i, 'a> Builder<'i, 'a> {
             .preferred_arch
             .as_deref()
             .and_then(|a| arch_ids.get(a).copied());
+        // Sized up front: growing maps of this size is most of the cost of building them.
+        let names: usize = files
+            .iter()
+            .map(|f| f.functions.len() + f.macros.len())
+            .sum();
         let mut defs: FxHashMap<&str, Vec<DefInfo>> = FxHashMap::default();
+        defs.reserve(names);
         let mut fn_base = Vec::with_capacity(files.len());
         let mut nodes = Vec::new();
         for (fi, f) in files.iter().enumerate() {
@@ -310,10 +316,16 @@ impl<'i, 'a> Builder<'i, 'a> {
             slot_table: FxHashMap::default(),
             field_structs: FxHashMap::default(),
             pending_macros: Vec::new(),
-            type_names: files
-                .iter()
-                .flat_map(|f| f.typedefs.iter().map(|t| t.name.as_str()))
-                .collect(),
+            type_names: {
+                let mut names = FxHashSet::default();
+                names.reserve(files.iter().map(|f| f.typedefs.len()).sum());
+                names.extend(
+                    files
+                        .iter()
+                        .flat_map(|f| f.typedefs.iter().map(|t| t.name.as_str())),
+                );
+                names
+            },
         };
         b.build_slot_table();
         b
@@ -365,28 +377,34 @@ impl<'i, 'a> Builder<'i, 'a> {
         }
         self.g.call_targets = call_targets;
         let mut defs: FxHashMap<String, Vec<LookupDef>> = FxHashMap::default();
+        defs.reserve(self.defs.len());
         for (name, list) in &self.defs {
-            for d in list {
-                let (node, kind) = match d.def {
-                    Def::Fn(r) => (
-                        self.g.fn_node(r),
-                        if d.header {
-                            DefKind::HeaderFn
-                        } else {
-                            DefKind::Fn
-                        },
-                    ),
-                    Def::Macro { file, idx } => match self.macro_nodes.get(&(file, idx)) {
-                        Some(&n) => (n, DefKind::Macro),
-                        None => continue,
-                    },
-                };
-                defs.entry(name.to_string()).or_default().push(LookupDef {
-                    node,
-                    file: d.file,
-                    exported: d.exported,
-                    kind,
-                });
+            let found: Vec<LookupDef> = list
+                .iter()
+                .filter_map(|d| {
+                    let (node, kind) = match d.def {
+                        Def::Fn(r) => (
+                            self.g.fn_node(r),
+                            if d.header {
+                                DefKind::HeaderFn
+                            } else {
+                                DefKind::Fn
+                            },
+                        ),
+                        Def::Macro { file, idx } => {
+                            (*self.macro_nodes.get(&(file, idx))?, DefKind::Macro)
+                        }
+                    };
+                    Some(LookupDef {
+                        node,
+                        file: d.file,
+                        exported: d.exported,
+                        kind,
+                    })
+                })
+                .collect();
+            if !found.is_empty() {
+                defs.insert(name.to_string(), found);
             }
         }
         let lookup = Lookup {
