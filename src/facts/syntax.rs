@@ -49,38 +49,44 @@ impl SyntaxTree {
         let mut cursor = tree.walk();
         loop {
             let node = cursor.node();
+            let field = cursor.field_id().map_or(0, NonZeroU16::get);
+            // Punctuation and keywords outside a field say nothing the lowering reads, unless
+            // the parser made them up; leaving them out saves a third of the entries.
+            let keep = field != 0 || node.is_named() || node.is_missing() || node.child_count() > 0;
             let id = nodes.len() as u32;
-            let parent = match open.last_mut() {
-                Some((parent, last)) => {
-                    if *last == NONE {
-                        nodes[*parent as usize].first_child = id;
-                    } else {
-                        nodes[*last as usize].next_sibling = id;
+            if keep {
+                let parent = match open.last_mut() {
+                    Some((parent, last)) => {
+                        if *last == NONE {
+                            nodes[*parent as usize].first_child = id;
+                        } else {
+                            nodes[*last as usize].next_sibling = id;
+                        }
+                        *last = id;
+                        *parent
                     }
-                    *last = id;
-                    *parent
-                }
-                None => NONE,
-            };
-            let start = node.start_position();
-            let flags = (node.is_named() as u8 * NAMED)
-                | (node.is_missing() as u8 * MISSING)
-                | (node.is_error() as u8 * ERROR)
-                | (node.has_error() as u8 * HAS_ERROR);
-            nodes.push(RawNode {
-                start_byte: node.start_byte() as u32,
-                end_byte: node.end_byte() as u32,
-                start_row: start.row as u32,
-                start_column: start.column as u32,
-                end_row: node.end_position().row as u32,
-                parent,
-                first_child: NONE,
-                next_sibling: NONE,
-                kind: node.kind_id(),
-                field: cursor.field_id().map_or(0, NonZeroU16::get),
-                flags,
-            });
-            if cursor.goto_first_child() {
+                    None => NONE,
+                };
+                let start = node.start_position();
+                let flags = (node.is_named() as u8 * NAMED)
+                    | (node.is_missing() as u8 * MISSING)
+                    | (node.is_error() as u8 * ERROR)
+                    | (node.has_error() as u8 * HAS_ERROR);
+                nodes.push(RawNode {
+                    start_byte: node.start_byte() as u32,
+                    end_byte: node.end_byte() as u32,
+                    start_row: start.row as u32,
+                    start_column: start.column as u32,
+                    end_row: node.end_position().row as u32,
+                    parent,
+                    first_child: NONE,
+                    next_sibling: NONE,
+                    kind: node.kind_id(),
+                    field,
+                    flags,
+                });
+            }
+            if keep && cursor.goto_first_child() {
                 open.push((id, NONE));
                 continue;
             }
@@ -195,7 +201,8 @@ impl<'t> Node<'t> {
         self.at(self.raw().parent)
     }
 
-    /// All visible children, punctuation and keywords included.
+    /// The visible children that are named, in a field, or made up by the parser: punctuation
+    /// and keywords outside a field are left out.
     pub fn children(&self) -> Children<'t> {
         Children {
             tree: self.tree,
@@ -295,7 +302,14 @@ mod tests {
                 assert_eq!(all, got);
             }
             let mut cursor = a.walk();
-            let kids: Vec<_> = a.children(&mut cursor).collect();
+            let kids: Vec<_> = a
+                .children(&mut cursor)
+                .enumerate()
+                .filter(|&(i, c)| {
+                    c.is_named() || c.is_missing() || a.field_name_for_child(i as u32).is_some()
+                })
+                .map(|(_, c)| c)
+                .collect();
             let flat_kids: Vec<_> = b.children().collect();
             assert_eq!(kids.len(), flat_kids.len(), "children of {}", a.kind());
             assert_eq!(
@@ -304,7 +318,7 @@ mod tests {
             );
             pairs.extend(kids.into_iter().zip(flat_kids));
         }
-        assert!(seen > 150, "{seen} nodes");
+        assert!(seen > 100, "{seen} nodes");
         assert!(flat.root().unwrap().has_error());
     }
 
