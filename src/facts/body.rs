@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::kinds::fields;
 use super::syntax::Node;
-use super::{line, Lower};
+use super::{kids, line, Lower};
 
 pub type StmtId = u32;
 
@@ -221,7 +221,7 @@ impl<'t> Lower<'_, 't> {
                     .unwrap_or_else(|| self.empty(node));
                 let otherwise = node
                     .field(fields().alternative)
-                    .and_then(|e| self.kids(e).first().copied())
+                    .and_then(|e| kids(e).next())
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::If {
                     cond,
@@ -239,9 +239,7 @@ impl<'t> Lower<'_, 't> {
                 if let Some(v) = value {
                     self.visit(v, depth + 1);
                 }
-                let body = self
-                    .kids(node)
-                    .into_iter()
+                let body = kids(node)
                     .filter(|c| Some(*c) != value)
                     .map(|c| self.stmt(c, depth + 1))
                     .collect();
@@ -286,7 +284,7 @@ impl<'t> Lower<'_, 't> {
                 }
             }
             "return_statement" => {
-                StmtKind::Return(self.kids(node).first().map(|&e| self.expr(e, depth)))
+                StmtKind::Return(kids(node).next().map(|e| self.expr(e, depth)))
             }
             "break_statement" => StmtKind::Break,
             "continue_statement" => StmtKind::Continue,
@@ -299,9 +297,7 @@ impl<'t> Lower<'_, 't> {
                     .field(fields().label)
                     .map(|l| self.ident(l))
                     .unwrap_or_default();
-                let stmt = self
-                    .kids(node)
-                    .into_iter()
+                let stmt = kids(node)
                     .find(|c| c.kind_str() != "statement_identifier")
                     .map(|s| self.stmt(s, depth + 1));
                 StmtKind::Label { name, stmt }
@@ -336,8 +332,7 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn stmt_list(&mut self, node: Node<'t>, depth: usize) -> Vec<StmtId> {
-        self.kids(node)
-            .into_iter()
+        kids(node)
             .map(|c| self.stmt(c, depth + 1))
             .collect()
     }
@@ -452,7 +447,7 @@ impl<'t> Lower<'_, 't> {
                     Value::Var(t)
                 }
             }
-            "parenthesized_expression" => match self.kids(node).first().copied() {
+            "parenthesized_expression" => match kids(node).next() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),
                 None => Value::Unknown,
             },
@@ -515,7 +510,7 @@ impl<'t> Lower<'_, 't> {
             }
             "call_expression" => {
                 if let Some(args) = node.field(fields().arguments) {
-                    for a in self.kids(args) {
+                    for a in kids(args) {
                         self.value(a, first_call, assigns, depth + 1);
                     }
                 }

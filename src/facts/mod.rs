@@ -420,13 +420,21 @@ fn line(node: Node) -> u32 {
     node.line()
 }
 
+/// The named children of a node, comments left out.
+fn kids<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> + use<'t> {
+    node.named_children()
+        .filter(|c| c.kind_id() != kinds().comment)
+}
+
 impl<'t> Lower<'_, 't> {
     /// Text of a node from the comment-free code, whitespace collapsed.
     fn text(&self, node: Node) -> String {
         let bytes = &self.n.code[node.start_byte()..node.end_byte()];
         // Most texts are one printable ASCII word (names, numbers): nothing to collapse.
         if bytes.iter().all(u8::is_ascii_graphic) {
-            return String::from_utf8_lossy(bytes).into_owned();
+            if let Ok(word) = std::str::from_utf8(bytes) {
+                return word.to_owned();
+            }
         }
         let s = String::from_utf8_lossy(bytes);
         let mut out = String::with_capacity(s.len());
@@ -439,12 +447,6 @@ impl<'t> Lower<'_, 't> {
         out
     }
 
-    /// The named children of a node, comments left out.
-    fn kids(&self, node: Node<'t>) -> Vec<Node<'t>> {
-        node.named_children()
-            .filter(|c| c.kind_id() != kinds().comment)
-            .collect()
-    }
 
     /// An identifier as written in the original file. Needed where a rewrite shortened it
     /// (end-of-block labels).
@@ -602,7 +604,7 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn is_static(&self, node: Node<'t>) -> bool {
-        self.kids(node).iter().any(|c| {
+        kids(node).any(|c| {
             c.kind_str() == "storage_class_specifier"
                 && &self.n.code[c.start_byte()..c.end_byte()] == b"static"
         })
@@ -964,7 +966,7 @@ impl<'t> Lower<'_, 't> {
         let callee = self.text(function);
         let args = node
             .field(fields().arguments)
-            .map(|a| self.kids(a).into_iter().map(|c| self.text(c)).collect())
+            .map(|a| kids(a).map(|c| self.text(c)).collect())
             .unwrap_or_default();
         if self.current.is_none() && callee == "module_init" {
             self.facts.markers.module_init = true;
