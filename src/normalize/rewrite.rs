@@ -436,17 +436,17 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
             blank(code, start + kw.len(), end);
             return true;
         }
-        let commas = top_level_commas(code, open, close);
-        let last_arg_start = commas.last().map_or(open + 1, |c| c + 1);
+        let last_comma = last_top_level_comma(code, open, close);
+        let last_arg_start = last_comma.map_or(open + 1, |c| c + 1);
         let last = &code[last_arg_start..close];
         let last_trim = trim(last);
         let has_statement = last.contains(&b';')
-            || (!commas.is_empty() && last_trim.is_empty())
+            || (last_comma.is_some() && last_trim.is_empty())
             || STATEMENT_WORDS.iter().any(|w| {
                 last_trim.starts_with(w) && last_trim.get(w.len()).is_none_or(|c| !is_ident(*c))
             });
         if has_statement && word.len() >= 2 {
-            if let Some(&comma) = commas.last() {
+            if let Some(comma) = last_comma {
                 // NAME(cond, stmt) -> if  (cond) stmt
                 code[start..start + 2].copy_from_slice(b"if");
                 blank(code, start + 2, end);
@@ -516,21 +516,22 @@ fn trim(b: &[u8]) -> &[u8] {
 }
 
 /// Positions of the commas at depth 1 between `open` and `close`.
-fn top_level_commas(code: &[u8], open: usize, close: usize) -> Vec<usize> {
-    let mut out = Vec::new();
+/// The last comma between the parentheses at `open` and `close` that separates arguments.
+fn last_top_level_comma(code: &[u8], open: usize, close: usize) -> Option<usize> {
+    let mut last = None;
     let mut depth = 0usize;
     let mut i = open;
     while i < close {
         match code[i] {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b',' if depth == 1 => out.push(i),
+            b',' if depth == 1 => last = Some(i),
             b'"' | b'\'' => i = skip_literal(code, i),
             _ => {}
         }
         i += 1;
     }
-    out
+    last
 }
 
 fn is_iterator_name(word: &[u8]) -> bool {
