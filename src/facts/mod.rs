@@ -707,7 +707,10 @@ impl<'t> Lower<'_, 't> {
             {
                 self.body.stmts.clear();
                 self.stmt(body, depth + 1);
-                self.facts.functions[index as usize].body = std::mem::take(&mut self.body);
+                // Moved out at its exact size; the scratch vector keeps its capacity for the
+                // next function. A tree's bodies are most of what `check` holds in memory.
+                let stmts = self.body.stmts.drain(..).collect();
+                self.facts.functions[index as usize].body = Body { stmts };
             } else {
                 self.visit(body, depth + 1);
             }
