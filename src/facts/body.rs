@@ -283,9 +283,7 @@ impl<'t> Lower<'_, 't> {
                     body,
                 }
             }
-            "return_statement" => {
-                StmtKind::Return(kids(node).next().map(|e| self.expr(e, depth)))
-            }
+            "return_statement" => StmtKind::Return(kids(node).next().map(|e| self.expr(e, depth))),
             "break_statement" => StmtKind::Break,
             "continue_statement" => StmtKind::Continue,
             "goto_statement" => match node.field(fields().label) {
@@ -332,9 +330,7 @@ impl<'t> Lower<'_, 't> {
     }
 
     fn stmt_list(&mut self, node: Node<'t>, depth: usize) -> Vec<StmtId> {
-        kids(node)
-            .map(|c| self.stmt(c, depth + 1))
-            .collect()
+        kids(node).map(|c| self.stmt(c, depth + 1)).collect()
     }
 
     fn child_stmt(&mut self, node: Node<'t>, field: NonZeroU16, depth: usize) -> StmtId {

@@ -447,7 +447,6 @@ impl<'t> Lower<'_, 't> {
         out
     }
 
-
     /// An identifier as written in the original file. Needed where a rewrite shortened it
     /// (end-of-block labels).
     fn ident(&self, node: Node) -> String {
