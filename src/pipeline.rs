@@ -90,13 +90,9 @@ pub fn check_tree_with_fixes(
     let started = Instant::now();
     let normalizer = Normalizer::new(&kb.data, defines, undefs);
     let (scan, build) = scan_tree_with(roots, &normalizer, &BodyPolicy::All)?;
-    // The mask table needs only the facts: it is read while the index is built.
-    let (index, masks) = rayon::join(
-        || Index::build(&scan, kb),
-        || crate::sleep::MaskTable::new(&scan.files, &kb.data.sleep.gfp_wait_bit),
-    );
+    let index = Index::build(&scan, kb);
     let (sleep, prepared) = rayon::join(
-        || crate::sleep::SleepAnalysis::compute_with_masks(&index, kb, unknown, masks),
+        || crate::sleep::SleepAnalysis::compute(&index, kb, unknown),
         || prepare(&index, kb, &build, filter),
     );
     let mut report = run_prepared(&index, kb, prepared, &sleep, filter);

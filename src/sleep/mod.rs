@@ -202,23 +202,15 @@ struct Judged {
 }
 
 impl SleepAnalysis {
-    /// Builds the call graph of the tree and solves it.
+    /// Builds the call graph of the tree and solves it. The GFP mask table needs only the
+    /// facts: it is read while the graph is built.
     pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
-        let masks = MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit);
-        Self::compute_with_masks(index, kb, policy, masks)
-    }
-
-    /// [`SleepAnalysis::compute`] with the GFP mask table already read (it needs only the
-    /// facts, so `check` reads it while the index is built).
-    pub fn compute_with_masks(
-        index: &Index,
-        kb: &Kb,
-        policy: UnknownPolicy,
-        masks: MaskTable,
-    ) -> Self {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
-        let (mut graph, lookup) = Builder::new(index, kb).build();
+        let ((mut graph, lookup), masks) = rayon::join(
+            || Builder::new(index, kb).build(),
+            || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
+        );
         let strings = std::mem::take(&mut graph.strings);
         let solver = Solver {
             index,
