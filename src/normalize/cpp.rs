@@ -81,9 +81,13 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
             .position(|c| !c.is_ascii_whitespace());
         let is_directive = first.is_some_and(|i| code[start + i] == b'#');
         if is_directive {
-            let text: String = String::from_utf8_lossy(&code[start + first.unwrap() + 1..end])
-                .replace("\\\r\n", " ")
-                .replace("\\\n", " ");
+            let raw = String::from_utf8_lossy(&code[start + first.unwrap() + 1..end]);
+            // Continuation lines are joined; most directives have none.
+            let text = if raw.contains('\\') {
+                std::borrow::Cow::Owned(raw.replace("\\\r\n", " ").replace("\\\n", " "))
+            } else {
+                raw
+            };
             let text = text.trim_start();
             let (word, rest) = split_word(text);
             let eval =
