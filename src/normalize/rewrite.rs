@@ -388,12 +388,13 @@ pub fn rewrite_statements(code: &mut [u8]) -> u32 {
             b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        if depth > 0 && is_ident_start(c) && matches!(prev, b';' | b'{' | b'}') {
+        if is_ident_start(c) {
             let start = i;
             while i < n && is_ident(code[i]) {
                 i += 1;
             }
-            if statement_macro(code, start, i) {
+            let at_statement = depth > 0 && matches!(prev, b';' | b'{' | b'}');
+            if at_statement && statement_macro(code, start, i) {
                 // Blanked or rewritten: what follows is in statement position again, unless
                 // the rewrite left a `while`/`if` head.
                 count += 1;
