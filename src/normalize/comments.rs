@@ -1,5 +1,7 @@
 //! Replacing comments by spaces, so that later passes never see `#` or `}` inside a comment.
 
+use super::{blank, literal_end};
+
 /// Returns `src` with every comment byte turned into a space (newlines kept), leaving string and
 /// character literals alone. A literal that is not closed on its line ends there: this keeps an
 /// apostrophe in `#if 0` prose from swallowing the rest of the file.
@@ -13,11 +15,7 @@ pub fn blank_comments(src: &[u8]) -> Vec<u8> {
         i = match (src[at], src.get(at + 1)) {
             (b'/', Some(b'*')) => {
                 let end = memchr::memmem::find(&src[at + 2..], b"*/").map_or(n, |e| at + e + 4);
-                for c in &mut out[at..end] {
-                    if *c != b'\n' {
-                        *c = b' ';
-                    }
-                }
+                blank(&mut out, at, end);
                 end
             }
             (b'/', Some(b'/')) => {
@@ -30,22 +28,6 @@ pub fn blank_comments(src: &[u8]) -> Vec<u8> {
         };
     }
     out
-}
-
-/// Where a literal whose body starts at `i` ends: after its closing quote, after the end of
-/// its line, or at the end of the text. A backslash escapes the next byte, newline included.
-fn literal_end(src: &[u8], mut i: usize, quote: u8) -> usize {
-    while let Some(k) = memchr::memchr3(b'\\', b'\n', quote, &src[i..]) {
-        let at = i + k;
-        if src[at] != b'\\' {
-            return at + 1;
-        }
-        i = at + 2;
-        if i >= src.len() {
-            break;
-        }
-    }
-    src.len()
 }
 
 #[cfg(test)]

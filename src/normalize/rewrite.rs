@@ -2,6 +2,7 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use super::{blank, literal_end};
 use crate::kb::Normalize;
 
 /// How the rewrite treats identifiers: every name the rewrite knows, with its roles, so that
@@ -88,14 +89,6 @@ fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
-fn blank(code: &mut [u8], from: usize, to: usize) {
-    for c in &mut code[from..to] {
-        if *c != b'\n' {
-            *c = b' ';
-        }
-    }
-}
-
 fn skip_ws(code: &[u8], mut i: usize) -> usize {
     while i < code.len() && code[i].is_ascii_whitespace() {
         i += 1;
@@ -126,18 +119,7 @@ fn matching_paren(code: &[u8], open: usize) -> Option<usize> {
 
 /// Index of the closing quote of the literal that starts at `i` (or of the end of its line).
 fn skip_literal(code: &[u8], i: usize) -> usize {
-    let q = code[i];
-    let mut j = i + 1;
-    while j < code.len() {
-        match code[j] {
-            b'\\' => j += 1,
-            b'\n' => return j,
-            c if c == q => return j,
-            _ => {}
-        }
-        j += 1;
-    }
-    code.len().saturating_sub(1)
+    literal_end(code, i + 1, code[i]) - 1
 }
 
 impl MacroTable {
