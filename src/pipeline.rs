@@ -30,8 +30,6 @@ impl SleepOracle for crate::sleep::SleepAnalysis {
     }
 }
 
-/// The whole job on a tree: scan, index, may-sleep analysis, entries, rule 2. Returns the
-/// report and the warnings of the scan (skipped files).
 /// The per-file phase every whole-tree command shares: the scan, with the statement trees of
 /// the functions that name a use-count or lock primitive, and the build files, read while
 /// the sources parse.
@@ -58,6 +56,8 @@ pub fn scan_tree_with(
     Ok((scan?, build))
 }
 
+/// The whole job on a tree: scan, index, may-sleep analysis, entries, rule 2. Returns the
+/// report and the warnings of the scan (skipped files).
 pub fn check_tree(
     roots: &[std::path::PathBuf],
     kb: &Kb,

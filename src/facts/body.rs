@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::kinds::fields;
 use super::syntax::Node;
-use super::{kids, line, Lower};
+use super::{kids, Lower};
 
 pub type StmtId = u32;
 
@@ -372,7 +372,7 @@ impl<'t> Lower<'_, 't> {
             events,
             assigns,
             value,
-            line: line(node),
+            line: node.line(),
         }
     }
 
@@ -385,7 +385,7 @@ impl<'t> Lower<'_, 't> {
         self.events_on = false;
         let mut expr = Expr {
             events: self.events.split_off(first_event),
-            line: line(node),
+            line: node.line(),
             ..Expr::default()
         };
         for d in node.named_children() {
@@ -510,7 +510,7 @@ impl<'t> Lower<'_, 't> {
                         self.value(a, first_call, assigns, depth + 1);
                     }
                 }
-                let (l, col) = (line(node), node.column());
+                let (l, col) = (node.line(), node.column());
                 self.facts.calls[first_call.min(self.facts.calls.len())..]
                     .iter()
                     .position(|c| c.line == l && c.column == col)
@@ -541,7 +541,7 @@ fn span(node: Node<'_>) -> Span {
     Span {
         start: node.start_byte() as u32,
         end: node.end_byte() as u32,
-        line: line(node),
+        line: node.line(),
         column: node.column(),
     }
 }

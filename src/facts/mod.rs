@@ -1,6 +1,7 @@
 //! Per-file facts: what one file says, lowered from its parse tree into small owned values.
 //!
-//! The parse tree is dropped as soon as a file is lowered; whole-tree phases read facts only.
+//! tree-sitter's tree is copied into a flat array ([`syntax`]) and dropped before the lowering;
+//! the array is reused for the next file. Whole-tree phases read facts only.
 
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -251,43 +252,45 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Parses the file as it is, without normalization, and lowers only what `stats` counts:
 /// the baseline a bare tree-sitter-c parse gives.
 pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
+    let row = |node: tree_sitter::Node| node.start_position().row as u32 + 1;
     let mut facts = extract_empty(path, src);
     if let Some(tree) = parse(src) {
         let mut stack = vec![tree.root_node()];
         while let Some(node) = stack.pop() {
             match node.kind_str() {
-                "function_definition" => facts.functions.push(Function {
-                    name: String::new(),
-                    is_static: false,
-                    return_type: String::new(),
-                    params: Vec::new(),
-                    line: node.start_position().row as u32 + 1,
-                    end_line: node.start_position().row as u32 + 1,
-                    has_error: node.has_error(),
-                    uses_mod_inc: false,
-                    locals: Vec::new(),
-                    local_types: Vec::new(),
-                    assigned_params: Vec::new(),
-                    attributes: Vec::new(),
-                    body: Body::default(),
-                }),
+                "function_definition" => {
+                    facts.functions.push(Function {
+                        name: String::new(),
+                        is_static: false,
+                        return_type: String::new(),
+                        params: Vec::new(),
+                        line: row(node),
+                        end_line: row(node),
+                        has_error: node.has_error(),
+                        uses_mod_inc: false,
+                        locals: Vec::new(),
+                        local_types: Vec::new(),
+                        assigned_params: Vec::new(),
+                        attributes: Vec::new(),
+                        body: Body::default(),
+                    });
+                    // The bare parse counts functions; what is inside them does not matter.
+                    continue;
+                }
                 "ERROR" if node.parent().is_some_and(|p| p.parent().is_none()) => {
                     let body = &src[node.start_byte()..node.end_byte()];
                     if body.contains(&b'{') && body.contains(&b'(') {
                         facts.broken_functions.push(BrokenFunction {
-                            line: node.start_position().row as u32 + 1,
+                            line: row(node),
                             uses_mod_inc: false,
                             cause: "bare parse".into(),
                         });
                     }
-                    let mut cursor = node.walk();
-                    stack.extend(node.named_children(&mut cursor));
                 }
-                _ => {
-                    let mut cursor = node.walk();
-                    stack.extend(node.named_children(&mut cursor));
-                }
+                _ => {}
             }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
         }
     }
     facts
@@ -416,10 +419,6 @@ struct Lower<'a, 't> {
     assigned_names: Vec<String>,
 }
 
-fn line(node: Node) -> u32 {
-    node.line()
-}
-
 /// The named children of a node, comments left out.
 fn kids<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> + use<'t> {
     node.named_children()
@@ -473,7 +472,7 @@ impl<'t> Lower<'_, 't> {
                     self.facts.bare_names.push(BareName {
                         caller: f,
                         name: self.text(node),
-                        line: line(node),
+                        line: node.line(),
                     });
                 }
                 let t = &self.n.code[node.start_byte()..node.end_byte()];
@@ -588,14 +587,14 @@ impl<'t> Lower<'_, 't> {
             let body = &self.n.parse_input[node.start_byte()..node.end_byte()];
             if body.contains(&b'{') && body.contains(&b'(') {
                 self.facts.broken_functions.push(BrokenFunction {
-                    line: line(node),
+                    line: node.line(),
                     uses_mod_inc: contains(body, b"MOD_INC_USE_COUNT"),
                     cause: cause.clone(),
                 });
             }
         }
         self.facts.errors.push(ParseError {
-            line: line(node),
+            line: node.line(),
             column: node.column(),
             function,
             cause,
@@ -688,7 +687,7 @@ impl<'t> Lower<'_, 't> {
                 if stars.is_empty() { "" } else { " " }
             ),
             params,
-            line: line(node),
+            line: node.line(),
             end_line: node.end_line(),
             has_error: node.has_error(),
             uses_mod_inc: false,
@@ -842,7 +841,7 @@ impl<'t> Lower<'_, 't> {
                 is_static,
                 type_name: type_name.clone(),
                 is_array: decl.kind_str() == "array_declarator",
-                line: line(d),
+                line: d.line(),
                 init,
             });
         }
@@ -883,7 +882,7 @@ impl<'t> Lower<'_, 't> {
             items.push(InitItem {
                 designators,
                 value,
-                line: line(child),
+                line: child.line(),
             });
         }
         InitList { items }
@@ -958,7 +957,7 @@ impl<'t> Lower<'_, 't> {
         self.facts.structs.push(StructDef {
             name,
             fields: members,
-            line: line(node),
+            line: node.line(),
         });
     }
 
@@ -978,7 +977,7 @@ impl<'t> Lower<'_, 't> {
             callee,
             indirect,
             args,
-            line: line(node),
+            line: node.line(),
             column: node.column(),
             guard: None,
         });
@@ -1016,7 +1015,7 @@ impl<'t> Lower<'_, 't> {
             base_type,
             field: self.ident(field),
             value: self.text(right),
-            line: line(node),
+            line: node.line(),
         });
     }
 }

@@ -52,7 +52,8 @@ impl SyntaxTree {
             let field = cursor.field_id().map_or(0, NonZeroU16::get);
             // Punctuation and keywords outside a field say nothing the lowering reads, unless
             // the parser made them up; leaving them out saves a third of the entries.
-            let keep = field != 0 || node.is_named() || node.is_missing() || node.child_count() > 0;
+            let (named, missing) = (node.is_named(), node.is_missing());
+            let keep = field != 0 || named || missing || node.child_count() > 0;
             let id = nodes.len() as u32;
             if keep {
                 let parent = match open.last_mut() {
@@ -68,8 +69,8 @@ impl SyntaxTree {
                     None => NONE,
                 };
                 let start = node.start_position();
-                let flags = (node.is_named() as u8 * NAMED)
-                    | (node.is_missing() as u8 * MISSING)
+                let flags = (named as u8 * NAMED)
+                    | (missing as u8 * MISSING)
                     | (node.is_error() as u8 * ERROR)
                     | (node.has_error() as u8 * HAS_ERROR);
                 nodes.push(RawNode {
