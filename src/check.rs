@@ -11,13 +11,14 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::buildinfo::BuildInfo;
+use crate::chain::ChainStep;
 use crate::entries::{self, Entry};
 use crate::facts::{Call, Event, FileFacts, Function, Span};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
 use crate::normalize::Normalizer;
 use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, SlotRules};
-use crate::rules::{self, ChainStep, EntryContext, Finding};
+use crate::rules::{self, EntryContext, Finding};
 
 /// Answers "may this call sleep, and why" for the check. The may-sleep analysis implements it.
 pub trait SleepOracle: Sync {

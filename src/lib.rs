@@ -8,6 +8,7 @@
 pub mod bkl;
 pub mod buildinfo;
 pub mod cfg;
+pub mod chain;
 pub mod check;
 pub mod diag;
 pub mod entries;

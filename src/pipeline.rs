@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use crate::buildinfo::BuildInfo;
+use crate::chain::ChainStep;
 use crate::check::{
     body_words, fixes, prepare, run_prepared, CheckReport, FilePatch, RuleFilter, SleepOracle,
 };
@@ -10,7 +11,6 @@ use crate::facts::BodyPolicy;
 use crate::index::Index;
 use crate::kb::Kb;
 use crate::normalize::Normalizer;
-use crate::rules::ChainStep;
 
 impl SleepOracle for crate::sleep::SleepAnalysis {
     fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>> {

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use modrace::bkl::{self, chain_text, BklReport};
+use modrace::bkl::{self, BklReport};
+use modrace::chain::chain_text;
 use modrace::check::RuleFilter;
 use modrace::entries::{compute, Entry};
 use modrace::index::Index;

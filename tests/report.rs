@@ -4,10 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use modrace::chain::ChainStep;
 use modrace::check::{CheckReport, CheckStats};
 use modrace::facts::Span;
 use modrace::report::{self, Format, Options};
-use modrace::rules::{self, ChainStep, Evidence, Finding};
+use modrace::rules::{self, Evidence, Finding};
 use serde_json::Value;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 
 use modrace::buildinfo::BuildInfo;
+use modrace::chain::ChainStep;
 use modrace::check::{self, RuleFilter, SleepOracle};
 use modrace::facts::BodyPolicy;
 use modrace::index::Index;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
 use modrace::report::{self, Format};
-use modrace::rules::ChainStep;
 use serde_json::Value;
 
 struct KmallocSleeps;

@@ -12,9 +12,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::lockstate::{summarise, summarise_calls, Deltas, Effect, LockSummary};
 use super::slots::SlotSites;
-use super::BklKb;
+use crate::chain::ChainStep;
 use crate::index::{referenced_name, FnRef, Index};
-use crate::rules::ChainStep;
+use crate::kb::BklKb;
 
 /// Entry depths are tracked up to this nesting (the top value means "this or more").
 const MAX_ENTRY_DEPTH: i8 = 3;

@@ -22,77 +22,15 @@ pub mod slots;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::chain::{chain_text, ChainStep};
 use crate::check::RuleFilter;
 use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::Index;
 use crate::kb::{Kb, Takes};
-use crate::rules::{mr004, ChainStep, Evidence, Finding};
-
-/// The knowledge base's section on the big kernel lock (`[bkl]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BklKb {
-    /// Take the lock (one level deeper).
-    pub lock: Vec<String>,
-    /// Release one level.
-    pub unlock: Vec<String>,
-    /// Drop the lock and retake it at the same depth (around a sleep): no change.
-    pub depth_preserving: Vec<String>,
-    /// Functions whose name starts with one of these are system-call entries, entered from
-    /// user space without the lock.
-    pub syscall_prefixes: Vec<String>,
-    /// Functions declared with one of these attributes and called by nothing in the tree are
-    /// entered from assembly (system calls, traps) without the lock.
-    pub root_attributes: Vec<String>,
-    /// Other functions entered from outside the C code, with the lock depth they get.
-    pub roots: Vec<Root>,
-    /// Calls that make one of their arguments an entry point (`kernel_thread(fn, ...)`,
-    /// `module_init(fn)`), with the lock depth it is entered with.
-    pub root_calls: Vec<RootCall>,
-    /// How many callers up the search goes from a slot's call site.
-    pub max_depth: usize,
-    /// How many functions the search visits at most.
-    pub max_functions: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Root {
-    pub name: String,
-    pub depth: u8,
-    #[serde(default)]
-    pub why: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RootCall {
-    pub name: String,
-    /// 0-based index of the argument naming the entered function.
-    pub arg: usize,
-    pub depth: u8,
-    #[serde(default)]
-    pub why: Option<String>,
-}
-
-impl Default for BklKb {
-    fn default() -> Self {
-        Self {
-            lock: vec!["lock_kernel".into()],
-            unlock: vec!["unlock_kernel".into()],
-            depth_preserving: Vec::new(),
-            syscall_prefixes: vec!["sys_".into()],
-            root_attributes: vec!["asmlinkage".into()],
-            roots: Vec::new(),
-            root_calls: Vec::new(),
-            max_depth: 24,
-            max_functions: 20_000,
-        }
-    }
-}
+use crate::rules::{mr004, Evidence, Finding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -446,15 +384,6 @@ fn is_mr004(slot: &SlotLocking, site: &CallSite) -> bool {
     slot.takes == "name"
         && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
         && slot.exposed.iter().any(|e| e.module_capable)
-}
-
-/// `sys_socket -> sock_create -> net_families[family]->create`.
-pub fn chain_text(chain: &[ChainStep]) -> String {
-    let mut parts: Vec<&str> = chain.iter().map(|s| s.function.as_str()).collect();
-    if let Some(last) = chain.last() {
-        parts.push(&last.call);
-    }
-    parts.join(" -> ")
 }
 
 fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding {

@@ -217,7 +217,7 @@ fn code_flow(f: &Finding, sources: &Sources) -> Vec<Value> {
     out
 }
 
-fn step_text(step: &crate::rules::ChainStep) -> String {
+fn step_text(step: &crate::chain::ChainStep) -> String {
     format!(
         "`{}` calls `{}`",
         step.function,

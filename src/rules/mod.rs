@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::chain::ChainStep;
 use crate::facts::Span;
 use crate::paths::PathReport;
 
@@ -59,15 +60,6 @@ pub fn rule(code: &str) -> Option<&'static Rule> {
         .iter()
         .copied()
         .find(|r| r.code.eq_ignore_ascii_case(code) || r.name.eq_ignore_ascii_case(code))
-}
-
-/// One step of a may-sleep chain: in `function` at `file:line`, the call `call`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ChainStep {
-    pub function: String,
-    pub file: String,
-    pub line: u32,
-    pub call: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

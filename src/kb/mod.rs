@@ -9,8 +9,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+mod bkl;
+mod sleep;
+pub use bkl::{BklKb, Root, RootCall};
+pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
+
 /// The knowledge base shipped with modrace.
-pub const DEFAULT_KB: &str = include_str!("../kb/linux-2.4.toml");
+pub const DEFAULT_KB: &str = include_str!("../../kb/linux-2.4.toml");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +40,7 @@ pub struct KnowledgeBase {
     pub use_count: UseCount,
     /// The big kernel lock: primitives, system-call entries, search bounds.
     #[serde(default)]
-    pub bkl: crate::bkl::BklKb,
+    pub bkl: BklKb,
     #[serde(default)]
     pub sleep: SleepKb,
     #[serde(default, rename = "table_macro")]
@@ -92,50 +97,6 @@ pub struct TableMacro {
     pub note: Option<String>,
 }
 
-/// What the may-sleep analysis needs to know that the tree's own code does not say: where
-/// sleeping starts (primitives whose bodies are assembly, inline assembly or too conditional to
-/// read), which GFP bit lets an allocation wait, and how far to follow calls through pointers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SleepKb {
-    /// The GFP bit that lets an allocation wait for memory. Which masks include it is read
-    /// from the tree's own `#define`s.
-    pub gfp_wait_bit: String,
-    /// The architecture whose definitions win when a name is defined once per architecture
-    /// (`request_irq`) and the caller is not itself architecture-specific.
-    #[serde(default)]
-    pub preferred_arch: Option<String>,
-    /// A slot (`struct.field`) stored with more functions than this is a generic interface;
-    /// a call through it is reported as unknown instead of joining every implementation.
-    pub max_slot_targets: usize,
-    /// A call through `->field` whose struct cannot be determined is resolved by the field
-    /// name when at most this many structs have a function-pointer field of that name.
-    pub max_field_structs: usize,
-    /// Names (glob patterns) that never sleep; they are not followed.
-    #[serde(default)]
-    pub never: Vec<String>,
-    /// Slots (`struct.field`) the kernel calls in interrupt or bottom-half context: their
-    /// implementations must not sleep, so a call through them is not followed.
-    #[serde(default)]
-    pub atomic_slots: Vec<String>,
-    #[serde(default, rename = "primitive")]
-    pub primitives: Vec<SleepPrimitive>,
-}
-
-impl Default for SleepKb {
-    fn default() -> Self {
-        Self {
-            gfp_wait_bit: "__GFP_WAIT".into(),
-            preferred_arch: None,
-            max_slot_targets: 16,
-            max_field_structs: 3,
-            never: Vec::new(),
-            atomic_slots: Vec::new(),
-            primitives: Vec::new(),
-        }
-    }
-}
-
 /// The macros and functions that raise or drop a module's use count.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,46 +134,6 @@ pub enum CountDiscipline {
     /// The core keeps the module pinned already (an earlier routine's pin, an owner field):
     /// rule 2 does not apply.
     Core,
-}
-
-/// A routine that may sleep by itself; the analysis does not look into its body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SleepPrimitive {
-    pub name: String,
-    pub kind: SleepKind,
-    /// 0-based argument holding a GFP mask: the routine sleeps iff that mask includes the
-    /// wait bit. Without it the routine always may sleep.
-    #[serde(default)]
-    pub mask_arg: Option<usize>,
-    #[serde(default)]
-    pub evidence: Option<String>,
-    #[serde(default)]
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SleepKind {
-    /// Gives up the CPU: schedule, sleep_on, down.
-    Blocks,
-    /// Touches user memory: a page fault may sleep.
-    UserAccess,
-    /// Loads a module: waits for modprobe.
-    ModuleLoad,
-    /// Allocates memory: may wait for memory to be freed.
-    Alloc,
-}
-
-impl SleepKind {
-    pub fn describe(self) -> &'static str {
-        match self {
-            SleepKind::Blocks => "blocks (gives up the CPU)",
-            SleepKind::UserAccess => "touches user memory (a page fault may sleep)",
-            SleepKind::ModuleLoad => "loads a module (waits for modprobe)",
-            SleepKind::Alloc => "allocates memory (may wait for memory to be freed)",
-        }
-    }
 }
 
 /// A field of one kernel structure that holds (points to, or embeds) another ops table:
