@@ -8,12 +8,22 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use modrace::bkl::{self, BklReport};
+use modrace::buildinfo::BuildInfo;
 use modrace::chain::chain_text;
-use modrace::check::RuleFilter;
 use modrace::entries::{compute, Entry};
+use modrace::facts::BodyPolicy;
 use modrace::index::Index;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
+use modrace::rules::{self, Code, Finding, RuleFilter};
+use modrace::session::Session;
+
+/// The MR004 findings of a lock analysis.
+fn mr004(report: &BklReport) -> Vec<Finding> {
+    let mut out = Vec::new();
+    rules::mr004::check(report, &mut out);
+    out
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bkl")
@@ -23,7 +33,9 @@ fn analyse() -> (BklReport, Vec<Entry>) {
     let kb = Kb::builtin();
     let roots = vec![root()];
     let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let (scan, build) = modrace::pipeline::scan_tree(&roots, &kb, &normalizer).unwrap();
+    let policy = BodyPolicy::mentioning(&kb.body_words());
+    let scan = modrace::scan::scan_bodies(&roots, &normalizer, &policy).unwrap();
+    let build = BuildInfo::read(&roots);
     assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
     let index = Index::build(&scan, &kb);
     let entries = compute(&index, &kb, &build).entries;
@@ -75,13 +87,18 @@ fn every_call_site_has_the_annotated_verdict() {
         .iter()
         .map(|(k, (v, _))| (k.clone(), v.clone()))
         .collect();
-    assert_eq!(found, expected_verdicts, "{}", report.to_text());
+    assert_eq!(
+        found,
+        expected_verdicts,
+        "{}",
+        modrace::report::bkl::render(&report)
+    );
 }
 
 #[test]
 fn mr004_exactly_where_annotated() {
     let (report, _) = analyse();
-    let findings = report.findings(&RuleFilter::default());
+    let findings = mr004(&report);
     let mut got: Vec<(String, u32)> = findings.iter().map(|f| (f.file.clone(), f.line)).collect();
     got.sort();
     let want: Vec<(String, u32)> = annotations()
@@ -90,12 +107,20 @@ fn mr004_exactly_where_annotated() {
         .map(|(k, _)| k)
         .collect();
     assert_eq!(got, want);
-    assert!(findings.iter().all(|f| f.rule == "MR004"));
+    assert!(findings.iter().all(|f| f.rule == Code::Mr004));
     let ignored = RuleFilter {
-        ignore: vec!["mr004".into()],
+        ignore: vec![Code::Mr004],
         ..RuleFilter::default()
     };
-    assert!(report.findings(&ignored).is_empty());
+    let checked = Session::new(vec![root()], Kb::builtin(), &[], &[])
+        .check(&ignored, Default::default(), false)
+        .unwrap();
+    assert!(checked
+        .value
+        .report
+        .findings
+        .iter()
+        .all(|f| f.rule != Code::Mr004));
 }
 
 #[test]
@@ -113,8 +138,7 @@ fn the_mails_chain_and_the_exposed_module() {
         chain_text(&site.held_chain),
         "sunos_socket -> sunos_socket_helper -> sock_create -> net_families[family]->create"
     );
-    let f = report
-        .findings(&RuleFilter::default())
+    let f = mr004(&report)
         .into_iter()
         .find(|f| f.slot == "net_proto_family.create")
         .unwrap();

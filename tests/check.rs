@@ -4,28 +4,21 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use modrace::check::{CheckReport, RuleFilter};
 use modrace::kb::Kb;
-use modrace::pipeline;
-use modrace::rules::RULES;
+use modrace::rules::{CheckReport, Code, RuleFilter, RULES};
+use modrace::session::Session;
+use modrace::sleep::UnknownPolicy;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check")
 }
 
 fn run(root: &Path, filter: &RuleFilter) -> CheckReport {
-    let kb = Kb::builtin();
-    let (report, warnings) = pipeline::check_tree(
-        &[root.to_path_buf()],
-        &kb,
-        &[],
-        &[],
-        filter,
-        Default::default(),
-    )
-    .expect("the fixture tree can be checked");
-    assert!(warnings.is_empty(), "{warnings:?}");
-    report
+    let out = Session::new(vec![root.to_path_buf()], Kb::builtin(), &[], &[])
+        .check(filter, UnknownPolicy::default(), false)
+        .expect("the fixture tree can be checked");
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    out.value.report
 }
 
 type Expectation = (String, u32, String);
@@ -96,7 +89,7 @@ fn mr001_explains_the_sleep_down_to_the_allocator() {
     let f = report
         .findings
         .iter()
-        .find(|f| f.rule == "MR001" && f.function == "open_foo")
+        .find(|f| f.rule == Code::Mr001 && f.function == "open_foo")
         .expect("open_foo is reported");
     assert_eq!(f.slot, "file_operations.open");
     let first = f.chain.first().expect("a chain");
@@ -119,27 +112,27 @@ fn mr001_explains_the_sleep_down_to_the_allocator() {
 #[test]
 fn select_and_ignore_filter_by_code() {
     let only = RuleFilter {
-        select: vec!["MR002".into()],
+        select: vec![Code::Mr002],
         ignore: vec![],
     };
     let report = run(&fixtures(), &only);
     assert!(!report.findings.is_empty());
-    assert!(report.findings.iter().all(|f| f.rule == "MR002"));
+    assert!(report.findings.iter().all(|f| f.rule == Code::Mr002));
     let without = RuleFilter {
         select: vec![],
-        ignore: vec!["MR002".into(), "mr005".into()],
+        ignore: vec![Code::Mr002, Code::Mr005],
     };
     let report = run(&fixtures(), &without);
     assert!(report
         .findings
         .iter()
-        .all(|f| f.rule != "MR002" && f.rule != "MR005"));
+        .all(|f| f.rule != Code::Mr002 && f.rule != Code::Mr005));
 }
 
 /// Each rule's own wrong example is reported by that rule, and its right example is silent.
 #[test]
 fn rule_examples_are_wrong_and_right() {
-    for rule in RULES.iter().filter(|r| r.code != "MR004") {
+    for rule in RULES.iter().filter(|r| r.code != Code::Mr004) {
         for (example, wrong) in [(rule.wrong, true), (rule.right, false)] {
             let dir = tempfile::tempdir().unwrap();
             copy_dir(&fixtures().join("include"), &dir.path().join("include"));
@@ -152,10 +145,10 @@ fn rule_examples_are_wrong_and_right() {
             );
             std::fs::write(dir.path().join("foo.c"), module).unwrap();
             let report = run(dir.path(), &RuleFilter::default());
-            let codes: Vec<&str> = report.findings.iter().map(|f| f.rule).collect();
+            let codes: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
             if wrong {
                 assert!(
-                    codes.contains(&rule.code),
+                    codes.contains(&rule.code.as_str()),
                     "{}'s wrong example gives {codes:?}",
                     rule.code
                 );
@@ -203,7 +196,7 @@ fn a_core_that_pins_through_a_module_field_is_read_off_the_tree() {
     let rules: Vec<(&str, &str)> = without_core
         .findings
         .iter()
-        .map(|f| (f.rule, f.function.as_str()))
+        .map(|f| (f.rule.as_str(), f.function.as_str()))
         .collect();
     assert_eq!(rules, vec![("MR003", "load_toy_binary")]);
 }

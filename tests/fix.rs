@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use modrace::check::{apply_patch, RuleFilter};
+use modrace::fix::apply_patch;
 use modrace::kb::Kb;
-use modrace::pipeline::{check_tree_with_fixes, CheckOutcome};
+use modrace::rules::{Code, RuleFilter};
+use modrace::session::{CheckOutcome, Session};
 use modrace::sleep::UnknownPolicy;
 
 fn fixtures() -> PathBuf {
@@ -27,17 +28,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn check(root: &Path, fixes: bool) -> CheckOutcome {
-    let kb = Kb::builtin();
-    check_tree_with_fixes(
-        &[root.to_path_buf()],
-        &kb,
-        &[],
-        &[],
-        &RuleFilter::default(),
-        UnknownPolicy::default(),
-        fixes,
-    )
-    .unwrap()
+    Session::new(vec![root.to_path_buf()], Kb::builtin(), &[], &[])
+        .check(&RuleFilter::default(), UnknownPolicy::default(), fixes)
+        .unwrap()
+        .value
 }
 
 fn keys(outcome: &CheckOutcome) -> BTreeSet<(String, String, String)> {
@@ -72,7 +66,7 @@ fn fixes_apply_and_remove_their_findings() {
         .flat_map(|p| {
             p.fixes
                 .iter()
-                .map(move |(rule, _)| (p.file.clone(), rule.clone()))
+                .map(move |(rule, _)| (p.file.clone(), rule.to_string()))
         })
         .collect();
     // Every mechanically fixable rule has a fixed shape in the fixtures; MR003 needs the
@@ -85,7 +79,7 @@ fn fixes_apply_and_remove_their_findings() {
         .report
         .findings
         .iter()
-        .filter(|f| f.rule == "MR003")
+        .filter(|f| f.rule == Code::Mr003)
         .all(|f| f.help.starts_with("fix: manual, because")));
     let mut errors_before = Vec::new();
     for p in &before.patches {
@@ -103,12 +97,12 @@ fn fixes_apply_and_remove_their_findings() {
         .report
         .findings
         .iter()
-        .filter(|f| matches!(f.rule, "MR001" | "MR002" | "MR003"))
+        .filter(|f| f.rule.is_fixable())
         .filter(|f| !f.help.starts_with("fix: manual"))
         .map(|f| (f.file.clone(), f.function.clone()))
         .collect();
     for f in &after.report.findings {
-        if matches!(f.rule, "MR001" | "MR002" | "MR003") {
+        if f.rule.is_fixable() {
             assert!(
                 !fixed_routines.contains(&(f.file.clone(), f.function.clone())),
                 "{} still has {} after its fix",

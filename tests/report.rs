@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use modrace::chain::ChainStep;
-use modrace::check::{CheckReport, CheckStats};
 use modrace::facts::Span;
 use modrace::report::{self, Format, Options};
-use modrace::rules::{self, Evidence, Finding};
+use modrace::rules::{self, Evidence, Finding, Role};
+use modrace::rules::{CheckReport, CheckStats, Code};
 use serde_json::Value;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");
@@ -48,6 +48,7 @@ fn ev(file: &str, line: u32, needle: &str, note: &str) -> Evidence {
         line,
         note: note.into(),
         span: span(file, line, needle),
+        role: Role::Primary,
     }
 }
 
@@ -90,7 +91,7 @@ fn report_of(findings: Vec<Finding>) -> CheckReport {
         ..CheckStats::default()
     };
     for f in &findings {
-        *stats.by_rule.entry(f.rule.to_string()).or_default() += 1;
+        *stats.by_rule.entry(f.rule).or_default() += 1;
     }
     CheckReport { findings, stats }
 }
@@ -230,12 +231,14 @@ fn sample() -> CheckReport {
             line: 40,
             note: "`vmalloc(size)` may sleep".into(),
             span: at(40, 9),
+            role: Role::Primary,
         },
         Evidence {
             file: gone.into(),
             line: 44,
             note: "the use count is raised only here".into(),
             span: at(44, 2),
+            role: Role::Increment,
         },
     ];
     f6.chain = vec![step("gone_open", gone, 40, "vmalloc(size)")];
@@ -364,7 +367,7 @@ fn text_evidence_in_another_file_gets_its_own_section() {
 #[test]
 fn text_in_color() {
     let mut r = sample();
-    r.findings.retain(|f| f.rule == "MR005");
+    r.findings.retain(|f| f.rule == Code::Mr005);
     let out = report::render(Format::Text, &r, &source, true);
     assert!(out.starts_with("\x1b[1;33mwarning[MR005]\x1b[0m\x1b[1m: MOD_INC_USE_COUNT"));
     assert!(out.contains("\x1b[1;34m-->\x1b[0m drivers/char/foo.c:39:2"));
@@ -691,7 +694,7 @@ fn sarif_describes_the_tool_and_every_rule() {
     let rules = driver["rules"].as_array().unwrap();
     assert_eq!(rules.len(), rules::RULES.len());
     for (r, rule) in rules.iter().zip(rules::RULES) {
-        assert_eq!(r["id"], rule.code);
+        assert_eq!(r["id"], rule.code.as_str());
         assert_eq!(r["name"], rule.name);
         assert_eq!(r["shortDescription"]["text"], rule.summary);
         assert_eq!(r["fullDescription"]["text"], rule.explanation);
@@ -713,7 +716,7 @@ fn sarif_results_carry_locations_flows_and_fingerprints() {
     let results = log["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 6);
     for (res, f) in results.iter().zip(&sample().findings) {
-        assert_eq!(res["ruleId"], f.rule);
+        assert_eq!(res["ruleId"], f.rule.as_str());
         let index = res["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules::RULES[index].code, f.rule);
         assert_eq!(res["level"], f.severity.as_str());

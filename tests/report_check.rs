@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use modrace::buildinfo::BuildInfo;
 use modrace::chain::ChainStep;
-use modrace::check::{self, RuleFilter, SleepOracle};
 use modrace::facts::BodyPolicy;
 use modrace::index::Index;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
 use modrace::report::{self, Format};
+use modrace::rules::engine::{self, Analyses};
+use modrace::rules::{CheckReport, RuleFilter};
+use modrace::usecount::{SleepOracle, UseCountKnowledge};
 use serde_json::Value;
 
 struct KmallocSleeps;
@@ -44,14 +46,25 @@ fn tree() -> PathBuf {
     ))
 }
 
-fn run() -> check::CheckReport {
+fn run() -> CheckReport {
     let kb = Kb::builtin();
     let roots = vec![tree()];
     let normalizer = Normalizer::new(&kb.data, &[], &[]);
     let scan = modrace::scan::scan_bodies(&roots, &normalizer, &BodyPolicy::All).unwrap();
     let build = BuildInfo::read(&roots);
     let index = Index::build(&scan, &kb);
-    check::run(&index, &kb, &build, &KmallocSleeps, &RuleFilter::default())
+    let entries = modrace::entries::compute(&index, &kb, &build).entries;
+    let bkl = modrace::bkl::analyse(&index, &kb, &entries);
+    let use_counts = UseCountKnowledge::new(&index, &kb);
+    let analyses = Analyses {
+        index: &index,
+        kb: &kb,
+        entries: &entries,
+        bkl: Some(&bkl),
+        sleep: &KmallocSleeps,
+        use_counts: &use_counts,
+    };
+    engine::run(&analyses, &RuleFilter::default())
 }
 
 #[test]
@@ -60,7 +73,7 @@ fn real_findings_render_with_their_excerpts() {
     let f = report
         .findings
         .iter()
-        .find(|f| f.rule == "MR001")
+        .find(|f| f.rule == modrace::rules::Code::Mr001)
         .unwrap_or_else(|| panic!("no MR001 in {:#?}", report.findings));
     assert_eq!((f.file.as_str(), f.line), ("drivers/char/foo.c", 10));
 

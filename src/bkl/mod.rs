@@ -24,13 +24,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::chain::{chain_text, ChainStep};
-use crate::check::RuleFilter;
+use crate::chain::ChainStep;
 use crate::entries::Entry;
-use crate::facts::Span;
 use crate::index::Index;
 use crate::kb::{Kb, Takes};
-use crate::rules::{mr004, Evidence, Finding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -263,9 +260,6 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
     report
 }
 
-/// How many exposed routines a finding names before it says "and N more".
-const MAX_NAMED: usize = 8;
-
 impl BklReport {
     pub fn slot(&self, slot: &str) -> Option<&SlotLocking> {
         self.slots
@@ -285,190 +279,26 @@ impl BklReport {
             e.bkl = self.slot_verdict(&e.slot).as_str().to_string();
         }
     }
+}
 
-    /// MR004 findings: a call of a name-taking slot that does not hold the lock on some path,
-    /// where the slot holds module code. Located at the core's call site.
-    pub fn findings(&self, filter: &RuleFilter) -> Vec<Finding> {
-        let mut out = Vec::new();
-        if !filter.allows(mr004::RULE.code) {
-            return out;
-        }
-        for slot in &self.slots {
-            let modules: Vec<&Exposed> = slot.exposed.iter().filter(|e| e.module_capable).collect();
-            for site in slot.call_sites.iter().filter(|c| is_mr004(slot, c)) {
-                out.push(finding(slot, site, &modules));
-            }
-        }
-        out
+impl SlotLocking {
+    /// The routines of module-capable code in this slot.
+    pub fn module_routines(&self) -> impl Iterator<Item = &Exposed> {
+        self.exposed.iter().filter(|e| e.module_capable)
     }
 
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        // Slots of the knowledge base that this tree neither fills nor calls say nothing.
-        for s in self
-            .slots
+    /// Whether the core calls this slot, which takes a name and holds module code, without
+    /// the lock on some path at `site`: what rule 1 of the mail forbids.
+    pub fn is_unlocked_module_call(&self, site: &CallSite) -> bool {
+        self.takes == "name"
+            && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
+            && self.module_routines().next().is_some()
+    }
+
+    /// The call sites [`Self::is_unlocked_module_call`] holds for.
+    pub fn unlocked_module_calls(&self) -> impl Iterator<Item = &CallSite> {
+        self.call_sites
             .iter()
-            .filter(|s| !(s.call_sites.is_empty() && s.exposed.is_empty()))
-        {
-            out.push_str(&format!(
-                "{} ({}): {}{} — {} call site(s), {} routine(s), {} module-capable\n",
-                s.slot,
-                s.takes,
-                s.verdict.as_str(),
-                s.kb_bkl
-                    .as_deref()
-                    .map_or(String::new(), |k| format!(" [kb: {k}]")),
-                s.call_sites.len(),
-                s.exposed.len(),
-                s.exposed.iter().filter(|e| e.module_capable).count(),
-            ));
-            for c in &s.call_sites {
-                out.push_str(&format!(
-                    "  {}:{}: {} in {}: {}{}{}\n",
-                    c.file,
-                    c.line,
-                    c.callee,
-                    c.function,
-                    c.verdict.as_str(),
-                    if c.matched_by == "type" {
-                        ""
-                    } else {
-                        " (matched by field name)"
-                    },
-                    if is_mr004(s, c) { " [MR004]" } else { "" },
-                ));
-                if !c.held_chain.is_empty() {
-                    out.push_str(&format!("      held:     {}\n", chain_text(&c.held_chain)));
-                }
-                if !c.unheld_chain.is_empty() {
-                    out.push_str(&format!(
-                        "      not held: {}\n",
-                        chain_text(&c.unheld_chain)
-                    ));
-                }
-                if let Some(u) = &c.unknown {
-                    out.push_str(&format!("      unknown:  {u}\n"));
-                }
-            }
-        }
-        let st = &self.stats;
-        out.push_str(&format!(
-            "\n{} slots ({} name-taking): name-taking {:?}; all {:?}\n\
-             {} call sites of name-taking slots {:?}, {} with paths not followed, {} matched by field name\n\
-             {} indirect calls, {} untyped; {} functions searched, {} cut; kb agrees on {}/{}; {:.3} s\n\
-             {} MR004 findings\n",
-            st.slots,
-            st.name_slots,
-            st.name_slots_by_verdict,
-            st.slots_by_verdict,
-            st.call_sites,
-            st.call_sites_by_verdict,
-            st.call_sites_incomplete,
-            st.call_sites_by_field_name,
-            st.indirect_calls,
-            st.indirect_untyped,
-            st.functions_searched,
-            st.functions_cut,
-            st.kb_agree,
-            st.kb_compared,
-            st.seconds,
-            self.findings(&RuleFilter::default()).len(),
-        ));
-        out
+            .filter(|c| self.is_unlocked_module_call(c))
     }
-}
-
-/// Whether a call site is an MR004 finding: a name-taking slot that holds module code, called
-/// without the lock on some path.
-fn is_mr004(slot: &SlotLocking, site: &CallSite) -> bool {
-    slot.takes == "name"
-        && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
-        && slot.exposed.iter().any(|e| e.module_capable)
-}
-
-fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding {
-    let how = if site.verdict == Verdict::NotHeld {
-        "on every path found"
-    } else {
-        "on some paths"
-    };
-    let mut names: Vec<String> = modules
-        .iter()
-        .take(MAX_NAMED)
-        .map(|e| e.function.clone())
-        .collect();
-    if modules.len() > MAX_NAMED {
-        names.push(format!("and {} more", modules.len() - MAX_NAMED));
-    }
-    let mut message = format!(
-        "{} (slot {}) is called without the big kernel lock {how}: {}; module routines exposed: {}",
-        site.callee,
-        slot.slot,
-        chain_text(&site.unheld_chain),
-        names.join(", ")
-    );
-    if site.verdict == Verdict::Mixed {
-        message.push_str(&format!(" (held on {})", chain_text(&site.held_chain)));
-    }
-    let at = |file: &str, line: u32, note: String| Evidence {
-        file: file.to_string(),
-        line,
-        note,
-        span: Span {
-            line,
-            ..Span::default()
-        },
-    };
-    let mut evidence: Vec<Evidence> = site
-        .unheld_chain
-        .iter()
-        .map(|s| {
-            at(
-                &s.file,
-                s.line,
-                format!("{} calls {} without the lock", s.function, s.call),
-            )
-        })
-        .collect();
-    if let Some(u) = &site.unknown {
-        evidence.push(at(
-            &site.file,
-            site.line,
-            format!("some paths were not followed: {u}"),
-        ));
-    }
-    evidence.extend(modules.iter().take(MAX_NAMED).map(|e| {
-        at(
-            &e.file,
-            e.line,
-            format!("{} sits in {} and can be a module", e.function, slot.slot),
-        )
-    }));
-    Finding {
-        rule: mr004::RULE.code,
-        name: mr004::RULE.name,
-        severity: mr004::RULE.severity,
-        file: site.file.clone(),
-        line: site.line,
-        column: site.column,
-        function: site.function.clone(),
-        slot: slot.slot.clone(),
-        message,
-        evidence,
-        chain: site.unheld_chain.clone(),
-        help: format!(
-            "hold lock_kernel() around the call of {} (as sys_open does around f_op->open)",
-            site.callee
-        ),
-    }
-}
-
-/// MR004 on a tree: the entry point for `modrace check`.
-pub fn mr004_findings(
-    index: &Index,
-    kb: &Kb,
-    entries: &[Entry],
-    filter: &RuleFilter,
-) -> Vec<Finding> {
-    analyse(index, kb, entries).findings(filter)
 }

@@ -394,6 +394,23 @@ impl Kb {
         })
     }
 
+    /// The words whose presence makes a whole-tree scan keep a function's statement tree: the
+    /// use-count macros, so helpers that pin or unpin can be summarised, and the lock
+    /// primitives, so the lock analysis can walk the functions that take or drop the lock.
+    pub fn body_words(&self) -> Vec<String> {
+        let u = &self.data.use_count;
+        let b = &self.data.bkl;
+        u.increment
+            .iter()
+            .chain(&u.decrement)
+            .chain(&u.try_increment)
+            .chain(&b.lock)
+            .chain(&b.unlock)
+            .chain(&b.depth_preserving)
+            .cloned()
+            .collect()
+    }
+
     /// The knowledge-base entry of a registration routine, if it has one.
     pub fn registration(&self, name: &str) -> Option<&Registration> {
         self.registrations

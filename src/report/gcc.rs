@@ -14,7 +14,7 @@
 use std::fmt::Write;
 
 use super::one_line;
-use crate::check::CheckReport;
+use crate::rules::CheckReport;
 use crate::rules::Finding;
 
 pub(crate) fn render(report: &CheckReport) -> String {

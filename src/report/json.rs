@@ -4,7 +4,7 @@
 //! "message", "evidence": [{"file", "line", "note"}], "chain": [{"function", "file", "line",
 //! "call"}], "help"}], "stats": {...}}`, paths relative to the scanned root.
 
-use crate::check::CheckReport;
+use crate::rules::CheckReport;
 
 pub(crate) fn render(report: &CheckReport) -> String {
     // Serializing plain structs of strings and numbers cannot fail; a NaN in the stats

@@ -20,10 +20,11 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::str::FromStr;
 
-use crate::check::CheckReport;
 use crate::facts::Span;
+use crate::rules::CheckReport;
 use crate::rules::{Evidence, Finding};
 
+pub mod bkl;
 pub mod gcc;
 pub mod json;
 pub mod sarif;
@@ -380,7 +381,7 @@ pub fn summary(findings: &[Finding]) -> String {
     }
     let mut by_rule = std::collections::BTreeMap::<&str, usize>::new();
     for f in findings {
-        *by_rule.entry(f.rule).or_default() += 1;
+        *by_rule.entry(f.rule.as_str()).or_default() += 1;
     }
     let counts: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r}: {n}")).collect();
     format!(

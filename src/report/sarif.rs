@@ -20,7 +20,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use super::{Mark, Sources};
-use crate::check::CheckReport;
+use crate::rules::CheckReport;
 use crate::rules::{Finding, Rule, Severity, RULES};
 
 /// What the log's `$schema` points at: the OASIS Standard schema (errata 01).
@@ -269,7 +269,7 @@ fn line_hash(f: &Finding, sources: &Sources) -> String {
         })
         .unwrap_or_default();
     let mut h = Fnv1a::default();
-    for part in [f.rule, &f.file, &f.function, &text] {
+    for part in [f.rule.as_str(), &f.file, &f.function, &text] {
         h.write(part.as_bytes());
         h.write(&[0]);
     }

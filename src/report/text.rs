@@ -25,7 +25,7 @@
 use std::fmt::Write;
 
 use super::{Located, Mark, Sources};
-use crate::check::CheckReport;
+use crate::rules::CheckReport;
 use crate::rules::{Finding, Severity};
 
 /// Tab stops, as the kernel's coding style has them.

@@ -16,6 +16,9 @@ pub mod mr004;
 pub mod mr005;
 pub mod mr006;
 
+pub mod engine;
+pub use engine::{CheckReport, CheckStats, RuleFilter};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -32,10 +35,52 @@ impl Severity {
     }
 }
 
+/// A rule's stable code. The text form (`MR001`) appears only in output and on the command
+/// line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    Mr001,
+    Mr002,
+    Mr003,
+    Mr004,
+    Mr005,
+    Mr006,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Mr001 => "MR001",
+            Code::Mr002 => "MR002",
+            Code::Mr003 => "MR003",
+            Code::Mr004 => "MR004",
+            Code::Mr005 => "MR005",
+            Code::Mr006 => "MR006",
+        }
+    }
+
+    /// The rules `--diff`/`--fix` can rewrite: the increment and the failure paths of rule 2.
+    pub fn is_fixable(self) -> bool {
+        matches!(self, Code::Mr001 | Code::Mr002 | Code::Mr003)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// What a rule is, for `rules`, `explain` and SARIF rule metadata.
 #[derive(Debug)]
 pub struct Rule {
-    pub code: &'static str,
+    pub code: Code,
     pub name: &'static str,
     pub severity: Severity,
     /// One line.
@@ -59,7 +104,26 @@ pub fn rule(code: &str) -> Option<&'static Rule> {
     RULES
         .iter()
         .copied()
-        .find(|r| r.code.eq_ignore_ascii_case(code) || r.name.eq_ignore_ascii_case(code))
+        .find(|r| r.code.as_str().eq_ignore_ascii_case(code) || r.name.eq_ignore_ascii_case(code))
+}
+
+/// What a piece of evidence shows; fixes and reports find evidence by role, not position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The finding's own location: the sleeping call, the leaking return, the late increment.
+    Primary,
+    /// Where the use count is raised.
+    Increment,
+    /// A return the finding is about, besides the primary location (MR006's success return).
+    Return,
+    /// Work done before the increment.
+    Work,
+    /// A step of a call chain (MR004: the core's calls without the lock).
+    Chain,
+    /// Paths the analysis could not follow.
+    Unfollowed,
+    /// A module routine the finding exposes.
+    Exposed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,11 +134,13 @@ pub struct Evidence {
     /// Where in the file, for source excerpts and patches.
     #[serde(skip)]
     pub span: Span,
+    #[serde(skip)]
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: Code,
     pub name: &'static str,
     pub severity: Severity,
     pub file: String,
@@ -127,12 +193,13 @@ impl EntryContext<'_> {
         }
     }
 
-    pub fn evidence(&self, at: Span, note: impl Into<String>) -> Evidence {
+    pub fn evidence(&self, role: Role, at: Span, note: impl Into<String>) -> Evidence {
         Evidence {
             file: self.file.to_string(),
             line: at.line,
             note: note.into(),
             span: at,
+            role,
         }
     }
 }

@@ -1,9 +1,9 @@
 //! MR001 sleep-before-inc: something that may sleep runs before the increment.
 
-use super::{EntryContext, Finding, Rule, Severity};
+use super::{Code, EntryContext, Finding, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
-    code: "MR001",
+    code: Code::Mr001,
     name: "sleep-before-inc",
     severity: Severity::Error,
     summary: "a name-taking entry routine may sleep before MOD_INC_USE_COUNT",
@@ -51,9 +51,9 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
             "move MOD_INC_USE_COUNT to the top of the routine and drop the count on every failure return",
         );
         f.evidence
-            .push(cx.evidence(at, format!("`{text}` may sleep")));
+            .push(cx.evidence(Role::Primary, at, format!("`{text}` may sleep")));
         f.evidence
-            .push(cx.evidence(inc, "the use count is raised only here"));
+            .push(cx.evidence(Role::Increment, inc, "the use count is raised only here"));
         f.chain = chain;
         out.push(f);
     }

@@ -1,9 +1,9 @@
 //! MR002 leak-on-failure: a failure return after the increment keeps the count raised.
 
-use super::{EntryContext, Finding, Rule, Severity};
+use super::{Code, EntryContext, Finding, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
-    code: "MR002",
+    code: Code::Mr002,
     name: "leak-on-failure",
     severity: Severity::Error,
     summary: "a failure return after MOD_INC_USE_COUNT does not drop the count",
@@ -56,9 +56,9 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
             continue;
         }
         f.evidence
-            .push(cx.evidence(inc, "the use count is raised here"));
+            .push(cx.evidence(Role::Increment, inc, "the use count is raised here"));
         f.evidence
-            .push(cx.evidence(ret, "this failure return keeps it raised"));
+            .push(cx.evidence(Role::Primary, ret, "this failure return keeps it raised"));
         out.push(f);
     }
 }

@@ -1,10 +1,10 @@
 //! MR003 missing-inc: a name-taking module routine never pins its module.
 
-use super::{EntryContext, Finding, Rule, Severity};
+use super::{Code, EntryContext, Finding, Rule, Severity};
 use crate::facts::Span;
 
 pub const RULE: Rule = Rule {
-    code: "MR003",
+    code: Code::Mr003,
     name: "missing-inc",
     severity: Severity::Error,
     summary: "a name-taking entry routine of module code never raises the use count",

@@ -1,11 +1,18 @@
 //! MR004 unlocked-entry: the core calls a name-taking slot without the big kernel lock.
 //!
-//! Checked at the core's call sites, not in the module; see [`crate::bkl`].
+//! Checked at the core's call sites, not in the module, on the lock analysis ([`crate::bkl`]).
 
-use super::{Rule, Severity};
+use crate::bkl::{BklReport, CallSite, Exposed, SlotLocking, Verdict};
+use crate::chain::chain_text;
+use crate::facts::Span;
+
+use super::{Code, Evidence, Finding, Role, Rule, Severity};
+
+/// How many exposed routines a finding names before it says "and N more".
+const MAX_NAMED: usize = 8;
 
 pub const RULE: Rule = Rule {
-    code: "MR004",
+    code: Code::Mr004,
     name: "unlocked-entry",
     severity: Severity::Error,
     summary: "the core calls a name-taking slot without holding the big kernel lock",
@@ -27,3 +34,95 @@ fills the slot is exposed.",
 \tunlock_kernel();
 }",
 };
+
+/// One finding per call of a name-taking slot holding module code that does not hold the lock
+/// on some path, located at the core's call site.
+pub fn check(bkl: &BklReport, out: &mut Vec<Finding>) {
+    for slot in &bkl.slots {
+        let modules: Vec<&Exposed> = slot.module_routines().collect();
+        for site in slot.unlocked_module_calls() {
+            out.push(finding(slot, site, &modules));
+        }
+    }
+}
+
+fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding {
+    let how = if site.verdict == Verdict::NotHeld {
+        "on every path found"
+    } else {
+        "on some paths"
+    };
+    let mut names: Vec<String> = modules
+        .iter()
+        .take(MAX_NAMED)
+        .map(|e| e.function.clone())
+        .collect();
+    if modules.len() > MAX_NAMED {
+        names.push(format!("and {} more", modules.len() - MAX_NAMED));
+    }
+    let mut message = format!(
+        "{} (slot {}) is called without the big kernel lock {how}: {}; module routines exposed: {}",
+        site.callee,
+        slot.slot,
+        chain_text(&site.unheld_chain),
+        names.join(", ")
+    );
+    if site.verdict == Verdict::Mixed {
+        message.push_str(&format!(" (held on {})", chain_text(&site.held_chain)));
+    }
+    let at = |role: Role, file: &str, line: u32, note: String| Evidence {
+        file: file.to_string(),
+        line,
+        note,
+        span: Span {
+            line,
+            ..Span::default()
+        },
+        role,
+    };
+    let mut evidence: Vec<Evidence> = site
+        .unheld_chain
+        .iter()
+        .map(|s| {
+            at(
+                Role::Chain,
+                &s.file,
+                s.line,
+                format!("{} calls {} without the lock", s.function, s.call),
+            )
+        })
+        .collect();
+    if let Some(u) = &site.unknown {
+        evidence.push(at(
+            Role::Unfollowed,
+            &site.file,
+            site.line,
+            format!("some paths were not followed: {u}"),
+        ));
+    }
+    evidence.extend(modules.iter().take(MAX_NAMED).map(|e| {
+        at(
+            Role::Exposed,
+            &e.file,
+            e.line,
+            format!("{} sits in {} and can be a module", e.function, slot.slot),
+        )
+    }));
+    Finding {
+        rule: RULE.code,
+        name: RULE.name,
+        severity: RULE.severity,
+        file: site.file.clone(),
+        line: site.line,
+        column: site.column,
+        function: site.function.clone(),
+        slot: slot.slot.clone(),
+        message,
+        evidence,
+        chain: site.unheld_chain.clone(),
+        help: format!(
+            "hold lock_kernel() around the call of {} (as sys_open does around f_op->open)",
+            site.callee
+        ),
+    }
+}

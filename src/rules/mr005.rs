@@ -1,9 +1,9 @@
 //! MR005 late-inc: the increment is not the first action, though nothing before it sleeps.
 
-use super::{EntryContext, Finding, Rule, Severity};
+use super::{Code, EntryContext, Finding, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
-    code: "MR005",
+    code: Code::Mr005,
     name: "late-inc",
     severity: Severity::Warning,
     summary: "MOD_INC_USE_COUNT is not the routine's first action",
@@ -49,8 +49,9 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
             "make MOD_INC_USE_COUNT the first statement",
         );
         f.evidence
-            .push(cx.evidence(first, "work done before the increment"));
-        f.evidence.push(cx.evidence(inc, "the increment"));
+            .push(cx.evidence(Role::Work, first, "work done before the increment"));
+        f.evidence
+            .push(cx.evidence(Role::Primary, inc, "the increment"));
         out.push(f);
     }
 }

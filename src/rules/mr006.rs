@@ -1,10 +1,10 @@
 //! MR006 unbalanced-count: double increment, decrement on the success path, or a decrement
 //! without an increment.
 
-use super::{EntryContext, Finding, Rule, Severity};
+use super::{Code, EntryContext, Finding, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
-    code: "MR006",
+    code: Code::Mr006,
     name: "unbalanced-count",
     severity: Severity::Error,
     summary: "the use count is raised twice, dropped on success, or dropped without being raised",
@@ -45,8 +45,10 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
             ),
             "raise the count once per call",
         );
-        f.evidence.push(cx.evidence(first, "first increment"));
-        f.evidence.push(cx.evidence(second, "second increment"));
+        f.evidence
+            .push(cx.evidence(Role::Increment, first, "first increment"));
+        f.evidence
+            .push(cx.evidence(Role::Primary, second, "second increment"));
         out.push(f);
     }
     for &dec in &cx.paths.dec_without_inc {
@@ -60,7 +62,7 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
             "drop the count only after raising it",
         );
         f.evidence
-            .push(cx.evidence(dec, "decrement without a matching increment"));
+            .push(cx.evidence(Role::Primary, dec, "decrement without a matching increment"));
         out.push(f);
     }
     for &(dec, ret) in &cx.paths.dec_on_success {
@@ -73,8 +75,10 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
             ),
             "drop the count only on failure returns; the release routine drops it after success",
         );
-        f.evidence.push(cx.evidence(dec, "decrement"));
-        f.evidence.push(cx.evidence(ret, "success return"));
+        f.evidence
+            .push(cx.evidence(Role::Primary, dec, "decrement"));
+        f.evidence
+            .push(cx.evidence(Role::Return, ret, "success return"));
         out.push(f);
     }
 }

@@ -1,0 +1,147 @@
+//! `modrace check`: both rules of the mail, as diagnostics, a patch, or fixes in place.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+
+use modrace::fix::{apply_patch, unified_diff, FilePatch};
+use modrace::report::{self, Options};
+use modrace::rules::{rule, CheckReport, Code, RuleFilter};
+use modrace::session::Session;
+
+use super::{print_warnings, write_stdout, ColorChoice, UnknownArg};
+
+pub struct Args {
+    pub format: report::Format,
+    pub output: Option<PathBuf>,
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+    pub unknown: UnknownArg,
+    pub color: ColorChoice,
+    pub diff: bool,
+    pub fix: bool,
+}
+
+/// Rule codes or names from the command line; an unknown one is an error, not an empty
+/// selection.
+fn codes(list: &[String]) -> anyhow::Result<Vec<Code>> {
+    list.iter()
+        .map(|c| {
+            rule(c)
+                .map(|r| r.code)
+                .ok_or_else(|| anyhow!("no rule `{c}`; `modrace rules` lists them"))
+        })
+        .collect()
+}
+
+pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
+    let filter = RuleFilter {
+        select: codes(&args.select)?,
+        ignore: codes(&args.ignore)?,
+    };
+    let fixing = args.diff || args.fix;
+    let out = session.check(&filter, args.unknown.into(), fixing)?;
+    print_warnings(&out.warnings, quiet);
+    let outcome = out.value;
+    if fixing {
+        return write_fixes(
+            &outcome.patches,
+            &outcome.report,
+            args.diff,
+            args.output.as_deref(),
+        );
+    }
+    let report = outcome.report;
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
+    };
+    let roots = &session.roots;
+    let root = roots
+        .first()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| {
+            if p.is_file() {
+                p.parent().map(|d| d.to_path_buf()).unwrap_or(p)
+            } else {
+                p
+            }
+        });
+    let _report = modrace::timing::Phase::start("report");
+    let text = report::render_with(
+        args.format,
+        &report,
+        &report::read_from_roots(roots),
+        &Options {
+            color,
+            src_root: root.as_deref(),
+        },
+    );
+    write_output(args.output.as_deref(), text.as_bytes())?;
+    Ok(if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn write_output(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match output {
+        Some(file) => {
+            std::fs::write(file, bytes).map_err(|e| anyhow!("cannot write {}: {e}", file.display()))
+        }
+        None => write_stdout(bytes),
+    }
+}
+
+/// `check --diff` prints the patches; `check --fix` applies them. Both say which findings
+/// are left for a human, and why.
+fn write_fixes(
+    patches: &[FilePatch],
+    report: &CheckReport,
+    diff: bool,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    if diff {
+        let mut text = Vec::new();
+        for p in patches {
+            text.extend(unified_diff(&p.file, &p.original, &p.patched));
+        }
+        write_output(output, &text)?;
+    } else {
+        for p in patches {
+            match apply_patch(p) {
+                Ok(()) => {
+                    let what: Vec<String> = p
+                        .fixes
+                        .iter()
+                        .map(|(r, l)| format!("{r} line {l}"))
+                        .collect();
+                    eprintln!("fixed {}: {}", p.file, what.join(", "));
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    for f in &report.findings {
+        if f.rule.is_fixable() && f.help.starts_with("fix: manual") {
+            eprintln!(
+                "{}:{}: {} left for a human: {}",
+                f.file, f.line, f.rule, f.help
+            );
+        }
+    }
+    // Exit status 2: a file `--fix` refused to change (the reason is printed above).
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

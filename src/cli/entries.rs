@@ -1,0 +1,26 @@
+//! `modrace entries`: every routine a module hands to the kernel (the mail's task list).
+
+use std::process::ExitCode;
+
+use modrace::session::Session;
+
+use super::{json_line, print_warnings, write_stdout, Format};
+
+pub fn run(
+    session: &Session,
+    format: Format,
+    sites: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let out = session.entries()?;
+    print_warnings(&out.warnings, quiet);
+    let report = out.value;
+    let text = match (format, sites) {
+        (Format::Text, false) => report.to_text(),
+        (Format::Json, false) => json_line(&report.entries)?,
+        (Format::Text, true) => report.sites_text(),
+        (Format::Json, true) => json_line(&report.registrations)?,
+    };
+    write_stdout(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

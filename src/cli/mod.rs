@@ -1,0 +1,263 @@
+//! One module per command, over one [`Session`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use modrace::diag::Warning;
+use modrace::kb::Kb;
+use modrace::session::Session;
+use modrace::sleep::UnknownPolicy;
+
+mod bkl;
+mod check;
+mod entries;
+mod facts;
+mod rules;
+mod stats;
+mod why_sleeps;
+
+#[derive(Parser)]
+#[command(
+    name = "modrace",
+    version,
+    about = "Find module unload races in Linux kernel source trees"
+)]
+pub struct Cli {
+    /// Knowledge base to use instead of the built-in one.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kb: Option<PathBuf>,
+    /// Take a preprocessor symbol as defined (NAME or NAME=VALUE).
+    #[arg(
+        long = "define",
+        short = 'D',
+        global = true,
+        value_name = "NAME[=VALUE]"
+    )]
+    pub defines: Vec<String>,
+    /// Take a preprocessor symbol as undefined.
+    #[arg(long = "undef", short = 'U', global = true, value_name = "NAME")]
+    pub undefs: Vec<String>,
+    /// Do not print warnings about skipped files.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum UnknownArg {
+    Sleeps,
+    NoSleep,
+    Unknown,
+}
+
+impl From<UnknownArg> for UnknownPolicy {
+    fn from(a: UnknownArg) -> Self {
+        match a {
+            UnknownArg::Sleeps => UnknownPolicy::Sleeps,
+            UnknownArg::NoSleep => UnknownPolicy::NoSleep,
+            UnknownArg::Unknown => UnknownPolicy::Report,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// How well the front end parses a tree.
+    Stats {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Parse the files as they are, without normalization (the baseline).
+        #[arg(long)]
+        bare: bool,
+    },
+    /// List every routine a module hands to the kernel, with its slot and how it got there.
+    Entries {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// List the registration calls instead: how many routines each led to, or why none.
+        #[arg(long)]
+        sites: bool,
+    },
+    /// Check rule 2 of the mail on every name-taking entry routine of module code.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: modrace::report::Format,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Report only these rules (comma-separated codes).
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        select: Vec<String>,
+        /// Do not report these rules (comma-separated codes).
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        ignore: Vec<String>,
+        /// Whether a call to a function the tree does not define may sleep.
+        #[arg(long, value_enum, default_value = "no-sleep")]
+        unknown: UnknownArg,
+        /// Color the text output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+        /// Print a unified diff that fixes MR001, MR002 and MR003 findings (apply with
+        /// `patch -p1` or `git apply` in the scanned directory) instead of the report.
+        #[arg(long, conflicts_with = "fix")]
+        diff: bool,
+        /// Apply those fixes to the files in place.
+        #[arg(long)]
+        fix: bool,
+    },
+    /// List the rules.
+    Rules,
+    /// Explain a rule: what is wrong, why it matters, a wrong and a right example.
+    Explain {
+        /// A rule code (MR001) or name (sleep-before-inc).
+        code: String,
+    },
+    /// Whether the core holds the big kernel lock where it calls each slot (rule 1).
+    Bkl {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Whether a function may sleep, and the call chain down to what sleeps.
+    WhySleeps {
+        /// A function, macro or primitive name.
+        function: String,
+        /// The kernel tree.
+        #[arg(long, required = true)]
+        tree: PathBuf,
+        /// The GFP mask the function is given, for one whose sleeping depends on its mask.
+        #[arg(long, value_name = "NAME")]
+        mask: Option<String>,
+        /// What a callee with no definition (or an unresolvable pointer) counts as.
+        #[arg(long, value_enum, default_value = "no-sleep")]
+        unknown: UnknownArg,
+        /// Look the name up as this file (relative to the tree) sees it: its static functions.
+        #[arg(long, value_name = "PATH")]
+        file: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
+    Facts {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Include the statement tree of every function body (what `check` walks)
+        #[arg(long)]
+        bodies: bool,
+    },
+}
+
+/// Runs the command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let kb_phase = modrace::timing::Phase::start("kb");
+    let kb = match &cli.kb {
+        Some(path) => Kb::load(path)?,
+        None => Kb::builtin(),
+    };
+    drop(kb_phase);
+    let session = |roots: Vec<PathBuf>| Session::new(roots, kb.clone(), &cli.defines, &cli.undefs);
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Stats {
+            paths,
+            format,
+            bare,
+        } => stats::run(&session(paths), format, bare, quiet),
+        Command::Entries {
+            paths,
+            format,
+            sites,
+        } => entries::run(&session(paths), format, sites, quiet),
+        Command::Check {
+            paths,
+            format,
+            output,
+            select,
+            ignore,
+            unknown,
+            color,
+            diff,
+            fix,
+        } => check::run(
+            &session(paths),
+            &check::Args {
+                format,
+                output,
+                select,
+                ignore,
+                unknown,
+                color,
+                diff,
+                fix,
+            },
+            quiet,
+        ),
+        Command::Rules => rules::list(),
+        Command::Explain { code } => rules::explain(&code),
+        Command::Bkl { paths, format } => bkl::run(&session(paths), format, quiet),
+        Command::WhySleeps {
+            function,
+            tree,
+            mask,
+            unknown,
+            file,
+            format,
+        } => why_sleeps::run(
+            &session(vec![tree]),
+            &function,
+            mask.as_deref(),
+            unknown.into(),
+            file.as_deref(),
+            format,
+            quiet,
+        ),
+        Command::Facts { paths, bodies } => facts::run(&session(paths), bodies),
+    }
+}
+
+/// Pretty JSON and a newline.
+fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+/// Writes to standard output; a reader that went away (`modrace ... | head`) ends the output
+/// quietly instead of panicking as `print!` does.
+fn write_stdout(text: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The scan's warnings (skipped files), unless `-q`.
+fn print_warnings(warnings: &[Warning], quiet: bool) {
+    if !quiet {
+        for w in warnings {
+            eprintln!("{w}");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Fix planning: findings and the texts of their files in, patches out. Pure: no IO.
+
+use std::collections::HashMap;
+
+use crate::facts::{FileFacts, Function};
+use crate::index::Index;
+use crate::kb::Kb;
+use crate::normalize::Normalizer;
+use crate::rules::{CheckReport, Code, Finding, Role};
+use crate::usecount::{reanalyse_patched, HelperEffects};
+
+use super::{fix_routine, FixRequest, FixResult};
+
+/// A fixed file: its text before and after.
+#[derive(Debug)]
+pub struct FilePatch {
+    pub file: String,
+    pub disk_path: std::path::PathBuf,
+    pub original: Vec<u8>,
+    pub patched: Vec<u8>,
+    /// The findings (rule, line) this patch fixes.
+    pub fixes: Vec<(Code, u32)>,
+}
+
+/// Plans the fixes for the MR001, MR002 and MR003 findings of `report`, on the texts in
+/// `sources` (by path relative to the root; a file missing there is not fixed). Findings that
+/// cannot be fixed mechanically get `fix: manual, because ...` as their help. Nothing is read
+/// or written here: [`super::apply_patch`] writes.
+pub fn plan(
+    report: &mut CheckReport,
+    index: &Index,
+    kb: &Kb,
+    normalizer: &Normalizer,
+    sources: &HashMap<String, Vec<u8>>,
+) -> Vec<FilePatch> {
+    let file_of: HashMap<&str, usize> = index
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect();
+    // Routines to fix, per file, in finding order.
+    let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, f) in report.findings.iter().enumerate() {
+        if f.rule.is_fixable() {
+            by_file.entry(f.file.as_str()).or_default().push(i);
+        }
+    }
+    let helpers = HelperEffects::default();
+    let increment = kb
+        .data
+        .use_count
+        .increment
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let decrement = kb
+        .data
+        .use_count
+        .decrement
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let mut patches = Vec::new();
+    let mut manual: Vec<(usize, String)> = Vec::new();
+    for (file, finding_ids) in by_file {
+        let Some(&fi) = file_of.get(file) else {
+            continue;
+        };
+        let disk_path = index.files[fi].disk_path.clone();
+        let Some(original) = sources.get(file).cloned() else {
+            continue;
+        };
+        let mut text = original.clone();
+        let mut fixed = Vec::new();
+        // Bottom up: a fix moves only the text below it, so the spans of the routines above
+        // stay true.
+        let mut routines: Vec<(u32, &str)> = finding_ids
+            .iter()
+            .filter_map(|&i| {
+                let name = report.findings[i].function.as_str();
+                let line = index.function(index.resolve_function(fi, name)?).line;
+                Some((line, name))
+            })
+            .collect();
+        routines.sort_unstable_by(|a, b| b.cmp(a));
+        routines.dedup();
+        let routines: Vec<&str> = routines.into_iter().map(|(_, n)| n).collect();
+        for routine in routines {
+            let ids: Vec<usize> = finding_ids
+                .iter()
+                .copied()
+                .filter(|&i| report.findings[i].function == routine)
+                .collect();
+            let findings: Vec<&Finding> = ids.iter().map(|&i| &report.findings[i]).collect();
+            let Some(fref) = index.resolve_function(fi, routine) else {
+                continue;
+            };
+            let slot = &findings[0].slot;
+            let (struct_name, field) = slot.split_once('.').unwrap_or(("", slot));
+            let discipline = kb.count_discipline(struct_name, field);
+            if findings.iter().any(|f| f.rule == Code::Mr003) {
+                // Pinning in open without unpinning in release would make the module
+                // unremovable after its first use.
+                manual.extend(ids.iter().map(|&i| {
+                    (
+                        i,
+                        "the routine's release (or close, put_super) must drop the count as well; add both by hand".to_string(),
+                    )
+                }));
+                continue;
+            }
+            let request = FixRequest {
+                function: routine.to_string(),
+                line: index.function(fref).line,
+                increment_first: findings.iter().any(|f| f.rule != Code::Mr002),
+                old_increments: findings
+                    .iter()
+                    .filter(|f| f.rule == Code::Mr001)
+                    .flat_map(|f| f.evidence.iter().filter(|e| e.role == Role::Increment))
+                    .map(|e| e.span)
+                    .collect(),
+            };
+            let reanalyse = |facts: &FileFacts, function: &Function| {
+                reanalyse_patched(index, kb, &helpers, fi, &facts.calls, function, discipline)
+            };
+            match fix_routine(
+                &mut text, file, &request, normalizer, &reanalyse, &increment, &decrement,
+            ) {
+                FixResult::Fixed => fixed.extend(findings.iter().map(|f| (f.rule, f.line))),
+                FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
+            }
+        }
+        if text != original {
+            patches.push(FilePatch {
+                file: file.to_string(),
+                disk_path,
+                original,
+                patched: text,
+                fixes: fixed,
+            });
+        }
+    }
+    for (i, why) in manual {
+        report.findings[i].help = format!("fix: manual, because {why}");
+    }
+    patches
+}

@@ -1,0 +1,178 @@
+//! The rule engine: runs every rule on the analyses' results and applies `--select`/`--ignore`
+//! once.
+//!
+//! Rule 2 (MR001-MR003, MR005, MR006) is checked per name-taking entry routine of module
+//! code, on its use-count paths; rule 1 (MR004) at the core's call sites of name-taking slots,
+//! on the lock analysis.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::bkl::BklReport;
+use crate::entries::Entry;
+use crate::facts::Span;
+use crate::index::{FnRef, Index};
+use crate::kb::{CountDiscipline, Kb};
+use crate::usecount::{self, SleepOracle, UseCountKnowledge};
+
+use super::{Code, EntryContext, Finding};
+
+/// Which rules to report.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFilter {
+    pub select: Vec<Code>,
+    pub ignore: Vec<Code>,
+}
+
+impl RuleFilter {
+    pub fn allows(&self, code: Code) -> bool {
+        (self.select.is_empty() || self.select.contains(&code)) && !self.ignore.contains(&code)
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CheckStats {
+    pub files: usize,
+    pub entries: usize,
+    /// Name-taking routines of module-capable code: the ones rule 2 applies to.
+    pub checked: usize,
+    /// Routines whose slot the core pins itself (rule 2 does not apply).
+    pub core_pinned: usize,
+    /// Routines whose path analysis hit its bounds; their findings are a lower bound.
+    pub incomplete: usize,
+    pub findings: usize,
+    pub by_rule: BTreeMap<Code, usize>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub findings: Vec<Finding>,
+    pub stats: CheckStats,
+}
+
+/// What the rules read: the analyses of one tree.
+pub struct Analyses<'a> {
+    pub index: &'a Index<'a>,
+    pub kb: &'a Kb,
+    pub entries: &'a [Entry],
+    /// The lock analysis; `None` when MR004 is not asked for.
+    pub bkl: Option<&'a BklReport>,
+    pub sleep: &'a dyn SleepOracle,
+    pub use_counts: &'a UseCountKnowledge,
+}
+
+/// Runs every rule. The scan must have kept the statement trees of every function
+/// ([`BodyPolicy::All`]): an entry routine whose body was not lowered has no path to walk.
+///
+/// [`BodyPolicy::All`]: crate::facts::BodyPolicy::All
+pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
+    let index = an.index;
+    let file_of: HashMap<&str, usize> = index
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect();
+    // One check per routine, in its first name-taking slot.
+    let mut seen = HashSet::new();
+    let targets: Vec<&Entry> = an
+        .entries
+        .iter()
+        .filter(|e| e.takes == "name" && e.module_capable)
+        .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
+        .collect();
+    let _rules = crate::timing::Phase::start("rules");
+    let results: Vec<RoutineResult> = targets
+        .par_iter()
+        .filter_map(|e| {
+            let &file = file_of.get(e.file.as_str())?;
+            let fref = index.resolve_function(file, &e.function)?;
+            Some(check_routine(an, e, fref))
+        })
+        .collect();
+    let mut findings = Vec::new();
+    let mut stats = CheckStats::default();
+    for r in results {
+        stats.checked += 1;
+        stats.incomplete += r.incomplete as usize;
+        stats.core_pinned += r.core_pinned as usize;
+        findings.extend(r.findings);
+    }
+    if let Some(bkl) = an.bkl {
+        super::mr004::check(bkl, &mut findings);
+    }
+    findings.retain(|f| filter.allows(f.rule));
+    findings.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
+            b.file.as_str(),
+            b.line,
+            b.column,
+            b.rule,
+        ))
+    });
+    stats.files = index.files.len();
+    stats.entries = an.entries.len();
+    stats.findings = findings.len();
+    for f in &findings {
+        *stats.by_rule.entry(f.rule).or_default() += 1;
+    }
+    CheckReport { findings, stats }
+}
+
+struct RoutineResult {
+    findings: Vec<Finding>,
+    incomplete: bool,
+    core_pinned: bool,
+}
+
+/// Rule 2 on one entry routine.
+fn check_routine(an: &Analyses, entry: &Entry, fref: FnRef) -> RoutineResult {
+    let (index, kb) = (an.index, an.kb);
+    let function = index.function(fref);
+    let calls = &index.files[fref.file].calls;
+    let walked = usecount::analyse_entry(index, kb, an.sleep, an.use_counts, entry, fref);
+    let sleep_chain = |call: u32| {
+        an.sleep
+            .call_chain(index, fref.file, call as usize)
+            .unwrap_or_default()
+    };
+    let call_text = |call: u32| {
+        let c = &calls[call as usize];
+        (
+            format!("{}({})", c.callee, c.args.join(", ")),
+            Span {
+                line: c.line,
+                column: c.column,
+                ..Span::default()
+            },
+        )
+    };
+    let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
+    let release = kb
+        .slot(struct_name, field)
+        .and_then(|s| s.release_on_failure.as_deref());
+    let core_pinned = walked.discipline == CountDiscipline::Core;
+    let cx = EntryContext {
+        function: &entry.function,
+        file: &entry.file,
+        line: function.line,
+        column: 1,
+        slot: &entry.slot,
+        registered_via: &entry.registered_via,
+        paths: &walked.paths,
+        sleep_chain: &sleep_chain,
+        call_text: &call_text,
+        release_on_failure: release,
+        core_pins: core_pinned,
+    };
+    let mut findings = Vec::new();
+    super::check_entry(&cx, &mut findings);
+    RoutineResult {
+        findings,
+        incomplete: walked.paths.incomplete,
+        core_pinned,
+    }
+}

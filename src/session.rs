@@ -1,0 +1,245 @@
+//! The pipeline, assembled in exactly one place: bytes -> facts (scan) -> index -> analyses
+//! -> rules -> fixes. Every command, and every test that runs a whole tree, goes through a
+//! [`Session`]; each method does one whole job and returns owned results.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::bkl::{self, BklReport};
+use crate::buildinfo::BuildInfo;
+use crate::diag::Warning;
+use crate::entries::{self, EntriesReport};
+use crate::facts::{BodyPolicy, FileFacts};
+use crate::fix::{self, FilePatch};
+use crate::index::Index;
+use crate::kb::Kb;
+use crate::normalize::Normalizer;
+use crate::rules::engine::{self, Analyses};
+use crate::rules::{CheckReport, Code, RuleFilter};
+use crate::scan::{self, Scan};
+use crate::sleep::report::WhySleeps;
+use crate::sleep::{SleepAnalysis, UnknownPolicy};
+use crate::stats::{self, Stats};
+use crate::usecount::UseCountKnowledge;
+
+/// What every command works on: the roots, the knowledge base and the preprocessor settings.
+pub struct Session {
+    pub roots: Vec<PathBuf>,
+    pub kb: Kb,
+    pub normalizer: Normalizer,
+}
+
+/// A result and the warnings of the scan that produced it (files skipped, and why).
+pub struct Outcome<T> {
+    pub value: T,
+    pub warnings: Vec<Warning>,
+}
+
+/// What `check` produces: the report, and the patches when asked for.
+pub struct CheckOutcome {
+    pub report: CheckReport,
+    pub patches: Vec<FilePatch>,
+}
+
+/// The question `why-sleeps` answers.
+pub struct SleepQuestion<'a> {
+    pub function: &'a str,
+    pub mask: Option<&'a str>,
+    pub unknown: UnknownPolicy,
+    /// Look the name up as this file (relative to the root) sees it.
+    pub file: Option<&'a str>,
+}
+
+impl Session {
+    pub fn new(roots: Vec<PathBuf>, kb: Kb, defines: &[String], undefs: &[String]) -> Self {
+        let normalizer = Normalizer::new(&kb.data, defines, undefs);
+        Session {
+            roots,
+            kb,
+            normalizer,
+        }
+    }
+
+    /// The per-file phase every whole-tree command shares, with the statement trees `bodies`
+    /// asks for, and the build files, read while the sources parse.
+    fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
+        let _t = crate::timing::Phase::start("scan");
+        let (scan, build) = rayon::join(
+            || scan::scan_bodies(&self.roots, &self.normalizer, bodies),
+            || BuildInfo::read(&self.roots),
+        );
+        Ok((scan?, build))
+    }
+
+    /// The statement trees of the functions that name a use-count or lock primitive: enough
+    /// for helpers that pin or unpin and for the functions that take or drop the lock.
+    fn scan_for_entries(&self) -> Result<(Scan, BuildInfo)> {
+        self.scan(&BodyPolicy::mentioning(&self.kb.body_words()))
+    }
+
+    /// The task list: every implicitly exported routine, with the lock verdict of its slot.
+    pub fn entries(&self) -> Result<Outcome<EntriesReport>> {
+        let (mut scan, build) = self.scan_for_entries()?;
+        let index = Index::build(&scan, &self.kb);
+        let mut report = entries::compute(&index, &self.kb, &build);
+        bkl::analyse(&index, &self.kb, &report.entries).annotate(&mut report.entries);
+        drop(index);
+        Ok(outcome(report, &mut scan))
+    }
+
+    /// Rule 1's analysis: where the core calls each slot, and its locking.
+    pub fn bkl(&self) -> Result<Outcome<BklReport>> {
+        let (mut scan, build) = self.scan_for_entries()?;
+        let index = Index::build(&scan, &self.kb);
+        let entries = entries::compute(&index, &self.kb, &build).entries;
+        let report = bkl::analyse(&index, &self.kb, &entries);
+        drop(index);
+        Ok(outcome(report, &mut scan))
+    }
+
+    /// Both rules of the mail, and the fixes of MR001-MR003 findings when `want_fixes`.
+    pub fn check(
+        &self,
+        filter: &RuleFilter,
+        unknown: UnknownPolicy,
+        want_fixes: bool,
+    ) -> Result<Outcome<CheckOutcome>> {
+        let started = Instant::now();
+        let kb = &self.kb;
+        // Rule 2 walks every entry routine's paths: keep every statement tree rather than
+        // read their files a second time.
+        let (mut scan, build) = self.scan(&BodyPolicy::All)?;
+        let index = Index::build(&scan, kb);
+        let (sleep, (entries, bkl, use_counts)) = rayon::join(
+            || SleepAnalysis::compute(&index, kb, unknown),
+            || {
+                let entries = entries::compute(&index, kb, &build).entries;
+                let bkl = filter
+                    .allows(Code::Mr004)
+                    .then(|| bkl::analyse(&index, kb, &entries));
+                (entries, bkl, UseCountKnowledge::new(&index, kb))
+            },
+        );
+        let analyses = Analyses {
+            index: &index,
+            kb,
+            entries: &entries,
+            bkl: bkl.as_ref(),
+            sleep: &sleep,
+            use_counts: &use_counts,
+        };
+        let mut report = engine::run(&analyses, filter);
+        let patches = if want_fixes {
+            let sources = read_sources(&report, &index);
+            fix::plan(&mut report, &index, kb, &self.normalizer, &sources)
+        } else {
+            Vec::new()
+        };
+        report.stats.seconds = started.elapsed().as_secs_f64();
+        drop((index, sleep));
+        Ok(outcome(CheckOutcome { report, patches }, &mut scan))
+    }
+
+    /// How well the front end parses the tree; `bare` parses the files as they are.
+    pub fn stats(&self, bare: bool) -> Result<Outcome<Stats>> {
+        let mut scan = if bare {
+            scan::scan_bare(&self.roots)?
+        } else {
+            scan::scan(&self.roots, &self.normalizer)?
+        };
+        Ok(outcome(stats::compute(&scan, 10), &mut scan))
+    }
+
+    /// The per-file facts, with every statement tree when `bodies`.
+    pub fn facts(&self, bodies: bool) -> Result<Outcome<Vec<FileFacts>>> {
+        let policy = if bodies {
+            BodyPolicy::All
+        } else {
+            BodyPolicy::None
+        };
+        let scan = scan::scan_bodies(&self.roots, &self.normalizer, &policy)?;
+        Ok(Outcome {
+            value: scan.files,
+            warnings: scan.warnings,
+        })
+    }
+
+    /// Whether a function may sleep, and through what.
+    pub fn why_sleeps(&self, q: &SleepQuestion) -> Result<Outcome<WhySleeps>> {
+        // Guards of calls by parameter tests are read off statement trees.
+        let mut scan = scan::scan_bodies(&self.roots, &self.normalizer, &BodyPolicy::All)?;
+        let index = Index::build(&scan, &self.kb);
+        let tree = || {
+            self.roots
+                .first()
+                .map_or(String::new(), |r| r.display().to_string())
+        };
+        let file = match q.file {
+            Some(p) => Some(
+                scan.files
+                    .iter()
+                    .position(|f| f.path == p)
+                    .ok_or_else(|| anyhow!("no file {p} in {}", tree()))?,
+            ),
+            None => None,
+        };
+        let analysis = SleepAnalysis::compute(&index, &self.kb, q.unknown);
+        // A primitive is what the knowledge base says, wherever the tree defines it.
+        let known = analysis.is_known_primitive(q.function);
+        let definitions = if known {
+            Vec::new()
+        } else {
+            analysis.definitions(&index, file, q.function)
+        };
+        if definitions.is_empty() && !known {
+            bail!(
+                "{}: no function or macro of that name in {} (nor in the knowledge base)",
+                q.function,
+                tree()
+            );
+        }
+        let verdict = analysis.function_verdict_in(&index, file, q.function, q.mask);
+        let report = WhySleeps::new(q.function, q.mask, verdict, definitions, q.unknown);
+        drop(index);
+        Ok(outcome(report, &mut scan))
+    }
+}
+
+/// The texts of the files that hold fixable findings, for the fix planner.
+fn read_sources(report: &CheckReport, index: &Index) -> HashMap<String, Vec<u8>> {
+    let mut sources = HashMap::new();
+    for f in report.findings.iter().filter(|f| f.rule.is_fixable()) {
+        if sources.contains_key(&f.file) {
+            continue;
+        }
+        let Some(file) = index.files.iter().find(|x| x.path == f.file) else {
+            continue;
+        };
+        // A file that cannot be read now is left unfixed, as one that changed would be.
+        if let Ok(text) = std::fs::read(&file.disk_path) {
+            sources.insert(f.file.clone(), text);
+        }
+    }
+    sources
+}
+
+/// Takes the scan's warnings and frees the rest of it on another thread: freeing the facts
+/// of a tree takes a few tenths of a second, which the caller can spend writing its report.
+fn outcome<T>(value: T, scan: &mut Scan) -> Outcome<T> {
+    let warnings = std::mem::take(&mut scan.warnings);
+    drop_in_background(std::mem::take(scan));
+    Outcome { value, warnings }
+}
+
+/// Frees a value on another thread; a process that exits first simply leaves the rest to the
+/// operating system.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("modrace-drop".into())
+        .spawn(move || drop(value));
+    // Without a thread, the value was dropped with the failed closure: nothing is lost.
+    let _ = spawned;
+}

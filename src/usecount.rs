@@ -1,0 +1,452 @@
+//! Use-count knowledge: what a routine's calls do to its module's use count, and how the core
+//! reads a slot's count.
+//!
+//! The path analysis ([`crate::paths`]) walks one body; this module answers its questions
+//! about calls (through [`CallOracle`]): which helpers pin or unpin (summarised by walking
+//! their own bodies), which macros are empty, which calls may sleep (through a
+//! [`SleepOracle`], which the may-sleep analysis implements). It also reads off the tree where
+//! the core pins a module itself (owner fields, `try_inc_mod_count(fmt->module)`), which makes
+//! rule 2 moot for a slot.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::chain::ChainStep;
+use crate::entries::Entry;
+use crate::facts::{Call, Event, Function};
+use crate::index::{FnRef, Index};
+use crate::kb::{CountDiscipline, Kb};
+use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, PathReport, SlotRules};
+
+/// Answers "may this call sleep, and why" for the check. The may-sleep analysis implements it.
+pub trait SleepOracle: Sync {
+    /// The chain from the call `calls[call]` of file `file` down to a sleeping primitive, or
+    /// `None` when the call does not sleep (under the analysis' unknown-callee policy).
+    fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>>;
+}
+
+/// The may-sleep analysis answers for the check; its chains lose the slot they went through.
+impl SleepOracle for crate::sleep::SleepAnalysis {
+    fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>> {
+        let verdict = self.call_verdict(index, file, call);
+        (verdict.sleeps == crate::sleep::Sleep::Yes).then(|| {
+            verdict
+                .chain
+                .into_iter()
+                .map(|s| ChainStep {
+                    function: s.function,
+                    file: s.file,
+                    line: s.line,
+                    call: s.call,
+                })
+                .collect()
+        })
+    }
+}
+
+/// What the core and the tree's helpers do to use counts, computed once per tree (beside the
+/// may-sleep analysis, which it does not need).
+pub struct UseCountKnowledge {
+    pub helpers: HelperEffects,
+    pub pins: CorePins,
+}
+
+impl UseCountKnowledge {
+    pub fn new(index: &Index, kb: &Kb) -> Self {
+        UseCountKnowledge {
+            helpers: HelperEffects::new(index),
+            pins: CorePins::new(index, kb),
+        }
+    }
+}
+
+/// The use-count paths of one entry routine, and how the core reads its count.
+pub struct EntryPaths {
+    pub paths: PathReport,
+    /// The slot's discipline after owner fields and pinned containers are taken into account.
+    pub discipline: CountDiscipline,
+}
+
+/// Walks the paths of entry routine `fref`, which sits in `entry`'s slot.
+pub fn analyse_entry(
+    index: &Index,
+    kb: &Kb,
+    sleep: &dyn SleepOracle,
+    known: &UseCountKnowledge,
+    entry: &Entry,
+    fref: FnRef,
+) -> EntryPaths {
+    let function = index.function(fref);
+    let calls = &index.files[fref.file].calls;
+    let discipline = entry_discipline(index, kb, &known.pins, entry, fref.file);
+    let rules = SlotRules {
+        discipline: walk_discipline(discipline),
+        fail: fail_value(function),
+    };
+    let oracle = FileOracle::new(index, kb, fref.file, calls, sleep, &known.helpers);
+    EntryPaths {
+        paths: paths::analyse(function, &oracle, rules),
+        discipline,
+    }
+}
+
+/// Re-walks a routine of a patched text (its own calls, no sleep questions: after a fix the
+/// increment comes first, so only the count matters).
+pub fn reanalyse_patched(
+    index: &Index,
+    kb: &Kb,
+    helpers: &HelperEffects,
+    file: usize,
+    calls: &[Call],
+    function: &Function,
+    discipline: CountDiscipline,
+) -> PathReport {
+    let oracle = FileOracle::new(index, kb, file, calls, &NeverSleeps, helpers);
+    let rules = SlotRules {
+        discipline: walk_discipline(discipline),
+        fail: fail_value(function),
+    };
+    paths::analyse(function, &oracle, rules)
+}
+
+/// How the core reads the count of `entry`'s slot: the knowledge base's discipline, unless the
+/// core pins the module itself (an owner field set to the module, a container the core pins).
+fn entry_discipline(
+    index: &Index,
+    kb: &Kb,
+    pins: &CorePins,
+    entry: &Entry,
+    file: usize,
+) -> CountDiscipline {
+    let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
+    let mut discipline = kb.count_discipline(struct_name, field);
+    if owner_pinned(index, kb, pins, file, &entry.function, struct_name) {
+        discipline = CountDiscipline::Core;
+    }
+    if entry.via_kind == "assignment" {
+        let container = entry.registered_via.split('.').next().unwrap_or("");
+        if kb
+            .data
+            .slot_heuristic
+            .pinned_containers
+            .iter()
+            .any(|c| c == container)
+        {
+            discipline = CountDiscipline::Core;
+        }
+    }
+    discipline
+}
+
+/// 2.4 moved pinning into the core: when the slot's struct has an owner field and the
+/// routine's table sets it to the module itself, the core pins the module before the call
+/// (`fops_get`, `try_inc_mod_count(owner)`).
+fn owner_pinned(
+    index: &Index,
+    kb: &Kb,
+    pins: &CorePins,
+    file: usize,
+    function: &str,
+    struct_name: &str,
+) -> bool {
+    let owner_fields = &kb.data.slot_heuristic.owner_fields;
+    let Some(def) = index.struct_def(struct_name) else {
+        return false;
+    };
+    let Some(owner) = def
+        .fields
+        .iter()
+        .find(|f| owner_fields.contains(&f.name) || pins.pins(struct_name, &f.name))
+    else {
+        return false;
+    };
+    let own = &kb.data.use_count.own_module;
+    let is_own = |v: &str| own.iter().any(|o| o == v.trim());
+    let facts = &index.files[file];
+    // `SET_MODULE_OWNER(dev)`, or `x->owner = THIS_MODULE`, in the routine's file: its objects
+    // are made at run time, so the file is the finest grain the facts give.
+    let setters = &kb.data.slot_heuristic.owner_setters;
+    if facts.calls.iter().any(|c| setters.contains(&c.callee))
+        || facts.field_assigns.iter().any(|a| {
+            a.field == owner.name
+                && is_own(&a.value)
+                && a.base_type
+                    .as_deref()
+                    .is_none_or(|t| index.struct_name(t) == struct_name)
+        })
+    {
+        return true;
+    }
+    let mut names: Vec<&str> = facts.variables.iter().map(|v| v.name.as_str()).collect();
+    for c in facts.calls.iter().filter(|c| c.caller.is_none()) {
+        if let Some(m) = kb.table_macro(&c.callee) {
+            names.extend(c.args.get(m.var_arg).map(|a| a.as_str()));
+        }
+    }
+    names.into_iter().any(|name| {
+        let Some(var) = index.resolve_variable(file, name) else {
+            return false;
+        };
+        if index.struct_name(&index.variable(var).type_name) != struct_name {
+            return false;
+        }
+        let values = index.table_values(var, struct_name);
+        let text = |t: &crate::index::TableValue| match &t.value {
+            crate::index::TableContent::Expr(e) => e.clone(),
+            crate::index::TableContent::List(_) => String::new(),
+        };
+        let holds_routine = values
+            .iter()
+            .any(|t| referenced_name_is(&text(t), function));
+        let sets_owner = values
+            .iter()
+            .any(|t| t.field == owner.name && is_own(&text(t)));
+        holds_routine && sets_owner
+    })
+}
+
+fn referenced_name_is(expr: &str, name: &str) -> bool {
+    crate::index::referenced_name(expr) == Some(name)
+}
+
+/// What the path walk checks for a slot: a bracket slot must drop the count on every return;
+/// the others (core-pinned ones never reach the rules' findings) pin on success.
+pub fn walk_discipline(d: CountDiscipline) -> Discipline {
+    match d {
+        CountDiscipline::Bracket => Discipline::Bracket,
+        CountDiscipline::Pin | CountDiscipline::Core => Discipline::Pin,
+    }
+}
+
+/// A pointer-returning routine fails with NULL, the others with a nonzero value.
+pub fn fail_value(function: &Function) -> FailValue {
+    if function.return_type.contains('*') {
+        FailValue::Null
+    } else {
+        FailValue::Nonzero
+    }
+}
+
+/// Module fields through which the tree's core pins a module before calling into it, read off
+/// the tree: `try_inc_mod_count(fmt->module)` with `fmt` a `struct linux_binfmt *` (2.4's
+/// search_binary_handler) makes `linux_binfmt.module` one. 2.3.41 has the same field, set to
+/// THIS_MODULE by every binary format, but no core site pins through it: a field name alone
+/// says nothing, the tree's own calls do.
+#[derive(Debug, Default)]
+pub struct CorePins {
+    /// (struct, field) pairs: a handful in a tree, so a list.
+    fields: Vec<(String, String)>,
+}
+
+impl CorePins {
+    pub fn new(index: &Index, kb: &Kb) -> Self {
+        let mut fields = Vec::new();
+        let pinning = &kb.data.use_count.try_increment;
+        for f in index.files {
+            for c in f.calls.iter().filter(|c| pinning.contains(&c.callee)) {
+                let (Some(arg), Some(caller)) = (c.args.first(), c.caller) else {
+                    continue;
+                };
+                let arg: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
+                let Some((var, field)) = arg.split_once("->").or_else(|| arg.split_once('.'))
+                else {
+                    continue;
+                };
+                let is_word = |w: &str| {
+                    !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                };
+                if !is_word(var) || !is_word(field) {
+                    continue;
+                }
+                let function = &f.functions[caller as usize];
+                if let Some((_, ty)) = function.local_types.iter().find(|(n, _)| n == var) {
+                    fields.push((index.struct_name(ty).to_string(), field.to_string()));
+                }
+            }
+        }
+        fields.sort();
+        fields.dedup();
+        CorePins { fields }
+    }
+
+    /// Whether the core pins through `struct_name.field`.
+    pub fn pins(&self, struct_name: &str, field: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|(s, f)| s == struct_name && f == field)
+    }
+}
+
+/// Use-count effects of helper functions (`foo_get()` that always does MOD_INC_USE_COUNT),
+/// computed once per helper.
+#[derive(Default)]
+pub struct HelperEffects {
+    memo: Mutex<HashMap<FnRef, CountEffect>>,
+    /// Macros whose every definition in the tree is empty (`#define DPRINTK(x...)` in the
+    /// branch the preprocessor settings take): calls to them are no work.
+    empty_macros: std::collections::HashSet<String>,
+}
+
+impl HelperEffects {
+    pub fn new(index: &Index) -> Self {
+        let mut empty: HashMap<&str, bool> = HashMap::new();
+        for f in index.files {
+            for m in &f.macros {
+                let body: String = m.body.split_whitespace().collect();
+                let is_empty = matches!(
+                    body.as_str(),
+                    "" | "do{}while(0)" | "do{}while(0);" | "(void)0" | "((void)0)" | "{}"
+                );
+                *empty.entry(m.name.as_str()).or_insert(true) &= is_empty;
+            }
+        }
+        HelperEffects {
+            memo: Mutex::default(),
+            empty_macros: empty
+                .into_iter()
+                .filter(|(_, e)| *e)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// Helpers calling helpers are followed this deep.
+const MAX_HELPER_DEPTH: u8 = 3;
+
+struct FileOracle<'a> {
+    index: &'a Index<'a>,
+    kb: &'a Kb,
+    file: usize,
+    /// The calls the body's events refer to: the index's, or those of a patched text whose
+    /// re-analysis asks no sleep questions (`fixes`).
+    calls: &'a [Call],
+    sleep: &'a dyn SleepOracle,
+    helpers: &'a HelperEffects,
+    depth: u8,
+}
+
+impl<'a> FileOracle<'a> {
+    /// An oracle for a body whose calls are numbered as `calls`.
+    fn new(
+        index: &'a Index<'a>,
+        kb: &'a Kb,
+        file: usize,
+        calls: &'a [Call],
+        sleep: &'a dyn SleepOracle,
+        helpers: &'a HelperEffects,
+    ) -> Self {
+        FileOracle {
+            index,
+            kb,
+            file,
+            calls,
+            sleep,
+            helpers,
+            depth: 0,
+        }
+    }
+
+    fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
+        let u = &self.kb.data.use_count;
+        let has = |list: &[String]| list.iter().any(|n| n == name);
+        if has(&u.increment) {
+            Some(CountEffect::Increment)
+        } else if has(&u.decrement) {
+            Some(CountEffect::Decrement)
+        } else if has(&u.try_increment) {
+            Some(CountEffect::IncrementWhen(true))
+        } else {
+            None
+        }
+    }
+
+    /// Whether a function's body touches the use count at all (directly).
+    fn touches_count(&self, function: &Function, file: usize) -> bool {
+        let calls = &self.index.files[file].calls;
+        function.body.exprs().any(|e| {
+            e.events.iter().any(|ev| match ev {
+                Event::Name(n) => self.effect_of_name(n).is_some(),
+                Event::Call(c) => calls
+                    .get(*c as usize)
+                    .is_some_and(|c| self.effect_of_name(&c.callee).is_some()),
+            })
+        })
+    }
+
+    fn helper_effect(&self, fref: FnRef) -> CountEffect {
+        if let Some(e) = self.helpers.memo.lock().unwrap().get(&fref) {
+            return *e;
+        }
+        let function = self.index.function(fref);
+        let effect = if self.depth >= MAX_HELPER_DEPTH || !self.touches_count(function, fref.file) {
+            CountEffect::None
+        } else {
+            let inner = FileOracle {
+                file: fref.file,
+                calls: &self.index.files[fref.file].calls,
+                depth: self.depth + 1,
+                ..*self
+            };
+            let rules = SlotRules {
+                discipline: Discipline::Pin,
+                fail: fail_value(function),
+            };
+            paths::analyse(function, &inner, rules).net_effect(rules.fail)
+        };
+        self.helpers.memo.lock().unwrap().insert(fref, effect);
+        effect
+    }
+}
+
+impl CallOracle for FileOracle<'_> {
+    fn may_sleep(&self, call: u32) -> bool {
+        self.sleep
+            .call_chain(self.index, self.file, call as usize)
+            .is_some()
+    }
+
+    fn call_effect(&self, call: u32) -> CountEffect {
+        let Some(c) = self.calls.get(call as usize) else {
+            return CountEffect::None;
+        };
+        if let Some(e) = self.effect_of_name(&c.callee) {
+            // `__MOD_INC_USE_COUNT(host->module)` pins another module.
+            let own = &self.kb.data.use_count.own_module;
+            let arg = c.args.first().map(|a| a.replace(' ', ""));
+            return match arg {
+                Some(a) if !own.contains(&a) => CountEffect::OtherModule,
+                _ => e,
+            };
+        }
+        if c.indirect {
+            return CountEffect::None;
+        }
+        match self.index.resolve_function(self.file, &c.callee) {
+            Some(f) => self.helper_effect(f),
+            None => CountEffect::None,
+        }
+    }
+
+    fn name_effect(&self, name: &str) -> CountEffect {
+        self.effect_of_name(name).unwrap_or(CountEffect::None)
+    }
+
+    fn is_noop(&self, call: u32) -> bool {
+        self.calls.get(call as usize).is_some_and(|c| {
+            !c.indirect
+                && self.helpers.empty_macros.contains(&c.callee)
+                && self.index.resolve_function(self.file, &c.callee).is_none()
+        })
+    }
+}
+
+/// Used when re-checking a fixed routine: after the fix the increment comes first, so only
+/// the use count matters.
+struct NeverSleeps;
+
+impl SleepOracle for NeverSleeps {
+    fn call_chain(&self, _: &Index, _: usize, _: usize) -> Option<Vec<ChainStep>> {
+        None
+    }
+}
