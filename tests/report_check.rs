@@ -2,17 +2,14 @@
 //! point at the call the analysis found. The may-sleep analysis is stubbed: `kmalloc` with
 //! `GFP_KERNEL` sleeps, nothing else does.
 
-use std::path::PathBuf;
+mod support;
 
-use modrace::buildinfo::BuildInfo;
-use modrace::check::{self, RuleFilter, SleepOracle};
-use modrace::facts::BodyPolicy;
+use modrace::check::{self, SleepOracle};
 use modrace::index::Index;
-use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
 use modrace::report::{self, Format};
 use modrace::rules::ChainStep;
 use serde_json::Value;
+use support::Tree;
 
 struct KmallocSleeps;
 
@@ -37,21 +34,12 @@ impl SleepOracle for KmallocSleeps {
     }
 }
 
-fn tree() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/report/tree"
-    ))
+fn tree() -> Tree {
+    Tree::fixture("report/tree")
 }
 
 fn run() -> check::CheckReport {
-    let kb = Kb::builtin();
-    let roots = vec![tree()];
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let scan = modrace::scan::scan_bodies(&roots, &normalizer, &BodyPolicy::All).unwrap();
-    let build = BuildInfo::read(&roots);
-    let index = Index::build(&scan, &kb);
-    check::run(&index, &kb, &build, &KmallocSleeps, &RuleFilter::default())
+    support::check_with_oracle(&tree(), &KmallocSleeps)
 }
 
 #[test]
@@ -64,7 +52,7 @@ fn real_findings_render_with_their_excerpts() {
         .unwrap_or_else(|| panic!("no MR001 in {:#?}", report.findings));
     assert_eq!((f.file.as_str(), f.line), ("drivers/char/foo.c", 10));
 
-    let read = report::read_from_roots(&[tree()]);
+    let read = report::read_from_roots(&[tree().root().to_path_buf()]);
     let text = report::render(Format::Text, &report, &read, false);
     assert!(text.contains("error[MR001]: "), "{text}");
     assert!(text.contains("  --> drivers/char/foo.c:10:"), "{text}");
@@ -99,10 +87,7 @@ fn real_findings_render_with_their_excerpts() {
     );
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            tree()
-                .parent()
-                .unwrap()
-                .join("sarif-schema-2.1.0-errata01.json"),
+            support::fixtures_dir().join("report/sarif-schema-2.1.0-errata01.json"),
         )
         .unwrap(),
     )
