@@ -272,3 +272,200 @@ impl<'b> Builder<'b> {
         at
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{self, BodyPolicy, Event, FileFacts};
+    use crate::kb::Kb;
+    use crate::normalize::Normalizer;
+
+    fn lower(src: &str) -> FileFacts {
+        let kb = Kb::builtin();
+        let normalizer = Normalizer::new(&kb.data, &[], &[]);
+        let facts = facts::extract_with("t.c", src.as_bytes(), &normalizer, &BodyPolicy::All);
+        assert!(!facts.functions[0].has_error, "{src}");
+        facts
+    }
+
+    /// The node that evaluates (or tests) the call of `callee`.
+    fn at(cfg: &Cfg, facts: &FileFacts, callee: &str) -> NodeId {
+        let calls = |e: &Expr| {
+            e.events
+                .iter()
+                .any(|ev| matches!(ev, Event::Call(c) if facts.calls[*c as usize].callee == callee))
+        };
+        cfg.nodes
+            .iter()
+            .position(|n| match n.op {
+                Op::Eval(e) | Op::Branch(e) | Op::Return(Some(e)) => calls(e),
+                _ => false,
+            })
+            .unwrap_or_else(|| panic!("no node calls {callee}"))
+    }
+
+    /// Follows single-successor nodes without an expression (`Nop`) from `id`.
+    fn skip_nops(cfg: &Cfg, mut id: NodeId) -> NodeId {
+        while matches!(cfg.node(id).op, Op::Nop) && cfg.node(id).succ.len() == 1 && id > EXIT {
+            id = cfg.node(id).succ[0];
+        }
+        id
+    }
+
+    fn is_return(cfg: &Cfg, id: NodeId) -> bool {
+        matches!(cfg.node(id).op, Op::Return(_))
+    }
+
+    #[test]
+    fn an_empty_body_goes_straight_to_the_exit() {
+        let body = crate::facts::Body::default();
+        let cfg = Cfg::build(&body);
+        assert_eq!(cfg.nodes.len(), 2);
+        assert_eq!(cfg.node(ENTRY).succ, vec![EXIT]);
+        assert!(cfg.node(EXIT).succ.is_empty());
+    }
+
+    #[test]
+    fn statements_in_order_and_falling_off_the_end() {
+        let src = "void f(void)\n{\n\ta();\n\tb();\n}\n";
+        let facts = lower(src);
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let (a, b) = (at(&cfg, &facts, "a"), at(&cfg, &facts, "b"));
+        assert_eq!(cfg.node(ENTRY).succ, vec![a]);
+        assert_eq!(cfg.node(a).succ, vec![b]);
+        let end = cfg.node(b).succ[0];
+        // The implicit return sits on the closing brace and leads to the exit.
+        assert!(matches!(cfg.node(end).op, Op::Return(None)));
+        assert_eq!(cfg.node(end).succ, vec![EXIT]);
+        assert_eq!(cfg.node(end).span.start as usize, src.rfind('}').unwrap());
+    }
+
+    #[test]
+    fn branches_go_true_then_false() {
+        let facts =
+            lower("int f(int x)\n{\n\tif (t())\n\t\ty();\n\telse\n\t\tn();\n\treturn z();\n}\n");
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let test = at(&cfg, &facts, "t");
+        assert!(matches!(cfg.node(test).op, Op::Branch(_)));
+        let (yes, no, ret) = (
+            at(&cfg, &facts, "y"),
+            at(&cfg, &facts, "n"),
+            at(&cfg, &facts, "z"),
+        );
+        assert_eq!(cfg.node(test).succ, vec![yes, no]);
+        assert_eq!(cfg.node(yes).succ, vec![ret]);
+        assert_eq!(cfg.node(no).succ, vec![ret]);
+        assert!(is_return(&cfg, ret));
+        assert_eq!(cfg.node(ret).succ, vec![EXIT]);
+        // Without an else, the false edge goes to the next statement.
+        let facts = lower("int f(int x)\n{\n\tif (t())\n\t\ty();\n\treturn z();\n}\n");
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let (test, yes, ret) = (
+            at(&cfg, &facts, "t"),
+            at(&cfg, &facts, "y"),
+            at(&cfg, &facts, "z"),
+        );
+        assert_eq!(cfg.node(test).succ, vec![yes, ret]);
+    }
+
+    #[test]
+    fn loops_break_and_continue() {
+        let facts = lower(
+            "void f(void)\n{\n\twhile (w()) {\n\t\tif (b())\n\t\t\tbreak;\n\t\tif (c())\n\t\t\tcontinue;\n\t\tbody();\n\t}\n\tafter();\n}\n",
+        );
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let head = at(&cfg, &facts, "w");
+        let (b, c, body, after) = (
+            at(&cfg, &facts, "b"),
+            at(&cfg, &facts, "c"),
+            at(&cfg, &facts, "body"),
+            at(&cfg, &facts, "after"),
+        );
+        assert_eq!(cfg.node(head).succ, vec![b, after]);
+        // `break` leaves the loop, `continue` goes back to the test, the body loops back.
+        assert_eq!(cfg.node(b).succ, vec![after, c]);
+        assert_eq!(cfg.node(c).succ, vec![head, body]);
+        assert_eq!(cfg.node(body).succ, vec![head]);
+    }
+
+    #[test]
+    fn for_and_do_while() {
+        let facts = lower("void f(void)\n{\n\tint i;\n\tfor (i = init(); cond(); step())\n\t\tbody();\n\tdo\n\t\tonce();\n\twhile (again());\n}\n");
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let (init, cond, step, body) = (
+            at(&cfg, &facts, "init"),
+            at(&cfg, &facts, "cond"),
+            at(&cfg, &facts, "step"),
+            at(&cfg, &facts, "body"),
+        );
+        let (once, again) = (at(&cfg, &facts, "once"), at(&cfg, &facts, "again"));
+        assert_eq!(cfg.node(ENTRY).succ, vec![init]);
+        assert_eq!(cfg.node(init).succ, vec![cond]);
+        assert_eq!(cfg.node(cond).succ, vec![body, once]);
+        assert_eq!(cfg.node(body).succ, vec![step]);
+        assert_eq!(cfg.node(step).succ, vec![cond]);
+        // The body of a do-while runs before its test, which loops back to it.
+        assert_eq!(cfg.node(once).succ, vec![again]);
+        assert_eq!(cfg.node(again).succ[0], once);
+        assert!(is_return(&cfg, cfg.node(again).succ[1]));
+    }
+
+    #[test]
+    fn gotos_reach_their_label_or_the_exit() {
+        let facts = lower("int f(void)\n{\n\tif (t())\n\t\tgoto out;\n\tif (u())\n\t\tgoto lost;\n\tmid();\nout:\n\treturn done();\n}\n");
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let (t, u, done) = (
+            at(&cfg, &facts, "t"),
+            at(&cfg, &facts, "u"),
+            at(&cfg, &facts, "done"),
+        );
+        assert_eq!(skip_nops(&cfg, cfg.node(t).succ[0]), done);
+        // A label the function does not have: the exit.
+        let lost = cfg.node(u).succ[0];
+        assert_eq!(cfg.node(lost).succ, vec![EXIT]);
+        assert_eq!(
+            skip_nops(&cfg, cfg.node(u).succ[1]),
+            at(&cfg, &facts, "mid")
+        );
+    }
+
+    #[test]
+    fn switch_enters_each_case_and_skips_them_without_default() {
+        let src = |default: &str| {
+            format!(
+                "void f(int x)\n{{\n\tswitch (sel()) {{\n\tcase 1:\n\t\tone();\n\tcase 2:\n\t\ttwo();\n\t\tbreak;\n{default}\t}}\n\tafter();\n}}\n"
+            )
+        };
+        let facts = lower(&src(""));
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let (sel, one, two, after) = (
+            at(&cfg, &facts, "sel"),
+            at(&cfg, &facts, "one"),
+            at(&cfg, &facts, "two"),
+            at(&cfg, &facts, "after"),
+        );
+        let entered: Vec<NodeId> = cfg
+            .node(sel)
+            .succ
+            .iter()
+            .map(|&s| skip_nops(&cfg, s))
+            .collect();
+        assert_eq!(entered, vec![one, two, after]);
+        // Case 1 falls through into case 2; break leaves the switch.
+        assert_eq!(skip_nops(&cfg, cfg.node(one).succ[0]), two);
+        assert_eq!(cfg.node(two).succ, vec![after]);
+
+        let facts = lower(&src("\tdefault:\n\t\tother();\n"));
+        let cfg = Cfg::build(&facts.functions[0].body);
+        let (sel, other) = (at(&cfg, &facts, "sel"), at(&cfg, &facts, "other"));
+        let entered: Vec<NodeId> = cfg
+            .node(sel)
+            .succ
+            .iter()
+            .map(|&s| skip_nops(&cfg, s))
+            .collect();
+        assert_eq!(entered.len(), 3);
+        assert_eq!(entered[2], other);
+        assert!(!entered.contains(&at(&cfg, &facts, "after")));
+    }
+}

@@ -23,7 +23,7 @@ use crate::scan::{self, Scan};
 use crate::sleep::report::WhySleeps;
 use crate::sleep::{SleepAnalysis, UnknownPolicy};
 use crate::stats::{self, Stats};
-use crate::usecount::UseCountKnowledge;
+use crate::usecount::{SleepOracle, UseCountKnowledge};
 
 /// What every command works on: the roots, the knowledge base and the preprocessor settings.
 pub struct Session {
@@ -64,8 +64,10 @@ impl Session {
     }
 
     /// The per-file phase every whole-tree command shares, with the statement trees `bodies`
-    /// asks for, and the build files, read while the sources parse.
-    fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
+    /// asks for, and the build files, read while the sources parse. The index and the
+    /// analyses borrow the scan, so a caller that wants them past one call (tests of an
+    /// analysis) builds them on this.
+    pub fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
         let _t = crate::timing::Phase::start("scan");
         let (scan, build) = rayon::join(
             || scan::scan_bodies(&self.roots, &self.normalizer, bodies),
@@ -107,6 +109,25 @@ impl Session {
         unknown: UnknownPolicy,
         want_fixes: bool,
     ) -> Result<Outcome<CheckOutcome>> {
+        let sleep = |index: &Index| SleepAnalysis::compute(index, &self.kb, unknown);
+        self.run_check(filter, &sleep, want_fixes)
+    }
+
+    /// [`Self::check`] with a stand-in for the may-sleep analysis.
+    pub fn check_with_oracle(
+        &self,
+        filter: &RuleFilter,
+        oracle: &dyn SleepOracle,
+    ) -> Result<Outcome<CheckOutcome>> {
+        self.run_check(filter, &|_: &Index| oracle, false)
+    }
+
+    fn run_check<S: SleepOracle + Send>(
+        &self,
+        filter: &RuleFilter,
+        sleep: &(dyn Fn(&Index) -> S + Sync),
+        want_fixes: bool,
+    ) -> Result<Outcome<CheckOutcome>> {
         let started = Instant::now();
         let kb = &self.kb;
         // Rule 2 walks every entry routine's paths: keep every statement tree rather than
@@ -114,7 +135,7 @@ impl Session {
         let (mut scan, build) = self.scan(&BodyPolicy::All)?;
         let index = Index::build(&scan, kb);
         let (sleep, (entries, bkl, use_counts)) = rayon::join(
-            || SleepAnalysis::compute(&index, kb, unknown),
+            || sleep(&index),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
                 let bkl = filter

@@ -26,6 +26,12 @@ pub trait SleepOracle: Sync {
 }
 
 /// The may-sleep analysis answers for the check; its chains lose the slot they went through.
+impl<T: SleepOracle + ?Sized> SleepOracle for &T {
+    fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>> {
+        (**self).call_chain(index, file, call)
+    }
+}
+
 impl SleepOracle for crate::sleep::SleepAnalysis {
     fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>> {
         let verdict = self.call_verdict(index, file, call);

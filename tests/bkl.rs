@@ -4,19 +4,17 @@
 //! `/* bkl: held */`, and `MR004` where a finding is expected. Every call site the analysis
 //! finds must be annotated, and every annotation must be found.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod support;
 
-use modrace::bkl::{self, BklReport};
-use modrace::buildinfo::BuildInfo;
+use std::collections::BTreeMap;
+
+use modrace::bkl::BklReport;
 use modrace::chain::chain_text;
-use modrace::entries::{compute, Entry};
-use modrace::facts::BodyPolicy;
-use modrace::index::Index;
+use modrace::entries::Entry;
 use modrace::kb::Kb;
 use modrace::normalize::Normalizer;
 use modrace::rules::{self, Code, Finding, RuleFilter};
-use modrace::session::Session;
+use support::Tree;
 
 /// The MR004 findings of a lock analysis.
 fn mr004(report: &BklReport) -> Vec<Finding> {
@@ -25,49 +23,19 @@ fn mr004(report: &BklReport) -> Vec<Finding> {
     out
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bkl")
-}
-
 fn analyse() -> (BklReport, Vec<Entry>) {
-    let kb = Kb::builtin();
-    let roots = vec![root()];
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let policy = BodyPolicy::mentioning(&kb.body_words());
-    let scan = modrace::scan::scan_bodies(&roots, &normalizer, &policy).unwrap();
-    let build = BuildInfo::read(&roots);
-    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
-    let index = Index::build(&scan, &kb);
-    let entries = compute(&index, &kb, &build).entries;
-    (bkl::analyse(&index, &kb, &entries), entries)
+    support::bkl(&Tree::fixture("bkl"))
 }
 
 /// (file, line) -> (expected verdict, MR004 expected), from the fixtures' comments.
 fn annotations() -> BTreeMap<(String, u32), (String, bool)> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(root()) {
-        let entry = entry.unwrap();
-        if entry.path().extension().is_none_or(|e| e != "c") {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(root())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        for (i, line) in text.lines().enumerate() {
-            if let Some((_, rest)) = line.split_once("bkl: ") {
-                let verdict = rest.split_whitespace().next().unwrap().to_string();
-                out.insert(
-                    (rel.clone(), i as u32 + 1),
-                    (verdict, rest.contains("MR004")),
-                );
-            }
-        }
-    }
-    out
+    support::annotations(&Tree::fixture("bkl"), "bkl: ")
+        .into_iter()
+        .map(|(file, line, rest)| {
+            let verdict = rest.split_whitespace().next().unwrap().to_string();
+            ((file, line), (verdict, rest.contains("MR004")))
+        })
+        .collect()
 }
 
 #[test]
@@ -112,15 +80,8 @@ fn mr004_exactly_where_annotated() {
         ignore: vec![Code::Mr004],
         ..RuleFilter::default()
     };
-    let checked = Session::new(vec![root()], Kb::builtin(), &[], &[])
-        .check(&ignored, Default::default(), false)
-        .unwrap();
-    assert!(checked
-        .value
-        .report
-        .findings
-        .iter()
-        .all(|f| f.rule != Code::Mr004));
+    let checked = support::check(&Tree::fixture("bkl"), &ignored);
+    assert!(checked.findings.iter().all(|f| f.rule != Code::Mr004));
 }
 
 #[test]

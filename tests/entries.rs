@@ -1,22 +1,15 @@
 //! `entries` on the example tree shipped in `examples/tree`: every registration shape.
 
-use std::path::PathBuf;
+mod support;
 
-use modrace::buildinfo::BuildInfo;
-use modrace::entries::{compute, EntriesReport, Entry, Outcome};
-use modrace::index::Index;
-use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
+use modrace::entries::{EntriesReport, Entry, Outcome};
+use support::Tree;
 
 fn report() -> EntriesReport {
-    let kb = Kb::builtin();
-    let roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tree")];
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let scan = modrace::scan::scan(&roots, &normalizer).unwrap();
-    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
-    let index = Index::build(&scan, &kb);
-    let build = BuildInfo::read(&roots);
-    compute(&index, &kb, &build)
+    let tree = Tree::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tree"));
+    let (report, warnings) = support::entries(&tree);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    report
 }
 
 fn entries() -> Vec<Entry> {

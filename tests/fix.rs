@@ -1,37 +1,19 @@
 //! `check --fix` / `--diff` on a copy of the check fixtures: every fix shape applies, the
 //! fixed findings are gone, no finding is new, and the files parse as cleanly as before.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use modrace::fix::apply_patch;
 use modrace::kb::Kb;
-use modrace::rules::{Code, RuleFilter};
-use modrace::session::{CheckOutcome, Session};
-use modrace::sleep::UnknownPolicy;
+use modrace::rules::Code;
+use support::CheckOutcome;
+use support::Tree;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
-fn check(root: &Path, fixes: bool) -> CheckOutcome {
-    Session::new(vec![root.to_path_buf()], Kb::builtin(), &[], &[])
-        .check(&RuleFilter::default(), UnknownPolicy::default(), fixes)
-        .unwrap()
-        .value
+fn check(tree: &Tree, fixes: bool) -> CheckOutcome {
+    support::check_outcome(tree, &Default::default(), fixes)
 }
 
 fn keys(outcome: &CheckOutcome) -> BTreeSet<(String, String, String)> {
@@ -56,9 +38,8 @@ fn broken_functions(path: &Path) -> usize {
 
 #[test]
 fn fixes_apply_and_remove_their_findings() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures(), dir.path());
-    let before = check(dir.path(), true);
+    let tree = Tree::copy_of("check");
+    let before = check(&tree, true);
     assert!(!before.patches.is_empty());
     let fixed: BTreeSet<(String, String)> = before
         .patches
@@ -89,7 +70,7 @@ fn fixes_apply_and_remove_their_findings() {
     for (p, errs) in before.patches.iter().zip(errors_before) {
         assert_eq!(broken_functions(&p.disk_path), errs, "{}", p.file);
     }
-    let after = check(dir.path(), false);
+    let after = check(&tree, false);
     let new: Vec<_> = keys(&after).difference(&keys(&before)).cloned().collect();
     assert!(new.is_empty(), "new findings after the fix: {new:?}");
     // The fixed routines have no MR001/MR002/MR003 finding left.
@@ -112,7 +93,7 @@ fn fixes_apply_and_remove_their_findings() {
         }
     }
     // The mail's example is fixed by moving the increment to the top.
-    let text = std::fs::read_to_string(dir.path().join("drivers/mr001_sleep_first.c")).unwrap();
+    let text = tree.read("drivers/mr001_sleep_first.c");
     let open_foo = &text[text.find("static int open_foo(").unwrap()..];
     let first_stmt = open_foo.lines().nth(2).unwrap();
     assert_eq!(first_stmt, "\tMOD_INC_USE_COUNT;");
@@ -120,19 +101,18 @@ fn fixes_apply_and_remove_their_findings() {
 
 #[test]
 fn the_diff_applies_with_git_apply() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures(), dir.path());
-    let outcome = check(dir.path(), true);
+    let tree = Tree::copy_of("check");
+    let outcome = check(&tree, true);
     let mut diff = Vec::new();
     for p in &outcome.patches {
         diff.extend(modrace::fix::unified_diff(&p.file, &p.original, &p.patched));
     }
-    let patch = dir.path().join("fix.patch");
+    let patch = tree.path("fix.patch");
     std::fs::write(&patch, &diff).unwrap();
     let status = std::process::Command::new("git")
         .args(["apply", "--check", "-p1"])
         .arg(&patch)
-        .current_dir(dir.path())
+        .current_dir(tree.root())
         .status();
     // git is part of the CI image; without it this check cannot run.
     if let Ok(status) = status {
@@ -149,9 +129,8 @@ fn the_diff_applies_with_git_apply() {
 
 #[test]
 fn fix_refuses_read_only_and_changed_files() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures(), dir.path());
-    let outcome = check(dir.path(), true);
+    let tree = Tree::copy_of("check");
+    let outcome = check(&tree, true);
     let mut patches = outcome.patches.into_iter();
     let first = patches.next().unwrap();
     let second = patches.next().unwrap();

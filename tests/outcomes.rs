@@ -1,20 +1,12 @@
 //! `entries` on tests/fixtures/outcomes: why a registration call led to no routine.
 
-use std::path::PathBuf;
+mod support;
 
-use modrace::buildinfo::BuildInfo;
-use modrace::entries::{compute, EntriesReport, Outcome};
-use modrace::index::Index;
-use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
+use modrace::entries::{EntriesReport, Outcome};
+use support::Tree;
 
 fn report() -> EntriesReport {
-    let kb = Kb::builtin();
-    let roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/outcomes")];
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let scan = modrace::scan::scan(&roots, &normalizer).unwrap();
-    let index = Index::build(&scan, &kb);
-    compute(&index, &kb, &BuildInfo::read(&roots))
+    support::entries(&Tree::fixture("outcomes")).0
 }
 
 /// The outcome of the `register_chrdev` call whose first argument is `major`.

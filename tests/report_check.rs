@@ -2,19 +2,15 @@
 //! point at the call the analysis found. The may-sleep analysis is stubbed: `kmalloc` with
 //! `GFP_KERNEL` sleeps, nothing else does.
 
-use std::path::PathBuf;
+mod support;
 
-use modrace::buildinfo::BuildInfo;
 use modrace::chain::ChainStep;
-use modrace::facts::BodyPolicy;
 use modrace::index::Index;
-use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
 use modrace::report::{self, Format};
-use modrace::rules::engine::{self, Analyses};
-use modrace::rules::{CheckReport, RuleFilter};
-use modrace::usecount::{SleepOracle, UseCountKnowledge};
+use modrace::rules::CheckReport;
+use modrace::usecount::SleepOracle;
 use serde_json::Value;
+use support::Tree;
 
 struct KmallocSleeps;
 
@@ -39,32 +35,12 @@ impl SleepOracle for KmallocSleeps {
     }
 }
 
-fn tree() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/report/tree"
-    ))
+fn tree() -> Tree {
+    Tree::fixture("report/tree")
 }
 
 fn run() -> CheckReport {
-    let kb = Kb::builtin();
-    let roots = vec![tree()];
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let scan = modrace::scan::scan_bodies(&roots, &normalizer, &BodyPolicy::All).unwrap();
-    let build = BuildInfo::read(&roots);
-    let index = Index::build(&scan, &kb);
-    let entries = modrace::entries::compute(&index, &kb, &build).entries;
-    let bkl = modrace::bkl::analyse(&index, &kb, &entries);
-    let use_counts = UseCountKnowledge::new(&index, &kb);
-    let analyses = Analyses {
-        index: &index,
-        kb: &kb,
-        entries: &entries,
-        bkl: Some(&bkl),
-        sleep: &KmallocSleeps,
-        use_counts: &use_counts,
-    };
-    engine::run(&analyses, &RuleFilter::default())
+    support::check_with_oracle(&tree(), &KmallocSleeps)
 }
 
 #[test]
@@ -77,7 +53,7 @@ fn real_findings_render_with_their_excerpts() {
         .unwrap_or_else(|| panic!("no MR001 in {:#?}", report.findings));
     assert_eq!((f.file.as_str(), f.line), ("drivers/char/foo.c", 10));
 
-    let read = report::read_from_roots(&[tree()]);
+    let read = report::read_from_roots(&[tree().root().to_path_buf()]);
     let text = report::render(Format::Text, &report, &read, false);
     assert!(text.contains("error[MR001]: "), "{text}");
     assert!(text.contains("  --> drivers/char/foo.c:10:"), "{text}");
@@ -112,10 +88,7 @@ fn real_findings_render_with_their_excerpts() {
     );
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            tree()
-                .parent()
-                .unwrap()
-                .join("sarif-schema-2.1.0-errata01.json"),
+            support::fixtures_dir().join("report/sarif-schema-2.1.0-errata01.json"),
         )
         .unwrap(),
     )

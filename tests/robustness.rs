@@ -1,13 +1,13 @@
 //! Bad input gives warnings or clear errors, never a panic.
 
-use std::path::PathBuf;
+mod support;
 
-use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
-use modrace::scan::scan;
+use std::path::{Path, PathBuf};
 
-fn normalizer() -> Normalizer {
-    Normalizer::new(&Kb::builtin().data, &[], &[])
+use support::{Ask, Output};
+
+fn scan(root: &Path) -> anyhow::Result<modrace::scan::Scan> {
+    support::scan(root)
 }
 
 #[test]
@@ -25,7 +25,7 @@ fn binary_and_non_utf8_and_malformed() {
     )
     .unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"not C").unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    let s = scan(dir.path()).unwrap();
     assert_eq!(s.files.len(), 2);
     assert_eq!(s.warnings.len(), 1);
     assert!(s.warnings[0].message.contains("binary"));
@@ -50,7 +50,7 @@ fn deeply_nested_and_large_input() {
         ));
     }
     std::fs::write(dir.path().join("large.c"), large).unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    let s = scan(dir.path()).unwrap();
     assert_eq!(s.files.len(), 2);
     assert!(s
         .warnings
@@ -62,7 +62,7 @@ fn deeply_nested_and_large_input() {
 
 #[test]
 fn missing_path_is_an_error() {
-    let err = scan(&[PathBuf::from("/nonexistent/modrace/tree")], &normalizer()).unwrap_err();
+    let err = scan(Path::new("/nonexistent/modrace/tree")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/modrace/tree"));
 }
 
@@ -73,7 +73,7 @@ fn symlink_loop_is_a_warning() {
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/loop")).unwrap();
     std::fs::write(dir.path().join("sub/a.c"), b"int a;\n").unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    let s = scan(dir.path()).unwrap();
     assert_eq!(s.files.len(), 1);
     assert!(s.warnings.iter().any(|w| w.message.contains("loop")));
 }
@@ -86,15 +86,14 @@ fn unreadable_file_is_a_warning() {
     let p = dir.path().join("secret.c");
     std::fs::write(&p, b"int a;\n").unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
+    let s = scan(dir.path()).unwrap();
     // root can read anything; either way no panic and no lost file silently.
     assert_eq!(s.files.len() + s.warnings.len(), 1);
 }
 
 #[test]
 fn may_sleep_analysis_on_odd_code() {
-    use modrace::index::Index;
-    use modrace::sleep::{SleepAnalysis, UnknownPolicy};
+    use modrace::sleep::UnknownPolicy;
     let dir = tempfile::tempdir().unwrap();
     // Self-recursive and mutually recursive macros, a macro calling its own name, unbalanced
     // text in macro bodies, casts that parse as calls, calls through odd expressions,
@@ -113,24 +112,24 @@ fn may_sleep_analysis_on_odd_code() {
          int \u{e9}t\u{e9}(void) { return f(0, \"\u{e9}(\"); }\n",
     )
     .unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &normalizer()).unwrap();
-    let kb = Kb::builtin();
-    let index = Index::build(&s, &kb);
     for policy in [
         UnknownPolicy::NoSleep,
         UnknownPolicy::Sleeps,
         UnknownPolicy::Report,
     ] {
-        let sa = SleepAnalysis::compute(&index, &kb, policy);
+        let Ok((Output::Sleep(t), _)) = support::pipeline(dir.path(), Ask::Sleep(policy)) else {
+            panic!("no may-sleep analysis");
+        };
+        let (index, sa) = (&t.index, &t.analysis);
         for (fi, f) in index.files.iter().enumerate() {
             for ci in 0..f.calls.len() {
-                let _ = sa.call_verdict(&index, fi, ci);
+                let _ = sa.call_verdict(index, fi, ci);
             }
         }
         for name in ["f", "A", "B", "kfree_s", "kmalloc", "", "(", "M1"] {
-            let _ = sa.function_verdict(&index, name, Some("M1"));
-            let _ = sa.function_verdict(&index, name, Some("(("));
-            let _ = sa.function_verdict(&index, name, None);
+            let _ = sa.function_verdict(index, name, Some("M1"));
+            let _ = sa.function_verdict(index, name, Some("(("));
+            let _ = sa.function_verdict(index, name, None);
         }
     }
 }

@@ -1,38 +1,33 @@
 //! The may-sleep analysis on the fixture tree in `tests/fixtures/sleep`.
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::OnceLock;
 
 use modrace::facts::FileFacts;
 use modrace::index::Index;
-use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
-use modrace::scan::Scan;
 use modrace::sleep::{Sleep, SleepAnalysis, UnknownPolicy, Verdict};
+use support::{SleepTree, Tree};
 
-fn scan() -> &'static Scan {
-    static SCAN: OnceLock<Scan> = OnceLock::new();
-    SCAN.get_or_init(|| {
-        let kb = Kb::builtin();
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sleep");
-        let normalizer = Normalizer::new(&kb.data, &[], &[]);
-        let scan =
-            modrace::scan::scan_bodies(&[root], &normalizer, &modrace::facts::BodyPolicy::All)
-                .unwrap();
-        assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
-        scan
-    })
+/// The analysis of `tests/fixtures/sleep` under each policy, computed once.
+fn tree(policy: UnknownPolicy) -> &'static SleepTree {
+    static TREES: [OnceLock<SleepTree>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match policy {
+        UnknownPolicy::NoSleep => 0,
+        UnknownPolicy::Sleeps => 1,
+        UnknownPolicy::Report => 2,
+    };
+    TREES[slot].get_or_init(|| support::sleep(&Tree::fixture("sleep"), policy))
 }
 
-fn analysis(policy: UnknownPolicy) -> (Index<'static>, SleepAnalysis) {
-    let index = Index::build(scan(), &Kb::builtin());
-    let sa = SleepAnalysis::compute(&index, &Kb::builtin(), policy);
-    (index, sa)
+fn analysis(policy: UnknownPolicy) -> (&'static Index<'static>, &'static SleepAnalysis) {
+    let t = tree(policy);
+    (&t.index, &t.analysis)
 }
 
 fn verdict(name: &str, mask: Option<&str>) -> Verdict {
     let (index, sa) = analysis(UnknownPolicy::NoSleep);
-    sa.function_verdict(&index, name, mask)
+    sa.function_verdict(index, name, mask)
 }
 
 fn file_index(files: &[FileFacts], path: &str) -> usize {
@@ -85,7 +80,7 @@ fn architecture_choice() {
     let files = index.files;
     // Generic code sees the preferred (i386) definition.
     let (fi, ci) = call_index(files, "drivers/char/open_foo.c", "open_foo", "request_irq");
-    let v = sa.call_verdict(&index, fi, ci);
+    let v = sa.call_verdict(index, fi, ci);
     assert_eq!(v.sleeps, Sleep::Yes);
     assert_eq!(
         v.short_chain(),
@@ -94,11 +89,11 @@ fn architecture_choice() {
     assert_eq!(v.chain[0].line, 13);
     // i386 code sees i386's, alpha code alpha's.
     assert_eq!(
-        sa.function_verdict(&index, "i386_setup", None).sleeps,
+        sa.function_verdict(index, "i386_setup", None).sleeps,
         Sleep::Yes
     );
     assert_eq!(
-        sa.function_verdict(&index, "alpha_setup", None).sleeps,
+        sa.function_verdict(index, "alpha_setup", None).sleeps,
         Sleep::No
     );
 }
@@ -160,21 +155,21 @@ fn call_sites_judge_their_own_arguments() {
     let (index, sa) = analysis(UnknownPolicy::NoSleep);
     let files = index.files;
     let (fi, ci) = call_index(files, "net/ipv6/af_inet6.c", "inet6_create", "sk_alloc");
-    let v = sa.call_verdict(&index, fi, ci);
+    let v = sa.call_verdict(index, fi, ci);
     assert_eq!(v.sleeps, Sleep::Yes);
     assert_eq!(v.chain[0].function, "inet6_create");
     assert_eq!(v.chain[0].call, "sk_alloc(10, GFP_KERNEL, 1)");
     assert_eq!(v.chain[1].function, "sk_alloc");
     let (fi, ci) = call_index(files, "net/ipv4/af_atomic.c", "atomic_create", "sk_alloc");
-    assert_eq!(sa.call_verdict(&index, fi, ci).sleeps, Sleep::No);
+    assert_eq!(sa.call_verdict(index, fi, ci).sleeps, Sleep::No);
     // Inside sk_alloc the mask is sk_alloc's own parameter: the answer depends on the caller.
     let (fi, ci) = call_index(files, "net/core/sock.c", "sk_alloc", "kmem_cache_alloc");
-    let v = sa.call_verdict(&index, fi, ci);
+    let v = sa.call_verdict(index, fi, ci);
     assert_eq!(v.sleeps, Sleep::Unknown);
     assert_eq!(v.conditions[0].name, "priority");
     // Out of range is an answer, not a panic.
-    assert_eq!(sa.call_verdict(&index, fi, 10_000).sleeps, Sleep::No);
-    assert_eq!(sa.call_verdict(&index, 10_000, 0).sleeps, Sleep::No);
+    assert_eq!(sa.call_verdict(index, fi, 10_000).sleeps, Sleep::No);
+    assert_eq!(sa.call_verdict(index, 10_000, 0).sleeps, Sleep::No);
 }
 
 #[test]
@@ -227,7 +222,7 @@ fn calls_through_slots() {
     );
     // A function pointer parameter is unknown.
     let (index, sa) = analysis(UnknownPolicy::NoSleep);
-    let v = sa.function_verdict(&index, "call_it", None);
+    let v = sa.function_verdict(index, "call_it", None);
     assert_eq!(v.sleeps, Sleep::No);
     assert_eq!(v.unknowns, vec!["(*fn) (function pointer)".to_string()]);
 }
@@ -274,11 +269,11 @@ fn name_verdict_for_bare_macro_statements() {
         .position(|f| f.name == "lock_stmt")
         .unwrap();
     assert_eq!(
-        sa.name_verdict(&index, fi, func, "LOCKIT").sleeps,
+        sa.name_verdict(index, fi, func, "LOCKIT").sleeps,
         Sleep::Yes
     );
     assert_eq!(
-        sa.name_verdict(&index, fi, func, "NOTHING").sleeps,
+        sa.name_verdict(index, fi, func, "NOTHING").sleeps,
         Sleep::No
     );
 }
@@ -302,32 +297,32 @@ fn unknown_policy() {
     assert_eq!(v.unknowns, vec!["mystery_fn".to_string()]);
 
     let (index, sa) = analysis(UnknownPolicy::Sleeps);
-    let v = sa.function_verdict(&index, "mystery_caller", None);
+    let v = sa.function_verdict(index, "mystery_caller", None);
     assert_eq!(v.sleeps, Sleep::Yes);
     assert_eq!(v.chain[0].call, "mystery_fn(1)");
     assert!(v.reason.unwrap().contains("mystery_fn"));
     assert_eq!(
-        sa.function_verdict(&index, "is_even", None).sleeps,
+        sa.function_verdict(index, "is_even", None).sleeps,
         Sleep::No
     );
 
     let (index, sa) = analysis(UnknownPolicy::Report);
     assert_eq!(
-        sa.function_verdict(&index, "mystery_caller", None).sleeps,
+        sa.function_verdict(index, "mystery_caller", None).sleeps,
         Sleep::Unknown
     );
     assert_eq!(
-        sa.function_verdict(&index, "is_even", None).sleeps,
+        sa.function_verdict(index, "is_even", None).sleeps,
         Sleep::No
     );
     assert_eq!(
-        sa.function_verdict(&index, "no_such_function", None).sleeps,
+        sa.function_verdict(index, "no_such_function", None).sleeps,
         Sleep::Unknown
     );
 }
 
 fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sleep");
+    let root = Tree::fixture("sleep").root().to_path_buf();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
         .arg("why-sleeps")
         .args(args)
@@ -423,7 +418,7 @@ fn parameter_guards() {
         "lookup_maybe",
         "lookup",
     );
-    let v = sa.call_verdict(&index, fi, ci);
+    let v = sa.call_verdict(index, fi, ci);
     assert_eq!(v.sleeps, Sleep::Yes);
     assert!(v.reason.unwrap().ends_with("(only when create is nonzero)"));
     let (fi, ci) = call_index(
@@ -432,7 +427,7 @@ fn parameter_guards() {
         "lookup_only",
         "lookup",
     );
-    assert_eq!(sa.call_verdict(&index, fi, ci).sleeps, Sleep::No);
+    assert_eq!(sa.call_verdict(index, fi, ci).sleeps, Sleep::No);
 }
 
 #[test]

@@ -1,0 +1,282 @@
+//! One small fixture per rule and a snapshot of the `text` rendering of that rule's findings,
+//! as ruff does. The fixtures are string fixtures written for these tests; their `expect:`
+//! comments must be met exactly, and the snapshots (in `tests/fixtures/rules/snapshots/`) show
+//! what a user reads.
+
+mod support;
+
+use modrace::rules::{self, RuleFilter};
+use support::Tree;
+
+/// Declarations every fixture shares: the ops table, the masks, and a core routine that sleeps
+/// through its allocation.
+const PRELUDE: &str = r#"
+//- /include/linux/fs.h
+struct inode;
+struct file;
+struct module;
+
+struct file_operations {
+	struct module *owner;
+	int (*read) (struct file *, char *, unsigned long, long long *);
+	int (*open) (struct inode *, struct file *);
+	int (*release) (struct inode *, struct file *);
+};
+
+int register_chrdev(unsigned int major, const char *name, struct file_operations *fops);
+//- /include/linux/mm.h
+#define __GFP_WAIT	0x01
+#define __GFP_HIGH	0x08
+#define GFP_ATOMIC	(__GFP_HIGH)
+#define GFP_KERNEL	(__GFP_WAIT | 0x10)
+
+void *kmalloc(unsigned int size, int flags);
+//- /kernel/irq.c
+#include <linux/mm.h>
+
+int request_irq(unsigned int irq, void (*handler)(int, void *), unsigned long flags,
+		const char *name, void *dev_id)
+{
+	void *action = kmalloc(64, GFP_KERNEL);
+
+	if (!action)
+		return -ENOMEM;
+	return 0;
+}
+"#;
+
+/// A tree of the prelude and `module`; checks that the `expect:` comments are met and
+/// renders the findings of `code` as text.
+fn rendered(code: &str, module: &str) -> String {
+    let tree = Tree::from_text(&format!("{PRELUDE}{module}"));
+    support::assert_expectations(&tree);
+    let code = rules::rule(code).expect("a rule code").code;
+    let only = RuleFilter {
+        select: vec![code],
+        ignore: vec![],
+    };
+    let report = support::check(&tree, &only);
+    assert!(
+        !report.findings.is_empty() && report.findings.iter().all(|f| f.rule == code),
+        "{code}: {:#?}",
+        report.findings
+    );
+    support::render_text(&tree, &report)
+}
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({
+            snapshot_path => "fixtures/rules/snapshots",
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+#[test]
+fn mr001_sleep_before_inc() {
+    let text = rendered(
+        "MR001",
+        r#"
+//- /drivers/char/ding.c
+#include <linux/fs.h>
+
+static void ding_irq(int irq, void *dev) { }
+
+static int ding_open(struct inode *inode, struct file *file)
+{
+	if (request_irq(5, ding_irq, 0, "ding", NULL)) /* expect: MR001 */
+		return -EBUSY;
+	MOD_INC_USE_COUNT;
+	return 0;
+}
+
+static struct file_operations ding_fops = { open: ding_open };
+
+static int ding_init(void)
+{
+	return register_chrdev(70, "ding", &ding_fops);
+}
+
+module_init(ding_init);
+"#,
+    );
+    snapshot!("mr001", text);
+}
+
+#[test]
+fn mr002_leak_on_failure() {
+    let text = rendered(
+        "MR002",
+        r#"
+//- /drivers/char/pump.c
+#include <linux/fs.h>
+
+static int pump_busy;
+
+static int pump_open(struct inode *inode, struct file *file)
+{
+	MOD_INC_USE_COUNT;
+	if (pump_busy)
+		return -EBUSY; /* expect: MR002 */
+	pump_busy = 1;
+	return 0;
+}
+
+static struct file_operations pump_fops = { .open = pump_open };
+
+static int pump_init(void)
+{
+	return register_chrdev(71, "pump", &pump_fops);
+}
+
+module_init(pump_init);
+"#,
+    );
+    snapshot!("mr002", text);
+}
+
+#[test]
+fn mr003_missing_inc() {
+    let text = rendered(
+        "MR003",
+        r#"
+//- /drivers/char/lamp.c
+#include <linux/fs.h>
+
+static int lamp_on;
+
+static int lamp_open(struct inode *inode, struct file *file) /* expect: MR003 */
+{
+	if (lamp_on)
+		return -EBUSY;
+	lamp_on = 1;
+	return 0;
+}
+
+static struct file_operations lamp_fops = { open: lamp_open };
+
+static int lamp_init(void)
+{
+	return register_chrdev(72, "lamp", &lamp_fops);
+}
+
+module_init(lamp_init);
+"#,
+    );
+    snapshot!("mr003", text);
+}
+
+#[test]
+fn mr004_unlocked_entry() {
+    let text = rendered(
+        "MR004",
+        r#"
+//- /include/linux/knob.h
+struct knob_ops {
+	int (*open)(int unit);
+};
+
+int register_knob(struct knob_ops *ops);
+//- /kernel/knob.c
+#include <linux/knob.h>
+
+static struct knob_ops *knob;
+
+int register_knob(struct knob_ops *ops)
+{
+	knob = ops;
+	return 0;
+}
+
+asmlinkage long sys_knob(int unit)
+{
+	return knob->open(unit); /* expect: MR004 */
+}
+//- /drivers/misc/knobdrv.c
+#include <linux/knob.h>
+
+static int kd_open(int unit)
+{
+	MOD_INC_USE_COUNT;
+	return 0;
+}
+
+static struct knob_ops kd_ops = { open: kd_open };
+
+static int kd_init(void)
+{
+	return register_knob(&kd_ops);
+}
+
+module_init(kd_init);
+"#,
+    );
+    snapshot!("mr004", text);
+}
+
+#[test]
+fn mr005_late_inc() {
+    let text = rendered(
+        "MR005",
+        r#"
+//- /drivers/char/bell.c
+#include <linux/fs.h>
+#include <linux/mm.h>
+
+static char *bell_buf;
+
+static int bell_open(struct inode *inode, struct file *file)
+{
+	bell_buf = kmalloc(32, GFP_ATOMIC);
+	if (!bell_buf)
+		return -ENOMEM;
+	MOD_INC_USE_COUNT; /* expect: MR005 */
+	return 0;
+}
+
+static struct file_operations bell_fops = { open: bell_open };
+
+static int bell_init(void)
+{
+	return register_chrdev(73, "bell", &bell_fops);
+}
+
+module_init(bell_init);
+"#,
+    );
+    snapshot!("mr005", text);
+}
+
+#[test]
+fn mr006_unbalanced_count() {
+    let text = rendered(
+        "MR006",
+        r#"
+//- /drivers/char/fan.c
+#include <linux/fs.h>
+
+static int fan_speed;
+
+static int fan_open(struct inode *inode, struct file *file)
+{
+	MOD_INC_USE_COUNT;
+	fan_speed = 1;
+	MOD_DEC_USE_COUNT; /* expect: MR006 */
+	return 0;
+}
+
+static struct file_operations fan_fops = { open: fan_open };
+
+static int fan_init(void)
+{
+	return register_chrdev(74, "fan", &fan_fops);
+}
+
+module_init(fan_init);
+"#,
+    );
+    snapshot!("mr006", text);
+}
