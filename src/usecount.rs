@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::chain::ChainStep;
-use crate::entries::Entry;
+use crate::entries::{Entry, Via};
 use crate::facts::{Call, Event, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
@@ -124,20 +124,18 @@ fn entry_discipline(
     entry: &Entry,
     file: usize,
 ) -> CountDiscipline {
-    let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
+    // A callback handed over directly sits in no slot of a structure: the defaults apply.
+    let (struct_name, field) = entry
+        .slot
+        .field()
+        .map_or(("", ""), |s| (s.strukt.as_str(), s.field.as_str()));
     let mut discipline = kb.count_discipline(struct_name, field);
     if owner_pinned(index, kb, pins, file, &entry.function, struct_name) {
         discipline = CountDiscipline::Core;
     }
-    if entry.via_kind == "assignment" {
-        let container = entry.registered_via.split('.').next().unwrap_or("");
-        if kb
-            .data
-            .slot_heuristic
-            .pinned_containers
-            .iter()
-            .any(|c| c == container)
-        {
+    if let Via::Store(container) = &entry.via {
+        let pinned = &kb.data.slot_heuristic.pinned_containers;
+        if pinned.iter().any(|c| *c == container.strukt) {
             discipline = CountDiscipline::Core;
         }
     }

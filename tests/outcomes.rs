@@ -40,7 +40,7 @@ fn extern_in_a_header_finds_the_definition() {
         .find(|e| e.function == "shared_open")
         .expect("shared_open");
     assert_eq!(open.registration_file, "drivers/b.c");
-    assert_eq!(open.slot, "file_operations.open");
+    assert_eq!(open.slot.to_string(), "file_operations.open");
 }
 
 #[test]
@@ -66,8 +66,8 @@ fn pattern_routine_handed_a_function_is_a_callback() {
         .iter()
         .find(|e| e.function == "b_handler")
         .expect("b_handler");
-    assert_eq!(cb.slot, "frob_register_handler(arg1)");
-    assert_eq!(cb.takes, "token");
-    assert_eq!(cb.takes_source, "heuristic");
+    assert_eq!(cb.slot.to_string(), "frob_register_handler(arg1)");
+    assert_eq!(cb.takes, modrace::kb::Takes::Token);
+    assert_eq!(cb.takes_source, modrace::kb::TakesSource::Heuristic);
     assert_eq!(r.entries.len(), 3, "{:#?}", r.entries);
 }

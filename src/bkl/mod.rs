@@ -156,19 +156,15 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
     for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
         wanted.insert(format!("{}.{}", s.struct_name, s.field), Takes::Name);
     }
-    let mut exposed: BTreeMap<&str, BTreeSet<Exposed>> = BTreeMap::new();
+    let mut exposed: BTreeMap<String, BTreeSet<Exposed>> = BTreeMap::new();
     for e in entries {
         // `routine(argN)` callbacks have no slot the core calls by a field.
-        if !e.slot.contains('.') || e.slot.contains('(') {
+        let Some(slot) = e.slot.field() else {
             continue;
-        }
-        let takes = if e.takes == "name" {
-            Takes::Name
-        } else {
-            Takes::Token
         };
-        wanted.entry(e.slot.clone()).or_insert(takes);
-        exposed.entry(e.slot.as_str()).or_default().insert(Exposed {
+        let slot = slot.to_string();
+        wanted.entry(slot.clone()).or_insert(e.takes);
+        exposed.entry(slot).or_default().insert(Exposed {
             function: e.function.clone(),
             file: e.file.clone(),
             line: e.line,
@@ -276,7 +272,7 @@ impl BklReport {
     /// Fills the `bkl` key of entries rows.
     pub fn annotate(&self, entries: &mut [Entry]) {
         for e in entries {
-            e.bkl = self.slot_verdict(&e.slot).as_str().to_string();
+            e.bkl = Some(self.slot_verdict(&e.slot.to_string()));
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use modrace::report::entries;
 use modrace::session::Session;
 
 use super::{json_line, print_warnings, write_stdout, Format};
@@ -16,9 +17,9 @@ pub fn run(
     print_warnings(&out.warnings, quiet);
     let report = out.value;
     let text = match (format, sites) {
-        (Format::Text, false) => report.to_text(),
-        (Format::Json, false) => json_line(&report.entries)?,
-        (Format::Text, true) => report.sites_text(),
+        (Format::Text, false) => entries::render(&report),
+        (Format::Json, false) => json_line(&entries::rows(&report))?,
+        (Format::Text, true) => entries::render_sites(&report),
         (Format::Json, true) => json_line(&report.registrations)?,
     };
     write_stdout(text.as_bytes())?;

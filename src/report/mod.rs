@@ -25,6 +25,7 @@ use crate::rules::CheckReport;
 use crate::rules::{Evidence, Finding};
 
 pub mod bkl;
+pub mod entries;
 pub mod gcc;
 pub mod json;
 pub mod sarif;

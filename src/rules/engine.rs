@@ -14,7 +14,7 @@ use crate::bkl::BklReport;
 use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
-use crate::kb::{CountDiscipline, Kb};
+use crate::kb::{CountDiscipline, Kb, Takes};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::{Code, EntryContext, Finding};
@@ -81,7 +81,7 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     let targets: Vec<&Entry> = an
         .entries
         .iter()
-        .filter(|e| e.takes == "name" && e.module_capable)
+        .filter(|e| e.takes == Takes::Name && e.module_capable)
         .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
         .collect();
     let _rules = crate::timing::Phase::start("rules");
@@ -150,9 +150,10 @@ fn check_routine(an: &Analyses, entry: &Entry, fref: FnRef) -> RoutineResult {
             },
         )
     };
-    let (struct_name, field) = entry.slot.split_once('.').unwrap_or(("", &entry.slot));
-    let release = kb
-        .slot(struct_name, field)
+    let release = entry
+        .slot
+        .field()
+        .and_then(|s| kb.slot(&s.strukt, &s.field))
         .and_then(|s| s.release_on_failure.as_deref());
     let core_pinned = walked.discipline == CountDiscipline::Core;
     let cx = EntryContext {
@@ -161,7 +162,7 @@ fn check_routine(an: &Analyses, entry: &Entry, fref: FnRef) -> RoutineResult {
         line: function.line,
         column: 1,
         slot: &entry.slot,
-        registered_via: &entry.registered_via,
+        via: &entry.via,
         paths: &walked.paths,
         sleep_chain: &sleep_chain,
         call_text: &call_text,

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::chain::ChainStep;
+use crate::entries::{SlotRef, Via};
 use crate::facts::Span;
 use crate::paths::PathReport;
 
@@ -162,8 +163,8 @@ pub struct EntryContext<'a> {
     pub file: &'a str,
     pub line: u32,
     pub column: u32,
-    pub slot: &'a str,
-    pub registered_via: &'a str,
+    pub slot: &'a SlotRef,
+    pub via: &'a Via,
     pub paths: &'a PathReport,
     /// Why the call `calls[i]` of the file may sleep, down to a primitive.
     pub sleep_chain: &'a dyn Fn(u32) -> Vec<ChainStep>,

@@ -46,7 +46,7 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
         at,
         format!(
             "`{}` is reached by name through `{}` (via {}) but never raises the module's use count",
-            cx.function, cx.slot, cx.registered_via
+            cx.function, cx.slot, cx.via
         ),
         "add MOD_INC_USE_COUNT as the first statement, MOD_DEC_USE_COUNT on failure returns and in the release routine",
     ));

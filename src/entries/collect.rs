@@ -1,204 +1,20 @@
-//! `modrace entries`: the mail's task list. Every routine a module hands to the kernel
-//! through a registration routine (an ops table, directly or as a member of another table)
-//! or by storing it into a kernel structure, with the slot it sits in and whether that slot
-//! takes a name or a kernel token.
-
-use std::collections::BTreeMap;
+//! Following registrations and stores to the routines they hand over: tables, nested
+//! tables, tables built in a function, template copies and table-defining macros.
 
 use rustc_hash::FxHashSet as HashSet;
 
-use serde::Serialize;
-
-use crate::buildinfo::{BuildInfo, ModuleEvidence};
 use crate::facts::Call;
 use crate::index::{
-    access_path, referenced_member, referenced_name, Index, TableContent, TableValue, VarRef,
+    access_path, referenced_member, referenced_name, TableContent, TableValue, VarRef,
 };
-use crate::kb::{Kb, RegistrationKind};
+use crate::kb::{RegistrationKind, Takes, TakesSource};
 
-/// Nested tables deeper than this are not followed (no kernel table nests more than 3 deep).
-const MAX_TABLE_DEPTH: usize = 6;
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Entry {
-    pub function: String,
-    pub file: String,
-    pub line: u32,
-    /// `struct.field`, or `routine(argN)` for a callback handed over directly.
-    pub slot: String,
-    /// The registration routine, or `struct.field=` for a store into a kernel structure.
-    pub registered_via: String,
-    pub registration_file: String,
-    pub registration_line: u32,
-    /// "name" or "token".
-    pub takes: String,
-    /// "kb" or "heuristic".
-    pub takes_source: String,
-    pub module_capable: bool,
-    /// "makefile", "marker" or "none".
-    pub module_evidence: String,
-    /// "call" (a registration routine) or "assignment" (stored into a kernel structure).
-    pub via_kind: String,
-    /// Whether the core holds the big kernel lock where it calls the slot: held, not-held,
-    /// mixed or unknown (see [`crate::bkl`]); empty until filled by `BklReport::annotate`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub bkl: String,
-}
-
-/// A registration call, how many entries it led to and, when none, why.
-#[derive(Debug, Clone, Serialize)]
-pub struct RegistrationSite {
-    pub routine: String,
-    pub file: String,
-    pub line: u32,
-    pub args: Vec<String>,
-    pub entries: usize,
-    pub outcome: Outcome,
-}
-
-/// What became of a registration call: it led to routines, or the reason it led to none.
-/// For a call with several candidate arguments, the first of these that applies to one of them.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// It led to at least one routine.
-    Entries,
-    /// A table in the tree, but nothing in it is a routine defined in the tree (all `NULL`,
-    /// routines from elsewhere, or filled at run time through a pointer).
-    EmptyTable,
-    /// The name resolves to a variable of another struct type than the routine takes.
-    TypeMismatch,
-    /// A struct-typed local whose fields the function assigns, none to a routine of the tree.
-    LocalTable,
-    /// A parameter of the calling function: the table comes from its caller.
-    Parameter,
-    /// A local variable of the calling function, filled elsewhere (through a pointer).
-    Local,
-    /// A name this file declares nowhere the facts see (no file-scope declaration, no header
-    /// it can include) while another file defines a global of that name: a file `#include`d
-    /// into others (`scsi_module.c`), or a local variable, which the facts do not list.
-    NotVisible,
-    /// A function handed to a routine that takes a table.
-    FunctionForTable,
-    /// `NULL` or `0`.
-    Null,
-    /// A name the tree defines as no table or function: a local variable or a pointer (the
-    /// facts list neither), a macro, or something defined outside the tree.
-    UnknownName,
-    /// Not a plain name: `dev->fops`, `&x[i].y`, a call, a literal.
-    Expression,
-    /// The call has fewer arguments than the knowledge base expects.
-    MissingArgument,
-    /// A routine only the name patterns know, called without arguments.
-    NoArguments,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Entries => "entries",
-            Outcome::EmptyTable => "empty-table",
-            Outcome::TypeMismatch => "type-mismatch",
-            Outcome::LocalTable => "local-table",
-            Outcome::Parameter => "parameter",
-            Outcome::Local => "local",
-            Outcome::NotVisible => "not-visible",
-            Outcome::FunctionForTable => "function-for-table",
-            Outcome::Null => "null",
-            Outcome::UnknownName => "unknown-name",
-            Outcome::Expression => "expression",
-            Outcome::MissingArgument => "missing-argument",
-            Outcome::NoArguments => "no-arguments",
-        }
-    }
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct EntriesReport {
-    pub entries: Vec<Entry>,
-    pub registrations: Vec<RegistrationSite>,
-}
-
-struct Via<'a> {
-    routine: String,
-    file: usize,
-    line: u32,
-    kind: &'a str,
-}
-
-struct Collector<'a> {
-    index: &'a Index<'a>,
-    kb: &'a Kb,
-    build: &'a BuildInfo,
-    entries: Vec<Entry>,
-    /// Field assignments to locals that a registration in the same function hands over: they
-    /// are reported through that registration, not as stores into a kernel structure.
-    consumed: HashSet<(usize, usize)>,
-}
-
-pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
-    let _t = crate::timing::Phase::start("entries");
-    let mut c = Collector {
-        index,
-        kb,
-        build,
-        entries: Vec::new(),
-        consumed: HashSet::default(),
-    };
-    let mut registrations = Vec::new();
-    for (fi, f) in index.files.iter().enumerate() {
-        for call in f.calls.iter().filter(|c| !c.indirect) {
-            if !kb.is_registration(&call.callee) {
-                continue;
-            }
-            let before = c.entries.len();
-            let outcome = c.registration(fi, call);
-            registrations.push(RegistrationSite {
-                routine: call.callee.clone(),
-                file: f.path.clone(),
-                line: call.line,
-                args: call.args.clone(),
-                entries: c.entries.len() - before,
-                outcome,
-            });
-        }
-    }
-    for (fi, f) in index.files.iter().enumerate() {
-        for (ai, a) in f.field_assigns.iter().enumerate() {
-            let Some(base_type) = &a.base_type else {
-                continue;
-            };
-            let st = index.struct_name(base_type).to_string();
-            if !kb.is_kernel_struct(&st) || c.consumed.contains(&(fi, ai)) {
-                continue;
-            }
-            let via = Via {
-                routine: format!("{st}.{}=", a.field),
-                file: fi,
-                line: a.line,
-                kind: "assignment",
-            };
-            let value = TableValue {
-                field: a.field.clone(),
-                value: TableContent::Expr(a.value.clone()),
-                file: fi,
-                line: a.line,
-                scope: a.caller,
-            };
-            c.value(&value, &st, &via, &mut HashSet::default(), 0);
-        }
-    }
-    let mut entries = c.entries;
-    entries.sort();
-    entries.dedup();
-    EntriesReport {
-        entries,
-        registrations,
-    }
-}
+use super::{
+    module_capable, Collector, Entry, Origin, Outcome, Slot, SlotRef, Via, MAX_TABLE_DEPTH,
+};
 
 impl<'a> Collector<'a> {
-    fn registration(&mut self, fi: usize, call: &Call) -> Outcome {
+    pub(super) fn registration(&mut self, fi: usize, call: &Call) -> Outcome {
         let reg = self.kb.registration(&call.callee);
         // A routine only the name patterns make a registration: a variable argument is a
         // table, a function argument a callback.
@@ -217,11 +33,10 @@ impl<'a> Collector<'a> {
             .map(|s| self.index.struct_name(s).to_string())
             .collect();
         let takes = Accepts(&takes);
-        let via = Via {
-            routine: call.callee.clone(),
+        let via = Origin {
+            via: Via::Call(call.callee.clone()),
             file: fi,
             line: call.line,
-            kind: "call",
         };
         let mut outcome = None;
         for idx in args {
@@ -245,7 +60,7 @@ impl<'a> Collector<'a> {
         idx: usize,
         kind: Option<RegistrationKind>,
         takes: Accepts,
-        via: &Via,
+        via: &Origin,
     ) -> Outcome {
         let Some(arg) = call.args.get(idx) else {
             return Outcome::MissingArgument;
@@ -284,8 +99,11 @@ impl<'a> Collector<'a> {
                         .caller
                         .is_some_and(|c| self.index.is_local(fi, c, name)) =>
                 {
-                    let slot = format!("{}(arg{idx})", call.callee);
-                    self.push(func, &slot, None, via);
+                    let slot = SlotRef::Callback {
+                        routine: call.callee.clone(),
+                        arg: idx,
+                    };
+                    self.push(func, slot, via);
                     Outcome::Entries
                 }
                 _ if call
@@ -335,8 +153,11 @@ impl<'a> Collector<'a> {
         if let Some(func) = self.index.resolve_function(fi, name) {
             // A routine only the patterns know: a function argument is a callback.
             if kind.is_none() {
-                let slot = format!("{}(arg{idx})", call.callee);
-                self.push(func, &slot, None, via);
+                let slot = SlotRef::Callback {
+                    routine: call.callee.clone(),
+                    arg: idx,
+                };
+                self.push(func, slot, via);
                 return Outcome::Entries;
             }
             return Outcome::FunctionForTable;
@@ -368,7 +189,7 @@ impl<'a> Collector<'a> {
         dst: &str,
         by_member: bool,
         takes: Accepts,
-        via: &Via,
+        via: &Origin,
     ) -> bool {
         let before = self.entries.len();
         for src in self.index.copied_from(fi, dst, by_member) {
@@ -396,7 +217,7 @@ impl<'a> Collector<'a> {
         func: u32,
         name: &str,
         takes: Accepts,
-        via: &Via,
+        via: &Origin,
         seen: &mut HashSet<VarRef>,
         depth: usize,
     ) -> Outcome {
@@ -438,7 +259,7 @@ impl<'a> Collector<'a> {
         &mut self,
         var: VarRef,
         struct_name: &str,
-        via: &Via,
+        via: &Origin,
         seen: &mut HashSet<VarRef>,
         depth: usize,
     ) {
@@ -505,11 +326,11 @@ impl<'a> Collector<'a> {
             .is_some_and(|t| self.index.struct_name(t) == table)
     }
 
-    fn value(
+    pub(super) fn value(
         &mut self,
         value: &TableValue,
         struct_name: &str,
-        via: &Via,
+        via: &Origin,
         seen: &mut HashSet<VarRef>,
         depth: usize,
     ) {
@@ -555,12 +376,11 @@ impl<'a> Collector<'a> {
                     if value.field.is_empty() || !self.holds_function(struct_name, &value.field) {
                         return;
                     }
-                    self.push(
-                        func,
-                        &format!("{struct_name}.{}", value.field),
-                        Some((struct_name, &value.field)),
-                        via,
-                    );
+                    let slot = Slot {
+                        strukt: struct_name.to_string(),
+                        field: value.field.clone(),
+                    };
+                    self.push(func, SlotRef::Field(slot), via);
                 } else if let Some(var) = self.index.resolve_variable(value.file, name) {
                     let st = self
                         .index
@@ -608,7 +428,7 @@ impl<'a> Collector<'a> {
         table: &str,
         member: &str,
         struct_name: &str,
-        via: &Via,
+        via: &Origin,
         seen: &mut HashSet<VarRef>,
         depth: usize,
     ) {
@@ -642,34 +462,27 @@ impl<'a> Collector<'a> {
         }
     }
 
-    fn push(
-        &mut self,
-        func: crate::index::FnRef,
-        slot: &str,
-        slot_key: Option<(&str, &str)>,
-        via: &Via,
-    ) {
+    fn push(&mut self, func: crate::index::FnRef, slot: SlotRef, via: &Origin) {
         let file = &self.index.files[func.file];
         let f = self.index.function(func);
-        let (takes, source) = match slot_key {
-            Some((s, field)) => self.kb.takes(s, field),
-            None => (crate::kb::Takes::Token, crate::kb::TakesSource::Heuristic),
+        let (takes, source) = match slot.field() {
+            Some(s) => self.kb.takes(&s.strukt, &s.field),
+            None => (Takes::Token, TakesSource::Heuristic),
         };
         let (module_capable, evidence) = module_capable(self.build, file);
         self.entries.push(Entry {
             function: f.name.clone(),
             file: file.path.clone(),
             line: f.line,
-            slot: slot.to_string(),
-            registered_via: via.routine.clone(),
+            slot,
+            via: via.via.clone(),
             registration_file: self.index.files[via.file].path.clone(),
             registration_line: via.line,
-            takes: takes.as_str().to_string(),
-            takes_source: source.as_str().to_string(),
+            takes,
+            takes_source: source,
             module_capable,
-            module_evidence: evidence.as_str().to_string(),
-            via_kind: via.kind.to_string(),
-            bkl: String::new(),
+            module_evidence: evidence,
+            bkl: None,
         });
     }
 }
@@ -690,140 +503,4 @@ fn is_address_of(expr: &str) -> bool {
 fn is_null(arg: &str) -> bool {
     let t: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
     t == "0" || t.ends_with(")0") || t == "(0)"
-}
-
-/// The Makefile's word when it names the file's object; otherwise the file's own markers
-/// (`#ifdef MODULE`, `init_module`, `module_init`).
-pub fn module_capable(build: &BuildInfo, file: &crate::facts::FileFacts) -> (bool, ModuleEvidence) {
-    let by_makefile = if file.path.ends_with(".c") {
-        build.from_makefile(&file.path)
-    } else {
-        None
-    };
-    // A Makefile that names the object only as built in wins over the file's markers:
-    // 2.4 uses `module_init` in built-in code too (af_inet.c, where CONFIG_INET is a bool).
-    match by_makefile {
-        Some(made_module) => (made_module, ModuleEvidence::Makefile),
-        None if file.markers.any() => (true, ModuleEvidence::Marker),
-        None => (false, ModuleEvidence::None),
-    }
-}
-
-impl EntriesReport {
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        for e in &self.entries {
-            out.push_str(&format!(
-                "{}:{}: {} slot={} via={} ({}:{}) takes={} module={}{}\n",
-                e.file,
-                e.line,
-                e.function,
-                e.slot,
-                e.registered_via,
-                e.registration_file,
-                e.registration_line,
-                e.takes,
-                if e.module_capable {
-                    e.module_evidence.as_str()
-                } else {
-                    "no"
-                },
-                if e.bkl.is_empty() {
-                    String::new()
-                } else {
-                    format!(" bkl={}", e.bkl)
-                },
-            ));
-        }
-        out.push_str(&self.summary());
-        out
-    }
-
-    /// One line per registration call: where, the routine and its arguments, how many routines
-    /// it led to or why none.
-    pub fn sites_text(&self) -> String {
-        let mut out = String::new();
-        for r in &self.registrations {
-            out.push_str(&format!(
-                "{}:{}: {}({}) -> {}\n",
-                r.file,
-                r.line,
-                r.routine,
-                r.args.join(", "),
-                if r.entries > 0 {
-                    format!("{} entries", r.entries)
-                } else {
-                    r.outcome.as_str().to_string()
-                }
-            ));
-        }
-        let mut by_outcome: BTreeMap<Outcome, usize> = BTreeMap::new();
-        for r in &self.registrations {
-            *by_outcome.entry(r.outcome).or_default() += 1;
-        }
-        out.push_str(&format!(
-            "\n{} registration calls:\n",
-            self.registrations.len()
-        ));
-        for (o, n) in by_outcome {
-            out.push_str(&format!("  {n:6}  {}\n", o.as_str()));
-        }
-        out
-    }
-
-    /// Counts per registration routine and per slot, and registration calls that led nowhere.
-    pub fn summary(&self) -> String {
-        let mut by_via: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut by_slot: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        for e in &self.entries {
-            *by_via.entry(e.registered_via.as_str()).or_default() += 1;
-            let s = by_slot.entry(e.slot.as_str()).or_default();
-            s.0 += 1;
-            if e.takes == "name" && e.module_capable {
-                s.1 += 1;
-            }
-        }
-        let names = self.entries.iter().filter(|e| e.takes == "name").count();
-        let name_modules = self
-            .entries
-            .iter()
-            .filter(|e| e.takes == "name" && e.module_capable)
-            .count();
-        let empty = self.registrations.iter().filter(|r| r.entries == 0).count();
-        let mut out = format!(
-            "\n{} entries ({} take a name, {} of them module-capable) from {} registration calls ({} of which led to no routine in the tree)\n",
-            self.entries.len(),
-            names,
-            name_modules,
-            self.registrations.len(),
-            empty
-        );
-        let mut reasons: BTreeMap<Outcome, usize> = BTreeMap::new();
-        for r in self.registrations.iter().filter(|r| r.entries == 0) {
-            *reasons.entry(r.outcome).or_default() += 1;
-        }
-        if !reasons.is_empty() {
-            let list: Vec<String> = reasons
-                .iter()
-                .map(|(o, n)| format!("{n} {}", o.as_str()))
-                .collect();
-            out.push_str(&format!(
-                "calls that led to no routine, by reason (see --sites): {}\n",
-                list.join(", ")
-            ));
-        }
-        let mut via: Vec<_> = by_via.into_iter().collect();
-        via.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        out.push_str("\nper registration routine:\n");
-        for (k, v) in via.iter().take(40) {
-            out.push_str(&format!("  {v:6}  {k}\n"));
-        }
-        let mut slots: Vec<_> = by_slot.into_iter().filter(|(_, (_, n))| *n > 0).collect();
-        slots.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
-        out.push_str("\nname-taking slots (entries, module-capable):\n");
-        for (k, (all, m)) in slots {
-            out.push_str(&format!("  {all:6} {m:6}  {k}\n"));
-        }
-        out
-    }
 }

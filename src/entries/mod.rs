@@ -1,0 +1,277 @@
+//! `modrace entries`: the mail's task list. Every routine a module hands to the kernel
+//! through a registration routine (an ops table, directly or as a member of another table)
+//! or by storing it into a kernel structure, with the slot it sits in and whether that slot
+//! takes a name or a kernel token.
+
+use rustc_hash::FxHashSet as HashSet;
+
+use serde::Serialize;
+
+use crate::bkl::Verdict;
+use crate::buildinfo::{BuildInfo, ModuleEvidence};
+use crate::index::{Index, TableContent, TableValue};
+use crate::kb::{Kb, Takes, TakesSource};
+
+mod collect;
+
+/// Nested tables deeper than this are not followed (no kernel table nests more than 3 deep).
+const MAX_TABLE_DEPTH: usize = 6;
+
+/// A slot of a kernel structure: `file_operations.open`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Slot {
+    pub strukt: String,
+    pub field: String,
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.strukt, self.field)
+    }
+}
+
+/// Where a routine sits: a slot of a kernel structure, or an argument of a registration
+/// routine that takes the callback itself (`frob_register_handler(arg1)`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SlotRef {
+    Field(Slot),
+    Callback { routine: String, arg: usize },
+}
+
+impl SlotRef {
+    /// The slot of a kernel structure, if the routine sits in one.
+    pub fn field(&self) -> Option<&Slot> {
+        match self {
+            SlotRef::Field(s) => Some(s),
+            SlotRef::Callback { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SlotRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SlotRef::Field(s) => s.fmt(f),
+            SlotRef::Callback { routine, arg } => write!(f, "{routine}(arg{arg})"),
+        }
+    }
+}
+
+/// How a routine reached the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// Through a registration routine.
+    Call(String),
+    /// Stored into a kernel structure (`sb->s_op = &foo_sops`).
+    Store(Slot),
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Call(routine) => f.write_str(routine),
+            Via::Store(slot) => write!(f, "{slot}="),
+        }
+    }
+}
+
+/// A routine a module hands to the kernel: one row of the task list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    pub slot: SlotRef,
+    pub via: Via,
+    pub registration_file: String,
+    pub registration_line: u32,
+    pub takes: Takes,
+    pub takes_source: TakesSource,
+    pub module_capable: bool,
+    pub module_evidence: ModuleEvidence,
+    /// Whether the core holds the big kernel lock where it calls the slot; `None` until
+    /// filled by `BklReport::annotate`.
+    pub bkl: Option<Verdict>,
+}
+
+/// A registration call, how many entries it led to and, when none, why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistrationSite {
+    pub routine: String,
+    pub file: String,
+    pub line: u32,
+    pub args: Vec<String>,
+    pub entries: usize,
+    pub outcome: Outcome,
+}
+
+/// What became of a registration call: it led to routines, or the reason it led to none.
+/// For a call with several candidate arguments, the first of these that applies to one of them.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It led to at least one routine.
+    Entries,
+    /// A table in the tree, but nothing in it is a routine defined in the tree (all `NULL`,
+    /// routines from elsewhere, or filled at run time through a pointer).
+    EmptyTable,
+    /// The name resolves to a variable of another struct type than the routine takes.
+    TypeMismatch,
+    /// A struct-typed local whose fields the function assigns, none to a routine of the tree.
+    LocalTable,
+    /// A parameter of the calling function: the table comes from its caller.
+    Parameter,
+    /// A local variable of the calling function, filled elsewhere (through a pointer).
+    Local,
+    /// A name this file declares nowhere the facts see (no file-scope declaration, no header
+    /// it can include) while another file defines a global of that name: a file `#include`d
+    /// into others (`scsi_module.c`), or a local variable, which the facts do not list.
+    NotVisible,
+    /// A function handed to a routine that takes a table.
+    FunctionForTable,
+    /// `NULL` or `0`.
+    Null,
+    /// A name the tree defines as no table or function: a local variable or a pointer (the
+    /// facts list neither), a macro, or something defined outside the tree.
+    UnknownName,
+    /// Not a plain name: `dev->fops`, `&x[i].y`, a call, a literal.
+    Expression,
+    /// The call has fewer arguments than the knowledge base expects.
+    MissingArgument,
+    /// A routine only the name patterns know, called without arguments.
+    NoArguments,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Entries => "entries",
+            Outcome::EmptyTable => "empty-table",
+            Outcome::TypeMismatch => "type-mismatch",
+            Outcome::LocalTable => "local-table",
+            Outcome::Parameter => "parameter",
+            Outcome::Local => "local",
+            Outcome::NotVisible => "not-visible",
+            Outcome::FunctionForTable => "function-for-table",
+            Outcome::Null => "null",
+            Outcome::UnknownName => "unknown-name",
+            Outcome::Expression => "expression",
+            Outcome::MissingArgument => "missing-argument",
+            Outcome::NoArguments => "no-arguments",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct EntriesReport {
+    pub entries: Vec<Entry>,
+    pub registrations: Vec<RegistrationSite>,
+}
+
+/// Where a routine was handed over: the registration call or the store, and its place.
+struct Origin {
+    via: Via,
+    file: usize,
+    line: u32,
+}
+
+struct Collector<'a> {
+    index: &'a Index<'a>,
+    kb: &'a Kb,
+    build: &'a BuildInfo,
+    entries: Vec<Entry>,
+    /// Field assignments to locals that a registration in the same function hands over: they
+    /// are reported through that registration, not as stores into a kernel structure.
+    consumed: HashSet<(usize, usize)>,
+}
+
+pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
+    let _t = crate::timing::Phase::start("entries");
+    let mut c = Collector {
+        index,
+        kb,
+        build,
+        entries: Vec::new(),
+        consumed: HashSet::default(),
+    };
+    let mut registrations = Vec::new();
+    for (fi, f) in index.files.iter().enumerate() {
+        for call in f.calls.iter().filter(|c| !c.indirect) {
+            if !kb.is_registration(&call.callee) {
+                continue;
+            }
+            let before = c.entries.len();
+            let outcome = c.registration(fi, call);
+            registrations.push(RegistrationSite {
+                routine: call.callee.clone(),
+                file: f.path.clone(),
+                line: call.line,
+                args: call.args.clone(),
+                entries: c.entries.len() - before,
+                outcome,
+            });
+        }
+    }
+    for (fi, f) in index.files.iter().enumerate() {
+        for (ai, a) in f.field_assigns.iter().enumerate() {
+            let Some(base_type) = &a.base_type else {
+                continue;
+            };
+            let st = index.struct_name(base_type).to_string();
+            if !kb.is_kernel_struct(&st) || c.consumed.contains(&(fi, ai)) {
+                continue;
+            }
+            let via = Origin {
+                via: Via::Store(Slot {
+                    strukt: st.clone(),
+                    field: a.field.clone(),
+                }),
+                file: fi,
+                line: a.line,
+            };
+            let value = TableValue {
+                field: a.field.clone(),
+                value: TableContent::Expr(a.value.clone()),
+                file: fi,
+                line: a.line,
+                scope: a.caller,
+            };
+            c.value(&value, &st, &via, &mut HashSet::default(), 0);
+        }
+    }
+    let mut entries = c.entries;
+    // The order of the rows as their text reads (the slot and the route sort as written).
+    entries.sort_by_cached_key(|e| {
+        (
+            e.function.clone(),
+            e.file.clone(),
+            e.line,
+            e.slot.to_string(),
+            e.via.to_string(),
+            e.registration_file.clone(),
+            e.registration_line,
+        )
+    });
+    entries.dedup();
+    EntriesReport {
+        entries,
+        registrations,
+    }
+}
+
+/// The Makefile's word when it names the file's object; otherwise the file's own markers
+/// (`#ifdef MODULE`, `init_module`, `module_init`).
+pub fn module_capable(build: &BuildInfo, file: &crate::facts::FileFacts) -> (bool, ModuleEvidence) {
+    let by_makefile = if file.path.ends_with(".c") {
+        build.from_makefile(&file.path)
+    } else {
+        None
+    };
+    // A Makefile that names the object only as built in wins over the file's markers:
+    // 2.4 uses `module_init` in built-in code too (af_inet.c, where CONFIG_INET is a bool).
+    match by_makefile {
+        Some(made_module) => (made_module, ModuleEvidence::Makefile),
+        None if file.markers.any() => (true, ModuleEvidence::Marker),
+        None => (false, ModuleEvidence::None),
+    }
+}

@@ -1,0 +1,179 @@
+//! The `entries` command's output: its text, and its JSON rows (the typed entries, spelled
+//! out under the keys the JSON has always had).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::entries::{EntriesReport, Entry, Outcome, Via};
+use crate::kb::Takes;
+
+/// One JSON row of `entries`.
+#[derive(Serialize)]
+pub struct EntryRow<'a> {
+    function: &'a str,
+    file: &'a str,
+    line: u32,
+    slot: String,
+    registered_via: String,
+    registration_file: &'a str,
+    registration_line: u32,
+    takes: &'static str,
+    takes_source: &'static str,
+    module_capable: bool,
+    module_evidence: &'static str,
+    via_kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bkl: Option<&'static str>,
+}
+
+impl<'a> From<&'a Entry> for EntryRow<'a> {
+    fn from(e: &'a Entry) -> Self {
+        EntryRow {
+            function: &e.function,
+            file: &e.file,
+            line: e.line,
+            slot: e.slot.to_string(),
+            registered_via: e.via.to_string(),
+            registration_file: &e.registration_file,
+            registration_line: e.registration_line,
+            takes: e.takes.as_str(),
+            takes_source: e.takes_source.as_str(),
+            module_capable: e.module_capable,
+            module_evidence: e.module_evidence.as_str(),
+            via_kind: match e.via {
+                Via::Call(_) => "call",
+                Via::Store(_) => "assignment",
+            },
+            bkl: e.bkl.map(|v| v.as_str()),
+        }
+    }
+}
+
+/// The JSON rows of a report's entries.
+pub fn rows(report: &EntriesReport) -> Vec<EntryRow<'_>> {
+    report.entries.iter().map(EntryRow::from).collect()
+}
+
+/// The `entries` text: one line per routine, then the counts.
+pub fn render(report: &EntriesReport) -> String {
+    let mut out = String::new();
+    for e in &report.entries {
+        out.push_str(&format!(
+            "{}:{}: {} slot={} via={} ({}:{}) takes={} module={}{}\n",
+            e.file,
+            e.line,
+            e.function,
+            e.slot,
+            e.via,
+            e.registration_file,
+            e.registration_line,
+            e.takes.as_str(),
+            if e.module_capable {
+                e.module_evidence.as_str()
+            } else {
+                "no"
+            },
+            e.bkl
+                .map_or(String::new(), |v| format!(" bkl={}", v.as_str())),
+        ));
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+/// One line per registration call: where, the routine and its arguments, how many routines
+/// it led to or why none.
+pub fn render_sites(report: &EntriesReport) -> String {
+    let mut out = String::new();
+    for r in &report.registrations {
+        out.push_str(&format!(
+            "{}:{}: {}({}) -> {}\n",
+            r.file,
+            r.line,
+            r.routine,
+            r.args.join(", "),
+            if r.entries > 0 {
+                format!("{} entries", r.entries)
+            } else {
+                r.outcome.as_str().to_string()
+            }
+        ));
+    }
+    let mut by_outcome: BTreeMap<Outcome, usize> = BTreeMap::new();
+    for r in &report.registrations {
+        *by_outcome.entry(r.outcome).or_default() += 1;
+    }
+    out.push_str(&format!(
+        "\n{} registration calls:\n",
+        report.registrations.len()
+    ));
+    for (o, n) in by_outcome {
+        out.push_str(&format!("  {n:6}  {}\n", o.as_str()));
+    }
+    out
+}
+
+/// Counts per registration routine and per slot, and registration calls that led nowhere.
+pub fn summary(report: &EntriesReport) -> String {
+    let mut by_via: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_slot: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for e in &report.entries {
+        *by_via.entry(e.via.to_string()).or_default() += 1;
+        let s = by_slot.entry(e.slot.to_string()).or_default();
+        s.0 += 1;
+        if e.takes == Takes::Name && e.module_capable {
+            s.1 += 1;
+        }
+    }
+    let names = report
+        .entries
+        .iter()
+        .filter(|e| e.takes == Takes::Name)
+        .count();
+    let name_modules = report
+        .entries
+        .iter()
+        .filter(|e| e.takes == Takes::Name && e.module_capable)
+        .count();
+    let empty = report
+        .registrations
+        .iter()
+        .filter(|r| r.entries == 0)
+        .count();
+    let mut out = format!(
+        "\n{} entries ({} take a name, {} of them module-capable) from {} registration calls ({} of which led to no routine in the tree)\n",
+        report.entries.len(),
+        names,
+        name_modules,
+        report.registrations.len(),
+        empty
+    );
+    let mut reasons: BTreeMap<Outcome, usize> = BTreeMap::new();
+    for r in report.registrations.iter().filter(|r| r.entries == 0) {
+        *reasons.entry(r.outcome).or_default() += 1;
+    }
+    if !reasons.is_empty() {
+        let list: Vec<String> = reasons
+            .iter()
+            .map(|(o, n)| format!("{n} {}", o.as_str()))
+            .collect();
+        out.push_str(&format!(
+            "calls that led to no routine, by reason (see --sites): {}\n",
+            list.join(", ")
+        ));
+    }
+    let mut via: Vec<_> = by_via.into_iter().collect();
+    via.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.push_str("\nper registration routine:\n");
+    for (k, v) in via.iter().take(40) {
+        out.push_str(&format!("  {v:6}  {k}\n"));
+    }
+    let mut slots: Vec<_> = by_slot.into_iter().filter(|(_, (_, n))| *n > 0).collect();
+    slots.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
+    out.push_str("\nname-taking slots (entries, module-capable):\n");
+    for (k, (all, m)) in slots {
+        out.push_str(&format!("  {all:6} {m:6}  {k}\n"));
+    }
+    out
+}
