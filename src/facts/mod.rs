@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 use tree_sitter::Parser;
 
+use crate::ctext::{is_ident_byte, is_ident_char};
 use crate::normalize::{MacroDef, Normalized, Normalizer};
 
 mod body;
@@ -452,7 +453,7 @@ impl<'t> Lower<'_, 't> {
         let start = node.start_byte();
         let end = self.src[start..]
             .iter()
-            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            .position(|c| !is_ident_byte(*c))
             .map_or(self.src.len(), |k| start + k);
         String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())]).into_owned()
     }
@@ -569,10 +570,7 @@ impl<'t> Lower<'_, 't> {
                 .chars()
                 .take(40)
                 .collect();
-            let ident: String = first
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
+            let ident: String = first.chars().take_while(|c| is_ident_char(*c)).collect();
             let parent = node.parent().map_or("?", |p| p.kind_str());
             if ident.len() > 1 {
                 format!("`{ident}` in {parent}")
@@ -736,7 +734,7 @@ impl<'t> Lower<'_, 't> {
     fn blanked_words(&self, from: usize, to: usize) -> Vec<String> {
         let (p, c) = (&self.n.parse_input, &self.n.code);
         let blank = |i: usize| p[i].is_ascii_whitespace();
-        let word = |i: usize| c[i].is_ascii_alphanumeric() || c[i] == b'_';
+        let word = |i: usize| is_ident_byte(c[i]);
         let mut i = from;
         while i > 0 && blank(i - 1) {
             i -= 1;

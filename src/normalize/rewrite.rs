@@ -2,7 +2,10 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::{blank, literal_end};
+use super::blank;
+use crate::ctext::{
+    is_ident_byte, is_ident_start_byte, is_keyword, is_type_word, matching_paren, skip_literal,
+};
 use crate::kb::Normalize;
 
 /// How the rewrite treats identifiers: every name the rewrite knows, with its roles, so that
@@ -81,45 +84,11 @@ pub struct RewriteCounts {
     pub strings: u32,
 }
 
-fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-
-fn is_ident(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
 fn skip_ws(code: &[u8], mut i: usize) -> usize {
     while i < code.len() && code[i].is_ascii_whitespace() {
         i += 1;
     }
     i
-}
-
-/// Index of the parenthesis closing the one at `open`, skipping literals.
-fn matching_paren(code: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = open;
-    while i < code.len() {
-        match code[i] {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            b'"' | b'\'' => i = skip_literal(code, i),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Index of the closing quote of the literal that starts at `i` (or of the end of its line).
-fn skip_literal(code: &[u8], i: usize) -> usize {
-    literal_end(code, i + 1, code[i]) - 1
 }
 
 impl MacroTable {
@@ -171,15 +140,15 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
     while i < code.len() {
         let c = code[i];
         if c == b'"' || c == b'\'' {
-            i = skip_literal(code, i) + 1;
+            i = skip_literal(code, i);
             continue;
         }
-        if !is_ident_start(c) || (i > 0 && is_ident(code[i - 1])) {
+        if !is_ident_start_byte(c) || (i > 0 && is_ident_byte(code[i - 1])) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < code.len() && is_ident(code[i]) {
+        while i < code.len() && is_ident_byte(code[i]) {
             i += 1;
         }
         let word = &code[start..i];
@@ -203,9 +172,9 @@ fn rewrite_macros(code: &mut [u8], table: &MacroTable) -> u32 {
         } else if roles.attribute_call {
             // `__asm__ __volatile__ (...)`: qualifiers may stand between name and arguments.
             let mut open = skip_ws(code, i);
-            while open < code.len() && is_ident_start(code[open]) {
+            while open < code.len() && is_ident_start_byte(code[open]) {
                 let mut e = open;
-                while e < code.len() && is_ident(code[e]) {
+                while e < code.len() && is_ident_byte(code[e]) {
                     e += 1;
                 }
                 let q = &code[open..e];
@@ -246,29 +215,12 @@ fn followed_by_table_macro(code: &[u8], i: usize, table: &MacroTable) -> bool {
     }
     let start = skip_ws(code, i);
     let mut end = start;
-    while end < code.len() && is_ident(code[end]) {
+    while end < code.len() && is_ident_byte(code[end]) {
         end += 1;
     }
     let open = skip_ws(code, end);
     table.table_macros.contains(&code[start..end]) && code.get(open) == Some(&b'(')
 }
-
-const TYPE_WORDS: [&[u8]; 14] = [
-    b"struct",
-    b"union",
-    b"enum",
-    b"unsigned",
-    b"signed",
-    b"const",
-    b"volatile",
-    b"int",
-    b"long",
-    b"short",
-    b"char",
-    b"void",
-    b"float",
-    b"double",
-];
 
 /// Turns a type used as a macro argument (`list_entry(p, struct foo, list)`) into one
 /// identifier of the same length, `__________`, so that the call parses as an expression.
@@ -281,7 +233,7 @@ pub fn rewrite_type_args(code: &mut [u8]) -> u32 {
     while i < n {
         let c = code[i];
         if c == b'"' || c == b'\'' {
-            i = skip_literal(code, i) + 1;
+            i = skip_literal(code, i);
             continue;
         }
         if c != b'(' && c != b',' {
@@ -297,21 +249,21 @@ pub fn rewrite_type_args(code: &mut [u8]) -> u32 {
         let mut ok = true;
         loop {
             let k = skip_ws(code, j);
-            if k >= n || !is_ident_start(code[k]) {
+            if k >= n || !is_ident_start_byte(code[k]) {
                 j = k;
                 break;
             }
             let mut e = k;
-            while e < n && is_ident(code[e]) {
+            while e < n && is_ident_byte(code[e]) {
                 e += 1;
             }
             let w = &code[k..e];
-            let is_type_word = TYPE_WORDS.contains(&w);
-            if !(is_type_word || after_tag) {
+            let type_word = is_type_word(w);
+            if !(type_word || after_tag) {
                 ok = false;
                 break;
             }
-            if words == 0 && !is_type_word {
+            if words == 0 && !type_word {
                 ok = false;
                 break;
             }
@@ -361,7 +313,7 @@ pub fn rewrite_statements(code: &mut [u8]) -> u32 {
     while i < n {
         let c = code[i];
         if c == b'"' || c == b'\'' {
-            i = skip_literal(code, i) + 1;
+            i = skip_literal(code, i);
             prev = b'"';
             continue;
         }
@@ -370,9 +322,9 @@ pub fn rewrite_statements(code: &mut [u8]) -> u32 {
             b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        if is_ident_start(c) {
+        if is_ident_start_byte(c) {
             let start = i;
-            while i < n && is_ident(code[i]) {
+            while i < n && is_ident_byte(code[i]) {
                 i += 1;
             }
             let at_statement = depth > 0 && matches!(prev, b';' | b'{' | b'}');
@@ -380,7 +332,7 @@ pub fn rewrite_statements(code: &mut [u8]) -> u32 {
                 // Blanked or rewritten: what follows is in statement position again, unless
                 // the rewrite left a `while`/`if` head.
                 count += 1;
-                if is_ident_start(code[start]) {
+                if is_ident_start_byte(code[start]) {
                     prev = b'a';
                 }
             } else {
@@ -400,7 +352,7 @@ pub fn rewrite_statements(code: &mut [u8]) -> u32 {
 fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
     let n = code.len();
     let word = &code[start..end];
-    if KEYWORDS.contains(&word) || TYPE_WORDS.contains(&word) {
+    if is_macro_keyword(word) || is_type_word(word) {
         return false;
     }
     let open = skip_ws(code, end);
@@ -410,7 +362,7 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
         };
         let after = skip_ws(code, close + 1);
         let next = code.get(after).copied().unwrap_or(b';');
-        if next == b'{' || (is_ident_start(next) && is_iterator_name(word)) {
+        if next == b'{' || (is_ident_start_byte(next) && is_iterator_name(word)) {
             let kw: &[u8] = if word.len() >= 5 { b"while" } else { b"if" };
             if word.len() < kw.len() {
                 return false;
@@ -426,7 +378,8 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
         let has_statement = last.contains(&b';')
             || (last_comma.is_some() && last_trim.is_empty())
             || STATEMENT_WORDS.iter().any(|w| {
-                last_trim.starts_with(w) && last_trim.get(w.len()).is_none_or(|c| !is_ident(*c))
+                last_trim.starts_with(w)
+                    && last_trim.get(w.len()).is_none_or(|c| !is_ident_byte(*c))
             });
         if has_statement && word.len() >= 2 {
             if let Some(comma) = last_comma {
@@ -441,7 +394,7 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
             }
             return true;
         }
-        if is_ident_start(next) && code[close..after].contains(&b'\n') {
+        if is_ident_start_byte(next) && code[close..after].contains(&b'\n') {
             blank(code, start, close + 1);
             return true;
         }
@@ -459,16 +412,16 @@ fn statement_macro(code: &mut [u8], start: usize, end: usize) -> bool {
     let next = code[open];
     let newline = code[end..open].contains(&b'\n');
     let mut e = open;
-    while e < n && is_ident(code[e]) {
+    while e < n && is_ident_byte(code[e]) {
         e += 1;
     }
     let after_ident = skip_ws(code, e);
     let same_line_use = next.is_ascii_digit()
         || next == b'"'
-        || (is_ident_start(next)
+        || (is_ident_start_byte(next)
             && after_ident < n
-            && (code[after_ident] == b'(' || KEYWORDS.contains(&&code[open..e])));
-    let own_line = newline && (is_ident_start(next) || next == b'}');
+            && (code[after_ident] == b'(' || is_macro_keyword(&code[open..e])));
+    let own_line = newline && (is_ident_start_byte(next) || next == b'}');
     if same_line_use || own_line {
         blank(code, start, end);
         return true;
@@ -509,7 +462,10 @@ fn last_top_level_comma(code: &[u8], open: usize, close: usize) -> Option<usize>
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             b',' if depth == 1 => last = Some(i),
-            b'"' | b'\'' => i = skip_literal(code, i),
+            b'"' | b'\'' => {
+                i = skip_literal(code, i);
+                continue;
+            }
             _ => {}
         }
         i += 1;
@@ -517,26 +473,16 @@ fn last_top_level_comma(code: &[u8], open: usize, close: usize) -> Option<usize>
     last
 }
 
+/// A keyword no macro is named after: [`KEYWORDS`](crate::ctext::KEYWORDS) and `goto`.
+fn is_macro_keyword(word: &[u8]) -> bool {
+    is_keyword(word) || word == b"goto"
+}
+
 fn is_iterator_name(word: &[u8]) -> bool {
     word.starts_with(b"for_each")
         || word.windows(9).any(|w| w == b"_for_each")
         || word.ends_with(b"_each")
 }
-
-const KEYWORDS: [&[u8]; 12] = [
-    b"return",
-    b"case",
-    b"sizeof",
-    b"else",
-    b"do",
-    b"goto",
-    b"if",
-    b"while",
-    b"for",
-    b"switch",
-    b"typeof",
-    b"__typeof__",
-];
 
 /// Macros that expand to string literals stand next to strings: `printk(KERN_ERR PFX "x")`,
 /// `"1-" __MODULE_STRING(N) "s"`. Each such identifier, or `NAME(...)` on one line, becomes a
@@ -549,7 +495,7 @@ pub fn rewrite_string_macros(code: &mut [u8]) -> u32 {
         let mut i = 0;
         while i < n {
             if code[i] == b'\'' {
-                i = skip_literal(code, i) + 1;
+                i = skip_literal(code, i);
                 continue;
             }
             if code[i] != b'"' {
@@ -557,7 +503,8 @@ pub fn rewrite_string_macros(code: &mut [u8]) -> u32 {
                 continue;
             }
             let start = i;
-            let end = skip_literal(code, i);
+            // The closing quote (or the last byte of an unterminated literal).
+            let end = skip_literal(code, i) - 1;
             if end >= n || code[end] != b'"' {
                 i = end + 1;
                 continue;
@@ -567,18 +514,18 @@ pub fn rewrite_string_macros(code: &mut [u8]) -> u32 {
             while p > 0 && code[p - 1].is_ascii_whitespace() {
                 p -= 1;
             }
-            if p > 0 && is_ident(code[p - 1]) {
+            if p > 0 && is_ident_byte(code[p - 1]) {
                 let mut s0 = p;
-                while s0 > 0 && is_ident(code[s0 - 1]) {
+                while s0 > 0 && is_ident_byte(code[s0 - 1]) {
                     s0 -= 1;
                 }
                 count += stringify(code, s0, p) as u32;
             }
             // Forwards: `"..." IDENT` or `"..." IDENT(...)`.
             let q = skip_ws(code, end + 1);
-            if q < n && is_ident_start(code[q]) {
+            if q < n && is_ident_start_byte(code[q]) {
                 let mut e = q;
-                while e < n && is_ident(code[e]) {
+                while e < n && is_ident_byte(code[e]) {
                     e += 1;
                 }
                 let open = skip_ws(code, e);
@@ -602,13 +549,13 @@ pub fn rewrite_string_macros(code: &mut [u8]) -> u32 {
 /// two bytes on one line.
 fn stringify(code: &mut [u8], from: usize, to: usize) -> bool {
     let mut ident_end = from;
-    while ident_end < to && is_ident(code[ident_end]) {
+    while ident_end < to && is_ident_byte(code[ident_end]) {
         ident_end += 1;
     }
     let word = &code[from..ident_end];
     if to - from < 2
-        || !is_ident_start(code[from])
-        || KEYWORDS.contains(&word)
+        || !is_ident_start_byte(code[from])
+        || is_macro_keyword(word)
         || code[from..to].contains(&b'\n')
     {
         return false;
@@ -657,7 +604,7 @@ pub fn rewrite_unnamed_bitfields(code: &mut [u8]) -> u32 {
             p -= 1;
         }
         let mut s0 = p;
-        while s0 > 0 && is_ident(code[s0 - 1]) {
+        while s0 > 0 && is_ident_byte(code[s0 - 1]) {
             s0 -= 1;
         }
         if s0 < p
@@ -713,7 +660,7 @@ pub fn fix_end_labels(code: &mut [u8]) -> u32 {
     let mut i = 0;
     while i < n {
         if code[i] == b'"' || code[i] == b'\'' {
-            i = skip_literal(code, i) + 1;
+            i = skip_literal(code, i);
             continue;
         }
         if code[i] != b':' || (i + 1 < n && code[i + 1] == b':') {
@@ -732,7 +679,7 @@ pub fn fix_end_labels(code: &mut [u8]) -> u32 {
             ls -= 1;
         }
         let label_end = ls;
-        while ls > 0 && is_ident(code[ls - 1]) {
+        while ls > 0 && is_ident_byte(code[ls - 1]) {
             ls -= 1;
         }
         if let Some(ws) = (colon + 1..close).find(|&k| code[k] == b' ' || code[k] == b'\t') {
@@ -767,7 +714,7 @@ pub fn blank_string_contents(code: &mut [u8]) -> u32 {
     let mut i = 0;
     while let Some(k) = memchr::memchr2(b'"', b'\'', &code[i..]) {
         let open = i + k;
-        let close = skip_literal(code, open);
+        let close = skip_literal(code, open) - 1;
         if code[open] == b'"' && code[close] == b'"' && close > open + 1 {
             let body = &mut code[open + 1..close];
             let mut j = 0;

@@ -26,7 +26,8 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::ctext::{self, body_calls, split_member, strip_parens};
+use super::ctext::{self, body_calls, split_member};
+use crate::ctext::{is_ident_char, is_identifier, strip_parens, TYPE_WORDS};
 use crate::facts::{CallGuard as Guard, Function};
 use crate::index::{referenced_name, FnRef, Index, TableContent, TableValue, VarRef};
 use crate::kb::Kb;
@@ -580,7 +581,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                     p => p.to_string(),
                 })
                 .collect(),
-            None if ctext::is_identifier(strip_parens(&def.body)) => {
+            None if is_identifier(strip_parens(&def.body)) => {
                 (0..ALIAS_ARITY).map(|i| format!("__arg{i}")).collect()
             }
             None => Vec::new(),
@@ -601,7 +602,7 @@ impl<'i, 'a> Builder<'i, 'a> {
             };
             let def = &self.index.files[file as usize].macros[idx as usize];
             let body = strip_parens(&def.body);
-            let alias = def.params.is_none() && ctext::is_identifier(body);
+            let alias = def.params.is_none() && is_identifier(body);
             let calls = if alias {
                 vec![ctext::BodyCall {
                     callee: body.to_string(),
@@ -645,7 +646,7 @@ impl<'i, 'a> Builder<'i, 'a> {
         if self.is_type(e) {
             return Target::Never;
         }
-        if ctext::is_identifier(e) {
+        if is_identifier(e) {
             return self.resolve_direct(e, ctx, None);
         }
         if let Some((base, field)) = split_member(e) {
@@ -666,14 +667,7 @@ impl<'i, 'a> Builder<'i, 'a> {
 
     /// Whether a parenthesized callee is a type: the "call" is a cast.
     fn is_type(&self, e: &str) -> bool {
-        const TYPE_WORDS: &[&str] = &[
-            "struct", "union", "enum", "unsigned", "signed", "int", "long", "short", "char",
-            "void", "const", "volatile", "float", "double",
-        ];
-        let first = e
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .next()
-            .unwrap_or("");
+        let first = e.split(|c: char| !is_ident_char(c)).next().unwrap_or("");
         let rest = e[first.len()..].trim();
         TYPE_WORDS.contains(&first)
             || (self.type_names.contains(first) && rest.chars().all(|c| c == '*' || c == ' '))
@@ -703,7 +697,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                 .find(|f| f.name == field)?;
             return self.known_struct(f.struct_type.as_deref()?);
         }
-        if !ctext::is_identifier(e) {
+        if !is_identifier(e) {
             return None;
         }
         if let Some(f) = ctx.func {
