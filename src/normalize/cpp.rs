@@ -56,27 +56,8 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
     let mut pos = 0;
     let mut line_no: u32 = 1;
     while pos < n {
-        // The logical line: up to a newline not preceded by a backslash.
         let start = pos;
-        let mut lines_in = 1;
-        let mut from = pos;
-        let end = loop {
-            let Some(k) = memchr::memchr2(b'\n', b'\\', &code[from..]) else {
-                break n;
-            };
-            let at = from + k;
-            from = at + 1;
-            if code[at] == b'\n' {
-                break at;
-            }
-            if code.get(at + 1) == Some(&b'\n') {
-                from = at + 2;
-                lines_in += 1;
-            } else if code.get(at + 1) == Some(&b'\r') && code.get(at + 2) == Some(&b'\n') {
-                from = at + 3;
-                lines_in += 1;
-            }
-        };
+        let (end, lines_in) = logical_line_end(code, pos);
         let active = stack.last().is_none_or(|f| f.active);
         let first = code[start..end]
             .iter()
@@ -181,6 +162,31 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
         result.unbalanced = true;
     }
     result
+}
+
+/// The end of the logical line starting at `pos` (its newline, or the end of the text: a
+/// newline preceded by a backslash continues the line) and how many lines it spans.
+fn logical_line_end(code: &[u8], pos: usize) -> (usize, u32) {
+    let mut lines_in = 1;
+    let mut from = pos;
+    let end = loop {
+        let Some(k) = memchr::memchr2(b'\n', b'\\', &code[from..]) else {
+            break code.len();
+        };
+        let at = from + k;
+        from = at + 1;
+        if code[at] == b'\n' {
+            break at;
+        }
+        if code.get(at + 1) == Some(&b'\n') {
+            from = at + 2;
+            lines_in += 1;
+        } else if code.get(at + 1) == Some(&b'\r') && code.get(at + 2) == Some(&b'\n') {
+            from = at + 3;
+            lines_in += 1;
+        }
+    };
+    (end, lines_in)
 }
 
 fn split_word(text: &str) -> (&str, &str) {
