@@ -2,6 +2,7 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use crate::ctext::{is_ident_char, is_identifier};
 use crate::facts::{
     Designator, FileFacts, Function, InitItem, InitList, InitValue, StructDef, Variable,
 };
@@ -537,11 +538,6 @@ fn table_macro_variables<'a>(file: &'a FileFacts, kb: &Kb) -> Vec<(&'a str, Vari
     out
 }
 
-fn is_identifier(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// The name an expression refers to, with `&`, casts and parentheses stripped:
 /// `&foo_fops` -> `foo_fops`, `(struct x *) &tbl[i]` -> `tbl`.
 pub fn referenced_name(expr: &str) -> Option<&str> {
@@ -561,9 +557,7 @@ pub fn referenced_name(expr: &str) -> Option<&str> {
             break;
         }
     }
-    let end = e
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(e.len());
+    let end = e.find(|c: char| !is_ident_char(c)).unwrap_or(e.len());
     let name = &e[..end];
     let ok = !name.is_empty()
         && !name.as_bytes()[0].is_ascii_digit()
@@ -612,12 +606,7 @@ pub fn referenced_member(expr: &str) -> Option<(&str, &str)> {
     let e = expr.trim();
     let dot = e.rfind('.')?;
     let member = e[dot + 1..].trim();
-    let is_ident = !member.is_empty()
-        && !member.as_bytes()[0].is_ascii_digit()
-        && member
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !is_ident || e[..dot].contains("->") || e[..dot].contains('.') {
+    if !is_identifier(member) || e[..dot].contains("->") || e[..dot].contains('.') {
         return None;
     }
     Some((referenced_name(&e[..dot])?, member))

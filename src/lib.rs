@@ -9,6 +9,7 @@ pub mod bkl;
 pub mod buildinfo;
 pub mod cfg;
 pub mod chain;
+pub mod ctext;
 pub mod diag;
 pub mod entries;
 pub mod facts;

@@ -10,6 +10,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::ctext::{is_ident_byte, is_ident_char, is_ident_start_byte};
 use crate::facts::{Function, InitList};
 use crate::index::{referenced_name, FnRef, Index, TableContent};
 use crate::normalize::MacroDef;
@@ -262,9 +263,9 @@ fn tokenize(s: &str) -> Vec<Tok<'_>> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
+        if is_ident_start_byte(c) {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            while i < b.len() && is_ident_byte(b[i]) {
                 i += 1;
             }
             out.push(Tok::Ident(&s[start..i]));
@@ -381,7 +382,7 @@ fn cast_type_prefix<'a>(t: &[Tok<'a>]) -> Option<&'a str> {
 /// `struct file *` gives `file`; a bare typedef name gives itself.
 fn struct_in_type(ty: &str) -> Option<&str> {
     let mut words = ty
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .split(|c: char| !is_ident_char(c))
         .filter(|w| !w.is_empty() && !matches!(*w, "const" | "volatile" | "static" | "extern"));
     match words.next()? {
         "struct" | "union" => words.next(),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::kinds::fields;
 use super::syntax::Node;
 use super::{kids, Lower};
+use crate::ctext::parse_int;
 
 pub type StmtId = u32;
 
@@ -550,29 +551,4 @@ fn span(node: Node<'_>) -> Span {
 fn is_constant_name(name: &str) -> bool {
     name.bytes()
         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
-fn parse_int(text: &str) -> Option<i64> {
-    let t = text.trim_end_matches(['u', 'U', 'l', 'L']);
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()
-    } else if t.len() > 1 && t.starts_with('0') {
-        i64::from_str_radix(&t[1..], 8).ok()
-    } else {
-        t.parse().ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integers_in_c_notation() {
-        assert_eq!(parse_int("0"), Some(0));
-        assert_eq!(parse_int("0x10"), Some(16));
-        assert_eq!(parse_int("010"), Some(8));
-        assert_eq!(parse_int("12UL"), Some(12));
-        assert_eq!(parse_int("1.5"), None);
-    }
 }

@@ -1,6 +1,7 @@
 //! Replacing comments by spaces, so that later passes never see `#` or `}` inside a comment.
 
-use super::{blank, literal_end};
+use super::blank;
+use crate::ctext::literal_end;
 
 /// Returns `src` with every comment byte turned into a space (newlines kept), leaving string and
 /// character literals alone. A literal that is not closed on its line ends there: this keeps an

@@ -11,6 +11,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
 
+use crate::ctext::{is_ident_byte, is_ident_char, is_ident_start_byte, parse_int};
+
 /// What the preprocessor is told to assume.
 #[derive(Debug, Clone, Default)]
 pub struct CppConfig {
@@ -54,27 +56,8 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
     let mut pos = 0;
     let mut line_no: u32 = 1;
     while pos < n {
-        // The logical line: up to a newline not preceded by a backslash.
         let start = pos;
-        let mut lines_in = 1;
-        let mut from = pos;
-        let end = loop {
-            let Some(k) = memchr::memchr2(b'\n', b'\\', &code[from..]) else {
-                break n;
-            };
-            let at = from + k;
-            from = at + 1;
-            if code[at] == b'\n' {
-                break at;
-            }
-            if code.get(at + 1) == Some(&b'\n') {
-                from = at + 2;
-                lines_in += 1;
-            } else if code.get(at + 1) == Some(&b'\r') && code.get(at + 2) == Some(&b'\n') {
-                from = at + 3;
-                lines_in += 1;
-            }
-        };
+        let (end, lines_in) = logical_line_end(code, pos);
         let active = stack.last().is_none_or(|f| f.active);
         let first = code[start..end]
             .iter()
@@ -146,7 +129,9 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
                         let value = if def.params.is_none() {
-                            parse_int(def.body.trim())
+                            // `#define N (4)`: each side's parentheses go, balanced or not.
+                            let body = def.body.trim().trim_start_matches('(');
+                            parse_int(body.trim_end_matches(')'))
                         } else {
                             None
                         };
@@ -179,11 +164,34 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
     result
 }
 
+/// The end of the logical line starting at `pos` (its newline, or the end of the text: a
+/// newline preceded by a backslash continues the line) and how many lines it spans.
+fn logical_line_end(code: &[u8], pos: usize) -> (usize, u32) {
+    let mut lines_in = 1;
+    let mut from = pos;
+    let end = loop {
+        let Some(k) = memchr::memchr2(b'\n', b'\\', &code[from..]) else {
+            break code.len();
+        };
+        let at = from + k;
+        from = at + 1;
+        if code[at] == b'\n' {
+            break at;
+        }
+        if code.get(at + 1) == Some(&b'\n') {
+            from = at + 2;
+            lines_in += 1;
+        } else if code.get(at + 1) == Some(&b'\r') && code.get(at + 2) == Some(&b'\n') {
+            from = at + 3;
+            lines_in += 1;
+        }
+    };
+    (end, lines_in)
+}
+
 fn split_word(text: &str) -> (&str, &str) {
     let text = text.trim_start();
-    let end = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(text.len());
+    let end = text.find(|c: char| !is_ident_char(c)).unwrap_or(text.len());
     (&text[..end], &text[end..])
 }
 
@@ -226,20 +234,6 @@ fn parse_define(rest: &str, line: u32) -> Option<MacroDef> {
         body: body.split_whitespace().collect::<Vec<_>>().join(" "),
         line,
     })
-}
-
-fn parse_int(text: &str) -> Option<i64> {
-    let t = text
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .trim_end_matches(['u', 'U', 'l', 'L']);
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()
-    } else if t.len() > 1 && t.starts_with('0') {
-        i64::from_str_radix(&t[1..], 8).ok()
-    } else {
-        t.parse().ok()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -483,9 +477,9 @@ fn tokenize(text: &str) -> Vec<Tok> {
             }
             continue;
         }
-        if c.is_ascii_alphabetic() || c == b'_' {
+        if is_ident_start_byte(c) {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            while i < b.len() && is_ident_byte(b[i]) {
                 i += 1;
             }
             toks.push(Tok::Ident(text[start..i].to_string()));

@@ -105,22 +105,6 @@ fn blank(code: &mut [u8], from: usize, to: usize) {
     }
 }
 
-/// Where a literal whose body starts at `i` ends: after its closing quote, after the end of
-/// its line, or at the end of the text. A backslash escapes the next byte, newline included.
-fn literal_end(src: &[u8], mut i: usize, quote: u8) -> usize {
-    while let Some(k) = memchr::memchr3(b'\\', b'\n', quote, &src[i..]) {
-        let at = i + k;
-        if src[at] != b'\\' {
-            return at + 1;
-        }
-        i = at + 2;
-        if i >= src.len() {
-            break;
-        }
-    }
-    src.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

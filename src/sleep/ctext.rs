@@ -3,6 +3,10 @@
 //! shape of a callee expression (`a->b->c`). They never fail: text they do not understand
 //! yields nothing.
 
+use crate::ctext::{
+    is_ident_byte, is_ident_char, is_ident_start_byte, matching_bracket, skip_literal, KEYWORDS,
+};
+
 /// A call found in a macro body: `name(args)`, or `...->name(args)` / `....name(args)` for a
 /// call through a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,19 +16,9 @@ pub struct BodyCall {
     pub through_field: bool,
 }
 
+/// Words followed by `(` that are not calls, besides the [`KEYWORDS`].
 const NOT_CALLEES: &[&str] = &[
-    "if",
-    "while",
-    "for",
-    "switch",
-    "return",
-    "sizeof",
-    "typeof",
-    "__typeof__",
     "__typeof",
-    "do",
-    "else",
-    "case",
     "defined",
     "__asm__",
     "asm",
@@ -44,52 +38,6 @@ const NOT_CALLEES: &[&str] = &[
     "struct",
     "union",
 ];
-
-fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-
-fn is_ident(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-/// Index just past a string or character literal starting at `i` (which holds the quote).
-fn skip_literal(b: &[u8], i: usize) -> usize {
-    let quote = b[i];
-    let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            c if c == quote => return j + 1,
-            _ => j += 1,
-        }
-    }
-    b.len()
-}
-
-/// The index of the parenthesis matching the one at `open`, if the text closes it.
-fn matching_paren(b: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut j = open;
-    while j < b.len() {
-        match b[j] {
-            b'"' | b'\'' => {
-                j = skip_literal(b, j);
-                continue;
-            }
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(j);
-                }
-            }
-            _ => {}
-        }
-        j += 1;
-    }
-    None
-}
 
 /// Splits an argument list at top-level commas; empty text gives no arguments.
 pub fn split_args(text: &str) -> Vec<String> {
@@ -133,12 +81,12 @@ pub fn body_calls(body: &str) -> Vec<BodyCall> {
             i = skip_literal(b, i);
             continue;
         }
-        if !is_ident_start(c) || (i > 0 && is_ident(b[i - 1])) {
+        if !is_ident_start_byte(c) || (i > 0 && is_ident_byte(b[i - 1])) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < b.len() && is_ident(b[i]) {
+        while i < b.len() && is_ident_byte(b[i]) {
             i += 1;
         }
         let name = &body[start..i];
@@ -146,7 +94,7 @@ pub fn body_calls(body: &str) -> Vec<BodyCall> {
         while k < b.len() && b[k].is_ascii_whitespace() {
             k += 1;
         }
-        if k >= b.len() || b[k] != b'(' || NOT_CALLEES.contains(&name) {
+        if k >= b.len() || b[k] != b'(' || KEYWORDS.contains(&name) || NOT_CALLEES.contains(&name) {
             continue;
         }
         let before = body[..start].trim_end();
@@ -154,7 +102,7 @@ pub fn body_calls(body: &str) -> Vec<BodyCall> {
             continue;
         }
         let through_field = before.ends_with("->") || (before.ends_with('.'));
-        let Some(close) = matching_paren(b, k) else {
+        let Some(close) = matching_bracket(b, k) else {
             continue;
         };
         out.push(BodyCall {
@@ -192,12 +140,12 @@ pub fn words(expr: &str) -> Vec<Word<'_>> {
             i = skip_literal(b, i);
             continue;
         }
-        if !is_ident(c) {
+        if !is_ident_byte(c) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < b.len() && (is_ident(b[i]) || (c.is_ascii_digit() && b[i] == b'.')) {
+        while i < b.len() && (is_ident_byte(b[i]) || (c.is_ascii_digit() && b[i] == b'.')) {
             i += 1;
         }
         let before = expr[..start].trim_end();
@@ -214,25 +162,13 @@ pub fn words(expr: &str) -> Vec<Word<'_>> {
     out
 }
 
-/// Removes parentheses around the whole expression and surrounding blanks.
-pub fn strip_parens(mut e: &str) -> &str {
-    loop {
-        e = e.trim();
-        if e.starts_with('(') && matching_paren(e.as_bytes(), 0) == Some(e.len() - 1) {
-            e = &e[1..e.len() - 1];
-        } else {
-            return e;
-        }
-    }
-}
-
 /// `(type) rest` gives `Some((type, rest))`.
 pub fn split_cast(e: &str) -> Option<(&str, &str)> {
     let e = e.trim();
     if !e.starts_with('(') {
         return None;
     }
-    let close = matching_paren(e.as_bytes(), 0)?;
+    let close = matching_bracket(e.as_bytes(), 0)?;
     let rest = e[close + 1..].trim();
     (!rest.is_empty()).then(|| (e[1..close].trim(), rest))
 }
@@ -242,7 +178,7 @@ pub fn split_member(e: &str) -> Option<(&str, &str)> {
     let b = e.as_bytes();
     let end = e.trim_end().len();
     let mut j = end;
-    while j > 0 && is_ident(b[j - 1]) {
+    while j > 0 && is_ident_byte(b[j - 1]) {
         j -= 1;
     }
     if j == end || j == 0 || b[j].is_ascii_digit() {
@@ -287,12 +223,6 @@ pub fn strip_index(e: &str) -> &str {
     t
 }
 
-/// Whether the text is one C identifier.
-pub fn is_identifier(e: &str) -> bool {
-    let b = e.as_bytes();
-    !b.is_empty() && is_ident_start(b[0]) && b.iter().all(|c| is_ident(*c))
-}
-
 /// The struct or typedef name of a declared type: `const struct net_device *` gives
 /// `net_device`, `kdev_t` gives `kdev_t`.
 pub fn type_name(ty: &str) -> Option<&str> {
@@ -300,25 +230,13 @@ pub fn type_name(ty: &str) -> Option<&str> {
         "const", "volatile", "register", "static", "extern", "unsigned", "signed",
     ];
     let mut words = ty
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .split(|c: char| !is_ident_char(c))
         .filter(|w| !w.is_empty() && !QUALIFIERS.contains(w));
     let first = words.next()?;
     if first == "struct" || first == "union" {
         words.next()
     } else {
         Some(first)
-    }
-}
-
-/// Parses an integer literal as C writes it (`0x01`, `010`, `4UL`).
-pub fn parse_int(text: &str) -> Option<i64> {
-    let t = strip_parens(text).trim_end_matches(['u', 'U', 'l', 'L']);
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()
-    } else if t.len() > 1 && t.starts_with('0') {
-        i64::from_str_radix(&t[1..], 8).ok()
-    } else {
-        t.parse().ok()
     }
 }
 
@@ -382,14 +300,10 @@ mod tests {
         assert_eq!(split_member("fops[i].open"), Some(("fops[i]", "open")));
         assert_eq!(split_member("f(a->b)"), None);
         assert_eq!(split_member("open"), None);
-        assert_eq!(strip_parens("((x))"), "x");
-        assert_eq!(strip_parens("(a)+(b)"), "(a)+(b)");
         assert_eq!(split_cast("(struct foo *) p"), Some(("struct foo *", "p")));
         assert_eq!(strip_index("tbl[i][j]"), "tbl[i]");
         assert_eq!(type_name("const struct net_device *"), Some("net_device"));
         assert_eq!(type_name("kdev_t"), Some("kdev_t"));
-        assert_eq!(parse_int("0x01"), Some(1));
-        assert_eq!(parse_int("(4UL)"), Some(4));
         assert_eq!(split_args(""), Vec::<String>::new());
         assert_eq!(split_args("a, (b, c), d"), vec!["a", "(b, c)", "d"]);
     }

@@ -7,7 +7,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::ctext::{self, words};
+use super::ctext::words;
+use crate::ctext::parse_paren_int;
 use crate::facts::FileFacts;
 
 /// How deep macro definitions are followed; kernel masks are two levels deep.
@@ -74,7 +75,7 @@ impl<'a> HeaderPass<'a> {
 }
 
 fn number_sleeps(text: &str, wait_value: Option<i64>) -> bool {
-    match (ctext::parse_int(text), wait_value) {
+    match (parse_paren_int(text), wait_value) {
         (Some(n), Some(bit)) => n & bit != 0,
         _ => false,
     }
@@ -90,7 +91,7 @@ impl MaskTable {
         }
         let wait_value = bodies
             .get(wait_bit)
-            .and_then(|bs| bs.iter().find_map(|b| ctext::parse_int(b)));
+            .and_then(|bs| bs.iter().find_map(|b| parse_paren_int(b)));
         let names: Vec<&str> = bodies.keys().copied().collect();
         let mut pass = HeaderPass {
             bodies,

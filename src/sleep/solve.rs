@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use super::graph::{Graph, Interner, NodeId, NodeKind, Origin, Site, Target};
 use super::mask::{Mask, MaskTable};
 use super::UnknownPolicy;
+use crate::ctext::{parse_int, strip_parens};
 use crate::facts::CallGuard as Guard;
 use crate::index::Index;
 use crate::kb::Kb;
@@ -430,12 +431,8 @@ pub fn guard_arg(args: Option<&[String]>, g: Guard, params: &[&str], stable: u64
     let Some(text) = args.get(g.param as usize) else {
         return GuardArg::Holds;
     };
-    let t = super::ctext::strip_parens(text);
-    let value = if t == "NULL" {
-        Some(0)
-    } else {
-        super::ctext::parse_int(t)
-    };
+    let t = strip_parens(text);
+    let value = if t == "NULL" { Some(0) } else { parse_int(t) };
     if let Some(v) = value {
         return if (v != 0) == g.nonzero {
             GuardArg::Holds

@@ -1,0 +1,227 @@
+//! The C-text toolkit: identifier predicates, literal and bracket scanners, integer literals
+//! and keyword lists shared by every pass that reads C as text rather than as a parse tree.
+//!
+//! A leaf module (nothing from `crate::`), so that normalization, lowering and the analyses
+//! can all use it without depending on one another.
+
+/// Whether `c` may start a C identifier.
+pub fn is_ident_start_byte(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+/// Whether `c` may continue a C identifier.
+pub fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// [`is_ident_byte`] for `char` predicates (`str::split`, `take_while`).
+pub fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Whether the text is one C identifier.
+pub fn is_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && is_ident_start_byte(b[0]) && b.iter().all(|c| is_ident_byte(*c))
+}
+
+/// Whether the text is one non-empty run of identifier bytes; unlike [`is_identifier`] it may
+/// start with a digit (`42`, `0x10`, `foo`).
+pub fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_ident_byte)
+}
+
+/// Where a literal whose body starts at `i` ends: after its closing quote, after the end of
+/// its line, or at the end of the text. A backslash escapes the next byte, newline included.
+/// Stopping at the line end keeps a stray quote (`#error don't`) from swallowing a file.
+pub fn literal_end(src: &[u8], mut i: usize, quote: u8) -> usize {
+    while let Some(k) = memchr::memchr3(b'\\', b'\n', quote, &src[i..]) {
+        let at = i + k;
+        if src[at] != b'\\' {
+            return at + 1;
+        }
+        i = at + 2;
+        if i >= src.len() {
+            break;
+        }
+    }
+    src.len()
+}
+
+/// Index just past the string or character literal whose opening quote is at `open`
+/// (see [`literal_end`] for where an unterminated one ends).
+pub fn skip_literal(code: &[u8], open: usize) -> usize {
+    literal_end(code, open + 1, code[open])
+}
+
+/// Index of the parenthesis closing the one at `open` (which must be `(`), counting only
+/// parentheses and skipping literals. Brackets and braces are ignored, so text whose braces
+/// are unbalanced by conditional compilation still pairs its parentheses.
+pub fn matching_paren(code: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < code.len() {
+        match code[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            b'"' | b'\'' => {
+                i = skip_literal(code, i);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the bracket closing the one at `open`, with `()`, `[]` and `{}` sharing one depth
+/// (any closer closes), skipping literals: for one well-formed expression.
+pub fn matching_bracket(code: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut i = open;
+    while i < code.len() {
+        match code[i] {
+            b'"' | b'\'' => {
+                i = skip_literal(code, i);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The text without whitespace and balanced enclosing parentheses: `((x))` gives `x`,
+/// `(a)+(b)` stays.
+pub fn strip_parens(mut e: &str) -> &str {
+    loop {
+        e = e.trim();
+        if e.starts_with('(') && matching_bracket(e.as_bytes(), 0) == Some(e.len() - 1) {
+            e = &e[1..e.len() - 1];
+        } else {
+            return e;
+        }
+    }
+}
+
+/// Parses an integer literal as C writes it: decimal, `0x` hex, `0` octal, with `u`/`l`
+/// suffixes (`0x10`, `010`, `12UL`). Anything else, parentheses included, gives `None`.
+pub fn parse_int(text: &str) -> Option<i64> {
+    let t = text.trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+/// [`parse_int`] of the text inside balanced enclosing parentheses: `(4UL)` gives 4.
+pub fn parse_paren_int(text: &str) -> Option<i64> {
+    parse_int(strip_parens(text))
+}
+
+/// Keywords that stand before `(`, an expression or a statement: never the name of a function
+/// or macro, so a scanner looking for calls or macros skips them.
+pub const KEYWORDS: [&str; 11] = [
+    "if",
+    "while",
+    "for",
+    "switch",
+    "return",
+    "sizeof",
+    "typeof",
+    "__typeof__",
+    "do",
+    "else",
+    "case",
+];
+
+/// The words of a basic type specifier: tags, sizes, signedness, qualifiers.
+pub const TYPE_WORDS: [&str; 14] = [
+    "struct", "union", "enum", "unsigned", "signed", "const", "volatile", "int", "long", "short",
+    "char", "void", "float", "double",
+];
+
+/// Whether the bytes are one of [`KEYWORDS`].
+pub fn is_keyword(word: &[u8]) -> bool {
+    KEYWORDS.iter().any(|k| k.as_bytes() == word)
+}
+
+/// Whether the bytes are one of [`TYPE_WORDS`].
+pub fn is_type_word(word: &[u8]) -> bool {
+    TYPE_WORDS.iter().any(|k| k.as_bytes() == word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_ident_start_byte(b'_') && is_ident_start_byte(b'a'));
+        assert!(!is_ident_start_byte(b'1') && is_ident_byte(b'1'));
+        assert!(!is_ident_byte(b'-') && is_ident_char('Z') && !is_ident_char('.'));
+        assert!(is_identifier("dev_open2") && is_identifier("_x"));
+        assert!(!is_identifier("") && !is_identifier("2x") && !is_identifier("a->b"));
+        assert!(!is_identifier("é"));
+        assert!(is_word("42") && is_word("foo") && !is_word("") && !is_word("a b"));
+    }
+
+    #[test]
+    fn literals() {
+        let s = b"\"a\\\"b\" x";
+        assert_eq!(skip_literal(s, 0), 6);
+        assert_eq!(literal_end(s, 1, b'"'), 6);
+        // An unterminated literal ends after its line.
+        assert_eq!(skip_literal(b"'x\ny'", 0), 3);
+        assert_eq!(skip_literal(b"\"ab", 0), 3);
+        assert_eq!(skip_literal(b"'\\", 0), 2);
+    }
+
+    #[test]
+    fn brackets() {
+        assert_eq!(matching_paren(b"(a(b)\")\")", 0), Some(8));
+        assert_eq!(matching_paren(b"(a[)", 0), Some(3));
+        assert_eq!(matching_paren(b"(a", 0), None);
+        assert_eq!(matching_bracket(b"(a[)]", 0), Some(4));
+        assert_eq!(matching_bracket(b"(a[b])", 0), Some(5));
+        assert_eq!(matching_bracket(b"f(x]", 1), Some(3));
+        assert_eq!(strip_parens(" ((x)) "), "x");
+        assert_eq!(strip_parens("(a)+(b)"), "(a)+(b)");
+    }
+
+    #[test]
+    fn integers_in_c_notation() {
+        assert_eq!(parse_int("0"), Some(0));
+        assert_eq!(parse_int("0x10"), Some(16));
+        assert_eq!(parse_int("0X1f"), Some(31));
+        assert_eq!(parse_int("010"), Some(8));
+        assert_eq!(parse_int("12UL"), Some(12));
+        assert_eq!(parse_int("1.5"), None);
+        assert_eq!(parse_int("(4)"), None);
+        assert_eq!(parse_paren_int("(4UL)"), Some(4));
+        assert_eq!(parse_paren_int("(0x01)"), Some(1));
+    }
+
+    #[test]
+    fn keyword_lists() {
+        assert!(is_keyword(b"sizeof") && !is_keyword(b"goto") && !is_keyword(b"int"));
+        assert!(is_type_word(b"unsigned") && !is_type_word(b"u32"));
+    }
+}
