@@ -82,24 +82,24 @@ impl Session {
         self.scan(&BodyPolicy::mentioning(&self.kb.body_words()))
     }
 
-    /// The task list: every implicitly exported routine, with the lock verdict of its slot.
-    pub fn entries(&self) -> Result<Outcome<EntriesReport>> {
+    /// The task list: every implicitly exported routine, and the lock analysis of the slots
+    /// they sit in.
+    pub fn entries(&self) -> Result<Outcome<(EntriesReport, BklReport)>> {
         let (mut scan, build) = self.scan_for_entries()?;
         let index = Index::build(&scan, &self.kb);
-        let mut report = entries::compute(&index, &self.kb, &build);
-        bkl::analyse(&index, &self.kb, &report.entries).annotate(&mut report.entries);
+        let report = entries::compute(&index, &self.kb, &build);
+        let locking = bkl::analyse(&index, &self.kb, &report.entries);
         drop(index);
-        Ok(outcome(report, &mut scan))
+        Ok(outcome((report, locking), &mut scan))
     }
 
     /// Rule 1's analysis: where the core calls each slot, and its locking.
     pub fn bkl(&self) -> Result<Outcome<BklReport>> {
-        let (mut scan, build) = self.scan_for_entries()?;
-        let index = Index::build(&scan, &self.kb);
-        let entries = entries::compute(&index, &self.kb, &build).entries;
-        let report = bkl::analyse(&index, &self.kb, &entries);
-        drop(index);
-        Ok(outcome(report, &mut scan))
+        let out = self.entries()?;
+        Ok(Outcome {
+            value: out.value.1,
+            warnings: out.warnings,
+        })
     }
 
     /// Both rules of the mail, and the fixes of MR001-MR003 findings when `want_fixes`.

@@ -135,7 +135,7 @@ fn entry_discipline(
     }
     if let Via::Store(container) = &entry.via {
         let pinned = &kb.data.slot_heuristic.pinned_containers;
-        if pinned.iter().any(|c| *c == container.strukt) {
+        if pinned.contains(&container.strukt) {
             discipline = CountDiscipline::Core;
         }
     }

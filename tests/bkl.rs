@@ -158,15 +158,13 @@ fn mixed_paths_have_both_witnesses() {
 
 #[test]
 fn entries_get_the_bkl_key() {
-    let (report, mut entries) = analyse();
-    report.annotate(&mut entries);
+    let (report, entries) = analyse();
     let bkl_of = |f: &str| {
-        entries
+        let e = entries
             .iter()
             .find(|e| e.function == f)
-            .unwrap_or_else(|| panic!("no entry {f}"))
-            .bkl
-            .map_or("", |v| v.as_str())
+            .unwrap_or_else(|| panic!("no entry {f}"));
+        report.verdict_of(e).as_str()
     };
     assert_eq!(bkl_of("inet6_create"), "mixed");
     assert_eq!(bkl_of("f_open"), "held");
@@ -174,7 +172,7 @@ fn entries_get_the_bkl_key() {
     assert_eq!(bkl_of("d_open"), "not-held");
     let rows: Vec<_> = entries
         .iter()
-        .map(modrace::report::entries::EntryRow::from)
+        .map(|e| modrace::report::entries::EntryRow::new(e, Some(&report)))
         .collect();
     let json = serde_json::to_value(&rows).unwrap();
     assert!(json[0]["bkl"].is_string());

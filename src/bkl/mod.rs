@@ -269,11 +269,9 @@ impl BklReport {
         self.slot(slot).map_or(Verdict::Unknown, |s| s.verdict)
     }
 
-    /// Fills the `bkl` key of entries rows.
-    pub fn annotate(&self, entries: &mut [Entry]) {
-        for e in entries {
-            e.bkl = Some(self.slot_verdict(&e.slot.to_string()));
-        }
+    /// The verdict on the slot an entry sits in (the `bkl` key of entries rows).
+    pub fn verdict_of(&self, entry: &Entry) -> Verdict {
+        self.slot_verdict(&entry.slot.to_string())
     }
 }
 

@@ -15,10 +15,10 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let out = session.entries()?;
     print_warnings(&out.warnings, quiet);
-    let report = out.value;
+    let (report, locking) = out.value;
     let text = match (format, sites) {
-        (Format::Text, false) => entries::render(&report),
-        (Format::Json, false) => json_line(&entries::rows(&report))?,
+        (Format::Text, false) => entries::render(&report, Some(&locking)),
+        (Format::Json, false) => json_line(&entries::rows(&report, Some(&locking)))?,
         (Format::Text, true) => entries::render_sites(&report),
         (Format::Json, true) => json_line(&report.registrations)?,
     };

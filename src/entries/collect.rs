@@ -52,6 +52,39 @@ impl<'a> Collector<'a> {
         outcome.unwrap_or(Outcome::NoArguments)
     }
 
+    /// Argument `idx` of a registration routine that takes the callback itself: only a
+    /// function is a callback; a variable there is the callback's private data.
+    fn callback(
+        &mut self,
+        fi: usize,
+        call: &Call,
+        idx: usize,
+        name: &str,
+        via: &Origin,
+    ) -> Outcome {
+        match self.index.resolve_function(fi, name) {
+            Some(func)
+                if !call
+                    .caller
+                    .is_some_and(|c| self.index.is_local(fi, c, name)) =>
+            {
+                let slot = SlotRef::Callback {
+                    routine: call.callee.clone(),
+                    arg: idx,
+                };
+                self.push(func, slot, via);
+                Outcome::Entries
+            }
+            _ if call
+                .caller
+                .is_some_and(|c| self.index.is_local(fi, c, name)) =>
+            {
+                Outcome::Parameter
+            }
+            _ => Outcome::UnknownName,
+        }
+    }
+
     /// Follows argument `idx` of a registration call; the reason when it leads nowhere.
     fn argument(
         &mut self,
@@ -92,28 +125,7 @@ impl<'a> Collector<'a> {
             return Outcome::Null;
         }
         if kind == Some(RegistrationKind::Callback) {
-            // Only a function is a callback; a variable here is the callback's private data.
-            return match self.index.resolve_function(fi, name) {
-                Some(func)
-                    if !call
-                        .caller
-                        .is_some_and(|c| self.index.is_local(fi, c, name)) =>
-                {
-                    let slot = SlotRef::Callback {
-                        routine: call.callee.clone(),
-                        arg: idx,
-                    };
-                    self.push(func, slot, via);
-                    Outcome::Entries
-                }
-                _ if call
-                    .caller
-                    .is_some_and(|c| self.index.is_local(fi, c, name)) =>
-                {
-                    Outcome::Parameter
-                }
-                _ => Outcome::UnknownName,
-            };
+            return self.callback(fi, call, idx, name, via);
         }
         let resolved = self.index.resolve_variable(fi, name);
         if let Some(caller) = call.caller {
@@ -482,7 +494,6 @@ impl<'a> Collector<'a> {
             takes_source: source,
             module_capable,
             module_evidence: evidence,
-            bkl: None,
         });
     }
 }

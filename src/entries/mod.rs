@@ -7,7 +7,6 @@ use rustc_hash::FxHashSet as HashSet;
 
 use serde::Serialize;
 
-use crate::bkl::Verdict;
 use crate::buildinfo::{BuildInfo, ModuleEvidence};
 use crate::index::{Index, TableContent, TableValue};
 use crate::kb::{Kb, Takes, TakesSource};
@@ -89,9 +88,6 @@ pub struct Entry {
     pub takes_source: TakesSource,
     pub module_capable: bool,
     pub module_evidence: ModuleEvidence,
-    /// Whether the core holds the big kernel lock where it calls the slot; `None` until
-    /// filled by `BklReport::annotate`.
-    pub bkl: Option<Verdict>,
 }
 
 /// A registration call, how many entries it led to and, when none, why.

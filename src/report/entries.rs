@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::bkl::BklReport;
 use crate::entries::{EntriesReport, Entry, Outcome, Via};
 use crate::kb::Takes;
 
@@ -27,8 +28,9 @@ pub struct EntryRow<'a> {
     bkl: Option<&'static str>,
 }
 
-impl<'a> From<&'a Entry> for EntryRow<'a> {
-    fn from(e: &'a Entry) -> Self {
+impl<'a> EntryRow<'a> {
+    /// The row of an entry, with the lock verdict of its slot when the analysis ran.
+    pub fn new(e: &'a Entry, bkl: Option<&BklReport>) -> Self {
         EntryRow {
             function: &e.function,
             file: &e.file,
@@ -45,18 +47,22 @@ impl<'a> From<&'a Entry> for EntryRow<'a> {
                 Via::Call(_) => "call",
                 Via::Store(_) => "assignment",
             },
-            bkl: e.bkl.map(|v| v.as_str()),
+            bkl: bkl.map(|b| b.verdict_of(e).as_str()),
         }
     }
 }
 
 /// The JSON rows of a report's entries.
-pub fn rows(report: &EntriesReport) -> Vec<EntryRow<'_>> {
-    report.entries.iter().map(EntryRow::from).collect()
+pub fn rows<'a>(report: &'a EntriesReport, bkl: Option<&BklReport>) -> Vec<EntryRow<'a>> {
+    report
+        .entries
+        .iter()
+        .map(|e| EntryRow::new(e, bkl))
+        .collect()
 }
 
 /// The `entries` text: one line per routine, then the counts.
-pub fn render(report: &EntriesReport) -> String {
+pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
     let mut out = String::new();
     for e in &report.entries {
         out.push_str(&format!(
@@ -74,8 +80,10 @@ pub fn render(report: &EntriesReport) -> String {
             } else {
                 "no"
             },
-            e.bkl
-                .map_or(String::new(), |v| format!(" bkl={}", v.as_str())),
+            bkl.map_or(String::new(), |b| format!(
+                " bkl={}",
+                b.verdict_of(e).as_str()
+            )),
         ));
     }
     out.push_str(&summary(report));

@@ -76,36 +76,7 @@ fn finding(out: &mut String, f: &Finding, sources: &Sources, paint: Paint) {
     );
 
     // The annotations, grouped by file, the finding's own file first.
-    let primary_evidence = super::primary_evidence_index(f);
-    let mut groups: Vec<(&str, Vec<Annotation>)> = vec![(
-        &f.file,
-        vec![Annotation {
-            mark: Mark::primary(f),
-            primary: true,
-            label: primary_evidence
-                .map(|i| super::one_line(&f.evidence[i].note))
-                .unwrap_or_default(),
-        }],
-    )];
-    let mut notes: Vec<String> = Vec::new();
-    for (i, e) in f.evidence.iter().enumerate() {
-        if Some(i) == primary_evidence {
-            continue;
-        }
-        if e.line == 0 {
-            notes.push(format!("{}: {}", e.file, super::one_line(&e.note)));
-            continue;
-        }
-        let ann = Annotation {
-            mark: Mark::evidence(e),
-            primary: false,
-            label: super::one_line(&e.note),
-        };
-        match groups.iter_mut().find(|(file, _)| *file == e.file) {
-            Some((_, anns)) => anns.push(ann),
-            None => groups.push((&e.file, vec![ann])),
-        }
-    }
+    let (groups, mut notes) = annotation_groups(f);
 
     let width = groups
         .iter()
@@ -179,6 +150,54 @@ fn finding(out: &mut String, f: &Finding, sources: &Sources, paint: Paint) {
         }
     }
 
+    footer(out, f, notes, &pad, &gutter, paint);
+}
+
+/// The finding's annotations grouped by file, its own file first, and the evidence that has no
+/// line (notes).
+fn annotation_groups(f: &Finding) -> (Vec<(&str, Vec<Annotation<'_>>)>, Vec<String>) {
+    let primary_evidence = super::primary_evidence_index(f);
+    let mut groups: Vec<(&str, Vec<Annotation>)> = vec![(
+        &f.file,
+        vec![Annotation {
+            mark: Mark::primary(f),
+            primary: true,
+            label: primary_evidence
+                .map(|i| super::one_line(&f.evidence[i].note))
+                .unwrap_or_default(),
+        }],
+    )];
+    let mut notes: Vec<String> = Vec::new();
+    for (i, e) in f.evidence.iter().enumerate() {
+        if Some(i) == primary_evidence {
+            continue;
+        }
+        if e.line == 0 {
+            notes.push(format!("{}: {}", e.file, super::one_line(&e.note)));
+            continue;
+        }
+        let ann = Annotation {
+            mark: Mark::evidence(e),
+            primary: false,
+            label: super::one_line(&e.note),
+        };
+        match groups.iter_mut().find(|(file, _)| *file == e.file) {
+            Some((_, anns)) => anns.push(ann),
+            None => groups.push((&e.file, vec![ann])),
+        }
+    }
+    (groups, notes)
+}
+
+/// The `= note:`, `= chain:` and `= help:` lines under the excerpts.
+fn footer(
+    out: &mut String,
+    f: &Finding,
+    notes: Vec<String>,
+    pad: &str,
+    gutter: &str,
+    paint: Paint,
+) {
     let mut extra: Vec<(&str, String)> = Vec::new();
     if !f.function.is_empty() && !f.slot.is_empty() && !f.message.contains(f.slot.as_str()) {
         extra.push((

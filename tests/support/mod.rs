@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use modrace::bkl::{self, BklReport};
+use modrace::bkl::BklReport;
 use modrace::entries::{EntriesReport, Entry};
 use modrace::facts::{BodyPolicy, FileFacts};
 use modrace::index::Index;
@@ -249,16 +249,13 @@ pub fn pipeline(root: &Path, ask: Ask) -> anyhow::Result<(Output, Vec<modrace::d
         }
         Ask::Entries => {
             let out = session.entries()?;
-            Ok((Output::Entries(out.value), out.warnings))
+            Ok((Output::Entries(out.value.0), out.warnings))
         }
         Ask::Bkl => {
             // The lock analysis and the entries it was drawn from, as `modrace bkl` sees them.
             let out = session.entries()?;
-            let (scan, _) = session.scan(&BodyPolicy::mentioning(&session.kb.body_words()))?;
-            let index = Index::build(&scan, &session.kb);
-            let entries = out.value.entries;
-            let report = bkl::analyse(&index, &session.kb, &entries);
-            Ok((Output::Bkl(report, entries), out.warnings))
+            let (entries, report) = out.value;
+            Ok((Output::Bkl(report, entries.entries), out.warnings))
         }
         Ask::Sleep(policy) => {
             let (mut scan, _) = session.scan(&BodyPolicy::All)?;
