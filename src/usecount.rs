@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::chain::ChainStep;
+use crate::ctext::is_word;
 use crate::entries::{Entry, Via};
 use crate::facts::{Call, Event, Function};
 use crate::index::{FnRef, Index};
@@ -255,9 +256,6 @@ impl CorePins {
                 let Some((var, field)) = arg.split_once("->").or_else(|| arg.split_once('.'))
                 else {
                     continue;
-                };
-                let is_word = |w: &str| {
-                    !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 };
                 if !is_word(var) || !is_word(field) {
                     continue;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::str::FromStr;
 
+use crate::ctext::is_ident_byte;
 use crate::facts::Span;
 use crate::rules::CheckReport;
 use crate::rules::{Evidence, Finding};
@@ -311,14 +312,10 @@ fn highlight(line: &str, line_start: usize, at: &Mark) -> Range<usize> {
 fn find_word(line: &str, word: &str) -> Option<usize> {
     let bytes = line.as_bytes();
     line.match_indices(word).map(|(i, _)| i).find(|&i| {
-        let before = i == 0 || !is_ident(bytes[i - 1]);
+        let before = i == 0 || !is_ident_byte(bytes[i - 1]);
         let rest = line[i + word.len()..].trim_start();
         before && rest.starts_with('(')
     })
-}
-
-fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// The token at `col`: an identifier with its parenthesized arguments when it is a call, a
@@ -326,7 +323,7 @@ fn is_ident(b: u8) -> bool {
 fn token(line: &str, col: usize, content_end: usize) -> Range<usize> {
     let bytes = line.as_bytes();
     let mut end = col;
-    while end < content_end && is_ident(bytes[end]) {
+    while end < content_end && is_ident_byte(bytes[end]) {
         end += 1;
     }
     if end == col {
