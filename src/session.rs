@@ -236,11 +236,11 @@ fn read_sources(report: &CheckReport, index: &Index) -> HashMap<String, Vec<u8>>
         if sources.contains_key(&f.file) {
             continue;
         }
-        let Some(file) = index.files.iter().find(|x| x.path == f.file) else {
+        let Some(file) = index.file_by_path(&f.file) else {
             continue;
         };
         // A file that cannot be read now is left unfixed, as one that changed would be.
-        if let Ok(text) = std::fs::read(&file.disk_path) {
+        if let Ok(text) = std::fs::read(&index.files[file].disk_path) {
             sources.insert(f.file.clone(), text);
         }
     }

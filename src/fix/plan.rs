@@ -33,12 +33,6 @@ pub fn plan(
     normalizer: &Normalizer,
     sources: &HashMap<String, Vec<u8>>,
 ) -> Vec<FilePatch> {
-    let file_of: HashMap<&str, usize> = index
-        .files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
-        .collect();
     // Routines to fix, per file, in finding order.
     let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
     for (i, f) in report.findings.iter().enumerate() {
@@ -64,7 +58,7 @@ pub fn plan(
     let mut patches = Vec::new();
     let mut manual: Vec<(usize, String)> = Vec::new();
     for (file, finding_ids) in by_file {
-        let Some(&fi) = file_of.get(file) else {
+        let Some(fi) = index.file_by_path(file) else {
             continue;
         };
         let disk_path = index.files[fi].disk_path.clone();

@@ -44,6 +44,9 @@ pub enum TableContent {
 
 pub struct Index<'a> {
     pub files: &'a [FileFacts],
+    /// Each file's index by its path relative to the scanned root (the paths entries and
+    /// findings carry).
+    by_path: HashMap<&'a str, usize>,
     /// Per file, the variables its uses of table-defining macros define
     /// (`DECLARE_FSTYPE(x, ...)`); their `VarRef::var` counts on after the file's own variables.
     synthesized: Vec<Vec<(&'a str, Variable)>>,
@@ -177,6 +180,11 @@ impl<'a> Index<'a> {
         }
         Self {
             files,
+            by_path: files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.path.as_str(), i))
+                .collect(),
             synthesized,
             header_vars,
             per_module: kb.data.resolution.per_module.iter().cloned().collect(),
@@ -191,6 +199,11 @@ impl<'a> Index<'a> {
             static_vars,
             dot_assigns,
         }
+    }
+
+    /// The file at `path` (relative to the scanned root).
+    pub fn file_by_path(&self, path: &str) -> Option<usize> {
+        self.by_path.get(path).copied()
     }
 
     pub fn function(&self, r: FnRef) -> &'a Function {

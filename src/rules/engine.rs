@@ -5,7 +5,7 @@
 //! code, on its use-count paths; rule 1 (MR004) at the core's call sites of name-taking slots,
 //! on the lock analysis.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -70,12 +70,6 @@ pub struct Analyses<'a> {
 /// [`BodyPolicy::All`]: crate::facts::BodyPolicy::All
 pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     let index = an.index;
-    let file_of: HashMap<&str, usize> = index
-        .files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
-        .collect();
     // One check per routine, in its first name-taking slot.
     let mut seen = HashSet::new();
     let targets: Vec<&Entry> = an
@@ -88,7 +82,7 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     let results: Vec<RoutineResult> = targets
         .par_iter()
         .filter_map(|e| {
-            let &file = file_of.get(e.file.as_str())?;
+            let file = index.file_by_path(&e.file)?;
             let fref = index.resolve_function(file, &e.function)?;
             Some(check_routine(an, e, fref))
         })
