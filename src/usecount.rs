@@ -86,13 +86,9 @@ pub fn analyse_entry(
     let function = index.function(fref);
     let calls = &index.files[fref.file].calls;
     let discipline = entry_discipline(index, kb, &known.pins, entry, fref.file);
-    let rules = SlotRules {
-        discipline: walk_discipline(discipline),
-        fail: fail_value(function),
-    };
     let oracle = FileOracle::new(index, kb, fref.file, calls, sleep, &known.helpers);
     EntryPaths {
-        paths: paths::analyse(function, &oracle, rules),
+        paths: oracle.walk(function, walk_discipline(discipline)),
         discipline,
     }
 }
@@ -108,12 +104,8 @@ pub fn reanalyse_patched(
     function: &Function,
     discipline: CountDiscipline,
 ) -> PathReport {
-    let oracle = FileOracle::new(index, kb, file, calls, &NeverSleeps, helpers);
-    let rules = SlotRules {
-        discipline: walk_discipline(discipline),
-        fail: fail_value(function),
-    };
-    paths::analyse(function, &oracle, rules)
+    FileOracle::new(index, kb, file, calls, &NeverSleeps, helpers)
+        .walk(function, walk_discipline(discipline))
 }
 
 /// How the core reads the count of `entry`'s slot: the knowledge base's discipline, unless the
@@ -349,6 +341,15 @@ impl<'a> FileOracle<'a> {
         }
     }
 
+    /// The use-count paths of `function`, whose calls this oracle answers for.
+    fn walk(&self, function: &Function, discipline: Discipline) -> PathReport {
+        let rules = SlotRules {
+            discipline,
+            fail: fail_value(function),
+        };
+        paths::analyse(function, self, rules)
+    }
+
     fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
         let u = &self.kb.data.use_count;
         let has = |list: &[String]| list.iter().any(|n| n == name);
@@ -390,11 +391,9 @@ impl<'a> FileOracle<'a> {
                 depth: self.depth + 1,
                 ..*self
             };
-            let rules = SlotRules {
-                discipline: Discipline::Pin,
-                fail: fail_value(function),
-            };
-            paths::analyse(function, &inner, rules).net_effect(rules.fail)
+            inner
+                .walk(function, Discipline::Pin)
+                .net_effect(fail_value(function))
         };
         self.helpers.memo.lock().unwrap().insert(fref, effect);
         effect
