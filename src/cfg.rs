@@ -276,17 +276,8 @@ impl<'b> Builder<'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{self, BodyPolicy, Event, FileFacts};
-    use crate::kb::Kb;
-    use crate::normalize::Normalizer;
-
-    fn lower(src: &str) -> FileFacts {
-        let kb = Kb::builtin();
-        let normalizer = Normalizer::new(&kb.data, &[], &[]);
-        let facts = facts::extract_with("t.c", src.as_bytes(), &normalizer, &BodyPolicy::All);
-        assert!(!facts.functions[0].has_error, "{src}");
-        facts
-    }
+    use crate::facts::{Event, FileFacts};
+    use crate::scan::testing::lower;
 
     /// The node that evaluates (or tests) the call of `callee`.
     fn at(cfg: &Cfg, facts: &FileFacts, callee: &str) -> NodeId {

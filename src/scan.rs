@@ -97,3 +97,37 @@ fn scan_with(
     ]);
     Ok(scan)
 }
+
+/// Facts for the analyses' unit tests: C text lowered with every statement tree, as a scan
+/// with the built-in knowledge base would.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Scan;
+    use crate::facts::{self, BodyPolicy, FileFacts};
+    use crate::kb::Kb;
+    use crate::normalize::Normalizer;
+
+    /// One file, `t.c`, whose first function must parse without error.
+    pub fn lower(src: &str) -> FileFacts {
+        let kb = Kb::builtin();
+        let normalizer = Normalizer::new(&kb.data, &[], &[]);
+        let facts = facts::extract_with("t.c", src.as_bytes(), &normalizer, &BodyPolicy::All);
+        assert!(!facts.functions[0].has_error, "{src}");
+        facts
+    }
+
+    /// A tree of `files` (path, text), in path order as a scan gives them.
+    pub fn scan_of(files: &[(&str, &str)]) -> Scan {
+        let kb = Kb::builtin();
+        let normalizer = Normalizer::new(&kb.data, &[], &[]);
+        let mut files: Vec<_> = files
+            .iter()
+            .map(|(p, s)| facts::extract_with(p, s.as_bytes(), &normalizer, &BodyPolicy::All))
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Scan {
+            files,
+            ..Default::default()
+        }
+    }
+}

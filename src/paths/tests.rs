@@ -1,9 +1,8 @@
 //! Unit tests of the parent module.
 
 use super::*;
-use crate::facts::{self, BodyPolicy, Call, FileFacts};
-use crate::kb::Kb;
-use crate::normalize::Normalizer;
+use crate::facts::Call;
+use crate::scan::testing::lower;
 
 /// A stand-in for the check's oracle, by callee name: `sleep_*` may sleep, `get_mod` and
 /// `put_mod` raise and drop the count, `try_get` raises it when it returns true,
@@ -41,14 +40,6 @@ impl CallOracle for Fake<'_> {
     fn is_noop(&self, call: u32) -> bool {
         self.callee(call) == "noop"
     }
-}
-
-fn lower(src: &str) -> FileFacts {
-    let kb = Kb::builtin();
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
-    let facts = facts::extract_with("t.c", src.as_bytes(), &normalizer, &BodyPolicy::All);
-    assert!(!facts.functions[0].has_error, "{src}");
-    facts
 }
 
 /// The path report of the first function of `src`.

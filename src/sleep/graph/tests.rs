@@ -1,23 +1,8 @@
 //! Unit tests of the parent module.
 
 use super::*;
-use crate::facts::{self, BodyPolicy};
+use crate::scan::testing::scan_of as scan;
 use crate::scan::Scan;
-
-/// The facts of `files` (path, text), in path order as a scan gives them.
-fn scan(files: &[(&str, &str)]) -> Scan {
-    let kb = Kb::builtin();
-    let normalizer = crate::normalize::Normalizer::new(&kb.data, &[], &[]);
-    let mut files: Vec<_> = files
-        .iter()
-        .map(|(p, s)| facts::extract_with(p, s.as_bytes(), &normalizer, &BodyPolicy::All))
-        .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Scan {
-        files,
-        ..Default::default()
-    }
-}
 
 /// The graph of the tree, and a way to name the target of `caller`'s call of `callee`.
 struct Built<'s> {

@@ -1,8 +1,8 @@
 //! Unit tests of the parent module.
 
 use super::*;
-use crate::facts::{self, BodyPolicy};
 use crate::index::FnRef;
+use crate::scan::testing::scan_of as scan;
 use crate::scan::Scan;
 use crate::sleep::graph::Builder;
 
@@ -10,20 +10,6 @@ const MM_H: (&str, &str) = (
     "include/linux/mm.h",
     "#define __GFP_WAIT 0x01\n#define GFP_ATOMIC 0x20\n#define GFP_KERNEL (__GFP_WAIT | 0x10)\n",
 );
-
-fn scan(files: &[(&str, &str)]) -> Scan {
-    let kb = Kb::builtin();
-    let normalizer = crate::normalize::Normalizer::new(&kb.data, &[], &[]);
-    let mut files: Vec<_> = files
-        .iter()
-        .map(|(p, s)| facts::extract_with(p, s.as_bytes(), &normalizer, &BodyPolicy::All))
-        .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Scan {
-        files,
-        ..Default::default()
-    }
-}
 
 /// The solved summaries of a tree, by function name.
 struct Solved<'s> {
