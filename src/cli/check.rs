@@ -13,14 +13,32 @@ use modrace::session::Session;
 
 use super::{print_warnings, write_stdout, ColorChoice, UnknownArg};
 
+/// `check`'s options.
+#[derive(clap::Args)]
 pub struct Args {
+    #[arg(long, value_enum, default_value = "text")]
     pub format: report::Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Report only these rules (comma-separated codes).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub select: Vec<String>,
+    /// Do not report these rules (comma-separated codes).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub ignore: Vec<String>,
+    /// Whether a call to a function the tree does not define may sleep.
+    #[arg(long, value_enum, default_value = "no-sleep")]
     pub unknown: UnknownArg,
+    /// Color the text output.
+    #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// Print a unified diff that fixes MR001, MR002 and MR003 findings (apply with
+    /// `patch -p1` or `git apply` in the scanned directory) instead of the report.
+    #[arg(long, conflicts_with = "fix")]
     pub diff: bool,
+    /// Apply those fixes to the files in place.
+    #[arg(long)]
     pub fix: bool,
 }
 

@@ -102,30 +102,8 @@ pub enum Command {
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: modrace::report::Format,
-        /// Write the report to this file instead of standard output.
-        #[arg(long, short, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Report only these rules (comma-separated codes).
-        #[arg(long, value_delimiter = ',', value_name = "CODES")]
-        select: Vec<String>,
-        /// Do not report these rules (comma-separated codes).
-        #[arg(long, value_delimiter = ',', value_name = "CODES")]
-        ignore: Vec<String>,
-        /// Whether a call to a function the tree does not define may sleep.
-        #[arg(long, value_enum, default_value = "no-sleep")]
-        unknown: UnknownArg,
-        /// Color the text output.
-        #[arg(long, value_enum, default_value = "auto")]
-        color: ColorChoice,
-        /// Print a unified diff that fixes MR001, MR002 and MR003 findings (apply with
-        /// `patch -p1` or `git apply` in the scanned directory) instead of the report.
-        #[arg(long, conflicts_with = "fix")]
-        diff: bool,
-        /// Apply those fixes to the files in place.
-        #[arg(long)]
-        fix: bool,
+        #[command(flatten)]
+        args: check::Args,
     },
     /// List the rules.
     Rules,
@@ -191,30 +169,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             sites,
         } => entries::run(&session(paths), format, sites, quiet),
-        Command::Check {
-            paths,
-            format,
-            output,
-            select,
-            ignore,
-            unknown,
-            color,
-            diff,
-            fix,
-        } => check::run(
-            &session(paths),
-            &check::Args {
-                format,
-                output,
-                select,
-                ignore,
-                unknown,
-                color,
-                diff,
-                fix,
-            },
-            quiet,
-        ),
+        Command::Check { paths, args } => check::run(&session(paths), &args, quiet),
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),
         Command::Bkl { paths, format } => bkl::run(&session(paths), format, quiet),
