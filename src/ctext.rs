@@ -152,6 +152,19 @@ pub const KEYWORDS: [&str; 11] = [
     "case",
 ];
 
+/// GNU C's own words that stand before `(` without being a call: `__typeof(x)`,
+/// `__asm__ volatile (...)`, `__attribute__((...))`, `defined(X)` in a condition.
+pub const GNU_KEYWORDS: [&str; 8] = [
+    "__typeof",
+    "defined",
+    "__asm__",
+    "asm",
+    "__asm",
+    "__volatile__",
+    "__attribute__",
+    "__alignof__",
+];
+
 /// The words of a basic type specifier: tags, sizes, signedness, qualifiers.
 pub const TYPE_WORDS: [&str; 14] = [
     "struct", "union", "enum", "unsigned", "signed", "const", "volatile", "int", "long", "short",
@@ -161,6 +174,12 @@ pub const TYPE_WORDS: [&str; 14] = [
 /// Whether the bytes are one of [`KEYWORDS`].
 pub fn is_keyword(word: &[u8]) -> bool {
     KEYWORDS.iter().any(|k| k.as_bytes() == word)
+}
+
+/// Whether a word followed by `(` cannot be a call: a keyword, a GNU C keyword or a type word
+/// (`(int)(x)` reads as `int(x)` to a scanner).
+pub fn is_not_callee(word: &str) -> bool {
+    KEYWORDS.contains(&word) || GNU_KEYWORDS.contains(&word) || TYPE_WORDS.contains(&word)
 }
 
 /// Whether the bytes are one of [`TYPE_WORDS`].

@@ -6,8 +6,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::diag::Warning;
+use crate::facts::FrontEnd;
 use crate::facts::{self, BodyPolicy, FileFacts};
-use crate::normalize::Normalizer;
 use crate::source::{self, SourceFile};
 
 static READ: crate::timing::Tally = crate::timing::Tally::new("read");
@@ -22,18 +22,18 @@ pub struct Scan {
 }
 
 /// Scans the given roots. Only a root that does not exist is an error.
-pub fn scan(roots: &[PathBuf], normalizer: &Normalizer) -> anyhow::Result<Scan> {
-    scan_bodies(roots, normalizer, &BodyPolicy::None)
+pub fn scan(roots: &[PathBuf], front_end: &FrontEnd) -> anyhow::Result<Scan> {
+    scan_bodies(roots, front_end, &BodyPolicy::None)
 }
 
 /// Scans the given roots, lowering the function bodies the policy asks for.
 pub fn scan_bodies(
     roots: &[PathBuf],
-    normalizer: &Normalizer,
+    front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> anyhow::Result<Scan> {
     scan_with(roots, |file, bytes| {
-        facts::extract_with(&file.display, bytes, normalizer, bodies)
+        facts::extract_with(&file.display, bytes, front_end, bodies)
     })
 }
 
@@ -103,15 +103,15 @@ fn scan_with(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::Scan;
+    use crate::facts::FrontEnd;
     use crate::facts::{self, BodyPolicy, FileFacts};
     use crate::kb::Kb;
-    use crate::normalize::Normalizer;
 
     /// One file, `t.c`, whose first function must parse without error.
     pub fn lower(src: &str) -> FileFacts {
         let kb = Kb::builtin();
-        let normalizer = Normalizer::new(&kb.data, &[], &[]);
-        let facts = facts::extract_with("t.c", src.as_bytes(), &normalizer, &BodyPolicy::All);
+        let front_end = FrontEnd::new(&kb.data, &[], &[]);
+        let facts = facts::extract_with("t.c", src.as_bytes(), &front_end, &BodyPolicy::All);
         assert!(!facts.functions[0].has_error, "{src}");
         facts
     }
@@ -119,10 +119,10 @@ pub(crate) mod testing {
     /// A tree of `files` (path, text), in path order as a scan gives them.
     pub fn scan_of(files: &[(&str, &str)]) -> Scan {
         let kb = Kb::builtin();
-        let normalizer = Normalizer::new(&kb.data, &[], &[]);
+        let front_end = FrontEnd::new(&kb.data, &[], &[]);
         let mut files: Vec<_> = files
             .iter()
-            .map(|(p, s)| facts::extract_with(p, s.as_bytes(), &normalizer, &BodyPolicy::All))
+            .map(|(p, s)| facts::extract_with(p, s.as_bytes(), &front_end, &BodyPolicy::All))
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Scan {

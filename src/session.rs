@@ -12,11 +12,11 @@ use crate::bkl::{self, BklReport};
 use crate::buildinfo::BuildInfo;
 use crate::diag::Warning;
 use crate::entries::{self, EntriesReport};
+use crate::facts::FrontEnd;
 use crate::facts::{BodyPolicy, FileFacts};
 use crate::fix::{self, FilePatch};
 use crate::index::Index;
 use crate::kb::Kb;
-use crate::normalize::Normalizer;
 use crate::rules::engine::{self, Analyses};
 use crate::rules::{CheckReport, Code, RuleFilter};
 use crate::scan::{self, Scan};
@@ -29,7 +29,7 @@ use crate::usecount::{SleepOracle, UseCountKnowledge};
 pub struct Session {
     pub roots: Vec<PathBuf>,
     pub kb: Kb,
-    pub normalizer: Normalizer,
+    pub front_end: FrontEnd,
 }
 
 /// A result and the warnings of the scan that produced it (files skipped, and why).
@@ -55,11 +55,11 @@ pub struct SleepQuestion<'a> {
 
 impl Session {
     pub fn new(roots: Vec<PathBuf>, kb: Kb, defines: &[String], undefs: &[String]) -> Self {
-        let normalizer = Normalizer::new(&kb.data, defines, undefs);
+        let front_end = FrontEnd::new(&kb.data, defines, undefs);
         Session {
             roots,
             kb,
-            normalizer,
+            front_end,
         }
     }
 
@@ -70,7 +70,7 @@ impl Session {
     pub fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
         let _t = crate::timing::Phase::start("scan");
         let (scan, build) = rayon::join(
-            || scan::scan_bodies(&self.roots, &self.normalizer, bodies),
+            || scan::scan_bodies(&self.roots, &self.front_end, bodies),
             || BuildInfo::read(&self.roots),
         );
         Ok((scan?, build))
@@ -155,7 +155,7 @@ impl Session {
         let mut report = engine::run(&analyses, filter);
         let patches = if want_fixes {
             let sources = read_sources(&report, &index);
-            fix::plan(&mut report, &index, kb, &self.normalizer, &sources)
+            fix::plan(&mut report, &index, kb, &self.front_end, &sources)
         } else {
             Vec::new()
         };
@@ -169,7 +169,7 @@ impl Session {
         let mut scan = if bare {
             scan::scan_bare(&self.roots)?
         } else {
-            scan::scan(&self.roots, &self.normalizer)?
+            scan::scan(&self.roots, &self.front_end)?
         };
         Ok(outcome(stats::compute(&scan, 10), &mut scan))
     }
@@ -181,7 +181,7 @@ impl Session {
         } else {
             BodyPolicy::None
         };
-        let scan = scan::scan_bodies(&self.roots, &self.normalizer, &policy)?;
+        let scan = scan::scan_bodies(&self.roots, &self.front_end, &policy)?;
         Ok(Outcome {
             value: scan.files,
             warnings: scan.warnings,
@@ -191,7 +191,7 @@ impl Session {
     /// Whether a function may sleep, and through what.
     pub fn why_sleeps(&self, q: &SleepQuestion) -> Result<Outcome<WhySleeps>> {
         // Guards of calls by parameter tests are read off statement trees.
-        let mut scan = scan::scan_bodies(&self.roots, &self.normalizer, &BodyPolicy::All)?;
+        let mut scan = scan::scan_bodies(&self.roots, &self.front_end, &BodyPolicy::All)?;
         let index = Index::build(&scan, &self.kb);
         let tree = || {
             self.roots

@@ -354,3 +354,140 @@ fn the_checks_themselves_see_what_they_should() {
     let lengths = function_lengths("fn f() {\n    x;\n}\nfn g();\npub fn h() { y }\n");
     assert_eq!(lengths, [("f".to_string(), 3), ("h".to_string(), 1)]);
 }
+
+/// Literals in `src/` that the knowledge base lists too, each with why the code must name
+/// them. Everything else a kernel tree calls by name is read from the knowledge base.
+const KB_LITERAL_ALLOWED: &[(&str, &[&str], &str)] = &[
+    (
+        "ctext.rs",
+        &[
+            "typeof",
+            "__typeof__",
+            "__typeof",
+            "__asm__",
+            "asm",
+            "__asm",
+            "__volatile__",
+            "__attribute__",
+            "__alignof__",
+        ],
+        "GNU C keywords: the language, not the kernel (the KB lists them to blank or skip them)",
+    ),
+    ("facts/kinds.rs", &["name"], "a tree-sitter-c field name"),
+    (
+        "report/sarif.rs",
+        &["driver", "name"],
+        "SARIF property names",
+    ),
+    ("scan.rs", &["read"], "the name of a timing phase"),
+];
+
+/// Keys whose values are the knowledge base's own vocabulary (`takes = "name"`), not names
+/// from a kernel tree.
+const KB_FORMAT_KEYS: &[&str] = &["takes", "kind", "count"];
+
+/// The string literals of a file's non-test code, with their lines. A file's test module comes
+/// last (clippy's `items_after_test_module`), so reading stops at `#[cfg(test)] mod`.
+fn string_literals(text: &str) -> Vec<(usize, String)> {
+    let end = text
+        .find("#[cfg(test)]\nmod ")
+        .or_else(|| text.find("#[cfg(test)]\npub mod "))
+        .unwrap_or(text.len());
+    let code = &text[..end];
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut line) = (0, 1);
+    while i < b.len() {
+        if b[i] == b'\n' {
+            line += 1;
+            i += 1;
+        } else if b[i..].starts_with(b"//") {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i..].starts_with(b"/*") {
+            let stop = code[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+            line += code[i..stop].matches('\n').count();
+            i = stop;
+        } else if b[i] == b'\'' && i + 2 < b.len() && (b[i + 2] == b'\'' || b[i + 1] == b'\\') {
+            let mut j = i + if b[i + 1] == b'\\' { 3 } else { 2 };
+            while j < b.len() && b[j] != b'\'' {
+                j += 1;
+            }
+            i = j + 1;
+        } else if b[i] == b'"' {
+            let mut j = i + 1;
+            let mut value = String::new();
+            while j < b.len() && b[j] != b'"' {
+                if b[j] == b'\\' {
+                    j += 1;
+                }
+                value.push(b[j] as char);
+                j += 1;
+            }
+            out.push((line, value.clone()));
+            line += value.matches('\n').count();
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every string the knowledge base lists as a name (prose fields left out).
+fn kb_names() -> BTreeSet<String> {
+    const PROSE: &[&str] = &[
+        "note",
+        "evidence",
+        "why",
+        "chain",
+        "core_call",
+        "core_pins",
+        "fail_cleanup",
+        "bkl",
+        "release_on_failure",
+        "source",
+    ];
+    fn walk(v: &toml::Value, key: &str, out: &mut BTreeSet<String>) {
+        match v {
+            toml::Value::String(s) if !PROSE.contains(&key) && !KB_FORMAT_KEYS.contains(&key) => {
+                out.insert(s.clone());
+            }
+            toml::Value::Array(items) => items.iter().for_each(|x| walk(x, key, out)),
+            toml::Value::Table(t) => t.iter().for_each(|(k, x)| walk(x, k, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    let kb_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kb");
+    for e in std::fs::read_dir(kb_dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            walk(&text.parse::<toml::Value>().unwrap(), "", &mut out);
+        }
+    }
+    out
+}
+
+#[test]
+fn kernel_names_live_in_the_knowledge_base() {
+    let names = kb_names();
+    let mut found = Vec::new();
+    for s in sources().iter().filter(|s| !s.rel.ends_with("tests.rs")) {
+        for (line, lit) in string_literals(&s.text) {
+            let allowed = KB_LITERAL_ALLOWED
+                .iter()
+                .any(|(file, names, _)| *file == s.rel && names.contains(&lit.as_str()));
+            if names.contains(&lit) && !allowed {
+                found.push(format!("{}:{line}: \"{lit}\"", s.rel));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "kernel names written in src/ instead of read from the knowledge base:\n{}",
+        found.join("\n")
+    );
+}

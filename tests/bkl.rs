@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use modrace::bkl::BklReport;
 use modrace::chain::chain_text;
 use modrace::entries::Entry;
+use modrace::facts::FrontEnd;
 use modrace::kb::Kb;
-use modrace::normalize::Normalizer;
 use modrace::rules::{self, Code, Finding, RuleFilter};
 use support::Tree;
 
@@ -191,9 +191,9 @@ fn slots_the_tree_never_calls_are_unknown() {
 #[test]
 fn blanked_attributes_are_kept_as_facts() {
     let kb = Kb::builtin();
-    let normalizer = Normalizer::new(&kb.data, &[], &[]);
+    let front_end = FrontEnd::new(&kb.data, &[], &[]);
     let src = b"asmlinkage long sys_x(void)\n{\n\treturn 0;\n}\n\nstatic int __init\nfoo_init(void)\n{\n\treturn 0;\n}\n";
-    let facts = modrace::facts::extract("x.c", src, &normalizer);
+    let facts = modrace::facts::extract("x.c", src, &front_end);
     assert_eq!(facts.functions[0].attributes, vec!["asmlinkage"]);
     assert_eq!(facts.functions[1].attributes, vec!["__init"]);
 }

@@ -27,9 +27,9 @@ fn keys(outcome: &CheckOutcome) -> BTreeSet<(String, String, String)> {
 
 fn broken_functions(path: &Path) -> usize {
     let kb = Kb::builtin();
-    let normalizer = modrace::normalize::Normalizer::new(&kb.data, &[], &[]);
+    let front_end = modrace::facts::FrontEnd::new(&kb.data, &[], &[]);
     let bytes = std::fs::read(path).unwrap();
-    modrace::facts::extract("x.c", &bytes, &normalizer)
+    modrace::facts::extract("x.c", &bytes, &front_end)
         .functions
         .iter()
         .filter(|f| f.has_error)

@@ -417,7 +417,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                     deltas,
                     from_node,
                     start: (0, !self.g.is_syscall(from), false),
-                    arch: self.g.index.files[from.file].path.starts_with("arch/"),
+                    arch: self.g.index.in_arch_dir(from.file),
                 });
             }
         }

@@ -96,8 +96,7 @@ pub struct Exposed {
 pub struct SlotLocking {
     /// `struct.field`.
     pub slot: String,
-    /// "name" or "token".
-    pub takes: &'static str,
+    pub takes: Takes,
     pub verdict: Verdict,
     /// What the knowledge base's hand research says, for comparison.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,7 +212,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
         let kb_bkl = kb.slot(st, field).and_then(|s| s.bkl.clone());
         report.slots.push(SlotLocking {
             verdict: Verdict::of(held, not_held),
-            takes: takes.as_str(),
+            takes,
             kb_bkl,
             call_sites,
             exposed: exposed
@@ -232,7 +231,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
     for s in &report.slots {
         st.slots += 1;
         *st.slots_by_verdict.entry(s.verdict.as_str()).or_default() += 1;
-        if s.takes != "name" {
+        if s.takes != Takes::Name {
             continue;
         }
         st.name_slots += 1;
@@ -284,7 +283,7 @@ impl SlotLocking {
     /// Whether the core calls this slot, which takes a name and holds module code, without
     /// the lock on some path at `site`: what rule 1 of the mail forbids.
     pub fn is_unlocked_module_call(&self, site: &CallSite) -> bool {
-        self.takes == "name"
+        self.takes == Takes::Name
             && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
             && self.module_routines().next().is_some()
     }

@@ -85,7 +85,7 @@ impl<'a> Typer<'a> {
                         .insert((s.name.as_str(), field.is_fn_ptr));
                 }
             }
-            let arch = f.path.starts_with("arch/") || f.path.contains("/asm-");
+            let arch = index.in_arch_dir(fi);
             for m in f.macros.iter().filter(|m| m.params.is_some()) {
                 let e = macros.entry(m.name.as_str()).or_insert((m, arch));
                 if e.1 && !arch {

@@ -201,13 +201,13 @@ impl Walk<'_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::facts::FrontEnd;
     use crate::facts::{extract_with, BodyPolicy};
     use crate::kb::Kb;
-    use crate::normalize::Normalizer;
 
     fn guards_of(src: &str) -> Vec<(String, Option<(u8, bool)>)> {
-        let normalizer = Normalizer::new(&Kb::builtin().data, &[], &[]);
-        let f = extract_with("t.c", src.as_bytes(), &normalizer, &BodyPolicy::All);
+        let front_end = FrontEnd::new(&Kb::builtin().data, &[], &[]);
+        let f = extract_with("t.c", src.as_bytes(), &front_end, &BodyPolicy::All);
         f.calls
             .iter()
             .map(|c| (c.callee.clone(), c.guard.map(|g| (g.param, g.nonzero))))

@@ -4,8 +4,8 @@
 use super::kinds::{fields, kinds};
 use super::syntax::Node;
 use super::{
-    contains, declarator_name, guards, kids, BareName, Body, BrokenFunction, Call, Event,
-    FieldAssign, FieldLoad, Function, Lower, Param, ParseError, MAX_DEPTH,
+    declarator_name, guards, kids, BareName, Body, BrokenFunction, Call, Event, FieldAssign,
+    FieldLoad, Function, Lower, Param, ParseError, MAX_DEPTH,
 };
 use crate::ctext::{is_ident_byte, is_ident_char};
 
@@ -60,7 +60,7 @@ impl<'t> Lower<'_, 't> {
                     });
                 }
                 let t = &self.n.code[node.start_byte()..node.end_byte()];
-                if t == b"MOD_INC_USE_COUNT" || t == b"__MOD_INC_USE_COUNT" {
+                if self.vocabulary.is_increment(t) {
                     self.facts.functions[f as usize].uses_mod_inc = true;
                 }
             }
@@ -169,7 +169,7 @@ impl<'t> Lower<'_, 't> {
             if body.contains(&b'{') && body.contains(&b'(') {
                 self.facts.broken_functions.push(BrokenFunction {
                     line: node.line(),
-                    uses_mod_inc: contains(body, b"MOD_INC_USE_COUNT"),
+                    uses_mod_inc: self.vocabulary.mentions_increment(body),
                     cause: cause.clone(),
                 });
             }
@@ -256,7 +256,7 @@ impl<'t> Lower<'_, 't> {
                 params.push(Param { name: pname, ty });
             }
         }
-        if name == "init_module" {
+        if self.vocabulary.is_init_function(&name) {
             self.facts.markers.init_module = true;
         }
         let index = self.facts.functions.len() as u32;
@@ -369,7 +369,7 @@ impl<'t> Lower<'_, 't> {
             .field(fields().arguments)
             .map(|a| kids(a).map(|c| self.text(c)).collect())
             .unwrap_or_default();
-        if self.current.is_none() && callee == "module_init" {
+        if self.current.is_none() && self.vocabulary.is_init_macro(&callee) {
             self.facts.markers.module_init = true;
         }
         self.facts.calls.push(Call {

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 use tree_sitter::Parser;
 
-use crate::normalize::{MacroDef, Normalized, Normalizer};
+use crate::normalize::{MacroDef, Normalized};
 
 mod body;
 mod decls;
@@ -17,10 +17,12 @@ mod guards;
 mod kinds;
 mod lower;
 mod syntax;
+mod vocabulary;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
 use syntax::{Node, SyntaxTree};
+pub use vocabulary::{FrontEnd, Vocabulary};
 
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
@@ -247,10 +249,6 @@ pub fn parse(bytes: &[u8]) -> Option<tree_sitter::Tree> {
     PARSER.with(|p| p.borrow_mut().parse(bytes, None))
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
-}
-
 /// Parses the file as it is, without normalization, and lowers only what `stats` counts:
 /// the baseline a bare tree-sitter-c parse gives.
 pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
@@ -352,21 +350,20 @@ impl BodyPolicy {
 }
 
 /// Normalizes, parses and lowers one file, without statement trees.
-pub fn extract(path: &str, src: &[u8], normalizer: &Normalizer) -> FileFacts {
-    extract_with(path, src, normalizer, &BodyPolicy::None)
+pub fn extract(path: &str, src: &[u8], front_end: &FrontEnd) -> FileFacts {
+    extract_with(path, src, front_end, &BodyPolicy::None)
 }
 
 /// Normalizes, parses and lowers one file, with the statement trees the policy asks for.
 pub fn extract_with(
     path: &str,
     src: &[u8],
-    normalizer: &Normalizer,
+    front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> FileFacts {
-    let normalized = NORMALIZE.time(|| normalizer.normalize(src));
+    let normalized = NORMALIZE.time(|| front_end.normalizer.normalize(src));
     let mut facts = extract_empty(path, src);
-    facts.markers.ifdef_module =
-        contains(src, b"#ifdef MODULE") || contains(src, b"defined(MODULE)");
+    facts.markers.ifdef_module = front_end.vocabulary.tests_module_symbol(src);
     if let Some(tree) = PARSE.time(|| parse(&normalized.parse_input)) {
         let spare = SPARE_TREE.with(|t| t.take());
         let syntax = FLATTEN.time(|| SyntaxTree::build(&tree, spare));
@@ -377,6 +374,7 @@ pub fn extract_with(
                 src,
                 n: &normalized,
                 facts: &mut facts,
+                vocabulary: &front_end.vocabulary,
                 current: None,
                 locals: FxHashMap::default(),
                 local_names: Vec::new(),
@@ -403,6 +401,7 @@ struct Lower<'a, 't> {
     src: &'a [u8],
     n: &'a Normalized,
     facts: &'a mut FileFacts,
+    vocabulary: &'a Vocabulary,
     current: Option<u32>,
     /// Local variables and parameters of the current function with a struct type.
     locals: FxHashMap<String, String>,
@@ -446,12 +445,4 @@ fn subtree_has(node: Node, kind: &str) -> bool {
         return true;
     }
     node.named_children().any(|c| subtree_has(c, kind))
-}
-
-impl FileFacts {
-    pub fn exports(&self) -> impl Iterator<Item = &Call> {
-        self.calls
-            .iter()
-            .filter(|c| c.caller.is_none() && c.callee.starts_with("EXPORT_SYMBOL"))
-    }
 }

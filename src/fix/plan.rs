@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
+use crate::facts::FrontEnd;
 use crate::facts::{FileFacts, Function};
 use crate::index::Index;
 use crate::kb::Kb;
-use crate::normalize::Normalizer;
 use crate::rules::{CheckReport, Code, Finding, Role};
 use crate::usecount::{reanalyse_patched, HelperEffects};
 
@@ -30,7 +30,7 @@ pub fn plan(
     report: &mut CheckReport,
     index: &Index,
     kb: &Kb,
-    normalizer: &Normalizer,
+    front_end: &FrontEnd,
     sources: &HashMap<String, Vec<u8>>,
 ) -> Vec<FilePatch> {
     // Routines to fix, per file, in finding order.
@@ -119,7 +119,7 @@ pub fn plan(
                 reanalyse_patched(index, kb, &helpers, fi, &facts.calls, function, discipline)
             };
             match fix_routine(
-                &mut text, file, &request, normalizer, &reanalyse, &increment, &decrement,
+                &mut text, file, &request, front_end, &reanalyse, &increment, &decrement,
             ) {
                 FixResult::Fixed => fixed.extend(findings.iter().map(|f| (f.rule, f.line))),
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),

@@ -7,8 +7,8 @@
 //! no leak, no unbalanced count and the increment first. Otherwise the finding is left for
 //! a human, with the reason.
 
+use crate::facts::FrontEnd;
 use crate::facts::{self, Body, BodyPolicy, FileFacts, Function, Span, StmtId, StmtKind};
-use crate::normalize::Normalizer;
 use crate::paths::PathReport;
 
 /// Rounds of "add the missing decrements, re-analyse" before giving up.
@@ -50,14 +50,14 @@ pub fn fix_routine(
     text: &mut Vec<u8>,
     path: &str,
     request: &FixRequest,
-    normalizer: &Normalizer,
+    front_end: &FrontEnd,
     reanalyse: &Reanalyse,
     increment: &str,
     decrement: &str,
 ) -> FixResult {
     let original = text.clone();
     let result = fix_inner(
-        text, path, request, normalizer, reanalyse, increment, decrement,
+        text, path, request, front_end, reanalyse, increment, decrement,
     );
     if let Err(why) = &result {
         *text = original;
@@ -71,9 +71,9 @@ fn lower(
     text: &[u8],
     path: &str,
     request: &FixRequest,
-    normalizer: &Normalizer,
+    front_end: &FrontEnd,
 ) -> Result<(FileFacts, usize), String> {
-    let facts = facts::extract_with(path, text, normalizer, &BodyPolicy::All);
+    let facts = facts::extract_with(path, text, front_end, &BodyPolicy::All);
     // After an edit above it the line moves; the nearest definition is the one.
     let best = facts
         .functions
@@ -93,18 +93,18 @@ fn fix_inner(
     text: &mut Vec<u8>,
     path: &str,
     request: &FixRequest,
-    normalizer: &Normalizer,
+    front_end: &FrontEnd,
     reanalyse: &Reanalyse,
     increment: &str,
     decrement: &str,
 ) -> Result<(), String> {
     if request.increment_first {
-        let (facts, f) = lower(text, path, request, normalizer)?;
+        let (facts, f) = lower(text, path, request, front_end)?;
         let edits = increment_first(text, &facts.functions[f].body, request, increment)?;
         apply(text, edits);
     }
     for _ in 0..MAX_ROUNDS {
-        let (facts, f) = lower(text, path, request, normalizer)?;
+        let (facts, f) = lower(text, path, request, front_end)?;
         let function = &facts.functions[f];
         let report = reanalyse(&facts, function);
         if request.increment_first {

@@ -6,7 +6,7 @@ use crate::ctext::is_identifier;
 use crate::facts::{
     Designator, FileFacts, Function, InitItem, InitList, InitValue, StructDef, Variable,
 };
-use crate::kb::Kb;
+use crate::kb::{Kb, Layout};
 use crate::scan::Scan;
 
 /// A function definition: file index and function index within that file.
@@ -65,6 +65,8 @@ pub struct Index<'a> {
     /// Names every module has its own object for (knowledge base): never resolved to another
     /// file's object.
     per_module: HashSet<String>,
+    /// Where the tree keeps per-architecture code and shared headers (knowledge base).
+    layout: Layout,
     /// Variable name -> assignments `name.field = value` (file, assign index).
     dot_assigns: HashMap<&'a str, Vec<(usize, usize)>>,
     /// Per file, the struct copies it makes (`memcpy(&x->vdev, &template, n)`): destination
@@ -75,12 +77,12 @@ pub struct Index<'a> {
     typed_locals: HashSet<(usize, u32, &'a str)>,
 }
 
-/// Prefer definitions from `.c` files over headers, and include/linux over other headers:
+/// Prefer the generic headers' definitions over other headers' and headers' over `.c` files':
 /// a struct is defined once per architecture at worst, and the generic one is what drivers use.
-fn rank(path: &str) -> u8 {
-    if path.starts_with("include/linux/") || path.starts_with("include/net/") {
+fn rank(path: &str, layout: &Layout) -> u8 {
+    if layout.is_generic_header(path) {
         0
-    } else if path.ends_with(".h") && !path.contains("asm-") {
+    } else if path.ends_with(".h") && layout.arch_dir(path).is_none() {
         1
     } else {
         2
@@ -92,6 +94,11 @@ use expr::last_member;
 pub use expr::{access_path, referenced_member, referenced_name};
 
 impl<'a> Index<'a> {
+    /// Whether the file's code is written per architecture (`arch/X/`, `include/asm-X/`).
+    pub fn in_arch_dir(&self, file: usize) -> bool {
+        self.layout.arch_dir(&self.files[file].path).is_some()
+    }
+
     pub fn build(scan: &'a Scan, kb: &Kb) -> Self {
         let _t = crate::timing::Phase::start("index");
         let files = &scan.files[..];
@@ -122,7 +129,7 @@ impl<'a> Index<'a> {
         let mut static_vars = HashMap::default();
         let mut dot_assigns: HashMap<&str, Vec<(usize, usize)>> = HashMap::default();
         for (fi, f) in files.iter().enumerate() {
-            let r = rank(&f.path);
+            let r = rank(&f.path, &kb.data.layout);
             for s in &f.structs {
                 let better = structs.get(s.name.as_str()).is_none_or(|(old, old_rank)| {
                     r < *old_rank || (r == *old_rank && s.fields.len() > old.fields.len())
@@ -188,6 +195,7 @@ impl<'a> Index<'a> {
             synthesized,
             header_vars,
             per_module: kb.data.resolution.per_module.iter().cloned().collect(),
+            layout: kb.data.layout.clone(),
             copies,
             typed_locals,
             structs: structs.into_iter().map(|(k, (s, _))| (k, s)).collect(),
@@ -365,8 +373,7 @@ impl<'a> Index<'a> {
         let path = &self.files[file].path;
         let visible = |d: &str| {
             d.is_empty()
-                || d == "include"
-                || d.starts_with("include/")
+                || self.layout.is_include_dir(d)
                 || path
                     .strip_prefix(d)
                     .is_some_and(|rest| rest.starts_with('/'))

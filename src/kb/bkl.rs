@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 /// The knowledge base's section on the big kernel lock (`[bkl]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BklKb {
     /// Take the lock (one level deeper).
@@ -48,20 +48,4 @@ pub struct RootCall {
     pub depth: u8,
     #[serde(default)]
     pub why: Option<String>,
-}
-
-impl Default for BklKb {
-    fn default() -> Self {
-        Self {
-            lock: vec!["lock_kernel".into()],
-            unlock: vec!["unlock_kernel".into()],
-            depth_preserving: Vec::new(),
-            syscall_prefixes: vec!["sys_".into()],
-            root_attributes: vec!["asmlinkage".into()],
-            roots: Vec::new(),
-            root_calls: Vec::new(),
-            max_depth: 24,
-            max_functions: 20_000,
-        }
-    }
 }

@@ -10,8 +10,10 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 mod bkl;
+mod layout;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
+pub use layout::Layout;
 pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
 
 /// The knowledge base shipped with modrace.
@@ -38,6 +40,8 @@ pub struct KnowledgeBase {
     pub members: Vec<Member>,
     #[serde(default)]
     pub use_count: UseCount,
+    #[serde(default)]
+    pub module: ModuleMarks,
     /// The big kernel lock: primitives, system-call entries, search bounds.
     #[serde(default)]
     pub bkl: BklKb,
@@ -49,6 +53,8 @@ pub struct KnowledgeBase {
     pub copy_routines: Vec<CopyRoutine>,
     #[serde(default)]
     pub resolution: Resolution,
+    #[serde(default)]
+    pub layout: Layout,
 }
 
 /// How names resolve across files, beyond what C says.
@@ -98,28 +104,28 @@ pub struct TableMacro {
 }
 
 /// The macros and functions that raise or drop a module's use count.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct UseCount {
     pub increment: Vec<String>,
     pub decrement: Vec<String>,
     /// Raise the count only when they return true (`try_inc_mod_count` in 2.4).
-    #[serde(default)]
     pub try_increment: Vec<String>,
     /// Arguments of the call forms that name the routine's own module.
-    #[serde(default)]
     pub own_module: Vec<String>,
 }
 
-impl Default for UseCount {
-    fn default() -> Self {
-        Self {
-            increment: vec!["MOD_INC_USE_COUNT".into()],
-            decrement: vec!["MOD_DEC_USE_COUNT".into()],
-            try_increment: Vec::new(),
-            own_module: vec!["THIS_MODULE".into()],
-        }
-    }
+/// What marks a file as module code when no Makefile says how it is built.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModuleMarks {
+    /// Functions insmod looks up by name (`init_module`).
+    pub init_functions: Vec<String>,
+    /// File-scope macros that name the module's init routine (`module_init(fn)`).
+    pub init_macros: Vec<String>,
+    /// The preprocessor symbol defined when a file is compiled as a module (`MODULE`): a file
+    /// that tests it is written to be one.
+    pub symbol: Option<String>,
 }
 
 /// How the core reads a name-taking routine's use count.
@@ -188,22 +194,12 @@ pub struct Normalize {
 
 /// Name patterns that make a called function a registration routine when the knowledge base
 /// does not list it: `prefix*`, `*suffix`, `*infix*`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RegistrationPatterns {
     pub patterns: Vec<String>,
     /// Names that match `patterns` but are accessors, not registrations (`*_get_register*`).
-    #[serde(default)]
     pub exclude: Vec<String>,
-}
-
-impl Default for RegistrationPatterns {
-    fn default() -> Self {
-        Self {
-            patterns: vec!["register_*".into(), "*_register*".into()],
-            exclude: Vec::new(),
-        }
-    }
 }
 
 /// A routine that hands a table of function pointers to the kernel.
@@ -284,36 +280,20 @@ impl Takes {
 /// How a slot the knowledge base does not list is classified: a field whose name matches
 /// one of `name_fields` (same pattern syntax as registration patterns) takes a name,
 /// every other field takes a token.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SlotHeuristic {
     pub name_fields: Vec<String>,
     /// Name-taking fields whose routine brackets its own run with the count (the rest pin).
-    #[serde(default)]
     pub bracket_fields: Vec<String>,
     /// Kernel objects that exist only while their module is pinned: a table stored into one
     /// of them is reached with the module pinned already.
-    #[serde(default)]
     pub pinned_containers: Vec<String>,
     /// Fields through which the core pins a table's module itself (2.4's `owner`): a routine
     /// whose table sets one to the module is reached with the module pinned.
-    #[serde(default)]
     pub owner_fields: Vec<String>,
     /// Macros that set an object's owner field to the module (`SET_MODULE_OWNER(dev)`).
-    #[serde(default)]
     pub owner_setters: Vec<String>,
-}
-
-impl Default for SlotHeuristic {
-    fn default() -> Self {
-        Self {
-            name_fields: vec!["open".into()],
-            bracket_fields: Vec::new(),
-            pinned_containers: Vec::new(),
-            owner_fields: Vec::new(),
-            owner_setters: Vec::new(),
-        }
-    }
 }
 
 /// `prefix*`, `*suffix`, `*infix*` or an exact name.

@@ -6,15 +6,14 @@ use serde::Deserialize;
 /// What the may-sleep analysis needs to know that the tree's own code does not say: where
 /// sleeping starts (primitives whose bodies are assembly, inline assembly or too conditional to
 /// read), which GFP bit lets an allocation wait, and how far to follow calls through pointers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SleepKb {
     /// The GFP bit that lets an allocation wait for memory. Which masks include it is read
     /// from the tree's own `#define`s.
     pub gfp_wait_bit: String,
     /// The architecture whose definitions win when a name is defined once per architecture
     /// (`request_irq`) and the caller is not itself architecture-specific.
-    #[serde(default)]
     pub preferred_arch: Option<String>,
     /// A slot (`struct.field`) stored with more functions than this is a generic interface;
     /// a call through it is reported as unknown instead of joining every implementation.
@@ -23,28 +22,12 @@ pub struct SleepKb {
     /// name when at most this many structs have a function-pointer field of that name.
     pub max_field_structs: usize,
     /// Names (glob patterns) that never sleep; they are not followed.
-    #[serde(default)]
     pub never: Vec<String>,
     /// Slots (`struct.field`) the kernel calls in interrupt or bottom-half context: their
     /// implementations must not sleep, so a call through them is not followed.
-    #[serde(default)]
     pub atomic_slots: Vec<String>,
     #[serde(default, rename = "primitive")]
     pub primitives: Vec<SleepPrimitive>,
-}
-
-impl Default for SleepKb {
-    fn default() -> Self {
-        Self {
-            gfp_wait_bit: "__GFP_WAIT".into(),
-            preferred_arch: None,
-            max_slot_targets: 16,
-            max_field_structs: 3,
-            never: Vec::new(),
-            atomic_slots: Vec::new(),
-            primitives: Vec::new(),
-        }
-    }
 }
 
 /// A routine that may sleep by itself; the analysis does not look into its body.

@@ -15,7 +15,7 @@ pub fn render(report: &BklReport) -> String {
         out.push_str(&format!(
             "{} ({}): {}{} — {} call site(s), {} routine(s), {} module-capable\n",
             s.slot,
-            s.takes,
+            s.takes.as_str(),
             s.verdict.as_str(),
             s.kb_bkl
                 .as_deref()

@@ -4,7 +4,8 @@
 //! yields nothing.
 
 use crate::ctext::{
-    is_ident_byte, is_ident_char, is_ident_start_byte, matching_bracket, skip_literal, KEYWORDS,
+    is_ident_byte, is_ident_char, is_ident_start_byte, is_not_callee, matching_bracket,
+    skip_literal,
 };
 
 /// A call found in a macro body: `name(args)`, or `...->name(args)` / `....name(args)` for a
@@ -15,29 +16,6 @@ pub struct BodyCall {
     pub args: Vec<String>,
     pub through_field: bool,
 }
-
-/// Words followed by `(` that are not calls, besides the [`KEYWORDS`].
-const NOT_CALLEES: &[&str] = &[
-    "__typeof",
-    "defined",
-    "__asm__",
-    "asm",
-    "__asm",
-    "volatile",
-    "__volatile__",
-    "__attribute__",
-    "__alignof__",
-    "int",
-    "long",
-    "char",
-    "short",
-    "unsigned",
-    "signed",
-    "void",
-    "const",
-    "struct",
-    "union",
-];
 
 /// Splits an argument list at top-level commas; empty text gives no arguments.
 pub fn split_args(text: &str) -> Vec<String> {
@@ -94,7 +72,7 @@ pub fn body_calls(body: &str) -> Vec<BodyCall> {
         while k < b.len() && b[k].is_ascii_whitespace() {
             k += 1;
         }
-        if k >= b.len() || b[k] != b'(' || KEYWORDS.contains(&name) || NOT_CALLEES.contains(&name) {
+        if k >= b.len() || b[k] != b'(' || is_not_callee(name) {
             continue;
         }
         let before = body[..start].trim_end();

@@ -228,23 +228,13 @@ pub struct LookupDef {
     pub kind: DefKind,
 }
 
-/// The architecture a path belongs to: `arch/X/...` and `include/asm-X/...` give X.
-fn arch_of(path: &str) -> Option<&str> {
-    if let Some(rest) = path.strip_prefix("arch/") {
-        return rest.split('/').next();
-    }
-    let rest = path.strip_prefix("include/asm-")?;
-    let arch = rest.split('/').next()?;
-    (arch != "generic").then_some(arch)
-}
-
 impl<'i, 'a> Builder<'i, 'a> {
     pub fn new(index: &'i Index<'a>, kb: &'i Kb) -> Self {
         let files = index.files;
         let mut arch_ids: FxHashMap<&str, u16> = FxHashMap::default();
         let mut file_arch = Vec::with_capacity(files.len());
         for f in files {
-            file_arch.push(arch_of(&f.path).map(|a| {
+            file_arch.push(kb.data.layout.arch_of(&f.path).map(|a| {
                 let n = arch_ids.len() as u16;
                 *arch_ids.entry(a).or_insert(n)
             }));

@@ -24,13 +24,13 @@ impl CallOracle for Names {
     }
 }
 
-fn normalizer() -> Normalizer {
-    Normalizer::new(&Kb::builtin().data, &[], &[])
+fn front_end() -> FrontEnd {
+    FrontEnd::new(&Kb::builtin().data, &[], &[])
 }
 
 /// The statement spans of the increments of the first function of `src`.
 fn increments(src: &str) -> Vec<Span> {
-    let facts = facts::extract_with("t.c", src.as_bytes(), &normalizer(), &BodyPolicy::All);
+    let facts = facts::extract_with("t.c", src.as_bytes(), &front_end(), &BodyPolicy::All);
     facts.functions[0]
         .body
         .stmts
@@ -73,7 +73,7 @@ fn fix(src: &str, increment_first: bool) -> (String, Option<String>) {
         &mut text,
         "t.c",
         &request,
-        &normalizer(),
+        &front_end(),
         &reanalyse,
         "MOD_INC_USE_COUNT",
         "MOD_DEC_USE_COUNT",
