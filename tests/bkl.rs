@@ -87,7 +87,7 @@ fn mr004_exactly_where_annotated() {
 #[test]
 fn the_mails_chain_and_the_exposed_module() {
     let (report, _) = analyse();
-    let slot = report.slot("net_proto_family.create").unwrap();
+    let slot = report.slot(&slot("net_proto_family.create")).unwrap();
     // sunos_socket holds the lock around its asmlinkage helper; osf_socket is an entry.
     assert_eq!(slot.verdict.as_str(), "mixed");
     let site = &slot.call_sites[0];
@@ -101,7 +101,7 @@ fn the_mails_chain_and_the_exposed_module() {
     );
     let f = mr004(&report)
         .into_iter()
-        .find(|f| f.slot == "net_proto_family.create")
+        .find(|f| f.slot.to_string() == "net_proto_family.create")
         .unwrap();
     assert_eq!(
         (f.file.as_str(), f.function.as_str()),
@@ -117,25 +117,31 @@ fn the_mails_chain_and_the_exposed_module() {
 #[test]
 fn held_by_a_caller_and_locally() {
     let (report, _) = analyse();
-    let open = &report.slot("file_operations.open").unwrap().call_sites[0];
+    let open = &report
+        .slot(&slot("file_operations.open"))
+        .unwrap()
+        .call_sites[0];
     assert_eq!(
         chain_text(&open.held_chain),
         "sys_open -> filp_open -> f->f_op->open"
     );
-    let statfs = report.slot("super_operations.statfs").unwrap();
+    let statfs = report.slot(&slot("super_operations.statfs")).unwrap();
     assert_eq!(
         chain_text(&statfs.call_sites[0].held_chain),
         "sys_statfs -> sb->s_op->statfs"
     );
     // Through a local function pointer: `fn = fmt->load_binary; fn(bprm)`.
-    let exec = &report.slot("linux_binfmt.load_binary").unwrap().call_sites[0];
+    let exec = &report
+        .slot(&slot("linux_binfmt.load_binary"))
+        .unwrap()
+        .call_sites[0];
     assert_eq!(exec.callee, "fn");
 }
 
 #[test]
 fn mixed_paths_have_both_witnesses() {
     let (report, _) = analyse();
-    let site = &report.slot("widget_ops.open").unwrap().call_sites[0];
+    let site = &report.slot(&slot("widget_ops.open")).unwrap().call_sites[0];
     assert_eq!(
         chain_text(&site.held_chain),
         "sys_widget_locked -> widget_open_core -> widgets[unit]->open"
@@ -145,7 +151,7 @@ fn mixed_paths_have_both_witnesses() {
         "sys_widget_bare -> widget_open_core -> widgets[unit]->open"
     );
     // Recursion: the recursive call holds the lock, the outer one does not.
-    let tree = &report.slot("tree_ops.open").unwrap().call_sites[0];
+    let tree = &report.slot(&slot("tree_ops.open")).unwrap().call_sites[0];
     assert_eq!(
         chain_text(&tree.unheld_chain),
         "sys_walk -> walk -> OPS_OF(n)->open"
@@ -181,10 +187,10 @@ fn entries_get_the_bkl_key() {
 #[test]
 fn slots_the_tree_never_calls_are_unknown() {
     let (report, _) = analyse();
-    let tty = report.slot("tty_driver.open").unwrap();
+    let tty = report.slot(&slot("tty_driver.open")).unwrap();
     assert!(tty.call_sites.is_empty());
-    assert_eq!(report.slot_verdict("tty_driver.open").as_str(), "unknown");
-    assert_eq!(report.slot_verdict("no_such.slot").as_str(), "unknown");
+    assert_eq!(tty.verdict.as_str(), "unknown");
+    assert!(report.slot(&slot("no_such.slot")).is_none());
     assert!(serde_json::to_string(&report).is_ok());
 }
 
@@ -196,4 +202,8 @@ fn blanked_attributes_are_kept_as_facts() {
     let facts = modrace::facts::extract("x.c", src, &front_end);
     assert_eq!(facts.functions[0].attributes, vec!["asmlinkage"]);
     assert_eq!(facts.functions[1].attributes, vec!["__init"]);
+}
+
+fn slot(text: &str) -> modrace::entries::Slot {
+    text.parse().unwrap()
 }

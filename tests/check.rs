@@ -30,7 +30,7 @@ fn mr001_explains_the_sleep_down_to_the_allocator() {
         .iter()
         .find(|f| f.rule == Code::Mr001 && f.function == "open_foo")
         .expect("open_foo is reported");
-    assert_eq!(f.slot, "file_operations.open");
+    assert_eq!(f.slot.to_string(), "file_operations.open");
     let first = f.chain.first().expect("a chain");
     assert!(first.call.starts_with("request_irq"), "{:?}", f.chain);
     let last = f.chain.last().unwrap();

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use modrace::chain::ChainStep;
+use modrace::entries::SlotRef;
 use modrace::facts::Span;
 use modrace::report::{self, Format, Options};
 use modrace::rules::{self, Evidence, Finding, Role};
@@ -62,7 +63,7 @@ fn finding(code: &str, at: Span, function: &str, message: &str, help: &str) -> F
         line: at.line,
         column: at.column,
         function: function.into(),
-        slot: "file_operations.open".into(),
+        slot: SlotRef::Field("file_operations.open".parse().unwrap()),
         message: message.into(),
         evidence: Vec::new(),
         chain: Vec::new(),
@@ -219,7 +220,7 @@ fn sample() -> CheckReport {
         MR001_HELP,
     );
     f6.file = gone.into();
-    f6.slot = "net_device.open".into();
+    f6.slot = SlotRef::Field("net_device.open".parse().unwrap());
     let at = |line, column| Span {
         line,
         column,
@@ -523,7 +524,6 @@ fn odd_findings_render_in_every_format() {
     let mut f = base.clone();
     f.message = "two\nlines".into();
     f.help = String::new();
-    f.slot = String::new();
     f.evidence[0].note = "multi\r\nline note".into();
     f.chain.clear();
     odd.push(f);

@@ -13,6 +13,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::lockstate::{summarise, summarise_calls, Deltas, Effect, LockSummary};
 use super::slots::SlotSites;
 use crate::chain::ChainStep;
+use crate::entries::Slot;
 use crate::index::{referenced_name, FnRef, Index};
 use crate::kb::BklKb;
 
@@ -28,7 +29,7 @@ pub struct Graph<'a> {
     /// Direct calls by callee name: (file, call index).
     by_name: FxHashMap<&'a str, Vec<(u32, u32)>>,
     sites: &'a SlotSites,
-    stored: &'a FxHashMap<FnRef, Vec<String>>,
+    stored: &'a FxHashMap<FnRef, Vec<Slot>>,
     /// Functions made entry points by a call (`kernel_thread(fn)`), with their entry depth.
     root_fns: FxHashMap<FnRef, u8>,
     /// Functions whose walk ends at another depth than it started, and by how much.
@@ -43,7 +44,7 @@ impl<'a> Graph<'a> {
         index: &'a Index<'a>,
         kb: &'a BklKb,
         sites: &'a SlotSites,
-        stored: &'a FxHashMap<FnRef, Vec<String>>,
+        stored: &'a FxHashMap<FnRef, Vec<Slot>>,
     ) -> Self {
         let mut by_name: FxHashMap<&str, Vec<(u32, u32)>> = FxHashMap::default();
         let mut root_fns = FxHashMap::default();

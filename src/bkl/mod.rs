@@ -25,9 +25,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::chain::ChainStep;
-use crate::entries::Entry;
+use crate::entries::{Entry, Slot};
 use crate::index::Index;
 use crate::kb::{Kb, Takes};
+pub use slots::MatchedBy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,7 +70,7 @@ pub struct CallSite {
     /// The callee expression as written: `net_families[family]->create`.
     pub callee: String,
     /// "type" or "field-name": how the call was tied to the slot.
-    pub matched_by: &'static str,
+    pub matched_by: MatchedBy,
     pub verdict: Verdict,
     /// A path that holds the lock at the call, from where it starts (a system call, or the
     /// function that takes the lock) down to the call.
@@ -94,8 +95,7 @@ pub struct Exposed {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotLocking {
-    /// `struct.field`.
-    pub slot: String,
+    pub slot: Slot,
     pub takes: Takes,
     pub verdict: Verdict,
     /// What the knowledge base's hand research says, for comparison.
@@ -151,19 +151,18 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
     );
     let graph = callers::Graph::new(index, bkl, &sites, &stored);
 
-    let mut wanted: BTreeMap<String, Takes> = BTreeMap::new();
+    let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
     for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
-        wanted.insert(format!("{}.{}", s.struct_name, s.field), Takes::Name);
+        wanted.insert(Slot::new(&s.struct_name, &s.field), Takes::Name);
     }
-    let mut exposed: BTreeMap<String, BTreeSet<Exposed>> = BTreeMap::new();
+    let mut exposed: BTreeMap<Slot, BTreeSet<Exposed>> = BTreeMap::new();
     for e in entries {
         // `routine(argN)` callbacks have no slot the core calls by a field.
         let Some(slot) = e.slot.field() else {
             continue;
         };
-        let slot = slot.to_string();
         wanted.entry(slot.clone()).or_insert(e.takes);
-        exposed.entry(slot).or_default().insert(Exposed {
+        exposed.entry(slot.clone()).or_default().insert(Exposed {
             function: e.function.clone(),
             file: e.file.clone(),
             line: e.line,
@@ -195,7 +194,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
                 column: call.column,
                 function: index.function(s.caller).name.clone(),
                 callee: call.callee.clone(),
-                matched_by: s.matched_by.as_str(),
+                matched_by: s.matched_by,
                 verdict: Verdict::of(r.held, r.not_held),
                 held_chain: r.held_chain,
                 unheld_chain: r.unheld_chain,
@@ -208,15 +207,16 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
         let not_held = call_sites
             .iter()
             .any(|c| matches!(c.verdict, Verdict::NotHeld | Verdict::Mixed));
-        let (st, field) = slot.split_once('.').unwrap_or((&slot, ""));
-        let kb_bkl = kb.slot(st, field).and_then(|s| s.bkl.clone());
+        let kb_bkl = kb
+            .slot(&slot.strukt, &slot.field)
+            .and_then(|s| s.bkl.clone());
         report.slots.push(SlotLocking {
             verdict: Verdict::of(held, not_held),
             takes,
             kb_bkl,
             call_sites,
             exposed: exposed
-                .remove(slot.as_str())
+                .remove(&slot)
                 .map(|s| s.into_iter().collect())
                 .unwrap_or_default(),
             slot,
@@ -248,7 +248,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
                 .entry(c.verdict.as_str())
                 .or_default() += 1;
             st.call_sites_incomplete += c.unknown.is_some() as usize;
-            st.call_sites_by_field_name += (c.matched_by == "field-name") as usize;
+            st.call_sites_by_field_name += (c.matched_by == MatchedBy::FieldName) as usize;
         }
     }
     st.seconds = started.elapsed().as_secs_f64();
@@ -256,21 +256,19 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
 }
 
 impl BklReport {
-    pub fn slot(&self, slot: &str) -> Option<&SlotLocking> {
+    pub fn slot(&self, slot: &Slot) -> Option<&SlotLocking> {
         self.slots
-            .binary_search_by(|s| s.slot.as_str().cmp(slot))
+            .binary_search_by(|s| s.slot.cmp(slot))
             .ok()
             .map(|i| &self.slots[i])
     }
 
-    /// The verdict on a slot; `unknown` for one that was not analysed.
-    pub fn slot_verdict(&self, slot: &str) -> Verdict {
-        self.slot(slot).map_or(Verdict::Unknown, |s| s.verdict)
-    }
-
-    /// The verdict on the slot an entry sits in (the `bkl` key of entries rows).
+    /// The verdict on the slot an entry sits in (the `bkl` key of entries rows); `unknown`
+    /// for a slot that was not analysed and for a callback, which sits in no slot.
     pub fn verdict_of(&self, entry: &Entry) -> Verdict {
-        self.slot_verdict(&entry.slot.to_string())
+        (entry.slot.field())
+            .and_then(|s| self.slot(s))
+            .map_or(Verdict::Unknown, |s| s.verdict)
     }
 }
 

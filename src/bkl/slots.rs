@@ -11,6 +11,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ctext::{is_ident_byte, is_ident_char, is_ident_start_byte};
+use crate::entries::Slot;
 use crate::facts::{Function, InitList};
 use crate::index::{referenced_name, FnRef, Index, TableContent};
 use crate::normalize::MacroDef;
@@ -19,7 +20,8 @@ use crate::normalize::MacroDef;
 const MAX_NESTING: usize = 4;
 
 /// How a call site was tied to its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MatchedBy {
     /// The callee expression's base was typed.
     Type,
@@ -47,7 +49,7 @@ pub struct SiteRef {
 #[derive(Debug, Default)]
 pub struct SlotSites {
     /// `struct.field` -> the calls through it.
-    pub by_slot: FxHashMap<String, Vec<SiteRef>>,
+    pub by_slot: FxHashMap<Slot, Vec<SiteRef>>,
     /// Indirect calls through a field whose slot could not be told.
     pub untyped: usize,
     pub indirect: usize,
@@ -108,7 +110,7 @@ impl<'a> Typer<'a> {
         file: usize,
         function: &Function,
         callee: &str,
-    ) -> Option<(String, MatchedBy)> {
+    ) -> Option<(Slot, MatchedBy)> {
         let tokens = tokenize(callee);
         let mut t = &tokens[..];
         // `(*p->open)` and `(p->open)` call the same thing as `p->open`.
@@ -134,13 +136,13 @@ impl<'a> Typer<'a> {
                 .struct_def(st)
                 .is_none_or(|d| d.fields.iter().any(|f| f.name == field));
             if known {
-                return Some((format!("{st}.{field}"), MatchedBy::Type));
+                return Some((Slot::new(st, field), MatchedBy::Type));
             }
         }
         match self.fields.get(field) {
             Some(structs) if structs.len() == 1 => {
                 let (st, is_fn_ptr) = structs.iter().next()?;
-                is_fn_ptr.then(|| (format!("{st}.{field}"), MatchedBy::FieldName))
+                is_fn_ptr.then(|| (Slot::new(st, field), MatchedBy::FieldName))
             }
             _ => None,
         }
@@ -462,9 +464,9 @@ fn through_locals(index: &Index, typer: &Typer, fi: usize, sites: &mut SlotSites
 /// Which slots each function is stored in: every initialized table of a struct type in the
 /// tree, `table.field = fn` assignments, and `p->field = fn` or `tbl[i].field = fn` where the
 /// base has a struct type.
-pub fn stored_in(index: &Index, typer: &Typer) -> FxHashMap<FnRef, Vec<String>> {
-    let mut out: FxHashMap<FnRef, Vec<String>> = FxHashMap::default();
-    let mut push = |f: FnRef, slot: String| {
+pub fn stored_in(index: &Index, typer: &Typer) -> FxHashMap<FnRef, Vec<Slot>> {
+    let mut out: FxHashMap<FnRef, Vec<Slot>> = FxHashMap::default();
+    let mut push = |f: FnRef, slot: Slot| {
         let v = out.entry(f).or_default();
         if !v.contains(&slot) {
             v.push(slot);
@@ -482,7 +484,7 @@ pub fn stored_in(index: &Index, typer: &Typer) -> FxHashMap<FnRef, Vec<String>> 
                     TableContent::Expr(e) => {
                         if let Some(func) = function_named(index, tv.file, e) {
                             if !tv.field.is_empty() {
-                                push(func, format!("{st}.{}", tv.field));
+                                push(func, Slot::new(st, &tv.field));
                             }
                         }
                     }
@@ -502,7 +504,7 @@ pub fn stored_in(index: &Index, typer: &Typer) -> FxHashMap<FnRef, Vec<String>> 
                 (None, None) => None,
             };
             if let Some(bt) = bt {
-                push(func, format!("{}.{}", index.struct_name(&bt), a.field));
+                push(func, Slot::new(index.struct_name(&bt), &a.field));
             }
         }
     }
@@ -521,7 +523,7 @@ fn nested(
     field: &str,
     list: &InitList,
     file: usize,
-    push: &mut dyn FnMut(FnRef, String),
+    push: &mut dyn FnMut(FnRef, Slot),
     depth: usize,
 ) {
     if depth > MAX_NESTING {
@@ -541,7 +543,7 @@ fn nested(
         match &v.value {
             TableContent::Expr(e) => {
                 if let Some(func) = function_named(index, file, e) {
-                    push(func, format!("{sub}.{}", v.field));
+                    push(func, Slot::new(sub, &v.field));
                 }
             }
             TableContent::List(l) => nested(index, sub, &v.field, l, file, push, depth + 1),

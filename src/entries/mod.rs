@@ -23,6 +23,35 @@ pub struct Slot {
     pub field: String,
 }
 
+impl Slot {
+    pub fn new(strukt: &str, field: &str) -> Self {
+        Self {
+            strukt: strukt.to_string(),
+            field: field.to_string(),
+        }
+    }
+}
+
+/// `struct.field`, as users write a slot.
+impl std::str::FromStr for Slot {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once('.') {
+            Some((strukt, field)) if !strukt.is_empty() && !field.is_empty() => {
+                Ok(Slot::new(strukt, field))
+            }
+            _ => Err(format!("`{text}` is not a slot (struct.field)")),
+        }
+    }
+}
+
+/// Serialized as `struct.field`, the form every output has used.
+impl serde::Serialize for Slot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl std::fmt::Display for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.strukt, self.field)
@@ -35,6 +64,13 @@ impl std::fmt::Display for Slot {
 pub enum SlotRef {
     Field(Slot),
     Callback { routine: String, arg: usize },
+}
+
+/// Serialized as `struct.field` or `routine(argN)`, the forms every output has used.
+impl serde::Serialize for SlotRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl SlotRef {

@@ -90,9 +90,13 @@ pub fn plan(
             let Some(fref) = index.resolve_function(fi, routine) else {
                 continue;
             };
-            let slot = &findings[0].slot;
-            let (struct_name, field) = slot.split_once('.').unwrap_or(("", slot));
-            let discipline = kb.count_discipline(struct_name, field);
+            // A callback handed over directly sits in no slot of a structure: the defaults apply.
+            let discipline = findings[0]
+                .slot
+                .field()
+                .map_or(kb.count_discipline("", ""), |s| {
+                    kb.count_discipline(&s.strukt, &s.field)
+                });
             if findings.iter().any(|f| f.rule == Code::Mr003) {
                 // Pinning in open without unpinning in release would make the module
                 // unremovable after its first use.

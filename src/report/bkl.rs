@@ -1,6 +1,6 @@
 //! The `bkl` command's text form.
 
-use crate::bkl::BklReport;
+use crate::bkl::{BklReport, MatchedBy};
 use crate::chain::chain_text;
 
 /// The `bkl` command's text: per slot its verdict and call sites, then the counts.
@@ -32,7 +32,7 @@ pub fn render(report: &BklReport) -> String {
                 c.callee,
                 c.function,
                 c.verdict.as_str(),
-                if c.matched_by == "type" {
+                if c.matched_by == MatchedBy::Type {
                     ""
                 } else {
                     " (matched by field name)"

@@ -199,7 +199,8 @@ fn footer(
     paint: Paint,
 ) {
     let mut extra: Vec<(&str, String)> = Vec::new();
-    if !f.function.is_empty() && !f.slot.is_empty() && !f.message.contains(f.slot.as_str()) {
+    let slot = f.slot.to_string();
+    if !f.function.is_empty() && !f.message.contains(slot.as_str()) {
         extra.push((
             "note",
             format!("`{}` is reached by name through `{}`", f.function, f.slot),

@@ -4,6 +4,7 @@
 
 use crate::bkl::{BklReport, CallSite, Exposed, SlotLocking, Verdict};
 use crate::chain::chain_text;
+use crate::entries::SlotRef;
 use crate::facts::Span;
 
 use super::{Code, Evidence, Finding, Role, Rule, Severity};
@@ -116,7 +117,7 @@ fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding
         line: site.line,
         column: site.column,
         function: site.function.clone(),
-        slot: slot.slot.clone(),
+        slot: SlotRef::Field(slot.slot.clone()),
         message,
         evidence,
         chain: site.unheld_chain.clone(),
