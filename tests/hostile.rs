@@ -94,3 +94,73 @@ fn deep_if_expressions_are_bounded_with_a_warning() {
         );
     }
 }
+
+/// Runs `f` on another thread and fails the test if it takes longer than a minute (a hang).
+fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("hung: no answer within a minute")
+}
+
+fn entries_warnings(tree: &Tree) -> Vec<modrace::diag::Warning> {
+    support::entries(tree).1
+}
+
+#[cfg(unix)]
+#[test]
+fn build_files_that_are_not_regular_files_are_skipped_with_a_warning() {
+    let tree = Tree::from_text(&format!("//- /drivers/char/dev.c\n{MODULE_TAIL}"));
+    std::fs::create_dir_all(tree.path("fifo")).unwrap();
+    std::fs::create_dir_all(tree.path("zero")).unwrap();
+    for fifo in ["fifo/Makefile", "fifo/Config.in", "zero/Kconfig"] {
+        let c = std::ffi::CString::new(tree.path(fifo).into_os_string().into_encoded_bytes());
+        assert_eq!(unsafe { libc::mkfifo(c.unwrap().as_ptr(), 0o644) }, 0);
+    }
+    std::os::unix::fs::symlink("/dev/zero", tree.path("zero/Makefile")).unwrap();
+    // A sparse file over the size limit.
+    let big = std::fs::File::create(tree.path("drivers/Makefile")).unwrap();
+    big.set_len(modrace::source::MAX_FILE_BYTES + 1).unwrap();
+    let warnings = within_a_minute(move || {
+        let w = entries_warnings(&tree);
+        drop(tree);
+        w
+    });
+    let said = |path: &str, what: &str| {
+        warnings
+            .iter()
+            .any(|w| w.path == path && w.message.contains(what))
+    };
+    for path in [
+        "fifo/Makefile",
+        "fifo/Config.in",
+        "zero/Makefile",
+        "zero/Kconfig",
+    ] {
+        assert!(said(path, "not a regular file"), "{path}: {warnings:?}");
+    }
+    assert!(said("drivers/Makefile", "limit"), "{warnings:?}");
+}
+
+#[test]
+fn non_utf8_build_files_are_read() {
+    let tree = Tree::from_text(&format!("//- /drivers/char/dev.c\n{MODULE_TAIL}"));
+    std::fs::write(
+        tree.path("drivers/char/Makefile"),
+        b"# J\xf6rg's drivers\nM_OBJS := dev.o\n",
+    )
+    .unwrap();
+    let (report, warnings) = support::entries(&tree);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let open = report
+        .entries
+        .iter()
+        .find(|e| e.function == "dev_open")
+        .unwrap();
+    assert_eq!(
+        open.module_evidence,
+        modrace::buildinfo::ModuleEvidence::Makefile
+    );
+}
