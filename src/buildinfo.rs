@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
+use crate::diag::Warning;
+
 #[derive(Debug, Default)]
 pub struct BuildInfo {
     /// Directory (relative to its root) -> object basenames that can be built into a module.
@@ -20,6 +22,8 @@ pub struct BuildInfo {
     /// Directory -> the subdirectories its Makefile descends into: all of them, and those it
     /// can build modules in.
     subdirs: HashMap<String, Subdirs>,
+    /// Build files that could not be read (not regular files, too large, unreadable).
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Default)]
@@ -61,17 +65,17 @@ impl BuildInfo {
                         .and_then(|p| p.strip_prefix(root).ok())
                         .map(|p| p.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    makefiles.push((rel, entry.into_path()));
+                    makefiles.push((rel, root, entry.into_path()));
                 } else if name.to_ascii_lowercase().starts_with("config.in") || name == "Kconfig" {
                     // `arch/*/config.in` is lower case in 2.2-2.4.
-                    if let Ok(text) = std::fs::read(entry.path()) {
+                    if let Some(text) = info.read_build_file(root, entry.path()) {
                         collect_tristates(&String::from_utf8_lossy(&text), &mut tristates);
                     }
                 }
             }
         }
-        for (dir, path) in makefiles {
-            let Ok(text) = std::fs::read(&path) else {
+        for (dir, root, path) in makefiles {
+            let Some(text) = info.read_build_file(root, &path) else {
                 continue;
             };
             let makefile = Makefile::parse(&String::from_utf8_lossy(&text));
@@ -83,6 +87,15 @@ impl BuildInfo {
                 .insert(dir, makefile.module_objects(&tristates));
         }
         info
+    }
+
+    /// A build file's bytes, read as a source is (regular files only, size-limited); a file
+    /// that cannot be read so is a warning.
+    fn read_build_file(&mut self, root: &Path, path: &Path) -> Option<Vec<u8>> {
+        let display = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
+        crate::source::read_regular(path, &display)
+            .map_err(|w| self.warnings.push(w))
+            .ok()
     }
 
     /// Whether the Makefile of the file's directory builds it into a module: `Some(true)` when

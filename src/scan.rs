@@ -72,12 +72,24 @@ fn scan_with(
     for r in results {
         match r {
             Ok(f) => {
-                if f.too_deep {
-                    scan.warnings.push(Warning::new(
+                if let Some(line) = f.too_deep {
+                    scan.warnings.push(Warning::at(
                         f.path.clone(),
+                        line,
                         format!(
                             "nesting deeper than {} levels: the part below was not analysed",
                             facts::MAX_DEPTH
+                        ),
+                    ));
+                }
+                if let Some(line) = f.too_deep_condition {
+                    scan.warnings.push(Warning::at(
+                        f.path.clone(),
+                        line,
+                        format!(
+                            "#if expression nested deeper than {} levels: taken as unknown \
+                             (the first branch)",
+                            crate::normalize::cpp::MAX_EXPR_DEPTH
                         ),
                     ));
                 }

@@ -73,7 +73,9 @@ impl Session {
             || scan::scan_bodies(&self.roots, &self.front_end, bodies),
             || BuildInfo::read(&self.roots),
         );
-        Ok((scan?, build))
+        let (mut scan, mut build) = (scan?, build);
+        scan.warnings.append(&mut build.warnings);
+        Ok((scan, build))
     }
 
     /// The statement trees of the functions that name a use-count or lock primitive: enough

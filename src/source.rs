@@ -87,21 +87,54 @@ pub fn discover(roots: &[PathBuf]) -> anyhow::Result<Discovery> {
 }
 
 /// Reads a source file. Binary files (a NUL byte in the first 8 KiB), files over
-/// [`MAX_FILE_BYTES`] and unreadable files give a warning instead of contents. Non-UTF-8 bytes
-/// are kept: the parser works on bytes, and text shown to users is decoded lossily.
+/// [`MAX_FILE_BYTES`], files that are not regular files and unreadable files give a warning
+/// instead of contents. Non-UTF-8 bytes are kept: the parser works on bytes, and text shown to
+/// users is decoded lossily.
 pub fn read_source(file: &SourceFile) -> Result<Vec<u8>, Warning> {
-    let warn = |why: String| Warning::new(file.display.clone(), why);
-    let meta = std::fs::metadata(&file.path).map_err(|e| warn(e.to_string()))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(warn(format!(
-            "skipped: {} bytes is over the {} byte limit",
-            meta.len(),
-            MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(&file.path).map_err(|e| warn(e.to_string()))?;
+    let bytes = read_regular(&file.path, &file.display)?;
     if bytes[..bytes.len().min(8192)].contains(&0) {
-        return Err(warn("skipped: binary file (contains NUL bytes)".into()));
+        return Err(Warning::new(
+            file.display.clone(),
+            "skipped: binary file (contains NUL bytes)",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`]; anything else (a FIFO, a device, a
+/// symbolic link to one, a file that grows past the limit while it is read) is a warning
+/// naming `display`. The file is opened without blocking (a FIFO with no writer would wait
+/// forever) and its type is taken from the open handle, so a file swapped after the walk
+/// cannot slip through.
+pub fn read_regular(path: &Path, display: &str) -> Result<Vec<u8>, Warning> {
+    use std::io::Read;
+    let warn = |why: String| Warning::new(display.to_string(), why);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| warn(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| warn(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(warn("skipped: not a regular file".into()));
+    }
+    let too_big = |len: u64| {
+        warn(format!(
+            "skipped: {len} bytes is over the {MAX_FILE_BYTES} byte limit"
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| warn(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
     }
     Ok(bytes)
 }

@@ -195,7 +195,7 @@ impl<'t> Lower<'_, 't> {
             span: span(node),
         });
         if depth > super::MAX_DEPTH {
-            self.facts.too_deep = true;
+            self.facts.too_deep.get_or_insert(node.line());
             return id;
         }
         let kind = match node.kind_str() {

@@ -45,7 +45,7 @@ impl<'t> Lower<'_, 't> {
         // Set by the parent just before this call; every other caller leaves it false.
         let bare = std::mem::take(&mut self.in_bare);
         if depth > MAX_DEPTH {
-            self.facts.too_deep = true;
+            self.facts.too_deep.get_or_insert(node.line());
             return;
         }
         let k = kinds();

@@ -49,7 +49,13 @@ pub struct FileFacts {
     pub markers: ModuleMarkers,
     /// Top-level error regions that hold what looks like a function body.
     pub broken_functions: Vec<BrokenFunction>,
-    pub too_deep: bool,
+    /// The first line where the nesting went past [`MAX_DEPTH`] (the part below it is not
+    /// lowered), or where an `#if` expression went past the evaluator's bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub too_deep: Option<u32>,
+    /// The first `#if` whose expression nests too deep to evaluate: it counts as unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub too_deep_condition: Option<u32>,
     /// File-scope variables (and extern declarations) of a struct or typedef type, pointers
     /// and arrays included: (name, type name). Lets an analysis type `net_families[i]->create`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -312,7 +318,8 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         errors: Vec::new(),
         markers: ModuleMarkers::default(),
         broken_functions: Vec::new(),
-        too_deep: false,
+        too_deep: None,
+        too_deep_condition: None,
         var_types: Vec::new(),
         field_loads: Vec::new(),
     }
@@ -391,6 +398,7 @@ pub fn extract_with(
         SPARE_TREE.with(|t| t.replace(syntax));
     }
     facts.macros = normalized.macros;
+    facts.too_deep_condition = normalized.too_deep_condition;
     facts
 }
 
@@ -427,22 +435,31 @@ fn kids<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> + use<'t> {
         .filter(|c| c.kind_id() != kinds().comment)
 }
 
-/// The identifier a declarator declares.
+/// The identifier a declarator declares. A loop, not a recursion: a declarator can be nested
+/// as deep as the input likes (`int ****...p`).
 fn declarator_name(node: Node) -> Option<Node> {
-    match node.kind_str() {
-        "identifier" | "field_identifier" | "type_identifier" => Some(node),
-        _ => {
-            let inner = node
-                .field(fields().declarator)
-                .or_else(|| node.named_child(0))?;
-            declarator_name(inner)
+    let mut node = node;
+    loop {
+        match node.kind_str() {
+            "identifier" | "field_identifier" | "type_identifier" => return Some(node),
+            _ => {
+                node = node
+                    .field(fields().declarator)
+                    .or_else(|| node.named_child(0))?;
+            }
         }
     }
 }
 
+/// Whether the subtree of `node` holds a node of `kind` (with an explicit stack: no bound on
+/// the depth).
 fn subtree_has(node: Node, kind: &str) -> bool {
-    if node.kind_str() == kind {
-        return true;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind_str() == kind {
+            return true;
+        }
+        stack.extend(n.named_children());
     }
-    node.named_children().any(|c| subtree_has(c, kind))
+    false
 }

@@ -79,6 +79,7 @@ impl Normalizer {
             macros: cpp.macros,
             unknown_conditions: cpp.unknown_conditions,
             unbalanced_conditionals: cpp.unbalanced,
+            too_deep_condition: cpp.too_deep,
             rewrites: counts,
         }
     }
@@ -93,6 +94,8 @@ pub struct Normalized {
     pub macros: Vec<MacroDef>,
     pub unknown_conditions: u32,
     pub unbalanced_conditionals: bool,
+    /// The first `#if` whose expression nests too deep to evaluate (taken as unknown).
+    pub too_deep_condition: Option<u32>,
     pub rewrites: RewriteCounts,
 }
 

@@ -1,0 +1,166 @@
+//! Hostile input (issue 19): nesting that would overflow a recursion, build files that are not
+//! regular files, super-linear inputs. Inputs are generated here, not stored as fixtures.
+
+mod support;
+
+use modrace::rules::RuleFilter;
+use modrace::sleep::UnknownPolicy;
+use support::{Ask, Output, Tree};
+
+/// `check` on the tree: its findings' (file, line) and the scan's warnings.
+fn check_tree(tree: &Tree) -> (Vec<(String, u32)>, Vec<modrace::diag::Warning>) {
+    let ask = Ask::Check {
+        filter: RuleFilter::default(),
+        unknown: UnknownPolicy::default(),
+        fixes: true,
+    };
+    match support::pipeline(tree.root(), ask).expect("the tree can be read") {
+        (Output::Check(out), warnings) => {
+            let found = out
+                .report
+                .findings
+                .iter()
+                .map(|f| (f.file.clone(), f.line))
+                .collect();
+            (found, warnings)
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// A module routine after the hostile text, with an MR003 finding on `open`'s line: the rest of
+/// the file is still analysed.
+const MODULE_TAIL: &str = "\n#include <linux/fs.h>\n\
+static int dev_open(struct inode *i, struct file *f)\n{\n\treturn 0;\n}\n\
+static struct file_operations dev_fops = { open: dev_open, };\n\
+int init_module(void) { return register_chrdev(42, \"dev\", &dev_fops); }\n";
+
+fn deep_file(head: &str) -> (Tree, u32) {
+    let tree = Tree::empty();
+    let text = format!("{head}\n{MODULE_TAIL}");
+    let open_line = text.lines().position(|l| l.contains("dev_open(")).unwrap() as u32 + 1;
+    tree.write("drivers/deep.c", &text);
+    (tree, open_line)
+}
+
+#[test]
+fn deep_declarators_are_bounded_with_a_warning() {
+    let n = 35_000;
+    let heads = [
+        format!("int {}p;", "*".repeat(n)),
+        format!("int p{};", "[1]".repeat(n)),
+        format!("int g(int {}p);", "*".repeat(n)),
+        format!("struct s {{ int {}p; }};", "*".repeat(n)),
+        format!("static int h(void) {{ int {}p; return 0; }}", "*".repeat(n)),
+    ];
+    for head in heads {
+        let (tree, open_line) = deep_file(&head);
+        let (found, warnings) = check_tree(&tree);
+        assert!(
+            warnings.iter().any(|w| w.path == "drivers/deep.c"
+                && w.line == Some(1)
+                && w.message.contains("nesting")),
+            "{warnings:?}"
+        );
+        assert!(
+            found.contains(&("drivers/deep.c".to_string(), open_line)),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn deep_if_expressions_are_bounded_with_a_warning() {
+    let n = 20_000;
+    let conditions = [
+        format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        format!("{}1", "!".repeat(n)),
+        format!("{}1", "-".repeat(n)),
+        format!("{}1{}", "1?".repeat(n), ":1".repeat(n)),
+        format!("{}1", "~".repeat(n)),
+    ];
+    for cond in conditions {
+        let (tree, open_line) = deep_file(&format!("#if {cond}\nint x;\n#endif"));
+        let (found, warnings) = check_tree(&tree);
+        assert!(
+            warnings.iter().any(|w| w.path == "drivers/deep.c"
+                && w.line == Some(1)
+                && w.message.contains("#if")),
+            "{warnings:?}"
+        );
+        assert!(
+            found.contains(&("drivers/deep.c".to_string(), open_line)),
+            "{found:?}"
+        );
+    }
+}
+
+/// Runs `f` on another thread and fails the test if it takes longer than a minute (a hang).
+fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("hung: no answer within a minute")
+}
+
+fn entries_warnings(tree: &Tree) -> Vec<modrace::diag::Warning> {
+    support::entries(tree).1
+}
+
+#[cfg(unix)]
+#[test]
+fn build_files_that_are_not_regular_files_are_skipped_with_a_warning() {
+    let tree = Tree::from_text(&format!("//- /drivers/char/dev.c\n{MODULE_TAIL}"));
+    std::fs::create_dir_all(tree.path("fifo")).unwrap();
+    std::fs::create_dir_all(tree.path("zero")).unwrap();
+    for fifo in ["fifo/Makefile", "fifo/Config.in", "zero/Kconfig"] {
+        let c = std::ffi::CString::new(tree.path(fifo).into_os_string().into_encoded_bytes());
+        assert_eq!(unsafe { libc::mkfifo(c.unwrap().as_ptr(), 0o644) }, 0);
+    }
+    std::os::unix::fs::symlink("/dev/zero", tree.path("zero/Makefile")).unwrap();
+    // A sparse file over the size limit.
+    let big = std::fs::File::create(tree.path("drivers/Makefile")).unwrap();
+    big.set_len(modrace::source::MAX_FILE_BYTES + 1).unwrap();
+    let warnings = within_a_minute(move || {
+        let w = entries_warnings(&tree);
+        drop(tree);
+        w
+    });
+    let said = |path: &str, what: &str| {
+        warnings
+            .iter()
+            .any(|w| w.path == path && w.message.contains(what))
+    };
+    for path in [
+        "fifo/Makefile",
+        "fifo/Config.in",
+        "zero/Makefile",
+        "zero/Kconfig",
+    ] {
+        assert!(said(path, "not a regular file"), "{path}: {warnings:?}");
+    }
+    assert!(said("drivers/Makefile", "limit"), "{warnings:?}");
+}
+
+#[test]
+fn non_utf8_build_files_are_read() {
+    let tree = Tree::from_text(&format!("//- /drivers/char/dev.c\n{MODULE_TAIL}"));
+    std::fs::write(
+        tree.path("drivers/char/Makefile"),
+        b"# J\xf6rg's drivers\nM_OBJS := dev.o\n",
+    )
+    .unwrap();
+    let (report, warnings) = support::entries(&tree);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let open = report
+        .entries
+        .iter()
+        .find(|e| e.function == "dev_open")
+        .unwrap();
+    assert_eq!(
+        open.module_evidence,
+        modrace::buildinfo::ModuleEvidence::Makefile
+    );
+}
