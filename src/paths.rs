@@ -413,7 +413,14 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
     }
 
     /// The states in which `v` has the truth value `truth`; none if it cannot.
-    fn assume(&self, v: &Value, truth: bool, mut state: State, at: Span, depth: u8) -> Vec<State> {
+    fn assume(
+        &mut self,
+        v: &Value,
+        truth: bool,
+        mut state: State,
+        at: Span,
+        depth: u8,
+    ) -> Vec<State> {
         if depth > 16 {
             return vec![state];
         }
@@ -423,10 +430,11 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 let is_and = matches!(v, Value::And(..));
                 if truth == is_and {
                     // Both sides hold (&&), or both fail (|| false).
-                    self.assume(a, truth, state, at, depth + 1)
-                        .into_iter()
-                        .flat_map(|s| self.assume(b, truth, s, at, depth + 1))
-                        .collect()
+                    let mut out = Vec::new();
+                    for s in self.assume(a, truth, state, at, depth + 1) {
+                        out.extend(self.assume(b, truth, s, at, depth + 1));
+                    }
+                    out
                 } else {
                     // Either side decides.
                     let mut out = self.assume(a, truth, state.clone(), at, depth + 1);
@@ -460,11 +468,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             }
             Value::Call(c) => {
                 // A successful `try_inc_mod_count` raises the count on that branch only.
+                // Through `increment`, so a sleep or work before it is seen.
                 if self.oracle.call_effect(*c) == CountEffect::IncrementWhen(truth) {
-                    if state.count == 0 {
-                        state.inc_at = at;
-                    }
-                    state.count = (state.count + 1).min(2);
+                    self.increment(at, &mut state);
                 }
                 vec![state]
             }

@@ -260,3 +260,27 @@ fn too_many_paths_make_the_analysis_incomplete() {
     let small = pin("int f(int c)\n{\n\tint a0;\n\tif (c) a0 = 1;\n\treturn a0;\n}\n");
     assert!(!small.incomplete);
 }
+
+#[test]
+fn a_sleep_before_a_conditional_increment_is_a_sleep_before_the_increment() {
+    // The mail's open_foo, pinning with `try_inc_mod_count(THIS_MODULE)`: the sleep in
+    // `sleep_irq` comes before the only increment.
+    let src = "int f(int x)\n\
+         {\n\
+         \tif (sleep_irq(x))\n\
+         \t\treturn -EBUSY;\n\
+         \tif (!try_get())\n\
+         \t\treturn -ENODEV;\n\
+         \treturn 0;\n\
+         }\n";
+    let facts = lower(src);
+    let r = pin(src);
+    assert_eq!(r.sleep_before_inc.len(), 1, "{r:?}");
+    let (call, inc) = r.sleep_before_inc[0];
+    assert_eq!(facts.calls[call as usize].callee, "sleep_irq");
+    assert_eq!(inc.line, 5);
+    // Work before a conditional increment is late work too.
+    let late =
+        pin("int f(void)\n{\n\twork();\n\tif (!try_get())\n\t\treturn -ENODEV;\n\treturn 0;\n}\n");
+    assert_eq!(lines(&late.late_inc), vec![(3, 4)]);
+}
