@@ -14,8 +14,13 @@ use rustc_hash::FxHashSet;
 use crate::cfg::{Cfg, NodeId, Op, ENTRY};
 use crate::facts::{CmpOp, Event, Expr, Function, Span, Value};
 
-/// States kept per node before variable knowledge is dropped to stay bounded.
+/// States kept per node before variable knowledge is dropped to stay bounded. Past it a node
+/// only gains states without variable knowledge, of which there are at most
+/// [`STATES_WITHOUT_VARS`]: so no node ever holds more than the sum, and only [`MAX_STEPS`]
+/// can cut a walk short.
 const MAX_STATES_PER_NODE: usize = 48;
+/// Count (-1..=2) x slept x acted x dropped.
+const STATES_WITHOUT_VARS: usize = 4 * 2 * 2 * 2;
 /// Node visits after which the analysis gives up on a function (and says so).
 const MAX_STEPS: usize = 200_000;
 
@@ -103,6 +108,8 @@ pub struct PathReport {
     pub failure_counts: u8,
     /// The analysis stopped early; its findings are a lower bound.
     pub incomplete: bool,
+    /// The most states any node held (at most `MAX_STATES_PER_NODE + STATES_WITHOUT_VARS`).
+    pub peak_states: usize,
 }
 
 impl PathReport {
@@ -219,14 +226,12 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             if at_node[id].len() >= MAX_STATES_PER_NODE {
                 // Forget what is known of variables rather than grow without bound.
                 state.vars.iter_mut().for_each(|v| *v = ANY);
-                if at_node[id].len() >= 2 * MAX_STATES_PER_NODE {
-                    self.report.incomplete = true;
-                    continue;
-                }
             }
             if !at_node[id].insert(state.clone()) {
                 continue;
             }
+            debug_assert!(at_node[id].len() <= MAX_STATES_PER_NODE + STATES_WITHOUT_VARS);
+            self.report.peak_states = self.report.peak_states.max(at_node[id].len());
             let node = self.cfg.node(id);
             match node.op {
                 Op::Nop => {

@@ -262,6 +262,33 @@ fn too_many_paths_make_the_analysis_incomplete() {
 }
 
 #[test]
+fn states_per_node_stay_bounded_without_giving_up() {
+    // Ten returned variables set on one arm of sixty conditions, around increments,
+    // decrements and sleeps: far more variable combinations than a node keeps. Dropping
+    // variable knowledge bounds the states of a node, so the walk finishes (the step bound
+    // alone makes a walk incomplete).
+    let mut src = String::from("int f(int c)\n{\n\tint a0, a1, a2, a3, a4, a5, a6, a7, a8, a9;\n");
+    for k in 0..60 {
+        src.push_str(&format!("\tif (c) a{} = {};\n", k % 10, k % 3 - 1));
+        match k % 15 {
+            3 => src.push_str("\tif (c) sleep_wait(c);\n"),
+            5 => src.push_str("\tif (c) MOD_INC_USE_COUNT;\n"),
+            9 => src.push_str("\tif (c) MOD_DEC_USE_COUNT;\n"),
+            12 => src.push_str("\tif (c) work();\n"),
+            _ => {}
+        }
+    }
+    for v in 0..10 {
+        src.push_str(&format!("\tif (c == {v}) return a{v};\n"));
+    }
+    src.push_str("\treturn 0;\n}\n");
+    let r = pin(&src);
+    assert!(!r.incomplete);
+    assert!(r.peak_states > MAX_STATES_PER_NODE, "{}", r.peak_states);
+    assert!(r.peak_states <= MAX_STATES_PER_NODE + STATES_WITHOUT_VARS);
+}
+
+#[test]
 fn a_sleep_before_a_conditional_increment_is_a_sleep_before_the_increment() {
     // The mail's open_foo, pinning with `try_inc_mod_count(THIS_MODULE)`: the sleep in
     // `sleep_irq` comes before the only increment.
