@@ -14,8 +14,13 @@ use rustc_hash::FxHashSet;
 use crate::cfg::{Cfg, NodeId, Op, ENTRY};
 use crate::facts::{CmpOp, Event, Expr, Function, Span, Value};
 
-/// States kept per node before variable knowledge is dropped to stay bounded.
+/// States kept per node before variable knowledge is dropped to stay bounded. Past it a node
+/// only gains states without variable knowledge, of which there are at most
+/// [`STATES_WITHOUT_VARS`]: so no node ever holds more than the sum, and only [`MAX_STEPS`]
+/// can cut a walk short.
 const MAX_STATES_PER_NODE: usize = 48;
+/// Count (-1..=2) x slept x acted x dropped.
+const STATES_WITHOUT_VARS: usize = 4 * 2 * 2 * 2;
 /// Node visits after which the analysis gives up on a function (and says so).
 const MAX_STEPS: usize = 200_000;
 
@@ -103,6 +108,8 @@ pub struct PathReport {
     pub failure_counts: u8,
     /// The analysis stopped early; its findings are a lower bound.
     pub incomplete: bool,
+    /// The most states any node held (at most `MAX_STATES_PER_NODE + STATES_WITHOUT_VARS`).
+    pub peak_states: usize,
 }
 
 impl PathReport {
@@ -219,14 +226,12 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             if at_node[id].len() >= MAX_STATES_PER_NODE {
                 // Forget what is known of variables rather than grow without bound.
                 state.vars.iter_mut().for_each(|v| *v = ANY);
-                if at_node[id].len() >= 2 * MAX_STATES_PER_NODE {
-                    self.report.incomplete = true;
-                    continue;
-                }
             }
             if !at_node[id].insert(state.clone()) {
                 continue;
             }
+            debug_assert!(at_node[id].len() <= MAX_STATES_PER_NODE + STATES_WITHOUT_VARS);
+            self.report.peak_states = self.report.peak_states.max(at_node[id].len());
             let node = self.cfg.node(id);
             match node.op {
                 Op::Nop => {
@@ -413,7 +418,14 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
     }
 
     /// The states in which `v` has the truth value `truth`; none if it cannot.
-    fn assume(&self, v: &Value, truth: bool, mut state: State, at: Span, depth: u8) -> Vec<State> {
+    fn assume(
+        &mut self,
+        v: &Value,
+        truth: bool,
+        mut state: State,
+        at: Span,
+        depth: u8,
+    ) -> Vec<State> {
         if depth > 16 {
             return vec![state];
         }
@@ -423,10 +435,11 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 let is_and = matches!(v, Value::And(..));
                 if truth == is_and {
                     // Both sides hold (&&), or both fail (|| false).
-                    self.assume(a, truth, state, at, depth + 1)
-                        .into_iter()
-                        .flat_map(|s| self.assume(b, truth, s, at, depth + 1))
-                        .collect()
+                    let mut out = Vec::new();
+                    for s in self.assume(a, truth, state, at, depth + 1) {
+                        out.extend(self.assume(b, truth, s, at, depth + 1));
+                    }
+                    out
                 } else {
                     // Either side decides.
                     let mut out = self.assume(a, truth, state.clone(), at, depth + 1);
@@ -460,11 +473,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             }
             Value::Call(c) => {
                 // A successful `try_inc_mod_count` raises the count on that branch only.
+                // Through `increment`, so a sleep or work before it is seen.
                 if self.oracle.call_effect(*c) == CountEffect::IncrementWhen(truth) {
-                    if state.count == 0 {
-                        state.inc_at = at;
-                    }
-                    state.count = (state.count + 1).min(2);
+                    self.increment(at, &mut state);
                 }
                 vec![state]
             }

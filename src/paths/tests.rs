@@ -260,3 +260,54 @@ fn too_many_paths_make_the_analysis_incomplete() {
     let small = pin("int f(int c)\n{\n\tint a0;\n\tif (c) a0 = 1;\n\treturn a0;\n}\n");
     assert!(!small.incomplete);
 }
+
+#[test]
+fn states_per_node_stay_bounded_without_giving_up() {
+    // Ten returned variables set on one arm of sixty conditions, around increments,
+    // decrements and sleeps: far more variable combinations than a node keeps. Dropping
+    // variable knowledge bounds the states of a node, so the walk finishes (the step bound
+    // alone makes a walk incomplete).
+    let mut src = String::from("int f(int c)\n{\n\tint a0, a1, a2, a3, a4, a5, a6, a7, a8, a9;\n");
+    for k in 0..60 {
+        src.push_str(&format!("\tif (c) a{} = {};\n", k % 10, k % 3 - 1));
+        match k % 15 {
+            3 => src.push_str("\tif (c) sleep_wait(c);\n"),
+            5 => src.push_str("\tif (c) MOD_INC_USE_COUNT;\n"),
+            9 => src.push_str("\tif (c) MOD_DEC_USE_COUNT;\n"),
+            12 => src.push_str("\tif (c) work();\n"),
+            _ => {}
+        }
+    }
+    for v in 0..10 {
+        src.push_str(&format!("\tif (c == {v}) return a{v};\n"));
+    }
+    src.push_str("\treturn 0;\n}\n");
+    let r = pin(&src);
+    assert!(!r.incomplete);
+    assert!(r.peak_states > MAX_STATES_PER_NODE, "{}", r.peak_states);
+    assert!(r.peak_states <= MAX_STATES_PER_NODE + STATES_WITHOUT_VARS);
+}
+
+#[test]
+fn a_sleep_before_a_conditional_increment_is_a_sleep_before_the_increment() {
+    // The mail's open_foo, pinning with `try_inc_mod_count(THIS_MODULE)`: the sleep in
+    // `sleep_irq` comes before the only increment.
+    let src = "int f(int x)\n\
+         {\n\
+         \tif (sleep_irq(x))\n\
+         \t\treturn -EBUSY;\n\
+         \tif (!try_get())\n\
+         \t\treturn -ENODEV;\n\
+         \treturn 0;\n\
+         }\n";
+    let facts = lower(src);
+    let r = pin(src);
+    assert_eq!(r.sleep_before_inc.len(), 1, "{r:?}");
+    let (call, inc) = r.sleep_before_inc[0];
+    assert_eq!(facts.calls[call as usize].callee, "sleep_irq");
+    assert_eq!(inc.line, 5);
+    // Work before a conditional increment is late work too.
+    let late =
+        pin("int f(void)\n{\n\twork();\n\tif (!try_get())\n\t\treturn -ENODEV;\n\treturn 0;\n}\n");
+    assert_eq!(lines(&late.late_inc), vec![(3, 4)]);
+}

@@ -104,6 +104,8 @@ pub struct Word<'a> {
     pub called: bool,
     /// Followed by `->`, `.` or `[`: the base of an access.
     pub base: bool,
+    /// Under a unary `*` or `&`: the word names what holds the value, not the value.
+    pub indirect: bool,
     pub number: bool,
 }
 
@@ -134,10 +136,28 @@ pub fn words(expr: &str) -> Vec<Word<'_>> {
             member: before.ends_with("->") || before.ends_with('.'),
             called: after.starts_with('('),
             base: after.starts_with("->") || after.starts_with('.') || after.starts_with('['),
+            indirect: is_unary_indirection(before),
             number: c.is_ascii_digit(),
         });
     }
     out
+}
+
+/// Whether text ending in `*` or `&` ends in a unary one: no operand before it (`*p`, `(*p)`,
+/// `x & *p`), as opposed to `a * p` or `gfp & p`. A cast before it (`(int)*p`) reads as an
+/// operand: a mask is never multiplied, so a miss there only makes a word a plain one.
+fn is_unary_indirection(before: &str) -> bool {
+    let Some(rest) = before
+        .strip_suffix('*')
+        .or_else(|| before.strip_suffix('&').filter(|r| !r.ends_with('&')))
+    else {
+        return false;
+    };
+    let rest = rest.trim_end();
+    !rest
+        .bytes()
+        .last()
+        .is_some_and(|c| is_ident_byte(c) || c == b')' || c == b']')
 }
 
 /// `(type) rest` gives `Some((type, rest))`.

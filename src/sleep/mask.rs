@@ -175,7 +175,7 @@ impl MaskTable {
                 }
                 continue;
             }
-            if w.called || w.base {
+            if w.called || w.base || w.indirect {
                 unknown = true;
                 continue;
             }
@@ -258,6 +258,12 @@ mod tests {
         );
         assert_eq!(e("gfp & ~__GFP_WAIT", &["gfp"]), Mask::Params(vec![0]));
         assert_eq!(e("", &[]), Mask::Unknown);
+        // What a parameter points to is not the parameter: `*gfp` is some variable's value.
+        assert_eq!(e("*gfp", &["gfp"]), Mask::Unknown);
+        assert_eq!(e("(*gfp)", &["gfp"]), Mask::Unknown);
+        // A parameter beside it still decides (as with `in_interrupt() ? ... : gfp`).
+        assert_eq!(e("mask & *gfp", &["mask", "gfp"]), Mask::Params(vec![0]));
+        assert_eq!(e("mask & gfp", &["mask", "gfp"]), Mask::Params(vec![0, 1]));
         // No bit arithmetic: `GFP_KERNEL & ~__GFP_WAIT` still names GFP_KERNEL, and a may-sleep
         // answer errs on the side of sleeping. No 2.2/2.4 mask is written like that.
         assert_eq!(e("GFP_NOWAIT", &[]), Mask::Sleeps("GFP_NOWAIT".into()));
