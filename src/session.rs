@@ -73,7 +73,7 @@ impl Session {
             || scan::scan_bodies(&self.roots, &self.normalizer, bodies),
             || BuildInfo::read(&self.roots),
         );
-        Ok((scan?, build))
+        Ok((nonempty(scan?)?, build))
     }
 
     /// The statement trees of the functions that name a use-count or lock primitive: enough
@@ -166,11 +166,11 @@ impl Session {
 
     /// How well the front end parses the tree; `bare` parses the files as they are.
     pub fn stats(&self, bare: bool) -> Result<Outcome<Stats>> {
-        let mut scan = if bare {
+        let mut scan = nonempty(if bare {
             scan::scan_bare(&self.roots)?
         } else {
             scan::scan(&self.roots, &self.normalizer)?
-        };
+        })?;
         Ok(outcome(stats::compute(&scan, 10), &mut scan))
     }
 
@@ -181,7 +181,7 @@ impl Session {
         } else {
             BodyPolicy::None
         };
-        let scan = scan::scan_bodies(&self.roots, &self.normalizer, &policy)?;
+        let scan = nonempty(scan::scan_bodies(&self.roots, &self.normalizer, &policy)?)?;
         Ok(Outcome {
             value: scan.files,
             warnings: scan.warnings,
@@ -191,7 +191,11 @@ impl Session {
     /// Whether a function may sleep, and through what.
     pub fn why_sleeps(&self, q: &SleepQuestion) -> Result<Outcome<WhySleeps>> {
         // Guards of calls by parameter tests are read off statement trees.
-        let mut scan = scan::scan_bodies(&self.roots, &self.normalizer, &BodyPolicy::All)?;
+        let mut scan = nonempty(scan::scan_bodies(
+            &self.roots,
+            &self.normalizer,
+            &BodyPolicy::All,
+        )?)?;
         let index = Index::build(&scan, &self.kb);
         let tree = || {
             self.roots
@@ -226,6 +230,25 @@ impl Session {
         let report = WhySleeps::new(q.function, q.mask, verdict, definitions, q.unknown);
         drop(index);
         Ok(outcome(report, &mut scan))
+    }
+}
+
+/// A scan that read no C file at all is an error, not a clean tree: a wrong path (an empty
+/// directory, a tree not extracted yet) must not pass as "no findings".
+fn nonempty(scan: Scan) -> Result<Scan> {
+    if !scan.files.is_empty() {
+        return Ok(scan);
+    }
+    let roots: Vec<String> = scan.roots.iter().map(|r| r.display().to_string()).collect();
+    let roots = roots.join(", ");
+    match scan.warnings.first() {
+        None => bail!("no C files (*.c, *.h) under {roots}: nothing to analyse"),
+        Some(w) => bail!(
+            "none of the C files under {roots} could be read ({} skipped; the first: {}: {})",
+            scan.warnings.len(),
+            w.path,
+            w.message
+        ),
     }
 }
 

@@ -98,7 +98,13 @@ pub enum Command {
         #[arg(long)]
         sites: bool,
     },
-    /// Check rule 2 of the mail on every name-taking entry routine of module code.
+    /// Check both rules of the mail: MR004 (rule 1: the core calls a name-taking slot
+    /// without the big kernel lock) and MR001-MR003, MR005, MR006 (rule 2: a name-taking
+    /// routine of module code must pin its module before anything that may sleep).
+    ///
+    /// Exit status: 0 no finding, 1 findings (with --fix: findings remaining after the
+    /// fixes), 2 error (a bad path or option, no C file found, a file --fix could not
+    /// change).
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
