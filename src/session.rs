@@ -30,6 +30,9 @@ pub struct Session {
     pub roots: Vec<PathBuf>,
     pub kb: Kb,
     pub normalizer: Normalizer,
+    /// Put wall times in the results (`stats.seconds`); off by default, so that two runs on
+    /// the same tree give the same bytes.
+    pub timings: bool,
 }
 
 /// A result and the warnings of the scan that produced it (files skipped, and why).
@@ -60,6 +63,7 @@ impl Session {
             roots,
             kb,
             normalizer,
+            timings: false,
         }
     }
 
@@ -88,7 +92,8 @@ impl Session {
         let (mut scan, build) = self.scan_for_entries()?;
         let index = Index::build(&scan, &self.kb);
         let report = entries::compute(&index, &self.kb, &build);
-        let locking = bkl::analyse(&index, &self.kb, &report.entries);
+        let mut locking = bkl::analyse(&index, &self.kb, &report.entries);
+        locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
         drop(index);
         Ok(outcome((report, locking), &mut scan))
     }
@@ -159,7 +164,7 @@ impl Session {
         } else {
             Vec::new()
         };
-        report.stats.seconds = started.elapsed().as_secs_f64();
+        report.stats.seconds = self.timings.then(|| started.elapsed().as_secs_f64());
         drop((index, sleep));
         Ok(outcome(CheckOutcome { report, patches }, &mut scan))
     }
@@ -171,7 +176,9 @@ impl Session {
         } else {
             scan::scan(&self.roots, &self.normalizer)?
         })?;
-        Ok(outcome(stats::compute(&scan, 10), &mut scan))
+        let mut stats = stats::compute(&scan, 10);
+        stats.seconds = stats.seconds.filter(|_| self.timings);
+        Ok(outcome(stats, &mut scan))
     }
 
     /// The per-file facts, with every statement tree when `bodies`.

@@ -164,3 +164,29 @@ fn check_help_names_both_rules_and_the_exit_codes() {
     assert!(help.contains("Exit status"), "{help}");
     assert!(!help.contains("comma-separated codes"), "{help}");
 }
+
+#[test]
+fn outputs_are_the_same_from_run_to_run_and_timings_only_on_request() {
+    let tree = Tree::fixture("check");
+    let root = Some(tree.root());
+    for args in [
+        &["check", "--format", "json"][..],
+        &["check", "--format", "sarif"],
+        &["bkl", "--format", "json"],
+        &["bkl"],
+        &["stats", "--format", "json"],
+        &["stats"],
+        &["entries", "--format", "json"],
+    ] {
+        let (_, first, _) = modrace(args, root);
+        let (_, second, _) = modrace(args, root);
+        assert_eq!(first, second, "{args:?}");
+        assert!(!first.contains("seconds"), "{args:?}: {first}");
+    }
+    let (_, timed, err) = modrace(&["--timings", "check", "--format", "json"], root);
+    let v: serde_json::Value = serde_json::from_str(&timed).unwrap();
+    assert!(v["stats"]["seconds"].as_f64().is_some(), "{timed}");
+    assert!(err.contains("timing: "), "phases on standard error: {err}");
+    let (_, timed, _) = modrace(&["stats", "--timings"], root);
+    assert!(timed.contains("seconds: "), "{timed}");
+}

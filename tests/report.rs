@@ -491,7 +491,6 @@ fn json_has_the_documented_keys() {
             "incomplete",
             "findings",
             "by_rule",
-            "seconds",
         ])
     );
 }

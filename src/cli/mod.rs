@@ -42,6 +42,11 @@ pub struct Cli {
     /// Do not print warnings about skipped files.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Add wall times to the outputs (`stats.seconds` in JSON and SARIF, the `bkl` and
+    /// `stats` texts) and print each phase's time and memory on standard error. Without it
+    /// two runs on the same tree print the same bytes.
+    #[arg(long, global = true)]
+    pub timings: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -156,13 +161,20 @@ pub enum Command {
 
 /// Runs the command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.timings {
+        modrace::timing::enable();
+    }
     let kb_phase = modrace::timing::Phase::start("kb");
     let kb = match &cli.kb {
         Some(path) => Kb::load(path)?,
         None => Kb::builtin(),
     };
     drop(kb_phase);
-    let session = |roots: Vec<PathBuf>| Session::new(roots, kb.clone(), &cli.defines, &cli.undefs);
+    let session = |roots: Vec<PathBuf>| {
+        let mut session = Session::new(roots, kb.clone(), &cli.defines, &cli.undefs);
+        session.timings = cli.timings;
+        session
+    };
     let quiet = cli.quiet;
     match cli.command {
         Command::Stats {
