@@ -445,7 +445,11 @@ fn json_has_the_documented_keys() {
     let out = render(Format::Json, &sample());
     assert!(out.starts_with("{\n  \""), "pretty-printed");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(keys(&v), BTreeSet::from(["findings", "stats"]));
+    assert!(
+        out.starts_with("{\n  \"version\": 1,\n"),
+        "the version comes first"
+    );
+    assert_eq!(keys(&v), BTreeSet::from(["version", "findings", "stats"]));
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 6);
     let expected = BTreeSet::from([
