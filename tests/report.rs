@@ -789,7 +789,7 @@ fn sarif_results_carry_locations_flows_and_fingerprints() {
     let prints: Vec<&str> = results
         .iter()
         .map(|r| {
-            r["partialFingerprints"]["primaryLocationLineHash"]
+            r["partialFingerprints"]["modraceFindingHash/v1"]
                 .as_str()
                 .unwrap()
         })
@@ -823,7 +823,7 @@ fn sarif_fingerprints_survive_moved_and_reindented_code() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r["partialFingerprints"]["primaryLocationLineHash"].to_string())
+            .map(|r| r["partialFingerprints"]["modraceFindingHash/v1"].to_string())
             .collect()
     };
     assert_eq!(prints(&before), prints(&after));
@@ -833,7 +833,7 @@ fn sarif_fingerprints_survive_moved_and_reindented_code() {
     assert_ne!(prints(&before)[0], prints(&changed)[0]);
     assert_eq!(prints(&before)[2], prints(&changed)[2]);
     // Pinned: the hash must not change between builds or Rust versions.
-    let first = &before["runs"][0]["results"][0]["partialFingerprints"]["primaryLocationLineHash"];
+    let first = &before["runs"][0]["results"][0]["partialFingerprints"]["modraceFindingHash/v1"];
     snapshot!("sarif_fingerprint", first.as_str().unwrap());
 }
 

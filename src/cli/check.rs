@@ -64,7 +64,9 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         ignore: codes(&args.ignore)?,
     };
     let fixing = args.diff || args.fix;
-    let out = session.check(&filter, args.unknown.into(), fixing)?;
+    // SARIF carries the fixes with the results.
+    let sarif = args.format == report::Format::Sarif;
+    let out = session.check(&filter, args.unknown.into(), fixing || sarif)?;
     print_warnings(&out.warnings, quiet);
     let outcome = out.value;
     if fixing {
@@ -75,7 +77,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
             args.output.as_deref(),
         );
     }
-    let report = outcome.report;
+    let report = &outcome.report;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -95,11 +97,12 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
     let _report = modrace::timing::Phase::start("report");
     let text = report::render_with(
         args.format,
-        &report,
+        report,
         &report::read_from_roots(roots),
         &Options {
             color,
             src_root: root.as_deref(),
+            patches: &outcome.patches,
         },
     );
     write_output(args.output.as_deref(), text.as_bytes())?;

@@ -20,6 +20,27 @@ pub struct FilePatch {
     pub patched: Vec<u8>,
     /// The findings (rule, line) this patch fixes.
     pub fixes: Vec<(Code, u32)>,
+    /// The routines it rewrote, with their lines in `original`: a report can tell which
+    /// changes fix which finding (SARIF gives each result its own `fixes`).
+    pub routines: Vec<FixedRoutine>,
+}
+
+/// A routine a patch rewrote: its name and its first and last lines in the original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedRoutine {
+    pub function: String,
+    pub first_line: u32,
+    pub last_line: u32,
+}
+
+impl FixedRoutine {
+    fn of(function: &Function) -> Self {
+        FixedRoutine {
+            function: function.name.clone(),
+            first_line: function.line,
+            last_line: function.end_line,
+        }
+    }
 }
 
 /// Plans the fixes for the MR001, MR002 and MR003 findings of `report`, on the texts in
@@ -67,6 +88,7 @@ pub fn plan(
         };
         let mut text = original.clone();
         let mut fixed = Vec::new();
+        let mut fixed_routines = Vec::new();
         // Bottom up: a fix moves only the text below it, so the spans of the routines above
         // stay true.
         let mut routines: Vec<(u32, &str)> = finding_ids
@@ -121,7 +143,10 @@ pub fn plan(
             match fix_routine(
                 &mut text, file, &request, normalizer, &reanalyse, &increment, &decrement,
             ) {
-                FixResult::Fixed => fixed.extend(findings.iter().map(|f| (f.rule, f.line))),
+                FixResult::Fixed => {
+                    fixed.extend(findings.iter().map(|f| (f.rule, f.line)));
+                    fixed_routines.push(FixedRoutine::of(index.function(fref)));
+                }
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
             }
         }
@@ -132,6 +157,7 @@ pub fn plan(
                 original,
                 patched: text,
                 fixes: fixed,
+                routines: fixed_routines,
             });
         }
     }
