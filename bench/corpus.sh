@@ -29,6 +29,10 @@ for tag in "${tags[@]}"; do
   status=0
   "$bin" -q check "$tree" --format json >"$out.json" || status=$?
   if [ "$status" -gt 1 ]; then echo "modrace failed on $tag (exit $status)" >&2; exit 1; fi
+  if ! jq -e '.version == 1' "$out.json" >/dev/null; then
+    echo "modrace's JSON is not version 1 (schema/check.schema.json); update this script" >&2
+    exit 1
+  fi
   {
     printf 'rule\tfile\tline\tfunction\tslot\n'
     jq -r '.findings[] | [.rule, .file, (.line | tostring), .function, (.slot // "")] | @tsv' \

@@ -30,6 +30,9 @@ pub struct Session {
     pub roots: Vec<PathBuf>,
     pub kb: Kb,
     pub front_end: FrontEnd,
+    /// Put wall times in the results (`stats.seconds`); off by default, so that two runs on
+    /// the same tree give the same bytes.
+    pub timings: bool,
 }
 
 /// A result and the warnings of the scan that produced it (files skipped, and why).
@@ -60,6 +63,7 @@ impl Session {
             roots,
             kb,
             front_end,
+            timings: false,
         }
     }
 
@@ -73,7 +77,7 @@ impl Session {
             || scan::scan_bodies(&self.roots, &self.front_end, bodies),
             || BuildInfo::read(&self.roots),
         );
-        let (mut scan, mut build) = (scan?, build);
+        let (mut scan, mut build) = (nonempty(scan?)?, build);
         scan.warnings.append(&mut build.warnings);
         Ok((scan, build))
     }
@@ -90,7 +94,8 @@ impl Session {
         let (mut scan, build) = self.scan_for_entries()?;
         let index = Index::build(&scan, &self.kb);
         let report = entries::compute(&index, &self.kb, &build);
-        let locking = bkl::analyse(&index, &self.kb, &report.entries);
+        let mut locking = bkl::analyse(&index, &self.kb, &report.entries);
+        locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
         drop(index);
         Ok(outcome((report, locking), &mut scan))
     }
@@ -161,19 +166,21 @@ impl Session {
         } else {
             Vec::new()
         };
-        report.stats.seconds = started.elapsed().as_secs_f64();
+        report.stats.seconds = self.timings.then(|| started.elapsed().as_secs_f64());
         drop((index, sleep));
         Ok(outcome(CheckOutcome { report, patches }, &mut scan))
     }
 
     /// How well the front end parses the tree; `bare` parses the files as they are.
     pub fn stats(&self, bare: bool) -> Result<Outcome<Stats>> {
-        let mut scan = if bare {
+        let mut scan = nonempty(if bare {
             scan::scan_bare(&self.roots)?
         } else {
             scan::scan(&self.roots, &self.front_end)?
-        };
-        Ok(outcome(stats::compute(&scan, 10), &mut scan))
+        })?;
+        let mut stats = stats::compute(&scan, 10);
+        stats.seconds = stats.seconds.filter(|_| self.timings);
+        Ok(outcome(stats, &mut scan))
     }
 
     /// The per-file facts, with every statement tree when `bodies`.
@@ -183,7 +190,7 @@ impl Session {
         } else {
             BodyPolicy::None
         };
-        let scan = scan::scan_bodies(&self.roots, &self.front_end, &policy)?;
+        let scan = nonempty(scan::scan_bodies(&self.roots, &self.front_end, &policy)?)?;
         Ok(Outcome {
             value: scan.files,
             warnings: scan.warnings,
@@ -193,7 +200,11 @@ impl Session {
     /// Whether a function may sleep, and through what.
     pub fn why_sleeps(&self, q: &SleepQuestion) -> Result<Outcome<WhySleeps>> {
         // Guards of calls by parameter tests are read off statement trees.
-        let mut scan = scan::scan_bodies(&self.roots, &self.front_end, &BodyPolicy::All)?;
+        let mut scan = nonempty(scan::scan_bodies(
+            &self.roots,
+            &self.front_end,
+            &BodyPolicy::All,
+        )?)?;
         let index = Index::build(&scan, &self.kb);
         let tree = || {
             self.roots
@@ -228,6 +239,25 @@ impl Session {
         let report = WhySleeps::new(q.function, q.mask, verdict, definitions, q.unknown);
         drop(index);
         Ok(outcome(report, &mut scan))
+    }
+}
+
+/// A scan that read no C file at all is an error, not a clean tree: a wrong path (an empty
+/// directory, a tree not extracted yet) must not pass as "no findings".
+fn nonempty(scan: Scan) -> Result<Scan> {
+    if !scan.files.is_empty() {
+        return Ok(scan);
+    }
+    let roots: Vec<String> = scan.roots.iter().map(|r| r.display().to_string()).collect();
+    let roots = roots.join(", ");
+    match scan.warnings.first() {
+        None => bail!("no C files (*.c, *.h) under {roots}: nothing to analyse"),
+        Some(w) => bail!(
+            "none of the C files under {roots} could be read ({} skipped; the first: {}: {})",
+            scan.warnings.len(),
+            w.path,
+            w.message
+        ),
     }
 }
 

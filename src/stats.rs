@@ -13,7 +13,9 @@ pub struct Stats {
     pub functions: usize,
     pub functions_with_errors: usize,
     pub parse_clean_ratio: f64,
-    pub seconds: f64,
+    /// Wall time; only with `--timings` (outputs are the same from run to run without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
     /// Functions that use MOD_INC_USE_COUNT and were not parsed cleanly, with why.
     pub mod_inc_functions_with_errors: Vec<ErrorSite>,
     /// The most frequent causes of error nodes, most frequent first.
@@ -92,7 +94,7 @@ pub fn compute(scan: &Scan, top: usize) -> Stats {
         } else {
             (functions - with_errors) as f64 / functions as f64
         },
-        seconds: scan.seconds,
+        seconds: Some(scan.seconds),
         mod_inc_functions_with_errors: mod_inc,
         top_error_causes: top_causes,
         warnings: scan.warnings.len(),
@@ -102,14 +104,16 @@ pub fn compute(scan: &Scan, top: usize) -> Stats {
 impl Stats {
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "files: {}\nbytes: {}\nfunctions: {}\nfunctions_with_errors: {}\nparse_clean_ratio: {:.4}\nseconds: {:.2}\n",
+            "files: {}\nbytes: {}\nfunctions: {}\nfunctions_with_errors: {}\nparse_clean_ratio: {:.4}\n",
             self.files,
             self.bytes,
             self.functions,
             self.functions_with_errors,
             self.parse_clean_ratio,
-            self.seconds
         );
+        if let Some(seconds) = self.seconds {
+            out.push_str(&format!("seconds: {seconds:.2}\n"));
+        }
         if !self.top_error_causes.is_empty() {
             out.push_str("\nmost frequent causes of error nodes:\n");
             for c in &self.top_error_causes {

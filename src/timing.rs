@@ -1,12 +1,23 @@
-//! Phase timings on standard error, for profiling a whole-tree run: set `MODRACE_TIMINGS=1`.
+//! Phase timings on standard error, for profiling a whole-tree run: `--timings` or
+//! `MODRACE_TIMINGS=1`.
 //! BENCHMARKS.md quotes them to say where the time of a command goes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+/// Set by `--timings`.
+static FORCED: AtomicBool = AtomicBool::new(false);
+
 fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("MODRACE_TIMINGS").is_some_and(|v| v != "0"))
+    FORCED.load(Ordering::Relaxed)
+        || *ON.get_or_init(|| std::env::var_os("MODRACE_TIMINGS").is_some_and(|v| v != "0"))
+}
+
+/// Turns the timings on, as `MODRACE_TIMINGS=1` does.
+pub fn enable() {
+    FORCED.store(true, Ordering::Relaxed);
 }
 
 /// Prints the phase's wall time when dropped, if timings are on.

@@ -446,7 +446,11 @@ fn json_has_the_documented_keys() {
     let out = render(Format::Json, &sample());
     assert!(out.starts_with("{\n  \""), "pretty-printed");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(keys(&v), BTreeSet::from(["findings", "stats"]));
+    assert!(
+        out.starts_with("{\n  \"version\": 1,\n"),
+        "the version comes first"
+    );
+    assert_eq!(keys(&v), BTreeSet::from(["version", "findings", "stats"]));
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 6);
     let expected = BTreeSet::from([
@@ -492,7 +496,6 @@ fn json_has_the_documented_keys() {
             "incomplete",
             "findings",
             "by_rule",
-            "seconds",
         ])
     );
 }
@@ -786,7 +789,7 @@ fn sarif_results_carry_locations_flows_and_fingerprints() {
     let prints: Vec<&str> = results
         .iter()
         .map(|r| {
-            r["partialFingerprints"]["primaryLocationLineHash"]
+            r["partialFingerprints"]["modraceFindingHash/v1"]
                 .as_str()
                 .unwrap()
         })
@@ -820,7 +823,7 @@ fn sarif_fingerprints_survive_moved_and_reindented_code() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r["partialFingerprints"]["primaryLocationLineHash"].to_string())
+            .map(|r| r["partialFingerprints"]["modraceFindingHash/v1"].to_string())
             .collect()
     };
     assert_eq!(prints(&before), prints(&after));
@@ -830,7 +833,7 @@ fn sarif_fingerprints_survive_moved_and_reindented_code() {
     assert_ne!(prints(&before)[0], prints(&changed)[0]);
     assert_eq!(prints(&before)[2], prints(&changed)[2]);
     // Pinned: the hash must not change between builds or Rust versions.
-    let first = &before["runs"][0]["results"][0]["partialFingerprints"]["primaryLocationLineHash"];
+    let first = &before["runs"][0]["results"][0]["partialFingerprints"]["modraceFindingHash/v1"];
     snapshot!("sarif_fingerprint", first.as_str().unwrap());
 }
 

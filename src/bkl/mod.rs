@@ -129,7 +129,9 @@ pub struct BklStats {
     /// Name-taking slots where the knowledge base gives a verdict, and how many agree.
     pub kb_compared: usize,
     pub kb_agree: usize,
-    pub seconds: f64,
+    /// Wall time; only with `--timings` (outputs are the same from run to run without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -251,7 +253,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
             st.call_sites_by_field_name += (c.matched_by == MatchedBy::FieldName) as usize;
         }
     }
-    st.seconds = started.elapsed().as_secs_f64();
+    st.seconds = Some(started.elapsed().as_secs_f64());
     report
 }
 

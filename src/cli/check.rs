@@ -1,5 +1,6 @@
 //! `modrace check`: both rules of the mail, as diagnostics, a patch, or fixes in place.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,11 +22,12 @@ pub struct Args {
     /// Write the report to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Report only these rules (comma-separated codes).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    /// Report only these rules: codes or names, comma-separated (`MR001,late-inc`); an
+    /// unknown one is an error.
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub select: Vec<String>,
-    /// Do not report these rules (comma-separated codes).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    /// Do not report these rules: codes or names, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub ignore: Vec<String>,
     /// Whether a call to a function the tree does not define may sleep.
     #[arg(long, value_enum, default_value = "no-sleep")]
@@ -34,10 +36,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
     /// Print a unified diff that fixes MR001, MR002 and MR003 findings (apply with
-    /// `patch -p1` or `git apply` in the scanned directory) instead of the report.
+    /// `patch -p1` or `git apply` in the scanned directory) instead of the report. Exit
+    /// status as without it: 1 when the tree has findings.
     #[arg(long, conflicts_with = "fix")]
     pub diff: bool,
-    /// Apply those fixes to the files in place.
+    /// Apply those fixes to the files in place. Exit status 1 while findings remain after
+    /// the fixes, 2 when a file could not be changed.
     #[arg(long)]
     pub fix: bool,
 }
@@ -60,7 +64,9 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         ignore: codes(&args.ignore)?,
     };
     let fixing = args.diff || args.fix;
-    let out = session.check(&filter, args.unknown.into(), fixing)?;
+    // SARIF carries the fixes with the results.
+    let sarif = args.format == report::Format::Sarif;
+    let out = session.check(&filter, args.unknown.into(), fixing || sarif)?;
     print_warnings(&out.warnings, quiet);
     let outcome = out.value;
     if fixing {
@@ -71,7 +77,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
             args.output.as_deref(),
         );
     }
-    let report = outcome.report;
+    let report = &outcome.report;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -91,11 +97,12 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
     let _report = modrace::timing::Phase::start("report");
     let text = report::render_with(
         args.format,
-        &report,
+        report,
         &report::read_from_roots(roots),
         &Options {
             color,
             src_root: root.as_deref(),
+            patches: &outcome.patches,
         },
     );
     write_output(args.output.as_deref(), text.as_bytes())?;
@@ -116,7 +123,9 @@ fn write_output(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// `check --diff` prints the patches; `check --fix` applies them. Both say which findings
-/// are left for a human, and why.
+/// are left for a human, and why. The exit status is the state of the tree after the
+/// command: `--diff` changes nothing, so 1 when there is any finding; `--fix` gives 1 while
+/// findings remain (not fixable, fixable only by hand, in a file it could not change).
 fn write_fixes(
     patches: &[FilePatch],
     report: &CheckReport,
@@ -124,6 +133,7 @@ fn write_fixes(
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let mut failed = false;
+    let mut fixed: HashSet<(&str, Code, u32)> = HashSet::new();
     if diff {
         let mut text = Vec::new();
         for p in patches {
@@ -140,6 +150,7 @@ fn write_fixes(
                         .map(|(r, l)| format!("{r} line {l}"))
                         .collect();
                     eprintln!("fixed {}: {}", p.file, what.join(", "));
+                    fixed.extend(p.fixes.iter().map(|&(r, l)| (p.file.as_str(), r, l)));
                 }
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -156,9 +167,23 @@ fn write_fixes(
             );
         }
     }
-    // Exit status 2: a file `--fix` refused to change (the reason is printed above).
+    let remaining = report
+        .findings
+        .iter()
+        .filter(|f| !fixed.contains(&(f.file.as_str(), f.rule, f.line)))
+        .count();
+    if !diff {
+        eprintln!(
+            "{} of {} findings fixed, {remaining} remaining",
+            report.findings.len() - remaining,
+            report.findings.len()
+        );
+    }
     Ok(if failed {
+        // A file `--fix` refused to change (the reason is printed above).
         ExitCode::from(2)
+    } else if remaining > 0 {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })

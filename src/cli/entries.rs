@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use modrace::report::entries;
 use modrace::session::Session;
 
-use super::{json_line, print_warnings, write_stdout, Format};
+use super::{print_warnings, write_stdout, Format};
 
 pub fn run(
     session: &Session,
@@ -18,9 +18,9 @@ pub fn run(
     let (report, locking) = out.value;
     let text = match (format, sites) {
         (Format::Text, false) => entries::render(&report, Some(&locking)),
-        (Format::Json, false) => json_line(&entries::rows(&report, Some(&locking)))?,
+        (Format::Json, false) => entries::json(&report, Some(&locking)),
         (Format::Text, true) => entries::render_sites(&report),
-        (Format::Json, true) => json_line(&report.registrations)?,
+        (Format::Json, true) => entries::sites_json(&report),
     };
     write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)

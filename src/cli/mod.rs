@@ -42,6 +42,11 @@ pub struct Cli {
     /// Do not print warnings about skipped files.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Add wall times to the outputs (`stats.seconds` in JSON and SARIF, the `bkl` and
+    /// `stats` texts) and print each phase's time and memory on standard error. Without it
+    /// two runs on the same tree print the same bytes.
+    #[arg(long, global = true)]
+    pub timings: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -98,7 +103,13 @@ pub enum Command {
         #[arg(long)]
         sites: bool,
     },
-    /// Check rule 2 of the mail on every name-taking entry routine of module code.
+    /// Check both rules of the mail: MR004 (rule 1: the core calls a name-taking slot
+    /// without the big kernel lock) and MR001-MR003, MR005, MR006 (rule 2: a name-taking
+    /// routine of module code must pin its module before anything that may sleep).
+    ///
+    /// Exit status: 0 no finding, 1 findings (with --fix: findings remaining after the
+    /// fixes), 2 error (a bad path or option, no C file found, a file --fix could not
+    /// change).
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -150,13 +161,20 @@ pub enum Command {
 
 /// Runs the command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.timings {
+        modrace::timing::enable();
+    }
     let kb_phase = modrace::timing::Phase::start("kb");
     let kb = match &cli.kb {
         Some(path) => Kb::load(path)?,
         None => Kb::builtin(),
     };
     drop(kb_phase);
-    let session = |roots: Vec<PathBuf>| Session::new(roots, kb.clone(), &cli.defines, &cli.undefs);
+    let session = |roots: Vec<PathBuf>| {
+        let mut session = Session::new(roots, kb.clone(), &cli.defines, &cli.undefs);
+        session.timings = cli.timings;
+        session
+    };
     let quiet = cli.quiet;
     match cli.command {
         Command::Stats {

@@ -7,5 +7,5 @@ mod plan;
 mod routine;
 
 pub use apply::apply_patch;
-pub use plan::{plan, FilePatch};
+pub use plan::{plan, FilePatch, FixedRoutine};
 pub use routine::{fix_routine, unified_diff, FixRequest, FixResult};

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 
+use crate::entries::SlotRef;
 use crate::facts::FrontEnd;
 use crate::facts::{FileFacts, Function};
 use crate::index::Index;
-use crate::kb::Kb;
+use crate::kb::{CountDiscipline, Kb};
 use crate::rules::{CheckReport, Code, Finding, Role};
 use crate::usecount::{reanalyse_patched, HelperEffects};
 
@@ -20,6 +21,27 @@ pub struct FilePatch {
     pub patched: Vec<u8>,
     /// The findings (rule, line) this patch fixes.
     pub fixes: Vec<(Code, u32)>,
+    /// The routines it rewrote, with their lines in `original`: a report can tell which
+    /// changes fix which finding (SARIF gives each result its own `fixes`).
+    pub routines: Vec<FixedRoutine>,
+}
+
+/// A routine a patch rewrote: its name and its first and last lines in the original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedRoutine {
+    pub function: String,
+    pub first_line: u32,
+    pub last_line: u32,
+}
+
+impl FixedRoutine {
+    fn of(function: &Function) -> Self {
+        FixedRoutine {
+            function: function.name.clone(),
+            first_line: function.line,
+            last_line: function.end_line,
+        }
+    }
 }
 
 /// Plans the fixes for the MR001, MR002 and MR003 findings of `report`, on the texts in
@@ -67,6 +89,7 @@ pub fn plan(
         };
         let mut text = original.clone();
         let mut fixed = Vec::new();
+        let mut fixed_routines = Vec::new();
         // Bottom up: a fix moves only the text below it, so the spans of the routines above
         // stay true.
         let mut routines: Vec<(u32, &str)> = finding_ids
@@ -90,13 +113,7 @@ pub fn plan(
             let Some(fref) = index.resolve_function(fi, routine) else {
                 continue;
             };
-            // A callback handed over directly sits in no slot of a structure: the defaults apply.
-            let discipline = findings[0]
-                .slot
-                .field()
-                .map_or(kb.count_discipline("", ""), |s| {
-                    kb.count_discipline(&s.strukt, &s.field)
-                });
+            let discipline = discipline_of(kb, &findings[0].slot);
             if findings.iter().any(|f| f.rule == Code::Mr003) {
                 // Pinning in open without unpinning in release would make the module
                 // unremovable after its first use.
@@ -125,7 +142,10 @@ pub fn plan(
             match fix_routine(
                 &mut text, file, &request, front_end, &reanalyse, &increment, &decrement,
             ) {
-                FixResult::Fixed => fixed.extend(findings.iter().map(|f| (f.rule, f.line))),
+                FixResult::Fixed => {
+                    fixed.extend(findings.iter().map(|f| (f.rule, f.line)));
+                    fixed_routines.push(FixedRoutine::of(index.function(fref)));
+                }
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
             }
         }
@@ -136,6 +156,7 @@ pub fn plan(
                 original,
                 patched: text,
                 fixes: fixed,
+                routines: fixed_routines,
             });
         }
     }
@@ -143,4 +164,13 @@ pub fn plan(
         report.findings[i].help = format!("fix: manual, because {why}");
     }
     patches
+}
+
+/// How the core reads the count of a routine in `slot`. A callback handed over directly sits
+/// in no slot of a structure: the defaults apply.
+fn discipline_of(kb: &Kb, slot: &SlotRef) -> CountDiscipline {
+    let (strukt, field) = slot
+        .field()
+        .map_or(("", ""), |s| (s.strukt.as_str(), s.field.as_str()));
+    kb.count_discipline(strukt, field)
 }

@@ -61,7 +61,7 @@ pub fn render(report: &BklReport) -> String {
     out.push_str(&format!(
         "\n{} slots ({} name-taking): name-taking {:?}; all {:?}\n\
          {} call sites of name-taking slots {:?}, {} with paths not followed, {} matched by field name\n\
-         {} indirect calls, {} untyped; {} functions searched, {} cut; kb agrees on {}/{}; {:.3} s\n\
+         {} indirect calls, {} untyped; {} functions searched, {} cut; kb agrees on {}/{}{}\n\
          {} MR004 findings\n",
         st.slots,
         st.name_slots,
@@ -77,7 +77,7 @@ pub fn render(report: &BklReport) -> String {
         st.functions_cut,
         st.kb_agree,
         st.kb_compared,
-        st.seconds,
+        st.seconds.map(|s| format!("; {s:.3} s")).unwrap_or_default(),
         report.slots.iter().map(|s| s.unlocked_module_calls().count()).sum::<usize>(),
     ));
     out

@@ -61,6 +61,28 @@ pub fn rows<'a>(report: &'a EntriesReport, bkl: Option<&BklReport>) -> Vec<Entry
         .collect()
 }
 
+/// `entries --format json`: `{"version": 1, "entries": [rows]}`.
+pub fn json(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        entries: Vec<EntryRow<'a>>,
+    }
+    super::json::versioned(&Body {
+        entries: rows(report, bkl),
+    })
+}
+
+/// `entries --sites --format json`: `{"version": 1, "sites": [registration calls]}`.
+pub fn sites_json(report: &EntriesReport) -> String {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        sites: &'a [crate::entries::RegistrationSite],
+    }
+    super::json::versioned(&Body {
+        sites: &report.registrations,
+    })
+}
+
 /// The `entries` text: one line per routine, then the counts.
 pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
     let mut out = String::new();

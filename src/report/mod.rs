@@ -29,6 +29,7 @@ pub mod bkl;
 pub mod entries;
 pub mod gcc;
 pub mod json;
+pub mod rules_doc;
 pub mod sarif;
 pub mod text;
 
@@ -84,6 +85,8 @@ pub struct Options<'a> {
     /// The directory the finding paths are relative to. SARIF then records it as the
     /// `file://` URI of `%SRCROOT%` in `originalUriBaseIds`; it should be absolute.
     pub src_root: Option<&'a Path>,
+    /// The fixes `--diff` would make: SARIF gives each result it fixes a `fixes` object.
+    pub patches: &'a [crate::fix::FilePatch],
 }
 
 /// Renders `report` in `format`. `source` returns the text of a file given its path as written
@@ -118,7 +121,7 @@ pub fn render_with(
         Format::Text => text::render(report, &sources, options.color),
         Format::Gcc => gcc::render(report),
         Format::Json => json::render(report),
-        Format::Sarif => sarif::render(report, &sources, options.src_root),
+        Format::Sarif => sarif::render(report, &sources, options.src_root, options.patches),
     }
 }
 

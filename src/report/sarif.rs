@@ -4,8 +4,11 @@
 //!   the wrong and right examples, default level, tags);
 //! - each finding is a result with its location (relative to `%SRCROOT%`, the scanned root),
 //!   the routine as a logical location, the evidence as related locations and as a code flow
-//!   (the may-sleep chain nested under the call it explains), and a
-//!   `primaryLocationLineHash` partial fingerprint;
+//!   (the may-sleep chain nested under the call it explains), modrace's own partial
+//!   fingerprint ([`FINGERPRINT`]; GitHub computes `primaryLocationLineHash` itself and warns
+//!   when a tool's differs), and the fix when `--diff` can make one ([`fixes`]);
+//! - rules carry a `helpUri` into `docs/rules.md` and their `precision`; the run has
+//!   `automationDetails` (GitHub's category);
 //! - columns are Unicode code points (`columnKind`), computed from the source when it can be
 //!   read (the analysis counts bytes; kernel sources are ASCII almost everywhere).
 //!
@@ -20,6 +23,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use super::{Mark, Sources};
+use crate::fix::FilePatch;
 use crate::rules::CheckReport;
 use crate::rules::{Finding, Rule, Severity, RULES};
 
@@ -28,15 +32,32 @@ pub const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const INFORMATION_URI: &str = "https://github.com/modrace/modrace";
 const SRCROOT: &str = "%SRCROOT%";
+/// The key of modrace's partial fingerprint: versioned, as SARIF asks, so that a change of
+/// the hash's inputs can come under a new key.
+pub const FINGERPRINT: &str = "modraceFindingHash/v1";
+/// `automationDetails.id`: GitHub code scanning's category for modrace's runs.
+pub const AUTOMATION_ID: &str = "modrace/check/";
 
-pub(crate) fn render(report: &CheckReport, sources: &Sources, src_root: Option<&Path>) -> String {
-    let mut out = serde_json::to_string_pretty(&log(report, sources, src_root))
+mod fixes;
+
+pub(crate) fn render(
+    report: &CheckReport,
+    sources: &Sources,
+    src_root: Option<&Path>,
+    patches: &[FilePatch],
+) -> String {
+    let mut out = serde_json::to_string_pretty(&log(report, sources, src_root, patches))
         .unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string());
     out.push('\n');
     out
 }
 
-fn log(report: &CheckReport, sources: &Sources, src_root: Option<&Path>) -> Value {
+fn log(
+    report: &CheckReport,
+    sources: &Sources,
+    src_root: Option<&Path>,
+    patches: &[FilePatch],
+) -> Value {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let results: Vec<Value> = report
         .findings
@@ -45,7 +66,11 @@ fn log(report: &CheckReport, sources: &Sources, src_root: Option<&Path>) -> Valu
             let hash = line_hash(f, sources);
             let n = seen.entry(hash.clone()).or_default();
             *n += 1;
-            result(f, sources, format!("{hash}:{n}"))
+            let mut result = result(f, sources, format!("{hash}:{n}"));
+            if let Some(fixes) = fixes::fixes(f, patches, artifact(&f.file)) {
+                result["fixes"] = fixes;
+            }
+            result
         })
         .collect();
     let mut run = Map::new();
@@ -71,6 +96,13 @@ fn log(report: &CheckReport, sources: &Sources, src_root: Option<&Path>) -> Valu
             json!({ SRCROOT: { "uri": uri } }),
         );
     }
+    run.insert(
+        "automationDetails".into(),
+        json!({
+            "id": AUTOMATION_ID,
+            "description": { "text": "modrace check: module unload races" },
+        }),
+    );
     run.insert("columnKind".into(), json!("unicodeCodePoints"));
     run.insert("results".into(), Value::Array(results));
     run.insert("properties".into(), json!({ "stats": &report.stats }));
@@ -103,9 +135,15 @@ fn rule(r: &Rule) -> Value {
         "shortDescription": { "text": r.summary },
         "fullDescription": { "text": r.explanation },
         "help": { "text": text, "markdown": markdown },
+        "helpUri": format!(
+            "{INFORMATION_URI}/blob/main/{}#{}",
+            super::rules_doc::RULES_PAGE,
+            super::rules_doc::anchor(r)
+        ),
         "defaultConfiguration": { "level": level(r.severity) },
         "properties": {
             "tags": ["correctness", "concurrency", "linux-kernel", "module-unload"],
+            "precision": r.precision.as_str(),
         },
     })
 }
@@ -167,7 +205,7 @@ fn result(f: &Finding, sources: &Sources, fingerprint: String) -> Value {
     }
     result.insert(
         "partialFingerprints".into(),
-        json!({ "primaryLocationLineHash": fingerprint }),
+        json!({ FINGERPRINT: fingerprint }),
     );
     let mut properties = json!({ "function": f.function, "slot": f.slot });
     if !f.help.is_empty() {
@@ -235,12 +273,7 @@ fn line_mark(line: u32) -> Mark<'static> {
 /// A `physicalLocation`: the file relative to `%SRCROOT%`, and the line with the columns of
 /// what the text format would underline.
 fn physical(sources: &Sources, file: &str, mark: Mark) -> Value {
-    let artifact = if file.starts_with('/') {
-        json!({ "uri": format!("file://{}", encode_path(file)) })
-    } else {
-        json!({ "uri": encode_path(file), "uriBaseId": SRCROOT })
-    };
-    let mut location = json!({ "artifactLocation": artifact });
+    let mut location = json!({ "artifactLocation": artifact(file) });
     if mark.line == 0 {
         return location;
     }
@@ -258,6 +291,15 @@ fn physical(sources: &Sources, file: &str, mark: Mark) -> Value {
     }
     location["region"] = region;
     location
+}
+
+/// An `artifactLocation`: relative to `%SRCROOT%`, or a `file://` URI for an absolute path.
+fn artifact(file: &str) -> Value {
+    if file.starts_with('/') {
+        json!({ "uri": format!("file://{}", encode_path(file)) })
+    } else {
+        json!({ "uri": encode_path(file), "uriBaseId": SRCROOT })
+    }
 }
 
 fn line_hash(f: &Finding, sources: &Sources) -> String {

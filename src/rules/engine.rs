@@ -44,7 +44,9 @@ pub struct CheckStats {
     pub incomplete: usize,
     pub findings: usize,
     pub by_rule: BTreeMap<Code, usize>,
-    pub seconds: f64,
+    /// Wall time; only with `--timings` (outputs are the same from run to run without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Serialize)]

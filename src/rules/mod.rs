@@ -36,6 +36,26 @@ impl Severity {
     }
 }
 
+/// How often a rule's findings are true, as SARIF viewers sort them (`properties.precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    VeryHigh,
+    High,
+    Medium,
+    Low,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::VeryHigh => "very-high",
+            Precision::High => "high",
+            Precision::Medium => "medium",
+            Precision::Low => "low",
+        }
+    }
+}
+
 /// A rule's stable code. The text form (`MR001`) appears only in output and on the command
 /// line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,6 +104,7 @@ pub struct Rule {
     pub code: Code,
     pub name: &'static str,
     pub severity: Severity,
+    pub precision: Precision,
     /// One line.
     pub summary: &'static str,
     /// Plain words: what is wrong and why it matters.

@@ -1,11 +1,14 @@
 //! MR001 sleep-before-inc: something that may sleep runs before the increment.
 
-use super::{Code, EntryContext, Finding, Role, Rule, Severity};
+use super::{Code, EntryContext, Finding, Precision, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::Mr001,
     name: "sleep-before-inc",
     severity: Severity::Error,
+    // High: the chain runs down to a primitive of the knowledge base; unknowns count as not
+    // sleeping, which loses findings rather than invents them.
+    precision: Precision::High,
     summary: "a name-taking entry routine may sleep before MOD_INC_USE_COUNT",
     explanation: "The kernel reaches this routine through a pointer the module registered, \
 and with a name rather than a token that would keep the module loaded. Only the big kernel \

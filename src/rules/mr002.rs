@@ -1,11 +1,13 @@
 //! MR002 leak-on-failure: a failure return after the increment keeps the count raised.
 
-use super::{Code, EntryContext, Finding, Role, Rule, Severity};
+use super::{Code, EntryContext, Finding, Precision, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::Mr002,
     name: "leak-on-failure",
     severity: Severity::Error,
+    // High: the returned values are followed through the branch conditions that test them.
+    precision: Precision::High,
     summary: "a failure return after MOD_INC_USE_COUNT does not drop the count",
     explanation: "When a name-taking routine fails, the kernel will never call the routine \
 that would drop the use count (release, close, put_super). A failure return after \

@@ -1,12 +1,14 @@
 //! MR003 missing-inc: a name-taking module routine never pins its module.
 
-use super::{Code, EntryContext, Finding, Rule, Severity};
+use super::{Code, EntryContext, Finding, Precision, Rule, Severity};
 use crate::facts::Span;
 
 pub const RULE: Rule = Rule {
     code: Code::Mr003,
     name: "missing-inc",
     severity: Severity::Error,
+    // High: no increment anywhere in the routine; slots the core pins are data, not guesses.
+    precision: Precision::High,
     summary: "a name-taking entry routine of module code never raises the use count",
     explanation: "The kernel reaches this routine by a name, so nothing holds the module while \
 it runs, and after it succeeds nothing keeps the module loaded for the object it handed out. \

@@ -7,7 +7,7 @@ use crate::chain::chain_text;
 use crate::entries::SlotRef;
 use crate::facts::Span;
 
-use super::{Code, Evidence, Finding, Role, Rule, Severity};
+use super::{Code, Evidence, Finding, Precision, Role, Rule, Severity};
 
 /// How many exposed routines a finding names before it says "and N more".
 const MAX_NAMED: usize = 8;
@@ -16,6 +16,9 @@ pub const RULE: Rule = Rule {
     code: Code::Mr004,
     name: "unlocked-entry",
     severity: Severity::Error,
+    // Medium: the lock analysis is path-insensitive and ties some call sites to their slot by
+    // field name only.
+    precision: Precision::Medium,
     summary: "the core calls a name-taking slot without holding the big kernel lock",
     explanation: "A module routine reached by name can only raise its use count safely if \
 `rmmod` cannot run between the call and the increment. In 2.2/2.4 kernels the big kernel lock \

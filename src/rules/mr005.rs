@@ -1,11 +1,13 @@
 //! MR005 late-inc: the increment is not the first action, though nothing before it sleeps.
 
-use super::{Code, EntryContext, Finding, Role, Rule, Severity};
+use super::{Code, EntryContext, Finding, Precision, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::Mr005,
     name: "late-inc",
     severity: Severity::Warning,
+    // High: the order of the statements, read off the routine itself.
+    precision: Precision::High,
     summary: "MOD_INC_USE_COUNT is not the routine's first action",
     explanation: "Nothing before the increment sleeps today, so the module cannot go away yet. \
 But the code between entry and increment is one added kmalloc or copy_from_user away from a \

@@ -1,12 +1,14 @@
 //! MR006 unbalanced-count: double increment, decrement on the success path, or a decrement
 //! without an increment.
 
-use super::{Code, EntryContext, Finding, Role, Rule, Severity};
+use super::{Code, EntryContext, Finding, Precision, Role, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::Mr006,
     name: "unbalanced-count",
     severity: Severity::Error,
+    // Medium: counts through helpers and conditional decrements are summarised, not run.
+    precision: Precision::Medium,
     summary: "the use count is raised twice, dropped on success, or dropped without being raised",
     explanation: "The use count must end a name-taking routine raised by exactly one on \
 success (released later by the matching routine) and unchanged on failure. Two increments \

@@ -1,0 +1,192 @@
+//! The command line as CI sees it: exit codes, rule names and codes, errors that say what is
+//! wrong instead of passing silently.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::Tree;
+
+/// Runs the binary; (exit code, stdout, stderr).
+fn modrace(args: &[&str], root: Option<&Path>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modrace"));
+    cmd.args(args).env_remove("NO_COLOR");
+    if let Some(root) = root {
+        cmd.arg(root);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The rules reported in gcc format.
+fn rules_of(gcc: &str) -> Vec<String> {
+    let mut rules: Vec<String> = gcc
+        .lines()
+        .filter(|l| l.contains(": error: ") || l.contains(": warning: "))
+        .filter_map(|l| {
+            l.rsplit_once('[')
+                .map(|(_, r)| r.trim_end_matches(']').to_string())
+        })
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+#[test]
+fn rule_names_work_where_codes_do() {
+    let tree = Tree::fixture("check");
+    let root = Some(tree.root());
+    let (code, all, _) = modrace(&["check", "--format", "gcc"], root);
+    assert_eq!(code, 1);
+    assert!(rules_of(&all).len() > 2, "{all}");
+
+    let (code, by_name, _) = modrace(
+        &["check", "--format", "gcc", "--select", "sleep-before-inc"],
+        root,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(rules_of(&by_name), ["MR001"]);
+    let (_, by_code, _) = modrace(&["check", "--format", "gcc", "--select", "mr001"], root);
+    assert_eq!(by_name, by_code);
+
+    let (_, mixed, _) = modrace(
+        &["check", "--format", "gcc", "--select", "MR001,late-inc"],
+        root,
+    );
+    assert_eq!(rules_of(&mixed), ["MR001", "MR005"]);
+
+    let (_, ignored, _) = modrace(
+        &["check", "--format", "gcc", "--ignore", "sleep-before-inc"],
+        root,
+    );
+    assert!(!rules_of(&ignored).contains(&"MR001".to_string()));
+    assert_eq!(rules_of(&ignored).len(), rules_of(&all).len() - 1);
+
+    let (code, text, _) = modrace(&["explain", "sleep-before-inc"], None);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("MR001 sleep-before-inc"), "{text}");
+}
+
+#[test]
+fn an_unknown_rule_is_an_error_not_an_empty_selection() {
+    let tree = Tree::fixture("check");
+    for option in ["--select", "--ignore"] {
+        let (code, out, err) = modrace(&["check", option, "sleep-before-incc"], Some(tree.root()));
+        assert_eq!(code, 2, "{option}");
+        assert!(out.is_empty());
+        assert!(err.contains("no rule `sleep-before-incc`"), "{err}");
+    }
+    let (code, _, err) = modrace(&["explain", "MR999"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("no rule `MR999`"), "{err}");
+}
+
+#[test]
+fn a_scan_with_no_c_file_is_an_error() {
+    let empty = Tree::empty();
+    let (code, out, err) = modrace(&["check"], Some(empty.root()));
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no C files"), "{err}");
+
+    let no_c = Tree::empty();
+    no_c.write("Documentation/README", "not C\n");
+    no_c.write("drivers/char/Makefile", "M_OBJS := foo.o\n");
+    for command in ["check", "entries", "bkl", "stats", "facts"] {
+        let (code, _, err) = modrace(&[command], Some(no_c.root()));
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(err.contains("no C files"), "{command}: {err}");
+    }
+}
+
+#[test]
+fn fix_exits_1_while_findings_remain_and_diff_like_check() {
+    let tree = Tree::copy_of("check");
+    let root = Some(tree.root());
+    // The tree has findings --fix can fix and findings it cannot (MR004, MR005, manual ones).
+    let (code, diff, _) = modrace(&["check", "--diff"], root);
+    assert_eq!(code, 1);
+    assert!(diff.starts_with("--- a/"), "{diff}");
+    let (code, _, err) = modrace(&["check", "--fix"], root);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("remaining"), "{err}");
+    let (code, _, _) = modrace(&["check", "--fix"], root);
+    assert_eq!(code, 1, "nothing left to fix, findings left");
+
+    // Only fixable findings: --fix makes the tree clean and says so with 0.
+    let tree = Tree::from_text(
+        "//- /include/linux/mm.h
+#define __GFP_WAIT 0x01
+#define GFP_KERNEL (__GFP_WAIT)
+//- /drivers/char/Makefile
+M_OBJS := one.o
+//- /drivers/char/one.c
+#include <linux/fs.h>
+#include <linux/mm.h>
+extern void *kmalloc(int size, int flags);
+static int one_open(struct inode *inode, struct file *file)
+{
+\tvoid *p;
+\tp = kmalloc(16, GFP_KERNEL);
+\tif (!p)
+\t\treturn -ENOMEM;
+\tMOD_INC_USE_COUNT;
+\treturn 0;
+}
+static struct file_operations one_fops = { open: one_open };
+int init_module(void) { return register_chrdev(60, \"one\", &one_fops); }
+",
+    );
+    let root = Some(tree.root());
+    let (code, out, _) = modrace(&["check", "--format", "gcc"], root);
+    assert_eq!(code, 1, "{out}");
+    let (code, _, err) = modrace(&["check", "--fix"], root);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 remaining"), "{err}");
+    let (code, out, _) = modrace(&["check"], root);
+    assert_eq!(code, 0, "{out}");
+    let (code, diff, _) = modrace(&["check", "--diff"], root);
+    assert_eq!((code, diff.as_str()), (0, ""));
+}
+
+#[test]
+fn check_help_names_both_rules_and_the_exit_codes() {
+    let (code, help, _) = modrace(&["check", "--help"], None);
+    assert_eq!(code, 0);
+    assert!(help.contains("MR004"), "{help}");
+    assert!(help.contains("codes or names"), "{help}");
+    assert!(help.contains("Exit status"), "{help}");
+    assert!(!help.contains("comma-separated codes"), "{help}");
+}
+
+#[test]
+fn outputs_are_the_same_from_run_to_run_and_timings_only_on_request() {
+    let tree = Tree::fixture("check");
+    let root = Some(tree.root());
+    for args in [
+        &["check", "--format", "json"][..],
+        &["check", "--format", "sarif"],
+        &["bkl", "--format", "json"],
+        &["bkl"],
+        &["stats", "--format", "json"],
+        &["stats"],
+        &["entries", "--format", "json"],
+    ] {
+        let (_, first, _) = modrace(args, root);
+        let (_, second, _) = modrace(args, root);
+        assert_eq!(first, second, "{args:?}");
+        assert!(!first.contains("seconds"), "{args:?}: {first}");
+    }
+    let (_, timed, err) = modrace(&["--timings", "check", "--format", "json"], root);
+    let v: serde_json::Value = serde_json::from_str(&timed).unwrap();
+    assert!(v["stats"]["seconds"].as_f64().is_some(), "{timed}");
+    assert!(err.contains("timing: "), "phases on standard error: {err}");
+    let (_, timed, _) = modrace(&["stats", "--timings"], root);
+    assert!(timed.contains("seconds: "), "{timed}");
+}
