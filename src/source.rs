@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 use crate::diag::Warning;
+use crate::kb::KernelVersion;
 
 /// Files larger than this are skipped with a warning: no kernel source comes close, and a
 /// generated blob of that size is not worth parsing.
@@ -137,4 +138,31 @@ pub fn read_regular(path: &Path, display: &str) -> Result<Vec<u8>, Warning> {
         return Err(too_big(bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+/// The release of the kernel tree `path` is in, from the first top-level Makefile found going
+/// up from it (`VERSION = 2`, `PATCHLEVEL = 3`, `SUBLEVEL = 41`), and that Makefile's path.
+/// A Makefile without `VERSION` and `PATCHLEVEL` is a subdirectory's: the walk goes on.
+pub fn tree_version(path: &Path) -> Option<(KernelVersion, PathBuf)> {
+    let start = std::fs::canonicalize(path).ok()?;
+    start.ancestors().find_map(|dir| {
+        let makefile = dir.join("Makefile");
+        let text = read_regular(&makefile, "Makefile").ok()?;
+        let text = String::from_utf8_lossy(&text);
+        let value = |key: &str| {
+            text.lines()
+                .take(40)
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let sub = value("SUBLEVEL").filter(|s| !s.is_empty());
+        let text = format!(
+            "{}.{}.{}",
+            value("VERSION")?,
+            value("PATCHLEVEL")?,
+            sub.as_deref().unwrap_or("0")
+        );
+        Some((text.parse().ok()?, makefile))
+    })
 }

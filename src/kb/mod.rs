@@ -10,18 +10,28 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 mod bkl;
+mod era;
 mod layout;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
+pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
 pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
 
-/// The knowledge base shipped with modrace.
-pub const DEFAULT_KB: &str = include_str!("../../kb/linux-2.4.toml");
+/// The knowledge bases shipped with modrace, one per era, oldest first.
+pub const BUILTIN: [&str; 2] = [
+    include_str!("../../kb/linux-2.4.toml"),
+    include_str!("../../kb/linux-6.toml"),
+];
+
+/// The knowledge base of the default era, for trees that do not say their version.
+pub const DEFAULT_KB: &str = BUILTIN[0];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeBase {
+    #[serde(default)]
+    pub era: Era,
     #[serde(default)]
     pub preprocessor: Preprocessor,
     #[serde(default)]
@@ -333,8 +343,31 @@ impl TakesSource {
 }
 
 impl Kb {
+    /// The built-in knowledge base of the default era.
     pub fn builtin() -> Self {
         Self::from_toml(DEFAULT_KB).expect("the embedded knowledge base is valid")
+    }
+
+    /// Every built-in knowledge base, oldest era first.
+    pub fn builtin_eras() -> Vec<Self> {
+        BUILTIN
+            .iter()
+            .map(|t| Self::from_toml(t).expect("the embedded knowledge bases are valid"))
+            .collect()
+    }
+
+    /// The built-in knowledge base of the era called `name`.
+    pub fn builtin_era(name: &str) -> Option<Self> {
+        Self::builtin_eras()
+            .into_iter()
+            .find(|k| k.data.era.name == name)
+    }
+
+    /// The built-in knowledge base whose era covers release `v`.
+    pub fn builtin_for(v: KernelVersion) -> Option<Self> {
+        Self::builtin_eras()
+            .into_iter()
+            .find(|k| k.data.era.covers(v))
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -514,6 +547,21 @@ mod tests {
         assert_eq!(kb.sleep_primitive("vmalloc").unwrap().mask_arg, None);
         assert!(kb.never_sleeps("printk"));
         assert!(kb.never_sleeps("__builtin_constant_p"));
+    }
+
+    #[test]
+    fn every_release_has_exactly_one_built_in_era() {
+        let eras = Kb::builtin_eras();
+        assert!(eras.iter().all(|k| !k.data.era.name.is_empty()));
+        for v in ["0.99.15", "1.2.13", "2.0.40", "2.3.41", "2.4.0", "2.5.1", "2.6.39", "6.1.0"] {
+            let v: KernelVersion = v.parse().unwrap();
+            assert_eq!(eras.iter().filter(|k| k.data.era.covers(v)).count(), 1, "{v}");
+        }
+        let v = |s: &str| s.parse::<KernelVersion>().unwrap();
+        assert_eq!(Kb::builtin_for(v("2.3.41")).unwrap().data.era.name, "linux-2.4");
+        assert_eq!(Kb::builtin_for(v("6.1.0")).unwrap().data.era.name, "linux-6");
+        assert_eq!(Kb::builtin().data.era.rules, RuleFamily::UseCount);
+        assert!(Kb::builtin_era("linux-6").unwrap().data.bkl.lock.is_empty());
     }
 
     #[test]
