@@ -384,7 +384,7 @@ const KB_LITERAL_ALLOWED: &[(&str, &[&str], &str)] = &[
 
 /// Keys whose values are the knowledge base's own vocabulary (`takes = "name"`), not names
 /// from a kernel tree.
-const KB_FORMAT_KEYS: &[&str] = &["takes", "kind", "count"];
+const KB_FORMAT_KEYS: &[&str] = &["takes", "kind", "count", "rules"];
 
 /// The string literals of a file's non-test code, with their lines. A file's test module comes
 /// last (clippy's `items_after_test_module`), so reading stops at `#[cfg(test)] mod`.
