@@ -131,6 +131,6 @@ impl Stats {
                 ));
             }
         }
-        out
+        crate::diag::escape_terminal(&out).into_owned()
     }
 }
