@@ -106,16 +106,51 @@ pub fn matching_bracket(code: &[u8], open: usize) -> Option<usize> {
 }
 
 /// The text without whitespace and balanced enclosing parentheses: `((x))` gives `x`,
-/// `(a)+(b)` stays.
-pub fn strip_parens(mut e: &str) -> &str {
+/// `(a)+(b)` stays. Linear in the text: the brackets are matched once, not once per layer.
+pub fn strip_parens(e: &str) -> &str {
+    let e = e.trim();
+    if !e.starts_with('(') {
+        return e;
+    }
+    let closers = matching_brackets(e.as_bytes());
+    let (mut from, mut to) = (0, e.len());
     loop {
-        e = e.trim();
-        if e.starts_with('(') && matching_bracket(e.as_bytes(), 0) == Some(e.len() - 1) {
-            e = &e[1..e.len() - 1];
+        let t = &e[from..to];
+        let inner = t.trim();
+        from += t.len() - t.trim_start().len();
+        to = from + inner.len();
+        if inner.starts_with('(') && closers[from] == Some(to - 1) {
+            from += 1;
+            to -= 1;
         } else {
-            return e;
+            return inner;
         }
     }
+}
+
+/// For each opening bracket of `code`, the position of its closing one, as
+/// [`matching_bracket`] finds it, computed for all of them in one pass.
+pub fn matching_brackets(code: &[u8]) -> Vec<Option<usize>> {
+    let mut closers = vec![None; code.len()];
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < code.len() {
+        match code[i] {
+            b'"' | b'\'' => {
+                i = skip_literal(code, i);
+                continue;
+            }
+            b'(' | b'[' | b'{' => open.push(i),
+            b')' | b']' | b'}' => {
+                if let Some(o) = open.pop() {
+                    closers[o] = Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    closers
 }
 
 /// Parses an integer literal as C writes it: decimal, `0x` hex, `0` octal, with `u`/`l`
@@ -190,6 +225,22 @@ pub fn is_type_word(word: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_parens_is_linear_and_exact() {
+        assert_eq!(strip_parens(" ( (x) ) "), "x");
+        assert_eq!(strip_parens("(a)+(b)"), "(a)+(b)");
+        assert_eq!(strip_parens("((a)+(b))"), "(a)+(b)");
+        assert_eq!(strip_parens("()"), "");
+        assert_eq!(strip_parens("(\")\")"), "\")\"");
+        assert_eq!(strip_parens("((x)"), "((x)");
+        // 200,000 layers: quadratic work would take minutes.
+        let n = 200_000;
+        let deep = format!("{}x{}", "(".repeat(n), ")".repeat(n));
+        let start = std::time::Instant::now();
+        assert_eq!(strip_parens(&deep), "x");
+        assert!(start.elapsed().as_secs() < 10);
+    }
 
     #[test]
     fn identifiers() {

@@ -135,6 +135,6 @@ impl Stats {
                 ));
             }
         }
-        out
+        crate::diag::escape_terminal(&out).into_owned()
     }
 }

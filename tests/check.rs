@@ -69,10 +69,15 @@ fn select_and_ignore_filter_by_code() {
 }
 
 /// Each rule's own wrong example is reported by that rule, and its right example is silent.
+/// MR007's wrong example stands for a routine of thousands of lines (`mr007_incomplete_analysis`
+/// in tests/rules.rs generates one); only its right example is checked here.
 #[test]
 fn rule_examples_are_wrong_and_right() {
     for rule in RULES.iter().filter(|r| r.code != Code::Mr004) {
         for (example, wrong) in [(rule.wrong, true), (rule.right, false)] {
+            if wrong && rule.code == Code::Mr007 {
+                continue;
+            }
             let tree = Tree::empty();
             tree.add_fixture("check/include", "include");
             tree.add_fixture("check/kernel", "kernel");

@@ -164,3 +164,126 @@ fn non_utf8_build_files_are_read() {
         modrace::buildinfo::ModuleEvidence::Makefile
     );
 }
+
+/// A function that registers the same local table many times: its routines are listed once.
+/// Each registration used to read every store into the table again (8,000 registrations: 160 s
+/// and 20 GB; the rows alone grow with the square).
+#[test]
+fn repeated_registrations_of_a_local_table_are_read_once() {
+    let n = 300;
+    let mut text = String::from(
+        "#include <linux/fs.h>\nstatic int o(struct inode *i, struct file *f) { return 0; }\n\
+         struct card { struct file_operations iface; };\n\
+         int init_module(struct card *card) {\n\tstruct file_operations l;\n",
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "\tl.open = o; register_chrdev({i}, \"x\", &l);\n\
+             \tcard->iface.open = o; register_chrdev({i}, \"y\", &card->iface);\n"
+        ));
+    }
+    text.push_str("\treturn 0;\n}\n");
+    let tree = Tree::empty();
+    tree.write("drivers/many.c", &text);
+    let (report, _) = support::entries(&tree);
+    assert_eq!(report.entries.len(), 2, "{:?}", report.entries.len());
+    let same = report
+        .registrations
+        .iter()
+        .filter(|r| r.outcome == modrace::entries::Outcome::SameLocalTable)
+        .count();
+    assert_eq!(same, 2 * (n - 1));
+}
+
+/// Runs the binary; returns (exit code, stdout, stderr).
+fn run_modrace(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Control characters and direction overrides from the input never reach the terminal raw:
+/// not from file names, call text or source lines, in any text output or warning.
+#[cfg(unix)]
+#[test]
+fn hostile_text_is_escaped_on_the_terminal() {
+    let tree = Tree::from_text(
+        "//- /include/linux/mm.h\n#define __GFP_WAIT 0x01\n#define GFP_KERNEL (__GFP_WAIT)\n\
+         void *kmalloc(unsigned int size, int flags);\n",
+    );
+    let name = "drivers/char/t\u{1b}]0;pwned\u{7}\u{202e}x.c";
+    tree.write(
+        name,
+        "#include <linux/fs.h>\n#include <linux/mm.h>\n\
+         static int t_open(struct inode *i, struct file *f)\n{\n\
+         \tvoid *p = kmalloc(4, GFP_KERNEL); /* \u{1b}[2J \u{202e} */\n\
+         \tif (f == \"\u{1b}[2J\")\n\t\treturn -1;\n\treturn 0;\n}\n\
+         static struct file_operations t_fops = { open: t_open };\n\
+         int init_module(void) { return register_chrdev(1, \"t\", &t_fops); }\n",
+    );
+    std::fs::write(tree.path("drivers/char/b\u{1b}[31m.c"), b"\x00\x01binary").unwrap();
+    let root = tree.root().as_os_str();
+    let hostile = |s: &str| s.chars().any(modrace::diag::is_hostile);
+    let sgr = regex::Regex::new("\u{1b}\\[[0-9;]*m").unwrap();
+    let runs: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec!["check".as_ref(), root],
+        vec!["check".as_ref(), root, "--format".as_ref(), "gcc".as_ref()],
+        vec!["check".as_ref(), root, "--format".as_ref(), "json".as_ref()],
+        vec![
+            "check".as_ref(),
+            root,
+            "--format".as_ref(),
+            "sarif".as_ref(),
+        ],
+        vec![
+            "check".as_ref(),
+            root,
+            "--color".as_ref(),
+            "always".as_ref(),
+        ],
+        vec!["entries".as_ref(), root],
+        vec!["entries".as_ref(), root, "--sites".as_ref()],
+        vec![
+            "entries".as_ref(),
+            root,
+            "--format".as_ref(),
+            "json".as_ref(),
+        ],
+        vec!["bkl".as_ref(), root],
+        vec!["stats".as_ref(), root],
+        vec![
+            "why-sleeps".as_ref(),
+            "t_open".as_ref(),
+            "--tree".as_ref(),
+            root,
+        ],
+    ];
+    for args in runs {
+        let (code, stdout, stderr) = run_modrace(&args);
+        assert!(matches!(code, Some(0 | 1)), "{args:?}: {code:?} {stderr}");
+        let color = args.iter().any(|a| *a == "always");
+        // With colors on, only modrace's own SGR sequences may appear.
+        let plain = if color {
+            sgr.replace_all(&stdout, "").into_owned()
+        } else {
+            stdout.clone()
+        };
+        assert!(!hostile(&plain), "{args:?} stdout: {stdout:?}");
+        assert!(!hostile(&stderr), "{args:?} stderr: {stderr:?}");
+        assert!(
+            stderr.contains("\\u{1b}[31m.c"),
+            "{args:?} stderr: {stderr:?}"
+        );
+    }
+    let (_, text, _) = run_modrace(&["check".as_ref(), root]);
+    assert!(
+        text.contains("t\\u{1b}]0;pwned\\u{7}\\u{202e}x.c"),
+        "{text}"
+    );
+}

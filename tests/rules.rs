@@ -280,3 +280,43 @@ module_init(fan_init);
     );
     snapshot!("mr006", text);
 }
+
+#[test]
+fn mr007_incomplete_analysis() {
+    // Ten returned variables, each set on one arm of many conditions: more states than the
+    // path analysis keeps per statement, over more statements than its step bound allows.
+    let mut body = String::new();
+    for k in 0..2500 {
+        body.push_str(&format!("\tif (file) a{} = {};\n", k % 10, -(k % 2) * 5));
+    }
+    for v in 0..10 {
+        body.push_str(&format!(
+            "\tif (a{v}) {{\n\t\tMOD_DEC_USE_COUNT;\n\t\treturn a{v};\n\t}}\n"
+        ));
+    }
+    let module = format!(
+        r#"
+//- /drivers/char/maze.c
+#include <linux/fs.h>
+
+static int maze_open(struct inode *inode, struct file *file) /* expect: MR007 */
+{{
+	int a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0;
+
+	MOD_INC_USE_COUNT;
+{body}	return 0;
+}}
+
+static struct file_operations maze_fops = {{ open: maze_open }};
+
+static int maze_init(void)
+{{
+	return register_chrdev(75, "maze", &maze_fops);
+}}
+
+module_init(maze_init);
+"#
+    );
+    let text = rendered("MR007", &module);
+    snapshot!("mr007", text);
+}

@@ -213,7 +213,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Pretty JSON and a newline.
 fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(value)? + "\n")
+    Ok(modrace::report::escape::json(
+        serde_json::to_string_pretty(value)? + "\n",
+    ))
 }
 
 /// Writes to standard output; a reader that went away (`modrace ... | head`) ends the output

@@ -105,22 +105,62 @@ impl<'a> Collector<'a> {
             // `register_isdn(&card->interface)` after `card->interface.command = f;`.
             let path = access_path(arg).zip(call.caller);
             return match (path, takes.0.first()) {
-                (Some((path, caller)), Some(st)) if kind == Some(RegistrationKind::Table) => {
-                    let values = self.index.path_table(fi, caller, path);
-                    // Another function's copy counts only where this one fills nothing.
-                    let copied = self.copied_table(fi, path, values.is_empty(), takes, via);
-                    if values.is_empty() && !copied {
-                        return Outcome::Expression;
+                (Some((path, caller)), Some(_)) if kind == Some(RegistrationKind::Table) => {
+                    let key = (
+                        fi,
+                        caller,
+                        path.to_string(),
+                        takes.0.to_vec(),
+                        via.via.clone(),
+                    );
+                    if let Some(&first) = self.local_tables.get(&key) {
+                        return again(first);
                     }
-                    let mut seen = HashSet::default();
-                    for v in &values {
-                        self.value(v, st, via, &mut seen, 1);
-                    }
-                    Outcome::LocalTable
+                    let outcome = self.path_table(fi, caller, path, takes, via);
+                    self.local_tables.insert(key, outcome);
+                    outcome
                 }
                 _ => Outcome::Expression,
             };
         };
+        self.named_argument(fi, call, idx, name, kind, takes, via)
+    }
+
+    /// The table an access path names (`&card->interface`): what the function stores into it,
+    /// else what another function's copy put there.
+    fn path_table(
+        &mut self,
+        fi: usize,
+        caller: u32,
+        path: &str,
+        takes: Accepts,
+        via: &Origin,
+    ) -> Outcome {
+        let st = &takes.0[0];
+        let values = self.index.path_table(fi, caller, path);
+        // Another function's copy counts only where this one fills nothing.
+        let copied = self.copied_table(fi, path, values.is_empty(), takes, via);
+        if values.is_empty() && !copied {
+            return Outcome::Expression;
+        }
+        let mut seen = HashSet::default();
+        for v in &values {
+            self.value(v, st, via, &mut seen, 1);
+        }
+        Outcome::LocalTable
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn named_argument(
+        &mut self,
+        fi: usize,
+        call: &Call,
+        idx: usize,
+        name: &str,
+        kind: Option<RegistrationKind>,
+        takes: Accepts,
+        via: &Origin,
+    ) -> Outcome {
         if name == "NULL" {
             return Outcome::Null;
         }
@@ -224,6 +264,32 @@ impl<'a> Collector<'a> {
     /// stores into its fields.
     #[allow(clippy::too_many_arguments)]
     fn local_table(
+        &mut self,
+        fi: usize,
+        func: u32,
+        name: &str,
+        takes: Accepts,
+        via: &Origin,
+        seen: &mut HashSet<VarRef>,
+        depth: usize,
+    ) -> Outcome {
+        let key = (
+            fi,
+            func,
+            name.to_string(),
+            takes.0.to_vec(),
+            via.via.clone(),
+        );
+        if let Some(&first) = self.local_tables.get(&key) {
+            return again(first);
+        }
+        let outcome = self.read_local_table(fi, func, name, takes, via, seen, depth);
+        self.local_tables.insert(key, outcome);
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_local_table(
         &mut self,
         fi: usize,
         func: u32,
@@ -501,6 +567,14 @@ impl<'a> Collector<'a> {
 /// The struct types a registration routine takes; empty when the knowledge base does not say.
 #[derive(Clone, Copy)]
 struct Accepts<'t>(&'t [String]);
+
+/// The outcome of a table read a second time: its routines were listed with the first read.
+fn again(first: Outcome) -> Outcome {
+    match first {
+        Outcome::LocalTable => Outcome::SameLocalTable,
+        other => other,
+    }
+}
 
 /// Whether an expression takes an address: `&x`, `(void *) &x`.
 fn is_address_of(expr: &str) -> bool {

@@ -3,7 +3,7 @@
 //! or by storing it into a kernel structure, with the slot it sits in and whether that slot
 //! takes a name or a kernel token.
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
 
@@ -151,6 +151,9 @@ pub enum Outcome {
     TypeMismatch,
     /// A struct-typed local whose fields the function assigns, none to a routine of the tree.
     LocalTable,
+    /// A struct-typed local (or access path) this function already handed to the same
+    /// routine: its routines are listed once, with the first registration.
+    SameLocalTable,
     /// A parameter of the calling function: the table comes from its caller.
     Parameter,
     /// A local variable of the calling function, filled elsewhere (through a pointer).
@@ -181,6 +184,7 @@ impl Outcome {
             Outcome::EmptyTable => "empty-table",
             Outcome::TypeMismatch => "type-mismatch",
             Outcome::LocalTable => "local-table",
+            Outcome::SameLocalTable => "same-local-table",
             Outcome::Parameter => "parameter",
             Outcome::Local => "local",
             Outcome::NotVisible => "not-visible",
@@ -215,7 +219,15 @@ struct Collector<'a> {
     /// Field assignments to locals that a registration in the same function hands over: they
     /// are reported through that registration, not as stores into a kernel structure.
     consumed: HashSet<(usize, usize)>,
+    /// Local tables and access paths already read, and what reading them gave: a function
+    /// that hands the same one to the same routine many times has its routines listed once
+    /// (with the first call), not once per call, which is quadratic work and output.
+    local_tables: HashMap<TableRead, Outcome>,
 }
+
+/// A read of a local table or an access path: file, function, name or path, the structs the
+/// registration routine takes, and the registration routine.
+type TableRead = (usize, u32, String, Vec<String>, Via);
 
 pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
     let _t = crate::timing::Phase::start("entries");
@@ -225,6 +237,7 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
         build,
         entries: Vec::new(),
         consumed: HashSet::default(),
+        local_tables: HashMap::default(),
     };
     let mut registrations = Vec::new();
     for (fi, f) in index.files.iter().enumerate() {

@@ -553,13 +553,25 @@ mod tests {
     fn every_release_has_exactly_one_built_in_era() {
         let eras = Kb::builtin_eras();
         assert!(eras.iter().all(|k| !k.data.era.name.is_empty()));
-        for v in ["0.99.15", "1.2.13", "2.0.40", "2.3.41", "2.4.0", "2.5.1", "2.6.39", "6.1.0"] {
+        for v in [
+            "0.99.15", "1.2.13", "2.0.40", "2.3.41", "2.4.0", "2.5.1", "2.6.39", "6.1.0",
+        ] {
             let v: KernelVersion = v.parse().unwrap();
-            assert_eq!(eras.iter().filter(|k| k.data.era.covers(v)).count(), 1, "{v}");
+            assert_eq!(
+                eras.iter().filter(|k| k.data.era.covers(v)).count(),
+                1,
+                "{v}"
+            );
         }
         let v = |s: &str| s.parse::<KernelVersion>().unwrap();
-        assert_eq!(Kb::builtin_for(v("2.3.41")).unwrap().data.era.name, "linux-2.4");
-        assert_eq!(Kb::builtin_for(v("6.1.0")).unwrap().data.era.name, "linux-6");
+        assert_eq!(
+            Kb::builtin_for(v("2.3.41")).unwrap().data.era.name,
+            "linux-2.4"
+        );
+        assert_eq!(
+            Kb::builtin_for(v("6.1.0")).unwrap().data.era.name,
+            "linux-6"
+        );
         assert_eq!(Kb::builtin().data.era.rules, RuleFamily::UseCount);
         assert!(Kb::builtin_era("linux-6").unwrap().data.bkl.lock.is_empty());
     }

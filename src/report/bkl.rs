@@ -80,5 +80,5 @@ pub fn render(report: &BklReport) -> String {
         st.seconds.map(|s| format!("; {s:.3} s")).unwrap_or_default(),
         report.slots.iter().map(|s| s.unlocked_module_calls().count()).sum::<usize>(),
     ));
-    out
+    crate::diag::escape_terminal(&out).into_owned()
 }

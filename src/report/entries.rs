@@ -109,7 +109,7 @@ pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
         ));
     }
     out.push_str(&summary(report));
-    out
+    crate::diag::escape_terminal(&out).into_owned()
 }
 
 /// One line per registration call: where, the routine and its arguments, how many routines
@@ -141,7 +141,7 @@ pub fn render_sites(report: &EntriesReport) -> String {
     for (o, n) in by_outcome {
         out.push_str(&format!("  {n:6}  {}\n", o.as_str()));
     }
-    out
+    crate::diag::escape_terminal(&out).into_owned()
 }
 
 /// Counts per registration routine and per slot, and registration calls that led nowhere.

@@ -36,7 +36,8 @@ pub fn versioned<T: Serialize + ?Sized>(body: &T) -> String {
             .to_string()
     });
     out.push('\n');
-    out
+    // Direction overrides from the tree become `\u` escapes, as on every JSON output.
+    super::escape::json(out)
 }
 
 pub(crate) fn render(report: &CheckReport) -> String {

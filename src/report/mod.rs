@@ -27,6 +27,7 @@ use crate::rules::{Evidence, Finding};
 
 pub mod bkl;
 pub mod entries;
+pub mod escape;
 pub mod gcc;
 pub mod json;
 pub mod rules_doc;
@@ -116,12 +117,26 @@ pub fn render_with(
     source: &dyn Fn(&str) -> Option<String>,
     options: &Options,
 ) -> String {
-    let sources = Sources::new(source);
     match format {
-        Format::Text => text::render(report, &sources, options.color),
-        Format::Gcc => gcc::render(report),
+        Format::Text | Format::Gcc => {
+            // Input text is escaped before it is drawn, so that colors stay modrace's own.
+            let (report, paths) = escape::report(report);
+            let read = |p: &str| {
+                let original = paths.get(p).map_or(p, String::as_str);
+                source(original).map(|t| escape::terminal(&t).into_owned())
+            };
+            match format {
+                Format::Text => text::render(&report, &Sources::new(&read), options.color),
+                _ => gcc::render(&report),
+            }
+        }
         Format::Json => json::render(report),
-        Format::Sarif => sarif::render(report, &sources, options.src_root, options.patches),
+        Format::Sarif => escape::json(sarif::render(
+            report,
+            &Sources::new(source),
+            options.src_root,
+            options.patches,
+        )),
     }
 }
 

@@ -32,7 +32,7 @@ impl RuleFilter {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckStats {
     pub files: usize,
     pub entries: usize,
@@ -49,7 +49,7 @@ pub struct CheckStats {
     pub seconds: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckReport {
     pub findings: Vec<Finding>,
     pub stats: CheckStats,

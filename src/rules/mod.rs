@@ -16,6 +16,7 @@ pub mod mr003;
 pub mod mr004;
 pub mod mr005;
 pub mod mr006;
+pub mod mr007;
 
 pub mod engine;
 pub use engine::{CheckReport, CheckStats, RuleFilter};
@@ -66,6 +67,7 @@ pub enum Code {
     Mr004,
     Mr005,
     Mr006,
+    Mr007,
 }
 
 impl Code {
@@ -77,6 +79,7 @@ impl Code {
             Code::Mr004 => "MR004",
             Code::Mr005 => "MR005",
             Code::Mr006 => "MR006",
+            Code::Mr007 => "MR007",
         }
     }
 
@@ -113,13 +116,14 @@ pub struct Rule {
     pub right: &'static str,
 }
 
-pub const RULES: [&Rule; 6] = [
+pub const RULES: [&Rule; 7] = [
     &mr001::RULE,
     &mr002::RULE,
     &mr003::RULE,
     &mr004::RULE,
     &mr005::RULE,
     &mr006::RULE,
+    &mr007::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {
@@ -234,4 +238,5 @@ pub fn check_entry(cx: &EntryContext, out: &mut Vec<Finding>) {
     mr003::check(cx, out);
     mr005::check(cx, out);
     mr006::check(cx, out);
+    mr007::check(cx, out);
 }

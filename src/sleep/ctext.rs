@@ -5,7 +5,7 @@
 
 use crate::ctext::{
     is_ident_byte, is_ident_char, is_ident_start_byte, is_not_callee, matching_bracket,
-    skip_literal,
+    matching_brackets, skip_literal,
 };
 
 /// A call found in a macro body: `name(args)`, or `...->name(args)` / `....name(args)` for a
@@ -47,19 +47,35 @@ pub fn split_args(text: &str) -> Vec<String> {
     out
 }
 
-/// Every call in a macro body, outer calls before the calls in their arguments.
-/// Stringified (`#x`) and pasted (`a##b`) names are not calls anyone can name.
+/// Calls nested deeper than this in a macro body are not read: each call keeps its argument
+/// text, so reading all of `f(f(f(...)))` would cost the square of its length. Real macros
+/// nest a few levels.
+pub const MAX_BODY_CALL_NESTING: u32 = 64;
+
+/// Every call in a macro body, outer calls before the calls in their arguments, down to
+/// [`MAX_BODY_CALL_NESTING`] brackets deep. Stringified (`#x`) and pasted (`a##b`) names are
+/// not calls anyone can name.
 pub fn body_calls(body: &str) -> Vec<BodyCall> {
     let b = body.as_bytes();
+    let closers = matching_brackets(b);
     let mut out = Vec::new();
     let mut i = 0;
+    let mut depth = 0u32;
     while i < b.len() {
         let c = b[i];
         if c == b'"' || c == b'\'' {
             i = skip_literal(b, i);
             continue;
         }
-        if !is_ident_start_byte(c) || (i > 0 && is_ident_byte(b[i - 1])) {
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if !is_ident_start_byte(c)
+            || (i > 0 && is_ident_byte(b[i - 1]))
+            || depth > MAX_BODY_CALL_NESTING
+        {
             i += 1;
             continue;
         }
@@ -80,7 +96,7 @@ pub fn body_calls(body: &str) -> Vec<BodyCall> {
             continue;
         }
         let through_field = before.ends_with("->") || (before.ends_with('.'));
-        let Some(close) = matching_bracket(b, k) else {
+        let Some(close) = closers[k] else {
             continue;
         };
         out.push(BodyCall {
@@ -251,6 +267,18 @@ pub fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_in_macro_bodies_are_read_to_a_bounded_depth() {
+        let n = 100_000;
+        let deep = format!("{}x{}", "f(".repeat(n), ")".repeat(n));
+        let calls = body_calls(&deep);
+        assert_eq!(calls.len(), MAX_BODY_CALL_NESTING as usize + 1);
+        assert_eq!(
+            calls[1].args,
+            vec![format!("{}x{}", "f(".repeat(n - 2), ")".repeat(n - 2))]
+        );
+    }
 
     #[test]
     fn calls_in_macro_bodies() {

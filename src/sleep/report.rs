@@ -146,6 +146,6 @@ impl WhySleeps {
                 out.push_str(&format!("  {u}\n"));
             }
         }
-        out
+        crate::diag::escape_terminal(&out).into_owned()
     }
 }
