@@ -73,6 +73,10 @@ pub trait CallOracle {
     fn is_noop(&self, _call: u32) -> bool {
         false
     }
+    /// The field (`tmpl.module`, as written without spaces) holds the routine's own module.
+    fn holds_own_module(&self, _field: &str) -> bool {
+        false
+    }
 }
 
 /// How the slot's caller reads the routine's use count.

@@ -382,6 +382,39 @@ impl<'a> FileOracle<'a> {
             && !self.helpers.exported.contains(&self.index.function(f).name)
     }
 
+    /// Whether `arg` (`tmpl.module`, `tmpl->module`) is a field that this file sets to its own
+    /// module, by assignment (`sd_template.module = &__this_module;`) or in the variable's
+    /// initializer (`{ module: THIS_MODULE }`): pinning through it pins this module.
+    fn own_module_field(&self, arg: &str) -> bool {
+        let Some((base, field)) = arg.split_once("->").or_else(|| arg.split_once('.')) else {
+            return false;
+        };
+        if !is_word(base) || !is_word(field) {
+            return false;
+        }
+        let own = &self.kb.data.use_count.own_module;
+        let is_own = |v: &str| own.iter().any(|o| *o == v.replace(' ', ""));
+        let facts = &self.index.files[self.file];
+        if facts
+            .field_assigns
+            .iter()
+            .any(|a| a.base.replace(' ', "") == base && a.field == field && is_own(&a.value))
+        {
+            return true;
+        }
+        let Some(var) = self.index.resolve_variable(self.file, base) else {
+            return false;
+        };
+        let ty = self.index.struct_name(&self.index.variable(var).type_name);
+        self.index
+            .table_values(var, ty)
+            .iter()
+            .any(|t| match &t.value {
+                crate::index::TableContent::Expr(e) => t.field == field && is_own(e),
+                crate::index::TableContent::List(_) => false,
+            })
+    }
+
     fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
         let u = &self.kb.data.use_count;
         let has = |list: &[String]| list.iter().any(|n| n == name);
@@ -446,7 +479,9 @@ impl CallOracle for FileOracle<'_> {
             let own = &self.kb.data.use_count.own_module;
             let arg = c.args.first().map(|a| a.replace(' ', ""));
             return match arg {
-                Some(a) if !own.contains(&a) => CountEffect::OtherModule,
+                Some(a) if !own.contains(&a) && !self.own_module_field(&a) => {
+                    CountEffect::OtherModule
+                }
                 _ => e,
             };
         }
@@ -459,6 +494,10 @@ impl CallOracle for FileOracle<'_> {
             // like any other (work, and maybe a sleep).
             _ => CountEffect::None,
         }
+    }
+
+    fn holds_own_module(&self, field: &str) -> bool {
+        self.own_module_field(field)
     }
 
     fn name_effect(&self, name: &str) -> CountEffect {

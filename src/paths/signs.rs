@@ -26,7 +26,7 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Unknown => ANY,
+            Value::Field(_) | Value::Unknown => ANY,
         }
     }
 
@@ -93,6 +93,8 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                     vec![state]
                 }
             }
+            // The module's own module field is set whenever its code runs.
+            Value::Field(f) if !truth && self.oracle.holds_own_module(f) => Vec::new(),
             _ => vec![state],
         }
     }
