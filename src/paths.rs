@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::FxHashSet;
 
 use crate::cfg::{Cfg, NodeId, Op, ENTRY};
-use crate::facts::{CmpOp, Event, Expr, Function, Span, Value};
+use crate::facts::{Event, Expr, Function, Span, Value};
 
 /// States kept per node before variable knowledge is dropped to stay bounded. Past it a node
 /// only gains states without variable knowledge, of which there are at most
@@ -30,11 +30,37 @@ pub enum CountEffect {
     None,
     Increment,
     Decrement,
-    /// Increments only when its result tests `true` (`try_inc_mod_count`, a helper returning
-    /// a pointer that pins on success), or `false` (a helper returning 0 on success).
-    IncrementWhen(bool),
+    /// Depends on the path the callee took (`try_inc_mod_count`, a helper that pins on some
+    /// returns only): the caller's path splits into one per outcome.
+    Split(Outcomes),
     /// Raises or drops the count of another module (`__MOD_INC_USE_COUNT(host->module)`).
     OtherModule,
+}
+
+/// A callee's returns, by the use-count delta they leave (index k for delta k - 1, so -1, 0,
+/// +1, +2): the signs of the values returned with that delta (0: no such return), and
+/// whether something that may sleep ran, with the count not raised, before such a return.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub results: [Signs; 4],
+    /// Bit k: a return with delta k - 1 may have slept unpinned (for k = 2: before its pin).
+    pub slept: u8,
+}
+
+impl Outcomes {
+    /// Pins exactly when the result tests `truth` (`try_inc_mod_count`: true), sleeping on no
+    /// path.
+    pub fn pins_when(truth: bool) -> Self {
+        let (yes, no) = if truth {
+            (NEG | POS, ZERO)
+        } else {
+            (ZERO, NEG | POS)
+        };
+        Outcomes {
+            results: [0, no, yes, 0],
+            slept: 0,
+        }
+    }
 }
 
 /// What the analysis needs to know about the calls of the routine's file.
@@ -45,6 +71,10 @@ pub trait CallOracle {
     fn name_effect(&self, name: &str) -> CountEffect;
     /// The call does nothing in this configuration (a debugging macro defined empty).
     fn is_noop(&self, _call: u32) -> bool {
+        false
+    }
+    /// The field (`tmpl.module`, as written without spaces) holds the routine's own module.
+    fn holds_own_module(&self, _field: &str) -> bool {
         false
     }
 }
@@ -110,30 +140,29 @@ pub struct PathReport {
     pub incomplete: bool,
     /// The most states any node held (at most `MAX_STATES_PER_NODE + STATES_WITHOUT_VARS`).
     pub peak_states: usize,
+    /// Per delta at return (as in `return_counts`), the signs of the returned values and
+    /// whether the path slept unpinned: what a caller sees of this routine.
+    pub outcomes: Outcomes,
 }
 
 impl PathReport {
-    /// The effect of calling this routine on the caller's count: when every return agrees,
-    /// or when it pins exactly on success (then the caller's test of the result decides).
-    pub fn net_effect(&self, fail: FailValue) -> CountEffect {
+    /// The effect of calling this routine on the caller's count: none when every return
+    /// leaves it as it was, else one outcome per delta, so the caller's test of the result
+    /// (or its own return of it) picks the paths on which the routine pinned.
+    pub fn net_effect(&self) -> CountEffect {
         match self.return_counts {
-            0b0001 => CountEffect::Decrement,
-            0b0100 => CountEffect::Increment,
-            _ if self.success_counts == 0b0100 && self.failure_counts == 0b0010 => {
-                // Success is a non-null pointer (true) or zero (false).
-                CountEffect::IncrementWhen(fail == FailValue::Null)
-            }
-            _ => CountEffect::None,
+            0 | 0b0010 => CountEffect::None,
+            _ => CountEffect::Split(self.outcomes),
         }
     }
 }
 
 /// Sign of an integer or pointer value, as a set: bit 0 negative, bit 1 zero, bit 2 positive.
-type Signs = u8;
-const NEG: Signs = 1;
-const ZERO: Signs = 2;
-const POS: Signs = 4;
-const ANY: Signs = 7;
+pub type Signs = u8;
+pub const NEG: Signs = 1;
+pub const ZERO: Signs = 2;
+pub const POS: Signs = 4;
+pub const ANY: Signs = 7;
 
 #[derive(Debug, Clone)]
 struct State {
@@ -143,6 +172,8 @@ struct State {
     dropped: bool,
     /// Signs of the tracked variables, by index into the tracked list.
     vars: Vec<Signs>,
+    /// The last call whose outcome split the path, and the signs of its result on this one.
+    last_result: Option<(u32, Signs)>,
     // Witnesses, not part of the state's identity.
     sleep_call: u32,
     first_action: Span,
@@ -151,8 +182,16 @@ struct State {
 }
 
 impl State {
-    fn key(&self) -> (i8, bool, bool, bool, &[Signs]) {
-        (self.count, self.slept, self.acted, self.dropped, &self.vars)
+    #[allow(clippy::type_complexity)]
+    fn key(&self) -> (i8, bool, bool, bool, &[Signs], Option<(u32, Signs)>) {
+        (
+            self.count,
+            self.slept,
+            self.acted,
+            self.dropped,
+            &self.vars,
+            self.last_result,
+        )
     }
 }
 
@@ -180,13 +219,26 @@ struct Walker<'a, 'b, O: CallOracle> {
 /// Analyses one routine.
 pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules) -> PathReport {
     let cfg = Cfg::build(&function.body);
-    let mut tracked = HashMap::default();
+    // Variables the routine returns, and those holding the result of a call whose outcome
+    // splits the path (`err = foo_get(); if (err) ...`).
+    let mut tracked: HashMap<&str, usize> = HashMap::default();
     for node in &cfg.nodes {
-        if let Op::Return(Some(e)) = node.op {
-            if let Value::Var(v) = &e.value {
-                let next = tracked.len();
-                tracked.entry(v.as_str()).or_insert(next);
+        let (Op::Eval(e) | Op::Branch(e) | Op::Return(Some(e))) = node.op else {
+            continue;
+        };
+        let returned = match (&node.op, &e.value) {
+            (Op::Return(_), Value::Var(v)) => Some(v.as_str()),
+            _ => None,
+        };
+        let split = e.assigns.iter().filter_map(|a| match a.value {
+            Value::Call(c) if matches!(oracle.call_effect(c), CountEffect::Split(_)) => {
+                Some(a.var.as_str())
             }
+            _ => None,
+        });
+        for v in returned.into_iter().chain(split) {
+            let next = tracked.len();
+            tracked.entry(v).or_insert(next);
         }
     }
     let mut w = Walker {
@@ -209,6 +261,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             acted: false,
             dropped: false,
             vars: vec![ANY; self.tracked.len()],
+            last_result: None,
             sleep_call: 0,
             first_action: Span::default(),
             inc_at: Span::default(),
@@ -226,6 +279,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             if at_node[id].len() >= MAX_STATES_PER_NODE {
                 // Forget what is known of variables rather than grow without bound.
                 state.vars.iter_mut().for_each(|v| *v = ANY);
+                state.last_result = None;
             }
             if !at_node[id].insert(state.clone()) {
                 continue;
@@ -240,28 +294,26 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                     }
                 }
                 Op::Eval(e) => {
-                    self.eval(e, node.span, &mut state);
-                    for &s in &node.succ {
-                        work.push((s, state.clone()));
-                    }
-                }
-                Op::Branch(e) => {
-                    self.eval(e, node.span, &mut state);
-                    let mut outcomes = [Vec::new(), Vec::new()];
-                    for (k, truth) in [true, false].into_iter().enumerate() {
-                        outcomes[k] = self.assume(&e.value, truth, state.clone(), node.span, 0);
-                    }
-                    for (k, &s) in node.succ.iter().enumerate() {
-                        for st in outcomes.get(k).into_iter().flatten() {
-                            work.push((s, st.clone()));
+                    for state in self.eval(e, node.span, state) {
+                        for &s in &node.succ {
+                            work.push((s, state.clone()));
                         }
                     }
                 }
-                Op::Return(e) => {
-                    if let Some(e) = e {
-                        self.eval(e, node.span, &mut state);
+                Op::Branch(e) => {
+                    for state in self.eval(e, node.span, state) {
+                        for (&s, truth) in node.succ.iter().zip([true, false]) {
+                            for st in self.assume(&e.value, truth, state.clone(), 0) {
+                                work.push((s, st));
+                            }
+                        }
                     }
-                    self.ret(e, node.span, &state);
+                }
+                Op::Return(None) => self.ret(None, node.span, &state),
+                Op::Return(Some(e)) => {
+                    for state in self.eval(e, node.span, state) {
+                        self.ret(Some(e), node.span, &state);
+                    }
                 }
             }
         }
@@ -271,42 +323,89 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         self.seen.insert((what, a.start, b.start))
     }
 
-    fn eval(&mut self, e: &Expr, span: Span, state: &mut State) {
+    /// The states after evaluating `e` in `state`: one, or one per outcome of a call that
+    /// splits the path.
+    fn eval(&mut self, e: &Expr, span: Span, state: State) -> Vec<State> {
+        let mut states = vec![state];
         for event in &e.events {
-            let effect = match event {
+            match event {
                 Event::Call(c) => {
                     let effect = self.oracle.call_effect(*c);
-                    if effect == CountEffect::None
-                        && state.count <= 0
-                        && !state.slept
-                        && self.oracle.may_sleep(*c)
-                    {
-                        state.slept = true;
-                        state.sleep_call = *c;
+                    let before = std::mem::take(&mut states);
+                    for state in before {
+                        self.call(*c, effect, span, state, &mut states);
                     }
-                    effect
                 }
-                Event::Name(n) => self.oracle.name_effect(n),
-            };
-            match effect {
-                CountEffect::Increment => self.increment(span, state),
-                CountEffect::Decrement => self.decrement(span, state),
-                CountEffect::IncrementWhen(_) => self.report.increments = true,
-                CountEffect::OtherModule => self.report.pins_other_module = true,
-                // Only calls count as work before the increment: initialising locals is not.
-                CountEffect::None => {
-                    let work = matches!(event, Event::Call(c) if !self.oracle.is_noop(*c));
-                    if work && !state.acted && state.count == 0 {
-                        state.acted = true;
-                        state.first_action = span;
+                Event::Name(n) => {
+                    let effect = self.oracle.name_effect(n);
+                    for state in &mut states {
+                        self.apply(effect, span, state);
                     }
                 }
             }
         }
-        for a in &e.assigns {
-            if let Some(&k) = self.tracked.get(a.var.as_str()) {
-                state.vars[k] = self.signs(&a.value, state);
+        for state in &mut states {
+            for a in &e.assigns {
+                if let Some(&k) = self.tracked.get(a.var.as_str()) {
+                    state.vars[k] = self.signs(&a.value, state);
+                }
             }
+        }
+        states
+    }
+
+    /// The call `c` in `state`: a split call adds one state per outcome, others one.
+    fn call(
+        &mut self,
+        c: u32,
+        effect: CountEffect,
+        span: Span,
+        mut state: State,
+        out: &mut Vec<State>,
+    ) {
+        let CountEffect::Split(outcomes) = effect else {
+            if effect == CountEffect::None {
+                self.sleep(c, self.oracle.may_sleep(c), &mut state);
+                // Only calls count as work before the increment: initialising locals is not.
+                if !self.oracle.is_noop(c) && !state.acted && state.count == 0 {
+                    state.acted = true;
+                    state.first_action = span;
+                }
+            }
+            self.apply(effect, span, &mut state);
+            out.push(state);
+            return;
+        };
+        for (k, &result) in outcomes.results.iter().enumerate() {
+            if result == 0 {
+                continue;
+            }
+            let mut s = state.clone();
+            // A sleep inside the callee before its own pin is a sleep before this one.
+            self.sleep(c, outcomes.slept & (1 << k) != 0, &mut s);
+            match k {
+                0 => self.decrement(span, &mut s),
+                1 => {}
+                _ => self.increment(span, &mut s),
+            }
+            s.last_result = Some((c, result));
+            out.push(s);
+        }
+    }
+
+    fn sleep(&self, c: u32, sleeps: bool, state: &mut State) {
+        if sleeps && state.count <= 0 && !state.slept {
+            state.slept = true;
+            state.sleep_call = c;
+        }
+    }
+
+    fn apply(&mut self, effect: CountEffect, span: Span, state: &mut State) {
+        match effect {
+            CountEffect::Increment => self.increment(span, state),
+            CountEffect::Decrement => self.decrement(span, state),
+            CountEffect::OtherModule => self.report.pins_other_module = true,
+            CountEffect::None | CountEffect::Split(_) => {}
         }
     }
 
@@ -355,6 +454,10 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         }
         let bit = 1 << (state.count + 1);
         self.report.return_counts |= bit;
+        self.report.outcomes.results[(state.count + 1) as usize] |= signs;
+        if state.slept {
+            self.report.outcomes.slept |= bit;
+        }
         if must_fail {
             self.report.failure_counts |= bit;
         } else {
@@ -395,133 +498,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             }
         }
     }
-
-    /// The possible signs of a value in a state.
-    fn signs(&self, v: &Value, state: &State) -> Signs {
-        match v {
-            Value::Int(0) | Value::Null => ZERO,
-            Value::Int(k) if *k < 0 => NEG,
-            Value::Int(_) => POS,
-            Value::NegErrno(_) => NEG,
-            Value::Var(name) => match self.tracked.get(name.as_str()) {
-                Some(&k) => state.vars[k],
-                None => ANY,
-            },
-            Value::Not(inner) => match self.signs(inner, state) {
-                ZERO => POS,
-                s if s & ZERO == 0 => ZERO,
-                _ => ZERO | POS,
-            },
-            Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Call(_) | Value::Unknown => ANY,
-        }
-    }
-
-    /// The states in which `v` has the truth value `truth`; none if it cannot.
-    fn assume(
-        &mut self,
-        v: &Value,
-        truth: bool,
-        mut state: State,
-        at: Span,
-        depth: u8,
-    ) -> Vec<State> {
-        if depth > 16 {
-            return vec![state];
-        }
-        match v {
-            Value::Not(inner) => self.assume(inner, !truth, state, at, depth + 1),
-            Value::And(a, b) | Value::Or(a, b) => {
-                let is_and = matches!(v, Value::And(..));
-                if truth == is_and {
-                    // Both sides hold (&&), or both fail (|| false).
-                    let mut out = Vec::new();
-                    for s in self.assume(a, truth, state, at, depth + 1) {
-                        out.extend(self.assume(b, truth, s, at, depth + 1));
-                    }
-                    out
-                } else {
-                    // Either side decides.
-                    let mut out = self.assume(a, truth, state.clone(), at, depth + 1);
-                    for s in self.assume(a, !truth, state, at, depth + 1) {
-                        out.extend(self.assume(b, truth, s, at, depth + 1));
-                    }
-                    out
-                }
-            }
-            Value::Var(_) => self.restrict(v, if truth { NEG | POS } else { ZERO }, state),
-            Value::Cmp(l, op, r) => {
-                let (var, op, k) = match (&**l, &**r) {
-                    (x, Value::Int(k)) => (x, *op, *k),
-                    (x, Value::Null) => (x, *op, 0),
-                    (Value::Int(k), x) => (x, flip(*op), *k),
-                    (Value::Null, x) => (x, flip(*op), 0),
-                    _ => return vec![state],
-                };
-                if k != 0 {
-                    return vec![state];
-                }
-                let holds = match op {
-                    CmpOp::Eq => ZERO,
-                    CmpOp::Ne => NEG | POS,
-                    CmpOp::Lt => NEG,
-                    CmpOp::Le => NEG | ZERO,
-                    CmpOp::Gt => POS,
-                    CmpOp::Ge => ZERO | POS,
-                };
-                self.restrict(var, if truth { holds } else { ANY & !holds }, state)
-            }
-            Value::Call(c) => {
-                // A successful `try_inc_mod_count` raises the count on that branch only.
-                // Through `increment`, so a sleep or work before it is seen.
-                if self.oracle.call_effect(*c) == CountEffect::IncrementWhen(truth) {
-                    self.increment(at, &mut state);
-                }
-                vec![state]
-            }
-            Value::Int(k) => {
-                if (*k != 0) == truth {
-                    vec![state]
-                } else {
-                    Vec::new()
-                }
-            }
-            Value::Null => {
-                if truth {
-                    Vec::new()
-                } else {
-                    vec![state]
-                }
-            }
-            _ => vec![state],
-        }
-    }
-
-    fn restrict(&self, v: &Value, allowed: Signs, mut state: State) -> Vec<State> {
-        let Value::Var(name) = v else {
-            return vec![state];
-        };
-        let Some(&k) = self.tracked.get(name.as_str()) else {
-            return vec![state];
-        };
-        state.vars[k] &= allowed;
-        if state.vars[k] == 0 {
-            Vec::new()
-        } else {
-            vec![state]
-        }
-    }
 }
 
-fn flip(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
+mod signs;
 
 #[cfg(test)]
 mod tests;

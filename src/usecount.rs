@@ -17,7 +17,9 @@ use crate::entries::{Entry, Via};
 use crate::facts::{Call, Event, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
-use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, PathReport, SlotRules};
+use crate::paths::{
+    self, CallOracle, CountEffect, Discipline, FailValue, Outcomes, PathReport, SlotRules,
+};
 
 /// Answers "may this call sleep, and why" for the check. The may-sleep analysis implements it.
 pub trait SleepOracle: Sync {
@@ -61,7 +63,7 @@ pub struct UseCountKnowledge {
 impl UseCountKnowledge {
     pub fn new(index: &Index, kb: &Kb) -> Self {
         UseCountKnowledge {
-            helpers: HelperEffects::new(index),
+            helpers: HelperEffects::new(index, kb),
             pins: CorePins::new(index, kb),
         }
     }
@@ -279,10 +281,12 @@ pub struct HelperEffects {
     /// Macros whose every definition in the tree is empty (`#define DPRINTK(x...)` in the
     /// branch the preprocessor settings take): calls to them are no work.
     empty_macros: std::collections::HashSet<String>,
+    /// Names some file exports: a module's interface to others.
+    exported: std::collections::HashSet<String>,
 }
 
 impl HelperEffects {
-    pub fn new(index: &Index) -> Self {
+    pub fn new(index: &Index, kb: &Kb) -> Self {
         let mut empty: HashMap<&str, bool> = HashMap::new();
         for f in index.files {
             for m in &f.macros {
@@ -294,8 +298,16 @@ impl HelperEffects {
                 *empty.entry(m.name.as_str()).or_insert(true) &= is_empty;
             }
         }
+        let exported = index
+            .files
+            .iter()
+            .flat_map(|f| &f.calls)
+            .filter(|c| c.caller.is_none() && kb.is_export_macro(&c.callee))
+            .filter_map(|c| c.args.first().map(|a| a.trim().to_string()))
+            .collect();
         HelperEffects {
             memo: Mutex::default(),
+            exported,
             empty_macros: empty
                 .into_iter()
                 .filter(|(_, e)| *e)
@@ -350,6 +362,60 @@ impl<'a> FileOracle<'a> {
         paths::analyse(function, self, rules)
     }
 
+    /// Whether helper `f` belongs to the module of this oracle's file, so that its
+    /// MOD_INC_USE_COUNT is this module's: the same file, or the same directory when no file
+    /// exports it (an exported function is some module's interface to others) and the two
+    /// files are not each a module's main file (slhc.c and ppp.c both have an init_module).
+    fn same_module(&self, f: FnRef) -> bool {
+        if f.file == self.file {
+            return true;
+        }
+        let dir = |file: usize| {
+            let path = self.index.files[file].path.as_str();
+            path.rsplit_once('/').map_or("", |(d, _)| d)
+        };
+        let main = |file: usize| {
+            let m = &self.index.files[file].markers;
+            m.init_module || m.module_init
+        };
+        dir(f.file) == dir(self.file)
+            && !(main(f.file) && main(self.file))
+            && !self.helpers.exported.contains(&self.index.function(f).name)
+    }
+
+    /// Whether `arg` (`tmpl.module`, `tmpl->module`) is a field that this file sets to its own
+    /// module, by assignment (`sd_template.module = &__this_module;`) or in the variable's
+    /// initializer (`{ module: THIS_MODULE }`): pinning through it pins this module.
+    fn own_module_field(&self, arg: &str) -> bool {
+        let Some((base, field)) = arg.split_once("->").or_else(|| arg.split_once('.')) else {
+            return false;
+        };
+        if !is_word(base) || !is_word(field) {
+            return false;
+        }
+        let own = &self.kb.data.use_count.own_module;
+        let is_own = |v: &str| own.iter().any(|o| *o == v.replace(' ', ""));
+        let facts = &self.index.files[self.file];
+        if facts
+            .field_assigns
+            .iter()
+            .any(|a| a.base.replace(' ', "") == base && a.field == field && is_own(&a.value))
+        {
+            return true;
+        }
+        let Some(var) = self.index.resolve_variable(self.file, base) else {
+            return false;
+        };
+        let ty = self.index.struct_name(&self.index.variable(var).type_name);
+        self.index
+            .table_values(var, ty)
+            .iter()
+            .any(|t| match &t.value {
+                crate::index::TableContent::Expr(e) => t.field == field && is_own(e),
+                crate::index::TableContent::List(_) => false,
+            })
+    }
+
     fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
         let u = &self.kb.data.use_count;
         let has = |list: &[String]| list.iter().any(|n| n == name);
@@ -358,7 +424,7 @@ impl<'a> FileOracle<'a> {
         } else if has(&u.decrement) {
             Some(CountEffect::Decrement)
         } else if has(&u.try_increment) {
-            Some(CountEffect::IncrementWhen(true))
+            Some(CountEffect::Split(Outcomes::pins_when(true)))
         } else {
             None
         }
@@ -391,9 +457,7 @@ impl<'a> FileOracle<'a> {
                 depth: self.depth + 1,
                 ..*self
             };
-            inner
-                .walk(function, Discipline::Pin)
-                .net_effect(fail_value(function))
+            inner.walk(function, Discipline::Pin).net_effect()
         };
         self.helpers.memo.lock().unwrap().insert(fref, effect);
         effect
@@ -416,7 +480,9 @@ impl CallOracle for FileOracle<'_> {
             let own = &self.kb.data.use_count.own_module;
             let arg = c.args.first().map(|a| a.replace(' ', ""));
             return match arg {
-                Some(a) if !own.contains(&a) => CountEffect::OtherModule,
+                Some(a) if !own.contains(&a) && !self.own_module_field(&a) => {
+                    CountEffect::OtherModule
+                }
                 _ => e,
             };
         }
@@ -424,9 +490,15 @@ impl CallOracle for FileOracle<'_> {
             return CountEffect::None;
         }
         match self.index.resolve_function(self.file, &c.callee) {
-            Some(f) => self.helper_effect(f),
-            None => CountEffect::None,
+            Some(f) if self.same_module(f) => self.helper_effect(f),
+            // `fat_read_super` raising the fat module's count is nothing to msdos's: a call
+            // like any other (work, and maybe a sleep).
+            _ => CountEffect::None,
         }
+    }
+
+    fn holds_own_module(&self, field: &str) -> bool {
+        self.own_module_field(field)
     }
 
     fn name_effect(&self, name: &str) -> CountEffect {

@@ -176,6 +176,8 @@ pub enum Value {
     /// A negated constant such as `-EBUSY`: an error code.
     NegErrno(String),
     Var(String),
+    /// A field read, as written without spaces (`sd_template.module`, `dev->priv`).
+    Field(String),
     /// The result of a call (index into the file's `calls`).
     Call(u32),
     Not(Box<Value>),
@@ -443,6 +445,9 @@ impl<'t> Lower<'_, 't> {
                 } else {
                     Value::Var(t)
                 }
+            }
+            "field_expression" => {
+                Value::Field(self.text(node).split_whitespace().collect::<String>())
             }
             "parenthesized_expression" => match kids(node).next() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),

@@ -114,15 +114,8 @@ pub fn plan(
                 continue;
             };
             let discipline = discipline_of(kb, &findings[0].slot);
-            if findings.iter().any(|f| f.rule == Code::Mr003) {
-                // Pinning in open without unpinning in release would make the module
-                // unremovable after its first use.
-                manual.extend(ids.iter().map(|&i| {
-                    (
-                        i,
-                        "the routine's release (or close, put_super) must drop the count as well; add both by hand".to_string(),
-                    )
-                }));
+            if let Some(why) = manual_reason(index, fi, fref, &findings) {
+                manual.extend(ids.iter().map(|&i| (i, why.clone())));
                 continue;
             }
             let request = FixRequest {
@@ -173,4 +166,46 @@ fn discipline_of(kb: &Kb, slot: &SlotRef) -> CountDiscipline {
         .field()
         .map_or(("", ""), |s| (s.strukt.as_str(), s.field.as_str()));
     kb.count_discipline(strukt, field)
+}
+
+/// Why a routine's findings need a human, if they do.
+fn manual_reason(
+    index: &Index,
+    file: usize,
+    routine: crate::index::FnRef,
+    findings: &[&Finding],
+) -> Option<String> {
+    if findings.iter().any(|f| f.rule == Code::Mr003) {
+        // Pinning in open without unpinning in release would make the module unremovable
+        // after its first use.
+        return Some("the routine's release (or close, put_super) must drop the count as well; add both by hand".to_string());
+    }
+    // Moving the call would move everything the helper does before its pin.
+    helper_pin(index, file, routine, findings).map(|helper| {
+        format!("the count is raised inside `{helper}`, after what may sleep there; move the pin in the helper, or pin first here and drop the helper's")
+    })
+}
+
+/// The routine's own helper (a function of the tree, called directly) on the line of an
+/// MR001 finding's increment: the pin happens inside it.
+fn helper_pin<'a>(
+    index: &'a Index,
+    file: usize,
+    routine: crate::index::FnRef,
+    findings: &[&Finding],
+) -> Option<&'a str> {
+    let lines: Vec<u32> = findings
+        .iter()
+        .filter(|f| f.rule == Code::Mr001)
+        .flat_map(|f| f.evidence.iter().filter(|e| e.role == Role::Increment))
+        .map(|e| e.span.line)
+        .collect();
+    let facts = &index.files[file];
+    facts
+        .calls
+        .iter()
+        .filter(|c| c.caller.is_some_and(|k| k as usize == routine.func) && !c.indirect)
+        .filter(|c| lines.contains(&c.line))
+        .find(|c| index.resolve_function(file, &c.callee).is_some())
+        .map(|c| c.callee.as_str())
 }

@@ -136,6 +136,8 @@ pub struct ModuleMarks {
     /// The preprocessor symbol defined when a file is compiled as a module (`MODULE`): a file
     /// that tests it is written to be one.
     pub symbol: Option<String>,
+    /// Macros (glob patterns) that export a symbol to other modules (`EXPORT_SYMBOL(name)`).
+    pub export_macros: Vec<String>,
 }
 
 /// How the core reads a name-taking routine's use count.
@@ -443,6 +445,11 @@ impl Kb {
         let p = &self.data.registration_patterns;
         p.patterns.iter().any(|g| glob_match(g, name))
             && !p.exclude.iter().any(|g| glob_match(g, name))
+    }
+
+    /// Whether a file-scope use of macro `name` exports its argument to other modules.
+    pub fn is_export_macro(&self, name: &str) -> bool {
+        (self.data.module.export_macros.iter()).any(|g| glob_match(g, name))
     }
 
     /// The sleeping primitive called `name`, if the knowledge base lists one.

@@ -6,7 +6,8 @@ use crate::scan::testing::lower;
 
 /// A stand-in for the check's oracle, by callee name: `sleep_*` may sleep, `get_mod` and
 /// `put_mod` raise and drop the count, `try_get` raises it when it returns true,
-/// `other_get` pins another module, `noop` does nothing in this configuration.
+/// `other_get` pins another module, `slow_get` and `first_get` pin on some returns (below),
+/// `noop` does nothing in this configuration.
 struct Fake<'a> {
     calls: &'a [Call],
 }
@@ -25,8 +26,18 @@ impl CallOracle for Fake<'_> {
         match self.callee(call) {
             "get_mod" => CountEffect::Increment,
             "put_mod" => CountEffect::Decrement,
-            "try_get" => CountEffect::IncrementWhen(true),
+            "try_get" => CountEffect::Split(Outcomes::pins_when(true)),
             "other_get" => CountEffect::OtherModule,
+            // Pins on its success return only, after something that may sleep; 0 on success.
+            "slow_get" => CountEffect::Split(Outcomes {
+                results: [0, NEG, ZERO, 0],
+                slept: 0b110,
+            }),
+            // Pins on some of its successes only (the first user), never sleeping.
+            "first_get" => CountEffect::Split(Outcomes {
+                results: [0, NEG | ZERO, ZERO, 0],
+                slept: 0,
+            }),
             _ => CountEffect::None,
         }
     }
@@ -87,10 +98,12 @@ fn increment_first_and_decrement_on_the_failure_path() {
     // Failure returns with delta 0, success with delta 1: it pins exactly on success.
     assert_eq!(r.failure_counts, 0b010);
     assert_eq!(r.success_counts, 0b100);
-    assert_eq!(
-        r.net_effect(FailValue::Nonzero),
-        CountEffect::IncrementWhen(false)
-    );
+    // To a caller: 0 with the count raised, an error without.
+    assert_eq!(r.net_effect(), split([0, NEG, ZERO, 0], 0));
+}
+
+fn split(results: [Signs; 4], slept: u8) -> CountEffect {
+    CountEffect::Split(Outcomes { results, slept })
 }
 
 #[test]
@@ -189,10 +202,7 @@ fn miscounts() {
             .collect::<Vec<_>>(),
         vec![3]
     );
-    assert_eq!(
-        dec_first.net_effect(FailValue::Nonzero),
-        CountEffect::Decrement
-    );
+    assert_eq!(dec_first.net_effect(), split([NEG, 0, 0, 0], 0));
     let dec_ok = pin("int f(void)\n{\n\tMOD_INC_USE_COUNT;\n\tput_mod();\n\treturn 0;\n}\n");
     assert_eq!(lines(&dec_ok.dec_on_success), vec![(4, 5)]);
     assert!(!dec_ok.pins_on_success);
@@ -232,10 +242,7 @@ fn conditional_increments_and_other_modules() {
          }\n");
     nothing_wrong(&r);
     assert!(r.increments && r.pins_other_module && r.pins_on_success);
-    assert_eq!(
-        r.net_effect(FailValue::Nonzero),
-        CountEffect::IncrementWhen(false)
-    );
+    assert_eq!(r.net_effect(), split([0, NEG, ZERO, 0], 0));
     let leak = pin("int f(int x)\n{\n\tif (!try_get())\n\t\treturn -ENODEV;\n\tif (x)\n\t\treturn -EBUSY;\n\treturn 0;\n}\n");
     assert_eq!(
         leak.leaks.iter().map(|l| l.1.line).collect::<Vec<_>>(),
@@ -310,4 +317,56 @@ fn a_sleep_before_a_conditional_increment_is_a_sleep_before_the_increment() {
     let late =
         pin("int f(void)\n{\n\twork();\n\tif (!try_get())\n\t\treturn -ENODEV;\n\treturn 0;\n}\n");
     assert_eq!(lines(&late.late_inc), vec![(3, 4)]);
+}
+
+#[test]
+fn a_helper_that_sleeps_before_its_own_pin_sleeps_before_the_callers() {
+    let src = "int f(void)\n{\n\treturn slow_get();\n}\n";
+    let facts = lower(src);
+    let r = pin(src);
+    assert_eq!(r.sleep_before_inc.len(), 1, "{r:?}");
+    assert_eq!(
+        facts.calls[r.sleep_before_inc[0].0 as usize].callee,
+        "slow_get"
+    );
+    assert!(r.leaks.is_empty() && r.maybe_leaks.is_empty(), "{r:?}");
+    // A pin first makes the helper's sleep harmless (and its pin a second one).
+    let first = pin("int f(void)\n{\n\tMOD_INC_USE_COUNT;\n\treturn slow_get();\n}\n");
+    assert!(first.sleep_before_inc.is_empty());
+    assert_eq!(lines(&first.double_inc), vec![(3, 4)]);
+}
+
+#[test]
+fn the_result_of_a_split_call_picks_the_paths_it_pinned_on() {
+    // Kept in a variable and tested: the failure return holds no pin, the later one does.
+    let r = pin("int f(int x)\n\
+         {\n\
+         \tint err;\n\
+         \terr = first_get();\n\
+         \tif (err)\n\
+         \t\treturn err;\n\
+         \tif (x)\n\
+         \t\treturn -EINVAL;\n\
+         \treturn 0;\n\
+         }\n");
+    assert_eq!(
+        r.leaks.iter().map(|l| l.1.line).collect::<Vec<_>>(),
+        vec![8]
+    );
+    assert!(r.maybe_leaks.is_empty(), "{r:?}");
+    assert!(r.increments && r.pins_on_success);
+    // Tested in place, compared with zero.
+    let cmp = pin("int f(void)\n{\n\tif (slow_get() < 0)\n\t\treturn -EBUSY;\n\treturn 0;\n}\n");
+    assert!(
+        cmp.leaks.is_empty() && cmp.dec_without_inc.is_empty(),
+        "{cmp:?}"
+    );
+    // Pins on some successes only: to a caller, 0 with or without a pin.
+    assert_eq!(
+        pin("int f(void)\n{\n\treturn first_get();\n}\n").net_effect(),
+        CountEffect::Split(Outcomes {
+            results: [0, NEG | ZERO, ZERO, 0],
+            slept: 0,
+        })
+    );
 }
