@@ -190,3 +190,95 @@ fn outputs_are_the_same_from_run_to_run_and_timings_only_on_request() {
     let (_, timed, _) = modrace(&["stats", "--timings"], root);
     assert!(timed.contains("seconds: "), "{timed}");
 }
+
+#[test]
+fn kb_merges_over_the_built_in_one_and_kb_replace_replaces_it() {
+    let tree = Tree::from_text(
+        "//- /drivers/char/Makefile
+M_OBJS := widget.o
+//- /drivers/char/widget.c
+#include <linux/fs.h>
+static int widget_open(struct inode *inode, struct file *file)
+{
+\twait_for_widget();
+\tMOD_INC_USE_COUNT;
+\treturn 0;
+}
+static struct file_operations widget_fops = { open: widget_open };
+int init_module(void) { return register_chrdev(61, \"widget\", &widget_fops); }
+",
+    );
+    let extra = Tree::empty();
+    extra.write(
+        "extra.toml",
+        "[[sleep.primitive]]\nname = \"wait_for_widget\"\nkind = \"blocks\"\n",
+    );
+    extra.write("empty.toml", "# nothing\n");
+    extra.write(
+        "only.toml",
+        "[sleep]\ngfp_wait_bit = \"__GFP_WAIT\"\nmax_slot_targets = 32\nmax_field_structs = 3\n\
+         [[sleep.primitive]]\nname = \"wait_for_widget\"\nkind = \"blocks\"\n",
+    );
+    let kb = |name: &str| extra.path(name).display().to_string();
+    let root = Some(tree.root());
+    let (code, out, _) = modrace(&["check", "--format", "gcc"], root);
+    assert_eq!(
+        (code, rules_of(&out)),
+        (1, vec!["MR005".to_string()]),
+        "{out}"
+    );
+    // Merged: the built-in registrations and slots stay, the new primitive sleeps.
+    let (code, out, err) = modrace(
+        &["--kb", &kb("extra.toml"), "check", "--format", "gcc"],
+        root,
+    );
+    assert_eq!(
+        (code, rules_of(&out)),
+        (1, vec!["MR001".to_string()]),
+        "{out}{err}"
+    );
+    // An empty file merged changes nothing.
+    let (_, plain, _) = modrace(&["check", "--format", "json"], root);
+    let (_, merged, _) = modrace(
+        &["--kb", &kb("empty.toml"), "check", "--format", "json"],
+        root,
+    );
+    assert_eq!(plain, merged);
+    // Replaced: only what the file says (and the built-in defaults of what it leaves out).
+    let (code, out, _) = modrace(&["--kb-replace", &kb("only.toml"), "kb"], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("0 registration routines, 0 not registrations, 0 slots"),
+        "{out}"
+    );
+    assert!(out.contains("1 sleep primitives"), "{out}");
+    let (_, out, _) = modrace(&["--kb", &kb("only.toml"), "kb"], None);
+    let (_, builtin, _) = modrace(&["kb"], None);
+    let line = |text: &str| text.lines().nth(1).unwrap().to_string();
+    assert_eq!(
+        line(&out),
+        line(&builtin),
+        "merged: the same registrations and slots"
+    );
+    // An empty replacement is refused.
+    let (code, _, err) = modrace(&["--kb-replace", &kb("empty.toml"), "check"], root);
+    assert_eq!(code, 2);
+    assert!(err.contains("is empty"), "{err}");
+    // A bad key names the file.
+    extra.write("bad.toml", "[[sleep.primitive]]\nnam = \"x\"\n");
+    let (code, _, err) = modrace(&["--kb", &kb("bad.toml"), "check"], root);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml"), "{err}");
+
+    // `kb --print`: the built-in file as shipped, or the merged one.
+    let (code, printed, _) = modrace(&["kb", "--print"], None);
+    assert_eq!(code, 0);
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("kb/linux-2.4.toml"))
+            .unwrap();
+    assert_eq!(printed, shipped);
+    let (code, printed, _) = modrace(&["--kb", &kb("extra.toml"), "kb", "--print"], None);
+    assert_eq!(code, 0);
+    assert!(printed.contains("wait_for_widget"));
+    assert!(printed.contains("register_chrdev"));
+}

@@ -14,6 +14,7 @@ mod bkl;
 mod check;
 mod entries;
 mod facts;
+mod kb;
 mod rules;
 mod stats;
 mod why_sleeps;
@@ -25,9 +26,18 @@ mod why_sleeps;
     about = "Find module unload races in Linux kernel source trees"
 )]
 pub struct Cli {
-    /// Knowledge base to use instead of the built-in one.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Knowledge base merged over the built-in one: its entries are added, or replace the
+    /// built-in entries of the same name (`modrace kb --print` shows the built-in one).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "kb_replace"
+    )]
     pub kb: Option<PathBuf>,
+    /// Knowledge base to use instead of the built-in one, wholesale.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kb_replace: Option<PathBuf>,
     /// Take a preprocessor symbol as defined (NAME or NAME=VALUE).
     #[arg(
         long = "define",
@@ -149,6 +159,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The knowledge base: a summary, or the whole of it with --print.
+    Kb {
+        /// Print the knowledge base in use as TOML: the built-in one as shipped, or with
+        /// --kb, the built-in one with the file merged over it.
+        #[arg(long)]
+        print: bool,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -165,9 +182,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         modrace::timing::enable();
     }
     let kb_phase = modrace::timing::Phase::start("kb");
-    let kb = match &cli.kb {
-        Some(path) => Kb::load(path)?,
-        None => Kb::builtin(),
+    let kb = match (&cli.kb, &cli.kb_replace) {
+        (Some(path), _) => Kb::load_over_builtin(path)?,
+        (None, Some(path)) => Kb::load(path)?,
+        (None, None) => Kb::builtin(),
     };
     drop(kb_phase);
     let session = |roots: Vec<PathBuf>| {
@@ -208,6 +226,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         ),
         Command::Facts { paths, bodies } => facts::run(&session(paths), bodies),
+        Command::Kb { print } => kb::run(&kb, cli.kb.as_deref(), cli.kb_replace.as_deref(), print),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The knowledge base: what modrace knows about the kernel that a tree cannot tell it.
 //!
-//! It is data (`kb/linux-2.4.toml`, embedded in the binary, replaceable with `--kb FILE`),
-//! so that supporting another kernel era means editing a file, not the analyses.
+//! It is data (`kb/linux-2.4.toml`, embedded in the binary; `--kb FILE` merges a file over it,
+//! `--kb-replace FILE` replaces it), so that supporting another kernel era means editing a
+//! file, not the analyses.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 mod bkl;
+mod merge;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
 pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
@@ -352,15 +354,52 @@ impl TakesSource {
     }
 }
 
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read knowledge base {}", path.display()))
+}
+
+/// The TOML text of the built-in knowledge base with `path` merged over it (comments are
+/// lost in the merge).
+pub fn merged_over_builtin(path: &Path) -> Result<String> {
+    let over: toml::Table = toml::from_str(&read(path)?)
+        .with_context(|| format!("invalid knowledge base {}", path.display()))?;
+    let mut base: toml::Table =
+        toml::from_str(DEFAULT_KB).context("the embedded knowledge base is valid")?;
+    merge::merge(&mut base, over);
+    toml::to_string_pretty(&base).context("cannot write the merged knowledge base")
+}
+
 impl Kb {
     pub fn builtin() -> Self {
         Self::from_toml(DEFAULT_KB).expect("the embedded knowledge base is valid")
     }
 
+    /// The knowledge base in `path` alone (`--kb-replace`). A file with no setting at all is
+    /// an error: it would silently turn off everything modrace knows.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read knowledge base {}", path.display()))?;
+        let text = read(path)?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("invalid knowledge base {}", path.display()))?;
+        if table.is_empty() {
+            anyhow::bail!(
+                "knowledge base {} is empty: it would replace all of the built-in one \
+                 (to add to the built-in knowledge base, use --kb)",
+                path.display()
+            );
+        }
         Self::from_toml(&text).with_context(|| format!("invalid knowledge base {}", path.display()))
+    }
+
+    /// The built-in knowledge base with `path` merged over it (`--kb`): see [`merge`].
+    pub fn load_over_builtin(path: &Path) -> Result<Self> {
+        let text = merged_over_builtin(path)?;
+        Self::from_toml(&text).with_context(|| {
+            format!(
+                "invalid knowledge base {} (merged over the built-in one)",
+                path.display()
+            )
+        })
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
