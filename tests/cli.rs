@@ -282,3 +282,49 @@ int init_module(void) { return register_chrdev(61, \"widget\", &widget_fops); }
     assert!(printed.contains("wait_for_widget"));
     assert!(printed.contains("register_chrdev"));
 }
+
+#[test]
+fn colors_follow_no_color_and_clicolor_force() {
+    let tree = Tree::fixture("check");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modrace"));
+        cmd.arg("check")
+            .args(args)
+            .arg(tree.root())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("\x1b[")
+    };
+    // Standard output is a pipe here: auto means no color.
+    assert!(!run(&[], &[]));
+    assert!(run(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!run(&[], &[("CLICOLOR_FORCE", "0")]));
+    assert!(!run(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(run(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!run(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+}
+
+#[test]
+fn man_pages_and_completions_come_from_the_command_line_definition() {
+    let (code, page, _) = modrace(&["man"], None);
+    assert_eq!(code, 0);
+    assert!(page.contains(".TH modrace 1"), "{page}");
+    assert!(page.contains("Exit status"), "{page}");
+    let dir = Tree::empty();
+    let (code, _, err) = modrace(&["man", "--dir"], Some(dir.root()));
+    assert_eq!(code, 0, "{err}");
+    let check = std::fs::read_to_string(dir.path("modrace-check.1")).unwrap();
+    assert!(check.contains("\\-\\-select"), "{check}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (code, script, _) = modrace(&["completions", shell], None);
+        assert_eq!(code, 0, "{shell}");
+        assert!(script.contains("select"), "{shell}");
+        assert!(script.contains("why-sleeps"), "{shell}");
+    }
+    let (code, _, _) = modrace(&["completions", "tcsh"], None);
+    assert_eq!(code, 2);
+}

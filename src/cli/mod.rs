@@ -14,16 +14,31 @@ mod bkl;
 mod check;
 mod entries;
 mod facts;
+mod generate;
 mod kb;
 mod rules;
 mod stats;
 mod why_sleeps;
 
+/// The end of `modrace --help` and of the manual page.
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success; for check: no finding
+  1  check found something (with --fix: findings remain after the fixes)
+  2  error: a missing path, no C file under the paths, an unknown rule or option, an invalid
+     knowledge base, a file --fix could not change
+
+Environment:
+  NO_COLOR          no colors in check's text output unless --color always
+  CLICOLOR_FORCE    colors even when standard output is not a terminal (--color auto)
+  MODRACE_TIMINGS   1: print each phase's time and memory on standard error (as --timings)";
+
 #[derive(Parser)]
 #[command(
     name = "modrace",
     version,
-    about = "Find module unload races in Linux kernel source trees"
+    about = "Find module unload races in Linux kernel source trees",
+    after_long_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Knowledge base merged over the built-in one: its entries are added, or replace the
@@ -166,6 +181,16 @@ pub enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, or write every page (modrace.1, modrace-check.1, ...) into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -226,6 +251,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         ),
         Command::Facts { paths, bodies } => facts::run(&session(paths), bodies),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man { dir } => generate::man(dir.as_deref()),
         Command::Kb { print } => kb::run(&kb, cli.kb.as_deref(), cli.kb_replace.as_deref(), print),
     }
 }
