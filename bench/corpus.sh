@@ -20,11 +20,14 @@ tags=("$@")
 [ ${#tags[@]} -gt 0 ] || tags=(2.0.40 2.2.26 2.3.41 2.4.0-test1 2.4.0-prerelease)
 bin=${MODRACE:-$here/target/release/modrace}
 if [ -z "${MODRACE:-}" ]; then (cd "$here" && cargo build --release --quiet); fi
-extract=$here/../shared/eval/kernel-tree.sh
 mkdir -p "$trees" "$here/tests/corpus"
 for tag in "${tags[@]}"; do
   tree=$trees/linux-$tag
-  [ -d "$tree" ] || "$extract" "$git_dir" "$tag" "$trees" >/dev/null
+  if [ ! -d "$tree" ]; then
+    rm -rf "$tree.partial" && mkdir -p "$tree.partial"
+    git -C "$git_dir" archive "$tag" | tar -x -C "$tree.partial"
+    mv "$tree.partial" "$tree"
+  fi
   out=$here/tests/corpus/linux-$tag.tsv
   status=0
   "$bin" -q check "$tree" --format json >"$out.json" || status=$?

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Times the release binary on a kernel tree against a bare tree-sitter parse of the same files.
+# Times the dist binary (fat LTO: `cargo build --profile dist`) on a kernel tree against a bare tree-sitter parse of the same files.
 # Usage: bench/tree.sh TREE [RUNS]. Prints a markdown table: the best and the median wall time
 # of RUNS runs, the median user time, peak RSS, and the median wall relative to the bare parse
 # measured in the same session. Set MODRACE_TIMINGS=1 to see where one run spends its time.
 set -euo pipefail
 tree=$1
 runs=${2:-5}
-bin=$(dirname "$0")/../target/release/modrace
+here=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$here" && cargo build --profile dist --quiet)
+bin=$here/target/dist/modrace
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 stats() { # command... -> "best_wall median_wall median_user max_rss_kb"

@@ -190,3 +190,141 @@ fn outputs_are_the_same_from_run_to_run_and_timings_only_on_request() {
     let (_, timed, _) = modrace(&["stats", "--timings"], root);
     assert!(timed.contains("seconds: "), "{timed}");
 }
+
+#[test]
+fn kb_merges_over_the_built_in_one_and_kb_replace_replaces_it() {
+    let tree = Tree::from_text(
+        "//- /drivers/char/Makefile
+M_OBJS := widget.o
+//- /drivers/char/widget.c
+#include <linux/fs.h>
+static int widget_open(struct inode *inode, struct file *file)
+{
+\twait_for_widget();
+\tMOD_INC_USE_COUNT;
+\treturn 0;
+}
+static struct file_operations widget_fops = { open: widget_open };
+int init_module(void) { return register_chrdev(61, \"widget\", &widget_fops); }
+",
+    );
+    let extra = Tree::empty();
+    extra.write(
+        "extra.toml",
+        "[[sleep.primitive]]\nname = \"wait_for_widget\"\nkind = \"blocks\"\n",
+    );
+    extra.write("empty.toml", "# nothing\n");
+    extra.write(
+        "only.toml",
+        "[sleep]\ngfp_wait_bit = \"__GFP_WAIT\"\nmax_slot_targets = 32\nmax_field_structs = 3\n\
+         [[sleep.primitive]]\nname = \"wait_for_widget\"\nkind = \"blocks\"\n",
+    );
+    let kb = |name: &str| extra.path(name).display().to_string();
+    let root = Some(tree.root());
+    let (code, out, _) = modrace(&["check", "--format", "gcc"], root);
+    assert_eq!(
+        (code, rules_of(&out)),
+        (1, vec!["MR005".to_string()]),
+        "{out}"
+    );
+    // Merged: the built-in registrations and slots stay, the new primitive sleeps.
+    let (code, out, err) = modrace(
+        &["--kb", &kb("extra.toml"), "check", "--format", "gcc"],
+        root,
+    );
+    assert_eq!(
+        (code, rules_of(&out)),
+        (1, vec!["MR001".to_string()]),
+        "{out}{err}"
+    );
+    // An empty file merged changes nothing.
+    let (_, plain, _) = modrace(&["check", "--format", "json"], root);
+    let (_, merged, _) = modrace(
+        &["--kb", &kb("empty.toml"), "check", "--format", "json"],
+        root,
+    );
+    assert_eq!(plain, merged);
+    // Replaced: only what the file says (and the built-in defaults of what it leaves out).
+    let (code, out, _) = modrace(&["--kb-replace", &kb("only.toml"), "kb"], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("0 registration routines, 0 not registrations, 0 slots"),
+        "{out}"
+    );
+    assert!(out.contains("1 sleep primitives"), "{out}");
+    let (_, out, _) = modrace(&["--kb", &kb("only.toml"), "kb"], None);
+    let (_, builtin, _) = modrace(&["kb"], None);
+    let line = |text: &str| text.lines().nth(1).unwrap().to_string();
+    assert_eq!(
+        line(&out),
+        line(&builtin),
+        "merged: the same registrations and slots"
+    );
+    // An empty replacement is refused.
+    let (code, _, err) = modrace(&["--kb-replace", &kb("empty.toml"), "check"], root);
+    assert_eq!(code, 2);
+    assert!(err.contains("is empty"), "{err}");
+    // A bad key names the file.
+    extra.write("bad.toml", "[[sleep.primitive]]\nnam = \"x\"\n");
+    let (code, _, err) = modrace(&["--kb", &kb("bad.toml"), "check"], root);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml"), "{err}");
+
+    // `kb --print`: the built-in file as shipped, or the merged one.
+    let (code, printed, _) = modrace(&["kb", "--print"], None);
+    assert_eq!(code, 0);
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("kb/linux-2.4.toml"))
+            .unwrap();
+    assert_eq!(printed, shipped);
+    let (code, printed, _) = modrace(&["--kb", &kb("extra.toml"), "kb", "--print"], None);
+    assert_eq!(code, 0);
+    assert!(printed.contains("wait_for_widget"));
+    assert!(printed.contains("register_chrdev"));
+}
+
+#[test]
+fn colors_follow_no_color_and_clicolor_force() {
+    let tree = Tree::fixture("check");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modrace"));
+        cmd.arg("check")
+            .args(args)
+            .arg(tree.root())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("\x1b[")
+    };
+    // Standard output is a pipe here: auto means no color.
+    assert!(!run(&[], &[]));
+    assert!(run(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!run(&[], &[("CLICOLOR_FORCE", "0")]));
+    assert!(!run(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(run(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!run(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+}
+
+#[test]
+fn man_pages_and_completions_come_from_the_command_line_definition() {
+    let (code, page, _) = modrace(&["man"], None);
+    assert_eq!(code, 0);
+    assert!(page.contains(".TH modrace 1"), "{page}");
+    assert!(page.contains("Exit status"), "{page}");
+    let dir = Tree::empty();
+    let (code, _, err) = modrace(&["man", "--dir"], Some(dir.root()));
+    assert_eq!(code, 0, "{err}");
+    let check = std::fs::read_to_string(dir.path("modrace-check.1")).unwrap();
+    assert!(check.contains("\\-\\-select"), "{check}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (code, script, _) = modrace(&["completions", shell], None);
+        assert_eq!(code, 0, "{shell}");
+        assert!(script.contains("select"), "{shell}");
+        assert!(script.contains("why-sleeps"), "{shell}");
+    }
+    let (code, _, _) = modrace(&["completions", "tcsh"], None);
+    assert_eq!(code, 2);
+}

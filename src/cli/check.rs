@@ -32,7 +32,8 @@ pub struct Args {
     /// Whether a call to a function the tree does not define may sleep.
     #[arg(long, value_enum, default_value = "no-sleep")]
     pub unknown: UnknownArg,
-    /// Color the text output.
+    /// Color the text output: auto colors a terminal unless NO_COLOR is set (CLICOLOR_FORCE
+    /// colors any output).
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
     /// Print a unified diff that fixes MR001, MR002 and MR003 findings (apply with
@@ -81,7 +82,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
+        ColorChoice::Auto => auto_color(args.output.is_none() && std::io::stdout().is_terminal()),
     };
     let roots = &session.roots;
     let root = roots
@@ -111,6 +112,17 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--color auto`: the conventions of no-color.org and bixense.com/clicolors. `NO_COLOR` (set
+/// and not empty) turns colors off, and wins over `CLICOLOR_FORCE` (set and not `0`), which
+/// turns them on where standard output is not a terminal; `--color always|never` wins over both.
+fn auto_color(terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return false;
+    }
+    terminal || set("CLICOLOR_FORCE").is_some_and(|v| v != "0")
 }
 
 fn write_output(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {

@@ -14,20 +14,45 @@ mod bkl;
 mod check;
 mod entries;
 mod facts;
+mod generate;
+mod kb;
 mod rules;
 mod stats;
 mod why_sleeps;
+
+/// The end of `modrace --help` and of the manual page.
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success; for check: no finding
+  1  check found something (with --fix: findings remain after the fixes)
+  2  error: a missing path, no C file under the paths, an unknown rule or option, an invalid
+     knowledge base, a file --fix could not change
+
+Environment:
+  NO_COLOR          no colors in check's text output unless --color always
+  CLICOLOR_FORCE    colors even when standard output is not a terminal (--color auto)
+  MODRACE_TIMINGS   1: print each phase's time and memory on standard error (as --timings)";
 
 #[derive(Parser)]
 #[command(
     name = "modrace",
     version,
-    about = "Find module unload races in Linux kernel source trees"
+    about = "Find module unload races in Linux kernel source trees",
+    after_long_help = AFTER_HELP
 )]
 pub struct Cli {
-    /// Knowledge base to use instead of the built-in one.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Knowledge base merged over the built-in one: its entries are added, or replace the
+    /// built-in entries of the same name (`modrace kb --print` shows the built-in one).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "kb_replace"
+    )]
     pub kb: Option<PathBuf>,
+    /// Knowledge base to use instead of the built-in one, wholesale.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kb_replace: Option<PathBuf>,
     /// Take a preprocessor symbol as defined (NAME or NAME=VALUE).
     #[arg(
         long = "define",
@@ -149,6 +174,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The knowledge base: a summary, or the whole of it with --print.
+    Kb {
+        /// Print the knowledge base in use as TOML: the built-in one as shipped, or with
+        /// --kb, the built-in one with the file merged over it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, or write every page (modrace.1, modrace-check.1, ...) into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print the facts modrace extracts from files, as JSON (for debugging the front end).
     Facts {
         #[arg(required = true)]
@@ -165,9 +207,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         modrace::timing::enable();
     }
     let kb_phase = modrace::timing::Phase::start("kb");
-    let kb = match &cli.kb {
-        Some(path) => Kb::load(path)?,
-        None => Kb::builtin(),
+    let kb = match (&cli.kb, &cli.kb_replace) {
+        (Some(path), _) => Kb::load_over_builtin(path)?,
+        (None, Some(path)) => Kb::load(path)?,
+        (None, None) => Kb::builtin(),
     };
     drop(kb_phase);
     let session = |roots: Vec<PathBuf>| {
@@ -208,6 +251,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         ),
         Command::Facts { paths, bodies } => facts::run(&session(paths), bodies),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man { dir } => generate::man(dir.as_deref()),
+        Command::Kb { print } => kb::run(&kb, cli.kb.as_deref(), cli.kb_replace.as_deref(), print),
     }
 }
 

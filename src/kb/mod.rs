@@ -1,7 +1,8 @@
 //! The knowledge base: what modrace knows about the kernel that a tree cannot tell it.
 //!
-//! It is data (`kb/linux-2.4.toml`, embedded in the binary, replaceable with `--kb FILE`),
-//! so that supporting another kernel era means editing a file, not the analyses.
+//! It is data (`kb/linux-2.4.toml`, embedded in the binary; `--kb FILE` merges a file over it,
+//! `--kb-replace FILE` replaces it), so that supporting another kernel era means editing a
+//! file, not the analyses.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -10,22 +11,16 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 mod bkl;
+mod builtin;
 mod era;
 mod layout;
+mod merge;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
+pub use builtin::{merged_over, merged_over_builtin, BUILTIN, DEFAULT_KB};
 pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
 pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
-
-/// The knowledge bases shipped with modrace, one per era, oldest first.
-pub const BUILTIN: [&str; 2] = [
-    include_str!("../../kb/linux-2.4.toml"),
-    include_str!("../../kb/linux-6.toml"),
-];
-
-/// The knowledge base of the default era, for trees that do not say their version.
-pub const DEFAULT_KB: &str = BUILTIN[0];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -345,37 +340,31 @@ impl TakesSource {
 }
 
 impl Kb {
-    /// The built-in knowledge base of the default era.
-    pub fn builtin() -> Self {
-        Self::from_toml(DEFAULT_KB).expect("the embedded knowledge base is valid")
-    }
-
-    /// Every built-in knowledge base, oldest era first.
-    pub fn builtin_eras() -> Vec<Self> {
-        BUILTIN
-            .iter()
-            .map(|t| Self::from_toml(t).expect("the embedded knowledge bases are valid"))
-            .collect()
-    }
-
-    /// The built-in knowledge base of the era called `name`.
-    pub fn builtin_era(name: &str) -> Option<Self> {
-        Self::builtin_eras()
-            .into_iter()
-            .find(|k| k.data.era.name == name)
-    }
-
-    /// The built-in knowledge base whose era covers release `v`.
-    pub fn builtin_for(v: KernelVersion) -> Option<Self> {
-        Self::builtin_eras()
-            .into_iter()
-            .find(|k| k.data.era.covers(v))
-    }
-
+    /// The knowledge base in `path` alone (`--kb-replace`). A file with no setting at all is
+    /// an error: it would silently turn off everything modrace knows.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read knowledge base {}", path.display()))?;
+        let text = builtin::read(path)?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("invalid knowledge base {}", path.display()))?;
+        if table.is_empty() {
+            anyhow::bail!(
+                "knowledge base {} is empty: it would replace all of the built-in one \
+                 (to add to the built-in knowledge base, use --kb)",
+                path.display()
+            );
+        }
         Self::from_toml(&text).with_context(|| format!("invalid knowledge base {}", path.display()))
+    }
+
+    /// The built-in knowledge base with `path` merged over it (`--kb`): see [`merge`].
+    pub fn load_over_builtin(path: &Path) -> Result<Self> {
+        let text = merged_over_builtin(path)?;
+        Self::from_toml(&text).with_context(|| {
+            format!(
+                "invalid knowledge base {} (merged over the built-in one)",
+                path.display()
+            )
+        })
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {

@@ -1,0 +1,66 @@
+//! The knowledge bases built into modrace, one per era, and `--kb` files merged over them.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::{merge, Kb, KernelVersion};
+
+/// The knowledge bases shipped with modrace, one per era, oldest first.
+pub const BUILTIN: [&str; 2] = [
+    include_str!("../../kb/linux-2.4.toml"),
+    include_str!("../../kb/linux-6.toml"),
+];
+
+/// The knowledge base of the default era, for trees that do not say their version.
+pub const DEFAULT_KB: &str = BUILTIN[0];
+
+pub(super) fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read knowledge base {}", path.display()))
+}
+
+/// The TOML text of the built-in knowledge base with `path` merged over it (comments are
+/// lost in the merge).
+pub fn merged_over_builtin(path: &Path) -> Result<String> {
+    merged_over(DEFAULT_KB, path)
+}
+
+/// The TOML text of knowledge base `base` with `path` merged over it.
+pub fn merged_over(base: &str, path: &Path) -> Result<String> {
+    let over: toml::Table = toml::from_str(&read(path)?)
+        .with_context(|| format!("invalid knowledge base {}", path.display()))?;
+    let mut base: toml::Table =
+        toml::from_str(base).context("the embedded knowledge base is valid")?;
+    merge::merge(&mut base, over);
+    toml::to_string_pretty(&base).context("cannot write the merged knowledge base")
+}
+
+impl Kb {
+    /// The built-in knowledge base of the default era.
+    pub fn builtin() -> Self {
+        Self::from_toml(DEFAULT_KB).expect("the embedded knowledge base is valid")
+    }
+
+    /// Every built-in knowledge base, oldest era first.
+    pub fn builtin_eras() -> Vec<Self> {
+        BUILTIN
+            .iter()
+            .map(|t| Self::from_toml(t).expect("the embedded knowledge bases are valid"))
+            .collect()
+    }
+
+    /// The built-in knowledge base of the era called `name`.
+    pub fn builtin_era(name: &str) -> Option<Self> {
+        Self::builtin_eras()
+            .into_iter()
+            .find(|k| k.data.era.name == name)
+    }
+
+    /// The built-in knowledge base whose era covers release `v`.
+    pub fn builtin_for(v: KernelVersion) -> Option<Self> {
+        Self::builtin_eras()
+            .into_iter()
+            .find(|k| k.data.era.covers(v))
+    }
+}
