@@ -16,20 +16,22 @@ use crate::facts::FrontEnd;
 use crate::facts::{BodyPolicy, FileFacts};
 use crate::fix::{self, FilePatch};
 use crate::index::Index;
-use crate::kb::Kb;
-use crate::rules::engine::{self, Analyses};
+use crate::kb::{EraChoice, Kb, RuleFamily};
+use crate::rules::engine::{self, Analyses, EraReport};
 use crate::rules::{CheckReport, Code, RuleFilter};
 use crate::scan::{self, Scan};
 use crate::sleep::report::WhySleeps;
 use crate::sleep::{SleepAnalysis, UnknownPolicy};
 use crate::stats::{self, Stats};
-use crate::usecount::{SleepOracle, UseCountKnowledge};
+use crate::usecount::{NoSleep, SleepOracle, UseCountKnowledge};
 
 /// What every command works on: the roots, the knowledge base and the preprocessor settings.
 pub struct Session {
     pub roots: Vec<PathBuf>,
     pub kb: Kb,
     pub front_end: FrontEnd,
+    /// How the knowledge base's era was chosen (for the outputs).
+    pub era: EraChoice,
     /// Put wall times in the results (`stats.seconds`); off by default, so that two runs on
     /// the same tree give the same bytes.
     pub timings: bool,
@@ -63,6 +65,7 @@ impl Session {
             roots,
             kb,
             front_end,
+            era: EraChoice::Assumed,
             timings: false,
         }
     }
@@ -102,6 +105,15 @@ impl Session {
 
     /// Rule 1's analysis: where the core calls each slot, and its locking.
     pub fn bkl(&self) -> Result<Outcome<BklReport>> {
+        let era = &self.kb.data.era;
+        if self.kb.data.bkl.lock.is_empty() {
+            bail!(
+                "the knowledge base of era {} names no big kernel lock ({}): nothing for `bkl` to \
+                 check (--era chooses another era)",
+                era.name,
+                era.about
+            );
+        }
         let out = self.entries()?;
         Ok(Outcome {
             value: out.value.1,
@@ -138,15 +150,21 @@ impl Session {
         let started = Instant::now();
         let kb = &self.kb;
         // Rule 2 walks every entry routine's paths: keep every statement tree rather than
-        // read their files a second time.
-        let (mut scan, build) = self.scan(&BodyPolicy::All)?;
+        // read their files a second time. An era without it keeps only the bodies that name
+        // its primitives, and asks no may-sleep question.
+        let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
+        let bodies = if walks_paths {
+            BodyPolicy::All
+        } else {
+            BodyPolicy::mentioning(&kb.body_words())
+        };
+        let (mut scan, build) = self.scan(&bodies)?;
         let index = Index::build(&scan, kb);
         let (sleep, (entries, bkl, use_counts)) = rayon::join(
-            || sleep(&index),
+            || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
-                let bkl = filter
-                    .allows(Code::Mr004)
+                let bkl = (filter.allows(Code::Mr004) && Code::Mr004.family() == kb.data.era.rules)
                     .then(|| bkl::analyse(&index, kb, &entries));
                 (entries, bkl, UseCountKnowledge::new(&index, kb))
             },
@@ -156,10 +174,18 @@ impl Session {
             kb,
             entries: &entries,
             bkl: bkl.as_ref(),
-            sleep: &sleep,
+            sleep: match &sleep {
+                Some(s) => s,
+                None => &NoSleep,
+            },
             use_counts: &use_counts,
         };
         let mut report = engine::run(&analyses, filter);
+        report.era = Some(EraReport {
+            name: kb.data.era.name.clone(),
+            rules: kb.data.era.rules,
+            chosen: self.era.clone(),
+        });
         let patches = if want_fixes {
             let sources = read_sources(&report, &index);
             fix::plan(&mut report, &index, kb, &self.front_end, &sources)

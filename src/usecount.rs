@@ -28,6 +28,15 @@ pub trait SleepOracle: Sync {
     fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>>;
 }
 
+/// The oracle of an era whose rules ask no may-sleep question: nothing sleeps.
+pub struct NoSleep;
+
+impl SleepOracle for NoSleep {
+    fn call_chain(&self, _: &Index, _: usize, _: usize) -> Option<Vec<ChainStep>> {
+        None
+    }
+}
+
 /// The may-sleep analysis answers for the check; its chains lose the slot they went through.
 impl<T: SleepOracle + ?Sized> SleepOracle for &T {
     fn call_chain(&self, index: &Index, file: usize, call: usize) -> Option<Vec<ChainStep>> {

@@ -328,3 +328,72 @@ fn man_pages_and_completions_come_from_the_command_line_definition() {
     let (code, _, _) = modrace(&["completions", "tcsh"], None);
     assert_eq!(code, 2);
 }
+
+/// A tree whose top-level Makefile says `VERSION.PATCHLEVEL` and whose one driver pins its
+/// module late, the 2.x way (an MR001 in the use-count era).
+fn versioned_tree(version: u32, patchlevel: u32) -> Tree {
+    Tree::from_text(&format!(
+        "//- /Makefile
+VERSION = {version}
+PATCHLEVEL = {patchlevel}
+SUBLEVEL = 7
+//- /include/linux/mm.h
+#define __GFP_WAIT 0x01
+#define GFP_KERNEL (__GFP_WAIT)
+//- /drivers/char/Makefile
+obj-m := late.o
+//- /drivers/char/late.c
+#include <linux/fs.h>
+static int late_open(struct inode *inode, struct file *file)
+{{
+\tvoid *p = kmalloc(64, GFP_KERNEL);
+\tif (!p)
+\t\treturn -ENOMEM;
+\tMOD_INC_USE_COUNT;
+\treturn 0;
+}}
+static struct file_operations late_fops = {{ open: late_open }};
+int init_module(void) {{ return register_chrdev(10, \"late\", &late_fops); }}
+"
+    ))
+}
+
+#[test]
+fn the_era_comes_from_the_tree_and_decides_the_rules() {
+    let old = versioned_tree(2, 3);
+    let (code, out, err) = modrace(&["check", "--format", "json"], Some(old.root()));
+    assert_eq!(code, 1, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["era"]["name"], "linux-2.4");
+    assert_eq!(json["era"]["by"], "makefile");
+    assert_eq!(json["era"]["version"], "2.3.7");
+    assert_eq!(json["findings"][0]["rule"], "MR001");
+    let (_, text, _) = modrace(&["check", "--color", "never"], Some(old.root()));
+    assert!(text.contains("era: linux-2.4 (the tree's Makefile says 2.3.7); use-count rules"));
+
+    // A 6.x tree: MOD_INC_USE_COUNT and the lock are gone, so their rules do not run.
+    let new = versioned_tree(6, 1);
+    let (code, out, err) = modrace(&["check", "--format", "json"], Some(new.root()));
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["era"]["name"], "linux-6");
+    assert_eq!(json["era"]["rules"], "module-ref");
+    assert_eq!(json["findings"].as_array().unwrap().len(), 0);
+    // A subdirectory finds the tree's Makefile above it.
+    let (_, out, _) = modrace(
+        &["check", "--format", "json"],
+        Some(&new.path("drivers/char")),
+    );
+    assert!(out.contains("\"linux-6\""), "{out}");
+
+    // --era overrides the Makefile; an unknown era is an error naming the known ones.
+    let (code, out, _) = modrace(
+        &["check", "--era", "linux-2.4", "--format", "json"],
+        Some(new.root()),
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("\"given\""), "{out}");
+    let (code, _, err) = modrace(&["check", "--era", "linux-9"], Some(new.root()));
+    assert_eq!(code, 2);
+    assert!(err.contains("linux-2.4, linux-6"), "{err}");
+}

@@ -94,7 +94,11 @@ fn report_of(findings: Vec<Finding>) -> CheckReport {
     for f in &findings {
         *stats.by_rule.entry(f.rule).or_default() += 1;
     }
-    CheckReport { findings, stats }
+    CheckReport {
+        era: None,
+        findings,
+        stats,
+    }
 }
 
 /// One finding of each shape: a one-step chain, a two-step chain into another file, a

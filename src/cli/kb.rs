@@ -3,12 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use modrace::kb::{merged_over_builtin, Kb, DEFAULT_KB};
+use modrace::kb::{merged_over, Kb};
 
 use super::write_stdout;
 
 pub fn run(
     kb: &Kb,
+    base: &str,
     merged: Option<&Path>,
     replaced: Option<&Path>,
     print: bool,
@@ -18,17 +19,17 @@ pub fn run(
             (Some(path), _) => format!(
                 "# The built-in knowledge base with {} merged over it (comments dropped).\n{}",
                 path.display(),
-                merged_over_builtin(path)?
+                merged_over(base, path)?
             ),
             (None, Some(path)) => std::fs::read_to_string(path)?,
-            (None, None) => DEFAULT_KB.to_string(),
+            (None, None) => base.to_string(),
         }
     } else {
         let d = &kb.data;
         let source = match (merged, replaced) {
             (Some(path), _) => format!("built-in, with {} merged over it", path.display()),
             (None, Some(path)) => path.display().to_string(),
-            (None, None) => "built-in (kb/linux-2.4.toml)".to_string(),
+            (None, None) => format!("built-in, era {}", kb.data.era.name),
         };
         format!(
             "knowledge base: {source}\n\

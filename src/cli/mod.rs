@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use modrace::diag::Warning;
-use modrace::kb::Kb;
 use modrace::session::Session;
 use modrace::sleep::UnknownPolicy;
 
 mod bkl;
 mod check;
 mod entries;
+mod era;
 mod facts;
 mod generate;
 mod kb;
@@ -50,6 +50,10 @@ pub struct Cli {
         conflicts_with = "kb_replace"
     )]
     pub kb: Option<PathBuf>,
+    /// The kernel era whose knowledge and rules to use (linux-2.4, linux-6), instead of the
+    /// one the tree's top-level Makefile says.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub era: Option<String>,
     /// Knowledge base to use instead of the built-in one, wholesale.
     #[arg(long, global = true, value_name = "FILE")]
     pub kb_replace: Option<PathBuf>,
@@ -206,17 +210,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.timings {
         modrace::timing::enable();
     }
-    let kb_phase = modrace::timing::Phase::start("kb");
-    let kb = match (&cli.kb, &cli.kb_replace) {
-        (Some(path), _) => Kb::load_over_builtin(path)?,
-        (None, Some(path)) => Kb::load(path)?,
-        (None, None) => Kb::builtin(),
-    };
-    drop(kb_phase);
-    let session = |roots: Vec<PathBuf>| {
-        let mut session = Session::new(roots, kb.clone(), &cli.defines, &cli.undefs);
-        session.timings = cli.timings;
-        session
+    let kb_options = era::KbOptions::from(&cli);
+    let (defines, undefs, timings) = (cli.defines.clone(), cli.undefs.clone(), cli.timings);
+    let session = |roots: Vec<PathBuf>| -> anyhow::Result<Session> {
+        let (kb, era) = era::knowledge_base(&kb_options, &roots)?;
+        let mut session = Session::new(roots, kb, &defines, &undefs);
+        session.era = era;
+        session.timings = timings;
+        Ok(session)
     };
     let quiet = cli.quiet;
     match cli.command {
@@ -224,16 +225,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             format,
             bare,
-        } => stats::run(&session(paths), format, bare, quiet),
+        } => stats::run(&session(paths)?, format, bare, quiet),
         Command::Entries {
             paths,
             format,
             sites,
-        } => entries::run(&session(paths), format, sites, quiet),
-        Command::Check { paths, args } => check::run(&session(paths), &args, quiet),
+        } => entries::run(&session(paths)?, format, sites, quiet),
+        Command::Check { paths, args } => check::run(&session(paths)?, &args, quiet),
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),
-        Command::Bkl { paths, format } => bkl::run(&session(paths), format, quiet),
+        Command::Bkl { paths, format } => bkl::run(&session(paths)?, format, quiet),
         Command::WhySleeps {
             function,
             tree,
@@ -242,7 +243,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             format,
         } => why_sleeps::run(
-            &session(vec![tree]),
+            &session(vec![tree])?,
             &function,
             mask.as_deref(),
             unknown.into(),
@@ -250,10 +251,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             quiet,
         ),
-        Command::Facts { paths, bodies } => facts::run(&session(paths), bodies),
+        Command::Facts { paths, bodies } => facts::run(&session(paths)?, bodies),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { dir } => generate::man(dir.as_deref()),
-        Command::Kb { print } => kb::run(&kb, cli.kb.as_deref(), cli.kb_replace.as_deref(), print),
+        Command::Kb { print } => {
+            let (kb, _) = era::knowledge_base(&kb_options, &[])?;
+            let base = era::builtin_text(&kb_options)?;
+            let o = &kb_options;
+            kb::run(&kb, base, o.kb.as_deref(), o.kb_replace.as_deref(), print)
+        }
     }
 }
 

@@ -15,6 +15,22 @@ pub const BUILTIN: [&str; 2] = [
 /// The knowledge base of the default era, for trees that do not say their version.
 pub const DEFAULT_KB: &str = BUILTIN[0];
 
+/// The text of the built-in knowledge base of the era called `name`, if there is one.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .copied()
+        .find(|t| Kb::from_toml(t).is_ok_and(|k| k.data.era.name == name))
+}
+
+/// The names of the built-in eras, oldest first.
+pub fn builtin_names() -> Vec<String> {
+    Kb::builtin_eras()
+        .into_iter()
+        .map(|k| k.data.era.name)
+        .collect()
+}
+
 pub(super) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("cannot read knowledge base {}", path.display()))

@@ -17,7 +17,9 @@ mod layout;
 mod merge;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
-pub use builtin::{merged_over, merged_over_builtin, BUILTIN, DEFAULT_KB};
+pub use builtin::{
+    builtin_names, builtin_text, merged_over, merged_over_builtin, BUILTIN, DEFAULT_KB,
+};
 pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
 pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
@@ -358,7 +360,12 @@ impl Kb {
 
     /// The built-in knowledge base with `path` merged over it (`--kb`): see [`merge`].
     pub fn load_over_builtin(path: &Path) -> Result<Self> {
-        let text = merged_over_builtin(path)?;
+        Self::load_over(DEFAULT_KB, path)
+    }
+
+    /// The knowledge base `base` with the file at `path` merged over it (`--kb`).
+    pub fn load_over(base: &str, path: &Path) -> Result<Self> {
+        let text = merged_over(base, path)?;
         Self::from_toml(&text).with_context(|| {
             format!(
                 "invalid knowledge base {} (merged over the built-in one)",

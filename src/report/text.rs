@@ -25,11 +25,28 @@
 use std::fmt::Write;
 
 use super::{Located, Mark, Sources};
+use crate::kb::EraChoice;
 use crate::rules::CheckReport;
 use crate::rules::{Finding, Severity};
 
 /// Tab stops, as the kernel's coding style has them.
 const TAB: usize = 8;
+
+/// Which era's knowledge and rules ran, when a Makefile or `--era` chose it (a tree that
+/// says nothing gets the default era without a word, as before eras existed).
+fn era_line(report: &CheckReport) -> Option<String> {
+    let era = report.era.as_ref()?;
+    let how = match &era.chosen {
+        EraChoice::Assumed => return None,
+        EraChoice::Given => "as given".to_string(),
+        EraChoice::Makefile { version } => format!("the tree's Makefile says {version}"),
+    };
+    Some(format!(
+        "era: {} ({how}); {} rules",
+        era.name,
+        era.rules.as_str()
+    ))
+}
 
 pub(crate) fn render(report: &CheckReport, sources: &Sources, color: bool) -> String {
     let paint = Paint { on: color };
@@ -43,6 +60,9 @@ pub(crate) fn render(report: &CheckReport, sources: &Sources, color: bool) -> St
         "{}",
         paint.wrap(Style::Bold, &super::summary(&report.findings))
     );
+    if let Some(line) = era_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     if report.stats.incomplete > 0 {
         let n = report.stats.incomplete;
         let _ = writeln!(

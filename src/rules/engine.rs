@@ -14,7 +14,7 @@ use crate::bkl::BklReport;
 use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
-use crate::kb::{CountDiscipline, Kb, Takes};
+use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::{Code, EntryContext, Finding};
@@ -51,8 +51,19 @@ pub struct CheckStats {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckReport {
+    /// The era whose knowledge and rules the run used, and how it was chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub era: Option<EraReport>,
     pub findings: Vec<Finding>,
     pub stats: CheckStats,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EraReport {
+    pub name: String,
+    pub rules: RuleFamily,
+    #[serde(flatten)]
+    pub chosen: EraChoice,
 }
 
 /// What the rules read: the analyses of one tree.
@@ -81,6 +92,22 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
         .filter(|e| seen.insert((e.file.as_str(), e.function.as_str())))
         .collect();
     let _rules = crate::timing::Phase::start("rules");
+    let family = an.kb.data.era.rules;
+    let runs = |c: Code| c.family() == family && filter.allows(c);
+    // Rule 2 walks each routine's paths; its codes all come from that one walk.
+    let rule2 = [
+        Code::Mr001,
+        Code::Mr002,
+        Code::Mr003,
+        Code::Mr005,
+        Code::Mr006,
+        Code::Mr007,
+    ];
+    let targets = if rule2.into_iter().any(runs) {
+        targets
+    } else {
+        Vec::new()
+    };
     let results: Vec<RoutineResult> = targets
         .par_iter()
         .filter_map(|e| {
@@ -100,7 +127,7 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     if let Some(bkl) = an.bkl {
         super::mr004::check(bkl, &mut findings);
     }
-    findings.retain(|f| filter.allows(f.rule));
+    findings.retain(|f| runs(f.rule));
     findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
             b.file.as_str(),
@@ -115,7 +142,11 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     for f in &findings {
         *stats.by_rule.entry(f.rule).or_default() += 1;
     }
-    CheckReport { findings, stats }
+    CheckReport {
+        era: None,
+        findings,
+        stats,
+    }
 }
 
 struct RoutineResult {

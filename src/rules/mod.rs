@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::chain::ChainStep;
 use crate::entries::{SlotRef, Via};
 use crate::facts::Span;
+use crate::kb::RuleFamily;
 use crate::paths::PathReport;
 
 pub mod mr001;
@@ -19,7 +20,7 @@ pub mod mr006;
 pub mod mr007;
 
 pub mod engine;
-pub use engine::{CheckReport, CheckStats, RuleFilter};
+pub use engine::{CheckReport, CheckStats, EraReport, RuleFilter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,6 +72,19 @@ pub enum Code {
 }
 
 impl Code {
+    /// The era's family of rules the code belongs to: a tree runs only its era's rules.
+    pub fn family(self) -> RuleFamily {
+        match self {
+            Code::Mr001
+            | Code::Mr002
+            | Code::Mr003
+            | Code::Mr004
+            | Code::Mr005
+            | Code::Mr006
+            | Code::Mr007 => RuleFamily::UseCount,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Mr001 => "MR001",
