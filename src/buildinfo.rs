@@ -58,7 +58,8 @@ impl BuildInfo {
         for root in roots.iter().filter(|r| r.is_dir()) {
             for entry in WalkDir::new(root).into_iter().filter_map(Result::ok) {
                 let name = entry.file_name().to_string_lossy();
-                if name == "Makefile" {
+                // 2.6 on, a directory's `Kbuild` file holds what its Makefile would.
+                if name == "Makefile" || name == "Kbuild" {
                     let rel = entry
                         .path()
                         .parent()
@@ -79,12 +80,14 @@ impl BuildInfo {
                 continue;
             };
             let makefile = Makefile::parse(&String::from_utf8_lossy(&text));
-            info.named_objects
-                .insert(dir.clone(), makefile.named_objects());
-            info.subdirs
-                .insert(dir.clone(), makefile.subdirs(&tristates));
-            info.module_objects
-                .insert(dir, makefile.module_objects(&tristates));
+            // A directory with both a Kbuild file and a Makefile: the union.
+            (info.named_objects.entry(dir.clone()).or_default()).extend(makefile.named_objects());
+            let subdirs = makefile.subdirs(&tristates);
+            let known = info.subdirs.entry(dir.clone()).or_default();
+            known.any.extend(subdirs.any);
+            known.modular.extend(subdirs.modular);
+            (info.module_objects.entry(dir).or_default())
+                .extend(makefile.module_objects(&tristates));
         }
         info
     }
@@ -147,9 +150,26 @@ impl BuildInfo {
     }
 }
 
+/// The symbols that can be `m`: 2.x `Config.in` lines name them (`tristate '...' CONFIG_X`);
+/// a Kconfig entry opens with `config X` (or `menuconfig X`) and says `tristate` or
+/// `def_tristate` on a later line of the entry.
 fn collect_tristates(text: &str, out: &mut HashSet<String>) {
+    let mut entry: Option<&str> = None;
     for line in text.lines() {
         let line = line.trim_start();
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("config" | "menuconfig"), Some(sym)) => entry = Some(sym),
+            (Some("tristate" | "def_tristate"), _) => {
+                if let Some(sym) = entry {
+                    out.insert(format!("CONFIG_{sym}"));
+                }
+            }
+            (Some("choice" | "endchoice" | "menu" | "endmenu" | "if" | "endif" | "source"), _) => {
+                entry = None
+            }
+            _ => {}
+        }
         // `define_tristate CONFIG_SUNRPC m` (2.4's net/Config.in) counts: the symbol can be m.
         if ["tristate", "dep_tristate", "define_tristate"]
             .iter()
@@ -276,6 +296,16 @@ impl Makefile {
                 parts.extend(self.expand(deps));
             }
             parts.extend(self.words_of(&format!("{stem}-objs")));
+            // Kbuild's composites: `foo-y := a.o`, `foo-$(CONFIG_BAR) += b.o`, `foo-m`.
+            let composite = format!("{stem}-");
+            for (name, value) in &self.assigns {
+                let Some(rest) = name.strip_prefix(&composite) else {
+                    continue;
+                };
+                if matches!(rest, "y" | "m") || rest.starts_with("$(") {
+                    parts.extend(self.expand(value));
+                }
+            }
             parts.extend(self.words_of(&format!("{}_OBJS", stem.to_uppercase())));
         }
         modules.extend(parts.into_iter().filter(|w| w.ends_with(".o")));
@@ -315,6 +345,15 @@ impl Makefile {
             let listed =
                 modular || config.is_some() || matches!(name.as_str(), "SUB_DIRS" | "subdir-y");
             if !listed {
+                // Kbuild descends through `obj-y += dir/` and `obj-$(CONFIG_X) += dir/`, and
+                // builds the directory's modules either way.
+                if name == "obj-y" || name == "obj-m" || name.starts_with("obj-$(") {
+                    for d in self.expand(value).iter().filter(|w| w.ends_with('/')) {
+                        let d = d.trim_end_matches('/').to_string();
+                        out.modular.insert(d.clone());
+                        out.any.insert(d);
+                    }
+                }
                 continue;
             }
             for d in self.expand(value) {
@@ -383,6 +422,49 @@ mod tests {
         let m = Makefile::parse(mk).module_objects(&HashSet::new());
         assert!(m.contains("x.o") && m.contains("x_ioctl.o"));
         assert!(!m.contains("y.o"));
+    }
+
+    #[test]
+    fn kbuild_composites_and_descent() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("drivers/foo")).unwrap();
+        std::fs::write(
+            d.join("drivers/Kconfig"),
+            "config FOO\n\ttristate \"Foo\"\nconfig FOO_EXTRA\n\tbool \"more\"\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("drivers/Makefile"), "obj-y += foo/\n").unwrap();
+        std::fs::write(
+            d.join("drivers/foo/Kbuild"),
+            "obj-$(CONFIG_FOO) += foo.o\nfoo-y := core.o\nfoo-$(CONFIG_FOO_EXTRA) += extra.o\n\
+             obj-y += always.o\n",
+        )
+        .unwrap();
+        let info = BuildInfo::read(&[d.to_path_buf()]);
+        for part in ["foo", "core", "extra"] {
+            assert_eq!(
+                info.from_makefile(&format!("drivers/foo/{part}.c")),
+                Some(true),
+                "{part}"
+            );
+        }
+        assert_eq!(info.from_makefile("drivers/foo/always.c"), Some(false));
+    }
+
+    #[test]
+    fn kconfig_entries_say_tristate_on_a_later_line() {
+        let mut t = HashSet::new();
+        collect_tristates(
+            "config FOO\n\ttristate \"Foo\"\n\tdepends on BAR\n\
+             menuconfig BAZ\n\tbool \"Baz\"\n\
+             config QUX\n\tdef_tristate m if BAZ\n\
+             menu \"x\"\n\ttristate \"stray\"\n",
+            &mut t,
+        );
+        let mut got: Vec<_> = t.into_iter().collect();
+        got.sort();
+        assert_eq!(got, ["CONFIG_FOO", "CONFIG_QUX"]);
     }
 
     #[test]
