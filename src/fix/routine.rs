@@ -458,18 +458,5 @@ fn apply(text: &mut Vec<u8>, mut edits: Vec<Edit>) {
     }
 }
 
-/// A unified diff of one file, with `a/` and `b/` paths as `git diff` writes them.
-pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> Vec<u8> {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let mut out = Vec::new();
-    let mut unified = diff.unified_diff();
-    unified
-        .context_radius(3)
-        .header(&format!("a/{path}"), &format!("b/{path}"));
-    // Writing to a Vec cannot fail.
-    let _ = unified.to_writer(&mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests;
