@@ -32,6 +32,20 @@ fn is_c_source(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h"))
 }
 
+/// Whether `path` names an existing file [`discover`] would take from `roots`: a root file
+/// itself, or a `.c`/`.h` file under a root directory. `--output` refuses such a file.
+pub fn is_input(path: &Path, roots: &[PathBuf]) -> bool {
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .any(|root| {
+            path == root || (root.is_dir() && path.starts_with(&root) && is_c_source(&path))
+        })
+}
+
 /// The files and directories a walk has been to, by identity (device and inode): a directory
 /// reached again through a symbolic link, a file linked beside its target, a root named twice
 /// are visited once, by the first path in sorted order. Without file identities (not Unix)

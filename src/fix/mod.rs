@@ -7,7 +7,7 @@ mod diff;
 mod plan;
 mod routine;
 
-pub use apply::apply_patch;
+pub use apply::{apply_patch, apply_patch_with, TEMP_PREFIX};
 pub use diff::{quote_path, unified_diff};
 pub use plan::{plan, FilePatch, FixedRoutine};
 pub use routine::{fix_routine, FixRequest, FixResult};
