@@ -51,11 +51,20 @@ pub fn apply_patch_with(patch: &FilePatch, before_last_look: &dyn Fn(&Path)) -> 
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     remove_stale_temps(dir);
+    // The signal handler learns the name before the file exists: a signal during open(2)
+    // cannot leave it behind.
+    let mut _cleanup = None;
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
+        .make_in(dir, |name| {
+            _cleanup = Some(signals::RemoveOnSignal::new(name));
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            options.open(name)
+        })
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let _cleanup = signals::RemoveOnSignal::new(tmp.path());
     tmp.write_all(&patch.patched)?;
     keep_owner(tmp.as_file(), &meta).with_context(|| {
         format!("cannot give the new {shown} the old one's owner and group; not changed")
