@@ -9,8 +9,6 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
-
 use crate::diag::Warning;
 
 #[derive(Debug, Default)]
@@ -55,8 +53,10 @@ impl BuildInfo {
         let mut info = BuildInfo::default();
         let mut tristates = HashSet::new();
         let mut makefiles = Vec::new();
+        // The tree `discover` walks: symbolic links followed, each directory once.
+        let mut visited = crate::source::Visited::default();
         for root in roots.iter().filter(|r| r.is_dir()) {
-            for entry in WalkDir::new(root).into_iter().filter_map(Result::ok) {
+            for entry in crate::source::walk(root, &mut visited).filter_map(Result::ok) {
                 let name = entry.file_name().to_string_lossy();
                 // 2.6 on, a directory's `Kbuild` file holds what its Makefile would.
                 if name == "Makefile" || name == "Kbuild" {

@@ -1,5 +1,6 @@
 //! Finding the C sources under the paths a user names, and reading them safely.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -31,15 +32,82 @@ fn is_c_source(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h"))
 }
 
-/// Walks each root and collects the `.c` and `.h` files, sorted by path. A root that is a file
-/// is taken as it is. Missing roots are errors; unreadable directories and symlink loops are
-/// warnings.
+/// Whether `path` names an existing file [`discover`] would take from `roots`: a root file
+/// itself, or a `.c`/`.h` file under a root directory. `--output` refuses such a file.
+pub fn is_input(path: &Path, roots: &[PathBuf]) -> bool {
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .any(|root| {
+            path == root || (root.is_dir() && path.starts_with(&root) && is_c_source(&path))
+        })
+}
+
+/// The files and directories a walk has been to, by identity (device and inode): a directory
+/// reached again through a symbolic link, a file linked beside its target, a root named twice
+/// are visited once, by the first path in sorted order. Without file identities (not Unix)
+/// every path counts; walkdir still stops at symbolic link loops.
+#[derive(Debug, Default)]
+pub struct Visited(HashSet<(u64, u64)>);
+
+impl Visited {
+    /// True the first time the file `meta` describes is seen.
+    pub fn first_visit(&mut self, meta: &std::fs::Metadata) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            self.0.insert((meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            true
+        }
+    }
+}
+
+/// Walks `root` in file-name order following symbolic links, each directory and file once per
+/// [`Visited`]: the one tree walk of sources and build files. Errors (unreadable directories,
+/// symbolic link loops) are passed on.
+pub fn walk<'a>(
+    root: &Path,
+    visited: &'a mut Visited,
+) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> + 'a {
+    let mut inner = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    std::iter::from_fn(move || loop {
+        let entry = match inner.next()? {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(e)),
+        };
+        let first = entry.metadata().map_or(true, |m| visited.first_visit(&m));
+        if first {
+            return Some(Ok(entry));
+        }
+        if entry.file_type().is_dir() {
+            inner.skip_current_dir();
+        }
+    })
+}
+
+/// Walks each root and collects the `.c` and `.h` files, sorted by path, each file once (see
+/// [`Visited`]). A root that is a file is taken as it is. Missing roots are errors; unreadable
+/// directories and symlink loops are warnings.
 pub fn discover(roots: &[PathBuf]) -> anyhow::Result<Discovery> {
     let mut out = Discovery::default();
+    let mut visited = Visited::default();
     for root in roots {
         let meta =
             std::fs::metadata(root).map_err(|e| anyhow::anyhow!("{}: {}", root.display(), e))?;
         if meta.is_file() {
+            if !visited.first_visit(&meta) {
+                continue;
+            }
             let display = root
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -50,7 +118,7 @@ pub fn discover(roots: &[PathBuf]) -> anyhow::Result<Discovery> {
             });
             continue;
         }
-        for entry in WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        for entry in walk(root, &mut visited) {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {

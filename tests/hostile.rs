@@ -287,3 +287,25 @@ fn hostile_text_is_escaped_on_the_terminal() {
         "{text}"
     );
 }
+
+/// A directory reached again through a symbolic link (and a file linked beside its target) is
+/// visited once: every finding once, no warning about a loop.
+#[cfg(unix)]
+#[test]
+fn symlinked_directories_are_visited_once() {
+    let tree = Tree::empty();
+    tree.write("drivers/char/dev.c", MODULE_TAIL);
+    let (alone, _) = check_tree(&tree);
+    assert_eq!(alone.len(), 1, "{alone:?}");
+    std::os::unix::fs::symlink("char", tree.path("drivers/char2")).unwrap();
+    std::os::unix::fs::symlink("drivers", tree.path("zz")).unwrap();
+    std::os::unix::fs::symlink("dev.c", tree.path("drivers/char/same.c")).unwrap();
+    let (found, warnings) = check_tree(&tree);
+    assert_eq!(found, alone, "{warnings:?}");
+    let files = modrace::source::discover(&[tree.root().to_path_buf()]).unwrap();
+    let names: Vec<&str> = files.files.iter().map(|f| f.display.as_str()).collect();
+    assert_eq!(names, ["drivers/char/dev.c"]);
+    // Two roots naming the same directory: its files once.
+    let twice = [tree.path("drivers"), tree.path("zz")];
+    assert_eq!(modrace::source::discover(&twice).unwrap().files.len(), 1);
+}

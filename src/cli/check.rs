@@ -64,6 +64,14 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         select: codes(&args.select)?,
         ignore: codes(&args.ignore)?,
     };
+    if let Some(output) = args.output.as_deref() {
+        if modrace::source::is_input(output, &session.roots) {
+            anyhow::bail!(
+                "--output {} is one of the files checked; not overwritten",
+                output.display()
+            );
+        }
+    }
     let fixing = args.diff || args.fix;
     // SARIF carries the fixes with the results.
     let sarif = args.format == report::Format::Sarif;
@@ -153,23 +161,31 @@ fn write_fixes(
         }
         write_output(output, &text)?;
     } else {
+        let mut refused = 0;
         for p in patches {
+            let what: Vec<String> = p
+                .fixes
+                .iter()
+                .map(|(r, l)| format!("{r} line {l}"))
+                .collect();
             match apply_patch(p) {
                 Ok(()) => {
-                    let what: Vec<String> = p
-                        .fixes
-                        .iter()
-                        .map(|(r, l)| format!("{r} line {l}"))
-                        .collect();
                     eprintln!("fixed {}: {}", p.file, what.join(", "));
                     fixed.extend(p.fixes.iter().map(|&(r, l)| (p.file.as_str(), r, l)));
                 }
                 Err(e) => {
                     eprintln!("error: {e:#}");
+                    eprintln!("not fixed {}: {}", p.file, what.join(", "));
+                    refused += 1;
                     failed = true;
                 }
             }
         }
+        eprintln!(
+            "{} of {} files changed, {refused} refused (unchanged)",
+            patches.len() - refused,
+            patches.len()
+        );
     }
     for f in &report.findings {
         if f.rule.is_fixable() && f.help.starts_with("fix: manual") {

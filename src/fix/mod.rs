@@ -1,11 +1,13 @@
 //! Fixes for MR001, MR002 and MR003: [`routine`] rewrites one routine as the mail asks,
-//! [`plan`] turns a report's findings and their files' texts into patches, [`apply`] is the
+//! [`diff`] renders `--diff`, [`plan`] turns a report's findings and their files' texts into patches, [`apply`] is the
 //! one place that writes a source file.
 
 mod apply;
+mod diff;
 mod plan;
 mod routine;
 
-pub use apply::apply_patch;
+pub use apply::{apply_patch, apply_patch_with, TEMP_PREFIX};
+pub use diff::{quote_path, unified_diff};
 pub use plan::{plan, FilePatch, FixedRoutine};
-pub use routine::{fix_routine, unified_diff, FixRequest, FixResult};
+pub use routine::{fix_routine, FixRequest, FixResult};

@@ -446,29 +446,36 @@ fn line_start(text: &[u8], at: usize) -> usize {
 }
 
 fn only_space(bytes: &[u8]) -> bool {
-    bytes.iter().all(|c| *c == b' ' || *c == b'\t')
+    bytes.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r'))
 }
 
-/// Applies edits from the end of the file backwards so earlier offsets stay valid.
+/// Applies edits from the end of the file backwards so earlier offsets stay valid. Inserted
+/// lines end as the file's lines do: a CRLF file stays CRLF.
 fn apply(text: &mut Vec<u8>, mut edits: Vec<Edit>) {
+    let crlf = is_crlf(text);
     edits.sort_by_key(|e| std::cmp::Reverse(e.at));
-    for e in edits {
+    for mut e in edits {
+        // Never between the CR and the LF of a line end: the insert goes before both.
+        if e.remove == 0 && e.at > 0 && text[e.at - 1] == b'\r' && text.get(e.at) == Some(&b'\n') {
+            e.at -= 1;
+        }
         let end = (e.at + e.remove).min(text.len());
-        text.splice(e.at..end, e.insert.bytes());
+        let mut insert = Vec::with_capacity(e.insert.len());
+        for &c in e.insert.as_bytes() {
+            if crlf && c == b'\n' && insert.last() != Some(&b'\r') {
+                insert.push(b'\r');
+            }
+            insert.push(c);
+        }
+        text.splice(e.at..end, insert);
     }
 }
 
-/// A unified diff of one file, with `a/` and `b/` paths as `git diff` writes them.
-pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> Vec<u8> {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let mut out = Vec::new();
-    let mut unified = diff.unified_diff();
-    unified
-        .context_radius(3)
-        .header(&format!("a/{path}"), &format!("b/{path}"));
-    // Writing to a Vec cannot fail.
-    let _ = unified.to_writer(&mut out);
-    out
+/// Most of the file's lines end in CRLF.
+fn is_crlf(text: &[u8]) -> bool {
+    let lf = memchr::memchr_iter(b'\n', text).count();
+    let crlf = memchr::memmem::find_iter(text, b"\r\n").count();
+    crlf > 0 && crlf * 2 > lf
 }
 
 #[cfg(test)]

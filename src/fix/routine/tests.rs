@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::facts::Event;
+use crate::fix::unified_diff;
 use crate::kb::Kb;
 use crate::paths::{self, CallOracle, CountEffect, Discipline, FailValue, SlotRules};
 
