@@ -14,7 +14,7 @@ use crate::diag::Warning;
 #[derive(Debug, Default)]
 pub struct BuildInfo {
     /// Directory (relative to its root) -> object basenames that can be built into a module.
-    module_objects: HashMap<String, HashSet<String>>,
+    module_objects: HashMap<String, HashMap<String, ModuleOrigin>>,
     /// Directory -> every object its Makefile names, built in or not.
     named_objects: HashMap<String, HashSet<String>>,
     /// Directory -> the subdirectories its Makefile descends into: all of them, and those it
@@ -28,6 +28,16 @@ pub struct BuildInfo {
 struct Subdirs {
     any: HashSet<String>,
     modular: HashSet<String>,
+}
+
+/// What makes an object part of a module: the module object (`bcma.o`, itself or the
+/// composite it is linked into), the list that names that module (`obj-$(CONFIG_BCMA)`,
+/// `M_OBJS`) and the build file that has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleOrigin {
+    pub module: String,
+    pub list: String,
+    pub build_file: String,
 }
 
 /// How a file was found to be module-capable, or not.
@@ -80,14 +90,23 @@ impl BuildInfo {
                 continue;
             };
             let makefile = Makefile::parse(&String::from_utf8_lossy(&text));
+            let build_file = path.strip_prefix(root).unwrap_or(&path);
+            let build_file = build_file.to_string_lossy().into_owned();
             // A directory with both a Kbuild file and a Makefile: the union.
             (info.named_objects.entry(dir.clone()).or_default()).extend(makefile.named_objects());
             let subdirs = makefile.subdirs(&tristates);
             let known = info.subdirs.entry(dir.clone()).or_default();
             known.any.extend(subdirs.any);
             known.modular.extend(subdirs.modular);
-            (info.module_objects.entry(dir).or_default())
-                .extend(makefile.module_objects(&tristates));
+            let modules = makefile.module_objects(&tristates);
+            let known = info.module_objects.entry(dir).or_default();
+            for (object, (module, list)) in modules {
+                known.entry(object).or_insert(ModuleOrigin {
+                    module,
+                    list,
+                    build_file: build_file.clone(),
+                });
+            }
         }
         info
     }
@@ -112,13 +131,23 @@ impl BuildInfo {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         let object = format!("{}.o", path.file_stem()?.to_string_lossy());
-        if self.module_objects.get(&dir)?.contains(&object) {
+        if self.module_objects.get(&dir)?.contains_key(&object) {
             return Some(self.dir_modular(&dir) != Some(false));
         }
         self.named_objects
             .get(&dir)?
             .contains(&object)
             .then_some(false)
+    }
+
+    /// The module the file's object is built into, when its build file names one.
+    pub fn origin(&self, file: &str) -> Option<&ModuleOrigin> {
+        let path = Path::new(file);
+        let dir = path.parent().map(|p| p.to_string_lossy().into_owned());
+        let object = format!("{}.o", path.file_stem()?.to_string_lossy());
+        self.module_objects
+            .get(&dir.unwrap_or_default())?
+            .get(&object)
     }
 
     /// Whether the build can make modules in `dir`, by the ancestor Makefiles that descend
@@ -265,8 +294,10 @@ impl Makefile {
         self.expand(&format!("$({name})"))
     }
 
-    fn module_objects(&self, tristates: &HashSet<String>) -> HashSet<String> {
-        let mut modules: HashSet<String> = HashSet::new();
+    /// The objects that can be built into a module: object -> (module object, the list that
+    /// names the module).
+    fn module_objects(&self, tristates: &HashSet<String>) -> HashMap<String, (String, String)> {
+        let mut modules: HashMap<String, (String, String)> = HashMap::new();
         for (name, value) in &self.assigns {
             let is_module_list = matches!(name.as_str(), "M_OBJS" | "MX_OBJS" | "obj-m")
                 || name
@@ -274,7 +305,11 @@ impl Makefile {
                     .and_then(|r| r.strip_suffix(')'))
                     .is_some_and(|sym| tristates.contains(sym));
             if is_module_list {
-                modules.extend(self.expand(value).into_iter().filter(|w| w.ends_with(".o")));
+                for w in self.expand(value).into_iter().filter(|w| w.ends_with(".o")) {
+                    modules
+                        .entry(w.clone())
+                        .or_insert_with(|| (w, name.clone()));
+                }
             }
         }
         // Composite modules: their parts are module-capable too. Besides the variables, a
@@ -285,7 +320,12 @@ impl Makefile {
             .and_then(|v| v.last())
             .map(|v| v.trim().to_string());
         let mut parts = Vec::new();
-        for m in &modules {
+        let mut tagged = Vec::new();
+        let mut direct: Vec<(&String, &String)> =
+            modules.iter().map(|(m, (_, l))| (m, l)).collect();
+        // One answer however the hash map orders them: the first module by name wins a part.
+        direct.sort();
+        for (m, list) in direct {
             let stem = m.trim_end_matches(".o");
             if Some(m) == target.as_ref() {
                 for list in ["O_OBJS", "OX_OBJS", "obj-y"] {
@@ -307,8 +347,14 @@ impl Makefile {
                 }
             }
             parts.extend(self.words_of(&format!("{}_OBJS", stem.to_uppercase())));
+            let module = (m.clone(), list.clone());
+            tagged.extend(parts.drain(..).map(|p| (p, module.clone())));
         }
-        modules.extend(parts.into_iter().filter(|w| w.ends_with(".o")));
+        for (object, origin) in tagged {
+            if object.ends_with(".o") {
+                modules.entry(object).or_insert(origin);
+            }
+        }
         modules
     }
 
@@ -400,7 +446,9 @@ mod tests {
     fn m_objs_and_composites() {
         let mk = "O_TARGET := ipv6.o\nIPV6_OBJS := af_inet6.o \\\n  route.o\nM_OBJS := $(O_TARGET)\nO_OBJS := $(IPV6_OBJS)\n";
         let m = Makefile::parse(mk).module_objects(&HashSet::new());
-        assert!(m.contains("af_inet6.o") && m.contains("route.o") && m.contains("ipv6.o"));
+        assert!(
+            m.contains_key("af_inet6.o") && m.contains_key("route.o") && m.contains_key("ipv6.o")
+        );
     }
 
     #[test]
@@ -412,16 +460,16 @@ mod tests {
             &mut tri,
         );
         let m = Makefile::parse(mk).module_objects(&tri);
-        assert!(m.contains("foo.o") && m.contains("bar.o"));
-        assert!(!m.contains("core.o") && !m.contains("always.o"));
+        assert!(m.contains_key("foo.o") && m.contains_key("bar.o"));
+        assert!(!m.contains_key("core.o") && !m.contains_key("always.o"));
     }
 
     #[test]
     fn explicit_link_rules_make_parts_modular() {
         let mk = "ifeq ($(CONFIG_X),m)\n  M_OBJS += x_mod.o\nendif\nx_mod.o: x.o x_ioctl.o\n\t$(LD) -r -o $@ x.o x_ioctl.o\nother.o: y.o\n";
         let m = Makefile::parse(mk).module_objects(&HashSet::new());
-        assert!(m.contains("x.o") && m.contains("x_ioctl.o"));
-        assert!(!m.contains("y.o"));
+        assert!(m.contains_key("x.o") && m.contains_key("x_ioctl.o"));
+        assert!(!m.contains_key("y.o"));
     }
 
     #[test]
@@ -450,6 +498,12 @@ mod tests {
             );
         }
         assert_eq!(info.from_makefile("drivers/foo/always.c"), Some(false));
+        let origin = info.origin("drivers/foo/extra.c").unwrap();
+        assert_eq!(
+            (origin.module.as_str(), origin.list.as_str()),
+            ("foo.o", "obj-$(CONFIG_FOO)")
+        );
+        assert_eq!(origin.build_file, "drivers/foo/Kbuild");
     }
 
     #[test]
@@ -494,7 +548,7 @@ mod tests {
         }
         mk.push_str("M_OBJS := $(A)\n");
         let m = Makefile::parse(&mk).module_objects(&HashSet::new());
-        assert!(m.contains("a199.o") && m.contains("b199.o") && m.contains("a0.o"));
+        assert!(m.contains_key("a199.o") && m.contains_key("b199.o") && m.contains_key("a0.o"));
         assert!(Makefile::parse(&mk).named_objects().len() >= 400);
     }
 

@@ -560,6 +560,9 @@ impl<'a> Collector<'a> {
             takes_source: source,
             module_capable,
             module_evidence: evidence,
+            module: (evidence == crate::buildinfo::ModuleEvidence::Makefile && module_capable)
+                .then(|| self.build.origin(&file.path).cloned())
+                .flatten(),
         });
     }
 }

@@ -7,7 +7,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
 
-use crate::buildinfo::{BuildInfo, ModuleEvidence};
+use crate::buildinfo::{BuildInfo, ModuleEvidence, ModuleOrigin};
 use crate::index::{Index, TableContent, TableValue};
 use crate::kb::{Kb, Takes, TakesSource};
 
@@ -124,6 +124,8 @@ pub struct Entry {
     pub takes_source: TakesSource,
     pub module_capable: bool,
     pub module_evidence: ModuleEvidence,
+    /// The module the build makes of the file, when a build file says so.
+    pub module: Option<ModuleOrigin>,
 }
 
 /// A registration call, how many entries it led to and, when none, why.

@@ -23,6 +23,12 @@ pub struct EntryRow<'a> {
     takes_source: &'static str,
     module_capable: bool,
     module_evidence: &'static str,
+    /// The module object the file is built into (`bcma.o`), by which list of which build
+    /// file (`obj-$(CONFIG_BCMA) in drivers/bcma/Makefile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module_by: Option<String>,
     via_kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     bkl: Option<&'static str>,
@@ -43,6 +49,8 @@ impl<'a> EntryRow<'a> {
             takes_source: e.takes_source.as_str(),
             module_capable: e.module_capable,
             module_evidence: e.module_evidence.as_str(),
+            module: e.module.as_ref().map(|m| m.module.as_str()),
+            module_by: (e.module.as_ref()).map(|m| format!("{} in {}", m.list, m.build_file)),
             via_kind: match e.via {
                 Via::Call(_) => "call",
                 Via::Store(_) => "assignment",
