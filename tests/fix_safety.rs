@@ -157,3 +157,45 @@ fn output_over_an_input_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// SIGTERM or SIGINT while a temporary file exists: the run ends by the signal and leaves no
+/// temporary file. The test watches the directory and signals as soon as one appears (a run
+/// that ends before it sees one is counted, not failed: the write phase can be that quick).
+#[cfg(unix)]
+#[test]
+fn a_signal_during_the_fix_leaves_no_temporary_file() {
+    let mut signalled = 0;
+    for (trial, sig) in [libc::SIGTERM, libc::SIGINT, libc::SIGTERM]
+        .into_iter()
+        .enumerate()
+    {
+        let tree = Tree::empty();
+        let text =
+            std::fs::read_to_string(support::fixtures_dir().join("check").join(FILE)).unwrap();
+        for i in 0..150 {
+            tree.write(&format!("drivers/f{i:03}.c"), &text);
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+            .args(["check", "--fix", "-q"])
+            .arg(tree.root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let drivers = tree.path("drivers");
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if !temps_in(&drivers).is_empty() {
+                // SAFETY: signals the child this test started.
+                unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+                signalled += 1;
+                break child.wait().unwrap();
+            }
+        };
+        let left = temps_in(&drivers);
+        assert!(left.is_empty(), "trial {trial}: {status:?} left {left:?}");
+    }
+    eprintln!("{signalled} of 3 runs signalled with a temporary file present");
+}
