@@ -199,3 +199,42 @@ fn a_signal_during_the_fix_leaves_no_temporary_file() {
     }
     eprintln!("{signalled} of 3 runs signalled with a temporary file present");
 }
+
+/// A file the user may not write is refused even when its directory is writable (access(2),
+/// not mode bits): run as `nobody` through setpriv, where the test runs as root.
+#[cfg(unix)]
+#[test]
+fn a_file_the_user_may_not_write_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tree = Tree::copy_of("check");
+    let path = tree.path(FILE);
+    let before = std::fs::read(&path).unwrap();
+    if std::fs::metadata(&path).unwrap().uid() != 0 {
+        eprintln!("skipped: needs root to run modrace as another user");
+        return;
+    }
+    let open = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(tree.root(), open.clone()).unwrap();
+    std::fs::set_permissions(tree.path("drivers"), open).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_modrace"))
+        .args(["check", "--fix", "-q"])
+        .arg(tree.root())
+        .output();
+    let Ok(out) = out else {
+        eprintln!("skipped: no setpriv");
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mr001_sleep_first.c is not writable by you"),
+        "{err}"
+    );
+    assert!(err.contains("refused (unchanged)"), "{err}");
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.uid(), 0);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
