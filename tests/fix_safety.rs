@@ -157,3 +157,84 @@ fn output_over_an_input_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// SIGTERM or SIGINT while a temporary file exists: the run ends by the signal and leaves no
+/// temporary file. The test watches the directory and signals as soon as one appears (a run
+/// that ends before it sees one is counted, not failed: the write phase can be that quick).
+#[cfg(unix)]
+#[test]
+fn a_signal_during_the_fix_leaves_no_temporary_file() {
+    let mut signalled = 0;
+    for (trial, sig) in [libc::SIGTERM, libc::SIGINT, libc::SIGTERM]
+        .into_iter()
+        .enumerate()
+    {
+        let tree = Tree::empty();
+        let text =
+            std::fs::read_to_string(support::fixtures_dir().join("check").join(FILE)).unwrap();
+        for i in 0..150 {
+            tree.write(&format!("drivers/f{i:03}.c"), &text);
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+            .args(["check", "--fix", "-q"])
+            .arg(tree.root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let drivers = tree.path("drivers");
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if !temps_in(&drivers).is_empty() {
+                // SAFETY: signals the child this test started.
+                unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+                signalled += 1;
+                break child.wait().unwrap();
+            }
+        };
+        let left = temps_in(&drivers);
+        assert!(left.is_empty(), "trial {trial}: {status:?} left {left:?}");
+    }
+    eprintln!("{signalled} of 3 runs signalled with a temporary file present");
+}
+
+/// A file the user may not write is refused even when its directory is writable (access(2),
+/// not mode bits): run as `nobody` through setpriv, where the test runs as root.
+#[cfg(unix)]
+#[test]
+fn a_file_the_user_may_not_write_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tree = Tree::copy_of("check");
+    let path = tree.path(FILE);
+    let before = std::fs::read(&path).unwrap();
+    if std::fs::metadata(&path).unwrap().uid() != 0 {
+        eprintln!("skipped: needs root to run modrace as another user");
+        return;
+    }
+    let open = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(tree.root(), open.clone()).unwrap();
+    std::fs::set_permissions(tree.path("drivers"), open).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_modrace"))
+        .args(["check", "--fix", "-q"])
+        .arg(tree.root())
+        .output();
+    let Ok(out) = out else {
+        eprintln!("skipped: no setpriv");
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mr001_sleep_first.c is not writable by you"),
+        "{err}"
+    );
+    assert!(err.contains("refused (unchanged)"), "{err}");
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.uid(), 0);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
