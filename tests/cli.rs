@@ -397,3 +397,20 @@ fn the_era_comes_from_the_tree_and_decides_the_rules() {
     assert_eq!(code, 2);
     assert!(err.contains("linux-2.4, linux-6"), "{err}");
 }
+
+#[test]
+fn quiet_diff_counts_the_findings_left_for_a_human_instead_of_listing_them() {
+    let tree = Tree::copy_of("check");
+    let (_, _, loud) = modrace(&["check", "--diff"], Some(tree.root()));
+    let each = loud
+        .lines()
+        .filter(|l| l.contains(" left for a human: "))
+        .count();
+    assert!(each > 0, "{loud}");
+    let (_, _, quiet) = modrace(&["-q", "check", "--diff"], Some(tree.root()));
+    assert!(!quiet.contains(" left for a human: "), "{quiet}");
+    assert!(
+        quiet.contains(&format!("{each} findings left for a human")),
+        "{quiet}"
+    );
+}

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 
 use modrace::fix::{apply_patch, unified_diff, FilePatch};
 use modrace::report::{self, Options};
-use modrace::rules::{rule, CheckReport, Code, RuleFilter};
+use modrace::rules::{rule, CheckReport, Code, Finding, RuleFilter};
 use modrace::session::Session;
 
 use super::{print_warnings, write_stdout, ColorChoice, UnknownArg};
@@ -84,6 +84,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
             &outcome.report,
             args.diff,
             args.output.as_deref(),
+            quiet,
         );
     }
     let report = &outcome.report;
@@ -151,7 +152,10 @@ fn write_fixes(
     report: &CheckReport,
     diff: bool,
     output: Option<&Path>,
+    quiet: bool,
 ) -> anyhow::Result<ExitCode> {
+    // File names and help come from the tree: escaped before they reach the terminal.
+    let esc = |t: &str| modrace::diag::escape_terminal(t).into_owned();
     let mut failed = false;
     let mut fixed: HashSet<(&str, Code, u32)> = HashSet::new();
     if diff {
@@ -170,12 +174,12 @@ fn write_fixes(
                 .collect();
             match apply_patch(p) {
                 Ok(()) => {
-                    eprintln!("fixed {}: {}", p.file, what.join(", "));
+                    eprintln!("fixed {}: {}", esc(&p.file), what.join(", "));
                     fixed.extend(p.fixes.iter().map(|&(r, l)| (p.file.as_str(), r, l)));
                 }
                 Err(e) => {
-                    eprintln!("error: {e:#}");
-                    eprintln!("not fixed {}: {}", p.file, what.join(", "));
+                    eprintln!("error: {}", esc(&format!("{e:#}")));
+                    eprintln!("not fixed {}: {}", esc(&p.file), what.join(", "));
                     refused += 1;
                     failed = true;
                 }
@@ -187,13 +191,23 @@ fn write_fixes(
             patches.len()
         );
     }
-    for f in &report.findings {
-        if f.rule.is_fixable() && f.help.starts_with("fix: manual") {
-            eprintln!(
-                "{}:{}: {} left for a human: {}",
-                f.file, f.line, f.rule, f.help
-            );
-        }
+    let manual: Vec<&Finding> = (report.findings.iter())
+        .filter(|f| f.rule.is_fixable() && f.help.starts_with("fix: manual"))
+        .collect();
+    if quiet && !manual.is_empty() {
+        eprintln!(
+            "{} findings left for a human (without -q: each one and why)",
+            manual.len()
+        );
+    }
+    for f in manual.iter().filter(|_| !quiet) {
+        eprintln!(
+            "{}:{}: {} left for a human: {}",
+            esc(&f.file),
+            f.line,
+            f.rule,
+            esc(&f.help)
+        );
     }
     let remaining = report
         .findings
