@@ -18,6 +18,7 @@ pub mod index;
 pub mod kb;
 pub mod normalize;
 pub mod paths;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
+            modrace::progress::finish();
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }

@@ -10,6 +10,15 @@ use crate::facts::FrontEnd;
 use crate::facts::{self, BodyPolicy, FileFacts};
 use crate::source::{self, SourceFile};
 
+/// Reports a file done when dropped, whichever way its reading ended.
+struct Done;
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        crate::progress::file_done();
+    }
+}
+
 static READ: crate::timing::Tally = crate::timing::Tally::new("read");
 
 /// The facts of every file under the scanned roots, in path order.
@@ -53,10 +62,12 @@ fn scan_with(
         let _t = crate::timing::Phase::start("discover");
         source::discover(roots)?
     };
+    crate::progress::files(discovery.files.len());
     let results: Vec<Result<FileFacts, Warning>> = discovery
         .files
         .par_iter()
         .map(|file| {
+            let _done = Done;
             READ.time(|| source::read_source(file)).map(|bytes| {
                 let mut facts = extract(file, &bytes);
                 facts.disk_path = file.path.clone();

@@ -28,6 +28,7 @@ pub struct Phase {
 
 impl Phase {
     pub fn start(name: &'static str) -> Phase {
+        crate::progress::phase(name);
         Phase {
             name,
             started: Instant::now(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom up. A module may import its own layer and the layers below, never one
 /// above; within a layer the imports must not form a circle.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("support", &["diag", "timing", "ctext"]),
+    ("support", &["diag", "timing", "ctext", "progress"]),
     ("knowledge and bytes", &["kb", "source"]),
     ("front end", &["normalize", "facts"]),
     ("per-file phase", &["scan", "buildinfo"]),

@@ -414,3 +414,12 @@ fn quiet_diff_counts_the_findings_left_for_a_human_instead_of_listing_them() {
         "{quiet}"
     );
 }
+
+#[test]
+fn no_progress_line_when_standard_error_is_not_a_terminal() {
+    // The tests' standard error is a pipe: nothing but the run's own lines may appear.
+    let tree = Tree::copy_of("check");
+    let (_, _, err) = modrace(&["check", "--diff"], Some(tree.root()));
+    assert!(!err.contains(" files "), "{err}");
+    assert!(!err.contains('\r'), "{err}");
+}

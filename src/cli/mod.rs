@@ -16,6 +16,7 @@ mod era;
 mod facts;
 mod generate;
 mod kb;
+mod progress;
 mod rules;
 mod stats;
 mod why_sleeps;
@@ -210,6 +211,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.timings {
         modrace::timing::enable();
     }
+    progress::install(cli.quiet || cli.timings);
     let kb_options = era::KbOptions::from(&cli);
     let (defines, undefs, timings) = (cli.defines.clone(), cli.undefs.clone(), cli.timings);
     let session = |roots: Vec<PathBuf>| -> anyhow::Result<Session> {
@@ -274,6 +276,7 @@ fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> 
 /// quietly instead of panicking as `print!` does.
 fn write_stdout(text: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
+    modrace::progress::finish();
     match std::io::stdout().lock().write_all(text) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
@@ -282,6 +285,8 @@ fn write_stdout(text: &[u8]) -> anyhow::Result<()> {
 
 /// The scan's warnings (skipped files), unless `-q`.
 fn print_warnings(warnings: &[Warning], quiet: bool) {
+    // The work is done: the progress line goes before anything else is printed.
+    modrace::progress::finish();
     if !quiet {
         for w in warnings {
             eprintln!("{w}");
