@@ -125,12 +125,7 @@ impl BuildInfo {
     /// `obj-y`, `obj-$(CONFIG_BOOL)`), `None` when there is no Makefile or it does not name the
     /// object at all (a template, or a rule this reader does not follow).
     pub fn from_makefile(&self, file: &str) -> Option<bool> {
-        let path = Path::new(file);
-        let dir = path
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let object = format!("{}.o", path.file_stem()?.to_string_lossy());
+        let (dir, object) = dir_and_object(file)?;
         if self.module_objects.get(&dir)?.contains_key(&object) {
             return Some(self.dir_modular(&dir) != Some(false));
         }
@@ -142,12 +137,8 @@ impl BuildInfo {
 
     /// The module the file's object is built into, when its build file names one.
     pub fn origin(&self, file: &str) -> Option<&ModuleOrigin> {
-        let path = Path::new(file);
-        let dir = path.parent().map(|p| p.to_string_lossy().into_owned());
-        let object = format!("{}.o", path.file_stem()?.to_string_lossy());
-        self.module_objects
-            .get(&dir.unwrap_or_default())?
-            .get(&object)
+        let (dir, object) = dir_and_object(file)?;
+        self.module_objects.get(&dir)?.get(&object)
     }
 
     /// Whether the build can make modules in `dir`, by the ancestor Makefiles that descend
@@ -177,6 +168,15 @@ impl BuildInfo {
             ancestor = up;
         }
     }
+}
+
+/// A source file's directory and the object a Makefile names it by (`drivers/a/b.c` ->
+/// `drivers/a`, `b.o`).
+fn dir_and_object(file: &str) -> Option<(String, String)> {
+    let path = Path::new(file);
+    let dir = path.parent().map(|p| p.to_string_lossy().into_owned());
+    let object = format!("{}.o", path.file_stem()?.to_string_lossy());
+    Some((dir.unwrap_or_default(), object))
 }
 
 /// The symbols that can be `m`: 2.x `Config.in` lines name them (`tristate '...' CONFIG_X`);

@@ -52,10 +52,9 @@ pub fn knowledge_base(cli: &KbOptions, roots: &[PathBuf]) -> Result<(Kb, EraChoi
         (builtin_text(cli)?, EraChoice::Given)
     } else {
         let found = roots.first().and_then(|r| tree_version(r));
-        let base = found.as_ref().and_then(|(v, _)| {
-            let name = Kb::builtin_for(*v)?.data.era.name;
-            modrace::kb::builtin_text(&name)
-        });
+        let base = found
+            .as_ref()
+            .and_then(|(v, _)| modrace::kb::builtin_text_for(*v));
         match (found, base) {
             (Some((v, _)), Some(base)) => (
                 base,

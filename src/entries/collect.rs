@@ -14,6 +14,33 @@ use super::{
 };
 
 impl<'a> Collector<'a> {
+    /// Reads the table `name` (a local or an access path) of function `func` for one
+    /// registration routine once: a later call with the same table gets the first outcome
+    /// (`same-local-table` for a table read), so repeated registrations stay linear.
+    fn read_once(
+        &mut self,
+        fi: usize,
+        func: u32,
+        name: &str,
+        takes: Accepts,
+        via: &Origin,
+        read: impl FnOnce(&mut Self) -> Outcome,
+    ) -> Outcome {
+        let key = (
+            fi,
+            func,
+            name.to_string(),
+            takes.0.to_vec(),
+            via.via.clone(),
+        );
+        if let Some(&first) = self.local_tables.get(&key) {
+            return again(first);
+        }
+        let outcome = read(self);
+        self.local_tables.insert(key, outcome);
+        outcome
+    }
+
     pub(super) fn registration(&mut self, fi: usize, call: &Call) -> Outcome {
         let reg = self.kb.registration(&call.callee);
         // A routine only the name patterns make a registration: a variable argument is a
@@ -105,21 +132,10 @@ impl<'a> Collector<'a> {
             // `register_isdn(&card->interface)` after `card->interface.command = f;`.
             let path = access_path(arg).zip(call.caller);
             return match (path, takes.0.first()) {
-                (Some((path, caller)), Some(_)) if kind == Some(RegistrationKind::Table) => {
-                    let key = (
-                        fi,
-                        caller,
-                        path.to_string(),
-                        takes.0.to_vec(),
-                        via.via.clone(),
-                    );
-                    if let Some(&first) = self.local_tables.get(&key) {
-                        return again(first);
-                    }
-                    let outcome = self.path_table(fi, caller, path, takes, via);
-                    self.local_tables.insert(key, outcome);
-                    outcome
-                }
+                (Some((path, caller)), Some(_)) if kind == Some(RegistrationKind::Table) => self
+                    .read_once(fi, caller, path, takes, via, |c| {
+                        c.path_table(fi, caller, path, takes, via)
+                    }),
                 _ => Outcome::Expression,
             };
         };
@@ -273,19 +289,9 @@ impl<'a> Collector<'a> {
         seen: &mut HashSet<VarRef>,
         depth: usize,
     ) -> Outcome {
-        let key = (
-            fi,
-            func,
-            name.to_string(),
-            takes.0.to_vec(),
-            via.via.clone(),
-        );
-        if let Some(&first) = self.local_tables.get(&key) {
-            return again(first);
-        }
-        let outcome = self.read_local_table(fi, func, name, takes, via, seen, depth);
-        self.local_tables.insert(key, outcome);
-        outcome
+        self.read_once(fi, func, name, takes, via, |c| {
+            c.read_local_table(fi, func, name, takes, via, seen, depth)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

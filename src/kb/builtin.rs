@@ -1,10 +1,11 @@
 //! The knowledge bases built into modrace, one per era, and `--kb` files merged over them.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 
-use super::{merge, Kb, KernelVersion};
+use super::{merge, Era, Kb, KernelVersion};
 
 /// The knowledge bases shipped with modrace, one per era, oldest first.
 pub const BUILTIN: [&str; 2] = [
@@ -15,20 +16,41 @@ pub const BUILTIN: [&str; 2] = [
 /// The knowledge base of the default era, for trees that do not say their version.
 pub const DEFAULT_KB: &str = BUILTIN[0];
 
+/// The `[era]` of each built-in knowledge base with its text, read once: choosing an era
+/// reads only these, and only the chosen text is parsed whole.
+fn eras() -> &'static [(Era, &'static str)] {
+    /// A knowledge base's `[era]` alone; the other sections are skipped.
+    #[derive(serde::Deserialize)]
+    struct EraSection {
+        #[serde(default)]
+        era: Era,
+    }
+    static ERAS: OnceLock<Vec<(Era, &'static str)>> = OnceLock::new();
+    ERAS.get_or_init(|| {
+        BUILTIN
+            .iter()
+            .map(|&t| {
+                let s: EraSection =
+                    toml::from_str(t).expect("the embedded knowledge bases are valid");
+                (s.era, t)
+            })
+            .collect()
+    })
+}
+
 /// The text of the built-in knowledge base of the era called `name`, if there is one.
 pub fn builtin_text(name: &str) -> Option<&'static str> {
-    BUILTIN
-        .iter()
-        .copied()
-        .find(|t| Kb::from_toml(t).is_ok_and(|k| k.data.era.name == name))
+    eras().iter().find(|(e, _)| e.name == name).map(|(_, t)| *t)
+}
+
+/// The text of the built-in knowledge base whose era covers release `v`.
+pub fn builtin_text_for(v: KernelVersion) -> Option<&'static str> {
+    eras().iter().find(|(e, _)| e.covers(v)).map(|(_, t)| *t)
 }
 
 /// The names of the built-in eras, oldest first.
 pub fn builtin_names() -> Vec<String> {
-    Kb::builtin_eras()
-        .into_iter()
-        .map(|k| k.data.era.name)
-        .collect()
+    eras().iter().map(|(e, _)| e.name.clone()).collect()
 }
 
 pub(super) fn read(path: &Path) -> Result<String> {
@@ -68,15 +90,13 @@ impl Kb {
 
     /// The built-in knowledge base of the era called `name`.
     pub fn builtin_era(name: &str) -> Option<Self> {
-        Self::builtin_eras()
-            .into_iter()
-            .find(|k| k.data.era.name == name)
+        builtin_text(name)
+            .map(|t| Self::from_toml(t).expect("the embedded knowledge bases are valid"))
     }
 
     /// The built-in knowledge base whose era covers release `v`.
     pub fn builtin_for(v: KernelVersion) -> Option<Self> {
-        Self::builtin_eras()
-            .into_iter()
-            .find(|k| k.data.era.covers(v))
+        builtin_text_for(v)
+            .map(|t| Self::from_toml(t).expect("the embedded knowledge bases are valid"))
     }
 }

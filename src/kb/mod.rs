@@ -18,7 +18,8 @@ mod merge;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
 pub use builtin::{
-    builtin_names, builtin_text, merged_over, merged_over_builtin, BUILTIN, DEFAULT_KB,
+    builtin_names, builtin_text, builtin_text_for, merged_over, merged_over_builtin, BUILTIN,
+    DEFAULT_KB,
 };
 pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
