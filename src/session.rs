@@ -164,7 +164,8 @@ impl Session {
             || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
-                let bkl = (filter.allows(Code::Mr004) && Code::Mr004.family() == kb.data.era.rules)
+                let bkl = filter
+                    .runs(Code::Mr004, kb.data.era.rules)
                     .then(|| bkl::analyse(&index, kb, &entries));
                 (entries, bkl, UseCountKnowledge::new(&index, kb))
             },

@@ -30,6 +30,12 @@ impl RuleFilter {
     pub fn allows(&self, code: Code) -> bool {
         (self.select.is_empty() || self.select.contains(&code)) && !self.ignore.contains(&code)
     }
+
+    /// Whether rule `code` runs on a tree of an era with rule family `family`: selected, and
+    /// one of that era's rules.
+    pub fn runs(&self, code: Code, family: RuleFamily) -> bool {
+        code.family() == family && self.allows(code)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -93,7 +99,7 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
         .collect();
     let _rules = crate::timing::Phase::start("rules");
     let family = an.kb.data.era.rules;
-    let runs = |c: Code| c.family() == family && filter.allows(c);
+    let runs = |c: Code| filter.runs(c, family);
     // Rule 2 walks each routine's paths; its codes all come from that one walk.
     let rule2 = [
         Code::Mr001,
