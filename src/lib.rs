@@ -17,6 +17,7 @@ pub mod fix;
 pub mod index;
 pub mod kb;
 pub mod normalize;
+pub mod owners;
 pub mod paths;
 pub mod progress;
 pub mod report;

@@ -17,6 +17,7 @@ use crate::facts::{BodyPolicy, FileFacts};
 use crate::fix::{self, FilePatch};
 use crate::index::Index;
 use crate::kb::{EraChoice, Kb, RuleFamily};
+use crate::owners;
 use crate::rules::engine::{self, Analyses, EraReport};
 use crate::rules::{CheckReport, Code, RuleFilter};
 use crate::scan::{self, Scan};
@@ -160,14 +161,17 @@ impl Session {
         };
         let (mut scan, build) = self.scan(&bodies)?;
         let index = Index::build(&scan, kb);
-        let (sleep, (entries, bkl, use_counts)) = rayon::join(
+        let (sleep, (entries, bkl, owners, use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
                 let bkl = filter
                     .runs(Code::Mr004, kb.data.era.rules)
                     .then(|| bkl::analyse(&index, kb, &entries));
-                (entries, bkl, UseCountKnowledge::new(&index, kb))
+                let owners = filter
+                    .runs(Code::Mr101, kb.data.era.rules)
+                    .then(|| owners::analyse(&index, kb, &build));
+                (entries, bkl, owners, UseCountKnowledge::new(&index, kb))
             },
         );
         let analyses = Analyses {
@@ -180,6 +184,7 @@ impl Session {
                 None => &NoSleep,
             },
             use_counts: &use_counts,
+            owners: owners.as_ref(),
         };
         let mut report = engine::run(&analyses, filter);
         report.era = Some(EraReport {

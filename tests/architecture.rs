@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "analyses",
         &[
-            "chain", "cfg", "paths", "entries", "sleep", "bkl", "usecount",
+            "chain", "cfg", "paths", "entries", "sleep", "bkl", "usecount", "owners",
         ],
     ),
     ("rules", &["rules"]),

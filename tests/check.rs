@@ -149,3 +149,13 @@ fn string_fixtures_and_the_expectation_diff() {
         "missing:\n  drivers/char/a.c:1: MR003\nunexpected:\n  drivers/char/a.c:2: MR001\n"
     );
 }
+
+/// MR101 on a 6.x tree: tables handed to a routine that pins their owner, in modules that can
+/// be unloaded, without an owner. The era comes from the fixture's top-level Makefile.
+#[test]
+fn owner_fixtures_meet_their_inline_expectations() {
+    let tree = Tree::fixture("owners");
+    let report = support::assert_expectations(&tree);
+    assert!(report.findings.iter().all(|f| f.rule == Code::Mr101));
+    assert_eq!(support::expectations(&tree).len(), 6, "the fixtures lost expectations");
+}

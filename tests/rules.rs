@@ -320,3 +320,52 @@ module_init(maze_init);
     let text = rendered("MR007", &module);
     snapshot!("mr007", text);
 }
+
+#[test]
+fn mr101_missing_owner() {
+    let text = rendered(
+        "MR101",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /fs/anon_inodes.c
+#include <linux/fs.h>
+
+struct file *anon_inode_getfile(const char *name, const struct file_operations *fops, void *priv)
+{
+	if (fops->owner && !try_module_get(fops->owner))
+		return NULL;
+	return NULL;
+}
+//- /drivers/misc/buzz.c
+#include <linux/fs.h>
+
+struct dentry *debugfs_create_file(const char *name, unsigned short mode, struct dentry *parent,
+				   void *data, const struct file_operations *fops);
+
+static int buzz_open(struct inode *inode, struct file *file)
+{
+	return 0;
+}
+
+static const struct file_operations buzz_fops = { /* expect: MR101 */
+	.open		= buzz_open,
+};
+
+static int buzz_init(void)
+{
+	debugfs_create_file("buzz", 0444, NULL, NULL, &buzz_fops);
+	return 0;
+}
+
+static void buzz_exit(void)
+{
+}
+
+module_init(buzz_init);
+module_exit(buzz_exit);
+"#,
+    );
+    snapshot!("mr101", text);
+}

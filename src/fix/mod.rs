@@ -1,9 +1,10 @@
-//! Fixes for MR001, MR002 and MR003: [`routine`] rewrites one routine as the mail asks,
+//! Fixes for MR001, MR002 and MR003, and MR101's owner ([`owner`]): [`routine`] rewrites one routine as the mail asks,
 //! [`diff`] renders `--diff`, [`plan`] turns a report's findings and their files' texts into patches, [`apply`] is the
 //! one place that writes a source file.
 
 mod apply;
 mod diff;
+mod owner;
 mod plan;
 mod routine;
 

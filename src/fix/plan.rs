@@ -90,6 +90,9 @@ pub fn plan(
         let mut text = original.clone();
         let mut fixed = Vec::new();
         let mut fixed_routines = Vec::new();
+        let (owner_ids, finding_ids): (Vec<usize>, Vec<usize>) = finding_ids
+            .into_iter()
+            .partition(|&i| report.findings[i].rule == Code::Mr101);
         // Bottom up: a fix moves only the text below it, so the spans of the routines above
         // stay true.
         let mut routines: Vec<(u32, &str)> = finding_ids
@@ -142,6 +145,20 @@ pub fn plan(
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
             }
         }
+        for i in owner_ids {
+            let f = &report.findings[i];
+            match add_owner_of(&mut text, f, kb, front_end) {
+                Ok(at) => {
+                    fixed.push((f.rule, f.line));
+                    fixed_routines.push(FixedRoutine {
+                        function: f.function.clone(),
+                        first_line: at.first_line,
+                        last_line: at.last_line,
+                    });
+                }
+                Err(why) => manual.push((i, why)),
+            }
+        }
         if text != original {
             patches.push(FilePatch {
                 file: file.to_string(),
@@ -157,6 +174,23 @@ pub fn plan(
         report.findings[i].help = format!("fix: manual, because {why}");
     }
     patches
+}
+
+/// MR101's fix: the owner field of the finding's slot, set to the module itself.
+fn add_owner_of(
+    text: &mut Vec<u8>,
+    f: &Finding,
+    kb: &Kb,
+    front_end: &FrontEnd,
+) -> Result<super::owner::OwnerFixed, String> {
+    let this_module = &kb.data.owners.this_module;
+    let field = f.slot.field().map(|s| s.field.as_str());
+    match field {
+        Some(field) if !this_module.is_empty() => {
+            super::owner::add_owner(text, &f.file, &f.function, field, this_module, front_end)
+        }
+        _ => Err("the knowledge base names no value for a module's own owner".to_string()),
+    }
 }
 
 /// How the core reads the count of a routine in `slot`. A callback handed over directly sits

@@ -15,6 +15,8 @@ mod builtin;
 mod era;
 mod layout;
 mod merge;
+mod module;
+mod owners;
 mod sleep;
 pub use bkl::{BklKb, Root, RootCall};
 pub use builtin::{
@@ -23,6 +25,8 @@ pub use builtin::{
 };
 pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
+pub use module::ModuleMarks;
+pub use owners::{ArgOwner, Consumer, OwnersKb, PinnedField};
 pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -55,6 +59,9 @@ pub struct KnowledgeBase {
     pub bkl: BklKb,
     #[serde(default)]
     pub sleep: SleepKb,
+    /// Owner fields the core pins, and the routines that keep such tables (2.5 on).
+    #[serde(default)]
+    pub owners: OwnersKb,
     #[serde(default, rename = "table_macro")]
     pub table_macros: Vec<TableMacro>,
     #[serde(default, rename = "copy_routine")]
@@ -121,21 +128,6 @@ pub struct UseCount {
     pub try_increment: Vec<String>,
     /// Arguments of the call forms that name the routine's own module.
     pub own_module: Vec<String>,
-}
-
-/// What marks a file as module code when no Makefile says how it is built.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModuleMarks {
-    /// Functions insmod looks up by name (`init_module`).
-    pub init_functions: Vec<String>,
-    /// File-scope macros that name the module's init routine (`module_init(fn)`).
-    pub init_macros: Vec<String>,
-    /// The preprocessor symbol defined when a file is compiled as a module (`MODULE`): a file
-    /// that tests it is written to be one.
-    pub symbol: Option<String>,
-    /// Macros (glob patterns) that export a symbol to other modules (`EXPORT_SYMBOL(name)`).
-    pub export_macros: Vec<String>,
 }
 
 /// How the core reads a name-taking routine's use count.

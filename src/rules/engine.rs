@@ -14,6 +14,7 @@ use crate::bkl::BklReport;
 use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
+use crate::owners::OwnerReport;
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
@@ -81,6 +82,8 @@ pub struct Analyses<'a> {
     pub bkl: Option<&'a BklReport>,
     pub sleep: &'a dyn SleepOracle,
     pub use_counts: &'a UseCountKnowledge,
+    /// The owner analysis; `None` when MR101 is not asked for.
+    pub owners: Option<&'a OwnerReport>,
 }
 
 /// Runs every rule. The scan must have kept the statement trees of every function
@@ -132,6 +135,10 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     }
     if let Some(bkl) = an.bkl {
         super::mr004::check(bkl, &mut findings);
+    }
+    if let Some(owners) = an.owners {
+        let this_module = &an.kb.data.owners.this_module;
+        super::mr101::check(&owners.tables, this_module, &mut findings);
     }
     findings.retain(|f| runs(f.rule));
     findings.sort_by(|a, b| {

@@ -18,6 +18,7 @@ pub mod mr004;
 pub mod mr005;
 pub mod mr006;
 pub mod mr007;
+pub mod mr101;
 
 pub mod engine;
 pub use engine::{CheckReport, CheckStats, EraReport, RuleFilter};
@@ -69,6 +70,7 @@ pub enum Code {
     Mr005,
     Mr006,
     Mr007,
+    Mr101,
 }
 
 impl Code {
@@ -82,6 +84,7 @@ impl Code {
             | Code::Mr005
             | Code::Mr006
             | Code::Mr007 => RuleFamily::UseCount,
+            Code::Mr101 => RuleFamily::ModuleRef,
         }
     }
 
@@ -94,12 +97,14 @@ impl Code {
             Code::Mr005 => "MR005",
             Code::Mr006 => "MR006",
             Code::Mr007 => "MR007",
+            Code::Mr101 => "MR101",
         }
     }
 
-    /// The rules `--diff`/`--fix` can rewrite: the increment and the failure paths of rule 2.
+    /// The rules `--diff`/`--fix` can rewrite: the increment and the failure paths of rule 2,
+    /// and a table's missing owner.
     pub fn is_fixable(self) -> bool {
-        matches!(self, Code::Mr001 | Code::Mr002 | Code::Mr003)
+        matches!(self, Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101)
     }
 }
 
@@ -130,7 +135,7 @@ pub struct Rule {
     pub right: &'static str,
 }
 
-pub const RULES: [&Rule; 7] = [
+pub const RULES: [&Rule; 8] = [
     &mr001::RULE,
     &mr002::RULE,
     &mr003::RULE,
@@ -138,6 +143,7 @@ pub const RULES: [&Rule; 7] = [
     &mr005::RULE,
     &mr006::RULE,
     &mr007::RULE,
+    &mr101::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {
@@ -164,6 +170,12 @@ pub enum Role {
     Unfollowed,
     /// A module routine the finding exposes.
     Exposed,
+    /// Where a table is handed to a routine that keeps it.
+    Handoff,
+    /// Where the core pins a module through a table's owner field.
+    Pin,
+    /// The module's exit routine: it can be unloaded.
+    Exit,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -233,7 +233,11 @@ pub struct SleepTree {
 /// THE one place the tests call the library's pipeline. Returns the answer and the warnings
 /// of the scan; an error only for a tree that cannot be read at all (a missing root).
 pub fn pipeline(root: &Path, ask: Ask) -> anyhow::Result<(Output, Vec<modrace::diag::Warning>)> {
-    let session = Session::new(vec![root.to_path_buf()], Kb::builtin(), &[], &[]);
+    // The era the tree's top-level Makefile says, as the command line chooses it.
+    let kb = modrace::source::tree_version(root)
+        .and_then(|(v, _)| Kb::builtin_for(v))
+        .unwrap_or_else(Kb::builtin);
+    let session = Session::new(vec![root.to_path_buf()], kb, &[], &[]);
     match ask {
         Ask::Check {
             filter,

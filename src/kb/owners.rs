@@ -1,0 +1,77 @@
+//! The knowledge base's `[owners]` section (2.5 on): how the core pins the module behind a
+//! table through the table's owner field, and which routines keep a table that the core later
+//! pins that way.
+//!
+//! Which structures are pinned, and through which field, is read from the tree's own core
+//! (`try_module_get(ops->owner)` with `ops` declared `struct X *`); `pinned` seeds the pins
+//! the tree makes where that reading cannot see them (inside a macro's body).
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnersKb {
+    /// Routines that pin the module their argument names and fail when it is going away
+    /// (`try_module_get`): `pin(E->F)` says the core pins `E`'s structure through `F`.
+    pub pin_routines: Vec<String>,
+    /// What a module writes for its own module (`THIS_MODULE`): the value a fix assigns.
+    pub this_module: String,
+    /// Values of an owner field that name no module (`NULL`): an owner set so is missing.
+    pub no_module: Vec<String>,
+    /// Pins the reading of the tree cannot see.
+    pub pinned: Vec<PinnedField>,
+    /// Routines that keep a table and later call into it after pinning its owner.
+    #[serde(rename = "consumer")]
+    pub consumers: Vec<Consumer>,
+}
+
+/// A structure whose owner field the core pins: `struct.field`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedField {
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    pub field: String,
+    /// Where the tree pins it, for the finding's explanation (`fops_get` in `fs/open.c`).
+    pub evidence: String,
+}
+
+/// A routine that keeps the table it is given (directly, or as a member of the structure it
+/// is given) and pins the table's owner before each call into it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    pub name: String,
+    /// 0-based index of the argument that is the table, or the structure holding it.
+    pub arg: usize,
+    /// The argument's member that holds the table (`fops` of a `struct miscdevice`).
+    #[serde(default)]
+    pub member: Option<String>,
+    /// The table's structure.
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    /// Another argument whose owner protects the table too (`cdev_init(cdev, fops)`: opening
+    /// pins `cdev->owner` before `fops`); setting it in the calling routine is enough.
+    #[serde(default)]
+    pub or_owner_of: Option<ArgOwner>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
+/// An argument's owner field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgOwner {
+    pub arg: usize,
+    pub field: String,
+}
+
+impl OwnersKb {
+    pub fn consumer(&self, name: &str) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.name == name)
+    }
+
+    pub fn is_pin_routine(&self, name: &str) -> bool {
+        self.pin_routines.iter().any(|r| r == name)
+    }
+}
