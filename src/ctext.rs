@@ -105,6 +105,16 @@ pub fn matching_bracket(code: &[u8], open: usize) -> Option<usize> {
     None
 }
 
+/// A null pointer as C writes it: `NULL`, `0`, or a cast or parentheses around one.
+pub fn is_null_pointer(expr: &str) -> bool {
+    let t: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
+    let last = t.rsplit(')').next().unwrap_or("");
+    let inner = t.trim_start_matches('(').trim_end_matches(')');
+    ["NULL", "0"]
+        .iter()
+        .any(|n| t == *n || inner == *n || (t.ends_with(n) && last == *n))
+}
+
 /// The text without whitespace and balanced enclosing parentheses: `((x))` gives `x`,
 /// `(a)+(b)` stays. Linear in the text: the brackets are matched once, not once per layer.
 pub fn strip_parens(e: &str) -> &str {

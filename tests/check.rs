@@ -4,6 +4,7 @@
 mod support;
 
 use modrace::rules::RULES;
+use modrace::kb::RuleFamily;
 use modrace::rules::{Code, RuleFilter};
 use support::Tree;
 
@@ -79,14 +80,29 @@ fn rule_examples_are_wrong_and_right() {
                 continue;
             }
             let tree = Tree::empty();
-            tree.add_fixture("check/include", "include");
-            tree.add_fixture("check/kernel", "kernel");
-            let module = format!(
-                "#include <linux/fs.h>\n{example}\n\
-                 static struct file_operations foo_fops = {{ open: foo_open }};\n\
-                 static int foo_init(void) {{ return register_chrdev(42, \"foo\", &foo_fops); }}\n\
-                 module_init(foo_init);\n"
-            );
+            let module = if rule.code.family() == RuleFamily::ModuleRef {
+                // A 6.x tree: its Makefile's version, the core that pins owners.
+                tree.add_fixture("owners/include", "include");
+                tree.add_fixture("owners/fs", "fs");
+                tree.write("Makefile", "VERSION = 6\nPATCHLEVEL = 1\n");
+                format!(
+                    "#include <linux/fs.h>\n#include <linux/debugfs.h>\n\
+                     static int frob_open(struct inode *i, struct file *f) {{ return 0; }}\n\
+                     static int frob_release(struct inode *i, struct file *f) {{ return 0; }}\n\
+                     {example}\n\
+                     static void frob_exit(void) {{ }}\n\
+                     module_init(frob_init);\nmodule_exit(frob_exit);\n"
+                )
+            } else {
+                tree.add_fixture("check/include", "include");
+                tree.add_fixture("check/kernel", "kernel");
+                format!(
+                    "#include <linux/fs.h>\n{example}\n\
+                     static struct file_operations foo_fops = {{ open: foo_open }};\n\
+                     static int foo_init(void) {{ return register_chrdev(42, \"foo\", &foo_fops); }}\n\
+                     module_init(foo_init);\n"
+                )
+            };
             tree.write("foo.c", &module);
             let report = support::check(&tree, &RuleFilter::default());
             let codes: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
@@ -157,5 +173,9 @@ fn owner_fixtures_meet_their_inline_expectations() {
     let tree = Tree::fixture("owners");
     let report = support::assert_expectations(&tree);
     assert!(report.findings.iter().all(|f| f.rule == Code::Mr101));
-    assert_eq!(support::expectations(&tree).len(), 6, "the fixtures lost expectations");
+    assert_eq!(
+        support::expectations(&tree).len(),
+        6,
+        "the fixtures lost expectations"
+    );
 }

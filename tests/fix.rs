@@ -163,7 +163,13 @@ fn owner_fixes_apply_and_leave_no_finding() {
         apply_patch(patch).expect("the patch applies");
     }
     let after = check(&tree, false);
-    assert!(after.report.findings.is_empty(), "{:#?}", after.report.findings);
+    assert!(
+        after.report.findings.is_empty(),
+        "{:#?}",
+        after.report.findings
+    );
     let frob = tree.read("drivers/misc/frob.c");
-    assert!(frob.contains("{ /* expect: MR101 */\n\t.owner\t\t= THIS_MODULE,\n\t.open\t\t= frob_open,"));
+    assert!(
+        frob.contains("{ /* expect: MR101 */\n\t.owner\t\t= THIS_MODULE,\n\t.open\t\t= frob_open,")
+    );
 }

@@ -34,8 +34,8 @@ pub fn add_owner(
         ));
     }
     let last_line = items.iter().map(|i| i.line).max().unwrap_or(first.line);
-    let start = line_start(text, first.line)
-        .ok_or_else(|| "the file changed under the fix".to_string())?;
+    let start =
+        line_start(text, first.line).ok_or_else(|| "the file changed under the fix".to_string())?;
     let end = (text[start..].iter().position(|&b| b == b'\n')).map_or(text.len(), |p| start + p);
     let line = &text[start..end];
     let new_line = owner_line(line, field, value)
@@ -77,7 +77,10 @@ fn owner_line(item: &[u8], field: &str, value: &str) -> Option<Vec<u8>> {
         Some(rest) => (rest, true),
         None => (item, false),
     };
-    let indent_len = item.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+    let indent_len = item
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count();
     let (indent, rest) = item.split_at(indent_len);
     if rest.first() != Some(&b'.') {
         return None;
@@ -139,10 +142,19 @@ mod tests {
 
     #[test]
     fn the_owner_line_follows_the_first_items_style() {
-        assert_eq!(line("\t.open\t\t= foo_open,"), "\t.owner\t\t= THIS_MODULE,\n");
-        assert_eq!(line("\t.unlocked_ioctl\t= foo_ioctl,"), "\t.owner\t\t= THIS_MODULE,\n");
+        assert_eq!(
+            line("\t.open\t\t= foo_open,"),
+            "\t.owner\t\t= THIS_MODULE,\n"
+        );
+        assert_eq!(
+            line("\t.unlocked_ioctl\t= foo_ioctl,"),
+            "\t.owner\t\t= THIS_MODULE,\n"
+        );
         assert_eq!(line("\t.open = foo_open,"), "\t.owner = THIS_MODULE,\n");
-        assert_eq!(line("    .open    = foo_open,"), "    .owner   = THIS_MODULE,\n");
+        assert_eq!(
+            line("    .open    = foo_open,"),
+            "    .owner   = THIS_MODULE,\n"
+        );
         assert_eq!(line("\t.open=foo_open,"), "\t.owner=THIS_MODULE,\n");
         assert_eq!(line("\t.open = foo_open,\r"), "\t.owner = THIS_MODULE,\r\n");
         assert!(owner_line(b"\topen: foo_open,", "owner", "THIS_MODULE").is_none());

@@ -63,20 +63,9 @@ pub fn plan(
         }
     }
     let helpers = HelperEffects::default();
-    let increment = kb
-        .data
-        .use_count
-        .increment
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    let decrement = kb
-        .data
-        .use_count
-        .decrement
-        .first()
-        .cloned()
-        .unwrap_or_default();
+    let first = |names: &[String]| names.first().cloned().unwrap_or_default();
+    let increment = first(&kb.data.use_count.increment);
+    let decrement = first(&kb.data.use_count.decrement);
     let mut patches = Vec::new();
     let mut manual: Vec<(usize, String)> = Vec::new();
     for (file, finding_ids) in by_file {
@@ -148,13 +137,9 @@ pub fn plan(
         for i in owner_ids {
             let f = &report.findings[i];
             match add_owner_of(&mut text, f, kb, front_end) {
-                Ok(at) => {
+                Ok(routine) => {
                     fixed.push((f.rule, f.line));
-                    fixed_routines.push(FixedRoutine {
-                        function: f.function.clone(),
-                        first_line: at.first_line,
-                        last_line: at.last_line,
-                    });
+                    fixed_routines.push(routine);
                 }
                 Err(why) => manual.push((i, why)),
             }
@@ -176,21 +161,27 @@ pub fn plan(
     patches
 }
 
-/// MR101's fix: the owner field of the finding's slot, set to the module itself.
+/// MR101's fix: the owner field of the finding's slot, set to the module itself; the table's
+/// lines stand for the routine a report ties the fix to.
 fn add_owner_of(
     text: &mut Vec<u8>,
     f: &Finding,
     kb: &Kb,
     front_end: &FrontEnd,
-) -> Result<super::owner::OwnerFixed, String> {
+) -> Result<FixedRoutine, String> {
     let this_module = &kb.data.owners.this_module;
     let field = f.slot.field().map(|s| s.field.as_str());
-    match field {
+    let at = match field {
         Some(field) if !this_module.is_empty() => {
-            super::owner::add_owner(text, &f.file, &f.function, field, this_module, front_end)
+            super::owner::add_owner(text, &f.file, &f.function, field, this_module, front_end)?
         }
-        _ => Err("the knowledge base names no value for a module's own owner".to_string()),
-    }
+        _ => return Err("the knowledge base names no value for a module's own owner".to_string()),
+    };
+    Ok(FixedRoutine {
+        function: f.function.clone(),
+        first_line: at.first_line,
+        last_line: at.last_line,
+    })
 }
 
 /// How the core reads the count of a routine in `slot`. A callback handed over directly sits

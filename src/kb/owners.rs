@@ -14,10 +14,15 @@ pub struct OwnersKb {
     /// Routines that pin the module their argument names and fail when it is going away
     /// (`try_module_get`): `pin(E->F)` says the core pins `E`'s structure through `F`.
     pub pin_routines: Vec<String>,
+    /// Routines that pin the module their argument names without failing (`__module_get`) and
+    /// those that may fail: with the module's own name, a pin a module may never drop.
+    pub self_pin_routines: Vec<String>,
+    /// Routines that drop a pin on the module their first argument names (`module_put`).
+    pub unpin_routines: Vec<String>,
+    /// Routines that drop a pin on the calling module itself (`module_put_and_kthread_exit`).
+    pub self_unpin_routines: Vec<String>,
     /// What a module writes for its own module (`THIS_MODULE`): the value a fix assigns.
     pub this_module: String,
-    /// Values of an owner field that name no module (`NULL`): an owner set so is missing.
-    pub no_module: Vec<String>,
     /// Pins the reading of the tree cannot see.
     pub pinned: Vec<PinnedField>,
     /// Routines that keep a table and later call into it after pinning its owner.

@@ -37,7 +37,8 @@ pub(super) fn module_exits(
             continue;
         };
         let at = (f.path.clone(), line);
-        let first = (exits.entry(module_key(f, build.origin(&f.path)))).or_insert_with(|| at.clone());
+        let first =
+            (exits.entry(module_key(f, build.origin(&f.path)))).or_insert_with(|| at.clone());
         if at < *first {
             *first = at;
         }
@@ -61,10 +62,13 @@ fn exit_macros<'a>(index: &'a Index, known: &'a [String]) -> HashSet<&'a str> {
         }
         for m in index.files.iter().flat_map(|f| f.macros.iter()) {
             if pending.contains(m.name.as_str()) && m.params.is_some() {
-                bodies.entry(m.name.as_str()).or_default().push(m.body.as_str());
+                bodies
+                    .entry(m.name.as_str())
+                    .or_default()
+                    .push(m.body.as_str());
             }
         }
-        let looked: HashSet<&str> = pending.drain().collect();
+        let looked: HashSet<&str> = std::mem::take(&mut pending);
         for name in &looked {
             bodies.entry(name).or_default();
         }
@@ -130,4 +134,29 @@ fn called_names(body: &str) -> impl Iterator<Item = &str> {
         }
         None
     })
+}
+
+/// Modules that pin themselves and never let go (`try_module_get(THIS_MODULE)` in probe, "don't
+/// allow the module to be unloaded"): they cannot be unloaded once running.
+pub(super) fn pinned_forever(index: &Index, kb: &Kb, build: &BuildInfo) -> HashSet<ModuleKey> {
+    let owners = &kb.data.owners;
+    let this_module = owners.this_module.as_str();
+    let names_self =
+        |c: &crate::facts::Call| c.args.first().is_some_and(|a| a.trim() == this_module);
+    let mut pins = HashSet::default();
+    let mut unpins = HashSet::default();
+    for f in index.files {
+        let key = || module_key(f, build.origin(&f.path));
+        for c in &f.calls {
+            if owners.self_pin_routines.contains(&c.callee) && names_self(c) {
+                pins.insert(key());
+            } else if (owners.unpin_routines.contains(&c.callee) && names_self(c))
+                || owners.self_unpin_routines.contains(&c.callee)
+            {
+                unpins.insert(key());
+            }
+        }
+    }
+    pins.retain(|k| !unpins.contains(k));
+    pins
 }

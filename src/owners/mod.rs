@@ -26,7 +26,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use rayon::prelude::*;
 
 use crate::buildinfo::{BuildInfo, ModuleOrigin};
-use crate::ctext::is_identifier;
+use crate::ctext::{is_identifier, is_null_pointer};
 use crate::facts::FileFacts;
 use crate::index::{access_path, referenced_name, Index, TableContent, VarRef};
 use crate::kb::{Consumer, Kb};
@@ -61,6 +61,8 @@ pub struct Handoff {
     pub file: String,
     pub line: u32,
     pub column: u32,
+    /// Where the consumer pins, in the knowledge base's words.
+    pub evidence: Option<String>,
 }
 
 /// A table of a pinned structure, of a module that can be unloaded, with no owner.
@@ -103,7 +105,10 @@ pub struct OwnerReport {
 pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
     let _t = crate::timing::Phase::start("owners");
     let pins = pinned_structs(index, kb);
-    let by_struct: HashMap<&str, &Pin> = pins.iter().map(|p| (p.strukt.as_str(), p)).collect();
+    let mut by_struct: HashMap<&str, Vec<&Pin>> = HashMap::default();
+    for p in &pins {
+        by_struct.entry(p.strukt.as_str()).or_default().push(p);
+    }
     let handoffs: Vec<(VarRef, &Pin, Handoff)> = (0..index.files.len())
         .into_par_iter()
         .flat_map_iter(|fi| handoffs_in(index, kb, &by_struct, fi))
@@ -113,6 +118,7 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
         per_table.entry(var).or_insert((pin, Vec::new())).1.push(h);
     }
     let exits = exits::module_exits(index, kb, build);
+    let pinned_forever = exits::pinned_forever(index, kb, build);
     let mut stats = OwnerStats::default();
     let mut tables = Vec::new();
     for (var, (pin, mut handoffs)) in per_table {
@@ -120,12 +126,13 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
         let facts = &index.files[var.file];
         let module = build.origin(&facts.path).cloned();
         let capable = crate::entries::module_capable(build, facts).0;
-        let exit = exits.get(&module_key(facts, module.as_ref())).cloned();
-        let Some(exit) = exit.filter(|_| capable && facts.path.ends_with(".c")) else {
+        let key = module_key(facts, module.as_ref());
+        let unloadable = capable && facts.path.ends_with(".c") && !pinned_forever.contains(&key);
+        let Some(exit) = exits.get(&key).cloned().filter(|_| unloadable) else {
             stats.never_unloaded += 1;
             continue;
         };
-        match owner_state(index, kb, var, pin) {
+        match owner_state(index, var, pin) {
             OwnerState::Set => stats.owned += 1,
             OwnerState::NoCode => stats.no_code += 1,
             OwnerState::Unknown => stats.unknown += 1,
@@ -197,9 +204,12 @@ fn pinned_structs(index: &Index, kb: &Kb) -> Vec<Pin> {
             },
         });
     }
-    // One pin per structure: the tree's own first, then the seed.
-    let mut seen = HashSet::default();
-    found.retain(|p| seen.insert(p.strukt.clone()));
+    // The tree's own pins of a structure, else the seed.
+    let read: HashSet<String> = (found.iter())
+        .filter(|p| matches!(p.site, PinSite::Call { .. }))
+        .map(|p| p.strukt.clone())
+        .collect();
+    found.retain(|p| matches!(p.site, PinSite::Call { .. }) || !read.contains(&p.strukt));
     found
 }
 
@@ -236,7 +246,7 @@ fn pinned_member(index: &Index, f: &FileFacts, caller: u32, arg: &str) -> Option
 fn handoffs_in<'p>(
     index: &Index,
     kb: &Kb,
-    pins: &HashMap<&str, &'p Pin>,
+    pins: &HashMap<&str, Vec<&'p Pin>>,
     fi: usize,
 ) -> Vec<(VarRef, &'p Pin, Handoff)> {
     let f = &index.files[fi];
@@ -247,7 +257,10 @@ fn handoffs_in<'p>(
         let Some(consumer) = kb.data.owners.consumer(&c.callee) else {
             continue;
         };
-        let Some(&pin) = pins.get(consumer.struct_name.as_str()) else {
+        let Some(pin) = pins.get(consumer.struct_name.as_str()).and_then(|sites| {
+            let home = index.resolve_function(fi, &consumer.name);
+            nearest(sites, home.map(|r| index.files[r.file].path.as_str()))
+        }) else {
             continue;
         };
         let Some(arg) = c.args.get(consumer.arg) else {
@@ -267,10 +280,29 @@ fn handoffs_in<'p>(
                 file: f.path.clone(),
                 line: c.line,
                 column: c.column,
+                evidence: consumer.evidence.clone(),
             },
         ));
     }
     out
+}
+
+/// The pin site closest to the consumer's definition (the longest shared directory), so that
+/// a finding cites the pin its consumer leads to rather than the first in the tree.
+fn nearest<'p>(sites: &[&'p Pin], home: Option<&str>) -> Option<&'p Pin> {
+    let dirs = |path: &str| -> usize {
+        let Some(home) = home else { return 0 };
+        (home.split('/').zip(path.split('/')))
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let shared = |p: &Pin| match &p.site {
+        PinSite::Call { file, .. } => dirs(file),
+        PinSite::Known { .. } => 0,
+    };
+    // The first of the closest, in the sites' (file, line) order.
+    let best = sites.iter().map(|p| shared(p)).max()?;
+    sites.iter().copied().find(|p| shared(p) == best)
 }
 
 /// The file-scope (or static) table variable an argument names, directly or through the
@@ -323,7 +355,9 @@ fn member_value(
             .or_else(|| stored(index.local_table(fi, caller, name).1));
     }
     let var = index.resolve_variable(fi, name)?;
-    let strukt = index.struct_name(&index.variable(var).type_name).to_string();
+    let strukt = index
+        .struct_name(&index.variable(var).type_name)
+        .to_string();
     stored(index.table_values(var, &strukt))
 }
 
@@ -364,7 +398,7 @@ enum OwnerState {
 
 /// Whether the table's owner field is set: by its initializer or by an assignment
 /// `NAME.F = value` wherever the name is visible.
-fn owner_state(index: &Index, kb: &Kb, var: VarRef, pin: &Pin) -> OwnerState {
+fn owner_state(index: &Index, var: VarRef, pin: &Pin) -> OwnerState {
     let v = index.variable(var);
     if let Some(init) = &v.init {
         let designated = init.items.iter().any(|i| !i.designators.is_empty());
@@ -376,11 +410,12 @@ fn owner_state(index: &Index, kb: &Kb, var: VarRef, pin: &Pin) -> OwnerState {
             return OwnerState::Unknown;
         }
     }
-    let no_module = &kb.data.owners.no_module;
     let values = index.table_values(var, &pin.strukt);
     // A table that holds none of the tree's functions runs no code the module could take away.
     let runs_code = values.iter().any(|t| match &t.value {
-        TableContent::Expr(e) => referenced_name(e).is_some_and(|n| index.resolve_function(t.file, n).is_some()),
+        TableContent::Expr(e) => {
+            referenced_name(e).is_some_and(|n| index.resolve_function(t.file, n).is_some())
+        }
         TableContent::List(_) => false,
     });
     if !runs_code {
@@ -390,7 +425,7 @@ fn owner_state(index: &Index, kb: &Kb, var: VarRef, pin: &Pin) -> OwnerState {
         .into_iter()
         .filter(|t| t.field == pin.field)
         .any(|t| match &t.value {
-            TableContent::Expr(e) => !no_module.iter().any(|n| n == e.trim()),
+            TableContent::Expr(e) => !is_null_pointer(e),
             TableContent::List(_) => true,
         });
     if set {

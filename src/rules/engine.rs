@@ -14,8 +14,8 @@ use crate::bkl::BklReport;
 use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
-use crate::owners::OwnerReport;
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
+use crate::owners::OwnerReport;
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::{Code, EntryContext, Finding};

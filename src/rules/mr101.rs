@@ -27,13 +27,23 @@ routines).",
 \t.open\t\t= frob_open,
 \t.release\t= frob_release,
 };
-...
-\tdebugfs_create_file(\"frob\", 0444, dir, priv, &frob_fops);",
+
+static int frob_init(void)
+{
+\tdebugfs_create_file(\"frob\", 0444, NULL, NULL, &frob_fops);
+\treturn 0;
+}",
     right: "static const struct file_operations frob_fops = {
 \t.owner\t\t= THIS_MODULE,
 \t.open\t\t= frob_open,
 \t.release\t= frob_release,
-};",
+};
+
+static int frob_init(void)
+{
+\tdebugfs_create_file(\"frob\", 0444, NULL, NULL, &frob_fops);
+\treturn 0;
+}",
 };
 
 pub fn check(tables: &[UnownedTable], this_module: &str, out: &mut Vec<Finding>) {
@@ -47,7 +57,9 @@ fn finding(t: &UnownedTable, this_module: &str) -> Finding {
         c.dedup();
         c
     };
-    let pinned_where = match &pin.site {
+    // The consumer's own pin, in the knowledge base's words, else a pin read off the tree.
+    let consumer_pin = t.handoffs.iter().find_map(|h| h.evidence.clone());
+    let pinned_where = consumer_pin.unwrap_or_else(|| match &pin.site {
         PinSite::Call {
             routine,
             file,
@@ -55,7 +67,7 @@ fn finding(t: &UnownedTable, this_module: &str) -> Finding {
             ..
         } => format!("{routine} at {file}:{line}"),
         PinSite::Known { evidence } => evidence.clone(),
-    };
+    });
     let message = format!(
         "`{}` has no {}: {} keeps it, and the core pins a table's module through `{}.{}` \
 before calling into it ({pinned_where}); with none set nothing is pinned, and rmmod can free the \
@@ -102,11 +114,17 @@ module while its routines run",
             file,
             *line,
             *column,
-            format!("the core pins struct {} through {} here", pin.strukt, pin.field),
+            format!(
+                "the core pins struct {} through {} here",
+                pin.strukt, pin.field
+            ),
         ));
     }
     let (exit_file, exit_line) = &t.exit;
-    let module = t.module.as_ref().map_or(String::new(), |m| format!(" {}", m.module));
+    let module = t
+        .module
+        .as_ref()
+        .map_or(String::new(), |m| format!(" {}", m.module));
     evidence.push(at(
         Role::Exit,
         exit_file,
@@ -126,6 +144,9 @@ module while its routines run",
         message,
         evidence,
         chain: Vec::new(),
-        help: format!("add `.{} = {this_module},` to the initializer of `{}`", pin.field, t.name),
+        help: format!(
+            "add `.{} = {this_module},` to the initializer of `{}`",
+            pin.field, t.name
+        ),
     }
 }
