@@ -161,7 +161,7 @@ impl Session {
         };
         let (mut scan, build) = self.scan(&bodies)?;
         let index = Index::build(&scan, kb);
-        let (sleep, (entries, bkl, owners, use_counts)) = rayon::join(
+        let (sleep, (entries, bkl, (owners, get_leaks), use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
@@ -171,7 +171,11 @@ impl Session {
                 let owners = filter
                     .runs(Code::Mr101, kb.data.era.rules)
                     .then(|| owners::analyse(&index, kb, &build));
-                (entries, bkl, owners, UseCountKnowledge::new(&index, kb))
+                let get_leaks = filter
+                    .runs(Code::Mr103, kb.data.era.rules)
+                    .then(|| owners::get_leaks(&index, kb));
+                let use_counts = UseCountKnowledge::new(&index, kb);
+                (entries, bkl, (owners, get_leaks), use_counts)
             },
         );
         let analyses = Analyses {
@@ -185,6 +189,7 @@ impl Session {
             },
             use_counts: &use_counts,
             owners: owners.as_ref(),
+            get_leaks: get_leaks.as_deref(),
         };
         let mut report = engine::run(&analyses, filter);
         report.era = Some(EraReport {

@@ -369,3 +369,34 @@ module_exit(buzz_exit);
     );
     snapshot!("mr101", text);
 }
+
+#[test]
+fn mr103_get_leak_on_failure() {
+    let text = rendered(
+        "MR103",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/misc/hoist.c
+struct hoist_ops {
+	struct module *owner;
+};
+
+struct hoist {
+	const struct hoist_ops *ops;
+	int ready;
+};
+
+static int hoist_attach(struct hoist *h)
+{
+	if (!try_module_get(h->ops->owner))
+		return -ENODEV;
+	if (!h->ready)
+		return -EAGAIN; /* expect: MR103 */
+	return 0;
+}
+"#,
+    );
+    snapshot!("mr103", text);
+}

@@ -16,6 +16,7 @@ mod decls;
 mod guards;
 mod kinds;
 mod lower;
+mod recover;
 mod syntax;
 mod vocabulary;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
@@ -397,6 +398,7 @@ pub fn extract_with(
         }
         SPARE_TREE.with(|t| t.replace(syntax));
     }
+    recover::file_scope_calls(&normalized.parse_input, &mut facts, &front_end.vocabulary);
     facts.macros = normalized.macros;
     facts.too_deep_condition = normalized.too_deep_condition;
     facts

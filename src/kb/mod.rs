@@ -404,6 +404,7 @@ impl Kb {
     pub fn body_words(&self) -> Vec<String> {
         let u = &self.data.use_count;
         let b = &self.data.bkl;
+        let o = &self.data.owners;
         u.increment
             .iter()
             .chain(&u.decrement)
@@ -411,6 +412,9 @@ impl Kb {
             .chain(&b.lock)
             .chain(&b.unlock)
             .chain(&b.depth_preserving)
+            .chain(&o.pin_routines)
+            .chain(&o.self_pin_routines)
+            .chain(&o.unpin_routines)
             .cloned()
             .collect()
     }

@@ -32,6 +32,8 @@ use crate::index::{access_path, referenced_name, Index, TableContent, VarRef};
 use crate::kb::{Consumer, Kb};
 
 mod exits;
+mod gets;
+pub use gets::{get_leaks, GetLeak};
 
 /// Where the core pins a structure's module through one of its fields.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -220,7 +220,10 @@ fn footer(
 ) {
     let mut extra: Vec<(&str, String)> = Vec::new();
     let slot = f.slot.to_string();
-    if !f.function.is_empty() && !f.message.contains(slot.as_str()) {
+    // The slot a use-count finding's routine is reached through; the later eras' findings
+    // name their table or reference in the message.
+    let reached = f.rule.family() == crate::kb::RuleFamily::UseCount;
+    if reached && !f.function.is_empty() && !f.message.contains(slot.as_str()) {
         extra.push((
             "note",
             format!("`{}` is reached by name through `{}`", f.function, f.slot),

@@ -15,7 +15,7 @@ use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
-use crate::owners::OwnerReport;
+use crate::owners::{GetLeak, OwnerReport};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::{Code, EntryContext, Finding};
@@ -84,6 +84,8 @@ pub struct Analyses<'a> {
     pub use_counts: &'a UseCountKnowledge,
     /// The owner analysis; `None` when MR101 is not asked for.
     pub owners: Option<&'a OwnerReport>,
+    /// Failure returns that keep a module reference; `None` when MR103 is not asked for.
+    pub get_leaks: Option<&'a [GetLeak]>,
 }
 
 /// Runs every rule. The scan must have kept the statement trees of every function
@@ -139,6 +141,9 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     if let Some(owners) = an.owners {
         let this_module = &an.kb.data.owners.this_module;
         super::mr101::check(&owners.tables, this_module, &mut findings);
+    }
+    if let Some(leaks) = an.get_leaks {
+        super::mr103::check(leaks, &mut findings);
     }
     findings.retain(|f| runs(f.rule));
     findings.sort_by(|a, b| {

@@ -19,6 +19,7 @@ pub mod mr005;
 pub mod mr006;
 pub mod mr007;
 pub mod mr101;
+pub mod mr103;
 
 pub mod engine;
 pub use engine::{CheckReport, CheckStats, EraReport, RuleFilter};
@@ -71,6 +72,7 @@ pub enum Code {
     Mr006,
     Mr007,
     Mr101,
+    Mr103,
 }
 
 impl Code {
@@ -84,7 +86,7 @@ impl Code {
             | Code::Mr005
             | Code::Mr006
             | Code::Mr007 => RuleFamily::UseCount,
-            Code::Mr101 => RuleFamily::ModuleRef,
+            Code::Mr101 | Code::Mr103 => RuleFamily::ModuleRef,
         }
     }
 
@@ -98,6 +100,7 @@ impl Code {
             Code::Mr006 => "MR006",
             Code::Mr007 => "MR007",
             Code::Mr101 => "MR101",
+            Code::Mr103 => "MR103",
         }
     }
 
@@ -135,7 +138,7 @@ pub struct Rule {
     pub right: &'static str,
 }
 
-pub const RULES: [&Rule; 8] = [
+pub const RULES: [&Rule; 9] = [
     &mr001::RULE,
     &mr002::RULE,
     &mr003::RULE,
@@ -144,6 +147,7 @@ pub const RULES: [&Rule; 8] = [
     &mr006::RULE,
     &mr007::RULE,
     &mr101::RULE,
+    &mr103::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {

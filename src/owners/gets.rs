@@ -1,0 +1,229 @@
+//! References a routine takes on a module and keeps on a failure path: after a successful
+//! `try_module_get(X)` (or `__module_get(X)`), a return that fails (a negative errno, `NULL`)
+//! with no `module_put(X)` on the way leaves X pinned for good.
+//!
+//! Each routine that takes a reference is walked once per module expression it pins, with the
+//! use-count path analysis ([`crate::paths`]): the get raises the count on the paths where it
+//! succeeds (its own failure branch is not a leak), the put lowers it, and a routine that
+//! returns success with the reference held hands it to whatever it set up (the `Pin`
+//! discipline: an open routine whose release puts).
+
+use rayon::prelude::*;
+
+use crate::facts::{Call, Expr, Function, Span, StmtKind, Value};
+use crate::index::Index;
+use crate::kb::{Kb, OwnersKb};
+use crate::paths::{self, CallOracle, CountEffect, Discipline, Outcomes, SlotRules};
+use crate::usecount::fail_value;
+
+/// A failure return that keeps a module reference.
+#[derive(Debug, Clone)]
+pub struct GetLeak {
+    pub function: String,
+    pub file: String,
+    /// The module expression pinned, as written (spaces dropped).
+    pub target: String,
+    /// The routine that took the reference.
+    pub get_routine: String,
+    pub get_at: Span,
+    pub return_at: Span,
+    /// The routine that drops it, to name in the help.
+    pub put_routine: String,
+}
+
+/// Every leaking failure return in the tree, by file and line.
+pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
+    let owners = &kb.data.owners;
+    let Some(put) = owners.unpin_routines.first() else {
+        return Vec::new();
+    };
+    let mut leaks: Vec<GetLeak> = (0..index.files.len())
+        .into_par_iter()
+        .flat_map_iter(|fi| {
+            let f = &index.files[fi];
+            let mut out = Vec::new();
+            for (func, function) in f.functions.iter().enumerate() {
+                if function.body.is_empty() {
+                    continue;
+                }
+                for (target, get_routine) in targets(function, &f.calls, func as u32, owners) {
+                    let oracle = GetOracle {
+                        index,
+                        file: fi,
+                        calls: &f.calls,
+                        owners,
+                        target: &target,
+                    };
+                    let rules = SlotRules {
+                        discipline: Discipline::Pin,
+                        fail: fail_value(function),
+                    };
+                    if returns_nothing(function) {
+                        continue;
+                    }
+                    let report = paths::analyse(function, &oracle, rules);
+                    // One finding per reference: the first leaking return that fails by
+                    // what it returns (`-EIO`, `NULL`), not by the walk's reading of a variable.
+                    let definite = report
+                        .leaks
+                        .iter()
+                        .filter(|l| fails_as_written(function, l.1));
+                    if let Some(&(get_at, return_at)) = definite.min_by_key(|l| l.1.start) {
+                        out.push(GetLeak {
+                            function: function.name.clone(),
+                            file: f.path.clone(),
+                            target: target.clone(),
+                            get_routine,
+                            get_at,
+                            return_at,
+                            put_routine: put.clone(),
+                        });
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    leaks.sort_by(|a, b| {
+        (&a.file, a.return_at.line, &a.target).cmp(&(&b.file, b.return_at.line, &b.target))
+    });
+    leaks
+}
+
+/// The return at `at` returns a literal failure: a negated error code, a negative number or a
+/// null pointer.
+fn fails_as_written(function: &Function, at: Span) -> bool {
+    let fails = |value: &Value| match value {
+        Value::NegErrno(_) | Value::Null => true,
+        Value::Int(n) => *n < 0,
+        _ => false,
+    };
+    function.body.stmts.iter().any(|s| {
+        s.span.start == at.start
+            && matches!(&s.kind, StmtKind::Return(Some(Expr { value, .. })) if fails(value))
+    })
+}
+
+/// A `void` routine cannot say it failed.
+fn returns_nothing(function: &Function) -> bool {
+    function.return_type.trim() == "void"
+}
+
+/// The module expressions routine `func` takes a reference on, each with the first routine
+/// that takes it. A get tested together with something else (`if (cd && !try_module_get(..))`)
+/// is left out: the walk does not model that `&&` and `||` skip their right side, so it would
+/// take the reference on paths where the get never ran.
+fn targets(
+    function: &Function,
+    calls: &[Call],
+    func: u32,
+    owners: &OwnersKb,
+) -> Vec<(String, String)> {
+    let short_circuit = short_circuit_calls(function);
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    for (i, c) in calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.caller == Some(func))
+    {
+        if short_circuit.contains(&(i as u32)) {
+            if let Some(arg) = c.args.first() {
+                skipped.push(squeeze(arg));
+            }
+            continue;
+        }
+        let gets = owners.is_pin_routine(&c.callee) || owners.self_pin_routines.contains(&c.callee);
+        let Some(arg) = c.args.first().filter(|_| gets) else {
+            continue;
+        };
+        let target = squeeze(arg);
+        if !out.iter().any(|(t, _)| *t == target) {
+            out.push((target, c.callee.clone()));
+        }
+    }
+    out.retain(|(t, _)| !skipped.contains(t));
+    out
+}
+
+/// The calls that sit under a `&&` or `||` in a condition or a returned value.
+fn short_circuit_calls(function: &Function) -> Vec<u32> {
+    fn walk(v: &Value, under: bool, out: &mut Vec<u32>) {
+        match v {
+            Value::Call(i) if under => out.push(*i),
+            Value::Not(a) => walk(a, under, out),
+            Value::Cmp(a, _, b) => {
+                walk(a, under, out);
+                walk(b, under, out);
+            }
+            Value::And(a, b) | Value::Or(a, b) => {
+                walk(a, true, out);
+                walk(b, true, out);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for e in function.body.exprs() {
+        walk(&e.value, false, &mut out);
+    }
+    out
+}
+
+/// Whether `callee`, a routine of the tree, drops some module reference itself (`fbcon_release`
+/// puts what `fbcon_open` got): calling it counts as the put.
+fn puts_itself(index: &Index, file: usize, callee: &str, owners: &OwnersKb) -> bool {
+    let Some(r) = index.resolve_function(file, callee) else {
+        return false;
+    };
+    (index.files[r.file].calls.iter())
+        .filter(|c| c.caller == Some(r.func as u32))
+        .any(|c| owners.unpin_routines.contains(&c.callee))
+}
+
+fn squeeze(expr: &str) -> String {
+    expr.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The count of one module expression: gets raise it, puts lower it, nothing else touches it.
+struct GetOracle<'a> {
+    index: &'a Index<'a>,
+    file: usize,
+    calls: &'a [Call],
+    owners: &'a OwnersKb,
+    target: &'a str,
+}
+
+impl CallOracle for GetOracle<'_> {
+    fn may_sleep(&self, _call: u32) -> bool {
+        false
+    }
+
+    fn call_effect(&self, call: u32) -> CountEffect {
+        let Some(c) = self.calls.get(call as usize) else {
+            return CountEffect::None;
+        };
+        let o = self.owners;
+        if c.args.first().is_none_or(|a| squeeze(a) != self.target) {
+            let helper = !c.indirect && !o.unpin_routines.contains(&c.callee);
+            if helper && puts_itself(self.index, self.file, &c.callee, o) {
+                return CountEffect::Decrement;
+            }
+            return CountEffect::None;
+        }
+        if o.is_pin_routine(&c.callee) {
+            // Succeeds (true) when it took the reference.
+            CountEffect::Split(Outcomes::pins_when(true))
+        } else if o.self_pin_routines.contains(&c.callee) {
+            CountEffect::Increment
+        } else if o.unpin_routines.contains(&c.callee) {
+            CountEffect::Decrement
+        } else {
+            CountEffect::None
+        }
+    }
+
+    fn name_effect(&self, _name: &str) -> CountEffect {
+        CountEffect::None
+    }
+}
