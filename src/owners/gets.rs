@@ -119,7 +119,15 @@ fn targets(
     func: u32,
     owners: &OwnersKb,
 ) -> Vec<(String, String)> {
-    let short_circuit = short_circuit_calls(function);
+    let mut short_circuit = short_circuit_calls(function);
+    // A get inside another call's argument that is itself a test (`unlikely(a && !get(..))`).
+    for (i, c) in calls.iter().enumerate().filter(|(_, c)| c.caller == Some(func)) {
+        let wrapped = calls.iter().filter(|w| w.caller == Some(func) && w.line == c.line);
+        let tested = |a: &String| (a.contains("&&") || a.contains("||")) && a.contains(&*c.callee);
+        if wrapped.flat_map(|w| w.args.iter()).any(tested) {
+            short_circuit.push(i as u32);
+        }
+    }
     let mut out: Vec<(String, String)> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
     for (i, c) in calls
