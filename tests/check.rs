@@ -104,7 +104,16 @@ fn rule_examples_are_wrong_and_right() {
                 )
             };
             tree.write("foo.c", &module);
-            let report = support::check(&tree, &RuleFilter::default());
+            // A preview rule runs when selected by name; the others with every rule.
+            let only = RuleFilter {
+                select: if rule.preview {
+                    vec![rule.code]
+                } else {
+                    vec![]
+                },
+                ignore: vec![],
+            };
+            let report = support::check(&tree, &only);
             let codes: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
             if wrong {
                 assert!(
@@ -171,7 +180,14 @@ fn string_fixtures_and_the_expectation_diff() {
 #[test]
 fn owner_fixtures_meet_their_inline_expectations() {
     let tree = Tree::fixture("owners");
-    let report = support::assert_expectations(&tree);
+    // MR103 is a preview rule: it runs when selected.
+    let both = RuleFilter {
+        select: vec![Code::Mr101, Code::Mr103],
+        ignore: vec![],
+    };
+    let report = support::assert_expectations_with(&tree, &both);
+    let by_default = support::check(&tree, &RuleFilter::default());
+    assert!(by_default.findings.iter().all(|f| f.rule == Code::Mr101));
     assert!(report
         .findings
         .iter()

@@ -49,12 +49,12 @@ int request_irq(unsigned int irq, void (*handler)(int, void *), unsigned long fl
 /// renders the findings of `code` as text.
 fn rendered(code: &str, module: &str) -> String {
     let tree = Tree::from_text(&format!("{PRELUDE}{module}"));
-    support::assert_expectations(&tree);
     let code = rules::rule(code).expect("a rule code").code;
     let only = RuleFilter {
         select: vec![code],
         ignore: vec![],
     };
+    support::assert_expectations_with(&tree, &only);
     let report = support::check(&tree, &only);
     assert!(
         !report.findings.is_empty() && report.findings.iter().all(|f| f.rule == code),

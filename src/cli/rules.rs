@@ -10,8 +10,13 @@ use super::write_stdout;
 pub fn list() -> anyhow::Result<ExitCode> {
     let mut text = String::new();
     for r in RULES {
+        let preview = if r.preview {
+            " (preview: only with --select)"
+        } else {
+            ""
+        };
         text.push_str(&format!(
-            "{}  {:<18} {:<8} {}\n",
+            "{}  {:<19} {:<8} {}{preview}\n",
             r.code,
             r.name,
             r.severity.as_str(),

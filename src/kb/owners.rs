@@ -21,6 +21,9 @@ pub struct OwnersKb {
     pub unpin_routines: Vec<String>,
     /// Routines that drop a pin on the calling module itself (`module_put_and_kthread_exit`).
     pub self_unpin_routines: Vec<String>,
+    /// Routines that make an error pointer (`ERR_PTR`): a routine that returns one fails so,
+    /// and its NULL may be a success.
+    pub error_pointer_routines: Vec<String>,
     /// What a module writes for its own module (`THIS_MODULE`): the value a fix assigns.
     pub this_module: String,
     /// Pins the reading of the tree cannot see.

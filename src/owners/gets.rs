@@ -10,7 +10,8 @@
 
 use rayon::prelude::*;
 
-use crate::facts::{Call, Expr, Function, Span, StmtKind, Value};
+use crate::ctext::is_ident_char;
+use crate::facts::{Call, Event, Expr, FieldAssign, Function, Span, StmtKind, Value};
 use crate::index::Index;
 use crate::kb::{Kb, OwnersKb};
 use crate::paths::{self, CallOracle, CountEffect, Discipline, Outcomes, SlotRules};
@@ -46,7 +47,9 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
                 if function.body.is_empty() {
                     continue;
                 }
-                for (target, get_routine) in targets(function, &f.calls, func as u32, owners) {
+                for (target, get_routine) in
+                    targets(function, &f.calls, &f.field_assigns, func as u32, owners)
+                {
                     let oracle = GetOracle {
                         index,
                         file: fi,
@@ -67,7 +70,7 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
                     let definite = report
                         .leaks
                         .iter()
-                        .filter(|l| fails_as_written(function, l.1));
+                        .filter(|l| fails_as_written(function, &f.calls, owners, l.1));
                     if let Some(&(get_at, return_at)) = definite.min_by_key(|l| l.1.start) {
                         out.push(GetLeak {
                             function: function.name.clone(),
@@ -92,9 +95,15 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
 
 /// The return at `at` returns a literal failure: a negated error code, a negative number or a
 /// null pointer.
-fn fails_as_written(function: &Function, at: Span) -> bool {
+fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: Span) -> bool {
+    // A routine that fails with an error pointer (`ERR_PTR(-ENOENT)`) may succeed with NULL.
+    let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.error_pointer_routines.contains(&c.callee)));
+    let null_succeeds = function.body.stmts.iter().any(
+        |s| matches!(&s.kind, StmtKind::Return(Some(Expr { value, .. })) if error_pointer(value)),
+    );
     let fails = |value: &Value| match value {
-        Value::NegErrno(_) | Value::Null => true,
+        Value::NegErrno(_) => true,
+        Value::Null => !null_succeeds,
         Value::Int(n) => *n < 0,
         _ => false,
     };
@@ -116,13 +125,20 @@ fn returns_nothing(function: &Function) -> bool {
 fn targets(
     function: &Function,
     calls: &[Call],
+    fields: &[FieldAssign],
     func: u32,
     owners: &OwnersKb,
 ) -> Vec<(String, String)> {
     let mut short_circuit = short_circuit_calls(function);
     // A get inside another call's argument that is itself a test (`unlikely(a && !get(..))`).
-    for (i, c) in calls.iter().enumerate().filter(|(_, c)| c.caller == Some(func)) {
-        let wrapped = calls.iter().filter(|w| w.caller == Some(func) && w.line == c.line);
+    for (i, c) in calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.caller == Some(func))
+    {
+        let wrapped = calls
+            .iter()
+            .filter(|w| w.caller == Some(func) && w.line == c.line);
         let tested = |a: &String| (a.contains("&&") || a.contains("||")) && a.contains(&*c.callee);
         if wrapped.flat_map(|w| w.args.iter()).any(tested) {
             short_circuit.push(i as u32);
@@ -130,6 +146,7 @@ fn targets(
     }
     let mut out: Vec<(String, String)> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
+    let this_module = owners.this_module.as_str();
     for (i, c) in calls
         .iter()
         .enumerate()
@@ -146,12 +163,110 @@ fn targets(
             continue;
         };
         let target = squeeze(arg);
+        // Not judged: a get in a loop (the walk merges iterations), or whose module is reached
+        // from a variable the routine then stores or hands on (a field or an object put later).
+        let handed = root_of(&target)
+            .filter(|_| target != this_module)
+            .is_some_and(|root| {
+                let param = (function.params.iter()).any(|p| p.name.as_deref() == Some(root));
+                handed_on(calls, fields, func, c.line, root, !param, owners)
+            });
+        if in_loop(function, i as u32) || handed {
+            skipped.push(target);
+            continue;
+        }
         if !out.iter().any(|(t, _)| *t == target) {
             out.push((target, c.callee.clone()));
         }
     }
     out.retain(|(t, _)| !skipped.contains(t));
     out
+}
+
+/// The variable a module expression starts from: `client` in `client->dev.driver->owner`.
+fn root_of(target: &str) -> Option<&str> {
+    let t = target.trim_start_matches(['(', '&', '*']);
+    let end = t.find(|c: char| !is_ident_char(c)).unwrap_or(t.len());
+    (end > 0 && end < t.len()).then(|| &t[..end])
+}
+
+/// Whether `root` is stored into a field (`port->client = client`) or, for a local the routine
+/// made (`with_calls`), passed to a call other than a get or put, at or after line `from` of
+/// routine `func`. A parameter passed on is what the routine works on, not a hand-over.
+fn handed_on(
+    calls: &[Call],
+    fields: &[FieldAssign],
+    func: u32,
+    from: u32,
+    root: &str,
+    with_calls: bool,
+    owners: &OwnersKb,
+) -> bool {
+    let names = |text: &str| has_word(text, root);
+    let stored = (fields.iter())
+        .filter(|a| a.caller == Some(func) && a.line >= from)
+        .any(|a| names(&a.value));
+    let refs = |c: &&Call| {
+        !(owners.is_pin_routine(&c.callee)
+            || owners.self_pin_routines.contains(&c.callee)
+            || owners.unpin_routines.contains(&c.callee))
+    };
+    let passed = (calls.iter())
+        .filter(|c| c.caller == Some(func) && c.line >= from)
+        .filter(refs)
+        .any(|c| c.args.iter().any(|a| names(a)));
+    stored || (with_calls && passed)
+}
+
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(is_ident_char) && !after.is_some_and(is_ident_char)
+    })
+}
+
+/// Whether call `call` runs inside a loop of the routine: a `for`/`while`/`do` around it, or
+/// a label before it that a later `goto` jumps back to.
+fn in_loop(function: &Function, call: u32) -> bool {
+    let stmts = &function.body.stmts;
+    fn exprs(s: &crate::facts::Stmt) -> Vec<&Expr> {
+        match &s.kind {
+            StmtKind::Expr(e)
+            | StmtKind::Declare(e)
+            | StmtKind::If { cond: e, .. }
+            | StmtKind::Switch { cond: e, .. }
+            | StmtKind::While { cond: e, .. }
+            | StmtKind::DoWhile { cond: e, .. } => vec![e],
+            StmtKind::Return(Some(e)) => vec![e],
+            _ => Vec::new(),
+        }
+    }
+    let Some(at) = stmts
+        .iter()
+        .find(|s| {
+            exprs(s)
+                .iter()
+                .any(|e| e.events.contains(&Event::Call(call)))
+        })
+        .map(|s| s.span.start)
+    else {
+        return false;
+    };
+    let looped = stmts.iter().any(|s| {
+        matches!(
+            s.kind,
+            StmtKind::While { .. } | StmtKind::DoWhile { .. } | StmtKind::For { .. }
+        ) && s.span.start <= at
+            && at < s.span.end
+    });
+    let back_jump = stmts.iter().any(|s| match &s.kind {
+        StmtKind::Label { name, .. } if s.span.start < at => stmts
+            .iter()
+            .any(|g| matches!(&g.kind, StmtKind::Goto(to) if to == name) && g.span.start > at),
+        _ => false,
+    });
+    looped || back_jump
 }
 
 /// The calls that sit under a `&&` or `||` in a condition or a returned value.

@@ -82,7 +82,8 @@ pub struct UnownedTable {
     pub exit: (String, u32),
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+/// How the tables handed to consumers were judged (`check`'s JSON `stats.owner_tables`).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct OwnerStats {
     /// Tables handed to a consumer of a structure the tree pins.
     pub handed: usize,

@@ -32,11 +32,12 @@ pub fn markdown() -> String {
     }
     for r in RULES {
         out.push_str(&format!(
-            "\n## {} {}\n\n{}, precision {}: {}.\n\n{}\n\n**Wrong**\n\n```c\n{}\n```\n\n**Right**\n\n```c\n{}\n```\n",
+            "\n## {} {}\n\n{}, precision {}{}: {}.\n\n{}\n\n**Wrong**\n\n```c\n{}\n```\n\n**Right**\n\n```c\n{}\n```\n",
             r.code,
             r.name,
             r.severity.as_str(),
             r.precision.as_str(),
+            if r.preview { ", preview (runs only with `--select`)" } else { "" },
             r.summary,
             r.explanation,
             r.wrong,

@@ -15,7 +15,7 @@ use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
-use crate::owners::{GetLeak, OwnerReport};
+use crate::owners::{GetLeak, OwnerReport, OwnerStats};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::{Code, EntryContext, Finding};
@@ -32,10 +32,11 @@ impl RuleFilter {
         (self.select.is_empty() || self.select.contains(&code)) && !self.ignore.contains(&code)
     }
 
-    /// Whether rule `code` runs on a tree of an era with rule family `family`: selected, and
-    /// one of that era's rules.
+    /// Whether rule `code` runs on a tree of an era with rule family `family`: selected, one
+    /// of that era's rules, and named by `--select` if it is a preview rule.
     pub fn runs(&self, code: Code, family: RuleFamily) -> bool {
-        code.family() == family && self.allows(code)
+        let asked = !code.is_preview() || self.select.contains(&code);
+        code.family() == family && self.allows(code) && asked
     }
 }
 
@@ -51,6 +52,9 @@ pub struct CheckStats {
     pub incomplete: usize,
     pub findings: usize,
     pub by_rule: BTreeMap<Code, usize>,
+    /// How MR101 judged the tables handed to consumers, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_tables: Option<OwnerStats>,
     /// Wall time; only with `--timings` (outputs are the same from run to run without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds: Option<f64>,
@@ -138,9 +142,11 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     if let Some(bkl) = an.bkl {
         super::mr004::check(bkl, &mut findings);
     }
+    let mut owner_tables = None;
     if let Some(owners) = an.owners {
         let this_module = &an.kb.data.owners.this_module;
         super::mr101::check(&owners.tables, this_module, &mut findings);
+        owner_tables = Some(owners.stats);
     }
     if let Some(leaks) = an.get_leaks {
         super::mr103::check(leaks, &mut findings);
@@ -154,6 +160,7 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
             b.rule,
         ))
     });
+    stats.owner_tables = owner_tables;
     stats.files = index.files.len();
     stats.entries = an.entries.len();
     stats.findings = findings.len();

@@ -104,6 +104,11 @@ impl Code {
         }
     }
 
+    /// Whether the rule runs only when asked for by name (`--select`).
+    pub fn is_preview(self) -> bool {
+        RULES.iter().any(|r| r.code == self && r.preview)
+    }
+
     /// The rules `--diff`/`--fix` can rewrite: the increment and the failure paths of rule 2,
     /// and a table's missing owner.
     pub fn is_fixable(self) -> bool {
@@ -130,6 +135,9 @@ pub struct Rule {
     pub name: &'static str,
     pub severity: Severity,
     pub precision: Precision,
+    /// A rule whose precision is not yet good enough to run by default: it runs only when
+    /// `--select` names it.
+    pub preview: bool,
     /// One line.
     pub summary: &'static str,
     /// Plain words: what is wrong and why it matters.

@@ -9,6 +9,7 @@ pub const RULE: Rule = Rule {
     // High: the chain runs down to a primitive of the knowledge base; unknowns count as not
     // sleeping, which loses findings rather than invents them.
     precision: Precision::High,
+    preview: false,
     summary: "a name-taking entry routine may sleep before MOD_INC_USE_COUNT",
     explanation: "The kernel reaches this routine through a pointer the module registered, \
 and with a name rather than a token that would keep the module loaded. Only the big kernel \

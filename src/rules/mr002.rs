@@ -10,6 +10,7 @@ pub const RULE: Rule = Rule {
     // open cleaned up by the driver's own close (the tty convention) is still assumed not to
     // be: 2 of 6 right in a fixed-rule sample of 2.2.26 (bench/precision-2.2.26.tsv).
     precision: Precision::Medium,
+    preview: false,
     summary: "a failure return after MOD_INC_USE_COUNT does not drop the count",
     explanation: "When a name-taking routine fails, the kernel will never call the routine \
 that would drop the use count (release, close, put_super). A failure return after \

@@ -9,6 +9,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     // High: no increment anywhere in the routine; slots the core pins are data, not guesses.
     precision: Precision::High,
+    preview: false,
     summary: "a name-taking entry routine of module code never raises the use count",
     explanation: "The kernel reaches this routine by a name, so nothing holds the module while \
 it runs, and after it succeeds nothing keeps the module loaded for the object it handed out. \

@@ -19,6 +19,7 @@ pub const RULE: Rule = Rule {
     // Medium: the lock analysis is path-insensitive and ties some call sites to their slot by
     // field name only.
     precision: Precision::Medium,
+    preview: false,
     summary: "the core calls a name-taking slot without holding the big kernel lock",
     explanation: "A module routine reached by name can only raise its use count safely if \
 `rmmod` cannot run between the call and the increment. In 2.2/2.4 kernels the big kernel lock \

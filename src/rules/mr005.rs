@@ -9,6 +9,7 @@ pub const RULE: Rule = Rule {
     // Low: the order is read off the routine itself, but macros that only compute or trace
     // (`MINOR()`, a trace call) count as work: 1 of 5 right in a fixed-rule sample of 2.2.26.
     precision: Precision::Low,
+    preview: false,
     summary: "MOD_INC_USE_COUNT is not the routine's first action",
     explanation: "Nothing before the increment sleeps today, so the module cannot go away yet. \
 But the code between entry and increment is one added kmalloc or copy_from_user away from a \

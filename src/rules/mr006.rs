@@ -9,6 +9,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     // Medium: counts through helpers and conditional decrements are summarised, not run.
     precision: Precision::Medium,
+    preview: false,
     summary: "the use count is raised twice, dropped on success, or dropped without being raised",
     explanation: "The use count must end a name-taking routine raised by exactly one on \
 success (released later by the matching routine) and unchanged on failure. Two increments \

@@ -12,6 +12,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Warning,
     // Very high: the bound was hit or it was not; nothing is guessed.
     precision: Precision::VeryHigh,
+    preview: false,
     summary: "the routine is too large for the path analysis; its findings are a lower bound",
     explanation: "modrace follows every path of a name-taking entry routine, with the use \
 count and the signs of the returned variables along each. It stops after 200,000 steps, or \

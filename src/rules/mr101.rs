@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     // High until judged on trees the rule was not tuned on; see the README's precision notes.
     precision: Precision::High,
+    preview: false,
     summary: "a table the core pins through its owner field is defined without an owner",
     explanation: "Since 2.5 the core pins a module before it calls into one of its tables: \
 it takes a reference on the table's owner field (try_module_get, fops_get) and drops it when \

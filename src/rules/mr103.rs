@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
     // Medium: the walk knows gets and puts, not yet helpers that put for their caller or
     // objects whose destructor puts.
     precision: Precision::Medium,
+    // Preview: judged 1 of 4 true on 6.1 (README); runs only when --select names it.
+    preview: true,
     summary: "a module reference taken with try_module_get is kept on a failure return",
     explanation: "try_module_get() pins a module until module_put() drops the reference. A \
 routine that takes the reference and then fails, returning an error without the put, keeps the \

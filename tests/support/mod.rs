@@ -428,7 +428,13 @@ pub fn expectation_diff(expected: &BTreeSet<Expected>, got: &BTreeSet<Expected>)
 /// Checks the tree and asserts that its findings are exactly those its comments announce.
 /// Returns the report for further checks.
 pub fn assert_expectations(tree: &Tree) -> CheckReport {
-    let report = check(tree, &RuleFilter::default());
+    assert_expectations_with(tree, &RuleFilter::default())
+}
+
+/// [`assert_expectations`] with rules chosen as `--select`/`--ignore` choose them (preview
+/// rules run only when selected).
+pub fn assert_expectations_with(tree: &Tree, filter: &RuleFilter) -> CheckReport {
+    let report = check(tree, filter);
     if let Some(diff) = expectation_diff(&expectations(tree), &found(&report)) {
         panic!("{diff}\nall findings: {:#?}", report.findings);
     }
