@@ -1,11 +1,14 @@
 //! File-scope macro calls the parser lost: `module_exit(foo_exit)` written without its `;`
 //! (hundreds of 6.1 files end so) makes an error node, and the call is not lowered. A line
-//! that starts with `NAME(`, ends with `)`, sits next to a parse error at file scope and
+//! that starts with `NAME(`, ends with `)`, sits by a parse error at file scope and
 //! outside every function is taken as the file-scope call it reads as.
 
 use crate::ctext::{is_ident_byte, is_ident_start_byte, matching_paren};
 
 use super::{Call, FileFacts, Vocabulary};
+
+/// How many lines after a lost call its parse error may be reported.
+const NEAR_ERROR: u32 = 3;
 
 pub(super) fn file_scope_calls(code: &[u8], facts: &mut FileFacts, vocabulary: &Vocabulary) {
     let error_lines: Vec<u32> = (facts.errors.iter())
@@ -19,7 +22,9 @@ pub(super) fn file_scope_calls(code: &[u8], facts: &mut FileFacts, vocabulary: &
     let mut start = 0usize;
     while start < code.len() {
         let end = memchr::memchr(b'\n', &code[start..]).map_or(code.len(), |p| start + p);
-        let near_error = error_lines.iter().any(|&e| e == line || e + 1 == line);
+        // The error is where the parser noticed: on the line, the one before, or a few after
+        // (`module_exit(x)` then a blank line then `MODULE_AUTHOR(..)` reads as one declaration).
+        let near_error = error_lines.iter().any(|&e| e + 1 >= line && e <= line + NEAR_ERROR);
         if near_error && !inside_function(facts, line) && !has_call_at(facts, line) {
             if let Some(call) = macro_call(&code[start..end], line) {
                 facts.markers.module_init |= vocabulary.is_init_macro(&call.callee);
