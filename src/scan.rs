@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::cache::{Cache, Key, KeyBuilder};
 use crate::diag::Warning;
 use crate::facts::FrontEnd;
 use crate::facts::{self, BodyPolicy, FileFacts};
@@ -28,6 +29,17 @@ pub struct Scan {
     pub files: Vec<FileFacts>,
     pub warnings: Vec<Warning>,
     pub seconds: f64,
+    /// With a cache: the key of what was read (each file's path and the hash of its bytes, and
+    /// the files skipped), as [`fingerprint`] gives it.
+    pub inputs: Option<Key>,
+}
+
+/// The fact cache a scan reads and fills, and the key of everything besides a file's bytes
+/// that its facts depend on.
+#[derive(Clone, Copy)]
+pub struct FactsCache<'c> {
+    pub cache: &'c Cache,
+    pub options: Key,
 }
 
 /// Scans the given roots. Only a root that does not exist is an error.
@@ -41,20 +53,84 @@ pub fn scan_bodies(
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> anyhow::Result<Scan> {
-    scan_with(roots, |file, bytes| {
+    scan_cached(roots, front_end, bodies, None)
+}
+
+/// [`scan_bodies`], taking each file's facts from the cache when its bytes are known there and
+/// storing the others.
+pub fn scan_cached(
+    roots: &[PathBuf],
+    front_end: &FrontEnd,
+    bodies: &BodyPolicy,
+    cache: Option<FactsCache>,
+) -> anyhow::Result<Scan> {
+    scan_with(roots, cache, |file, bytes| {
         facts::extract_with(&file.display, bytes, front_end, bodies)
     })
 }
 
 /// A bare tree-sitter-c parse of the same files, for comparison (`stats --bare`).
 pub fn scan_bare(roots: &[PathBuf]) -> anyhow::Result<Scan> {
-    scan_with(roots, |file, bytes| {
+    scan_with(roots, None, |file, bytes| {
         facts::extract_bare(&file.display, bytes)
     })
 }
 
+/// The key of the files under `roots` as a cached scan reads them (without parsing anything):
+/// a whole-run memo is looked up with it, and stored only when the scan that made the result
+/// read the same.
+pub fn fingerprint(roots: &[PathBuf]) -> anyhow::Result<Key> {
+    let discovery = source::discover(roots)?;
+    let keys: Vec<Result<Key, Warning>> = discovery
+        .files
+        .par_iter()
+        .map(|file| READ.time(|| source::read_source(file)).map(|b| Key::of(&b)))
+        .collect();
+    Ok(inputs_key(&discovery, keys.iter().map(Result::as_ref)))
+}
+
+fn inputs_key<'a>(
+    discovery: &source::Discovery,
+    keys: impl Iterator<Item = Result<&'a Key, &'a Warning>>,
+) -> Key {
+    let mut b = KeyBuilder::default();
+    for w in &discovery.warnings {
+        b = b.str(&w.to_string());
+    }
+    for (file, key) in discovery.files.iter().zip(keys) {
+        b = b.str(&file.display).str(&file.path.to_string_lossy());
+        b = match key {
+            Ok(k) => b.key(*k),
+            Err(w) => b.str(&w.to_string()),
+        };
+    }
+    b.finish()
+}
+
+/// One file's facts: from the cache, or extracted (and stored).
+fn facts_of(
+    file: &SourceFile,
+    bytes: &[u8],
+    cache: Option<(FactsCache, Key)>,
+    extract: &(impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync),
+) -> FileFacts {
+    let cached = cache.and_then(|(c, key)| c.cache.get_facts(c.options, key));
+    let mut facts = cached.unwrap_or_else(|| {
+        let facts = extract(file, bytes);
+        if let Some((c, key)) = cache {
+            c.cache.put_facts(c.options, key, &facts);
+        }
+        facts
+    });
+    // The entry may have been made for the same bytes under another name.
+    facts.path.clone_from(&file.display);
+    facts.disk_path = file.path.clone();
+    facts
+}
+
 fn scan_with(
     roots: &[PathBuf],
+    cache: Option<FactsCache>,
     extract: impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync,
 ) -> anyhow::Result<Scan> {
     let start = Instant::now();
@@ -63,26 +139,31 @@ fn scan_with(
         source::discover(roots)?
     };
     crate::progress::files(discovery.files.len());
-    let results: Vec<Result<FileFacts, Warning>> = discovery
+    let results: Vec<Result<(FileFacts, Key), Warning>> = discovery
         .files
         .par_iter()
         .map(|file| {
             let _done = Done;
             READ.time(|| source::read_source(file)).map(|bytes| {
-                let mut facts = extract(file, &bytes);
-                facts.disk_path = file.path.clone();
-                facts
+                let key = cache.map_or(Key(0), |_| Key::of(&bytes));
+                let facts = facts_of(file, &bytes, cache.map(|c| (c, key)), &extract);
+                (facts, key)
             })
         })
         .collect();
+    let inputs = cache.map(|_| {
+        let keys = results.iter().map(|r| r.as_ref().map(|(_, k)| k));
+        inputs_key(&discovery, keys)
+    });
     let mut scan = Scan {
         roots: roots.to_vec(),
         warnings: discovery.warnings,
+        inputs,
         ..Default::default()
     };
     for r in results {
         match r {
-            Ok(f) => {
+            Ok((f, _)) => {
                 if let Some(line) = f.too_deep {
                     scan.warnings.push(Warning::at(
                         f.path.clone(),
@@ -118,6 +199,9 @@ fn scan_with(
         &facts::LOWER,
         &facts::FREE_TREE,
     ]);
+    if let Some(c) = cache {
+        c.cache.finish();
+    }
     Ok(scan)
 }
 

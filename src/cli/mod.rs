@@ -16,6 +16,7 @@ mod era;
 mod facts;
 mod generate;
 mod kb;
+mod memo;
 mod progress;
 mod rules;
 mod stats;
@@ -72,6 +73,13 @@ pub struct Cli {
     /// Do not print warnings about skipped files.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Keep the facts of each file, and whole results, in DIR between runs (default:
+    /// $XDG_CACHE_HOME/modrace or ~/.cache/modrace; bounded to 4 GiB, oldest entries first).
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Read and write no cache: parse every file.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     /// Add wall times to the outputs (`stats.seconds` in JSON and SARIF, the `bkl` and
     /// `stats` texts) and print each phase's time and memory on standard error. Without it
     /// two runs on the same tree print the same bytes.
@@ -214,11 +222,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     progress::install(cli.quiet || cli.timings);
     let kb_options = era::KbOptions::from(&cli);
     let (defines, undefs, timings) = (cli.defines.clone(), cli.undefs.clone(), cli.timings);
+    let cache_dir = (!cli.no_cache)
+        .then(|| cli.cache_dir.clone())
+        .map(|d| d.ok_or(()));
     let session = |roots: Vec<PathBuf>| -> anyhow::Result<Session> {
         let (kb, era) = era::knowledge_base(&kb_options, &roots)?;
         let mut session = Session::new(roots, kb, &defines, &undefs);
         session.era = era;
         session.timings = timings;
+        session.cache = memo::open_cache(cache_dir.clone(), cli.quiet)?;
         Ok(session)
     };
     let quiet = cli.quiet;
