@@ -140,7 +140,7 @@ fn may_sleep_analysis_on_odd_code() {
 fn closed_stdout_is_not_a_panic() {
     use std::process::{Command, Stdio};
     let tree = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tree");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modrace"))
+    let mut child = support::modrace_bin()
         .args(["-q", "facts", "--bodies"])
         .arg(&tree)
         .stdout(Stdio::piped())

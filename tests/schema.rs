@@ -21,7 +21,7 @@ fn validator(name: &str) -> jsonschema::Validator {
 }
 
 fn output(args: &[&str], root: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_modrace"))
+    let out = support::modrace_bin()
         .arg("-q")
         .args(args)
         .arg(root)
