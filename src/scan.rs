@@ -198,6 +198,9 @@ fn scan_with(
         &facts::FLATTEN,
         &facts::LOWER,
         &facts::FREE_TREE,
+        &crate::cache::HASH,
+        &crate::cache::LOAD,
+        &crate::cache::STORE,
     ]);
     if let Some(c) = cache {
         c.cache.finish();

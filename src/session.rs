@@ -113,14 +113,19 @@ impl Session {
         )
     }
 
-    /// The key of the tree's inputs as [`Self::scan`] reads them (sources and build files),
-    /// without parsing anything; `None` without a cache. A command's result stored under it is
-    /// its result for as long as the key comes out the same: see [`Outcome::inputs`].
-    pub fn fingerprint(&self) -> Result<Option<Key>> {
+    /// The key of the tree's inputs as a command reads them, without parsing anything: the
+    /// sources, and the build files when `build_files` (the commands that go through
+    /// [`Self::scan`]: `check`, `entries`, `bkl`); `None` without a cache. A command's result
+    /// stored under it is its result for as long as the key comes out the same: see
+    /// [`Outcome::inputs`].
+    pub fn fingerprint(&self, build_files: bool) -> Result<Option<Key>> {
         if self.cache.is_none() {
             return Ok(None);
         }
         let _t = crate::timing::Phase::start("fingerprint");
+        if !build_files {
+            return scan::fingerprint(&self.roots).map(Some);
+        }
         let (files, build) = rayon::join(
             || scan::fingerprint(&self.roots),
             || BuildInfo::read(&self.roots),

@@ -36,6 +36,12 @@ const HEADER: usize = 48;
 /// The layout's folder: a new layout starts an empty cache beside the old one, which ages out.
 const LAYOUT: &str = "v1";
 
+/// Where a cached scan's CPU goes (`MODRACE_TIMINGS=1`): reading and decoding entries, and
+/// encoding and writing them.
+pub static LOAD: crate::timing::Tally = crate::timing::Tally::new("cache load");
+pub static STORE: crate::timing::Tally = crate::timing::Tally::new("cache store");
+pub static HASH: crate::timing::Tally = crate::timing::Tally::new("hash");
+
 /// The default bound of a cache directory: past it, the oldest entries go.
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 
@@ -46,7 +52,7 @@ pub struct Key(pub u128);
 impl Key {
     /// The hash of some bytes (a file's contents).
     pub fn of(bytes: &[u8]) -> Key {
-        Key(xxh3_128(bytes))
+        HASH.time(|| Key(xxh3_128(bytes)))
     }
 
     fn hex(self) -> String {
@@ -174,19 +180,20 @@ impl Cache {
 
     /// The facts of a file whose bytes hash to `content`, made with `options`.
     pub fn get_facts(&self, options: Key, content: Key) -> Option<FileFacts> {
-        let payload = self.read(Kind::Facts, self.entry_key(Kind::Facts, options, content))?;
-        decode_all(&payload)
+        LOAD.time(|| {
+            let payload = self.read(Kind::Facts, self.entry_key(Kind::Facts, options, content))?;
+            decode_all(&payload)
+        })
     }
 
     /// Stores a file's facts. A failure to write is not an error: the run has its facts.
     pub fn put_facts(&self, options: Key, content: Key, facts: &FileFacts) {
-        if let Ok(payload) = bincode::encode_to_vec(facts, config()) {
-            self.write(
-                Kind::Facts,
-                self.entry_key(Kind::Facts, options, content),
-                &payload,
-            );
-        }
+        STORE.time(|| {
+            if let Ok(payload) = bincode::encode_to_vec(facts, config()) {
+                let key = self.entry_key(Kind::Facts, options, content);
+                self.write(Kind::Facts, key, &payload);
+            }
+        })
     }
 
     /// A stored result of a whole run.

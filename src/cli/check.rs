@@ -110,7 +110,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         args.format,
         UnknownPolicy::from(args.unknown)
     );
-    let memo = Memo::new(session, salt)?;
+    let memo = Memo::new(session, true, salt)?;
     if let Some(stored) = memo.as_ref().and_then(Memo::get) {
         print_warnings(&stored.warnings, quiet);
         write_output(args.output.as_deref(), &stored.output)?;

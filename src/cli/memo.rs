@@ -9,6 +9,8 @@ use modrace::cache::{Cache, Key, DEFAULT_MAX_BYTES};
 use modrace::diag::Warning;
 use modrace::session::Session;
 
+use super::{print_warnings, write_stdout};
+
 /// The cache a command uses: `Some(Ok(dir))` for `--cache-dir`, `Some(Err(()))` for the
 /// default directory, `None` for `--no-cache`. A default directory that cannot be made is a
 /// warning (the run goes on without a cache); a named one is an error.
@@ -60,11 +62,17 @@ pub struct Memo<'s> {
 impl<'s> Memo<'s> {
     /// The memo of a command on the session's tree; `None` without a cache, and with
     /// `--timings` (whose outputs hold times).
-    pub fn new(session: &'s Session, salt: String) -> anyhow::Result<Option<Memo<'s>>> {
+    /// `build_files`: whether the command reads the Makefiles and Config.in files (as
+    /// `Session::scan` does) besides the sources.
+    pub fn new(
+        session: &'s Session,
+        build_files: bool,
+        salt: String,
+    ) -> anyhow::Result<Option<Memo<'s>>> {
         if session.timings {
             return Ok(None);
         }
-        Ok(session.fingerprint()?.map(|inputs| Memo {
+        Ok(session.fingerprint(build_files)?.map(|inputs| Memo {
             key: session.memo_key(inputs, &salt),
             session,
             salt,
@@ -87,4 +95,34 @@ impl<'s> Memo<'s> {
             cache.finish();
         }
     }
+}
+
+/// A command that prints its warnings, then its text to standard output, and succeeds: the
+/// stored result when the memo has it, else what `compute` gives (warnings, the key of its
+/// inputs, the text), then stored.
+pub fn printed(
+    session: &Session,
+    build_files: bool,
+    salt: String,
+    quiet: bool,
+    compute: impl FnOnce() -> anyhow::Result<(Vec<Warning>, Option<Key>, String)>,
+) -> anyhow::Result<ExitCode> {
+    let memo = Memo::new(session, build_files, salt)?;
+    if let Some(stored) = memo.as_ref().and_then(Memo::get) {
+        print_warnings(&stored.warnings, quiet);
+        write_stdout(&stored.output)?;
+        return Ok(stored.exit_code());
+    }
+    let (warnings, inputs, text) = compute()?;
+    print_warnings(&warnings, quiet);
+    write_stdout(text.as_bytes())?;
+    if let Some(memo) = &memo {
+        let stored = Stored {
+            warnings,
+            output: text.into_bytes(),
+            exit: 0,
+        };
+        memo.put(inputs, &stored);
+    }
+    Ok(ExitCode::SUCCESS)
 }
