@@ -64,29 +64,57 @@ pub fn scan_cached(
     bodies: &BodyPolicy,
     cache: Option<FactsCache>,
 ) -> anyhow::Result<Scan> {
-    scan_with(roots, cache, |file, bytes| {
+    scan_with(roots, cache, None, |file, bytes| {
+        facts::extract_with(&file.display, bytes, front_end, bodies)
+    })
+}
+
+/// [`scan_cached`] after [`prepare`]: the files it found, and facts by the hashes it took. A
+/// file is read again only when the cache does not have its facts; the scan's `inputs` are
+/// the hashes of what it used, which differ from `prepared.key` when a file changed between.
+pub fn scan_prepared(
+    prepared: Prepared,
+    roots: &[PathBuf],
+    front_end: &FrontEnd,
+    bodies: &BodyPolicy,
+    cache: FactsCache,
+) -> anyhow::Result<Scan> {
+    scan_with(roots, Some(cache), Some(prepared), |file, bytes| {
         facts::extract_with(&file.display, bytes, front_end, bodies)
     })
 }
 
 /// A bare tree-sitter-c parse of the same files, for comparison (`stats --bare`).
 pub fn scan_bare(roots: &[PathBuf]) -> anyhow::Result<Scan> {
-    scan_with(roots, None, |file, bytes| {
+    scan_with(roots, None, None, |file, bytes| {
         facts::extract_bare(&file.display, bytes)
     })
 }
 
-/// The key of the files under `roots` as a cached scan reads them (without parsing anything):
-/// a whole-run memo is looked up with it, and stored only when the scan that made the result
-/// read the same.
-pub fn fingerprint(roots: &[PathBuf]) -> anyhow::Result<Key> {
+/// What a cached scan reads first, without parsing anything: the files under the roots and
+/// the hash of each one's bytes (or why it could not be read), and the key of all of it. A
+/// whole-run memo is looked up with `key`; a scan handed this reads facts by these hashes and
+/// opens only the files the cache does not know.
+pub struct Prepared {
+    discovery: source::Discovery,
+    keys: Vec<Result<Key, Warning>>,
+    pub key: Key,
+}
+
+/// Reads and hashes the files under `roots`.
+pub fn prepare(roots: &[PathBuf]) -> anyhow::Result<Prepared> {
     let discovery = source::discover(roots)?;
     let keys: Vec<Result<Key, Warning>> = discovery
         .files
         .par_iter()
         .map(|file| READ.time(|| source::read_source(file)).map(|b| Key::of(&b)))
         .collect();
-    Ok(inputs_key(&discovery, keys.iter().map(Result::as_ref)))
+    let key = inputs_key(&discovery, keys.iter().map(Result::as_ref));
+    Ok(Prepared {
+        discovery,
+        keys,
+        key,
+    })
 }
 
 fn inputs_key<'a>(
@@ -115,14 +143,18 @@ fn facts_of(
     extract: &(impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync),
 ) -> FileFacts {
     let cached = cache.and_then(|(c, key)| c.cache.get_facts(c.options, key));
-    let mut facts = cached.unwrap_or_else(|| {
+    let facts = cached.unwrap_or_else(|| {
         let facts = extract(file, bytes);
         if let Some((c, key)) = cache {
             c.cache.put_facts(c.options, key, &facts);
         }
         facts
     });
-    // The entry may have been made for the same bytes under another name.
+    named(facts, file)
+}
+
+/// Facts with the file's names: an entry may have been made for the same bytes elsewhere.
+fn named(mut facts: FileFacts, file: &SourceFile) -> FileFacts {
     facts.path.clone_from(&file.display);
     facts.disk_path = file.path.clone();
     facts
@@ -131,19 +163,30 @@ fn facts_of(
 fn scan_with(
     roots: &[PathBuf],
     cache: Option<FactsCache>,
+    prepared: Option<Prepared>,
     extract: impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync,
 ) -> anyhow::Result<Scan> {
     let start = Instant::now();
-    let discovery = {
-        let _t = crate::timing::Phase::start("discover");
-        source::discover(roots)?
+    let (discovery, known) = match prepared {
+        Some(p) => (p.discovery, p.keys),
+        None => {
+            let _t = crate::timing::Phase::start("discover");
+            (source::discover(roots)?, Vec::new())
+        }
     };
     crate::progress::files(discovery.files.len());
     let results: Vec<Result<(FileFacts, Key), Warning>> = discovery
         .files
         .par_iter()
-        .map(|file| {
+        .enumerate()
+        .map(|(i, file)| {
             let _done = Done;
+            let known = known.get(i).and_then(|k| k.as_ref().ok());
+            if let (Some(c), Some(&key)) = (cache, known) {
+                if let Some(facts) = c.cache.get_facts(c.options, key) {
+                    return Ok((named(facts, file), key));
+                }
+            }
             READ.time(|| source::read_source(file)).map(|bytes| {
                 let key = cache.map_or(Key(0), |_| Key::of(&bytes));
                 let facts = facts_of(file, &bytes, cache.map(|c| (c, key)), &extract);

@@ -44,6 +44,8 @@ pub struct Session {
     /// Set by [`Session::new`]: a caller that changes `kb` or `front_end` afterwards must not
     /// use a cache.
     options: Key,
+    /// What the last [`Session::fingerprint`] read, for the next scan.
+    prepared: std::sync::Mutex<Option<(scan::Prepared, Option<BuildInfo>)>>,
 }
 
 /// A result and the warnings of the scan that produced it (files skipped, and why).
@@ -90,11 +92,13 @@ impl Session {
             timings: false,
             cache: None,
             options: options.finish(),
+            prepared: Default::default(),
         }
     }
 
-    /// The fact cache for a scan that keeps the statement trees `bodies` asks for.
-    fn facts_cache(&self, bodies: &BodyPolicy) -> Option<scan::FactsCache<'_>> {
+    /// The fact cache for a scan that keeps the statement trees `bodies` asks for (its
+    /// options key is what a caller holding bytes from elsewhere looks facts up with).
+    pub fn facts_cache(&self, bodies: &BodyPolicy) -> Option<scan::FactsCache<'_>> {
         self.cache.as_ref().map(|cache| scan::FactsCache {
             cache,
             options: KeyBuilder::default()
@@ -105,32 +109,51 @@ impl Session {
     }
 
     fn scan_files(&self, bodies: &BodyPolicy) -> Result<Scan> {
-        scan::scan_cached(
-            &self.roots,
-            &self.front_end,
-            bodies,
-            self.facts_cache(bodies),
-        )
+        self.scan_files_from(self.take_prepared().map(|p| p.0), bodies)
+    }
+
+    fn scan_files_from(
+        &self,
+        prepared: Option<scan::Prepared>,
+        bodies: &BodyPolicy,
+    ) -> Result<Scan> {
+        let cache = self.facts_cache(bodies);
+        match (prepared, cache) {
+            (Some(p), Some(c)) => scan::scan_prepared(p, &self.roots, &self.front_end, bodies, c),
+            (_, cache) => scan::scan_cached(&self.roots, &self.front_end, bodies, cache),
+        }
     }
 
     /// The key of the tree's inputs as a command reads them, without parsing anything: the
     /// sources, and the build files when `build_files` (the commands that go through
     /// [`Self::scan`]: `check`, `entries`, `bkl`); `None` without a cache. A command's result
     /// stored under it is its result for as long as the key comes out the same: see
-    /// [`Outcome::inputs`].
+    /// [`Outcome::inputs`]. The next scan of this session starts from what this read (the
+    /// files found, their hashes, the build files) instead of reading it all again.
     pub fn fingerprint(&self, build_files: bool) -> Result<Option<Key>> {
         if self.cache.is_none() {
             return Ok(None);
         }
         let _t = crate::timing::Phase::start("fingerprint");
-        if !build_files {
-            return scan::fingerprint(&self.roots).map(Some);
-        }
         let (files, build) = rayon::join(
-            || scan::fingerprint(&self.roots),
-            || BuildInfo::read(&self.roots),
+            || scan::prepare(&self.roots),
+            || build_files.then(|| BuildInfo::read(&self.roots)),
         );
-        Ok(Some(tree_key(files?, build.inputs)))
+        let files = files?;
+        let key = match &build {
+            Some(build) => tree_key(files.key, build.inputs),
+            None => files.key,
+        };
+        *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = Some((files, build));
+        Ok(Some(key))
+    }
+
+    /// What [`Self::fingerprint`] read, for the scan that follows it (once).
+    fn take_prepared(&self) -> Option<(scan::Prepared, Option<BuildInfo>)> {
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The key under which a command's result is memoized: the tree's [`Self::fingerprint`],
@@ -154,8 +177,15 @@ impl Session {
     /// analysis) builds them on this.
     pub fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
         let _t = crate::timing::Phase::start("scan");
-        let (scan, build) =
-            rayon::join(|| self.scan_files(bodies), || BuildInfo::read(&self.roots));
+        let (prepared, build) = self.take_prepared().unzip();
+        let (scan, build) = rayon::join(
+            || self.scan_files_from(prepared, bodies),
+            || {
+                build
+                    .flatten()
+                    .unwrap_or_else(|| BuildInfo::read(&self.roots))
+            },
+        );
         let (mut scan, mut build) = (nonempty(scan?)?, build);
         scan.warnings.append(&mut build.warnings);
         scan.inputs = scan.inputs.map(|files| tree_key(files, build.inputs));

@@ -1,8 +1,11 @@
-//! Keeping a cache directory bounded. After a run that wrote entries, the entries are listed
-//! with their sizes and times (a hit refreshes an entry's time once a day); when they add up to
-//! more than the bound, the oldest go until they fill three quarters of it, so that the next
-//! runs do not evict again at once. Temporary files older than an hour (a run that was killed
-//! while it wrote) go too.
+//! Keeping a cache directory bounded. Runs add the bytes they wrote to a ledger (`written`);
+//! once it passes a sixteenth of the bound, the run lists the entries with their sizes and
+//! times (a hit refreshes an entry's time once a day), and when they add up to more than the
+//! bound the oldest go until they fill three quarters of it, so that the next runs do not evict
+//! again at once. Temporary files older than an hour (a run killed while it wrote) go too. The
+//! directory thus stays under the bound plus a sixteenth (two runs updating the ledger at once
+//! may lose one's bytes, which only delays the next listing). Listing 5,000 entries costs a few
+//! hundredths of a second; a run that parsed one edited file does not pay it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -49,6 +52,30 @@ fn entries(root: &Path) -> Vec<Entry> {
 fn is_temp(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX))
+}
+
+const LEDGER: &str = "written";
+
+/// Adds `written` bytes to the ledger, and evicts when it has grown past a sixteenth of the
+/// bound.
+pub(super) fn after_writes(root: &Path, max_bytes: u64, written: u64) {
+    let ledger = root.join(LEDGER);
+    let before = std::fs::read_to_string(&ledger)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut total = before.saturating_add(written);
+    if total > max_bytes / 16 {
+        evict(root, max_bytes);
+        total = 0;
+    }
+    let _ = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(root)
+        .and_then(|mut tmp| {
+            std::io::Write::write_all(&mut tmp, total.to_string().as_bytes())?;
+            tmp.persist(&ledger).map_err(|e| e.error)
+        });
 }
 
 /// Removes stale temporary files, then the oldest entries while the rest is over `max_bytes`.

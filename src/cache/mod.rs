@@ -244,11 +244,13 @@ impl Cache {
         }
     }
 
-    /// Keeps the directory under its bound when this process wrote to it. Called once at the
-    /// end of a run; concurrent runs may both evict, which only removes entries sooner.
+    /// Keeps the directory under its bound when this process wrote to it (see [`evict`]).
+    /// Called at the end of a scan and after a result is stored; concurrent runs may both
+    /// evict, which only removes entries sooner.
     pub fn finish(&self) {
-        if self.written.swap(0, Ordering::Relaxed) > 0 {
-            evict::evict(&self.root, self.max_bytes);
+        let written = self.written.swap(0, Ordering::Relaxed);
+        if written > 0 {
+            evict::after_writes(&self.root, self.max_bytes, written);
         }
     }
 }

@@ -149,3 +149,22 @@ fn keys_of_parts_do_not_run_together() {
         .finish();
     assert!(all != some && some != other);
 }
+
+#[test]
+fn the_ledger_lists_the_entries_only_after_enough_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    for i in 0..8u8 {
+        cache.put_memo(Key(u128::from(i)), &vec![i; 1000]);
+    }
+    let total = cache.size_on_disk();
+    // A bound the entries are over, and a run that wrote too little to look.
+    let bound = total / 2;
+    evict::after_writes(cache.root(), bound, 1);
+    assert_eq!(cache.size_on_disk(), total, "no listing yet");
+    // Bytes enough to pass a sixteenth of the bound: the oldest go.
+    evict::after_writes(cache.root(), bound, bound / 16);
+    assert!(cache.size_on_disk() <= bound / 4 * 3);
+    let ledger = std::fs::read_to_string(cache.root().join("written")).unwrap();
+    assert_eq!(ledger, "0");
+}
