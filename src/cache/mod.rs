@@ -181,8 +181,8 @@ impl Cache {
     /// The facts of a file whose bytes hash to `content`, made with `options`.
     pub fn get_facts(&self, options: Key, content: Key) -> Option<FileFacts> {
         LOAD.time(|| {
-            let payload = self.read(Kind::Facts, self.entry_key(Kind::Facts, options, content))?;
-            decode_all(&payload)
+            let entry = self.read(Kind::Facts, self.entry_key(Kind::Facts, options, content))?;
+            decode_all(&entry[HEADER..])
         })
     }
 
@@ -198,8 +198,8 @@ impl Cache {
 
     /// A stored result of a whole run.
     pub fn get_memo<T: bincode::Decode<()>>(&self, key: Key) -> Option<T> {
-        let payload = self.read(Kind::Memo, self.entry_key(Kind::Memo, key, key))?;
-        decode_all(&payload)
+        let entry = self.read(Kind::Memo, self.entry_key(Kind::Memo, key, key))?;
+        decode_all(&entry[HEADER..])
     }
 
     pub fn put_memo<T: bincode::Encode>(&self, key: Key, value: &T) {
@@ -208,14 +208,18 @@ impl Cache {
         }
     }
 
-    /// The payload of an entry whose header checks out.
+    /// An entry whose header checks out; its payload starts at [`HEADER`].
     fn read(&self, kind: Kind, key: Key) -> Option<Vec<u8>> {
+        use std::io::Read;
         let path = self.path(kind, key);
-        let mut bytes = std::fs::read(&path).ok()?;
-        let payload = check_header(&bytes, kind, key)?;
-        keep_fresh(&path);
-        bytes.drain(..HEADER);
-        debug_assert_eq!(bytes.len(), payload);
+        let mut file = std::fs::File::open(&path).ok()?;
+        let meta = file.metadata().ok()?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut bytes).ok()?;
+        check_header(&bytes, kind, key)?;
+        if let Ok(time) = meta.modified() {
+            keep_fresh(&path, time);
+        }
         Some(bytes)
     }
 
@@ -279,12 +283,9 @@ fn decode_all<T: bincode::Decode<()>>(payload: &[u8]) -> Option<T> {
 /// entries in use stay; a day keeps hits from writing to the disk on every run.
 const FRESH: Duration = Duration::from_secs(24 * 3600);
 
-fn keep_fresh(path: &Path) {
+fn keep_fresh(path: &Path, time: SystemTime) {
     let now = SystemTime::now();
-    let stale = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > FRESH));
-    if stale {
+    if now.duration_since(time).is_ok_and(|age| age > FRESH) {
         if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
             let _ = f.set_modified(now);
         }
