@@ -208,3 +208,60 @@ fn a_cache_directory_that_cannot_be_made_is_an_error_when_named() {
         String::from_utf8_lossy(&err)
     );
 }
+
+#[test]
+fn runs_at_the_same_time_share_a_cache_directory() {
+    let tree = Tree::fixture("check");
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--cache-dir",
+        dir.path().to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ];
+    let expected = run(None, &["check", "--format", "json"], tree.root());
+    // Four cold runs at once write the same entries; each reads whole entries or none.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            support::modrace_bin()
+                .args(args)
+                .arg(tree.root())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let printed = (out.status.code().unwrap_or(-1), out.stdout, out.stderr);
+        assert_eq!(printed, expected);
+    }
+    assert_eq!(
+        run(
+            Some(dir.path()),
+            &["check", "--format", "json"],
+            tree.root()
+        ),
+        expected
+    );
+    let stray: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty(), "temporary files left: {stray:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
