@@ -135,14 +135,18 @@ fn inputs_key<'a>(
     b.finish()
 }
 
-/// One file's facts: from the cache, or extracted (and stored).
+/// One file's facts: from the cache (unless `look` is false: known to be a miss), or
+/// extracted (and stored).
 fn facts_of(
     file: &SourceFile,
     bytes: &[u8],
     cache: Option<(FactsCache, Key)>,
+    look: bool,
     extract: &(impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync),
 ) -> FileFacts {
-    let cached = cache.and_then(|(c, key)| c.cache.get_facts(c.options, key));
+    let cached = cache
+        .filter(|_| look)
+        .and_then(|(c, key)| c.cache.get_facts(c.options, key));
     let facts = cached.unwrap_or_else(|| {
         let facts = extract(file, bytes);
         if let Some((c, key)) = cache {
@@ -189,7 +193,9 @@ fn scan_with(
             }
             READ.time(|| source::read_source(file)).map(|bytes| {
                 let key = cache.map_or(Key(0), |_| Key::of(&bytes));
-                let facts = facts_of(file, &bytes, cache.map(|c| (c, key)), &extract);
+                // Looked up already under the same hash: a miss.
+                let look = known != Some(&key);
+                let facts = facts_of(file, &bytes, cache.map(|c| (c, key)), look, &extract);
                 (facts, key)
             })
         })
