@@ -225,12 +225,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache_dir = (!cli.no_cache)
         .then(|| cli.cache_dir.clone())
         .map(|d| d.ok_or(()));
-    let session = |roots: Vec<PathBuf>| -> anyhow::Result<Session> {
+    let session = |roots: Vec<PathBuf>, cached: bool| -> anyhow::Result<Session> {
         let (kb, era) = era::knowledge_base(&kb_options, &roots)?;
         let mut session = Session::new(roots, kb, &defines, &undefs);
         session.era = era;
         session.timings = timings;
-        session.cache = memo::open_cache(cache_dir.clone(), cli.quiet)?;
+        if cached {
+            session.cache = memo::open_cache(cache_dir.clone(), cli.quiet)?;
+        }
         Ok(session)
     };
     let quiet = cli.quiet;
@@ -239,16 +241,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             format,
             bare,
-        } => stats::run(&session(paths)?, format, bare, quiet),
+        } => {
+            // The baseline parses everything and keeps nothing: no cache directory is made.
+            stats::run(&session(paths, !bare)?, format, bare, quiet)
+        }
         Command::Entries {
             paths,
             format,
             sites,
-        } => entries::run(&session(paths)?, format, sites, quiet),
-        Command::Check { paths, args } => check::run(&session(paths)?, &args, quiet),
+        } => entries::run(&session(paths, true)?, format, sites, quiet),
+        Command::Check { paths, args } => check::run(&session(paths, true)?, &args, quiet),
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),
-        Command::Bkl { paths, format } => bkl::run(&session(paths)?, format, quiet),
+        Command::Bkl { paths, format } => bkl::run(&session(paths, true)?, format, quiet),
         Command::WhySleeps {
             function,
             tree,
@@ -257,7 +262,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             format,
         } => why_sleeps::run(
-            &session(vec![tree])?,
+            &session(vec![tree], true)?,
             &function,
             mask.as_deref(),
             unknown.into(),
@@ -265,7 +270,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             quiet,
         ),
-        Command::Facts { paths, bodies } => facts::run(&session(paths)?, bodies),
+        Command::Facts { paths, bodies } => facts::run(&session(paths, true)?, bodies),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { dir } => generate::man(dir.as_deref()),
         Command::Kb { print } => {
