@@ -3,6 +3,7 @@
 # Usage: bench/tree.sh TREE [RUNS]. Prints a markdown table: the best and the median wall time
 # of RUNS runs, the median user time, peak RSS, and the median wall relative to the bare parse
 # measured in the same session. Set MODRACE_TIMINGS=1 to see where one run spends its time.
+# Every run parses the whole tree (--no-cache); bench/cache.sh times the cache.
 set -euo pipefail
 tree=$1
 runs=${2:-5}
@@ -28,7 +29,7 @@ echo "|---|---|---|---|---|---|"
 for cmd in "stats --bare" "stats" "entries" "bkl" "check"; do
   if [ "$cmd" = "stats --bare" ]; then r=$bare; else
     # shellcheck disable=SC2086
-    r=$(stats "$bin" -q $cmd "$tree"); fi
+    r=$(stats "$bin" -q --no-cache $cmd "$tree"); fi
   read -r best median user rss <<<"$r"
   ratio=$(awk -v a="$median" -v b="$bare_median" 'BEGIN{printf "%.2f", a/b}')
   echo "| \`modrace $cmd $(basename "$tree")\` | ${best} s | ${median} s | ${user} s | $((rss / 1024)) MB | ${ratio} |"

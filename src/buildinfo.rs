@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::cache::{Key, KeyBuilder};
 use crate::diag::Warning;
 
 #[derive(Debug, Default)]
@@ -22,6 +23,9 @@ pub struct BuildInfo {
     subdirs: HashMap<String, Subdirs>,
     /// Build files that could not be read (not regular files, too large, unreadable).
     pub warnings: Vec<Warning>,
+    /// The key of every build file read (its path and the hash of its bytes, or why it could
+    /// not be read), in the order read: part of a whole-run memo's key.
+    pub inputs: Key,
 }
 
 #[derive(Debug, Default)]
@@ -115,9 +119,16 @@ impl BuildInfo {
     /// that cannot be read so is a warning.
     fn read_build_file(&mut self, root: &Path, path: &Path) -> Option<Vec<u8>> {
         let display = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
-        crate::source::read_regular(path, &display)
-            .map_err(|w| self.warnings.push(w))
-            .ok()
+        let read = crate::source::read_regular(path, &display);
+        let b = KeyBuilder::default()
+            .key(self.inputs)
+            .str(&path.to_string_lossy());
+        self.inputs = match &read {
+            Ok(bytes) => b.key(Key::of(bytes)),
+            Err(w) => b.str(&w.to_string()),
+        }
+        .finish();
+        read.map_err(|w| self.warnings.push(w)).ok()
     }
 
     /// Whether the Makefile of the file's directory builds it into a module: `Some(true)` when

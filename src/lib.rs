@@ -7,6 +7,7 @@
 
 pub mod bkl;
 pub mod buildinfo;
+pub mod cache;
 pub mod cfg;
 pub mod chain;
 pub mod ctext;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::cache::{Cache, Key, KeyBuilder};
 use crate::diag::Warning;
 use crate::facts::FrontEnd;
 use crate::facts::{self, BodyPolicy, FileFacts};
@@ -28,6 +29,17 @@ pub struct Scan {
     pub files: Vec<FileFacts>,
     pub warnings: Vec<Warning>,
     pub seconds: f64,
+    /// With a cache: the key of what was read (each file's path and the hash of its bytes, and
+    /// the files skipped), as [`fingerprint`] gives it.
+    pub inputs: Option<Key>,
+}
+
+/// The fact cache a scan reads and fills, and the key of everything besides a file's bytes
+/// that its facts depend on.
+#[derive(Clone, Copy)]
+pub struct FactsCache<'c> {
+    pub cache: &'c Cache,
+    pub options: Key,
 }
 
 /// Scans the given roots. Only a root that does not exist is an error.
@@ -41,48 +53,166 @@ pub fn scan_bodies(
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> anyhow::Result<Scan> {
-    scan_with(roots, |file, bytes| {
+    scan_cached(roots, front_end, bodies, None)
+}
+
+/// [`scan_bodies`], taking each file's facts from the cache when its bytes are known there and
+/// storing the others.
+pub fn scan_cached(
+    roots: &[PathBuf],
+    front_end: &FrontEnd,
+    bodies: &BodyPolicy,
+    cache: Option<FactsCache>,
+) -> anyhow::Result<Scan> {
+    scan_with(roots, cache, None, |file, bytes| {
+        facts::extract_with(&file.display, bytes, front_end, bodies)
+    })
+}
+
+/// [`scan_cached`] after [`prepare`]: the files it found, and facts by the hashes it took. A
+/// file is read again only when the cache does not have its facts; the scan's `inputs` are
+/// the hashes of what it used, which differ from `prepared.key` when a file changed between.
+pub fn scan_prepared(
+    prepared: Prepared,
+    roots: &[PathBuf],
+    front_end: &FrontEnd,
+    bodies: &BodyPolicy,
+    cache: FactsCache,
+) -> anyhow::Result<Scan> {
+    scan_with(roots, Some(cache), Some(prepared), |file, bytes| {
         facts::extract_with(&file.display, bytes, front_end, bodies)
     })
 }
 
 /// A bare tree-sitter-c parse of the same files, for comparison (`stats --bare`).
 pub fn scan_bare(roots: &[PathBuf]) -> anyhow::Result<Scan> {
-    scan_with(roots, |file, bytes| {
+    scan_with(roots, None, None, |file, bytes| {
         facts::extract_bare(&file.display, bytes)
     })
 }
 
+/// What a cached scan reads first, without parsing anything: the files under the roots and
+/// the hash of each one's bytes (or why it could not be read), and the key of all of it. A
+/// whole-run memo is looked up with `key`; a scan handed this reads facts by these hashes and
+/// opens only the files the cache does not know.
+pub struct Prepared {
+    discovery: source::Discovery,
+    keys: Vec<Result<Key, Warning>>,
+    pub key: Key,
+}
+
+/// Reads and hashes the files under `roots`.
+pub fn prepare(roots: &[PathBuf]) -> anyhow::Result<Prepared> {
+    let discovery = source::discover(roots)?;
+    let keys: Vec<Result<Key, Warning>> = discovery
+        .files
+        .par_iter()
+        .map(|file| READ.time(|| source::read_source(file)).map(|b| Key::of(&b)))
+        .collect();
+    let key = inputs_key(&discovery, keys.iter().map(Result::as_ref));
+    Ok(Prepared {
+        discovery,
+        keys,
+        key,
+    })
+}
+
+fn inputs_key<'a>(
+    discovery: &source::Discovery,
+    keys: impl Iterator<Item = Result<&'a Key, &'a Warning>>,
+) -> Key {
+    let mut b = KeyBuilder::default();
+    for w in &discovery.warnings {
+        b = b.str(&w.to_string());
+    }
+    for (file, key) in discovery.files.iter().zip(keys) {
+        b = b.str(&file.display).str(&file.path.to_string_lossy());
+        b = match key {
+            Ok(k) => b.key(*k),
+            Err(w) => b.str(&w.to_string()),
+        };
+    }
+    b.finish()
+}
+
+/// One file's facts: from the cache (unless `look` is false: known to be a miss), or
+/// extracted (and stored).
+fn facts_of(
+    file: &SourceFile,
+    bytes: &[u8],
+    cache: Option<(FactsCache, Key)>,
+    look: bool,
+    extract: &(impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync),
+) -> FileFacts {
+    let cached = cache
+        .filter(|_| look)
+        .and_then(|(c, key)| c.cache.get_facts(c.options, key));
+    let facts = cached.unwrap_or_else(|| {
+        let facts = extract(file, bytes);
+        if let Some((c, key)) = cache {
+            c.cache.put_facts(c.options, key, &facts);
+        }
+        facts
+    });
+    named(facts, file)
+}
+
+/// Facts with the file's names: an entry may have been made for the same bytes elsewhere.
+fn named(mut facts: FileFacts, file: &SourceFile) -> FileFacts {
+    facts.path.clone_from(&file.display);
+    facts.disk_path = file.path.clone();
+    facts
+}
+
 fn scan_with(
     roots: &[PathBuf],
+    cache: Option<FactsCache>,
+    prepared: Option<Prepared>,
     extract: impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync,
 ) -> anyhow::Result<Scan> {
     let start = Instant::now();
-    let discovery = {
-        let _t = crate::timing::Phase::start("discover");
-        source::discover(roots)?
+    let (discovery, known) = match prepared {
+        Some(p) => (p.discovery, p.keys),
+        None => {
+            let _t = crate::timing::Phase::start("discover");
+            (source::discover(roots)?, Vec::new())
+        }
     };
     crate::progress::files(discovery.files.len());
-    let results: Vec<Result<FileFacts, Warning>> = discovery
+    let results: Vec<Result<(FileFacts, Key), Warning>> = discovery
         .files
         .par_iter()
-        .map(|file| {
+        .enumerate()
+        .map(|(i, file)| {
             let _done = Done;
+            let known = known.get(i).and_then(|k| k.as_ref().ok());
+            if let (Some(c), Some(&key)) = (cache, known) {
+                if let Some(facts) = c.cache.get_facts(c.options, key) {
+                    return Ok((named(facts, file), key));
+                }
+            }
             READ.time(|| source::read_source(file)).map(|bytes| {
-                let mut facts = extract(file, &bytes);
-                facts.disk_path = file.path.clone();
-                facts
+                let key = cache.map_or(Key(0), |_| Key::of(&bytes));
+                // Looked up already under the same hash: a miss.
+                let look = known != Some(&key);
+                let facts = facts_of(file, &bytes, cache.map(|c| (c, key)), look, &extract);
+                (facts, key)
             })
         })
         .collect();
+    let inputs = cache.map(|_| {
+        let keys = results.iter().map(|r| r.as_ref().map(|(_, k)| k));
+        inputs_key(&discovery, keys)
+    });
     let mut scan = Scan {
         roots: roots.to_vec(),
         warnings: discovery.warnings,
+        inputs,
         ..Default::default()
     };
     for r in results {
         match r {
-            Ok(f) => {
+            Ok((f, _)) => {
                 if let Some(line) = f.too_deep {
                     scan.warnings.push(Warning::at(
                         f.path.clone(),
@@ -117,7 +247,13 @@ fn scan_with(
         &facts::FLATTEN,
         &facts::LOWER,
         &facts::FREE_TREE,
+        &crate::cache::HASH,
+        &crate::cache::LOAD,
+        &crate::cache::STORE,
     ]);
+    if let Some(c) = cache {
+        c.cache.finish();
+    }
     Ok(scan)
 }
 

@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::bkl::{self, BklReport};
 use crate::buildinfo::BuildInfo;
+use crate::cache::{Cache, Key, KeyBuilder};
 use crate::diag::Warning;
 use crate::entries::{self, EntriesReport};
 use crate::facts::FrontEnd;
@@ -36,12 +37,25 @@ pub struct Session {
     /// Put wall times in the results (`stats.seconds`); off by default, so that two runs on
     /// the same tree give the same bytes.
     pub timings: bool,
+    /// Where facts are kept between runs; none by default (the command line opens one).
+    pub cache: Option<Cache>,
+    /// The key of what the facts depend on besides a file's bytes and the statement trees
+    /// kept: the knowledge base and `-D`/`-U` (the build of modrace is in every cache key).
+    /// Set by [`Session::new`]: a caller that changes `kb` or `front_end` afterwards must not
+    /// use a cache.
+    options: Key,
+    /// What the last [`Session::fingerprint`] read, for the next scan.
+    prepared: std::sync::Mutex<Option<(scan::Prepared, Option<BuildInfo>)>>,
 }
 
 /// A result and the warnings of the scan that produced it (files skipped, and why).
 pub struct Outcome<T> {
     pub value: T,
     pub warnings: Vec<Warning>,
+    /// With a cache: the key of the inputs the result was computed from. A caller that
+    /// memoizes the result stores it only when this equals the [`Session::fingerprint`] it
+    /// looked up with (a file changed in between otherwise).
+    pub inputs: Option<Key>,
 }
 
 /// What `check` produces: the report, and the patches when asked for.
@@ -62,13 +76,99 @@ pub struct SleepQuestion<'a> {
 impl Session {
     pub fn new(roots: Vec<PathBuf>, kb: Kb, defines: &[String], undefs: &[String]) -> Self {
         let front_end = FrontEnd::new(&kb.data, defines, undefs);
+        // The knowledge base's data has no hash map: its debug form is one text per KB.
+        let mut options = KeyBuilder::default().str(&format!("{:?}", kb.data));
+        for d in defines {
+            options = options.str("-D").str(d);
+        }
+        for u in undefs {
+            options = options.str("-U").str(u);
+        }
         Session {
             roots,
             kb,
             front_end,
             era: EraChoice::Assumed,
             timings: false,
+            cache: None,
+            options: options.finish(),
+            prepared: Default::default(),
         }
+    }
+
+    /// The fact cache for a scan that keeps the statement trees `bodies` asks for (its
+    /// options key is what a caller holding bytes from elsewhere looks facts up with).
+    pub fn facts_cache(&self, bodies: &BodyPolicy) -> Option<scan::FactsCache<'_>> {
+        self.cache.as_ref().map(|cache| scan::FactsCache {
+            cache,
+            options: KeyBuilder::default()
+                .key(self.options)
+                .body_policy(bodies)
+                .finish(),
+        })
+    }
+
+    fn scan_files(&self, bodies: &BodyPolicy) -> Result<Scan> {
+        self.scan_files_from(self.take_prepared().map(|p| p.0), bodies)
+    }
+
+    fn scan_files_from(
+        &self,
+        prepared: Option<scan::Prepared>,
+        bodies: &BodyPolicy,
+    ) -> Result<Scan> {
+        let cache = self.facts_cache(bodies);
+        match (prepared, cache) {
+            (Some(p), Some(c)) => scan::scan_prepared(p, &self.roots, &self.front_end, bodies, c),
+            (_, cache) => scan::scan_cached(&self.roots, &self.front_end, bodies, cache),
+        }
+    }
+
+    /// The key of the tree's inputs as a command reads them, without parsing anything: the
+    /// sources, and the build files when `build_files` (the commands that go through
+    /// [`Self::scan`]: `check`, `entries`, `bkl`); `None` without a cache. A command's result
+    /// stored under it is its result for as long as the key comes out the same: see
+    /// [`Outcome::inputs`]. The next scan of this session starts from what this read (the
+    /// files found, their hashes, the build files) instead of reading it all again.
+    pub fn fingerprint(&self, build_files: bool) -> Result<Option<Key>> {
+        if self.cache.is_none() {
+            return Ok(None);
+        }
+        let _t = crate::timing::Phase::start("fingerprint");
+        let (files, build) = rayon::join(
+            || scan::prepare(&self.roots),
+            || build_files.then(|| BuildInfo::read(&self.roots)),
+        );
+        let files = files?;
+        let key = match &build {
+            Some(build) => tree_key(files.key, build.inputs),
+            None => files.key,
+        };
+        *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = Some((files, build));
+        Ok(Some(key))
+    }
+
+    /// What [`Self::fingerprint`] read, for the scan that follows it (once).
+    fn take_prepared(&self) -> Option<(scan::Prepared, Option<BuildInfo>)> {
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The key under which a command's result is memoized: the tree's [`Self::fingerprint`],
+    /// the options that change facts, the era and the roots, and `salt` (the command and the
+    /// options that change its output).
+    pub fn memo_key(&self, inputs: Key, salt: &str) -> Key {
+        let mut b = KeyBuilder::default()
+            .key(self.options)
+            .key(inputs)
+            .str(&format!("{:?}", self.era))
+            .str(salt);
+        for r in &self.roots {
+            b = b.str(&r.to_string_lossy());
+        }
+        b.finish()
     }
 
     /// The per-file phase every whole-tree command shares, with the statement trees `bodies`
@@ -77,12 +177,18 @@ impl Session {
     /// analysis) builds them on this.
     pub fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
         let _t = crate::timing::Phase::start("scan");
+        let (prepared, build) = self.take_prepared().unzip();
         let (scan, build) = rayon::join(
-            || scan::scan_bodies(&self.roots, &self.front_end, bodies),
-            || BuildInfo::read(&self.roots),
+            || self.scan_files_from(prepared, bodies),
+            || {
+                build
+                    .flatten()
+                    .unwrap_or_else(|| BuildInfo::read(&self.roots))
+            },
         );
         let (mut scan, mut build) = (nonempty(scan?)?, build);
         scan.warnings.append(&mut build.warnings);
+        scan.inputs = scan.inputs.map(|files| tree_key(files, build.inputs));
         Ok((scan, build))
     }
 
@@ -119,6 +225,7 @@ impl Session {
         Ok(Outcome {
             value: out.value.1,
             warnings: out.warnings,
+            inputs: out.inputs,
         })
     }
 
@@ -213,7 +320,7 @@ impl Session {
         let mut scan = nonempty(if bare {
             scan::scan_bare(&self.roots)?
         } else {
-            scan::scan(&self.roots, &self.front_end)?
+            self.scan_files(&BodyPolicy::None)?
         })?;
         let mut stats = stats::compute(&scan, 10);
         stats.seconds = stats.seconds.filter(|_| self.timings);
@@ -227,21 +334,18 @@ impl Session {
         } else {
             BodyPolicy::None
         };
-        let scan = nonempty(scan::scan_bodies(&self.roots, &self.front_end, &policy)?)?;
+        let scan = nonempty(self.scan_files(&policy)?)?;
         Ok(Outcome {
             value: scan.files,
             warnings: scan.warnings,
+            inputs: scan.inputs,
         })
     }
 
     /// Whether a function may sleep, and through what.
     pub fn why_sleeps(&self, q: &SleepQuestion) -> Result<Outcome<WhySleeps>> {
         // Guards of calls by parameter tests are read off statement trees.
-        let mut scan = nonempty(scan::scan_bodies(
-            &self.roots,
-            &self.front_end,
-            &BodyPolicy::All,
-        )?)?;
+        let mut scan = nonempty(self.scan_files(&BodyPolicy::All)?)?;
         let index = Index::build(&scan, &self.kb);
         let tree = || {
             self.roots
@@ -277,6 +381,11 @@ impl Session {
         drop(index);
         Ok(outcome(report, &mut scan))
     }
+}
+
+/// The key of a tree: its sources' and its build files'.
+fn tree_key(files: Key, build: Key) -> Key {
+    KeyBuilder::default().key(files).key(build).finish()
 }
 
 /// A scan that read no C file at all is an error, not a clean tree: a wrong path (an empty
@@ -320,8 +429,13 @@ fn read_sources(report: &CheckReport, index: &Index) -> HashMap<String, Vec<u8>>
 /// of a tree takes a few tenths of a second, which the caller can spend writing its report.
 fn outcome<T>(value: T, scan: &mut Scan) -> Outcome<T> {
     let warnings = std::mem::take(&mut scan.warnings);
+    let inputs = scan.inputs;
     drop_in_background(std::mem::take(scan));
-    Outcome { value, warnings }
+    Outcome {
+        value,
+        warnings,
+        inputs,
+    }
 }
 
 /// Frees a value on another thread; a process that exits first simply leaves the rest to the
@@ -332,4 +446,46 @@ fn drop_in_background<T: Send + 'static>(value: T) {
         .spawn(move || drop(value));
     // Without a thread, the value was dropped with the failed closure: nothing is lost.
     let _ = spawned;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(root: &std::path::Path, cache: &std::path::Path) -> Session {
+        let mut s = Session::new(vec![root.to_path_buf()], Kb::builtin(), &[], &[]);
+        s.cache = Some(Cache::open(cache, crate::cache::DEFAULT_MAX_BYTES).unwrap());
+        s
+    }
+
+    #[test]
+    fn a_result_carries_the_key_of_what_its_run_read() {
+        let tree = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = tree.path().join("a.c");
+        std::fs::write(&file, "int f(void) { return 0; }\n").unwrap();
+        let s = session(tree.path(), dir.path());
+        let key = s.fingerprint(true).unwrap();
+        assert!(key.is_some());
+        assert_eq!(s.entries().unwrap().inputs, key);
+        // Without a fingerprint just before, the scan reads everything itself: same key.
+        assert_eq!(s.entries().unwrap().inputs, key);
+        // A file that changes between the fingerprint and the scan, to bytes the cache does
+        // not know: the result is not the fingerprint's.
+        std::fs::write(&file, "int f(void) { return 1; }\n").unwrap();
+        let seen = s.fingerprint(true).unwrap();
+        std::fs::write(&file, "int f(void) { return 2; }\n").unwrap();
+        let out = s.entries().unwrap();
+        assert_ne!(out.inputs, seen);
+        assert_eq!(out.inputs, s.fingerprint(true).unwrap());
+    }
+
+    #[test]
+    fn a_session_without_a_cache_has_no_keys() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("a.c"), "int x;\n").unwrap();
+        let s = Session::new(vec![tree.path().to_path_buf()], Kb::builtin(), &[], &[]);
+        assert_eq!(s.fingerprint(true).unwrap(), None);
+        assert_eq!(s.entries().unwrap().inputs, None);
+    }
 }

@@ -11,7 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("support", &["diag", "timing", "ctext", "progress"]),
     ("knowledge and bytes", &["kb", "source"]),
     ("front end", &["normalize", "facts"]),
-    ("per-file phase", &["scan", "buildinfo"]),
+    ("per-file phase", &["scan", "buildinfo", "cache"]),
     ("index", &["index", "stats"]),
     (
         "analyses",

@@ -4,13 +4,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::Tree;
 
 /// Runs the binary; (exit code, stdout, stderr).
 fn modrace(args: &[&str], root: Option<&Path>) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modrace"));
+    let mut cmd = support::modrace_bin();
     cmd.args(args).env_remove("NO_COLOR");
     if let Some(root) = root {
         cmd.arg(root);
@@ -287,7 +286,7 @@ int init_module(void) { return register_chrdev(61, \"widget\", &widget_fops); }
 fn colors_follow_no_color_and_clicolor_force() {
     let tree = Tree::fixture("check");
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modrace"));
+        let mut cmd = support::modrace_bin();
         cmd.arg("check")
             .args(args)
             .arg(tree.root())

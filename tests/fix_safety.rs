@@ -134,7 +134,7 @@ fn output_over_an_input_is_refused() {
     let tree = Tree::copy_of("check");
     let before = std::fs::read(tree.path(FILE)).unwrap();
     for extra in [&["--diff"][..], &[]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+        let out = support::modrace_bin()
             .arg("check")
             .arg(tree.root())
             .args(extra)
@@ -148,7 +148,7 @@ fn output_over_an_input_is_refused() {
         assert_eq!(std::fs::read(tree.path(FILE)).unwrap(), before);
     }
     // A report beside the sources is fine.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+    let out = support::modrace_bin()
         .arg("check")
         .arg(tree.root())
         .arg("--output")
@@ -175,7 +175,7 @@ fn a_signal_during_the_fix_leaves_no_temporary_file() {
         for i in 0..150 {
             tree.write(&format!("drivers/f{i:03}.c"), &text);
         }
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+        let mut child = support::modrace_bin()
             .args(["check", "--fix", "-q"])
             .arg(tree.root())
             .stdout(std::process::Stdio::null())
@@ -220,7 +220,7 @@ fn a_file_the_user_may_not_write_is_refused() {
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_modrace"))
-        .args(["check", "--fix", "-q"])
+        .args(["--no-cache", "check", "--fix", "-q"])
         .arg(tree.root())
         .output();
     let Ok(out) = out else {

@@ -197,10 +197,7 @@ fn repeated_registrations_of_a_local_table_are_read_once() {
 
 /// Runs the binary; returns (exit code, stdout, stderr).
 fn run_modrace(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = support::modrace_bin().args(args).output().unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -138,9 +138,9 @@ fn may_sleep_analysis_on_odd_code() {
 /// message, no panic exit code.
 #[test]
 fn closed_stdout_is_not_a_panic() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let tree = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tree");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modrace"))
+    let mut child = support::modrace_bin()
         .args(["-q", "facts", "--bodies"])
         .arg(&tree)
         .stdout(Stdio::piped())

@@ -4,7 +4,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 use support::Tree;
@@ -21,7 +20,7 @@ fn validator(name: &str) -> jsonschema::Validator {
 }
 
 fn output(args: &[&str], root: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_modrace"))
+    let out = support::modrace_bin()
         .arg("-q")
         .args(args)
         .arg(root)

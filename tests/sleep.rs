@@ -323,7 +323,7 @@ fn unknown_policy() {
 
 fn run_cli(args: &[&str]) -> (i32, String, String) {
     let root = Tree::fixture("sleep").root().to_path_buf();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"))
+    let out = support::modrace_bin()
         .arg("why-sleeps")
         .args(args)
         .arg("--tree")

@@ -4,15 +4,16 @@ use std::process::ExitCode;
 
 use modrace::session::Session;
 
-use super::{print_warnings, write_stdout, Format};
+use super::memo::printed;
+use super::Format;
 
 pub fn run(session: &Session, format: Format, quiet: bool) -> anyhow::Result<ExitCode> {
-    let out = session.bkl()?;
-    print_warnings(&out.warnings, quiet);
-    let text = match format {
-        Format::Text => modrace::report::bkl::render(&out.value),
-        Format::Json => modrace::report::json::versioned(&out.value),
-    };
-    write_stdout(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    printed(session, true, format!("bkl {format:?}"), quiet, || {
+        let out = session.bkl()?;
+        let text = match format {
+            Format::Text => modrace::report::bkl::render(&out.value),
+            Format::Json => modrace::report::json::versioned(&out.value),
+        };
+        Ok((out.warnings, out.inputs, text))
+    })
 }

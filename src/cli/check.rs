@@ -12,6 +12,9 @@ use modrace::report::{self, Options};
 use modrace::rules::{rule, CheckReport, Code, Finding, RuleFilter};
 use modrace::session::Session;
 
+use modrace::sleep::UnknownPolicy;
+
+use super::memo::{Memo, Stored};
 use super::{print_warnings, write_stdout, ColorChoice, UnknownArg};
 
 /// `check`'s options.
@@ -73,12 +76,10 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         }
     }
     let fixing = args.diff || args.fix;
-    // SARIF carries the fixes with the results.
-    let sarif = args.format == report::Format::Sarif;
-    let out = session.check(&filter, args.unknown.into(), fixing || sarif)?;
-    print_warnings(&out.warnings, quiet);
-    let outcome = out.value;
     if fixing {
+        let out = session.check(&filter, args.unknown.into(), true)?;
+        print_warnings(&out.warnings, quiet);
+        let outcome = out.value;
         return write_fixes(
             &outcome.patches,
             &outcome.report,
@@ -87,14 +88,13 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
             quiet,
         );
     }
-    let report = &outcome.report;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => auto_color(args.output.is_none() && std::io::stdout().is_terminal()),
     };
-    let roots = &session.roots;
-    let root = roots
+    let root = session
+        .roots
         .first()
         .and_then(|p| std::fs::canonicalize(p).ok())
         .map(|p| {
@@ -104,11 +104,29 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
                 p
             }
         });
+    // Everything besides the tree that the printed bytes depend on.
+    let salt = format!(
+        "check {:?} {filter:?} {:?} color={color} {root:?}",
+        args.format,
+        UnknownPolicy::from(args.unknown)
+    );
+    let memo = Memo::new(session, true, salt)?;
+    if let Some(stored) = memo.as_ref().and_then(Memo::get) {
+        print_warnings(&stored.warnings, quiet);
+        write_output(args.output.as_deref(), &stored.output)?;
+        return Ok(stored.exit_code());
+    }
+    // SARIF carries the fixes with the results.
+    let sarif = args.format == report::Format::Sarif;
+    let out = session.check(&filter, args.unknown.into(), sarif)?;
+    print_warnings(&out.warnings, quiet);
+    let outcome = out.value;
+    let report = &outcome.report;
     let _report = modrace::timing::Phase::start("report");
     let text = report::render_with(
         args.format,
         report,
-        &report::read_from_roots(roots),
+        &report::read_from_roots(&session.roots),
         &Options {
             color,
             src_root: root.as_deref(),
@@ -116,11 +134,16 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         },
     );
     write_output(args.output.as_deref(), text.as_bytes())?;
-    Ok(if report.findings.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let exit = u8::from(!report.findings.is_empty());
+    if let Some(memo) = &memo {
+        let stored = Stored {
+            warnings: out.warnings,
+            output: text.into_bytes(),
+            exit,
+        };
+        memo.put(out.inputs, &stored);
+    }
+    Ok(ExitCode::from(exit))
 }
 
 /// `--color auto`: the conventions of no-color.org and bixense.com/clicolors. `NO_COLOR` (set

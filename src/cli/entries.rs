@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use modrace::report::entries;
 use modrace::session::Session;
 
-use super::{print_warnings, write_stdout, Format};
+use super::memo::printed;
+use super::Format;
 
 pub fn run(
     session: &Session,
@@ -13,15 +14,16 @@ pub fn run(
     sites: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let out = session.entries()?;
-    print_warnings(&out.warnings, quiet);
-    let (report, locking) = out.value;
-    let text = match (format, sites) {
-        (Format::Text, false) => entries::render(&report, Some(&locking)),
-        (Format::Json, false) => entries::json(&report, Some(&locking)),
-        (Format::Text, true) => entries::render_sites(&report),
-        (Format::Json, true) => entries::sites_json(&report),
-    };
-    write_stdout(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    let salt = format!("entries {format:?} sites={sites}");
+    printed(session, true, salt, quiet, || {
+        let out = session.entries()?;
+        let (report, locking) = out.value;
+        let text = match (format, sites) {
+            (Format::Text, false) => entries::render(&report, Some(&locking)),
+            (Format::Json, false) => entries::json(&report, Some(&locking)),
+            (Format::Text, true) => entries::render_sites(&report),
+            (Format::Json, true) => entries::sites_json(&report),
+        };
+        Ok((out.warnings, out.inputs, text))
+    })
 }

@@ -16,6 +16,7 @@ mod era;
 mod facts;
 mod generate;
 mod kb;
+mod memo;
 mod progress;
 mod rules;
 mod stats;
@@ -72,6 +73,13 @@ pub struct Cli {
     /// Do not print warnings about skipped files.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Keep the facts of each file, and whole results, in DIR between runs (default:
+    /// $XDG_CACHE_HOME/modrace or ~/.cache/modrace; bounded to 4 GiB, oldest entries first).
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Read and write no cache: parse every file.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     /// Add wall times to the outputs (`stats.seconds` in JSON and SARIF, the `bkl` and
     /// `stats` texts) and print each phase's time and memory on standard error. Without it
     /// two runs on the same tree print the same bytes.
@@ -81,7 +89,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
     Text,
     Json,
@@ -214,11 +222,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     progress::install(cli.quiet || cli.timings);
     let kb_options = era::KbOptions::from(&cli);
     let (defines, undefs, timings) = (cli.defines.clone(), cli.undefs.clone(), cli.timings);
-    let session = |roots: Vec<PathBuf>| -> anyhow::Result<Session> {
+    let cache_dir = (!cli.no_cache)
+        .then(|| cli.cache_dir.clone())
+        .map(|d| d.ok_or(()));
+    let session = |roots: Vec<PathBuf>, cached: bool| -> anyhow::Result<Session> {
         let (kb, era) = era::knowledge_base(&kb_options, &roots)?;
         let mut session = Session::new(roots, kb, &defines, &undefs);
         session.era = era;
         session.timings = timings;
+        if cached {
+            session.cache = memo::open_cache(cache_dir.clone(), cli.quiet)?;
+        }
         Ok(session)
     };
     let quiet = cli.quiet;
@@ -227,16 +241,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             format,
             bare,
-        } => stats::run(&session(paths)?, format, bare, quiet),
+        } => {
+            // The baseline parses everything and keeps nothing: no cache directory is made.
+            stats::run(&session(paths, !bare)?, format, bare, quiet)
+        }
         Command::Entries {
             paths,
             format,
             sites,
-        } => entries::run(&session(paths)?, format, sites, quiet),
-        Command::Check { paths, args } => check::run(&session(paths)?, &args, quiet),
+        } => entries::run(&session(paths, true)?, format, sites, quiet),
+        Command::Check { paths, args } => check::run(&session(paths, true)?, &args, quiet),
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),
-        Command::Bkl { paths, format } => bkl::run(&session(paths)?, format, quiet),
+        Command::Bkl { paths, format } => bkl::run(&session(paths, true)?, format, quiet),
         Command::WhySleeps {
             function,
             tree,
@@ -245,7 +262,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             format,
         } => why_sleeps::run(
-            &session(vec![tree])?,
+            &session(vec![tree], true)?,
             &function,
             mask.as_deref(),
             unknown.into(),
@@ -253,7 +270,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             quiet,
         ),
-        Command::Facts { paths, bodies } => facts::run(&session(paths)?, bodies),
+        Command::Facts { paths, bodies } => facts::run(&session(paths, true)?, bodies),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { dir } => generate::man(dir.as_deref()),
         Command::Kb { print } => {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use modrace::session::{Session, SleepQuestion};
 use modrace::sleep::UnknownPolicy;
 
-use super::{json_line, print_warnings, write_stdout, Format};
+use super::memo::printed;
+use super::{json_line, Format};
 
 pub fn run(
     session: &Session,
@@ -16,17 +17,18 @@ pub fn run(
     format: Format,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let out = session.why_sleeps(&SleepQuestion {
-        function,
-        mask,
-        unknown,
-        file,
-    })?;
-    print_warnings(&out.warnings, quiet);
-    let text = match format {
-        Format::Text => out.value.to_text(),
-        Format::Json => json_line(&out.value)?,
-    };
-    write_stdout(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    let salt = format!("why-sleeps {function:?} {mask:?} {unknown:?} {file:?} {format:?}");
+    printed(session, false, salt, quiet, || {
+        let out = session.why_sleeps(&SleepQuestion {
+            function,
+            mask,
+            unknown,
+            file,
+        })?;
+        let text = match format {
+            Format::Text => out.value.to_text(),
+            Format::Json => json_line(&out.value)?,
+        };
+        Ok((out.warnings, out.inputs, text))
+    })
 }

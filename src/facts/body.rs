@@ -16,7 +16,7 @@ use crate::ctext::parse_int;
 pub type StmtId = u32;
 
 /// Statements of one function; `stmts[0]` is the outermost block when the body is not empty.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Body {
     pub stmts: Vec<Stmt>,
 }
@@ -53,7 +53,9 @@ impl Body {
 
 /// Where a statement is in the original file: bytes (normalization keeps offsets) and its
 /// first line and column, 1-based.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, bincode::Encode, bincode::Decode, PartialEq, Eq,
+)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -61,13 +63,13 @@ pub struct Span {
     pub column: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Stmt {
     pub kind: StmtKind,
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub enum StmtKind {
     Block(Vec<StmtId>),
     /// An expression statement.
@@ -118,7 +120,7 @@ pub enum StmtKind {
 }
 
 /// An expression as the analyses see it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Expr {
     /// Calls (as indices into the file's `calls`) and bare macro names, in evaluation order.
     pub events: Vec<Event>,
@@ -130,20 +132,20 @@ pub struct Expr {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode, PartialEq, Eq)]
 pub enum Event {
     Call(u32),
     /// A bare identifier used as a statement: `MOD_INC_USE_COUNT;`.
     Name(String),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Assign {
     pub var: String,
     pub value: Value,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, bincode::Encode, bincode::Decode, PartialEq, Eq)]
 pub enum CmpOp {
     Eq,
     Ne,
@@ -169,7 +171,7 @@ impl CmpOp {
 
 /// The part of an expression's meaning that the path analyses use: integers, null pointers,
 /// negative error codes, variables, call results, and tests built from them.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode, PartialEq, Eq)]
 pub enum Value {
     Int(i64),
     Null,

@@ -15,7 +15,19 @@ use super::body::{Body, CmpOp, Expr, StmtId, StmtKind, Value};
 use super::Event;
 
 /// A necessary condition for reaching a call: parameter `param` (0-based) is nonzero, or zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 pub struct CallGuard {
     pub param: u8,
     pub nonzero: bool,

@@ -29,7 +29,7 @@ pub use vocabulary::{FrontEnd, Vocabulary};
 /// and the part below this depth is not lowered.
 pub const MAX_DEPTH: usize = 600;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FileFacts {
     pub path: String,
     /// Where the file is on disk, to read it again (source excerpts, full bodies, patches).
@@ -67,7 +67,7 @@ pub struct FileFacts {
     pub field_loads: Vec<FieldLoad>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FieldLoad {
     pub caller: u32,
     pub var: String,
@@ -75,7 +75,7 @@ pub struct FieldLoad {
     pub value: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Function {
     pub name: String,
     pub is_static: bool,
@@ -102,20 +102,20 @@ pub struct Function {
     pub body: Body,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Param {
     pub name: Option<String>,
     pub ty: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct StructDef {
     pub name: String,
     pub fields: Vec<Field>,
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Field {
     pub name: String,
     pub ty: String,
@@ -125,7 +125,7 @@ pub struct Field {
     pub is_pointer: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Typedef {
     pub name: String,
     /// The struct or union it names, when it names one.
@@ -134,7 +134,7 @@ pub struct Typedef {
 
 /// A variable at file scope (or a `static` one inside a function) whose type is a struct or a
 /// typedef name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Variable {
     pub name: String,
     pub is_static: bool,
@@ -145,12 +145,12 @@ pub struct Variable {
     pub init: Option<InitList>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct InitList {
     pub items: Vec<InitItem>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct InitItem {
     /// `.a.b = x` gives two fields; `[3] = x` an index; empty for a positional item.
     pub designators: Vec<Designator>,
@@ -158,19 +158,19 @@ pub struct InitItem {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub enum Designator {
     Field(String),
     Index,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub enum InitValue {
     Expr(String),
     List(InitList),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Call {
     /// Index into `functions`, or `None` at file scope.
     pub caller: Option<u32>,
@@ -185,7 +185,7 @@ pub struct Call {
     pub guard: Option<CallGuard>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct BareName {
     /// Index into `functions`.
     pub caller: u32,
@@ -194,7 +194,7 @@ pub struct BareName {
 }
 
 /// `base.field = value` or `base->field = value` in a function body.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FieldAssign {
     pub caller: Option<u32>,
     pub base: String,
@@ -205,7 +205,7 @@ pub struct FieldAssign {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct ParseError {
     pub line: u32,
     pub column: u32,
@@ -213,14 +213,14 @@ pub struct ParseError {
     pub cause: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct BrokenFunction {
     pub line: u32,
     pub uses_mod_inc: bool,
     pub cause: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode)]
 pub struct ModuleMarkers {
     pub ifdef_module: bool,
     pub init_module: bool,

@@ -25,7 +25,7 @@ pub struct CppConfig {
 }
 
 /// A `#define` seen in an active region.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
 pub struct MacroDef {
     pub name: String,
     /// `None` for an object-like macro.

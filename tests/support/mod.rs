@@ -440,3 +440,18 @@ pub fn assert_expectations_with(tree: &Tree, filter: &RuleFilter) -> CheckReport
     }
     report
 }
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+/// The `modrace` binary, with a cache directory of this test process's own under the target
+/// folder: a test never reads or fills the user's cache, and starts from an empty one.
+pub fn modrace_bin() -> std::process::Command {
+    static CACHE_HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let home = CACHE_HOME.get_or_init(|| {
+        tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory")
+    });
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_modrace"));
+    cmd.env("XDG_CACHE_HOME", home.path());
+    cmd
+}
