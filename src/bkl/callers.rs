@@ -10,12 +10,14 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::entry::{ArchEntry, EntryModel};
 use super::lockstate::{summarise, summarise_calls, Deltas, Effect, LockSummary};
 use super::slots::SlotSites;
+use super::Protection;
 use crate::chain::ChainStep;
 use crate::entries::Slot;
 use crate::index::{referenced_name, FnRef, Index};
-use crate::kb::BklKb;
+use crate::kb::{BklKb, Layout};
 
 /// Entry depths are tracked up to this nesting (the top value means "this or more").
 const MAX_ENTRY_DEPTH: i8 = 3;
@@ -26,6 +28,9 @@ const EFFECT_ROUNDS: usize = 3;
 pub struct Graph<'a> {
     index: &'a Index<'a>,
     kb: &'a BklKb,
+    layout: &'a Layout,
+    /// How each architecture enters system calls.
+    entry: &'a EntryModel,
     /// Direct calls by callee name: (file, call index).
     by_name: FxHashMap<&'a str, Vec<(u32, u32)>>,
     sites: &'a SlotSites,
@@ -43,6 +48,8 @@ impl<'a> Graph<'a> {
     pub fn new(
         index: &'a Index<'a>,
         kb: &'a BklKb,
+        layout: &'a Layout,
+        entry: &'a EntryModel,
         sites: &'a SlotSites,
         stored: &'a FxHashMap<FnRef, Vec<Slot>>,
     ) -> Self {
@@ -74,6 +81,8 @@ impl<'a> Graph<'a> {
         let mut g = Graph {
             index,
             kb,
+            layout,
+            entry,
             by_name,
             sites,
             stored,
@@ -201,24 +210,52 @@ impl<'a> Graph<'a> {
             .any(|p| name.starts_with(p.as_str()))
     }
 
-    /// The lock depth `f` is entered with from outside the C code, if it is an entry point.
-    /// An `asmlinkage` function that the tree calls is a helper (sunos_nfs_mount), not one.
-    pub fn root_depth(&self, f: FnRef, has_callers: bool) -> Option<u8> {
+    /// The lock depth `f` is entered with from outside the C code, if it is an entry point,
+    /// and what protects it when that is not the lock taken in C. An `asmlinkage` function
+    /// that the tree calls is a helper (sunos_nfs_mount), not one.
+    pub fn root_depth(&self, f: FnRef, has_callers: bool) -> Option<(u8, Option<Protection>)> {
         let function = self.index.function(f);
         let name = function.name.as_str();
-        if let Some(&d) = self.root_fns.get(&f) {
-            return Some(d);
-        }
-        if let Some(r) = self.kb.roots.iter().find(|r| r.name == name) {
-            return Some(r.depth);
-        }
         let syscall = self.is_syscall(f);
         let from_asm = !has_callers
             && function
                 .attributes
                 .iter()
                 .any(|a| self.kb.root_attributes.contains(a));
-        (syscall || from_asm).then_some(0)
+        let depth = if let Some(&d) = self.root_fns.get(&f) {
+            d
+        } else if let Some(r) = self.kb.roots.iter().find(|r| r.name == name) {
+            r.depth
+        } else if syscall || from_asm {
+            0
+        } else {
+            return None;
+        };
+        if depth > 0 {
+            return Some((depth, None));
+        }
+        let arch = self.layout.arch_of(&self.index.files[f.file].path);
+        let Some(model) = self.entry.of(arch) else {
+            return Some((0, None));
+        };
+        let protection = match model {
+            ArchEntry::Uniprocessor => Protection::Uniprocessor {
+                arch: arch.or(self.entry_arch()).unwrap_or_default().to_string(),
+            },
+            ArchEntry::LockAtEntry { file, line, takes } if syscall || from_asm => {
+                Protection::EntryLock {
+                    file: file.clone(),
+                    line: *line,
+                    takes: takes.clone(),
+                }
+            }
+            ArchEntry::LockAtEntry { .. } => return Some((0, None)),
+        };
+        Some((1, Some(protection)))
+    }
+
+    fn entry_arch(&self) -> Option<&str> {
+        self.entry.preferred()
     }
 
     /// Every call that enters `f`: direct calls, and calls through the slots it is stored in.
@@ -271,6 +308,8 @@ struct Node {
     /// Some paths could not be followed: how many calls away, and why. The nearest reason
     /// is kept.
     unknown: Option<(u16, String)>,
+    /// What protects the function as a root when not the lock taken in C (entry code).
+    protection: Option<Protection>,
 }
 
 /// How good a witness path is: shorter first, then one that starts at a system call, then
@@ -311,6 +350,8 @@ pub struct SiteLocking {
     pub unheld_chain: Vec<ChainStep>,
     /// Why some paths could not be followed.
     pub unknown: Option<String>,
+    /// What protects the held path.
+    pub protection: Option<Protection>,
 }
 
 impl<'g, 'a> Solver<'g, 'a> {
@@ -340,6 +381,7 @@ impl<'g, 'a> Solver<'g, 'a> {
             pred: [None; (MAX_ENTRY_DEPTH + 1) as usize],
             rank: [WORST; (MAX_ENTRY_DEPTH + 1) as usize],
             unknown: None,
+            protection: None,
         });
         self.in_edges.push(Vec::new());
         self.ids.insert(f, id);
@@ -361,7 +403,8 @@ impl<'g, 'a> Solver<'g, 'a> {
             let level = self.nodes[id].level;
             let callers = self.g.callers(f);
             let root = self.g.root_depth(f, !callers.is_empty());
-            if let Some(d) = root {
+            if let Some((d, protection)) = root.clone() {
+                self.nodes[id].protection = protection;
                 let d = d.min(MAX_ENTRY_DEPTH as u8) as usize;
                 self.nodes[id].entry |= 1 << d;
                 self.nodes[id].pred[d] = Some(Pred::Root);
@@ -506,10 +549,12 @@ impl<'g, 'a> Solver<'g, 'a> {
         changed
     }
 
-    /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry.
-    fn chain(&self, f: FnRef, d: u8) -> Vec<ChainStep> {
+    /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry, and
+    /// what protects it when it starts at a root the entry code protects.
+    fn chain(&self, f: FnRef, d: u8) -> (Vec<ChainStep>, Option<Protection>) {
         let mut steps = Vec::new();
         let (mut cur, mut depth) = (f, d);
+        let mut protection = None;
         for _ in 0..64 {
             let Some(&id) = self.ids.get(&cur) else { break };
             match self.nodes[id].pred[depth as usize] {
@@ -524,11 +569,15 @@ impl<'g, 'a> Solver<'g, 'a> {
                         None => break,
                     }
                 }
-                Some(Pred::Root) | None => break,
+                Some(Pred::Root) => {
+                    protection = self.nodes[id].protection.clone();
+                    break;
+                }
+                None => break,
             }
         }
         steps.reverse();
-        steps
+        (steps, protection)
     }
 
     /// Whether the lock is held at the call `call` of `f`, with witnesses.
@@ -543,6 +592,7 @@ impl<'g, 'a> Solver<'g, 'a> {
         if deltas.iter().any(|d| d >= 1) {
             out.held = true;
             out.held_chain = vec![last.clone()];
+            out.protection = Some(Protection::Lock);
         }
         if deltas.all_positive() {
             return out;
@@ -565,8 +615,12 @@ impl<'g, 'a> Solver<'g, 'a> {
                 };
                 if !*flag {
                     *flag = true;
-                    *chain = self.chain(f, d as u8);
+                    let (steps, protection) = self.chain(f, d as u8);
+                    *chain = steps;
                     chain.push(last.clone());
+                    if held {
+                        out.protection = Some(protection.unwrap_or(Protection::Lock));
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@
 //! than slots, and interrupt context.
 
 pub mod callers;
+pub mod entry;
 pub mod lockstate;
 pub mod slots;
 
@@ -28,7 +29,35 @@ use crate::chain::ChainStep;
 use crate::entries::{Entry, Slot};
 use crate::index::Index;
 use crate::kb::{Kb, Takes};
+pub use entry::EntryModel;
 pub use slots::MatchedBy;
+
+/// What keeps `rmmod` out at a call site on the paths judged safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Protection {
+    /// The lock, taken in C on the path (or by the code that runs a module's init).
+    Lock,
+    /// The architecture's system-call entry code takes the lock (2.0).
+    EntryLock { file: String, line: u32, takes: String },
+    /// The path's architecture runs on one processor in this tree.
+    Uniprocessor { arch: String },
+    /// The core pinned the table's module before the call.
+    CorePin { by: String, line: u32 },
+}
+
+impl std::fmt::Display for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protection::Lock => write!(f, "lock held"),
+            Protection::EntryLock { file, line, takes } => {
+                write!(f, "lock taken at system-call entry ({takes}, {file}:{line})")
+            }
+            Protection::Uniprocessor { arch } => write!(f, "uniprocessor architecture {arch}"),
+            Protection::CorePin { by, line } => write!(f, "core pin ({by}, line {line})"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,6 +108,9 @@ pub struct CallSite {
     /// A path that does not hold it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unheld_chain: Vec<ChainStep>,
+    /// What protects the held paths (the lock, entry code, one processor, a core pin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protection: Option<Protection>,
     /// Why some paths to the call could not be followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
@@ -142,7 +174,7 @@ pub struct BklReport {
 
 /// Decides, for every slot that holds a routine in `entries` and every name-taking slot of the
 /// knowledge base, whether the core holds the big kernel lock where it calls the slot.
-pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
+pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) -> BklReport {
     let _t = crate::timing::Phase::start("bkl");
     let started = Instant::now();
     let bkl = &kb.data.bkl;
@@ -151,7 +183,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let graph = callers::Graph::new(index, bkl, &sites, &stored);
+    let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
     for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
@@ -201,6 +233,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
                 held_chain: r.held_chain,
                 unheld_chain: r.unheld_chain,
                 unknown: r.unknown,
+                protection: r.protection,
             });
         }
         let held = call_sites

@@ -16,7 +16,7 @@ mod era;
 mod layout;
 mod merge;
 mod sleep;
-pub use bkl::{BklKb, Root, RootCall};
+pub use bkl::{BklKb, CorePin, EntryLock, Root, RootCall};
 pub use builtin::{
     builtin_names, builtin_text, builtin_text_for, merged_over, merged_over_builtin, BUILTIN,
     DEFAULT_KB,
@@ -419,6 +419,7 @@ impl Kb {
             .chain(&b.lock)
             .chain(&b.unlock)
             .chain(&b.depth_preserving)
+            .chain(&b.core_pin.returns_pinned)
             .cloned()
             .collect()
     }
