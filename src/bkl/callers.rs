@@ -11,6 +11,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::entry::{ArchEntry, EntryModel};
+use super::flow::SiteFlow;
 use super::lockstate::{summarise, summarise_calls, Deltas, Effect, LockSummary};
 use super::slots::SlotSites;
 use super::Protection;
@@ -35,6 +36,8 @@ pub struct Graph<'a> {
     by_name: FxHashMap<&'a str, Vec<(u32, u32)>>,
     sites: &'a SlotSites,
     stored: &'a FxHashMap<FnRef, Vec<Slot>>,
+    /// What each slot call can reach, when known.
+    flows: &'a FxHashMap<(FnRef, u32), SiteFlow>,
     /// Functions made entry points by a call (`kernel_thread(fn)`), with their entry depth.
     root_fns: FxHashMap<FnRef, u8>,
     /// Functions whose walk ends at another depth than it started, and by how much.
@@ -52,6 +55,7 @@ impl<'a> Graph<'a> {
         entry: &'a EntryModel,
         sites: &'a SlotSites,
         stored: &'a FxHashMap<FnRef, Vec<Slot>>,
+        flows: &'a FxHashMap<(FnRef, u32), SiteFlow>,
     ) -> Self {
         let mut by_name: FxHashMap<&str, Vec<(u32, u32)>> = FxHashMap::default();
         let mut root_fns = FxHashMap::default();
@@ -86,6 +90,7 @@ impl<'a> Graph<'a> {
             by_name,
             sites,
             stored,
+            flows,
             root_fns,
             effects: FxHashMap::default(),
             touching: FxHashSet::default(),
@@ -264,7 +269,11 @@ impl<'a> Graph<'a> {
         let mut out = self.direct_callers(name, Some(f));
         for slot in self.stored.get(&f).into_iter().flatten() {
             for s in self.sites.by_slot.get(slot).into_iter().flatten() {
-                out.push((s.caller, s.call));
+                // A call whose tables are known reaches only their routines.
+                let reaches = self.flows.get(&(s.caller, s.call)).and_then(|x| x.targets.as_ref());
+                if reaches.is_none_or(|t| t.contains(&f)) {
+                    out.push((s.caller, s.call));
+                }
             }
         }
         out.sort_by_key(|(g, c)| (g.file, g.func, *c));

@@ -17,6 +17,7 @@
 
 pub mod callers;
 pub mod entry;
+pub mod flow;
 pub mod lockstate;
 pub mod slots;
 
@@ -27,7 +28,8 @@ use serde::Serialize;
 
 use crate::chain::ChainStep;
 use crate::entries::{Entry, Slot};
-use crate::index::Index;
+use crate::index::{FnRef, Index};
+use rustc_hash::FxHashMap;
 use crate::kb::{Kb, Takes};
 pub use entry::EntryModel;
 pub use slots::MatchedBy;
@@ -108,12 +110,19 @@ pub struct CallSite {
     /// A path that does not hold it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unheld_chain: Vec<ChainStep>,
-    /// What protects the held paths (the lock, entry code, one processor, a core pin).
+    /// What protects the held paths (the lock, entry code, one processor).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protection: Option<Protection>,
     /// Why some paths to the call could not be followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
+    /// The core pinned the table's module before the call: protected on every path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<Protection>,
+    /// The routines (file, function) the call can reach, when every table its base can be is
+    /// known ([`flow`]); `None`: every routine of the slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaches: Option<Vec<(String, String)>>,
 }
 
 /// A routine that sits in a slot.
@@ -183,7 +192,15 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored);
+    let flow = flow::Flow::new(index, kb, &typer);
+    let mut flows: FxHashMap<(FnRef, u32), flow::SiteFlow> = FxHashMap::default();
+    for (slot, list) in &sites.by_slot {
+        for s in list {
+            flows.insert((s.caller, s.call), flow.site(s.caller, s.call, slot));
+        }
+    }
+    drop(flow);
+    let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
     for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
@@ -221,6 +238,18 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         for s in sites.by_slot.get(&slot).into_iter().flatten() {
             let r = solver.site(s.caller, s.call);
             let file = &index.files[s.caller.file];
+            let site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
+            let reaches = site_flow.targets.map(|t| {
+                let mut v: Vec<(String, String)> = t
+                    .into_iter()
+                    .map(|g| {
+                        let name = index.function(g).name.clone();
+                        (index.files[g.file].path.clone(), name)
+                    })
+                    .collect();
+                v.sort();
+                v
+            });
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
                 file: file.path.clone(),
@@ -234,6 +263,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
                 unheld_chain: r.unheld_chain,
                 unknown: r.unknown,
                 protection: r.protection,
+                pin: site_flow.pin,
+                reaches,
             });
         }
         let held = call_sites
@@ -318,7 +349,21 @@ impl SlotLocking {
     pub fn is_unlocked_module_call(&self, site: &CallSite) -> bool {
         self.takes == Takes::Name
             && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
-            && self.module_routines().next().is_some()
+            && site.pin.is_none()
+            && self.module_routines_at(site).next().is_some()
+    }
+
+    /// The module routines a call site can reach: those its provenance allows, or all.
+    pub fn module_routines_at<'s>(
+        &'s self,
+        site: &'s CallSite,
+    ) -> impl Iterator<Item = &'s Exposed> + 's {
+        self.module_routines().filter(move |e| {
+            site.reaches.as_ref().is_none_or(|r| {
+                r.binary_search_by(|(f, n)| (f.as_str(), n.as_str()).cmp(&(&e.file, &e.function)))
+                    .is_ok()
+            })
+        })
     }
 
     /// The call sites [`Self::is_unlocked_module_call`] holds for.

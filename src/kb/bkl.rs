@@ -84,4 +84,7 @@ pub struct CorePin {
     pub returns_pinned: Vec<String>,
     /// `try_inc_mod_count(x->F)` with F one of these pins the module of table `x`.
     pub owner_fields: Vec<String>,
+    /// Calls whose value is their argument (`fops_get(x)` is `x` or NULL): provenance goes
+    /// through them.
+    pub returns_argument: Vec<String>,
 }
