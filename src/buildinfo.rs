@@ -20,6 +20,9 @@ pub struct BuildInfo {
     /// Directory -> the subdirectories its Makefile descends into: all of them, and those it
     /// can build modules in.
     subdirs: HashMap<String, Subdirs>,
+    /// Configuration files (relative to their root) and the ones each `source`s: which
+    /// architectures' configurations reach a directory.
+    pub config_sources: Vec<(String, Vec<String>)>,
     /// Build files that could not be read (not regular files, too large, unreadable).
     pub warnings: Vec<Warning>,
 }
@@ -80,7 +83,11 @@ impl BuildInfo {
                 } else if name.to_ascii_lowercase().starts_with("config.in") || name == "Kconfig" {
                     // `arch/*/config.in` is lower case in 2.2-2.4.
                     if let Some(text) = info.read_build_file(root, entry.path()) {
-                        collect_tristates(&String::from_utf8_lossy(&text), &mut tristates);
+                        let text = String::from_utf8_lossy(&text);
+                        collect_tristates(&text, &mut tristates);
+                        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                        info.config_sources
+                            .push((rel.to_string_lossy().into_owned(), sourced(&text)));
                     }
                 }
             }
@@ -182,6 +189,17 @@ fn dir_and_object(file: &str) -> Option<(String, String)> {
 /// The symbols that can be `m`: 2.x `Config.in` lines name them (`tristate '...' CONFIG_X`);
 /// a Kconfig entry opens with `config X` (or `menuconfig X`) and says `tristate` or
 /// `def_tristate` on a later line of the entry.
+/// The files a configuration file `source`s.
+fn sourced(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("source")).then(|| w.next()).flatten()
+        })
+        .map(|p| p.trim_matches('"').to_string())
+        .collect()
+}
+
 fn collect_tristates(text: &str, out: &mut HashSet<String>) {
     let mut entry: Option<&str> = None;
     for line in text.lines() {

@@ -97,7 +97,7 @@ impl Session {
         let (mut scan, build) = self.scan_for_entries()?;
         let index = Index::build(&scan, &self.kb);
         let report = entries::compute(&index, &self.kb, &build);
-        let entry = self.entry_model(&index);
+        let entry = self.entry_model(&index, &build);
         let mut locking = bkl::analyse(&index, &self.kb, &report.entries, &entry);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
         drop(index);
@@ -106,7 +106,7 @@ impl Session {
 
     /// How the tree's architectures enter system calls, from their entry code (the only files
     /// besides C and Makefiles that the lock analysis reads).
-    fn entry_model(&self, index: &Index) -> bkl::EntryModel {
+    fn entry_model(&self, index: &Index, build: &BuildInfo) -> bkl::EntryModel {
         let layout = &self.kb.data.layout;
         let arches: std::collections::BTreeSet<&str> = index
             .files
@@ -118,7 +118,7 @@ impl Session {
                 .iter()
                 .find_map(|r| crate::source::read_regular(&r.join(rel), rel).ok())
         };
-        bkl::EntryModel::read(&self.kb, arches, &read)
+        bkl::EntryModel::read(&self.kb, arches, &read).with_configs(&self.kb, &build.config_sources)
     }
 
     /// Rule 1's analysis: where the core calls each slot, and its locking.
@@ -184,7 +184,7 @@ impl Session {
                 let entries = entries::compute(&index, kb, &build).entries;
                 let bkl = filter
                     .runs(Code::Mr004, kb.data.era.rules)
-                    .then(|| bkl::analyse(&index, kb, &entries, &self.entry_model(&index)));
+                    .then(|| bkl::analyse(&index, kb, &entries, &self.entry_model(&index, &build)));
                 (entries, bkl, UseCountKnowledge::new(&index, kb))
             },
         );

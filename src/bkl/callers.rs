@@ -263,15 +263,37 @@ impl<'a> Graph<'a> {
         self.entry.preferred()
     }
 
+    /// The architecture a function is written for: its directory's, or that of the
+    /// `#ifdef` it sits under; `None` for generic code.
+    fn arch_of(&self, f: FnRef) -> Option<&str> {
+        let path = &self.index.files[f.file].path;
+        self.layout
+            .arch_of(path)
+            .or(self.index.function(f).arch.as_deref())
+            .or_else(|| self.entry.config_arch_of(path))
+            .filter(|a| self.entry.is_arch(a))
+    }
+
+    /// Whether a call from `from` can reach `to`: generic code is judged on the preferred
+    /// architecture, so it reaches another architecture's code only from that architecture's
+    /// own code (a path through it is judged on that architecture, from its own callers).
+    fn same_build(&self, from: FnRef, to: FnRef) -> bool {
+        match self.arch_of(to) {
+            None => true,
+            Some(a) => self.arch_of(from) == Some(a) || self.entry.preferred() == Some(a),
+        }
+    }
+
     /// Every call that enters `f`: direct calls, and calls through the slots it is stored in.
     fn callers(&self, f: FnRef) -> Vec<(FnRef, u32)> {
         let name = self.index.function(f).name.as_str();
         let mut out = self.direct_callers(name, Some(f));
+        out.retain(|&(from, _)| self.same_build(from, f));
         for slot in self.stored.get(&f).into_iter().flatten() {
             for s in self.sites.by_slot.get(slot).into_iter().flatten() {
                 // A call whose tables are known reaches only their routines.
                 let reaches = self.flows.get(&(s.caller, s.call)).and_then(|x| x.targets.as_ref());
-                if reaches.is_none_or(|t| t.contains(&f)) {
+                if reaches.is_none_or(|t| t.contains(&f)) && self.same_build(s.caller, f) {
                     out.push((s.caller, s.call));
                 }
             }

@@ -37,9 +37,15 @@ pub enum ArchEntry {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EntryModel {
     pub arches: BTreeMap<String, ArchEntry>,
+    /// Every architecture the tree has code of.
+    #[serde(skip)]
+    known: std::collections::BTreeSet<String>,
     /// The architecture generic code is judged on.
     #[serde(skip)]
     preferred: Option<String>,
+    /// Directories only one architecture's configuration reaches (`drivers/sgi` from
+    /// `arch/mips/config.in`), with that architecture.
+    pub config_arch: BTreeMap<String, String>,
 }
 
 impl EntryModel {
@@ -53,9 +59,12 @@ impl EntryModel {
         let b = &kb.data.bkl;
         let mut out = EntryModel {
             arches: BTreeMap::new(),
+            config_arch: BTreeMap::new(),
+            known: Default::default(),
             preferred: kb.data.sleep.preferred_arch.clone(),
         };
         for arch in arches {
+            out.known.insert(arch.to_string());
             let smp = b.smp_code.as_ref().map(|p| p.replace("{arch}", arch));
             if smp.is_some_and(|p| read(&p).is_none()) {
                 out.arches.insert(arch.to_string(), ArchEntry::Uniprocessor);
@@ -77,6 +86,54 @@ impl EntryModel {
             }
         }
         out
+    }
+
+    /// Reads which directories only one architecture's configuration reaches, from the
+    /// configuration files and the files each `source`s.
+    pub fn with_configs(mut self, kb: &Kb, sources: &[(String, Vec<String>)]) -> Self {
+        let layout = &kb.data.layout;
+        let edges: BTreeMap<&str, &Vec<String>> =
+            sources.iter().map(|(f, s)| (f.as_str(), s)).collect();
+        let mut reached: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        for (file, _) in sources {
+            let Some(arch) = layout.arch_of(file) else { continue };
+            let mut stack = vec![file.as_str()];
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(f) = stack.pop() {
+                if !seen.insert(f) {
+                    continue;
+                }
+                reached.entry(f).or_default().insert(arch);
+                stack.extend(edges.get(f).into_iter().flat_map(|v| v.iter().map(String::as_str)));
+            }
+        }
+        for (file, arches) in reached {
+            let arches: Vec<&str> = arches.into_iter().collect();
+            let (Some((dir, _)), [arch]) = (file.rsplit_once('/'), &arches[..]) else {
+                continue;
+            };
+            if layout.arch_dir(file).is_none() && self.known.contains(*arch) {
+                self.config_arch.insert(dir.to_string(), arch.to_string());
+            }
+        }
+        self
+    }
+
+    /// The architecture whose configuration alone reaches the directory of `path`.
+    pub fn config_arch_of(&self, path: &str) -> Option<&str> {
+        let mut dir = path;
+        while let Some((d, _)) = dir.rsplit_once('/') {
+            if let Some(a) = self.config_arch.get(d) {
+                return Some(a);
+            }
+            dir = d;
+        }
+        None
+    }
+
+    /// Whether the tree has code of architecture `arch`.
+    pub fn is_arch(&self, arch: &str) -> bool {
+        self.known.contains(arch)
     }
 
     /// The architecture generic code is judged on.

@@ -22,6 +22,31 @@ pub struct CppConfig {
     /// Defined symbols and their values (1 when given without a value).
     pub defined: HashMap<String, i64>,
     pub undefined: HashSet<String>,
+    /// Symbols that name an architecture (`[layout] arch_symbols`): `CONFIG_ARCH_{ARCH}`,
+    /// `__{arch}__`, as (prefix, suffix, upper case).
+    pub arch_symbols: Vec<(String, String, bool)>,
+}
+
+impl CppConfig {
+    /// The architecture a symbol names, in lower case (`CONFIG_ARCH_S390` gives `s390`).
+    pub fn arch_of_symbol(&self, sym: &str) -> Option<String> {
+        self.arch_symbols.iter().find_map(|(pre, suf, upper)| {
+            let mid = sym.strip_prefix(pre.as_str())?.strip_suffix(suf.as_str())?;
+            let ok = !mid.is_empty()
+                && mid.bytes().all(|b| {
+                    b.is_ascii_digit() || b == b'_' || if *upper { b.is_ascii_uppercase() } else { b.is_ascii_lowercase() }
+                });
+            ok.then(|| mid.to_ascii_lowercase())
+        })
+    }
+}
+
+/// Lines a branch taken only on one architecture spans (`#ifdef CONFIG_ARCH_S390` ... `#endif`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchRegion {
+    pub from: u32,
+    pub to: u32,
+    pub arch: String,
 }
 
 /// A `#define` seen in an active region.
@@ -44,6 +69,8 @@ pub struct CppResult {
     /// The first line whose `#if` expression nests deeper than [`MAX_EXPR_DEPTH`] (it is taken
     /// as unknown).
     pub too_deep: Option<u32>,
+    /// Branches taken on one architecture only (an unknown condition naming one).
+    pub arch_regions: Vec<ArchRegion>,
 }
 
 /// How deep an `#if` expression may nest (parentheses, unary operators, `?:`, operands of
@@ -54,6 +81,22 @@ struct Frame {
     parent_active: bool,
     taken: bool,
     active: bool,
+    /// The first branch was taken on an unknown architecture symbol: (its line, arch).
+    arch: Option<(u32, String)>,
+}
+
+/// `SYM`, `defined(SYM)` or `defined SYM`: the single symbol a condition tests.
+fn single_symbol(word: &str, rest: &str) -> Option<String> {
+    let rest = rest.trim();
+    if matches!(word, "ifdef") {
+        return Some(split_word(rest).0.to_string());
+    }
+    if word != "if" {
+        return None;
+    }
+    let r = rest.strip_prefix("defined").map(str::trim_start).unwrap_or(rest);
+    let r = r.trim_start_matches('(').trim_end_matches(')').trim();
+    (!r.is_empty() && r.chars().all(is_ident_char)).then(|| r.to_string())
 }
 
 /// Processes directives in `code` (comments already blanked) in place.
@@ -107,14 +150,21 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                         result.unknown_conditions += 1;
                     }
                     let take = active && cond.unwrap_or(true);
+                    let arch = (active && cond.is_none())
+                        .then(|| single_symbol(word, rest))
+                        .flatten()
+                        .and_then(|sym| config.arch_of_symbol(&sym))
+                        .map(|a| (line_no, a));
                     stack.push(Frame {
                         parent_active: active,
                         taken: take,
                         active: take,
+                        arch,
                     });
                 }
                 "elif" => match stack.last_mut() {
                     Some(f) => {
+                        close_region(f, line_no, &mut result.arch_regions);
                         if f.taken || !f.parent_active {
                             f.active = false;
                         } else {
@@ -131,6 +181,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 },
                 "else" => match stack.last_mut() {
                     Some(f) => {
+                        close_region(f, line_no, &mut result.arch_regions);
                         f.active = f.parent_active && !f.taken;
                         f.taken = true;
                     }
@@ -138,7 +189,10 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 },
                 "endif" => {
                     // A pop in a match guard would hide a side effect; keep it in the arm.
-                    result.unbalanced |= stack.pop().is_none();
+                    match stack.pop() {
+                        Some(mut f) => close_region(&mut f, line_no, &mut result.arch_regions),
+                        None => result.unbalanced = true,
+                    }
                 }
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
@@ -173,6 +227,16 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
         result.unbalanced = true;
     }
     result
+}
+
+fn close_region(f: &mut Frame, line: u32, out: &mut Vec<ArchRegion>) {
+    if let Some((from, arch)) = f.arch.take() {
+        out.push(ArchRegion {
+            from,
+            to: line,
+            arch,
+        });
+    }
 }
 
 /// The end of the logical line starting at `pos` (its newline, or the end of the text: a
