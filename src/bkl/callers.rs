@@ -263,25 +263,38 @@ impl<'a> Graph<'a> {
         self.entry.preferred()
     }
 
-    /// The architecture a function is written for: its directory's, or that of the
-    /// `#ifdef` it sits under; `None` for generic code.
-    fn arch_of(&self, f: FnRef) -> Option<&str> {
+    /// The architectures a function is built for: its directory's, that of the `#ifdef` it
+    /// sits under, or those whose configuration alone reaches its directory; `None` for
+    /// generic code.
+    fn arches_of(&self, f: FnRef) -> Option<Vec<&str>> {
         let path = &self.index.files[f.file].path;
-        self.layout
+        let one = self
+            .layout
             .arch_of(path)
             .or(self.index.function(f).arch.as_deref())
-            .or_else(|| self.entry.config_arch_of(path))
-            .filter(|a| self.entry.is_arch(a))
+            .filter(|a| self.entry.is_arch(a));
+        match one {
+            Some(a) => Some(vec![a]),
+            None => self
+                .entry
+                .config_arch_of(path)
+                .map(|v| v.iter().map(String::as_str).collect()),
+        }
     }
 
     /// Whether a call from `from` can reach `to`: generic code is judged on the preferred
     /// architecture, so it reaches another architecture's code only from that architecture's
     /// own code (a path through it is judged on that architecture, from its own callers).
     fn same_build(&self, from: FnRef, to: FnRef) -> bool {
-        match self.arch_of(to) {
-            None => true,
-            Some(a) => self.arch_of(from) == Some(a) || self.entry.preferred() == Some(a),
+        let Some(to_arches) = self.arches_of(to) else {
+            return true;
+        };
+        let preferred = self.entry.preferred();
+        if to_arches.iter().any(|a| Some(*a) == preferred) {
+            return true;
         }
+        self.arches_of(from)
+            .is_some_and(|from| from.iter().any(|a| to_arches.contains(a)))
     }
 
     /// Every call that enters `f`: direct calls, and calls through the slots it is stored in.

@@ -43,9 +43,9 @@ pub struct EntryModel {
     /// The architecture generic code is judged on.
     #[serde(skip)]
     preferred: Option<String>,
-    /// Directories only one architecture's configuration reaches (`drivers/sgi` from
-    /// `arch/mips/config.in`), with that architecture.
-    pub config_arch: BTreeMap<String, String>,
+    /// Directories only some architectures' configurations reach, none of them the preferred
+    /// one (`drivers/sgi` from `arch/mips/config.in`), with those architectures.
+    pub config_arch: BTreeMap<String, Vec<String>>,
 }
 
 impl EntryModel {
@@ -108,23 +108,24 @@ impl EntryModel {
             }
         }
         for (file, arches) in reached {
-            let arches: Vec<&str> = arches.into_iter().collect();
-            let (Some((dir, _)), [arch]) = (file.rsplit_once('/'), &arches[..]) else {
+            let Some((dir, _)) = file.rsplit_once('/') else {
                 continue;
             };
-            if layout.arch_dir(file).is_none() && self.known.contains(*arch) {
-                self.config_arch.insert(dir.to_string(), arch.to_string());
+            let preferred = self.preferred.as_deref();
+            if layout.arch_dir(file).is_none() && !arches.iter().any(|a| Some(*a) == preferred) {
+                let arches = arches.into_iter().map(str::to_string).collect();
+                self.config_arch.insert(dir.to_string(), arches);
             }
         }
         self
     }
 
-    /// The architecture whose configuration alone reaches the directory of `path`.
-    pub fn config_arch_of(&self, path: &str) -> Option<&str> {
+    /// The architectures whose configurations alone reach the directory of `path`.
+    pub fn config_arch_of(&self, path: &str) -> Option<&[String]> {
         let mut dir = path;
         while let Some((d, _)) = dir.rsplit_once('/') {
             if let Some(a) = self.config_arch.get(d) {
-                return Some(a);
+                return Some(a.as_slice());
             }
             dir = d;
         }
