@@ -49,6 +49,10 @@ pub struct Flow<'a> {
     pinned_getters: FxHashSet<&'a str>,
     /// (struct, field) -> every store into it: assignments and table initializers.
     stores: FxHashMap<(&'a str, &'a str), Vec<Store>>,
+    /// Direct calls by callee name: (file, call index), for pins passed down as arguments.
+    by_name: FxHashMap<&'a str, Vec<(usize, u32)>>,
+    /// Functions stored in some slot: called through pointers too.
+    stored: &'a FxHashMap<FnRef, Vec<Slot>>,
     /// Tables a struct field can hold, once asked (`None`: not all known).
     field_cache: std::cell::RefCell<FxHashMap<(&'a str, &'a str), Option<Vec<VarRef>>>>,
 }
@@ -87,7 +91,20 @@ fn split_member(expr: &str) -> Option<(String, String)> {
 }
 
 impl<'a> Flow<'a> {
-    pub fn new(index: &'a Index<'a>, kb: &'a Kb, typer: &'a Typer<'a>) -> Self {
+    pub fn new(
+        index: &'a Index<'a>,
+        kb: &'a Kb,
+        typer: &'a Typer<'a>,
+        stored: &'a FxHashMap<FnRef, Vec<Slot>>,
+    ) -> Self {
+        let mut by_name: FxHashMap<&str, Vec<(usize, u32)>> = FxHashMap::default();
+        for (fi, f) in index.files.iter().enumerate() {
+            for (ci, c) in f.calls.iter().enumerate() {
+                if !c.indirect && c.caller.is_some() {
+                    by_name.entry(c.callee.as_str()).or_default().push((fi, ci as u32));
+                }
+            }
+        }
         let pin = &kb.data.bkl.core_pin;
         let mut flow = Flow {
             index,
@@ -97,6 +114,8 @@ impl<'a> Flow<'a> {
             returns_argument: &pin.returns_argument,
             pinned_getters: pin.returns_pinned.iter().map(String::as_str).collect(),
             stores: FxHashMap::default(),
+            by_name,
+            stored,
             field_cache: Default::default(),
         };
         flow.find_getters();
@@ -250,7 +269,7 @@ impl<'a> Flow<'a> {
         };
         let line = self.index.files[caller.file].calls[call as usize].line;
         SiteFlow {
-            pin: self.pin(caller, line, &base),
+            pin: self.pin(caller, line, &base, 0),
             targets: self.targets(caller, line, &base, slot),
         }
     }
@@ -287,7 +306,7 @@ impl<'a> Flow<'a> {
         out
     }
 
-    fn pin(&self, f: FnRef, line: u32, base: &str) -> Option<Protection> {
+    fn pin(&self, f: FnRef, line: u32, base: &str, depth: usize) -> Option<Protection> {
         let file = &self.index.files[f.file];
         let func = Some(f.func as u32);
         for c in file.calls.iter() {
@@ -305,12 +324,45 @@ impl<'a> Flow<'a> {
                 });
             }
         }
-        for (value, at) in self.local_stores(f, line, base) {
+        let stores = self.local_stores(f, line, base);
+        for &(value, at) in &stores {
             if let Some(by) = self.pinned_value(f, value) {
                 return Some(Protection::CorePin { by, line: at });
             }
         }
+        if stores.is_empty() {
+            return self.pinned_parameter(f, base, depth);
+        }
         None
+    }
+
+    /// `base` is a parameter every caller passes pinned (`read_super(.., type, ..)` from
+    /// `do_mount`'s `get_fs_type`): the pin of the callers, a few calls up. A function that
+    /// sits in a slot is called through pointers too, and is not judged so.
+    fn pinned_parameter(&self, f: FnRef, base: &str, depth: usize) -> Option<Protection> {
+        if depth >= MAX_FIELD_DEPTH || self.stored.contains_key(&f) {
+            return None;
+        }
+        let function = self.index.function(f);
+        let k = function.params.iter().position(|p| p.name.as_deref() == Some(base))?;
+        let calls = self.by_name.get(function.name.as_str())?;
+        let mut found = None;
+        for &(fi, ci) in calls {
+            if self.index.resolve_function(fi, &function.name) != Some(f) {
+                continue;
+            }
+            let c = &self.index.files[fi].calls[ci as usize];
+            let g = FnRef {
+                file: fi,
+                func: c.caller? as usize,
+            };
+            let arg = squash(c.args.get(k)?);
+            if !crate::ctext::is_identifier(&arg) {
+                return None;
+            }
+            found = Some(self.pin(g, c.line, &arg, depth + 1)?);
+        }
+        found
     }
 
     /// The getter a stored value comes from, when it returns a pinned table: `fops_get(x)`

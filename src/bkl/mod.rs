@@ -192,7 +192,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let flow = flow::Flow::new(index, kb, &typer);
+    let flow = flow::Flow::new(index, kb, &typer, &stored);
     let mut flows: FxHashMap<(FnRef, u32), flow::SiteFlow> = FxHashMap::default();
     for (slot, list) in &sites.by_slot {
         for s in list {
