@@ -99,7 +99,9 @@ fn pins_provenance_and_architectures() {
         })
     );
     // get_chrfops returns only what fops_get returns: a pinned table.
-    assert!(matches!(&at("chrdev_open").pin, Some(Protection::CorePin { by, .. }) if by == "get_chrfops"));
+    assert!(
+        matches!(&at("chrdev_open").pin, Some(Protection::CorePin { by, .. }) if by == "get_chrfops")
+    );
     assert_eq!(
         at("memory_open").reaches,
         Some(vec![("drivers/char/mem.c".into(), "null_open".into())])

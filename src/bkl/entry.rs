@@ -72,8 +72,7 @@ impl EntryModel {
             }
             for e in b.entry_locks.iter().filter(|e| e.arch == arch) {
                 let Some(text) = read(&e.file) else { continue };
-                if let Some(line) = lock_line(&String::from_utf8_lossy(&text), &e.label, &e.takes)
-                {
+                if let Some(line) = lock_line(&String::from_utf8_lossy(&text), &e.label, &e.takes) {
                     out.arches.insert(
                         arch.to_string(),
                         ArchEntry::LockAtEntry {
@@ -96,7 +95,9 @@ impl EntryModel {
             sources.iter().map(|(f, s)| (f.as_str(), s)).collect();
         let mut reached: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
         for (file, _) in sources {
-            let Some(arch) = layout.arch_of(file) else { continue };
+            let Some(arch) = layout.arch_of(file) else {
+                continue;
+            };
             let mut stack = vec![file.as_str()];
             let mut seen = std::collections::BTreeSet::new();
             while let Some(f) = stack.pop() {
@@ -104,7 +105,12 @@ impl EntryModel {
                     continue;
                 }
                 reached.entry(f).or_default().insert(arch);
-                stack.extend(edges.get(f).into_iter().flat_map(|v| v.iter().map(String::as_str)));
+                stack.extend(
+                    edges
+                        .get(f)
+                        .into_iter()
+                        .flat_map(|v| v.iter().map(String::as_str)),
+                );
             }
         }
         for (file, arches) in reached {
@@ -158,7 +164,9 @@ pub fn lock_line(text: &str, label: &str, takes: &str) -> Option<u32> {
         if l.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
             return None;
         }
-        let first = l.split(|c: char| c.is_whitespace() || c == ';').find(|w| !w.is_empty());
+        let first = l
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .find(|w| !w.is_empty());
         if first == Some(takes) {
             return Some(i as u32 + 1);
         }
@@ -175,7 +183,10 @@ mod tests {
         let text = "ENTRY(a)\n\tpush\n#ifdef X\n\tTAKE\n#endif\nENTRY(b)\n\tTAKE\n";
         assert_eq!(lock_line(text, "ENTRY(a)", "TAKE"), Some(4));
         assert_eq!(lock_line(text, "ENTRY(b)", "TAKE"), Some(7));
-        assert_eq!(lock_line("ENTRY(a)\n\tpush\nnext:\n\tTAKE\n", "ENTRY(a)", "TAKE"), None);
+        assert_eq!(
+            lock_line("ENTRY(a)\n\tpush\nnext:\n\tTAKE\n", "ENTRY(a)", "TAKE"),
+            None
+        );
         assert_eq!(lock_line("ENTRY(a)\n\tTAKEN\n", "ENTRY(a)", "TAKE"), None);
         assert_eq!(lock_line("", "ENTRY(a)", "TAKE"), None);
     }

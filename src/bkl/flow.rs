@@ -31,6 +31,9 @@ const MAX_FIELD_DEPTH: usize = 3;
 /// A base with more tables than this is not narrowed (it is every implementation, in effect).
 const MAX_TABLES: usize = 512;
 
+/// (struct, field) -> the tables it can hold (`None`: not all known).
+type FieldTables<'a> = FxHashMap<(&'a str, &'a str), Option<Vec<VarRef>>>;
+
 /// One store into a struct field somewhere in the tree.
 struct Store {
     file: usize,
@@ -54,7 +57,7 @@ pub struct Flow<'a> {
     /// Functions stored in some slot: called through pointers too.
     stored: &'a FxHashMap<FnRef, Vec<Slot>>,
     /// Tables a struct field can hold, once asked (`None`: not all known).
-    field_cache: std::cell::RefCell<FxHashMap<(&'a str, &'a str), Option<Vec<VarRef>>>>,
+    field_cache: std::cell::RefCell<FieldTables<'a>>,
 }
 
 /// What is known about one slot call besides the lock.
@@ -101,7 +104,10 @@ impl<'a> Flow<'a> {
         for (fi, f) in index.files.iter().enumerate() {
             for (ci, c) in f.calls.iter().enumerate() {
                 if !c.indirect && c.caller.is_some() {
-                    by_name.entry(c.callee.as_str()).or_default().push((fi, ci as u32));
+                    by_name
+                        .entry(c.callee.as_str())
+                        .or_default()
+                        .push((fi, ci as u32));
                 }
             }
         }
@@ -181,10 +187,7 @@ impl<'a> Flow<'a> {
             for a in &f.field_assigns {
                 let ty = match (&a.base_type, a.caller) {
                     (Some(t), _) => Some(t.clone()),
-                    (None, Some(c)) => {
-                        self.typer
-                            .expr_type(fi, &f.functions[c as usize], &a.base)
-                    }
+                    (None, Some(c)) => self.typer.expr_type(fi, &f.functions[c as usize], &a.base),
                     (None, None) => None,
                 };
                 // A store whose base has no known type could be into any struct: the fields
@@ -212,10 +215,9 @@ impl<'a> Flow<'a> {
                 }
                 let var = VarRef { file: fi, var: vi };
                 for tv in index.table_values(var, st) {
-                    let (TableContent::Expr(_), Some(field)) = (
-                        &tv.value,
-                        def.fields.iter().find(|d| d.name == tv.field),
-                    ) else {
+                    let (TableContent::Expr(_), Some(field)) =
+                        (&tv.value, def.fields.iter().find(|d| d.name == tv.field))
+                    else {
                         continue;
                     };
                     if field.struct_type.is_none() {
@@ -297,7 +299,10 @@ impl<'a> Flow<'a> {
                 for a in e.assigns.iter().filter(|a| a.var == base && e.line <= line) {
                     if let Value::Call(c) = a.value {
                         if self.is_pinned_call(f.file, c) {
-                            out.push((self.index.files[f.file].calls[c as usize].callee.as_str(), e.line));
+                            out.push((
+                                self.index.files[f.file].calls[c as usize].callee.as_str(),
+                                e.line,
+                            ));
                         }
                     }
                 }
@@ -344,7 +349,10 @@ impl<'a> Flow<'a> {
             return None;
         }
         let function = self.index.function(f);
-        let k = function.params.iter().position(|p| p.name.as_deref() == Some(base))?;
+        let k = function
+            .params
+            .iter()
+            .position(|p| p.name.as_deref() == Some(base))?;
         let calls = self.by_name.get(function.name.as_str())?;
         let mut found = None;
         for &(fi, ci) in calls {
@@ -412,7 +420,8 @@ impl<'a> Flow<'a> {
                     continue;
                 }
                 if let TableContent::Expr(e) = &tv.value {
-                    let g = referenced_name(e).and_then(|n| self.index.resolve_function(tv.file, n));
+                    let g =
+                        referenced_name(e).and_then(|n| self.index.resolve_function(tv.file, n));
                     out.extend(g);
                 }
             }
@@ -473,7 +482,10 @@ impl<'a> Flow<'a> {
         }
         let st = intern(self.index, ty);
         let def = self.index.struct_def(st)?;
-        let key = (st, def.fields.iter().find(|f| f.name == field)?.name.as_str());
+        let key = (
+            st,
+            def.fields.iter().find(|f| f.name == field)?.name.as_str(),
+        );
         if let Some(known) = self.field_cache.borrow().get(&key) {
             return known.clone();
         }
@@ -482,11 +494,17 @@ impl<'a> Flow<'a> {
         let mut out: Option<Vec<VarRef>> = Some(Vec::new());
         let untyped = self.stores.get(&("", key.1)).into_iter().flatten();
         for s in self.stores.get(&key).into_iter().flatten().chain(untyped) {
-            match (&mut out, self.value_tables(s.file, s.function, &s.value, depth)) {
+            match (
+                &mut out,
+                self.value_tables(s.file, s.function, &s.value, depth),
+            ) {
                 (Some(o), Some(t)) if o.len() + t.len() <= MAX_TABLES => o.extend(t),
                 _ => {
                     if std::env::var_os("MODRACE_FLOW_DEBUG").is_some() {
-                        eprintln!("{}.{} <- {} ({})", key.0, key.1, s.value, self.index.files[s.file].path);
+                        eprintln!(
+                            "{}.{} <- {} ({})",
+                            key.0, key.1, s.value, self.index.files[s.file].path
+                        );
                     }
                     out = None;
                     break;

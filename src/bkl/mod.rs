@@ -20,6 +20,7 @@ pub mod entry;
 pub mod flow;
 pub mod lockstate;
 pub mod slots;
+pub mod solver;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -29,9 +30,9 @@ use serde::Serialize;
 use crate::chain::ChainStep;
 use crate::entries::{Entry, Slot};
 use crate::index::{FnRef, Index};
-use rustc_hash::FxHashMap;
 use crate::kb::{Kb, Takes};
 pub use entry::EntryModel;
+use rustc_hash::FxHashMap;
 pub use slots::MatchedBy;
 
 /// What keeps `rmmod` out at a call site on the paths judged safe.
@@ -41,7 +42,11 @@ pub enum Protection {
     /// The lock, taken in C on the path (or by the code that runs a module's init).
     Lock,
     /// The architecture's system-call entry code takes the lock (2.0).
-    EntryLock { file: String, line: u32, takes: String },
+    EntryLock {
+        file: String,
+        line: u32,
+        takes: String,
+    },
     /// The path's architecture runs on one processor in this tree.
     Uniprocessor { arch: String },
     /// The core pinned the table's module before the call.
@@ -53,7 +58,10 @@ impl std::fmt::Display for Protection {
         match self {
             Protection::Lock => write!(f, "lock held"),
             Protection::EntryLock { file, line, takes } => {
-                write!(f, "lock taken at system-call entry ({takes}, {file}:{line})")
+                write!(
+                    f,
+                    "lock taken at system-call entry ({takes}, {file}:{line})"
+                )
             }
             Protection::Uniprocessor { arch } => write!(f, "uniprocessor architecture {arch}"),
             Protection::CorePin { by, line } => write!(f, "core pin ({by}, line {line})"),
@@ -192,14 +200,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let flow = flow::Flow::new(index, kb, &typer, &stored);
-    let mut flows: FxHashMap<(FnRef, u32), flow::SiteFlow> = FxHashMap::default();
-    for (slot, list) in &sites.by_slot {
-        for s in list {
-            flows.insert((s.caller, s.call), flow.site(s.caller, s.call, slot));
-        }
-    }
-    drop(flow);
+    let flows = site_flows(index, kb, &typer, &sites, &stored);
     let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
@@ -239,17 +240,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
             let r = solver.site(s.caller, s.call);
             let file = &index.files[s.caller.file];
             let site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
-            let reaches = site_flow.targets.map(|t| {
-                let mut v: Vec<(String, String)> = t
-                    .into_iter()
-                    .map(|g| {
-                        let name = index.function(g).name.clone();
-                        (index.files[g.file].path.clone(), name)
-                    })
-                    .collect();
-                v.sort();
-                v
-            });
+            let reaches = site_flow.targets.map(|t| named(index, t));
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
                 file: file.path.clone(),
@@ -319,6 +310,37 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     }
     st.seconds = Some(started.elapsed().as_secs_f64());
     report
+}
+
+/// Pins and provenance of every slot call.
+fn site_flows(
+    index: &Index,
+    kb: &Kb,
+    typer: &slots::Typer,
+    sites: &slots::SlotSites,
+    stored: &FxHashMap<FnRef, Vec<Slot>>,
+) -> FxHashMap<(FnRef, u32), flow::SiteFlow> {
+    let flow = flow::Flow::new(index, kb, typer, stored);
+    let mut flows = FxHashMap::default();
+    for (slot, list) in &sites.by_slot {
+        for s in list {
+            flows.insert((s.caller, s.call), flow.site(s.caller, s.call, slot));
+        }
+    }
+    flows
+}
+
+/// Functions as sorted (file, name) pairs.
+fn named(index: &Index, functions: impl IntoIterator<Item = FnRef>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = functions
+        .into_iter()
+        .map(|g| {
+            let name = index.function(g).name.clone();
+            (index.files[g.file].path.clone(), name)
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 impl BklReport {

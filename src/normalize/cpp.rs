@@ -34,7 +34,13 @@ impl CppConfig {
             let mid = sym.strip_prefix(pre.as_str())?.strip_suffix(suf.as_str())?;
             let ok = !mid.is_empty()
                 && mid.bytes().all(|b| {
-                    b.is_ascii_digit() || b == b'_' || if *upper { b.is_ascii_uppercase() } else { b.is_ascii_lowercase() }
+                    b.is_ascii_digit()
+                        || b == b'_'
+                        || if *upper {
+                            b.is_ascii_uppercase()
+                        } else {
+                            b.is_ascii_lowercase()
+                        }
                 });
             ok.then(|| mid.to_ascii_lowercase())
         })
@@ -94,7 +100,10 @@ fn single_symbol(word: &str, rest: &str) -> Option<String> {
     if word != "if" {
         return None;
     }
-    let r = rest.strip_prefix("defined").map(str::trim_start).unwrap_or(rest);
+    let r = rest
+        .strip_prefix("defined")
+        .map(str::trim_start)
+        .unwrap_or(rest);
     let r = r.trim_start_matches('(').trim_end_matches(')').trim();
     (!r.is_empty() && r.chars().all(is_ident_char)).then(|| r.to_string())
 }
@@ -150,16 +159,11 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                         result.unknown_conditions += 1;
                     }
                     let take = active && cond.unwrap_or(true);
-                    let arch = (active && cond.is_none())
-                        .then(|| single_symbol(word, rest))
-                        .flatten()
-                        .and_then(|sym| config.arch_of_symbol(&sym))
-                        .map(|a| (line_no, a));
                     stack.push(Frame {
                         parent_active: active,
                         taken: take,
                         active: take,
-                        arch,
+                        arch: arch_frame(config, word, rest, active && cond.is_none(), line_no),
                     });
                 }
                 "elif" => match stack.last_mut() {
@@ -189,10 +193,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 },
                 "endif" => {
                     // A pop in a match guard would hide a side effect; keep it in the arm.
-                    match stack.pop() {
-                        Some(mut f) => close_region(&mut f, line_no, &mut result.arch_regions),
-                        None => result.unbalanced = true,
-                    }
+                    pop_frame(&mut stack, line_no, &mut result)
                 }
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
@@ -227,6 +228,25 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
         result.unbalanced = true;
     }
     result
+}
+
+/// The architecture a group's first branch is taken on, when its unknown condition names one.
+fn arch_frame(
+    config: &CppConfig,
+    word: &str,
+    rest: &str,
+    unknown: bool,
+    line: u32,
+) -> Option<(u32, String)> {
+    let sym = unknown.then(|| single_symbol(word, rest)).flatten()?;
+    config.arch_of_symbol(&sym).map(|a| (line, a))
+}
+
+fn pop_frame(stack: &mut Vec<Frame>, line: u32, result: &mut CppResult) {
+    match stack.pop() {
+        Some(mut f) => close_region(&mut f, line, &mut result.arch_regions),
+        None => result.unbalanced = true,
+    }
 }
 
 fn close_region(f: &mut Frame, line: u32, out: &mut Vec<ArchRegion>) {
@@ -329,7 +349,21 @@ mod tests {
         CppConfig {
             defined: [("MODULE".to_string(), 1)].into_iter().collect(),
             undefined: ["__ASSEMBLY__".to_string()].into_iter().collect(),
+            arch_symbols: vec![("CONFIG_ARCH_".into(), String::new(), true)],
         }
+    }
+
+    #[test]
+    fn branches_of_one_architecture_are_recorded() {
+        let mut b = b"a\n#ifdef CONFIG_ARCH_S390\nb\n#else\nc\n#endif\n#ifdef CONFIG_FOO\nd\n#endif\n#if defined(CONFIG_ARCH_ARM)\ne\n#endif\n".to_vec();
+        let r = process(&mut b, &config());
+        let regions: Vec<(u32, u32, &str)> = r
+            .arch_regions
+            .iter()
+            .map(|x| (x.from, x.to, x.arch.as_str()))
+            .collect();
+        assert_eq!(regions, vec![(2, 4, "s390"), (10, 12, "arm")]);
+        assert_eq!(config().arch_of_symbol("CONFIG_ARCH_s390"), None);
     }
 
     fn run(src: &str) -> String {

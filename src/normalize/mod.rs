@@ -44,7 +44,8 @@ impl Normalizer {
                 (false, "{arch}")
             };
             if let Some((pre, suf)) = pattern.split_once(marker) {
-                cpp.arch_symbols.push((pre.to_string(), suf.to_string(), upper));
+                cpp.arch_symbols
+                    .push((pre.to_string(), suf.to_string(), upper));
             }
         }
         for def in defines {
