@@ -5,8 +5,16 @@
 //! functions that call a slot and stops where it can: at a caller that takes the lock itself
 //! before the call (whatever it was entered with, the lock is then held), at a system-call
 //! entry (entered without the lock), at a function with no caller in the tree (unknown), or at
-//! the search bounds (unknown). The entry depths are then a fixpoint over that graph, so
-//! recursion that takes the lock on the way round is seen.
+//! the search bounds (unknown). The entry depths are then a fixpoint over that graph
+//! ([`super::solver`]), so recursion that takes the lock on the way round is seen.
+//!
+//! Roots get their depth from the architecture's entry model ([`super::entry`]): a system
+//! call of an architecture whose entry code takes the lock, or any root of a one-processor
+//! architecture, starts held. A caller is dropped when the call cannot happen in one build:
+//! generic code is judged on the preferred architecture, so it reaches code of other
+//! architectures (their directories, their `#ifdef`s, directories only their configurations
+//! source) only from those architectures' own code; and a slot call whose tables are known
+//! ([`super::flow`]) reaches only their routines.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 

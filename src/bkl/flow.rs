@@ -461,7 +461,13 @@ impl<'a> Flow<'a> {
             if local {
                 return None;
             }
-            let Some(var) = self.index.resolve_variable(file, name) else {
+            // A global the file's headers do not declare as C would see it (the second name
+            // of `extern struct file_operations a, b;`): the one definition of the tree.
+            let var = self
+                .index
+                .resolve_variable(file, name)
+                .or_else(|| self.index.resolve_undeclared(name));
+            let Some(var) = var else {
                 // A function stored where a table belongs (a mistake of the tree's) brings
                 // no table.
                 return self.index.resolve_function(file, name).map(|_| Vec::new());

@@ -8,6 +8,13 @@
 //! *unknown* when no path could be followed (with the reason). Paths that could not be followed
 //! do not change a verdict drawn from the paths that could; they are reported beside it.
 //!
+//! Besides the lock taken in C, three protections are accepted: the lock taken by the
+//! system-call entry code, and one-processor architectures ([`entry`]), and core pins
+//! ([`flow`]); a call site says which one protects it (`CallSite::protection`, `pin`).
+//! Provenance ([`flow`]) narrows the routines a slot call reaches, and so the callers of a
+//! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
+//! only other architectures build.
+//!
 //! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); sleeping keeps
 //! the depth (the scheduler drops the lock while the task sleeps and retakes it); system-call
 //! entries and new kernel threads start at depth 0; a function that takes the lock before a
