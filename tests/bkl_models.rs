@@ -107,4 +107,9 @@ fn pins_provenance_and_architectures() {
         Some(vec![("drivers/char/mem.c".into(), "null_open".into())])
     );
     assert_eq!(at("bare_open").reaches, None);
+    // A parameter every caller passes a table for.
+    assert_eq!(
+        at("open_with").reaches,
+        Some(vec![("fs/dflt.c".into(), "dflt_open".into())])
+    );
 }

@@ -403,7 +403,9 @@ impl<'a> Flow<'a> {
         let function = self.index.function(f);
         let local = self.local_stores(f, line, base);
         let mut tables = Vec::new();
-        if local.is_empty() {
+        if local.is_empty() && crate::ctext::is_identifier(base) {
+            tables = self.parameter_tables(f, base)?;
+        } else if local.is_empty() {
             let (owner, field) = split_member(base)?;
             let ty = self.typer.expr_type(f.file, function, &owner)?;
             tables = self.field_tables(&ty, &field, 0)?;
@@ -427,6 +429,30 @@ impl<'a> Flow<'a> {
             }
         }
         Some(out)
+    }
+
+    /// The tables every direct caller passes as parameter `base` (`qdisc_create_dflt(dev,
+    /// &pfifo_qdisc_ops)`); a function that sits in a slot is called through pointers too.
+    fn parameter_tables(&self, f: FnRef, base: &str) -> Option<Vec<VarRef>> {
+        if self.stored.contains_key(&f) {
+            return None;
+        }
+        let function = self.index.function(f);
+        let k = function
+            .params
+            .iter()
+            .position(|p| p.name.as_deref() == Some(base))?;
+        let mut out = Vec::new();
+        let mut any = false;
+        for &(fi, ci) in self.by_name.get(function.name.as_str())? {
+            if self.index.resolve_function(fi, &function.name) != Some(f) {
+                continue;
+            }
+            let c = &self.index.files[fi].calls[ci as usize];
+            out.extend(self.value_tables(fi, c.caller, c.args.get(k)?, 0)?);
+            any = true;
+        }
+        any.then_some(out)
     }
 
     /// The tables a stored value can be.
