@@ -67,7 +67,7 @@ impl<'a> Graph<'a> {
         flows: &'a FxHashMap<(FnRef, u32), SiteFlow>,
     ) -> Self {
         let mut by_name: FxHashMap<&str, Vec<(u32, u32)>> = FxHashMap::default();
-        let mut root_fns = FxHashMap::default();
+        let mut pending: FxHashMap<FnRef, (u8, Option<&str>)> = FxHashMap::default();
         for (fi, f) in index.files.iter().enumerate() {
             for (ci, c) in f.calls.iter().enumerate() {
                 if c.indirect {
@@ -86,7 +86,7 @@ impl<'a> Graph<'a> {
                         .and_then(|a| referenced_name(a))
                         .and_then(|n| index.resolve_function(fi, n));
                     if let Some(f) = f {
-                        root_fns.insert(f, r.depth);
+                        pending.insert(f, (r.depth, r.inside.as_deref()));
                     }
                 }
             }
@@ -100,12 +100,19 @@ impl<'a> Graph<'a> {
             sites,
             stored,
             flows,
-            root_fns,
+            root_fns: FxHashMap::default(),
             effects: FxHashMap::default(),
             touching: FxHashSet::default(),
             summaries: Default::default(),
         };
         g.find_effects();
+        // A root that runs inside another function's work holds the lock when that one does.
+        for (f, (depth, inside)) in pending {
+            let held = inside
+                .and_then(|name| index.resolve_function(f.file, name))
+                .is_some_and(|w| g.summary(w).holds_around_a_call());
+            g.root_fns.insert(f, if held { 1 } else { depth });
+        }
         g
     }
 

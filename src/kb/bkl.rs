@@ -55,6 +55,11 @@ pub struct RootCall {
     /// 0-based index of the argument naming the entered function.
     pub arg: usize,
     pub depth: u8,
+    /// The entered function runs inside this function's work (netlink input inside
+    /// `sys_sendmsg`): it holds the lock when that function holds it around some call, and
+    /// `depth` is the depth otherwise.
+    #[serde(default)]
+    pub inside: Option<String>,
     #[serde(default)]
     pub why: Option<String>,
 }
