@@ -13,7 +13,10 @@
 //!   (`filp->f_op = &mem_fops`) names them; so does a field whose every store in the tree is a
 //!   table (`inode->i_fop`: filesystems and `init_special_inode` store `&def_chr_fops`,
 //!   `&def_blk_fops`, ...), followed through fields stored from other fields a few levels, and
-//!   through `core_pin.returns_argument` (`fops_get(x)` is `x`). One store that is not a table
+//!   through `core_pin.returns_argument` (`fops_get(x)` is `x`), through what a getter returns
+//!   (`get_blkfops(major)` returns `get_fops(.., blkdevs)`, whose `tb[major].fops` with `tb`
+//!   bound to `blkdevs` reads the stores into that global alone), and through a parameter to
+//!   what every caller passes (`register_blkdev`'s `fops`). One store that is not a table
 //!   (a parameter, an unknown field) makes the answer "every implementation of the slot", as
 //!   before, and nothing narrower is claimed.
 
@@ -23,13 +26,18 @@ use super::slots::Typer;
 use super::Protection;
 use crate::entries::Slot;
 use crate::facts::{StmtKind, Value};
-use crate::index::{referenced_name, FnRef, Index, TableContent, VarRef};
+use crate::index::{FnRef, Index, VarRef};
 use crate::kb::Kb;
 
-/// Fields stored from fields are followed this many levels.
-const MAX_FIELD_DEPTH: usize = 3;
+mod provenance;
+
+/// Fields stored from fields, getters and parameters are followed this many levels.
+const MAX_FIELD_DEPTH: usize = 6;
 /// A base with more tables than this is not narrowed (it is every implementation, in effect).
 const MAX_TABLES: usize = 512;
+
+/// Tables something can hold, by what it is (`None`: not all known).
+type Known<K> = FxHashMap<K, Option<Vec<VarRef>>>;
 
 /// (struct, field) -> the tables it can hold (`None`: not all known).
 type FieldTables<'a> = FxHashMap<(&'a str, &'a str), Option<Vec<VarRef>>>;
@@ -52,10 +60,17 @@ pub struct Flow<'a> {
     pinned_getters: FxHashSet<&'a str>,
     /// (struct, field) -> every store into it: assignments and table initializers.
     stores: FxHashMap<(&'a str, &'a str), Vec<Store>>,
+    /// Initialized variables by struct type: their initializers store into its fields.
+    tables_by_struct: FxHashMap<&'a str, Vec<VarRef>>,
+    /// (global variable, field) -> the stores into `var.field` or `var[i].field`.
+    var_stores: FxHashMap<(VarRef, &'a str), Vec<Store>>,
     /// Direct calls by callee name: (file, call index), for pins passed down as arguments.
     by_name: FxHashMap<&'a str, Vec<(usize, u32)>>,
     /// Functions stored in some slot: called through pointers too.
     stored: &'a FxHashMap<FnRef, Vec<Slot>>,
+    /// Tables each (function, parameter) and (global, field) can hold, once asked.
+    param_cache: std::cell::RefCell<Known<(FnRef, usize)>>,
+    var_cache: std::cell::RefCell<Known<(VarRef, String)>>,
     /// Tables a struct field can hold, once asked (`None`: not all known).
     field_cache: std::cell::RefCell<FieldTables<'a>>,
 }
@@ -120,9 +135,13 @@ impl<'a> Flow<'a> {
             returns_argument: &pin.returns_argument,
             pinned_getters: pin.returns_pinned.iter().map(String::as_str).collect(),
             stores: FxHashMap::default(),
+            var_stores: FxHashMap::default(),
+            tables_by_struct: FxHashMap::default(),
             by_name,
             stored,
             field_cache: Default::default(),
+            param_cache: Default::default(),
+            var_cache: Default::default(),
         };
         flow.find_getters();
         flow.find_stores();
@@ -182,62 +201,69 @@ impl<'a> Flow<'a> {
     }
 
     fn find_stores(&mut self) {
-        let index = self.index;
-        for (fi, f) in index.files.iter().enumerate() {
-            for a in &f.field_assigns {
-                let ty = match (&a.base_type, a.caller) {
-                    (Some(t), _) => Some(t.clone()),
-                    (None, Some(c)) => self.typer.expr_type(fi, &f.functions[c as usize], &a.base),
-                    (None, None) => None,
-                };
-                // A store whose base has no known type could be into any struct: the fields
-                // it names cannot be narrowed.
-                let st: &'a str = match ty {
-                    Some(t) => intern(index, &t),
-                    None => "",
-                };
-                self.stores
-                    .entry((st, a.field.as_str()))
-                    .or_default()
-                    .push(Store {
-                        file: fi,
-                        function: a.caller,
-                        value: a.value.clone(),
-                    });
+        use rayon::prelude::*;
+        let (index, typer) = (self.index, self.typer);
+        let per_file: Vec<Keyed<'a>> = (0..index.files.len())
+            .into_par_iter()
+            .map(|fi| stores_of_file(index, typer, fi))
+            .collect();
+        for (by_type, by_var, tables) in per_file {
+            for (st, var) in tables {
+                self.tables_by_struct.entry(st).or_default().push(var);
             }
-            for (vi, v) in f.variables.iter().enumerate() {
-                let st = index.struct_name(&v.type_name);
-                let Some(def) = index.struct_def(st) else {
-                    continue;
-                };
-                if v.init.is_none() {
-                    continue;
-                }
-                let var = VarRef { file: fi, var: vi };
-                for tv in index.table_values(var, st) {
-                    let (TableContent::Expr(_), Some(field)) =
-                        (&tv.value, def.fields.iter().find(|d| d.name == tv.field))
-                    else {
-                        continue;
-                    };
-                    if field.struct_type.is_none() {
-                        continue;
-                    }
-                    let TableContent::Expr(value) = tv.value else {
-                        continue;
-                    };
-                    self.stores
-                        .entry((def.name.as_str(), field.name.as_str()))
-                        .or_default()
-                        .push(Store {
-                            file: tv.file,
-                            function: tv.scope,
-                            value,
-                        });
-                }
+            for (k, store) in by_type {
+                self.stores.entry(k).or_default().push(store);
+            }
+            for (k, store) in by_var {
+                self.var_stores.entry(k).or_default().push(store);
             }
         }
     }
+}
+
+/// One file's stores, keyed by (struct, field) and by (global variable, field), and its
+/// initialized variables of struct types (their initializers are read when asked).
+type Keyed<'a> = (
+    Vec<((&'a str, &'a str), Store)>,
+    Vec<((VarRef, &'a str), Store)>,
+    Vec<(&'a str, VarRef)>,
+);
+
+fn stores_of_file<'a>(index: &'a Index<'a>, typer: &Typer<'a>, fi: usize) -> Keyed<'a> {
+    let f = &index.files[fi];
+    let (mut by_type, mut by_var) = (Vec::new(), Vec::new());
+    for a in &f.field_assigns {
+        let ty = match (&a.base_type, a.caller) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(c)) => typer.expr_type(fi, &f.functions[c as usize], &a.base),
+            (None, None) => None,
+        };
+        // A store whose base has no known type could be into any struct: the fields it
+        // names cannot be narrowed.
+        let st: &'a str = ty.map_or("", |t| intern(index, &t));
+        let store = || Store {
+            file: fi,
+            function: a.caller,
+            value: a.value.clone(),
+        };
+        let base = squash(&a.base);
+        let name = base.split_once('[').map_or(base.as_str(), |(n, _)| n);
+        let global = crate::ctext::is_identifier(name)
+            && !a.caller.is_some_and(|c| index.is_local(fi, c, name));
+        if let Some(var) = global.then(|| index.resolve_variable(fi, name)).flatten() {
+            by_var.push(((var, a.field.as_str()), store()));
+        }
+        by_type.push(((st, a.field.as_str()), store()));
+    }
+    let mut tables = Vec::new();
+    for (vi, v) in f.variables.iter().enumerate() {
+        if v.init.is_some() {
+            if let Some(def) = index.struct_def(&v.type_name) {
+                tables.push((def.name.as_str(), VarRef { file: fi, var: vi }));
+            }
+        }
+    }
+    (by_type, by_var, tables)
 }
 
 fn intern<'a>(index: &'a Index<'a>, type_name: &str) -> &'a str {
@@ -395,159 +421,5 @@ impl<'a> Flow<'a> {
                 _ => None,
             })
         })
-    }
-
-    /// The functions a call through `base` can reach in `slot`, when every table `base` can
-    /// be is known.
-    fn targets(&self, f: FnRef, line: u32, base: &str, slot: &Slot) -> Option<FxHashSet<FnRef>> {
-        let function = self.index.function(f);
-        let local = self.local_stores(f, line, base);
-        let mut tables = Vec::new();
-        if local.is_empty() && crate::ctext::is_identifier(base) {
-            tables = self.parameter_tables(f, base)?;
-        } else if local.is_empty() {
-            let (owner, field) = split_member(base)?;
-            let ty = self.typer.expr_type(f.file, function, &owner)?;
-            tables = self.field_tables(&ty, &field, 0)?;
-        } else {
-            for (value, _) in local {
-                tables.extend(self.value_tables(f.file, Some(f.func as u32), value, 0)?);
-            }
-        }
-        let mut out = FxHashSet::default();
-        for var in tables {
-            let st = self.index.struct_name(&self.index.variable(var).type_name);
-            for tv in self.index.table_values(var, st) {
-                if tv.field != slot.field {
-                    continue;
-                }
-                if let TableContent::Expr(e) = &tv.value {
-                    let g =
-                        referenced_name(e).and_then(|n| self.index.resolve_function(tv.file, n));
-                    out.extend(g);
-                }
-            }
-        }
-        Some(out)
-    }
-
-    /// The tables every direct caller passes as parameter `base` (`qdisc_create_dflt(dev,
-    /// &pfifo_qdisc_ops)`); a function that sits in a slot is called through pointers too.
-    fn parameter_tables(&self, f: FnRef, base: &str) -> Option<Vec<VarRef>> {
-        if self.stored.contains_key(&f) {
-            return None;
-        }
-        let function = self.index.function(f);
-        let k = function
-            .params
-            .iter()
-            .position(|p| p.name.as_deref() == Some(base))?;
-        let mut out = Vec::new();
-        let mut any = false;
-        for &(fi, ci) in self.by_name.get(function.name.as_str())? {
-            if self.index.resolve_function(fi, &function.name) != Some(f) {
-                continue;
-            }
-            let c = &self.index.files[fi].calls[ci as usize];
-            out.extend(self.value_tables(fi, c.caller, c.args.get(k)?, 0)?);
-            any = true;
-        }
-        any.then_some(out)
-    }
-
-    /// The tables a stored value can be.
-    fn value_tables(
-        &self,
-        file: usize,
-        function: Option<u32>,
-        value: &str,
-        depth: usize,
-    ) -> Option<Vec<VarRef>> {
-        let v = squash(value);
-        if matches!(v.as_str(), "NULL" | "0") {
-            return Some(Vec::new());
-        }
-        if let Some((name, rest)) = v.split_once('(') {
-            let arg = rest.strip_suffix(')')?;
-            return self
-                .returns_argument
-                .iter()
-                .any(|r| r == name)
-                .then(|| self.value_tables(file, function, arg, depth))
-                .flatten();
-        }
-        let name = v.trim_start_matches('&');
-        // `&tables[i]`: an element of an array of tables.
-        let name = match name.split_once('[') {
-            Some((n, rest)) if rest.ends_with(']') => n,
-            _ => name,
-        };
-        if crate::ctext::is_identifier(name) {
-            let local = function.is_some_and(|c| self.index.is_local(file, c, name));
-            if local {
-                return None;
-            }
-            // A global the file's headers do not declare as C would see it (the second name
-            // of `extern struct file_operations a, b;`): the one definition of the tree.
-            let var = self
-                .index
-                .resolve_variable(file, name)
-                .or_else(|| self.index.resolve_undeclared(name));
-            let Some(var) = var else {
-                // A function stored where a table belongs (a mistake of the tree's) brings
-                // no table.
-                return self.index.resolve_function(file, name).map(|_| Vec::new());
-            };
-            let st = self.index.struct_name(&self.index.variable(var).type_name);
-            return self.index.struct_def(st).map(|_| vec![var]);
-        }
-        let (owner, field) = split_member(&v)?;
-        let func = &self.index.files[file].functions[function? as usize];
-        let ty = self.typer.expr_type(file, func, &owner)?;
-        self.field_tables(&ty, &field, depth + 1)
-    }
-
-    /// Every table stored into `ty.field` anywhere in the tree, if all stores are tables.
-    fn field_tables(&self, ty: &str, field: &str, depth: usize) -> Option<Vec<VarRef>> {
-        if depth > MAX_FIELD_DEPTH {
-            return None;
-        }
-        let st = intern(self.index, ty);
-        let def = self.index.struct_def(st)?;
-        let key = (
-            st,
-            def.fields.iter().find(|f| f.name == field)?.name.as_str(),
-        );
-        if let Some(known) = self.field_cache.borrow().get(&key) {
-            return known.clone();
-        }
-        // A field stored from itself adds nothing: it is empty while it is being computed.
-        self.field_cache.borrow_mut().insert(key, Some(Vec::new()));
-        let mut out: Option<Vec<VarRef>> = Some(Vec::new());
-        let untyped = self.stores.get(&("", key.1)).into_iter().flatten();
-        for s in self.stores.get(&key).into_iter().flatten().chain(untyped) {
-            match (
-                &mut out,
-                self.value_tables(s.file, s.function, &s.value, depth),
-            ) {
-                (Some(o), Some(t)) if o.len() + t.len() <= MAX_TABLES => o.extend(t),
-                _ => {
-                    if std::env::var_os("MODRACE_FLOW_DEBUG").is_some() {
-                        eprintln!(
-                            "{}.{} <- {} ({})",
-                            key.0, key.1, s.value, self.index.files[s.file].path
-                        );
-                    }
-                    out = None;
-                    break;
-                }
-            }
-        }
-        if let Some(o) = &mut out {
-            o.sort_by_key(|v| (v.file, v.var));
-            o.dedup();
-        }
-        self.field_cache.borrow_mut().insert(key, out.clone());
-        out
     }
 }
