@@ -21,6 +21,9 @@ pub struct BuildInfo {
     /// Directory -> the subdirectories its Makefile descends into: all of them, and those it
     /// can build modules in.
     subdirs: HashMap<String, Subdirs>,
+    /// Configuration files (relative to their root) and the ones each `source`s: which
+    /// architectures' configurations reach a directory.
+    pub config_sources: Vec<(String, Vec<String>)>,
     /// Build files that could not be read (not regular files, too large, unreadable).
     pub warnings: Vec<Warning>,
     /// The key of every build file read (its path and the hash of its bytes, or why it could
@@ -84,7 +87,11 @@ impl BuildInfo {
                 } else if name.to_ascii_lowercase().starts_with("config.in") || name == "Kconfig" {
                     // `arch/*/config.in` is lower case in 2.2-2.4.
                     if let Some(text) = info.read_build_file(root, entry.path()) {
-                        collect_tristates(&String::from_utf8_lossy(&text), &mut tristates);
+                        let text = String::from_utf8_lossy(&text);
+                        collect_tristates(&text, &mut tristates);
+                        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                        info.config_sources
+                            .push((rel.to_string_lossy().into_owned(), sourced(&text)));
                     }
                 }
             }
@@ -193,6 +200,17 @@ fn dir_and_object(file: &str) -> Option<(String, String)> {
 /// The symbols that can be `m`: 2.x `Config.in` lines name them (`tristate '...' CONFIG_X`);
 /// a Kconfig entry opens with `config X` (or `menuconfig X`) and says `tristate` or
 /// `def_tristate` on a later line of the entry.
+/// The files a configuration file `source`s.
+fn sourced(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("source")).then(|| w.next()).flatten()
+        })
+        .map(|p| p.trim_matches('"').to_string())
+        .collect()
+}
+
 fn collect_tristates(text: &str, out: &mut HashSet<String>) {
     let mut entry: Option<&str> = None;
     for line in text.lines() {
@@ -450,142 +468,4 @@ fn link_rules(joined: &str) -> HashMap<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn m_objs_and_composites() {
-        let mk = "O_TARGET := ipv6.o\nIPV6_OBJS := af_inet6.o \\\n  route.o\nM_OBJS := $(O_TARGET)\nO_OBJS := $(IPV6_OBJS)\n";
-        let m = Makefile::parse(mk).module_objects(&HashSet::new());
-        assert!(
-            m.contains_key("af_inet6.o") && m.contains_key("route.o") && m.contains_key("ipv6.o")
-        );
-    }
-
-    #[test]
-    fn conditional_and_obj_config() {
-        let mk = "ifeq ($(CONFIG_FOO),m)\n  M_OBJS += foo.o\nendif\nobj-$(CONFIG_BAR) += bar.o\nobj-$(CONFIG_BUILTIN) += core.o\nobj-y += always.o\n";
-        let mut tri = HashSet::new();
-        collect_tristates(
-            "  define_tristate CONFIG_BAR m\nbool 'x' CONFIG_BUILTIN\n",
-            &mut tri,
-        );
-        let m = Makefile::parse(mk).module_objects(&tri);
-        assert!(m.contains_key("foo.o") && m.contains_key("bar.o"));
-        assert!(!m.contains_key("core.o") && !m.contains_key("always.o"));
-    }
-
-    #[test]
-    fn explicit_link_rules_make_parts_modular() {
-        let mk = "ifeq ($(CONFIG_X),m)\n  M_OBJS += x_mod.o\nendif\nx_mod.o: x.o x_ioctl.o\n\t$(LD) -r -o $@ x.o x_ioctl.o\nother.o: y.o\n";
-        let m = Makefile::parse(mk).module_objects(&HashSet::new());
-        assert!(m.contains_key("x.o") && m.contains_key("x_ioctl.o"));
-        assert!(!m.contains_key("y.o"));
-    }
-
-    #[test]
-    fn kbuild_composites_and_descent() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("drivers/foo")).unwrap();
-        std::fs::write(
-            d.join("drivers/Kconfig"),
-            "config FOO\n\ttristate \"Foo\"\nconfig FOO_EXTRA\n\tbool \"more\"\n",
-        )
-        .unwrap();
-        std::fs::write(d.join("drivers/Makefile"), "obj-y += foo/\n").unwrap();
-        std::fs::write(
-            d.join("drivers/foo/Kbuild"),
-            "obj-$(CONFIG_FOO) += foo.o\nfoo-y := core.o\nfoo-$(CONFIG_FOO_EXTRA) += extra.o\n\
-             obj-y += always.o\n",
-        )
-        .unwrap();
-        let info = BuildInfo::read(&[d.to_path_buf()]);
-        for part in ["foo", "core", "extra"] {
-            assert_eq!(
-                info.from_makefile(&format!("drivers/foo/{part}.c")),
-                Some(true),
-                "{part}"
-            );
-        }
-        assert_eq!(info.from_makefile("drivers/foo/always.c"), Some(false));
-        let origin = info.origin("drivers/foo/extra.c").unwrap();
-        assert_eq!(
-            (origin.module.as_str(), origin.list.as_str()),
-            ("foo.o", "obj-$(CONFIG_FOO)")
-        );
-        assert_eq!(origin.build_file, "drivers/foo/Kbuild");
-    }
-
-    #[test]
-    fn kconfig_entries_say_tristate_on_a_later_line() {
-        let mut t = HashSet::new();
-        collect_tristates(
-            "config FOO\n\ttristate \"Foo\"\n\tdepends on BAR\n\
-             menuconfig BAZ\n\tbool \"Baz\"\n\
-             config QUX\n\tdef_tristate m if BAZ\n\
-             menu \"x\"\n\ttristate \"stray\"\n",
-            &mut t,
-        );
-        let mut got: Vec<_> = t.into_iter().collect();
-        got.sort();
-        assert_eq!(got, ["CONFIG_FOO", "CONFIG_QUX"]);
-    }
-
-    #[test]
-    fn lower_case_arch_config_in_counts() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("config.in"),
-            "tristate 'Lance' CONFIG_LANCE\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("Makefile"),
-            "obj-$(CONFIG_LANCE) += lance.o\n",
-        )
-        .unwrap();
-        let info = BuildInfo::read(&[dir.path().to_path_buf()]);
-        assert_eq!(info.from_makefile("lance.c"), Some(true));
-    }
-
-    #[test]
-    fn self_referring_variables_stay_small() {
-        // Each line refers to every earlier value of both variables: naive expansion is
-        // exponential in the number of lines.
-        let mut mk = String::from("A := a0.o\nB := b0.o\n");
-        for i in 1..200 {
-            mk.push_str(&format!("A += $(A) $(B) a{i}.o\nB += $(B) $(A) b{i}.o\n"));
-        }
-        mk.push_str("M_OBJS := $(A)\n");
-        let m = Makefile::parse(&mk).module_objects(&HashSet::new());
-        assert!(m.contains_key("a199.o") && m.contains_key("b199.o") && m.contains_key("a0.o"));
-        assert!(Makefile::parse(&mk).named_objects().len() >= 400);
-    }
-
-    #[test]
-    fn a_subdirectory_entered_only_for_built_in_code_has_no_modules() {
-        let dir = tempfile::tempdir().unwrap();
-        let net = dir.path().join("net");
-        for sub in ["bridge", "ipv6", "sched"] {
-            std::fs::create_dir_all(net.join(sub)).unwrap();
-        }
-        std::fs::write(
-            net.join("Makefile"),
-            "SUB_DIRS := core\nSUB_DIRS += bridge ipv6\nifeq ($(CONFIG_IPV6),m)\n  MOD_SUB_DIRS += ipv6\nendif\nALL_SUB_DIRS := bridge ipv6 sched\n",
-        )
-        .unwrap();
-        for sub in ["bridge", "ipv6", "sched"] {
-            std::fs::write(
-                net.join(sub).join("Makefile"),
-                format!("O_TARGET := {sub}.o\nO_OBJS := {sub}_main.o\nM_OBJS := $(O_TARGET)\n"),
-            )
-            .unwrap();
-        }
-        let info = BuildInfo::read(&[dir.path().to_path_buf()]);
-        assert_eq!(info.from_makefile("net/bridge/bridge_main.c"), Some(false));
-        assert_eq!(info.from_makefile("net/ipv6/ipv6_main.c"), Some(true));
-        // No ancestor names `sched`: its own Makefile decides.
-        assert_eq!(info.from_makefile("net/sched/sched_main.c"), Some(true));
-    }
-}
+mod tests;

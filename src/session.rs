@@ -204,10 +204,28 @@ impl Session {
         let (mut scan, build) = self.scan_for_entries()?;
         let index = Index::build(&scan, &self.kb);
         let report = entries::compute(&index, &self.kb, &build);
-        let mut locking = bkl::analyse(&index, &self.kb, &report.entries);
+        let entry = self.entry_model(&index, &build);
+        let mut locking = bkl::analyse(&index, &self.kb, &report.entries, &entry);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
         drop(index);
         Ok(outcome((report, locking), &mut scan))
+    }
+
+    /// How the tree's architectures enter system calls, from their entry code (the only files
+    /// besides C and Makefiles that the lock analysis reads).
+    fn entry_model(&self, index: &Index, build: &BuildInfo) -> bkl::EntryModel {
+        let layout = &self.kb.data.layout;
+        let arches: std::collections::BTreeSet<&str> = index
+            .files
+            .iter()
+            .filter_map(|f| layout.arch_of(&f.path))
+            .collect();
+        let read = |rel: &str| {
+            self.roots
+                .iter()
+                .find_map(|r| crate::source::read_regular(&r.join(rel), rel).ok())
+        };
+        bkl::EntryModel::read(&self.kb, arches, &read).with_configs(&self.kb, &build.config_sources)
     }
 
     /// Rule 1's analysis: where the core calls each slot, and its locking.
@@ -274,7 +292,7 @@ impl Session {
                 let entries = entries::compute(&index, kb, &build).entries;
                 let bkl = filter
                     .runs(Code::Mr004, kb.data.era.rules)
-                    .then(|| bkl::analyse(&index, kb, &entries));
+                    .then(|| bkl::analyse(&index, kb, &entries, &self.entry_model(&index, &build)));
                 let owners = filter
                     .runs(Code::Mr101, kb.data.era.rules)
                     .then(|| owners::analyse(&index, kb, &build));

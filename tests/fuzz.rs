@@ -17,13 +17,51 @@ use support::Tree;
 /// comments and literals left open, line splices, carriage returns, bytes that are not UTF-8,
 /// and the words the analyses look for.
 const TOKENS: &[&[u8]] = &[
-    b"{", b"}", b"(", b")", b"[", b"]", b";", b",", b"#if 0\n", b"#ifdef MODULE\n", b"#else\n",
-    b"#endif\n", b"#define X(a) a(\n", b"/*", b"*/", b"//", b"\"", b"'", b"\\\n", b"\r", b"\n\r",
-    b"\0", b"\xff\xfe", b"\xc3", b"MOD_INC_USE_COUNT;", b"MOD_DEC_USE_COUNT;", b"return -EBUSY;",
-    b"return 0;", b"goto out;", b"out:", b"if (x)", b"else", b"while (1)", b"switch (x) {",
-    b"case 1:", b"kmalloc(1, GFP_KERNEL);", b"lock_kernel();", b"try_module_get(THIS_MODULE)",
-    b"module_put(THIS_MODULE);", b".owner = THIS_MODULE,", b"module_exit(x)", b"= {", b"->",
-    b"static struct file_operations f = {", b"register_chrdev(1, \"x\", &f);",
+    b"{",
+    b"}",
+    b"(",
+    b")",
+    b"[",
+    b"]",
+    b";",
+    b",",
+    b"#if 0\n",
+    b"#ifdef MODULE\n",
+    b"#else\n",
+    b"#endif\n",
+    b"#define X(a) a(\n",
+    b"/*",
+    b"*/",
+    b"//",
+    b"\"",
+    b"'",
+    b"\\\n",
+    b"\r",
+    b"\n\r",
+    b"\0",
+    b"\xff\xfe",
+    b"\xc3",
+    b"MOD_INC_USE_COUNT;",
+    b"MOD_DEC_USE_COUNT;",
+    b"return -EBUSY;",
+    b"return 0;",
+    b"goto out;",
+    b"out:",
+    b"if (x)",
+    b"else",
+    b"while (1)",
+    b"switch (x) {",
+    b"case 1:",
+    b"kmalloc(1, GFP_KERNEL);",
+    b"lock_kernel();",
+    b"try_module_get(THIS_MODULE)",
+    b"module_put(THIS_MODULE);",
+    b".owner = THIS_MODULE,",
+    b"module_exit(x)",
+    b"= {",
+    b"->",
+    b"static struct file_operations f = {",
+    b"register_chrdev(1, \"x\", &f);",
 ];
 
 #[derive(Debug, Clone)]
@@ -39,13 +77,22 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Flip { at, byte }),
         (any::<usize>(), 1usize..64).prop_map(|(at, len)| Mutation::Cut { at, len }),
         (any::<usize>(), 0..TOKENS.len()).prop_map(|(at, token)| Mutation::Insert { at, token }),
-        (any::<usize>(), 1usize..32, 2usize..40)
-            .prop_map(|(at, len, times)| Mutation::Repeat { at, len, times }),
+        (any::<usize>(), 1usize..32, 2usize..40).prop_map(|(at, len, times)| Mutation::Repeat {
+            at,
+            len,
+            times
+        }),
     ]
 }
 
 fn apply(text: &mut Vec<u8>, m: &Mutation) {
-    let pos = |at: usize, text: &Vec<u8>| if text.is_empty() { 0 } else { at % (text.len() + 1) };
+    let pos = |at: usize, text: &Vec<u8>| {
+        if text.is_empty() {
+            0
+        } else {
+            at % (text.len() + 1)
+        }
+    };
     match *m {
         Mutation::Flip { at, byte } if !text.is_empty() => {
             let i = at % text.len();
@@ -91,10 +138,16 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
 /// planned patch must lower again.
 fn check_survives(tree: &Tree) {
     let every = RuleFilter {
-        select: vec![Code::Mr001, Code::Mr002, Code::Mr003, Code::Mr004, Code::Mr005]
-            .into_iter()
-            .chain([Code::Mr006, Code::Mr007, Code::Mr101, Code::Mr103])
-            .collect(),
+        select: vec![
+            Code::Mr001,
+            Code::Mr002,
+            Code::Mr003,
+            Code::Mr004,
+            Code::Mr005,
+        ]
+        .into_iter()
+        .chain([Code::Mr006, Code::Mr007, Code::Mr101, Code::Mr103])
+        .collect(),
         ignore: vec![],
     };
     let ask = support::Ask::Check {

@@ -108,6 +108,11 @@ impl LockSummary {
         }
     }
 
+    /// Whether some call of the function runs with the lock taken on every path.
+    pub fn holds_around_a_call(&self) -> bool {
+        self.walked && self.at_call.values().any(|d| d.all_positive())
+    }
+
     pub fn at_call(&self, call: u32) -> Deltas {
         if self.walked {
             self.at_call.get(&call).copied().unwrap_or_default()

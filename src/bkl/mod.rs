@@ -8,6 +8,13 @@
 //! *unknown* when no path could be followed (with the reason). Paths that could not be followed
 //! do not change a verdict drawn from the paths that could; they are reported beside it.
 //!
+//! Besides the lock taken in C, three protections are accepted: the lock taken by the
+//! system-call entry code, and one-processor architectures ([`entry`]), and core pins
+//! ([`flow`]); a call site says which one protects it (`CallSite::protection`, `pin`).
+//! Provenance ([`flow`]) narrows the routines a slot call reaches, and so the callers of a
+//! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
+//! only other architectures build.
+//!
 //! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); sleeping keeps
 //! the depth (the scheduler drops the lock while the task sleeps and retakes it); system-call
 //! entries and new kernel threads start at depth 0; a function that takes the lock before a
@@ -16,8 +23,11 @@
 //! than slots, and interrupt context.
 
 pub mod callers;
+pub mod entry;
+pub mod flow;
 pub mod lockstate;
 pub mod slots;
+pub mod solver;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -26,9 +36,45 @@ use serde::Serialize;
 
 use crate::chain::ChainStep;
 use crate::entries::{Entry, Slot};
-use crate::index::Index;
+use crate::index::{FnRef, Index};
 use crate::kb::{Kb, Takes};
+pub use entry::EntryModel;
+use rustc_hash::FxHashMap;
 pub use slots::MatchedBy;
+
+/// What keeps `rmmod` out at a call site on the paths judged safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Protection {
+    /// The lock, taken in C on the path (or by the code that runs a module's init).
+    Lock,
+    /// The architecture's system-call entry code takes the lock (2.0).
+    EntryLock {
+        file: String,
+        line: u32,
+        takes: String,
+    },
+    /// The path's architecture runs on one processor in this tree.
+    Uniprocessor { arch: String },
+    /// The core pinned the table's module before the call.
+    CorePin { by: String, line: u32 },
+}
+
+impl std::fmt::Display for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protection::Lock => write!(f, "lock held"),
+            Protection::EntryLock { file, line, takes } => {
+                write!(
+                    f,
+                    "lock taken at system-call entry ({takes}, {file}:{line})"
+                )
+            }
+            Protection::Uniprocessor { arch } => write!(f, "uniprocessor architecture {arch}"),
+            Protection::CorePin { by, line } => write!(f, "core pin ({by}, line {line})"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,9 +125,19 @@ pub struct CallSite {
     /// A path that does not hold it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unheld_chain: Vec<ChainStep>,
+    /// What protects the held paths (the lock, entry code, one processor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protection: Option<Protection>,
     /// Why some paths to the call could not be followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
+    /// The core pinned the table's module before the call: protected on every path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<Protection>,
+    /// The routines (file, function) the call can reach, when every table its base can be is
+    /// known ([`flow`]); `None`: every routine of the slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaches: Option<Vec<(String, String)>>,
 }
 
 /// A routine that sits in a slot.
@@ -142,7 +198,7 @@ pub struct BklReport {
 
 /// Decides, for every slot that holds a routine in `entries` and every name-taking slot of the
 /// knowledge base, whether the core holds the big kernel lock where it calls the slot.
-pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
+pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) -> BklReport {
     let _t = crate::timing::Phase::start("bkl");
     let started = Instant::now();
     let bkl = &kb.data.bkl;
@@ -151,7 +207,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let graph = callers::Graph::new(index, bkl, &sites, &stored);
+    let flows = site_flows(index, kb, &typer, &sites, &stored);
+    let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
     for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
@@ -189,6 +246,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
         for s in sites.by_slot.get(&slot).into_iter().flatten() {
             let r = solver.site(s.caller, s.call);
             let file = &index.files[s.caller.file];
+            let site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
+            let reaches = site_flow.targets.map(|t| named(index, t));
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
                 file: file.path.clone(),
@@ -201,6 +260,9 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
                 held_chain: r.held_chain,
                 unheld_chain: r.unheld_chain,
                 unknown: r.unknown,
+                protection: r.protection,
+                pin: site_flow.pin,
+                reaches,
             });
         }
         let held = call_sites
@@ -257,6 +319,37 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
     report
 }
 
+/// Pins and provenance of every slot call.
+fn site_flows(
+    index: &Index,
+    kb: &Kb,
+    typer: &slots::Typer,
+    sites: &slots::SlotSites,
+    stored: &FxHashMap<FnRef, Vec<Slot>>,
+) -> FxHashMap<(FnRef, u32), flow::SiteFlow> {
+    let flow = flow::Flow::new(index, kb, typer, stored);
+    let mut flows = FxHashMap::default();
+    for (slot, list) in &sites.by_slot {
+        for s in list {
+            flows.insert((s.caller, s.call), flow.site(s.caller, s.call, slot));
+        }
+    }
+    flows
+}
+
+/// Functions as sorted (file, name) pairs.
+fn named(index: &Index, functions: impl IntoIterator<Item = FnRef>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = functions
+        .into_iter()
+        .map(|g| {
+            let name = index.function(g).name.clone();
+            (index.files[g.file].path.clone(), name)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 impl BklReport {
     pub fn slot(&self, slot: &Slot) -> Option<&SlotLocking> {
         self.slots
@@ -285,7 +378,21 @@ impl SlotLocking {
     pub fn is_unlocked_module_call(&self, site: &CallSite) -> bool {
         self.takes == Takes::Name
             && matches!(site.verdict, Verdict::NotHeld | Verdict::Mixed)
-            && self.module_routines().next().is_some()
+            && site.pin.is_none()
+            && self.module_routines_at(site).next().is_some()
+    }
+
+    /// The module routines a call site can reach: those its provenance allows, or all.
+    pub fn module_routines_at<'s>(
+        &'s self,
+        site: &'s CallSite,
+    ) -> impl Iterator<Item = &'s Exposed> + 's {
+        self.module_routines().filter(move |e| {
+            site.reaches.as_ref().is_none_or(|r| {
+                r.binary_search_by(|(f, n)| (f.as_str(), n.as_str()).cmp(&(&e.file, &e.function)))
+                    .is_ok()
+            })
+        })
     }
 
     /// The call sites [`Self::is_unlocked_module_call`] holds for.

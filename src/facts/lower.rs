@@ -276,6 +276,7 @@ impl<'t> Lower<'_, 't> {
             local_types: Vec::new(),
             assigned_params: Vec::new(),
             attributes: self.blanked_words(node.start_byte(), d.start_byte()),
+            arch: None,
             body: Body::default(),
         });
         self.current = Some(index);

@@ -98,6 +98,10 @@ pub struct Function {
     /// (entered from assembly: a system call or trap), `__init`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<String>,
+    /// The architecture whose `#ifdef` the definition sits under (`CONFIG_ARCH_S390`), when
+    /// the preprocessor could not decide it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
     #[serde(skip_serializing_if = "Body::is_empty")]
     pub body: Body,
 }
@@ -279,6 +283,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                         local_types: Vec::new(),
                         assigned_params: Vec::new(),
                         attributes: Vec::new(),
+                        arch: None,
                         body: Body::default(),
                     });
                     // The bare parse counts functions; what is inside them does not matter.
@@ -401,6 +406,11 @@ pub fn extract_with(
     recover::file_scope_calls(&normalized.parse_input, &mut facts, &front_end.vocabulary);
     facts.macros = normalized.macros;
     facts.too_deep_condition = normalized.too_deep_condition;
+    for f in &mut facts.functions {
+        f.arch = (normalized.arch_regions.iter())
+            .find(|r| r.from <= f.line && f.line <= r.to)
+            .map(|r| r.arch.clone());
+    }
     facts
 }
 

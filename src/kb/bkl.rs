@@ -24,6 +24,15 @@ pub struct BklKb {
     /// Calls that make one of their arguments an entry point (`kernel_thread(fn, ...)`,
     /// `module_init(fn)`), with the lock depth it is entered with.
     pub root_calls: Vec<RootCall>,
+    /// Entry code that takes the lock for every system call of an architecture (2.0's
+    /// `ENTER_KERNEL`). Where the tree's own entry code has it, system calls of that
+    /// architecture are entered holding the lock.
+    pub entry_locks: Vec<EntryLock>,
+    /// A file whose absence from a tree that has code of architecture `{arch}` means the tree
+    /// runs that architecture on one processor only (`arch/{arch}/kernel/smp.c`).
+    pub smp_code: Option<String>,
+    /// How the core pins a table's module before it calls the table (2.4): see [`CorePin`].
+    pub core_pin: CorePin,
     /// How many callers up the search goes from a slot's call site.
     pub max_depth: usize,
     /// How many functions the search visits at most.
@@ -46,6 +55,41 @@ pub struct RootCall {
     /// 0-based index of the argument naming the entered function.
     pub arg: usize,
     pub depth: u8,
+    /// The entered function runs inside this function's work (netlink input inside
+    /// `sys_sendmsg`): it holds the lock when that function holds it around some call, and
+    /// `depth` is the depth otherwise.
+    #[serde(default)]
+    pub inside: Option<String>,
     #[serde(default)]
     pub why: Option<String>,
+}
+
+/// Where an architecture's system-call entry code takes the lock.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryLock {
+    pub arch: String,
+    /// The entry code, relative to the tree's root.
+    pub file: String,
+    /// The line that starts the system-call entry (`ENTRY(system_call)`).
+    pub label: String,
+    /// The macro that takes the lock, as the first word of a line of that entry.
+    pub takes: String,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// Pins the core takes on a table's module before calling it, instead of the lock.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorePin {
+    /// Calls that return a table (or object) whose module they pinned, or NULL when the
+    /// module is going (`fops_get`, `get_fs_type`). A function whose every return is one of
+    /// these (or NULL) returns a pinned table too.
+    pub returns_pinned: Vec<String>,
+    /// `try_inc_mod_count(x->F)` with F one of these pins the module of table `x`.
+    pub owner_fields: Vec<String>,
+    /// Calls whose value is their argument (`fops_get(x)` is `x` or NULL): provenance goes
+    /// through them.
+    pub returns_argument: Vec<String>,
 }

@@ -16,6 +16,9 @@ pub struct Layout {
     pub include_dirs: Vec<String>,
     /// Header directories whose definitions drivers use over an architecture's own.
     pub generic_headers: Vec<String>,
+    /// Preprocessor symbols that name an architecture: `{ARCH}` stands for its name in upper
+    /// case, `{arch}` in lower case. Code under `#ifdef` of one is that architecture's.
+    pub arch_symbols: Vec<String>,
 }
 
 impl Layout {

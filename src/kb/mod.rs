@@ -18,7 +18,7 @@ mod merge;
 mod module;
 mod owners;
 mod sleep;
-pub use bkl::{BklKb, Root, RootCall};
+pub use bkl::{BklKb, CorePin, EntryLock, Root, RootCall};
 pub use builtin::{
     builtin_names, builtin_text, builtin_text_for, merged_over, merged_over_builtin, BUILTIN,
     DEFAULT_KB,
@@ -415,6 +415,7 @@ impl Kb {
             .chain(&o.pin_routines)
             .chain(&o.self_pin_routines)
             .chain(&o.unpin_routines)
+            .chain(&b.core_pin.returns_pinned)
             .cloned()
             .collect()
     }

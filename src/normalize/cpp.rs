@@ -22,6 +22,37 @@ pub struct CppConfig {
     /// Defined symbols and their values (1 when given without a value).
     pub defined: HashMap<String, i64>,
     pub undefined: HashSet<String>,
+    /// Symbols that name an architecture (`[layout] arch_symbols`): `CONFIG_ARCH_{ARCH}`,
+    /// `__{arch}__`, as (prefix, suffix, upper case).
+    pub arch_symbols: Vec<(String, String, bool)>,
+}
+
+impl CppConfig {
+    /// The architecture a symbol names, in lower case (`CONFIG_ARCH_S390` gives `s390`).
+    pub fn arch_of_symbol(&self, sym: &str) -> Option<String> {
+        self.arch_symbols.iter().find_map(|(pre, suf, upper)| {
+            let mid = sym.strip_prefix(pre.as_str())?.strip_suffix(suf.as_str())?;
+            let ok = !mid.is_empty()
+                && mid.bytes().all(|b| {
+                    b.is_ascii_digit()
+                        || b == b'_'
+                        || if *upper {
+                            b.is_ascii_uppercase()
+                        } else {
+                            b.is_ascii_lowercase()
+                        }
+                });
+            ok.then(|| mid.to_ascii_lowercase())
+        })
+    }
+}
+
+/// Lines a branch taken only on one architecture spans (`#ifdef CONFIG_ARCH_S390` ... `#endif`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchRegion {
+    pub from: u32,
+    pub to: u32,
+    pub arch: String,
 }
 
 /// A `#define` seen in an active region.
@@ -44,6 +75,8 @@ pub struct CppResult {
     /// The first line whose `#if` expression nests deeper than [`MAX_EXPR_DEPTH`] (it is taken
     /// as unknown).
     pub too_deep: Option<u32>,
+    /// Branches taken on one architecture only (an unknown condition naming one).
+    pub arch_regions: Vec<ArchRegion>,
 }
 
 /// How deep an `#if` expression may nest (parentheses, unary operators, `?:`, operands of
@@ -54,6 +87,25 @@ struct Frame {
     parent_active: bool,
     taken: bool,
     active: bool,
+    /// The first branch was taken on an unknown architecture symbol: (its line, arch).
+    arch: Option<(u32, String)>,
+}
+
+/// `SYM`, `defined(SYM)` or `defined SYM`: the single symbol a condition tests.
+fn single_symbol(word: &str, rest: &str) -> Option<String> {
+    let rest = rest.trim();
+    if matches!(word, "ifdef") {
+        return Some(split_word(rest).0.to_string());
+    }
+    if word != "if" {
+        return None;
+    }
+    let r = rest
+        .strip_prefix("defined")
+        .map(str::trim_start)
+        .unwrap_or(rest);
+    let r = r.trim_start_matches('(').trim_end_matches(')').trim();
+    (!r.is_empty() && r.chars().all(is_ident_char)).then(|| r.to_string())
 }
 
 /// Processes directives in `code` (comments already blanked) in place.
@@ -111,10 +163,12 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                         parent_active: active,
                         taken: take,
                         active: take,
+                        arch: arch_frame(config, word, rest, active && cond.is_none(), line_no),
                     });
                 }
                 "elif" => match stack.last_mut() {
                     Some(f) => {
+                        close_region(f, line_no, &mut result.arch_regions);
                         if f.taken || !f.parent_active {
                             f.active = false;
                         } else {
@@ -131,6 +185,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 },
                 "else" => match stack.last_mut() {
                     Some(f) => {
+                        close_region(f, line_no, &mut result.arch_regions);
                         f.active = f.parent_active && !f.taken;
                         f.taken = true;
                     }
@@ -138,7 +193,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 },
                 "endif" => {
                     // A pop in a match guard would hide a side effect; keep it in the arm.
-                    result.unbalanced |= stack.pop().is_none();
+                    pop_frame(&mut stack, line_no, &mut result)
                 }
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
@@ -173,6 +228,35 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
         result.unbalanced = true;
     }
     result
+}
+
+/// The architecture a group's first branch is taken on, when its unknown condition names one.
+fn arch_frame(
+    config: &CppConfig,
+    word: &str,
+    rest: &str,
+    unknown: bool,
+    line: u32,
+) -> Option<(u32, String)> {
+    let sym = unknown.then(|| single_symbol(word, rest)).flatten()?;
+    config.arch_of_symbol(&sym).map(|a| (line, a))
+}
+
+fn pop_frame(stack: &mut Vec<Frame>, line: u32, result: &mut CppResult) {
+    match stack.pop() {
+        Some(mut f) => close_region(&mut f, line, &mut result.arch_regions),
+        None => result.unbalanced = true,
+    }
+}
+
+fn close_region(f: &mut Frame, line: u32, out: &mut Vec<ArchRegion>) {
+    if let Some((from, arch)) = f.arch.take() {
+        out.push(ArchRegion {
+            from,
+            to: line,
+            arch,
+        });
+    }
 }
 
 /// The end of the logical line starting at `pos` (its newline, or the end of the text: a
@@ -265,7 +349,21 @@ mod tests {
         CppConfig {
             defined: [("MODULE".to_string(), 1)].into_iter().collect(),
             undefined: ["__ASSEMBLY__".to_string()].into_iter().collect(),
+            arch_symbols: vec![("CONFIG_ARCH_".into(), String::new(), true)],
         }
+    }
+
+    #[test]
+    fn branches_of_one_architecture_are_recorded() {
+        let mut b = b"a\n#ifdef CONFIG_ARCH_S390\nb\n#else\nc\n#endif\n#ifdef CONFIG_FOO\nd\n#endif\n#if defined(CONFIG_ARCH_ARM)\ne\n#endif\n".to_vec();
+        let r = process(&mut b, &config());
+        let regions: Vec<(u32, u32, &str)> = r
+            .arch_regions
+            .iter()
+            .map(|x| (x.from, x.to, x.arch.as_str()))
+            .collect();
+        assert_eq!(regions, vec![(2, 4, "s390"), (10, 12, "arm")]);
+        assert_eq!(config().arch_of_symbol("CONFIG_ARCH_s390"), None);
     }
 
     fn run(src: &str) -> String {

@@ -16,7 +16,7 @@ pub mod cpp;
 pub mod rewrite;
 
 use crate::kb::KnowledgeBase;
-pub use cpp::{CppConfig, MacroDef};
+pub use cpp::{ArchRegion, CppConfig, MacroDef};
 pub use rewrite::{MacroTable, RewriteCounts};
 
 /// Everything normalization needs, built once per run from the knowledge base and the
@@ -36,6 +36,17 @@ impl Normalizer {
         }
         for name in &kb.preprocessor.undefined {
             cpp.undefined.insert(name.clone());
+        }
+        for pattern in &kb.layout.arch_symbols {
+            let (upper, marker) = if pattern.contains("{ARCH}") {
+                (true, "{ARCH}")
+            } else {
+                (false, "{arch}")
+            };
+            if let Some((pre, suf)) = pattern.split_once(marker) {
+                cpp.arch_symbols
+                    .push((pre.to_string(), suf.to_string(), upper));
+            }
         }
         for def in defines {
             let (name, value) = match def.split_once('=') {
@@ -80,6 +91,7 @@ impl Normalizer {
             unknown_conditions: cpp.unknown_conditions,
             unbalanced_conditionals: cpp.unbalanced,
             too_deep_condition: cpp.too_deep,
+            arch_regions: cpp.arch_regions,
             rewrites: counts,
         }
     }
@@ -96,6 +108,8 @@ pub struct Normalized {
     pub unbalanced_conditionals: bool,
     /// The first `#if` whose expression nests too deep to evaluate (taken as unknown).
     pub too_deep_condition: Option<u32>,
+    /// Branches taken on one architecture only.
+    pub arch_regions: Vec<ArchRegion>,
     pub rewrites: RewriteCounts,
 }
 

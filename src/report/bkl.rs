@@ -43,8 +43,22 @@ pub fn render(report: &BklReport) -> String {
                     ""
                 },
             ));
+            let protection = c.pin.as_ref().or(c.protection.as_ref());
+            out.push_str(&format!(
+                "      protection: {}\n",
+                protection.map_or("none".to_string(), |p| p.to_string())
+            ));
             if !c.held_chain.is_empty() {
                 out.push_str(&format!("      held:     {}\n", chain_text(&c.held_chain)));
+            }
+            if let Some(r) = &c.reaches {
+                let names: Vec<&str> = r.iter().map(|(_, f)| f.as_str()).take(8).collect();
+                out.push_str(&format!(
+                    "      reaches:  {} routine(s) its tables hold: {}{}\n",
+                    r.len(),
+                    names.join(", "),
+                    if r.len() > 8 { ", ..." } else { "" }
+                ));
             }
             if !c.unheld_chain.is_empty() {
                 out.push_str(&format!(

@@ -44,8 +44,9 @@ fills the slot is exposed.",
 /// on some path, located at the core's call site.
 pub fn check(bkl: &BklReport, out: &mut Vec<Finding>) {
     for slot in &bkl.slots {
-        let modules: Vec<&Exposed> = slot.module_routines().collect();
         for site in slot.unlocked_module_calls() {
+            // Only the module routines the call's tables can hold, when they are known.
+            let modules: Vec<&Exposed> = slot.module_routines_at(site).collect();
             out.push(finding(slot, site, &modules));
         }
     }
@@ -73,7 +74,11 @@ fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding
         names.join(", ")
     );
     if site.verdict == Verdict::Mixed {
-        message.push_str(&format!(" (held on {})", chain_text(&site.held_chain)));
+        let by = site
+            .protection
+            .as_ref()
+            .map_or(String::new(), |p| format!(": {p}"));
+        message.push_str(&format!(" (held on {}{by})", chain_text(&site.held_chain)));
     }
     let at = |role: Role, file: &str, line: u32, note: String| Evidence {
         file: file.to_string(),

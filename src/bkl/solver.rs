@@ -1,0 +1,355 @@
+//! The fixpoint over the callers the search found: with which lock depths each function can
+//! be entered, and the shortest readable witness path per depth.
+
+use rustc_hash::FxHashMap;
+
+use super::callers::{Graph, MAX_ENTRY_DEPTH};
+use super::lockstate::Deltas;
+use super::Protection;
+use crate::chain::ChainStep;
+use crate::index::FnRef;
+
+/// How a function got an entry depth: as a root, or from a caller's call.
+#[derive(Debug, Clone, Copy)]
+enum Pred {
+    Root,
+    /// `from` calls at `call`, entered with `from_depth`; `None` when `from` takes the lock
+    /// itself before the call and its own callers were not followed.
+    Edge {
+        from: FnRef,
+        call: u32,
+        from_depth: Option<u8>,
+    },
+}
+
+struct Node {
+    func: FnRef,
+    level: usize,
+    /// Bit `d`: some path enters with depth `d` (the top bit: that or more).
+    entry: u8,
+    pred: [Option<Pred>; (MAX_ENTRY_DEPTH + 1) as usize],
+    /// Rank of the witness path per depth; lower is better.
+    rank: [Rank; (MAX_ENTRY_DEPTH + 1) as usize],
+    /// Some paths could not be followed: how many calls away, and why. The nearest reason
+    /// is kept.
+    unknown: Option<(u16, String)>,
+    /// What protects the function as a root when not the lock taken in C (entry code).
+    protection: Option<Protection>,
+}
+
+/// How good a witness path is: shorter first, then one that starts at a system call, then
+/// one whose last caller is generic code rather than architecture code (clearer examples).
+type Rank = (u16, bool, bool);
+const WORST: Rank = (u16::MAX, true, true);
+
+struct InEdge {
+    from: FnRef,
+    call: u32,
+    deltas: Deltas,
+    /// The caller's node, when its entry depth matters.
+    from_node: Option<usize>,
+    /// The witness rank of a path that starts at the caller (when it takes the lock itself).
+    start: Rank,
+    /// The caller is architecture code.
+    arch: bool,
+}
+
+/// Entry depths of the functions above a set of call sites.
+pub struct Solver<'g, 'a> {
+    g: &'g Graph<'a>,
+    nodes: Vec<Node>,
+    in_edges: Vec<Vec<InEdge>>,
+    ids: FxHashMap<FnRef, usize>,
+    /// Functions the search did not follow further because of its bounds.
+    pub cut: usize,
+}
+
+/// What is known at one call site.
+#[derive(Debug, Clone, Default)]
+pub struct SiteLocking {
+    pub held: bool,
+    pub not_held: bool,
+    /// A path that holds the lock, from where it starts to the call.
+    pub held_chain: Vec<ChainStep>,
+    /// A path that does not.
+    pub unheld_chain: Vec<ChainStep>,
+    /// Why some paths could not be followed.
+    pub unknown: Option<String>,
+    /// What protects the held path.
+    pub protection: Option<Protection>,
+}
+
+impl<'g, 'a> Solver<'g, 'a> {
+    pub fn new(g: &'g Graph<'a>) -> Self {
+        Self {
+            g,
+            nodes: Vec::new(),
+            in_edges: Vec::new(),
+            ids: FxHashMap::default(),
+            cut: 0,
+        }
+    }
+
+    pub fn functions(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn add(&mut self, f: FnRef, level: usize) -> (usize, bool) {
+        if let Some(&id) = self.ids.get(&f) {
+            return (id, false);
+        }
+        let id = self.nodes.len();
+        self.nodes.push(Node {
+            func: f,
+            level,
+            entry: 0,
+            pred: [None; (MAX_ENTRY_DEPTH + 1) as usize],
+            rank: [WORST; (MAX_ENTRY_DEPTH + 1) as usize],
+            unknown: None,
+            protection: None,
+        });
+        self.in_edges.push(Vec::new());
+        self.ids.insert(f, id);
+        (id, true)
+    }
+
+    /// Finds the callers of `targets`, breadth first, as far as their entry depth matters.
+    pub fn expand(&mut self, targets: impl IntoIterator<Item = FnRef>) {
+        let mut queue = std::collections::VecDeque::new();
+        for t in targets {
+            let (id, new) = self.add(t, 0);
+            if new {
+                queue.push_back(id);
+            }
+        }
+        let kb = self.g.kb;
+        while let Some(id) = queue.pop_front() {
+            let f = self.nodes[id].func;
+            let level = self.nodes[id].level;
+            let callers = self.g.callers(f);
+            let root = self.g.root_depth(f, !callers.is_empty());
+            if let Some((d, protection)) = root.clone() {
+                self.nodes[id].protection = protection;
+                let d = d.min(MAX_ENTRY_DEPTH as u8) as usize;
+                self.nodes[id].entry |= 1 << d;
+                self.nodes[id].pred[d] = Some(Pred::Root);
+                self.nodes[id].rank[d] = (0, !self.g.is_syscall(f), false);
+            }
+            if callers.is_empty() && root.is_none() {
+                let name = &self.g.index.function(f).name;
+                self.nodes[id].unknown = Some((
+                    0,
+                    format!("no caller of {name} found (reached through a pointer?)"),
+                ));
+            }
+            for (from, call) in callers {
+                let deltas = self.g.summary(from).at_call(call);
+                if deltas.is_empty() {
+                    let name = &self.g.index.function(from).name;
+                    self.nodes[id].unknown.get_or_insert_with(|| {
+                        (
+                            0,
+                            format!("the call in {name} is on no path of its control flow"),
+                        )
+                    });
+                    continue;
+                }
+                let from_node = if deltas.all_positive() {
+                    None
+                } else {
+                    let full = level + 1 > kb.max_depth || self.nodes.len() >= kb.max_functions;
+                    let known = self.ids.contains_key(&from);
+                    let (fid, new) = if full && !known {
+                        let (fid, _) = self.add(from, level + 1);
+                        self.cut += 1;
+                        self.nodes[fid].unknown = Some((
+                            0,
+                            format!(
+                                "search stopped at {} (bounds: {} callers up, {} functions)",
+                                self.g.index.function(from).name,
+                                kb.max_depth,
+                                kb.max_functions
+                            ),
+                        ));
+                        (fid, false)
+                    } else {
+                        self.add(from, level + 1)
+                    };
+                    if new {
+                        queue.push_back(fid);
+                    }
+                    Some(fid)
+                };
+                self.in_edges[id].push(InEdge {
+                    from,
+                    call,
+                    deltas,
+                    from_node,
+                    start: (0, !self.g.is_syscall(from), false),
+                    arch: self.g.index.in_arch_dir(from.file),
+                });
+            }
+        }
+    }
+
+    /// Propagates entry depths until nothing changes; keeps the shortest witness per depth.
+    pub fn solve(&mut self) {
+        let n = self.nodes.len();
+        // Who must be looked at again when a node's entry depths change.
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (id, edges) in self.in_edges.iter().enumerate() {
+            for m in edges.iter().filter_map(|e| e.from_node) {
+                if users[m].last() != Some(&id) {
+                    users[m].push(id);
+                }
+            }
+        }
+        let mut queued = vec![true; n];
+        let mut work: std::collections::VecDeque<usize> = (0..n).collect();
+        while let Some(id) = work.pop_front() {
+            queued[id] = false;
+            if self.relax(id) {
+                for &u in &users[id] {
+                    if !queued[u] {
+                        queued[u] = true;
+                        work.push_back(u);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recomputes a node's entry depths from its callers; whether anything changed.
+    fn relax(&mut self, id: usize) -> bool {
+        let mut changed = false;
+        for e in 0..self.in_edges[id].len() {
+            let edge = &self.in_edges[id][e];
+            let (from, call, deltas, from_node) =
+                (edge.from, edge.call, edge.deltas, edge.from_node);
+            let (src, src_rank) = match from_node {
+                Some(m) => (self.nodes[m].entry, self.nodes[m].rank),
+                // The caller takes the lock itself: the path starts there.
+                None => (1, [edge.start; (MAX_ENTRY_DEPTH + 1) as usize]),
+            };
+            let arch = edge.arch;
+            let node = &mut self.nodes[id];
+            for d in 0..=MAX_ENTRY_DEPTH {
+                if src & (1 << d) == 0 {
+                    continue;
+                }
+                let (len, not_syscall, _) = src_rank[d as usize];
+                let rank = (len.saturating_add(1), not_syscall, arch);
+                for delta in deltas.iter() {
+                    let nd = (d + delta).clamp(0, MAX_ENTRY_DEPTH) as usize;
+                    if node.entry & (1 << nd) == 0 || rank < node.rank[nd] {
+                        node.entry |= 1 << nd;
+                        node.rank[nd] = rank;
+                        node.pred[nd] = Some(Pred::Edge {
+                            from,
+                            call,
+                            from_depth: from_node.map(|_| d as u8),
+                        });
+                        changed = true;
+                    }
+                }
+            }
+            let Some(m) = from_node else { continue };
+            let Some(dist) = self.nodes[m]
+                .unknown
+                .as_ref()
+                .map(|(d, _)| d.saturating_add(1))
+            else {
+                continue;
+            };
+            if self.nodes[id]
+                .unknown
+                .as_ref()
+                .is_none_or(|(d, _)| dist < *d)
+            {
+                let why = self.nodes[m].unknown.as_ref().map(|(_, w)| w.clone());
+                self.nodes[id].unknown = why.map(|w| (dist, w));
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry, and
+    /// what protects it when it starts at a root the entry code protects.
+    fn chain(&self, f: FnRef, d: u8) -> (Vec<ChainStep>, Option<Protection>) {
+        let mut steps = Vec::new();
+        let (mut cur, mut depth) = (f, d);
+        let mut protection = None;
+        for _ in 0..64 {
+            let Some(&id) = self.ids.get(&cur) else { break };
+            match self.nodes[id].pred[depth as usize] {
+                Some(Pred::Edge {
+                    from,
+                    call,
+                    from_depth,
+                }) => {
+                    steps.push(self.g.step(from, call));
+                    match from_depth {
+                        Some(fd) => (cur, depth) = (from, fd),
+                        None => break,
+                    }
+                }
+                Some(Pred::Root) => {
+                    protection = self.nodes[id].protection.clone();
+                    break;
+                }
+                None => break,
+            }
+        }
+        steps.reverse();
+        (steps, protection)
+    }
+
+    /// Whether the lock is held at the call `call` of `f`, with witnesses.
+    pub fn site(&self, f: FnRef, call: u32) -> SiteLocking {
+        let deltas = self.g.summary(f).at_call(call);
+        let last = self.g.step(f, call);
+        let mut out = SiteLocking::default();
+        if deltas.is_empty() {
+            out.unknown = Some("the call is on no path of the function's control flow".into());
+            return out;
+        }
+        if deltas.iter().any(|d| d >= 1) {
+            out.held = true;
+            out.held_chain = vec![last.clone()];
+            out.protection = Some(Protection::Lock);
+        }
+        if deltas.all_positive() {
+            return out;
+        }
+        let Some(&id) = self.ids.get(&f) else {
+            out.unknown = Some("the callers were not searched".into());
+            return out;
+        };
+        let node = &self.nodes[id];
+        for d in 0..=MAX_ENTRY_DEPTH {
+            if node.entry & (1 << d) == 0 {
+                continue;
+            }
+            for delta in deltas.iter().filter(|&x| x < 1) {
+                let held = d + delta >= 1;
+                let (flag, chain) = if held {
+                    (&mut out.held, &mut out.held_chain)
+                } else {
+                    (&mut out.not_held, &mut out.unheld_chain)
+                };
+                if !*flag {
+                    *flag = true;
+                    let (steps, protection) = self.chain(f, d as u8);
+                    *chain = steps;
+                    chain.push(last.clone());
+                    if held {
+                        out.protection = Some(protection.unwrap_or(Protection::Lock));
+                    }
+                }
+            }
+        }
+        out.unknown = node.unknown.as_ref().map(|(_, why)| why.clone());
+        out
+    }
+}

@@ -1,0 +1,119 @@
+//! The lock analysis' models besides the lock taken in C (`src/bkl/entry.rs`, `flow.rs`):
+//! the lock taken by entry code (2.0), one-processor architectures, core pins, provenance of
+//! a slot call's table, and per-architecture judgement, on `tests/fixtures/bkl-entry` and
+//! `tests/fixtures/bkl-flow`.
+//!
+//! Each call through a slot carries `/* bkl: VERDICT [TAGS] */`: its verdict, `pin` when a
+//! core pin protects it, `entry-lock` or `uniprocessor` when that protects its held paths,
+//! and `MR004` where a finding is expected.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use modrace::bkl::{BklReport, Protection};
+use modrace::rules::{self, Finding};
+use support::Tree;
+
+fn mr004(report: &BklReport) -> Vec<Finding> {
+    let mut out = Vec::new();
+    rules::mr004::check(report, &mut out);
+    out
+}
+
+/// (file, line) -> the annotation's words, and the same from the analysis.
+fn compare(fixture: &str) -> BklReport {
+    let tree = Tree::fixture(fixture);
+    let (report, _) = support::bkl(&tree);
+    let expected: BTreeMap<(String, u32), String> = support::annotations(&tree, "bkl: ")
+        .into_iter()
+        .map(|(f, l, rest)| ((f, l), rest.trim_end_matches("*/").trim().to_string()))
+        .collect();
+    let findings: Vec<(String, u32)> = mr004(&report)
+        .into_iter()
+        .map(|f| (f.file, f.line))
+        .collect();
+    let mut found = BTreeMap::new();
+    for slot in &report.slots {
+        for site in &slot.call_sites {
+            let mut words = vec![site.verdict.as_str().to_string()];
+            if site.pin.is_some() {
+                words.push("pin".into());
+            }
+            match site.protection {
+                Some(Protection::EntryLock { .. }) => words.push("entry-lock".into()),
+                Some(Protection::Uniprocessor { .. }) => words.push("uniprocessor".into()),
+                _ => {}
+            }
+            let key = (site.file.clone(), site.line);
+            if findings.contains(&key) {
+                words.push("MR004".into());
+            }
+            found.insert(key, words.join(" "));
+        }
+    }
+    assert!(expected.len() >= 2, "no annotations in {fixture}");
+    assert_eq!(found, expected, "{}", modrace::report::bkl::render(&report));
+    report
+}
+
+#[test]
+fn entry_code_and_one_processor() {
+    let report = compare("bkl-entry");
+    let open = report
+        .slot(&"file_operations.open".parse().unwrap())
+        .unwrap();
+    let site = open
+        .call_sites
+        .iter()
+        .find(|s| s.function == "do_open")
+        .unwrap();
+    // The protection names the tree's own entry code.
+    assert_eq!(
+        site.protection,
+        Some(Protection::EntryLock {
+            file: "arch/i386/kernel/entry.S".into(),
+            line: 9,
+            takes: "ENTER_KERNEL".into()
+        })
+    );
+}
+
+#[test]
+fn pins_provenance_and_architectures() {
+    let report = compare("bkl-flow");
+    let open = report
+        .slot(&"file_operations.open".parse().unwrap())
+        .unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // inode->i_fop only ever holds the device inodes' default table.
+    assert_eq!(
+        at("dentry_open").reaches,
+        Some(vec![("fs/devices.c".into(), "chrdev_open".into())])
+    );
+    assert_eq!(
+        at("dentry_open").pin,
+        Some(Protection::CorePin {
+            by: "fops_get".into(),
+            line: 7
+        })
+    );
+    // get_chrfops returns only what fops_get returns: a pinned table.
+    assert!(
+        matches!(&at("chrdev_open").pin, Some(Protection::CorePin { by, .. }) if by == "get_chrfops")
+    );
+    assert_eq!(
+        at("memory_open").reaches,
+        Some(vec![("drivers/char/mem.c".into(), "null_open".into())])
+    );
+    // file.f_op holds what the tree stores there: through get_chrfops, fops_get and chrdevs'
+    // stores, every table register_chrdev is given, the module's included.
+    let bare = at("bare_open").reaches.clone().unwrap();
+    assert!(bare.contains(&("drivers/misc/mods.c".into(), "f_open".into())));
+    assert!(!bare.iter().any(|(_, f)| f == "dflt_open"));
+    // A parameter every caller passes a table for.
+    assert_eq!(
+        at("open_with").reaches,
+        Some(vec![("fs/dflt.c".into(), "dflt_open".into())])
+    );
+}
