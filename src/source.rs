@@ -194,6 +194,10 @@ pub fn read_regular(path: &Path, display: &str) -> Result<Vec<u8>, Warning> {
         warn(format!(
             "skipped: {len} bytes is over the {MAX_FILE_BYTES} byte limit"
         ))
+        .with_kind(crate::diag::WarningKind::TooLarge {
+            bytes: len,
+            limit: MAX_FILE_BYTES,
+        })
     };
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_big(meta.len()));

@@ -305,8 +305,8 @@ fn print_warnings(warnings: &[Warning], quiet: bool) {
     // The work is done: the progress line goes before anything else is printed.
     modrace::progress::finish();
     if !quiet {
-        for w in warnings {
-            eprintln!("{w}");
+        for line in modrace::diag::grouped_lines(warnings) {
+            eprintln!("{line}");
         }
     }
 }
