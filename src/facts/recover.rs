@@ -24,7 +24,9 @@ pub(super) fn file_scope_calls(code: &[u8], facts: &mut FileFacts, vocabulary: &
         let end = memchr::memchr(b'\n', &code[start..]).map_or(code.len(), |p| start + p);
         // The error is where the parser noticed: on the line, the one before, or a few after
         // (`module_exit(x)` then a blank line then `MODULE_AUTHOR(..)` reads as one declaration).
-        let near_error = error_lines.iter().any(|&e| e + 1 >= line && e <= line + NEAR_ERROR);
+        let near_error = error_lines
+            .iter()
+            .any(|&e| e + 1 >= line && e <= line + NEAR_ERROR);
         if near_error && !inside_function(facts, line) && !has_call_at(facts, line) {
             if let Some(call) = macro_call(&code[start..end], line) {
                 facts.markers.module_init |= vocabulary.is_init_macro(&call.callee);
