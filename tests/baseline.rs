@@ -216,3 +216,38 @@ fn a_baseline_that_cannot_be_read_is_an_error() {
     assert_eq!(code, 2, "{err}");
     assert!(tree.read("drivers/char/one.c").contains("one_open"));
 }
+
+#[test]
+fn an_mr101_table_is_suppressed_on_its_definition_line_or_the_line_above() {
+    let tree = Tree::copy_of("owners");
+    let edit = |file: &str, line: usize, f: &dyn Fn(&str) -> String| {
+        let path = format!("drivers/misc/{file}");
+        let text = tree.read(&path);
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines[line - 1] = f(&lines[line - 1]);
+        tree.write(&path, &(lines.join("\n") + "\n"));
+    };
+    let before = json(&[], tree.root());
+    let tables = |r: &Value| -> Vec<String> {
+        let rows = r["findings"].as_array().unwrap();
+        (rows.iter().filter(|f| f["rule"] == "MR101"))
+            .map(|f| f["function"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(tables(&before).contains(&"blink_trace_fops".to_string()));
+    assert!(tables(&before).contains(&"frob_stats_fops".to_string()));
+    // The line above blink_debug.c's table; frob.c's definition line itself.
+    edit("blink_debug.c", 12, &|l| {
+        format!("/* modrace: ignore MR101 -- debug only, never unloaded */\n{l}")
+    });
+    edit("frob.c", 8, &|l| {
+        format!("{l} // modrace: ignore MR101 -- owned elsewhere")
+    });
+    let after = json(&["--show-suppressed"], tree.root());
+    let mut gone = tables(&before);
+    gone.retain(|t| !tables(&after).contains(t));
+    assert_eq!(gone, ["blink_trace_fops", "frob_stats_fops"]);
+    let suppressed = after["suppressed"].as_array().unwrap();
+    assert_eq!(suppressed.len(), 2, "{after}");
+    assert_eq!(suppressed[0]["reason"], "debug only, never unloaded");
+}
