@@ -164,6 +164,42 @@ fn named(mut facts: FileFacts, file: &SourceFile) -> FileFacts {
     facts
 }
 
+/// What a file's facts say was left out or cannot be honoured: nesting past the bounds, and
+/// suppression comments that suppress nothing.
+fn file_warnings(f: &FileFacts, warnings: &mut Vec<Warning>) {
+    if let Some(line) = f.too_deep {
+        warnings.push(Warning::at(
+            f.path.clone(),
+            line,
+            format!(
+                "nesting deeper than {} levels: the part below was not analysed",
+                facts::MAX_DEPTH
+            ),
+        ));
+    }
+    if let Some(line) = f.too_deep_condition {
+        warnings.push(Warning::at(
+            f.path.clone(),
+            line,
+            format!(
+                "#if expression nested deeper than {} levels: taken as unknown \
+                 (the first branch)",
+                crate::normalize::cpp::MAX_EXPR_DEPTH
+            ),
+        ));
+    }
+    for s in &f.suppressions {
+        let problem = if s.codes.is_empty() {
+            "`modrace:` comment that is not `modrace: ignore RULES -- reason`: suppresses nothing"
+        } else if s.reason.is_none() {
+            "suppression without a reason (`-- why` after the rules): suppresses nothing"
+        } else {
+            continue;
+        };
+        warnings.push(Warning::at(f.path.clone(), s.line, problem));
+    }
+}
+
 fn scan_with(
     roots: &[PathBuf],
     cache: Option<FactsCache>,
@@ -213,27 +249,7 @@ fn scan_with(
     for r in results {
         match r {
             Ok((f, _)) => {
-                if let Some(line) = f.too_deep {
-                    scan.warnings.push(Warning::at(
-                        f.path.clone(),
-                        line,
-                        format!(
-                            "nesting deeper than {} levels: the part below was not analysed",
-                            facts::MAX_DEPTH
-                        ),
-                    ));
-                }
-                if let Some(line) = f.too_deep_condition {
-                    scan.warnings.push(Warning::at(
-                        f.path.clone(),
-                        line,
-                        format!(
-                            "#if expression nested deeper than {} levels: taken as unknown \
-                             (the first branch)",
-                            crate::normalize::cpp::MAX_EXPR_DEPTH
-                        ),
-                    ));
-                }
+                file_warnings(&f, &mut scan.warnings);
                 scan.files.push(f)
             }
             Err(w) => scan.warnings.push(w),

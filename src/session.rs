@@ -20,7 +20,7 @@ use crate::index::Index;
 use crate::kb::{EraChoice, Kb, RuleFamily};
 use crate::owners;
 use crate::rules::engine::{self, Analyses, EraReport};
-use crate::rules::{CheckReport, Code, RuleFilter};
+use crate::rules::{CheckReport, Code, RuleFilter, Triage};
 use crate::scan::{self, Scan};
 use crate::sleep::report::WhySleeps;
 use crate::sleep::{SleepAnalysis, UnknownPolicy};
@@ -254,8 +254,19 @@ impl Session {
         unknown: UnknownPolicy,
         want_fixes: bool,
     ) -> Result<Outcome<CheckOutcome>> {
+        self.check_triaged(filter, unknown, want_fixes, &Triage::default())
+    }
+
+    /// [`Self::check`] with a baseline, and the suppressed findings kept when asked for.
+    pub fn check_triaged(
+        &self,
+        filter: &RuleFilter,
+        unknown: UnknownPolicy,
+        want_fixes: bool,
+        triage: &Triage,
+    ) -> Result<Outcome<CheckOutcome>> {
         let sleep = |index: &Index| SleepAnalysis::compute(index, &self.kb, unknown);
-        self.run_check(filter, &sleep, want_fixes)
+        self.run_check(filter, &sleep, want_fixes, triage)
     }
 
     /// [`Self::check`] with a stand-in for the may-sleep analysis.
@@ -264,7 +275,7 @@ impl Session {
         filter: &RuleFilter,
         oracle: &dyn SleepOracle,
     ) -> Result<Outcome<CheckOutcome>> {
-        self.run_check(filter, &|_: &Index| oracle, false)
+        self.run_check(filter, &|_: &Index| oracle, false, &Triage::default())
     }
 
     fn run_check<S: SleepOracle + Send>(
@@ -272,6 +283,7 @@ impl Session {
         filter: &RuleFilter,
         sleep: &(dyn Fn(&Index) -> S + Sync),
         want_fixes: bool,
+        triage: &Triage,
     ) -> Result<Outcome<CheckOutcome>> {
         let started = Instant::now();
         let kb = &self.kb;
@@ -316,7 +328,7 @@ impl Session {
             owners: owners.as_ref(),
             get_leaks: get_leaks.as_deref(),
         };
-        let mut report = engine::run(&analyses, filter);
+        let mut report = engine::run(&analyses, filter, triage);
         report.era = Some(EraReport {
             name: kb.data.era.name.clone(),
             rules: kb.data.era.rules,
@@ -330,6 +342,7 @@ impl Session {
         };
         report.stats.seconds = self.timings.then(|| started.elapsed().as_secs_f64());
         drop((index, sleep));
+        scan.warnings.append(&mut report.warnings);
         Ok(outcome(CheckOutcome { report, patches }, &mut scan))
     }
 

@@ -95,9 +95,9 @@ fn report_of(findings: Vec<Finding>) -> CheckReport {
         *stats.by_rule.entry(f.rule).or_default() += 1;
     }
     CheckReport {
-        era: None,
         findings,
         stats,
+        ..CheckReport::default()
     }
 }
 

@@ -38,8 +38,9 @@ fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
 }
 
 /// (schema, command line) for every JSON output.
-const OUTPUTS: [(&str, &[&str]); 6] = [
+const OUTPUTS: [(&str, &[&str]); 7] = [
     ("check", &["check", "--format", "json"]),
+    ("check", &["check", "--format", "json", "--show-suppressed"]),
     ("check", &["--timings", "check", "--format", "json"]),
     ("entries", &["entries", "--format", "json"]),
     ("sites", &["entries", "--sites", "--format", "json"]),
@@ -52,6 +53,8 @@ fn real_outputs_validate_against_their_schemas() {
     let trees = [
         Tree::fixture("check"),
         Tree::fixture("bkl"),
+        // Suppressed findings, for `--show-suppressed`.
+        Tree::fixture("suppress"),
         Tree::from_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tree")),
         // A function the parser cannot read, for `stats`' error rows.
         Tree::from_text(
@@ -82,7 +85,7 @@ static int broken_open(struct inode *inode, struct file *file)
         assert!(nonempty, "{args:?}: some tree gives rows to check");
     }
     // The error rows of `stats`.
-    let stats = output(&["stats", "--format", "json"], trees[3].root());
+    let stats = output(&["stats", "--format", "json"], trees[4].root());
     let causes = stats["top_error_causes"].as_array().unwrap();
     assert!(!causes.is_empty(), "{stats}");
 }
@@ -104,4 +107,28 @@ fn the_schemas_catch_drift() {
     let mut future = check;
     future["version"] = 2.into();
     assert!(!errors(&v, &future).is_empty());
+}
+
+#[test]
+fn a_written_baseline_validates_and_the_schema_catches_drift() {
+    let tree = Tree::fixture("check");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("baseline.json");
+    let out = support::modrace_bin()
+        .args(["-q", "check", "--write-baseline"])
+        .arg(&file)
+        .arg(tree.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let baseline: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let v = validator("baseline");
+    assert!(errors(&v, &baseline).is_empty(), "{baseline}");
+    assert!(!baseline["findings"].as_array().unwrap().is_empty());
+    let mut unversioned = baseline.clone();
+    unversioned.as_object_mut().unwrap().remove("version");
+    assert!(!errors(&v, &unversioned).is_empty());
+    let mut with_line = baseline;
+    with_line["findings"][0]["line"] = 3.into();
+    assert!(!errors(&v, &with_line).is_empty());
 }

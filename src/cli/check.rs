@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 
+use modrace::cache::Key;
 use modrace::fix::{apply_patch, unified_diff, FilePatch};
 use modrace::report::{self, Options};
-use modrace::rules::{rule, CheckReport, Code, Finding, RuleFilter};
+use modrace::rules::{rule, Baseline, CheckReport, Code, Finding, RuleFilter, Triage};
 use modrace::session::Session;
 
 use modrace::sleep::UnknownPolicy;
@@ -48,6 +49,61 @@ pub struct Args {
     /// the fixes, 2 when a file could not be changed.
     #[arg(long)]
     pub fix: bool,
+    /// Report only the findings this baseline file does not list (keyed by rule, file,
+    /// function and slot, not by line); a file that cannot be read is an error (exit 2).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the run's findings (those no comment suppresses) to FILE as a baseline.
+    #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
+    pub write_baseline: Option<PathBuf>,
+    /// List the findings `modrace: ignore` comments suppress, with their reasons (text and
+    /// JSON).
+    #[arg(long)]
+    pub show_suppressed: bool,
+}
+
+/// `--baseline` and `--show-suppressed` as the session takes them, and the baseline file's
+/// bytes (for the memo's key).
+fn triage(args: &Args) -> anyhow::Result<(Triage, Vec<u8>)> {
+    let mut triage = Triage {
+        baseline: None,
+        show_suppressed: args.show_suppressed,
+    };
+    let Some(path) = &args.baseline else {
+        return Ok((triage, Vec::new()));
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow!("cannot read baseline {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let baseline =
+        report::baseline::parse(&text).map_err(|e| anyhow!("baseline {}: {e}", path.display()))?;
+    triage.baseline = Some(baseline);
+    Ok((triage, bytes))
+}
+
+/// What `check` says on standard error besides the warnings: how many findings the baseline
+/// hid.
+fn notes(args: &Args, report: &CheckReport) -> Vec<String> {
+    let shown = |p: &Path| modrace::diag::escape_terminal(&p.display().to_string()).into_owned();
+    match (&args.baseline, report.stats.baseline_hidden) {
+        (Some(path), Some(n)) => vec![format!(
+            "baseline {}: {n} known finding{} not reported",
+            shown(path),
+            if n == 1 { "" } else { "s" }
+        )],
+        _ => Vec::new(),
+    }
+}
+
+fn print_notes(notes: &[String], quiet: bool) {
+    for n in notes.iter().filter(|_| !quiet) {
+        eprintln!("{n}");
+    }
+}
+
+fn write_baseline(path: &Path, report: &CheckReport) -> anyhow::Result<()> {
+    let text = report::baseline::render(&Baseline::of(&report.findings));
+    std::fs::write(path, text).map_err(|e| anyhow!("cannot write baseline {}: {e}", path.display()))
 }
 
 /// Rule codes or names from the command line; an unknown one is an error, not an empty
@@ -67,18 +123,28 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         select: codes(&args.select)?,
         ignore: codes(&args.ignore)?,
     };
-    if let Some(output) = args.output.as_deref() {
-        if modrace::source::is_input(output, &session.roots) {
-            anyhow::bail!(
-                "--output {} is one of the files checked; not overwritten",
-                output.display()
-            );
+    for (flag, file) in [
+        ("--output", &args.output),
+        ("--write-baseline", &args.write_baseline),
+    ] {
+        if let Some(file) = file.as_deref() {
+            if modrace::source::is_input(file, &session.roots) {
+                anyhow::bail!(
+                    "{flag} {} is one of the files checked; not overwritten",
+                    file.display()
+                );
+            }
         }
     }
+    let (triage, baseline_bytes) = triage(args)?;
     let fixing = args.diff || args.fix;
     if fixing {
-        let out = session.check(&filter, args.unknown.into(), true)?;
+        let out = session.check_triaged(&filter, args.unknown.into(), true, &triage)?;
         print_warnings(&out.warnings, quiet);
+        print_notes(&notes(args, &out.value.report), quiet);
+        if let Some(path) = &args.write_baseline {
+            write_baseline(path, &out.value.report)?;
+        }
         let outcome = out.value;
         return write_fixes(
             &outcome.patches,
@@ -106,22 +172,35 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         });
     // Everything besides the tree that the printed bytes depend on.
     let salt = format!(
-        "check {:?} {filter:?} {:?} color={color} {root:?}",
+        "check {:?} {filter:?} {:?} color={color} {root:?} show-suppressed={} baseline={:?} {:?}",
         args.format,
-        UnknownPolicy::from(args.unknown)
+        UnknownPolicy::from(args.unknown),
+        args.show_suppressed,
+        args.baseline.as_ref().map(|_| Key::of(&baseline_bytes)),
+        args.baseline,
     );
-    let memo = Memo::new(session, true, salt)?;
+    // Writing a baseline is a side effect a stored result would skip.
+    let memo = match args.write_baseline {
+        Some(_) => None,
+        None => Memo::new(session, true, salt)?,
+    };
     if let Some(stored) = memo.as_ref().and_then(Memo::get) {
         print_warnings(&stored.warnings, quiet);
+        print_notes(&stored.notes, quiet);
         write_output(args.output.as_deref(), &stored.output)?;
         return Ok(stored.exit_code());
     }
     // SARIF carries the fixes with the results.
     let sarif = args.format == report::Format::Sarif;
-    let out = session.check(&filter, args.unknown.into(), sarif)?;
+    let out = session.check_triaged(&filter, args.unknown.into(), sarif, &triage)?;
     print_warnings(&out.warnings, quiet);
     let outcome = out.value;
     let report = &outcome.report;
+    let notes = notes(args, report);
+    print_notes(&notes, quiet);
+    if let Some(path) = &args.write_baseline {
+        write_baseline(path, report)?;
+    }
     let _report = modrace::timing::Phase::start("report");
     let text = report::render_with(
         args.format,
@@ -138,6 +217,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
     if let Some(memo) = &memo {
         let stored = Stored {
             warnings: out.warnings,
+            notes,
             output: text.into_bytes(),
             exit,
         };

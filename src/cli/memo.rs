@@ -42,6 +42,8 @@ pub fn open_cache(
 #[derive(bincode::Encode, bincode::Decode)]
 pub struct Stored {
     pub warnings: Vec<Warning>,
+    /// Lines for standard error besides the warnings (not with `-q`).
+    pub notes: Vec<String>,
     pub output: Vec<u8>,
     pub exit: u8,
 }
@@ -119,6 +121,7 @@ pub fn printed(
     if let Some(memo) = &memo {
         let stored = Stored {
             warnings,
+            notes: Vec::new(),
             output: text.into_bytes(),
             exit: 0,
         };

@@ -83,6 +83,21 @@ impl SlotRef {
     }
 }
 
+/// The text [`SlotRef`]'s `Display` writes: `routine(argN)` or `struct.field`.
+impl std::str::FromStr for SlotRef {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let callback = text.strip_suffix(')').and_then(|t| t.rsplit_once("(arg"));
+        if let Some((routine, arg)) = callback {
+            if let (false, Ok(arg)) = (routine.is_empty(), arg.parse()) {
+                let routine = routine.to_string();
+                return Ok(SlotRef::Callback { routine, arg });
+            }
+        }
+        text.parse().map(SlotRef::Field)
+    }
+}
+
 impl std::fmt::Display for SlotRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -17,11 +17,13 @@ mod guards;
 mod kinds;
 mod lower;
 mod recover;
+mod suppress;
 mod syntax;
 mod vocabulary;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
+pub use suppress::Suppression;
 use syntax::{Node, SyntaxTree};
 pub use vocabulary::{FrontEnd, Vocabulary};
 
@@ -65,6 +67,9 @@ pub struct FileFacts {
     /// `var(...)` goes through that field (`fn = fmt->load_binary; fn(bprm, regs)`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub field_loads: Vec<FieldLoad>,
+    /// `modrace: ignore` comments, read off the raw bytes (the normalizer blanks comments).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressions: Vec<Suppression>,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -328,6 +333,7 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         too_deep_condition: None,
         var_types: Vec::new(),
         field_loads: Vec::new(),
+        suppressions: Vec::new(),
     }
 }
 
@@ -377,6 +383,7 @@ pub fn extract_with(
     let normalized = NORMALIZE.time(|| front_end.normalizer.normalize(src));
     let mut facts = extract_empty(path, src);
     facts.markers.ifdef_module = front_end.vocabulary.tests_module_symbol(src);
+    facts.suppressions = suppress::suppressions(src);
     if let Some(tree) = PARSE.time(|| parse(&normalized.parse_input)) {
         let spare = SPARE_TREE.with(|t| t.take());
         let syntax = FLATTEN.time(|| SyntaxTree::build(&tree, spare));

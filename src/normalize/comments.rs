@@ -8,6 +8,19 @@ use crate::ctext::literal_end;
 /// apostrophe in `#if 0` prose from swallowing the rest of the file.
 pub fn blank_comments(src: &[u8]) -> Vec<u8> {
     let mut out = src.to_vec();
+    for_each_comment(src, |at, end, block| {
+        if block {
+            blank(&mut out, at, end);
+        } else {
+            out[at..end].fill(b' ');
+        }
+    });
+    out
+}
+
+/// Calls `f(start, end, is_block)` with the byte range of every comment of `src`, in order,
+/// with the same reading of literals as [`blank_comments`].
+pub fn for_each_comment(src: &[u8], mut f: impl FnMut(usize, usize, bool)) {
     let n = src.len();
     let mut i = 0;
     // Only a slash or a quote can change what follows; memchr jumps between them.
@@ -16,19 +29,18 @@ pub fn blank_comments(src: &[u8]) -> Vec<u8> {
         i = match (src[at], src.get(at + 1)) {
             (b'/', Some(b'*')) => {
                 let end = memchr::memmem::find(&src[at + 2..], b"*/").map_or(n, |e| at + e + 4);
-                blank(&mut out, at, end);
+                f(at, end, true);
                 end
             }
             (b'/', Some(b'/')) => {
                 let end = memchr::memchr(b'\n', &src[at..]).map_or(n, |e| at + e);
-                out[at..end].fill(b' ');
+                f(at, end, false);
                 end
             }
             (b'/', _) => at + 1,
             (quote, _) => literal_end(src, at + 1, quote),
         };
     }
-    out
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use crate::facts::Span;
 use crate::rules::CheckReport;
 use crate::rules::{Evidence, Finding};
 
+pub mod baseline;
 pub mod bkl;
 pub mod entries;
 pub mod escape;

@@ -60,6 +60,7 @@ pub(crate) fn render(report: &CheckReport, sources: &Sources, color: bool) -> St
         "{}",
         paint.wrap(Style::Bold, &super::summary(&report.findings))
     );
+    suppressed(&mut out, report, paint);
     if let Some(line) = era_line(report) {
         let _ = writeln!(out, "{line}");
     }
@@ -74,6 +75,27 @@ pub(crate) fn render(report: &CheckReport, sources: &Sources, color: bool) -> St
         );
     }
     out
+}
+
+/// `--show-suppressed`: one line per suppressed finding, with the comment's reason.
+fn suppressed(out: &mut String, report: &CheckReport, paint: Paint) {
+    let esc = |t: &str| super::escape::terminal(t).into_owned();
+    for s in report.suppressed.iter().flatten() {
+        let f = &s.finding;
+        let _ = writeln!(
+            out,
+            "{}: {}:{}: {} [{}] in {}: {} (line {}: {})",
+            paint.wrap(Style::Bold, "suppressed"),
+            esc(&f.file),
+            f.line,
+            f.rule,
+            f.name,
+            esc(&f.function),
+            esc(&f.message),
+            s.suppressed_at,
+            esc(&s.reason),
+        );
+    }
 }
 
 /// One underline (or caret) on a source line.

@@ -1,6 +1,8 @@
 //! The rule engine: runs every rule on the analyses' results and applies `--select`/`--ignore`
 //! once.
 //!
+//! Suppression comments and the baseline are applied here too (`triage`), after the filter.
+//!
 //! Rule 2 (MR001-MR003, MR005, MR006) is checked per name-taking entry routine of module
 //! code, on its use-count paths; rule 1 (MR004) at the core's call sites of name-taking slots,
 //! on the lock analysis.
@@ -18,7 +20,9 @@ use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
 use crate::owners::{GetLeak, OwnerReport, OwnerStats};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
+use super::triage::{self, Suppressed, Triage};
 use super::{Code, EntryContext, Finding};
+use crate::diag::Warning;
 
 /// Which rules to report.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +56,12 @@ pub struct CheckStats {
     pub incomplete: usize,
     pub findings: usize,
     pub by_rule: BTreeMap<Code, usize>,
+    /// Findings a `modrace: ignore` comment suppressed (not in `findings`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
+    /// Findings the `--baseline` listed (not in `findings`); only with a baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_hidden: Option<usize>,
     /// How MR101 judged the tables handed to consumers, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_tables: Option<OwnerStats>,
@@ -66,7 +76,17 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub era: Option<EraReport>,
     pub findings: Vec<Finding>,
+    /// The findings comments suppressed, with their reasons; only with `--show-suppressed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Vec<Suppressed>>,
     pub stats: CheckStats,
+    /// Suppression comments that name no rule, for the run's warnings.
+    #[serde(skip)]
+    pub warnings: Vec<Warning>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +116,7 @@ pub struct Analyses<'a> {
 /// ([`BodyPolicy::All`]): an entry routine whose body was not lowered has no path to walk.
 ///
 /// [`BodyPolicy::All`]: crate::facts::BodyPolicy::All
-pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
+pub fn run(an: &Analyses, filter: &RuleFilter, triage: &Triage) -> CheckReport {
     let index = an.index;
     // One check per routine, in its first name-taking slot.
     let mut seen = HashSet::new();
@@ -163,15 +183,14 @@ pub fn run(an: &Analyses, filter: &RuleFilter) -> CheckReport {
     stats.owner_tables = owner_tables;
     stats.files = index.files.len();
     stats.entries = an.entries.len();
-    stats.findings = findings.len();
-    for f in &findings {
-        *stats.by_rule.entry(f.rule).or_default() += 1;
-    }
-    CheckReport {
-        era: None,
+    let mut report = CheckReport {
         findings,
         stats,
-    }
+        ..CheckReport::default()
+    };
+    // Counts the findings per rule too.
+    triage::apply(&mut report, index, triage);
+    report
 }
 
 struct RoutineResult {

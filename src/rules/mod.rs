@@ -22,7 +22,9 @@ pub mod mr101;
 pub mod mr103;
 
 pub mod engine;
+pub mod triage;
 pub use engine::{CheckReport, CheckStats, EraReport, RuleFilter};
+pub use triage::{Baseline, FindingKey, Suppressed, Triage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
