@@ -110,6 +110,11 @@ fn scan_with(
         }
     }
     scan.seconds = start.elapsed().as_secs_f64();
+    if crate::timing::enabled() {
+        let mut sizes = facts::size::Tally::default();
+        scan.files.iter().for_each(|f| sizes.file(f));
+        sizes.report();
+    }
     crate::timing::Tally::report(&[
         &READ,
         &facts::NORMALIZE,

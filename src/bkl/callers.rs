@@ -217,7 +217,7 @@ impl<'a> Graph<'a> {
             && function
                 .attributes
                 .iter()
-                .any(|a| self.kb.root_attributes.contains(a));
+                .any(|a| self.kb.root_attributes.iter().any(|r| r == a));
         (syscall || from_asm).then_some(0)
     }
 
@@ -239,10 +239,10 @@ impl<'a> Graph<'a> {
         let file = &self.index.files[f.file];
         let c = &file.calls[call as usize];
         ChainStep {
-            function: self.index.function(f).name.clone(),
-            file: file.path.clone(),
+            function: self.index.function(f).name.to_string(),
+            file: file.path.to_string(),
             line: c.line,
-            call: c.callee.clone(),
+            call: c.callee.to_string(),
         }
     }
 }

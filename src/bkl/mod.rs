@@ -191,11 +191,11 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry]) -> BklReport {
             let file = &index.files[s.caller.file];
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
-                file: file.path.clone(),
+                file: file.path.to_string(),
                 line: call.line,
                 column: call.column,
-                function: index.function(s.caller).name.clone(),
-                callee: call.callee.clone(),
+                function: index.function(s.caller).name.to_string(),
+                callee: call.callee.to_string(),
                 matched_by: s.matched_by,
                 verdict: Verdict::of(r.held, r.not_held),
                 held_chain: r.held_chain,

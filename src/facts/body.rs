@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::kinds::fields;
 use super::syntax::Node;
-use super::{kids, Lower};
+use super::{kids, Lower, Text};
 use crate::ctext::parse_int;
 
 pub type StmtId = u32;
@@ -108,9 +108,9 @@ pub enum StmtKind {
     Return(Option<Expr>),
     Break,
     Continue,
-    Goto(String),
+    Goto(Text),
     Label {
-        name: String,
+        name: Text,
         stmt: Option<StmtId>,
     },
     /// Empty statements, inline assembly, and parts the parser could not read.
@@ -134,12 +134,12 @@ pub struct Expr {
 pub enum Event {
     Call(u32),
     /// A bare identifier used as a statement: `MOD_INC_USE_COUNT;`.
-    Name(String),
+    Name(Text),
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Assign {
-    pub var: String,
+    pub var: Text,
     pub value: Value,
 }
 
@@ -174,10 +174,10 @@ pub enum Value {
     Int(i64),
     Null,
     /// A negated constant such as `-EBUSY`: an error code.
-    NegErrno(String),
-    Var(String),
+    NegErrno(Text),
+    Var(Text),
     /// A field read, as written without spaces (`sd_template.module`, `dev->priv`).
-    Field(String),
+    Field(Text),
     /// The result of a call (index into the file's `calls`).
     Call(u32),
     Not(Box<Value>),
@@ -447,7 +447,7 @@ impl<'t> Lower<'_, 't> {
                 }
             }
             "field_expression" => {
-                Value::Field(self.text(node).split_whitespace().collect::<String>())
+                Value::Field(self.text(node).split_whitespace().collect::<String>().into())
             }
             "parenthesized_expression" => match kids(node).next() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),

@@ -16,6 +16,7 @@ mod decls;
 mod guards;
 mod kinds;
 mod lower;
+pub mod size;
 mod syntax;
 mod vocabulary;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
@@ -24,13 +25,18 @@ use kinds::{fields, kinds, NodeExt};
 use syntax::{Node, SyntaxTree};
 pub use vocabulary::{FrontEnd, Vocabulary};
 
+/// The text of a fact: a name, a type, an expression as written. Most are short, and a
+/// short one is stored inline, without an allocation of its own: millions of them are most
+/// of a large tree's facts.
+pub type Text = compact_str::CompactString;
+
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
 pub const MAX_DEPTH: usize = 600;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileFacts {
-    pub path: String,
+    pub path: Text,
     /// Where the file is on disk, to read it again (source excerpts, full bodies, patches).
     #[serde(skip)]
     pub disk_path: std::path::PathBuf,
@@ -59,7 +65,7 @@ pub struct FileFacts {
     /// File-scope variables (and extern declarations) of a struct or typedef type, pointers
     /// and arrays included: (name, type name). Lets an analysis type `net_families[i]->create`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub var_types: Vec<(String, String)>,
+    pub var_types: Vec<(Text, Text)>,
     /// `var = base->field` (or a declaration initialized so) in a function: a later call
     /// `var(...)` goes through that field (`fn = fmt->load_binary; fn(bprm, regs)`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -69,76 +75,76 @@ pub struct FileFacts {
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldLoad {
     pub caller: u32,
-    pub var: String,
+    pub var: Text,
     /// The field expression as written: `fmt->load_binary`.
-    pub value: String,
+    pub value: Text,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Function {
-    pub name: String,
+    pub name: Text,
     pub is_static: bool,
-    pub return_type: String,
-    pub params: Vec<Param>,
+    pub return_type: Text,
+    pub params: Box<[Param]>,
     pub line: u32,
     pub end_line: u32,
     pub has_error: bool,
     /// The body names MOD_INC_USE_COUNT (or its THIS_MODULE form).
     pub uses_mod_inc: bool,
     /// Names of parameters and local variables: they shadow file-scope names.
-    pub locals: Vec<String>,
+    pub locals: Box<[Text]>,
     /// Parameters and locals of a struct or typedef type: (name, type name), sorted by name.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub local_types: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub local_types: Box<[(Text, Text)]>,
     /// Parameters (0-based) the body assigns, increments or takes the address of.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub assigned_params: Vec<u8>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub assigned_params: Box<[u8]>,
     /// Attribute-like macros the normalizer blanked in the function's head: `asmlinkage`
     /// (entered from assembly: a system call or trap), `__init`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub attributes: Box<[Text]>,
     #[serde(skip_serializing_if = "Body::is_empty")]
     pub body: Body,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Param {
-    pub name: Option<String>,
-    pub ty: String,
+    pub name: Option<Text>,
+    pub ty: Text,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StructDef {
-    pub name: String,
-    pub fields: Vec<Field>,
+    pub name: Text,
+    pub fields: Box<[Field]>,
     pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Field {
-    pub name: String,
-    pub ty: String,
+    pub name: Text,
+    pub ty: Text,
     pub is_fn_ptr: bool,
     /// The struct the field holds (by value) or points to.
-    pub struct_type: Option<String>,
+    pub struct_type: Option<Text>,
     pub is_pointer: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Typedef {
-    pub name: String,
+    pub name: Text,
     /// The struct or union it names, when it names one.
-    pub struct_name: Option<String>,
+    pub struct_name: Option<Text>,
 }
 
 /// A variable at file scope (or a `static` one inside a function) whose type is a struct or a
 /// typedef name.
 #[derive(Debug, Clone, Serialize)]
 pub struct Variable {
-    pub name: String,
+    pub name: Text,
     pub is_static: bool,
     /// `struct X` gives `X`; a typedef name is kept as it is, the index resolves it.
-    pub type_name: String,
+    pub type_name: Text,
     pub is_array: bool,
     pub line: u32,
     pub init: Option<InitList>,
@@ -146,26 +152,26 @@ pub struct Variable {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InitList {
-    pub items: Vec<InitItem>,
+    pub items: Box<[InitItem]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InitItem {
     /// `.a.b = x` gives two fields; `[3] = x` an index; empty for a positional item.
-    pub designators: Vec<Designator>,
+    pub designators: Box<[Designator]>,
     pub value: InitValue,
     pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub enum Designator {
-    Field(String),
+    Field(Text),
     Index,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub enum InitValue {
-    Expr(String),
+    Expr(Text),
     List(InitList),
 }
 
@@ -174,9 +180,9 @@ pub struct Call {
     /// Index into `functions`, or `None` at file scope.
     pub caller: Option<u32>,
     /// The called name for a direct call, the callee expression otherwise.
-    pub callee: String,
+    pub callee: Text,
     pub indirect: bool,
-    pub args: Vec<String>,
+    pub args: Box<[Text]>,
     pub line: u32,
     pub column: u32,
     /// A test of a parameter of the caller that the call runs under (`if (!creat) return;`).
@@ -188,7 +194,7 @@ pub struct Call {
 pub struct BareName {
     /// Index into `functions`.
     pub caller: u32,
-    pub name: String,
+    pub name: Text,
     pub line: u32,
 }
 
@@ -196,11 +202,11 @@ pub struct BareName {
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldAssign {
     pub caller: Option<u32>,
-    pub base: String,
+    pub base: Text,
     /// The struct type of `base` when the function declares it.
-    pub base_type: Option<String>,
-    pub field: String,
-    pub value: String,
+    pub base_type: Option<Text>,
+    pub field: Text,
+    pub value: Text,
     pub line: u32,
 }
 
@@ -208,7 +214,7 @@ pub struct FieldAssign {
 pub struct ParseError {
     pub line: u32,
     pub column: u32,
-    pub function: Option<String>,
+    pub function: Option<Text>,
     pub cause: String,
 }
 
@@ -266,18 +272,18 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
             match node.kind_str() {
                 "function_definition" => {
                     facts.functions.push(Function {
-                        name: String::new(),
+                        name: Text::default(),
                         is_static: false,
-                        return_type: String::new(),
-                        params: Vec::new(),
+                        return_type: Text::default(),
+                        params: Box::default(),
                         line: row(node),
                         end_line: row(node),
                         has_error: node.has_error(),
                         uses_mod_inc: false,
-                        locals: Vec::new(),
-                        local_types: Vec::new(),
-                        assigned_params: Vec::new(),
-                        attributes: Vec::new(),
+                        locals: Box::default(),
+                        local_types: Box::default(),
+                        assigned_params: Box::default(),
+                        attributes: Box::default(),
                         body: Body::default(),
                     });
                     // The bare parse counts functions; what is inside them does not matter.
@@ -304,7 +310,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
 
 fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
     FileFacts {
-        path: path.to_string(),
+        path: path.into(),
         disk_path: Default::default(),
         bytes: src.len(),
         functions: Vec::new(),
@@ -399,7 +405,27 @@ pub fn extract_with(
     }
     facts.macros = normalized.macros;
     facts.too_deep_condition = normalized.too_deep_condition;
+    facts.shrink();
     facts
+}
+
+impl FileFacts {
+    /// Gives back the spare capacity of the growing vectors: a tree's facts are kept for the
+    /// whole run, and a vector grown by doubling is a quarter empty on average.
+    fn shrink(&mut self) {
+        self.functions.shrink_to_fit();
+        self.structs.shrink_to_fit();
+        self.typedefs.shrink_to_fit();
+        self.variables.shrink_to_fit();
+        self.calls.shrink_to_fit();
+        self.field_assigns.shrink_to_fit();
+        self.bare_names.shrink_to_fit();
+        self.macros.shrink_to_fit();
+        self.errors.shrink_to_fit();
+        self.broken_functions.shrink_to_fit();
+        self.var_types.shrink_to_fit();
+        self.field_loads.shrink_to_fit();
+    }
 }
 
 /// The lowering visitor of one file; its methods are in `lower.rs` and `decls.rs`.
@@ -412,9 +438,9 @@ struct Lower<'a, 't> {
     vocabulary: &'a Vocabulary,
     current: Option<u32>,
     /// Local variables and parameters of the current function with a struct type.
-    locals: FxHashMap<String, String>,
+    locals: FxHashMap<Text, Text>,
     /// All parameter and local names of the current function.
-    local_names: Vec<String>,
+    local_names: Vec<Text>,
     /// The statement tree of the current function.
     body: Body,
     /// Calls and bare names seen while an expression of a body is lowered.
@@ -422,11 +448,11 @@ struct Lower<'a, 't> {
     events_on: bool,
     bodies: &'a BodyPolicy,
     /// Locals of the current function declared as function pointers.
-    fn_ptr_locals: Vec<String>,
+    fn_ptr_locals: Vec<Text>,
     /// Whether the node about to be visited stands as a whole statement.
     in_bare: bool,
     /// Plain variables the current function assigns, increments or takes the address of.
-    assigned_names: Vec<String>,
+    assigned_names: Vec<Text>,
 }
 
 /// The named children of a node, comments left out.

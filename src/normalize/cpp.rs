@@ -9,6 +9,7 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 mod expr;
@@ -27,10 +28,10 @@ pub struct CppConfig {
 /// A `#define` seen in an active region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MacroDef {
-    pub name: String,
+    pub name: CompactString,
     /// `None` for an object-like macro.
-    pub params: Option<Vec<String>>,
-    pub body: String,
+    pub params: Option<Box<[CompactString]>>,
+    pub body: CompactString,
     pub line: u32,
 }
 
@@ -143,8 +144,8 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
                         let value = define_value(&def);
-                        local_undef.remove(&def.name);
-                        local.insert(def.name.clone(), value);
+                        local_undef.remove(def.name.as_str());
+                        local.insert(def.name.to_string(), value);
                         result.macros.push(def);
                     }
                 }
@@ -242,17 +243,18 @@ fn parse_define(rest: &str, line: u32) -> Option<MacroDef> {
         let close = inner.find(')')?;
         let params = inner[..close]
             .split(',')
-            .map(|p| p.trim().to_string())
+            .map(str::trim)
             .filter(|p| !p.is_empty())
+            .map(CompactString::from)
             .collect();
         (Some(params), &inner[close + 1..])
     } else {
         (None, after)
     };
     Some(MacroDef {
-        name: name.to_string(),
+        name: name.into(),
         params,
-        body: body.split_whitespace().collect::<Vec<_>>().join(" "),
+        body: body.split_whitespace().collect::<Vec<_>>().join(" ").into(),
         line,
     })
 }
@@ -309,7 +311,7 @@ mod tests {
         let mut b = b"#define F(x) \\\n  foo(x)\nint y;\n".to_vec();
         let r = process(&mut b, &config());
         assert_eq!(r.macros.len(), 1);
-        assert_eq!(r.macros[0].params.as_deref(), Some(&["x".to_string()][..]));
+        assert_eq!(r.macros[0].params.as_deref(), Some(&["x".into()][..]));
         assert_eq!(r.macros[0].body, "foo(x)");
         assert_eq!(String::from_utf8(b).unwrap().trim(), "int y;");
     }

@@ -46,7 +46,7 @@ pub enum NodeKind {
     Macro {
         file: u32,
         idx: u32,
-        params: Vec<String>,
+        params: Vec<crate::facts::Text>,
     },
     /// Every function stored in `struct.field`.
     Slot {
@@ -91,7 +91,7 @@ pub struct Site {
 #[derive(Debug, Clone)]
 pub struct MacroSite {
     pub callee: String,
-    pub args: Vec<String>,
+    pub args: Vec<crate::facts::Text>,
     /// An object-like macro that names a function: the arguments are the call's own.
     pub alias: bool,
 }
@@ -169,7 +169,7 @@ struct DefInfo {
 pub struct Ctx<'c> {
     pub file: u32,
     pub func: Option<&'c Function>,
-    pub macro_params: &'c [String],
+    pub macro_params: &'c [crate::facts::Text],
 }
 
 pub struct Builder<'i, 'a> {

@@ -145,12 +145,14 @@ impl<'a> Builder<'_, 'a> {
             Some(ps) => ps
                 .iter()
                 .map(|p| match p.trim_end_matches("...").trim() {
-                    "" => "__VA_ARGS__".to_string(),
-                    p => p.to_string(),
+                    "" => "__VA_ARGS__".into(),
+                    p => p.into(),
                 })
                 .collect(),
             None if is_identifier(strip_parens(&def.body)) => {
-                (0..ALIAS_ARITY).map(|i| format!("__arg{i}")).collect()
+                (0..ALIAS_ARITY)
+                    .map(|i| compact_str::format_compact!("__arg{i}"))
+                    .collect()
             }
             None => Vec::new(),
         };
