@@ -41,8 +41,19 @@ pub fn scan_bodies(
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> anyhow::Result<Scan> {
+    scan_keeping(roots, front_end, bodies, true)
+}
+
+/// [`scan_bodies`], keeping the files' macro definitions only when `macros`
+/// ([`facts::extract_keeping`]).
+pub fn scan_keeping(
+    roots: &[PathBuf],
+    front_end: &FrontEnd,
+    bodies: &BodyPolicy,
+    macros: bool,
+) -> anyhow::Result<Scan> {
     scan_with(roots, |file, bytes| {
-        facts::extract_with(&file.display, bytes, front_end, bodies)
+        facts::extract_keeping(&file.display, bytes, front_end, bodies, macros)
     })
 }
 

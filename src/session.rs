@@ -75,9 +75,14 @@ impl Session {
     /// analyses borrow the scan, so a caller that wants them past one call (tests of an
     /// analysis) builds them on this.
     pub fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
+        self.scan_keeping(bodies, true)
+    }
+
+    /// [`Self::scan`], keeping the macro definitions only when an analysis will read them.
+    fn scan_keeping(&self, bodies: &BodyPolicy, macros: bool) -> Result<(Scan, BuildInfo)> {
         let _t = crate::timing::Phase::start("scan");
         let (scan, build) = rayon::join(
-            || scan::scan_bodies(&self.roots, &self.front_end, bodies),
+            || scan::scan_keeping(&self.roots, &self.front_end, bodies, macros),
             || BuildInfo::read(&self.roots),
         );
         let (mut scan, mut build) = (nonempty(scan?)?, build);
@@ -158,16 +163,22 @@ impl Session {
         } else {
             BodyPolicy::mentioning(&kb.body_words())
         };
-        let (mut scan, build) = self.scan(&bodies)?;
+        // The may-sleep, lock and use-count analyses are the ones that read macros.
+        let runs_bkl = filter.runs(Code::Mr004, kb.data.era.rules);
+        let (mut scan, build) = self.scan_keeping(&bodies, walks_paths || runs_bkl)?;
         let index = Index::build(&scan, kb);
         let (sleep, (entries, bkl, use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
-                let bkl = filter
-                    .runs(Code::Mr004, kb.data.era.rules)
-                    .then(|| bkl::analyse(&index, kb, &entries));
-                (entries, bkl, UseCountKnowledge::new(&index, kb))
+                let bkl = runs_bkl.then(|| bkl::analyse(&index, kb, &entries));
+                // Only rule 2's path walks ask the use-count knowledge.
+                let use_counts = if walks_paths {
+                    UseCountKnowledge::new(&index, kb)
+                } else {
+                    UseCountKnowledge::default()
+                };
+                (entries, bkl, use_counts)
             },
         );
         let analyses = Analyses {

@@ -64,6 +64,7 @@ impl SleepOracle for crate::sleep::SleepAnalysis {
 
 /// What the core and the tree's helpers do to use counts, computed once per tree (beside the
 /// may-sleep analysis, which it does not need).
+#[derive(Default)]
 pub struct UseCountKnowledge {
     pub helpers: HelperEffects,
     pub pins: CorePins,
