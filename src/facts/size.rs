@@ -188,7 +188,7 @@ impl Tally {
 
     /// Adds one file's facts.
     pub fn file(&mut self, f: &FileFacts) {
-        self.add("file", 1, size_of::<FileFacts>() + f.path.heap());
+        self.add("per-file records", 1, size_of::<FileFacts>() + f.path.heap());
         self.function_parts(&f.functions);
         self.vec("calls", &f.calls, f.calls.iter().map(|c| c.heap()).sum());
         self.vec("macros", &f.macros, f.macros.iter().map(|m| m.heap()).sum());

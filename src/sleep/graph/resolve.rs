@@ -52,7 +52,11 @@ impl<'a> Builder<'_, 'a> {
             return t;
         }
         let local = self.defs.get(name).and_then(|defs| {
-            let mine = defs.iter().filter(|d| d.file == ctx.file);
+            // Definitions are listed in file order: this file's are one run of them, found
+            // by halving (a name like `DRV_NAME` has thousands).
+            let lo = defs.partition_point(|d| d.file < ctx.file);
+            let hi = lo + defs[lo..].partition_point(|d| d.file == ctx.file);
+            let mine = defs[lo..hi].iter();
             mine.clone()
                 .find(|d| matches!(d.def, Def::Macro { .. }) && own_macro != Some(name))
                 .or_else(|| mine.clone().find(|d| matches!(d.def, Def::Fn(_))))
