@@ -209,7 +209,10 @@ impl SleepAnalysis {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
         let ((mut graph, lookup), masks) = rayon::join(
-            || Builder::new(index, kb).build(),
+            || {
+                let _t = crate::timing::Phase::start("sleep graph");
+                Builder::new(index, kb).build()
+            },
             || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
         );
         let strings = std::mem::take(&mut graph.strings);
@@ -221,7 +224,10 @@ impl SleepAnalysis {
             policy,
             strings: std::cell::RefCell::new(strings),
         };
-        let (summaries, scc_of, unknowns) = solver.solve();
+        let (summaries, scc_of, unknowns) = {
+            let _t = crate::timing::Phase::start("sleep solve");
+            solver.solve()
+        };
         let strings = solver.strings.into_inner();
         graph.strings = strings;
         SleepAnalysis {

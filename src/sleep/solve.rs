@@ -346,13 +346,14 @@ impl Solver<'_, '_> {
         let (scc_of, sccs) = tarjan(self.graph);
         let mut summaries = vec![Summary::default(); n];
         let mut scc_unknowns: Vec<Unknowns> = vec![Unknowns::default(); sccs.len()];
-        // Callers inside the same component, for the worklist.
+        // Callers inside the same component, for the worklist. Callers are visited in order,
+        // so a caller already listed for `t` is the last one listed.
         let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); n];
         for (v, sites) in self.graph.sites.iter().enumerate() {
             for s in sites {
                 if let Target::Node(t) = s.target {
                     let t = t as usize;
-                    if t != v && scc_of[t] == scc_of[v] && !preds[t].contains(&(v as NodeId)) {
+                    if t != v && scc_of[t] == scc_of[v] && preds[t].last() != Some(&(v as NodeId)) {
                         preds[t].push(v as NodeId);
                     }
                 }
