@@ -175,7 +175,10 @@ fn owner_pinned(
     // `SET_MODULE_OWNER(dev)`, or `x->owner = THIS_MODULE`, in the routine's file: its objects
     // are made at run time, so the file is the finest grain the facts give.
     let setters = &kb.data.slot_heuristic.owner_setters;
-    if facts.calls.iter().any(|c| setters.iter().any(|s| s == &c.callee))
+    if facts
+        .calls
+        .iter()
+        .any(|c| setters.iter().any(|s| s == &c.callee))
         || facts.field_assigns.iter().any(|a| {
             a.field == owner.name
                 && is_own(&a.value)
@@ -252,7 +255,11 @@ impl CorePins {
         let mut fields = Vec::new();
         let pinning = &kb.data.use_count.try_increment;
         for f in index.files {
-            for c in f.calls.iter().filter(|c| pinning.iter().any(|p| p == &c.callee)) {
+            for c in f
+                .calls
+                .iter()
+                .filter(|c| pinning.iter().any(|p| p == &c.callee))
+            {
                 let (Some(arg), Some(caller)) = (c.args.first(), c.caller) else {
                     continue;
                 };
@@ -390,7 +397,10 @@ impl<'a> FileOracle<'a> {
         };
         dir(f.file) == dir(self.file)
             && !(main(f.file) && main(self.file))
-            && !self.helpers.exported.contains(self.index.function(f).name.as_str())
+            && !self
+                .helpers
+                .exported
+                .contains(self.index.function(f).name.as_str())
     }
 
     /// Whether `arg` (`tmpl.module`, `tmpl->module`) is a field that this file sets to its own

@@ -446,9 +446,12 @@ impl<'t> Lower<'_, 't> {
                     Value::Var(t)
                 }
             }
-            "field_expression" => {
-                Value::Field(self.text(node).split_whitespace().collect::<String>().into())
-            }
+            "field_expression" => Value::Field(
+                self.text(node)
+                    .split_whitespace()
+                    .collect::<String>()
+                    .into(),
+            ),
             "parenthesized_expression" => match kids(node).next() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),
                 None => Value::Unknown,

@@ -38,7 +38,9 @@ impl<'t> Lower<'_, 't> {
             .iter()
             .position(|c| !is_ident_byte(*c))
             .map_or(self.src.len(), |k| start + k);
-        String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())]).as_ref().into()
+        String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())])
+            .as_ref()
+            .into()
     }
 
     pub(super) fn visit(&mut self, node: Node<'t>, depth: usize) {

@@ -183,12 +183,20 @@ impl Tally {
     }
 
     fn slice<T: HeapSize>(&mut self, kind: &'static str, v: &[T]) {
-        self.add(kind, v.len(), v.len() * size_of::<T>() + v.iter().map(T::heap).sum::<usize>());
+        self.add(
+            kind,
+            v.len(),
+            v.len() * size_of::<T>() + v.iter().map(T::heap).sum::<usize>(),
+        );
     }
 
     /// Adds one file's facts.
     pub fn file(&mut self, f: &FileFacts) {
-        self.add("per-file records", 1, size_of::<FileFacts>() + f.path.heap());
+        self.add(
+            "per-file records",
+            1,
+            size_of::<FileFacts>() + f.path.heap(),
+        );
         self.function_parts(&f.functions);
         self.vec("calls", &f.calls, f.calls.iter().map(|c| c.heap()).sum());
         self.vec("macros", &f.macros, f.macros.iter().map(|m| m.heap()).sum());
@@ -206,18 +214,19 @@ impl Tally {
                     .sum::<usize>()
         });
         self.vec("structs", &f.structs, structs.sum());
-        let typedefs = f.typedefs.iter().map(|t| t.name.heap() + t.struct_name.heap());
+        let typedefs = f
+            .typedefs
+            .iter()
+            .map(|t| t.name.heap() + t.struct_name.heap());
         self.vec("typedefs", &f.typedefs, typedefs.sum());
-        let fa = f.field_assigns.iter().map(|a| {
-            a.base.heap() + a.base_type.heap() + a.field.heap() + a.value.heap()
-        });
+        let fa = f
+            .field_assigns
+            .iter()
+            .map(|a| a.base.heap() + a.base_type.heap() + a.field.heap() + a.value.heap());
         self.vec("field_assigns", &f.field_assigns, fa.sum());
         let bare = f.bare_names.iter().map(|b| b.name.heap());
         self.vec("bare_names", &f.bare_names, bare.sum());
-        let errors = f
-            .errors
-            .iter()
-            .map(|e| e.function.heap() + e.cause.heap());
+        let errors = f.errors.iter().map(|e| e.function.heap() + e.cause.heap());
         self.vec("errors", &f.errors, errors.sum());
         let broken = f.broken_functions.iter().map(|b| b.cause.heap());
         self.vec("broken_functions", &f.broken_functions, broken.sum());
@@ -230,7 +239,11 @@ impl Tally {
     fn function_parts(&mut self, functions: &Vec<Function>) {
         self.vec("functions", functions, 0);
         for f in functions {
-            self.add("fn names and types", 0, f.name.heap() + f.return_type.heap());
+            self.add(
+                "fn names and types",
+                0,
+                f.name.heap() + f.return_type.heap(),
+            );
             let params: usize = f.params.iter().map(|p| p.name.heap() + p.ty.heap()).sum();
             let inline = f.params.len() * size_of::<super::Param>();
             self.add("fn params", f.params.len(), inline + params);

@@ -393,9 +393,10 @@ impl SleepAnalysis {
         self.candidates(file, name)
             .into_iter()
             .filter_map(|n| match &self.graph.nodes[n as usize] {
-                NodeKind::Function(r) => {
-                    Some((index.files[r.file].path.to_string(), index.function(*r).line))
-                }
+                NodeKind::Function(r) => Some((
+                    index.files[r.file].path.to_string(),
+                    index.function(*r).line,
+                )),
                 NodeKind::Macro { file, idx, .. } => {
                     let f = &index.files[*file as usize];
                     Some((f.path.to_string(), f.macros[*idx as usize].line))

@@ -155,7 +155,11 @@ pub struct SiteEval {
 }
 
 /// The argument texts of a site; `None` for a member site (arguments pass through).
-pub fn site_args<'x>(graph: &'x Graph, index: &'x Index, site: &Site) -> Option<&'x [crate::facts::Text]> {
+pub fn site_args<'x>(
+    graph: &'x Graph,
+    index: &'x Index,
+    site: &Site,
+) -> Option<&'x [crate::facts::Text]> {
     match site.origin {
         Origin::Call { file, call } => Some(&index.files[file as usize].calls[call as usize].args),
         Origin::Body { idx } => Some(&graph.macro_sites[idx as usize].args),
@@ -425,7 +429,12 @@ pub enum GuardArg {
 
 /// Judges the argument at a guarded parameter. `stable` has bit k set when the caller's
 /// parameter k is never assigned; `args` is `None` for a member site (passes through).
-pub fn guard_arg(args: Option<&[crate::facts::Text]>, g: Guard, params: &[&str], stable: u64) -> GuardArg {
+pub fn guard_arg(
+    args: Option<&[crate::facts::Text]>,
+    g: Guard,
+    params: &[&str],
+    stable: u64,
+) -> GuardArg {
     let Some(args) = args else {
         return GuardArg::Param(g.param);
     };

@@ -153,11 +153,9 @@ impl<'a> Builder<'_, 'a> {
                     p => p.into(),
                 })
                 .collect(),
-            None if is_identifier(strip_parens(&def.body)) => {
-                (0..ALIAS_ARITY)
-                    .map(|i| compact_str::format_compact!("__arg{i}"))
-                    .collect()
-            }
+            None if is_identifier(strip_parens(&def.body)) => (0..ALIAS_ARITY)
+                .map(|i| compact_str::format_compact!("__arg{i}"))
+                .collect(),
             None => Vec::new(),
         };
         let id = self.g.nodes.len() as NodeId;

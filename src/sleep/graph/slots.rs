@@ -46,7 +46,10 @@ impl<'a> Builder<'_, 'a> {
                     None => self.expr_struct(&a.base, ctx, 0),
                 };
                 match s {
-                    Some(s) => table.entry((s, a.field.to_string())).or_default().extend(fns),
+                    Some(s) => table
+                        .entry((s, a.field.to_string()))
+                        .or_default()
+                        .extend(fns),
                     None => by_field.push((a.field.to_string(), fns)),
                 }
             }
