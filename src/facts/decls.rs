@@ -4,7 +4,7 @@
 use super::kinds::fields;
 use super::syntax::Node;
 use super::{
-    declarator_name, subtree_has, Designator, Field, InitItem, InitList, InitValue, Lower,
+    declarator_name, exact, subtree_has, Designator, Field, InitItem, InitList, InitValue, Lower,
     StructDef, Text, Typedef, Variable,
 };
 
@@ -109,13 +109,13 @@ impl<'t> Lower<'_, 't> {
                 InitValue::Expr(self.text(value))
             };
             items.push(InitItem {
-                designators: designators.into_boxed_slice(),
+                designators: exact(designators),
                 value,
                 line: child.line(),
             });
         }
         InitList {
-            items: items.into_boxed_slice(),
+            items: exact(items),
         }
     }
 
@@ -187,7 +187,7 @@ impl<'t> Lower<'_, 't> {
         }
         self.facts.structs.push(StructDef {
             name,
-            fields: members.into_boxed_slice(),
+            fields: exact(members),
             line: node.line(),
         });
     }

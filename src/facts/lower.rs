@@ -4,7 +4,7 @@
 use super::kinds::{fields, kinds};
 use super::syntax::Node;
 use super::{
-    declarator_name, guards, kids, BareName, Body, BrokenFunction, Call, Event, FieldAssign,
+    declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call, Event, FieldAssign,
     FieldLoad, Function, Lower, Param, ParseError, Text, MAX_DEPTH,
 };
 use crate::ctext::{is_ident_byte, is_ident_char};
@@ -269,7 +269,7 @@ impl<'t> Lower<'_, 't> {
                 "{ret_base}{}{stars}",
                 if stars.is_empty() { "" } else { " " }
             ),
-            params: params.into_boxed_slice(),
+            params: exact(params),
             line: node.line(),
             end_line: node.end_line(),
             has_error: node.has_error(),
@@ -277,9 +277,7 @@ impl<'t> Lower<'_, 't> {
             locals: Box::default(),
             local_types: Box::default(),
             assigned_params: Box::default(),
-            attributes: self
-                .blanked_words(node.start_byte(), d.start_byte())
-                .into_boxed_slice(),
+            attributes: exact(self.blanked_words(node.start_byte(), d.start_byte())),
             body: Body::default(),
         });
         self.current = Some(index);
@@ -302,10 +300,10 @@ impl<'t> Lower<'_, 't> {
         let mut locals = std::mem::take(&mut self.local_names);
         locals.sort();
         locals.dedup();
-        self.facts.functions[index as usize].locals = locals.into_boxed_slice();
+        self.facts.functions[index as usize].locals = exact(locals);
         let mut local_types: Vec<_> = std::mem::take(&mut self.locals).into_iter().collect();
         local_types.sort();
-        self.facts.functions[index as usize].local_types = local_types.into_boxed_slice();
+        self.facts.functions[index as usize].local_types = exact(local_types);
         (
             self.current,
             self.body,
@@ -362,7 +360,7 @@ impl<'t> Lower<'_, 't> {
                 c.guard = Some(guard);
             }
         }
-        self.facts.functions[index as usize].assigned_params = assigned.into_boxed_slice();
+        self.facts.functions[index as usize].assigned_params = exact(assigned);
     }
 
     pub(super) fn call(&mut self, node: Node<'t>) -> Option<u32> {
@@ -371,7 +369,7 @@ impl<'t> Lower<'_, 't> {
         let callee = self.text(function);
         let args = node
             .field(fields().arguments)
-            .map(|a| kids(a).map(|c| self.text(c)).collect())
+            .map(|a| exact(kids(a).map(|c| self.text(c)).collect()))
             .unwrap_or_default();
         if self.current.is_none() && self.vocabulary.is_init_macro(&callee) {
             self.facts.markers.module_init = true;

@@ -424,22 +424,41 @@ pub fn extract_keeping(
     facts
 }
 
+/// A list at its exact size. Moved to a new block of that size rather than shrunk in place:
+/// shrinking splits the allocator's block, and millions of split-off remainders slowed every
+/// later allocation of the scan (glibc's `_int_malloc` and `malloc_consolidate`, +5% CPU).
+pub(crate) fn exact<T>(mut v: Vec<T>) -> Box<[T]> {
+    if v.len() == v.capacity() {
+        return v.into_boxed_slice();
+    }
+    v.drain(..).collect()
+}
+
+/// [`exact`] for a vector that stays a vector.
+fn fit<T>(v: &mut Vec<T>) {
+    if v.len() < v.capacity() {
+        let mut new = Vec::with_capacity(v.len());
+        new.append(v);
+        *v = new;
+    }
+}
+
 impl FileFacts {
     /// Gives back the spare capacity of the growing vectors: a tree's facts are kept for the
     /// whole run, and a vector grown by doubling is a quarter empty on average.
     fn shrink(&mut self) {
-        self.functions.shrink_to_fit();
-        self.structs.shrink_to_fit();
-        self.typedefs.shrink_to_fit();
-        self.variables.shrink_to_fit();
-        self.calls.shrink_to_fit();
-        self.field_assigns.shrink_to_fit();
-        self.bare_names.shrink_to_fit();
-        self.macros.shrink_to_fit();
-        self.errors.shrink_to_fit();
-        self.broken_functions.shrink_to_fit();
-        self.var_types.shrink_to_fit();
-        self.field_loads.shrink_to_fit();
+        fit(&mut self.functions);
+        fit(&mut self.structs);
+        fit(&mut self.typedefs);
+        fit(&mut self.variables);
+        fit(&mut self.calls);
+        fit(&mut self.field_assigns);
+        fit(&mut self.bare_names);
+        fit(&mut self.macros);
+        fit(&mut self.errors);
+        fit(&mut self.broken_functions);
+        fit(&mut self.var_types);
+        fit(&mut self.field_loads);
     }
 }
 

@@ -241,12 +241,14 @@ fn parse_define(rest: &str, line: u32) -> Option<MacroDef> {
     let after = &rest[name.len()..];
     let (params, body) = if let Some(inner) = after.strip_prefix('(') {
         let close = inner.find(')')?;
-        let params = inner[..close]
+        let mut params = inner[..close]
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(CompactString::from)
-            .collect();
+            .collect::<Vec<_>>();
+        // A new block of the exact size (see `facts::exact`: no block split by a shrink).
+        let params: Box<[CompactString]> = params.drain(..).collect();
         (Some(params), &inner[close + 1..])
     } else {
         (None, after)
