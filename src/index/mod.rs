@@ -442,7 +442,16 @@ impl<'a> Index<'a> {
         let home = (var.var < self.files[var.file].variables.len())
             .then(|| self.enclosing_function(var.file, v.line))
             .flatten();
-        for &(fi, ai) in self.dot_assigns.get(v.name.as_str()).into_iter().flatten() {
+        let mut assigns = self.dot_assigns.get(v.name.as_str()).map_or(&[][..], |a| &a[..]);
+        // A static variable of a `.c` file is seen by its own file only (`resolve_variable`):
+        // its file's assignments are one run of the file-ordered list. Without this, every
+        // `static struct x info` of a tree would look at every `info.f = ...` of the tree.
+        if v.is_static && !self.files[var.file].path.ends_with(".h") {
+            let lo = assigns.partition_point(|&(fi, _)| fi < var.file);
+            let hi = lo + assigns[lo..].partition_point(|&(fi, _)| fi == var.file);
+            assigns = &assigns[lo..hi];
+        }
+        for &(fi, ai) in assigns {
             let a = &self.files[fi].field_assigns[ai];
             let in_home = fi == var.file && a.caller.is_some() && a.caller == home;
             let shadowed = match a.caller {
