@@ -165,7 +165,7 @@ fn owner_pinned(
     let Some(owner) = def
         .fields
         .iter()
-        .find(|f| owner_fields.iter().any(|o| o == &f.name) || pins.pins(struct_name, &f.name))
+        .find(|f| owner_fields.iter().any(|o| *o == f.name) || pins.pins(struct_name, &f.name))
     else {
         return false;
     };
@@ -178,7 +178,7 @@ fn owner_pinned(
     if facts
         .calls
         .iter()
-        .any(|c| setters.iter().any(|s| s == &c.callee))
+        .any(|c| setters.iter().any(|s| *s == c.callee))
         || facts.field_assigns.iter().any(|a| {
             a.field == owner.name
                 && is_own(&a.value)
@@ -258,7 +258,7 @@ impl CorePins {
             for c in f
                 .calls
                 .iter()
-                .filter(|c| pinning.iter().any(|p| p == &c.callee))
+                .filter(|c| pinning.iter().any(|p| *p == c.callee))
             {
                 let (Some(arg), Some(caller)) = (c.args.first(), c.caller) else {
                     continue;

@@ -186,7 +186,7 @@ impl Tally {
         self.add(
             kind,
             v.len(),
-            v.len() * size_of::<T>() + v.iter().map(T::heap).sum::<usize>(),
+            std::mem::size_of_val(v) + v.iter().map(T::heap).sum::<usize>(),
         );
     }
 
@@ -257,7 +257,7 @@ impl Tally {
 
     /// Prints the table, largest first, when timings are on.
     pub fn report(mut self) {
-        self.rows.sort_by(|a, b| b.2.cmp(&a.2));
+        self.rows.sort_by_key(|r| std::cmp::Reverse(r.2));
         let total: usize = self.rows.iter().map(|r| r.2).sum();
         eprintln!("facts: {:>8} MB in all", total >> 20);
         for (kind, count, bytes) in self.rows {

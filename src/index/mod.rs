@@ -442,7 +442,10 @@ impl<'a> Index<'a> {
         let home = (var.var < self.files[var.file].variables.len())
             .then(|| self.enclosing_function(var.file, v.line))
             .flatten();
-        let mut assigns = self.dot_assigns.get(v.name.as_str()).map_or(&[][..], |a| &a[..]);
+        let mut assigns = self
+            .dot_assigns
+            .get(v.name.as_str())
+            .map_or(&[][..], |a| &a[..]);
         // A static variable of a `.c` file is seen by its own file only (`resolve_variable`):
         // its file's assignments are one run of the file-ordered list. Without this, every
         // `static struct x info` of a tree would look at every `info.f = ...` of the tree.
@@ -490,7 +493,7 @@ impl<'a> Index<'a> {
             let field = match item.designators.first() {
                 Some(Designator::Field(name)) => {
                     if let Some(d) = def {
-                        if let Some(p) = d.fields.iter().position(|f| &f.name == name) {
+                        if let Some(p) = d.fields.iter().position(|f| f.name == name) {
                             next_pos = p + 1;
                         }
                     }
