@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::cache::{Cache, Key, KeyBuilder};
 use crate::diag::Warning;
 use crate::facts::FrontEnd;
-use crate::facts::{self, BodyPolicy, FileFacts};
+use crate::facts::{self, BodyPolicy, FileFacts, MacroPolicy, Text};
 use crate::source::{self, SourceFile};
 
 /// Reports a file done when dropped, whichever way its reading ended.
@@ -53,7 +53,7 @@ pub fn scan_bodies(
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> anyhow::Result<Scan> {
-    scan_cached(roots, front_end, bodies, None)
+    scan_cached(roots, front_end, bodies, &MacroPolicy::All, None)
 }
 
 /// [`scan_bodies`], taking each file's facts from the cache when its bytes are known there and
@@ -62,10 +62,11 @@ pub fn scan_cached(
     roots: &[PathBuf],
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
+    macros: &MacroPolicy,
     cache: Option<FactsCache>,
 ) -> anyhow::Result<Scan> {
     scan_with(roots, cache, None, |file, bytes| {
-        facts::extract_with(&file.display, bytes, front_end, bodies)
+        facts::extract_keeping(&file.display, bytes, front_end, bodies, macros)
     })
 }
 
@@ -77,10 +78,11 @@ pub fn scan_prepared(
     roots: &[PathBuf],
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
+    macros: &MacroPolicy,
     cache: FactsCache,
 ) -> anyhow::Result<Scan> {
     scan_with(roots, Some(cache), Some(prepared), |file, bytes| {
-        facts::extract_with(&file.display, bytes, front_end, bodies)
+        facts::extract_keeping(&file.display, bytes, front_end, bodies, macros)
     })
 }
 
@@ -159,7 +161,7 @@ fn facts_of(
 
 /// Facts with the file's names: an entry may have been made for the same bytes elsewhere.
 fn named(mut facts: FileFacts, file: &SourceFile) -> FileFacts {
-    facts.path.clone_from(&file.display);
+    facts.path = Text::from(file.display.as_str());
     facts.disk_path = file.path.clone();
     facts
 }
@@ -256,6 +258,11 @@ fn scan_with(
         }
     }
     scan.seconds = start.elapsed().as_secs_f64();
+    if crate::timing::enabled() {
+        let mut sizes = facts::size::Tally::default();
+        scan.files.iter().for_each(|f| sizes.file(f));
+        sizes.report();
+    }
     crate::timing::Tally::report(&[
         &READ,
         &facts::NORMALIZE,

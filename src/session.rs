@@ -14,7 +14,7 @@ use crate::cache::{Cache, Key, KeyBuilder};
 use crate::diag::Warning;
 use crate::entries::{self, EntriesReport};
 use crate::facts::FrontEnd;
-use crate::facts::{BodyPolicy, FileFacts};
+use crate::facts::{BodyPolicy, FileFacts, MacroPolicy};
 use crate::fix::{self, FilePatch};
 use crate::index::Index;
 use crate::kb::{EraChoice, Kb, RuleFamily};
@@ -99,28 +99,41 @@ impl Session {
     /// The fact cache for a scan that keeps the statement trees `bodies` asks for (its
     /// options key is what a caller holding bytes from elsewhere looks facts up with).
     pub fn facts_cache(&self, bodies: &BodyPolicy) -> Option<scan::FactsCache<'_>> {
+        self.facts_cache_keeping(bodies, &MacroPolicy::All)
+    }
+
+    /// [`Self::facts_cache`] for facts that keep the macros `macros` asks for.
+    fn facts_cache_keeping(
+        &self,
+        bodies: &BodyPolicy,
+        macros: &MacroPolicy,
+    ) -> Option<scan::FactsCache<'_>> {
         self.cache.as_ref().map(|cache| scan::FactsCache {
             cache,
             options: KeyBuilder::default()
                 .key(self.options)
                 .body_policy(bodies)
+                .macro_policy(macros)
                 .finish(),
         })
     }
 
     fn scan_files(&self, bodies: &BodyPolicy) -> Result<Scan> {
-        self.scan_files_from(self.take_prepared().map(|p| p.0), bodies)
+        let prepared = self.take_prepared().map(|p| p.0);
+        self.scan_files_from(prepared, bodies, &MacroPolicy::All)
     }
 
     fn scan_files_from(
         &self,
         prepared: Option<scan::Prepared>,
         bodies: &BodyPolicy,
+        macros: &MacroPolicy,
     ) -> Result<Scan> {
-        let cache = self.facts_cache(bodies);
+        let cache = self.facts_cache_keeping(bodies, macros);
+        let (roots, front_end) = (&self.roots, &self.front_end);
         match (prepared, cache) {
-            (Some(p), Some(c)) => scan::scan_prepared(p, &self.roots, &self.front_end, bodies, c),
-            (_, cache) => scan::scan_cached(&self.roots, &self.front_end, bodies, cache),
+            (Some(p), Some(c)) => scan::scan_prepared(p, roots, front_end, bodies, macros, c),
+            (_, cache) => scan::scan_cached(roots, front_end, bodies, macros, cache),
         }
     }
 
@@ -176,10 +189,15 @@ impl Session {
     /// analyses borrow the scan, so a caller that wants them past one call (tests of an
     /// analysis) builds them on this.
     pub fn scan(&self, bodies: &BodyPolicy) -> Result<(Scan, BuildInfo)> {
+        self.scan_keeping(bodies, &MacroPolicy::All)
+    }
+
+    /// [`Self::scan`], keeping the macro definitions only when an analysis will read them.
+    fn scan_keeping(&self, bodies: &BodyPolicy, macros: &MacroPolicy) -> Result<(Scan, BuildInfo)> {
         let _t = crate::timing::Phase::start("scan");
         let (prepared, build) = self.take_prepared().unzip();
         let (scan, build) = rayon::join(
-            || self.scan_files_from(prepared, bodies),
+            || self.scan_files_from(prepared, bodies, macros),
             || {
                 build
                     .flatten()
@@ -296,7 +314,17 @@ impl Session {
         } else {
             BodyPolicy::mentioning(&kb.body_words())
         };
-        let (mut scan, build) = self.scan(&bodies)?;
+        // The may-sleep, lock and use-count analyses read every macro; the owner analysis only
+        // those that may give a module its exit routine.
+        let runs_bkl = filter.runs(Code::Mr004, kb.data.era.rules);
+        let macros = if walks_paths || runs_bkl {
+            MacroPolicy::All
+        } else if filter.runs(Code::Mr101, kb.data.era.rules) {
+            MacroPolicy::mentioning(&kb.data.module.exit_macros)
+        } else {
+            MacroPolicy::None
+        };
+        let (mut scan, build) = self.scan_keeping(&bodies, &macros)?;
         let index = Index::build(&scan, kb);
         let (sleep, (entries, bkl, (owners, get_leaks), use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
@@ -311,7 +339,12 @@ impl Session {
                 let get_leaks = filter
                     .runs(Code::Mr103, kb.data.era.rules)
                     .then(|| owners::get_leaks(&index, kb));
-                let use_counts = UseCountKnowledge::new(&index, kb);
+                // Only rule 2's path walks ask the use-count knowledge.
+                let use_counts = if walks_paths {
+                    UseCountKnowledge::new(&index, kb)
+                } else {
+                    UseCountKnowledge::default()
+                };
                 (entries, bkl, (owners, get_leaks), use_counts)
             },
         );

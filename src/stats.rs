@@ -53,15 +53,15 @@ pub fn compute(scan: &Scan, top: usize) -> Stats {
                 .iter()
                 .find(|e| e.function.as_deref() == Some(func.name.as_str()));
             mod_inc.push(ErrorSite {
-                file: f.path.clone(),
+                file: f.path.to_string(),
                 line: first.map_or(func.line, |e| e.line),
-                function: Some(func.name.clone()),
+                function: Some(func.name.to_string()),
                 cause: first.map_or_else(|| "error node".into(), |e| e.cause.clone()),
             });
         }
         for b in f.broken_functions.iter().filter(|b| b.uses_mod_inc) {
             mod_inc.push(ErrorSite {
-                file: f.path.clone(),
+                file: f.path.to_string(),
                 line: b.line,
                 function: None,
                 cause: format!("function lost in a top-level error: {}", b.cause),

@@ -9,7 +9,8 @@ use std::time::Instant;
 /// Set by `--timings`.
 static FORCED: AtomicBool = AtomicBool::new(false);
 
-fn enabled() -> bool {
+/// Whether timings are on (`--timings` or `MODRACE_TIMINGS=1`).
+pub fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     FORCED.load(Ordering::Relaxed)
         || *ON.get_or_init(|| std::env::var_os("MODRACE_TIMINGS").is_some_and(|v| v != "0"))

@@ -64,6 +64,7 @@ impl SleepOracle for crate::sleep::SleepAnalysis {
 
 /// What the core and the tree's helpers do to use counts, computed once per tree (beside the
 /// may-sleep analysis, which it does not need).
+#[derive(Default)]
 pub struct UseCountKnowledge {
     pub helpers: HelperEffects,
     pub pins: CorePins,
@@ -164,7 +165,7 @@ fn owner_pinned(
     let Some(owner) = def
         .fields
         .iter()
-        .find(|f| owner_fields.contains(&f.name) || pins.pins(struct_name, &f.name))
+        .find(|f| owner_fields.iter().any(|o| *o == f.name) || pins.pins(struct_name, &f.name))
     else {
         return false;
     };
@@ -174,7 +175,10 @@ fn owner_pinned(
     // `SET_MODULE_OWNER(dev)`, or `x->owner = THIS_MODULE`, in the routine's file: its objects
     // are made at run time, so the file is the finest grain the facts give.
     let setters = &kb.data.slot_heuristic.owner_setters;
-    if facts.calls.iter().any(|c| setters.contains(&c.callee))
+    if facts
+        .calls
+        .iter()
+        .any(|c| setters.iter().any(|s| *s == c.callee))
         || facts.field_assigns.iter().any(|a| {
             a.field == owner.name
                 && is_own(&a.value)
@@ -251,7 +255,11 @@ impl CorePins {
         let mut fields = Vec::new();
         let pinning = &kb.data.use_count.try_increment;
         for f in index.files {
-            for c in f.calls.iter().filter(|c| pinning.contains(&c.callee)) {
+            for c in f
+                .calls
+                .iter()
+                .filter(|c| pinning.iter().any(|p| *p == c.callee))
+            {
                 let (Some(arg), Some(caller)) = (c.args.first(), c.caller) else {
                     continue;
                 };
@@ -389,7 +397,10 @@ impl<'a> FileOracle<'a> {
         };
         dir(f.file) == dir(self.file)
             && !(main(f.file) && main(self.file))
-            && !self.helpers.exported.contains(&self.index.function(f).name)
+            && !self
+                .helpers
+                .exported
+                .contains(self.index.function(f).name.as_str())
     }
 
     /// Whether `arg` (`tmpl.module`, `tmpl->module`) is a field that this file sets to its own
@@ -517,7 +528,7 @@ impl CallOracle for FileOracle<'_> {
     fn is_noop(&self, call: u32) -> bool {
         self.calls.get(call as usize).is_some_and(|c| {
             !c.indirect
-                && self.helpers.empty_macros.contains(&c.callee)
+                && self.helpers.empty_macros.contains(c.callee.as_str())
                 && self.index.resolve_function(self.file, &c.callee).is_none()
         })
     }

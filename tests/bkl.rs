@@ -200,8 +200,8 @@ fn blanked_attributes_are_kept_as_facts() {
     let front_end = FrontEnd::new(&kb.data, &[], &[]);
     let src = b"asmlinkage long sys_x(void)\n{\n\treturn 0;\n}\n\nstatic int __init\nfoo_init(void)\n{\n\treturn 0;\n}\n";
     let facts = modrace::facts::extract("x.c", src, &front_end);
-    assert_eq!(facts.functions[0].attributes, vec!["asmlinkage"]);
-    assert_eq!(facts.functions[1].attributes, vec!["__init"]);
+    assert_eq!(facts.functions[0].attributes[..], ["asmlinkage"]);
+    assert_eq!(facts.functions[1].attributes[..], ["__init"]);
 }
 
 fn slot(text: &str) -> modrace::entries::Slot {

@@ -24,11 +24,11 @@ impl SleepOracle for KmallocSleeps {
         let function = c
             .caller
             .and_then(|i| facts.functions.get(i as usize))
-            .map(|f| f.name.clone())
+            .map(|f| f.name.to_string())
             .unwrap_or_default();
         Some(vec![ChainStep {
             function,
-            file: facts.path.clone(),
+            file: facts.path.to_string(),
             line: c.line,
             call: format!("kmalloc({})", c.args.join(", ")),
         }])

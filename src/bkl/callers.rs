@@ -242,7 +242,7 @@ impl<'a> Graph<'a> {
             && function
                 .attributes
                 .iter()
-                .any(|a| self.kb.root_attributes.contains(a));
+                .any(|a| self.kb.root_attributes.iter().any(|r| r == a));
         let depth = if let Some(&d) = self.root_fns.get(&f) {
             d
         } else if let Some(r) = self.kb.roots.iter().find(|r| r.name == name) {
@@ -339,10 +339,10 @@ impl<'a> Graph<'a> {
         let file = &self.index.files[f.file];
         let c = &file.calls[call as usize];
         ChainStep {
-            function: self.index.function(f).name.clone(),
-            file: file.path.clone(),
+            function: self.index.function(f).name.to_string(),
+            file: file.path.to_string(),
             line: c.line,
-            call: c.callee.clone(),
+            call: c.callee.to_string(),
         }
     }
 }

@@ -234,7 +234,7 @@ fn stores_of_file<'a>(index: &'a Index<'a>, typer: &Typer<'a>, fi: usize) -> Key
     let (mut by_type, mut by_var) = (Vec::new(), Vec::new());
     for a in &f.field_assigns {
         let ty = match (&a.base_type, a.caller) {
-            (Some(t), _) => Some(t.clone()),
+            (Some(t), _) => Some(t.to_string()),
             (None, Some(c)) => typer.expr_type(fi, &f.functions[c as usize], &a.base),
             (None, None) => None,
         };
@@ -244,7 +244,7 @@ fn stores_of_file<'a>(index: &'a Index<'a>, typer: &Typer<'a>, fi: usize) -> Key
         let store = || Store {
             file: fi,
             function: a.caller,
-            value: a.value.clone(),
+            value: a.value.to_string(),
         };
         let base = squash(&a.base);
         let name = base.split_once('[').map_or(base.as_str(), |(n, _)| n);
@@ -344,13 +344,13 @@ impl<'a> Flow<'a> {
             if c.caller != func || c.line > line || c.indirect {
                 continue;
             }
-            if !self.try_increment.contains(&c.callee) {
+            if !self.try_increment.iter().any(|t| t == c.callee.as_str()) {
                 continue;
             }
             let owner = c.args.first().and_then(|a| split_member(a));
             if owner.is_some_and(|(b, fld)| b == base && self.owner_fields.contains(&fld)) {
                 return Some(Protection::CorePin {
-                    by: c.callee.clone(),
+                    by: c.callee.to_string(),
                     line: c.line,
                 });
             }
@@ -416,7 +416,7 @@ impl<'a> Flow<'a> {
         self.index.function(f).body.exprs().find_map(|e| {
             e.assigns.iter().find_map(|a| match a.value {
                 Value::Call(c) if a.var == v && self.is_pinned_call(f.file, c) => {
-                    Some(calls[c as usize].callee.clone())
+                    Some(calls[c as usize].callee.to_string())
                 }
                 _ => None,
             })

@@ -250,11 +250,11 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
             let reaches = site_flow.targets.map(|t| named(index, t));
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
-                file: file.path.clone(),
+                file: file.path.to_string(),
                 line: call.line,
                 column: call.column,
-                function: index.function(s.caller).name.clone(),
-                callee: call.callee.clone(),
+                function: index.function(s.caller).name.to_string(),
+                callee: call.callee.to_string(),
                 matched_by: s.matched_by,
                 verdict: Verdict::of(r.held, r.not_held),
                 held_chain: r.held_chain,
@@ -342,8 +342,8 @@ fn named(index: &Index, functions: impl IntoIterator<Item = FnRef>) -> Vec<(Stri
     let mut v: Vec<(String, String)> = functions
         .into_iter()
         .map(|g| {
-            let name = index.function(g).name.clone();
-            (index.files[g.file].path.clone(), name)
+            let name = index.function(g).name.to_string();
+            (index.files[g.file].path.to_string(), name)
         })
         .collect();
     v.sort();

@@ -207,7 +207,7 @@ impl<'a> Typer<'a> {
                     };
                     let def = self.index.struct_def(ty.as_deref()?)?;
                     let f = def.fields.iter().find(|f| f.name == *field)?;
-                    ty = f.struct_type.clone();
+                    ty = f.struct_type.as_deref().map(str::to_string);
                     rest = &rest[2..];
                 }
                 Tok::Bracket => rest = &rest[1..],
@@ -227,7 +227,7 @@ impl<'a> Typer<'a> {
             .local_types
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
         {
-            return Some(function.local_types[k].1.clone());
+            return Some(function.local_types[k].1.to_string());
         }
         // A parameter or local without a struct type shadows file-scope names.
         if function
@@ -499,7 +499,7 @@ pub fn stored_in(index: &Index, typer: &Typer) -> FxHashMap<FnRef, Vec<Slot>> {
                 continue;
             };
             let bt = match (&a.base_type, a.caller) {
-                (Some(bt), _) => Some(bt.clone()),
+                (Some(bt), _) => Some(bt.to_string()),
                 (None, Some(c)) => typer.expr_type(fi, &f.functions[c as usize], &a.base),
                 (None, None) => None,
             };

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64, Xxh3};
 
-use crate::facts::{BodyPolicy, FileFacts};
+use crate::facts::{BodyPolicy, FileFacts, MacroPolicy};
 
 mod evict;
 
@@ -93,6 +93,16 @@ impl KeyBuilder {
             BodyPolicy::Mentioning(words) => words
                 .iter()
                 .fold(self.str("bodies: mentioning"), |b, w| b.bytes(w.needle())),
+        }
+    }
+
+    pub fn macro_policy(self, policy: &MacroPolicy) -> Self {
+        match policy {
+            MacroPolicy::All => self.str("macros: all"),
+            MacroPolicy::None => self.str("macros: none"),
+            MacroPolicy::Mentioning(words) => words
+                .iter()
+                .fold(self.str("macros: mentioning"), |b, w| b.bytes(w.needle())),
         }
     }
 

@@ -61,7 +61,7 @@ impl<'a> Collector<'a> {
             .collect();
         let takes = Accepts(&takes);
         let via = Origin {
-            via: Via::Call(call.callee.clone()),
+            via: Via::Call(call.callee.to_string()),
             file: fi,
             line: call.line,
         };
@@ -96,7 +96,7 @@ impl<'a> Collector<'a> {
                     .is_some_and(|c| self.index.is_local(fi, c, name)) =>
             {
                 let slot = SlotRef::Callback {
-                    routine: call.callee.clone(),
+                    routine: call.callee.to_string(),
                     arg: idx,
                 };
                 self.push(func, slot, via);
@@ -222,7 +222,7 @@ impl<'a> Collector<'a> {
             // A routine only the patterns know: a function argument is a callback.
             if kind.is_none() {
                 let slot = SlotRef::Callback {
-                    routine: call.callee.clone(),
+                    routine: call.callee.to_string(),
                     arg: idx,
                 };
                 self.push(func, slot, via);
@@ -555,12 +555,12 @@ impl<'a> Collector<'a> {
         };
         let (module_capable, evidence) = module_capable(self.build, file);
         self.entries.push(Entry {
-            function: f.name.clone(),
-            file: file.path.clone(),
+            function: f.name.to_string(),
+            file: file.path.to_string(),
             line: f.line,
             slot,
             via: via.via.clone(),
-            registration_file: self.index.files[via.file].path.clone(),
+            registration_file: self.index.files[via.file].path.to_string(),
             registration_line: via.line,
             takes,
             takes_source: source,

@@ -265,10 +265,10 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
             let before = c.entries.len();
             let outcome = c.registration(fi, call);
             registrations.push(RegistrationSite {
-                routine: call.callee.clone(),
-                file: f.path.clone(),
+                routine: call.callee.to_string(),
+                file: f.path.to_string(),
                 line: call.line,
-                args: call.args.clone(),
+                args: call.args.iter().map(|a| a.to_string()).collect(),
                 entries: c.entries.len() - before,
                 outcome,
             });
@@ -286,14 +286,14 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
             let via = Origin {
                 via: Via::Store(Slot {
                     strukt: st.clone(),
-                    field: a.field.clone(),
+                    field: a.field.to_string(),
                 }),
                 file: fi,
                 line: a.line,
             };
             let value = TableValue {
-                field: a.field.clone(),
-                value: TableContent::Expr(a.value.clone()),
+                field: a.field.to_string(),
+                value: TableContent::Expr(a.value.to_string()),
                 file: fi,
                 line: a.line,
                 scope: a.caller,

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::kinds::fields;
 use super::syntax::Node;
-use super::{kids, Lower};
+use super::{kids, Lower, Text};
 use crate::ctext::parse_int;
 
 pub type StmtId = u32;
@@ -110,9 +110,10 @@ pub enum StmtKind {
     Return(Option<Expr>),
     Break,
     Continue,
-    Goto(String),
+    Goto(#[bincode(with_serde)] Text),
     Label {
-        name: String,
+        #[bincode(with_serde)]
+        name: Text,
         stmt: Option<StmtId>,
     },
     /// Empty statements, inline assembly, and parts the parser could not read.
@@ -136,12 +137,13 @@ pub struct Expr {
 pub enum Event {
     Call(u32),
     /// A bare identifier used as a statement: `MOD_INC_USE_COUNT;`.
-    Name(String),
+    Name(#[bincode(with_serde)] Text),
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Assign {
-    pub var: String,
+    #[bincode(with_serde)]
+    pub var: Text,
     pub value: Value,
 }
 
@@ -176,10 +178,10 @@ pub enum Value {
     Int(i64),
     Null,
     /// A negated constant such as `-EBUSY`: an error code.
-    NegErrno(String),
-    Var(String),
+    NegErrno(#[bincode(with_serde)] Text),
+    Var(#[bincode(with_serde)] Text),
     /// A field read, as written without spaces (`sd_template.module`, `dev->priv`).
-    Field(String),
+    Field(#[bincode(with_serde)] Text),
     /// The result of a call (index into the file's `calls`).
     Call(u32),
     Not(Box<Value>),
@@ -448,9 +450,12 @@ impl<'t> Lower<'_, 't> {
                     Value::Var(t)
                 }
             }
-            "field_expression" => {
-                Value::Field(self.text(node).split_whitespace().collect::<String>())
-            }
+            "field_expression" => Value::Field(
+                self.text(node)
+                    .split_whitespace()
+                    .collect::<String>()
+                    .into(),
+            ),
             "parenthesized_expression" => match kids(node).next() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),
                 None => Value::Unknown,

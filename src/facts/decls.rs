@@ -4,13 +4,13 @@
 use super::kinds::fields;
 use super::syntax::Node;
 use super::{
-    declarator_name, subtree_has, Designator, Field, InitItem, InitList, InitValue, Lower,
-    StructDef, Typedef, Variable,
+    declarator_name, exact, subtree_has, Designator, Field, InitItem, InitList, InitValue, Lower,
+    StructDef, Text, Typedef, Variable,
 };
 
 impl<'t> Lower<'_, 't> {
     /// Name and full type text of a parameter or field declaration.
-    pub(super) fn declared(&self, node: Node) -> (Option<String>, String) {
+    pub(super) fn declared(&self, node: Node) -> (Option<Text>, Text) {
         let base = node
             .field(fields().type_)
             .map(|t| self.text(t))
@@ -21,9 +21,9 @@ impl<'t> Lower<'_, 't> {
                 let full = self.text(d);
                 let suffix = match &name {
                     Some(n) => full.replacen(n.as_str(), "", 1),
-                    None => full,
+                    None => full.to_string(),
                 };
-                (name, format!("{base} {}", suffix.trim()).trim().to_string())
+                (name, format!("{base} {}", suffix.trim()).trim().into())
             }
             None => (None, base),
         }
@@ -109,12 +109,14 @@ impl<'t> Lower<'_, 't> {
                 InitValue::Expr(self.text(value))
             };
             items.push(InitItem {
-                designators,
+                designators: exact(designators),
                 value,
                 line: child.line(),
             });
         }
-        InitList { items }
+        InitList {
+            items: exact(items),
+        }
     }
 
     pub(super) fn typedef(&mut self, node: Node) {
@@ -150,7 +152,7 @@ impl<'t> Lower<'_, 't> {
         }
     }
 
-    pub(super) fn struct_body(&mut self, node: Node, name: String) {
+    pub(super) fn struct_body(&mut self, node: Node, name: Text) {
         let Some(body) = node.field(fields().body) else {
             return;
         };
@@ -175,7 +177,7 @@ impl<'t> Lower<'_, 't> {
                 members.push(Field {
                     ty: format!("{base} {}", full.replacen(fname.as_str(), "", 1).trim())
                         .trim()
-                        .to_string(),
+                        .into(),
                     name: fname,
                     is_fn_ptr,
                     struct_type: if is_fn_ptr { None } else { struct_type.clone() },
@@ -185,7 +187,7 @@ impl<'t> Lower<'_, 't> {
         }
         self.facts.structs.push(StructDef {
             name,
-            fields: members,
+            fields: exact(members),
             line: node.line(),
         });
     }

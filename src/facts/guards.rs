@@ -37,7 +37,7 @@ pub struct CallGuard {
 /// `params` are the function's parameter names; `assigned` the indices of those it changes.
 pub fn body_guards(
     body: &Body,
-    params: &[Option<String>],
+    params: &[Option<super::Text>],
     assigned: &[u8],
 ) -> Vec<(u32, CallGuard)> {
     if body.is_empty() || params.is_empty() {
@@ -60,7 +60,7 @@ pub fn body_guards(
 
 struct Walk<'b> {
     body: &'b Body,
-    params: &'b [Option<String>],
+    params: &'b [Option<super::Text>],
     stack: Vec<CallGuard>,
     calls: Vec<(u32, CallGuard)>,
     has_label: bool,
@@ -222,7 +222,7 @@ mod tests {
         let f = extract_with("t.c", src.as_bytes(), &front_end, &BodyPolicy::All);
         f.calls
             .iter()
-            .map(|c| (c.callee.clone(), c.guard.map(|g| (g.param, g.nonzero))))
+            .map(|c| (c.callee.to_string(), c.guard.map(|g| (g.param, g.nonzero))))
             .collect()
     }
 

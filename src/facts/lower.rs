@@ -4,19 +4,19 @@
 use super::kinds::{fields, kinds};
 use super::syntax::Node;
 use super::{
-    declarator_name, guards, kids, BareName, Body, BrokenFunction, Call, Event, FieldAssign,
-    FieldLoad, Function, Lower, Param, ParseError, MAX_DEPTH,
+    declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call, Event, FieldAssign,
+    FieldLoad, Function, Lower, Param, ParseError, Text, MAX_DEPTH,
 };
 use crate::ctext::{is_ident_byte, is_ident_char};
 
 impl<'t> Lower<'_, 't> {
     /// Text of a node from the comment-free code, whitespace collapsed.
-    pub(super) fn text(&self, node: Node) -> String {
+    pub(super) fn text(&self, node: Node) -> Text {
         let bytes = &self.n.code[node.start_byte()..node.end_byte()];
         // Most texts are one printable ASCII word (names, numbers): nothing to collapse.
         if bytes.iter().all(u8::is_ascii_graphic) {
             if let Ok(word) = std::str::from_utf8(bytes) {
-                return word.to_owned();
+                return word.into();
             }
         }
         let s = String::from_utf8_lossy(bytes);
@@ -27,18 +27,20 @@ impl<'t> Lower<'_, 't> {
             }
             out.push_str(word);
         }
-        out
+        out.as_str().into()
     }
 
     /// An identifier as written in the original file. Needed where a rewrite shortened it
     /// (end-of-block labels).
-    pub(super) fn ident(&self, node: Node) -> String {
+    pub(super) fn ident(&self, node: Node) -> Text {
         let start = node.start_byte();
         let end = self.src[start..]
             .iter()
             .position(|c| !is_ident_byte(*c))
             .map_or(self.src.len(), |k| start + k);
-        String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())]).into_owned()
+        String::from_utf8_lossy(&self.src[start..end.max(node.end_byte())])
+            .as_ref()
+            .into()
     }
 
     pub(super) fn visit(&mut self, node: Node<'t>, depth: usize) {
@@ -190,7 +192,7 @@ impl<'t> Lower<'_, 't> {
     }
 
     /// The struct name or typedef name of a type node.
-    pub(super) fn type_name(&self, ty: Node) -> Option<String> {
+    pub(super) fn type_name(&self, ty: Node) -> Option<Text> {
         match ty.kind_str() {
             "struct_specifier" | "union_specifier" => ty.field(fields().name).map(|n| self.text(n)),
             "type_identifier" => Some(self.text(ty)),
@@ -263,19 +265,19 @@ impl<'t> Lower<'_, 't> {
         self.facts.functions.push(Function {
             name: name.clone(),
             is_static: self.is_static(node),
-            return_type: format!(
+            return_type: compact_str::format_compact!(
                 "{ret_base}{}{stars}",
                 if stars.is_empty() { "" } else { " " }
             ),
-            params,
+            params: exact(params),
             line: node.line(),
             end_line: node.end_line(),
             has_error: node.has_error(),
             uses_mod_inc: false,
-            locals: Vec::new(),
-            local_types: Vec::new(),
-            assigned_params: Vec::new(),
-            attributes: self.blanked_words(node.start_byte(), d.start_byte()),
+            locals: Box::default(),
+            local_types: Box::default(),
+            assigned_params: Box::default(),
+            attributes: exact(self.blanked_words(node.start_byte(), d.start_byte())),
             arch: None,
             body: Body::default(),
         });
@@ -299,10 +301,10 @@ impl<'t> Lower<'_, 't> {
         let mut locals = std::mem::take(&mut self.local_names);
         locals.sort();
         locals.dedup();
-        self.facts.functions[index as usize].locals = locals;
+        self.facts.functions[index as usize].locals = exact(locals);
         let mut local_types: Vec<_> = std::mem::take(&mut self.locals).into_iter().collect();
         local_types.sort();
-        self.facts.functions[index as usize].local_types = local_types;
+        self.facts.functions[index as usize].local_types = exact(local_types);
         (
             self.current,
             self.body,
@@ -315,7 +317,7 @@ impl<'t> Lower<'_, 't> {
 
     /// Identifiers the rewrite step blanked between `from` (moved back over the blanks before
     /// it) and `to`: the attribute macros of a declaration's head.
-    pub(super) fn blanked_words(&self, from: usize, to: usize) -> Vec<String> {
+    pub(super) fn blanked_words(&self, from: usize, to: usize) -> Vec<Text> {
         let (p, c) = (&self.n.parse_input, &self.n.code);
         let blank = |i: usize| p[i].is_ascii_whitespace();
         let word = |i: usize| is_ident_byte(c[i]);
@@ -330,7 +332,7 @@ impl<'t> Lower<'_, 't> {
                 while i < to && blank(i) && word(i) {
                     i += 1;
                 }
-                out.push(String::from_utf8_lossy(&c[start..i]).into_owned());
+                out.push(String::from_utf8_lossy(&c[start..i]).as_ref().into());
             } else {
                 i += 1;
             }
@@ -345,7 +347,7 @@ impl<'t> Lower<'_, 't> {
         if f.params.is_empty() {
             return;
         }
-        let params: Vec<Option<String>> = f.params.iter().map(|p| p.name.clone()).collect();
+        let params: Vec<Option<Text>> = f.params.iter().map(|p| p.name.clone()).collect();
         let mut assigned: Vec<u8> = self
             .assigned_names
             .iter()
@@ -359,7 +361,7 @@ impl<'t> Lower<'_, 't> {
                 c.guard = Some(guard);
             }
         }
-        self.facts.functions[index as usize].assigned_params = assigned;
+        self.facts.functions[index as usize].assigned_params = exact(assigned);
     }
 
     pub(super) fn call(&mut self, node: Node<'t>) -> Option<u32> {
@@ -368,7 +370,7 @@ impl<'t> Lower<'_, 't> {
         let callee = self.text(function);
         let args = node
             .field(fields().arguments)
-            .map(|a| kids(a).map(|c| self.text(c)).collect())
+            .map(|a| exact(kids(a).map(|c| self.text(c)).collect()))
             .unwrap_or_default();
         if self.current.is_none() && self.vocabulary.is_init_macro(&callee) {
             self.facts.markers.module_init = true;
@@ -426,7 +428,7 @@ impl Lower<'_, '_> {
         if let (Some(caller), "field_expression") = (self.current, value.kind_str()) {
             self.facts.field_loads.push(FieldLoad {
                 caller,
-                var: var.to_string(),
+                var: var.into(),
                 value: self.text(value),
             });
         }

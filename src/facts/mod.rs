@@ -16,16 +16,24 @@ mod decls;
 mod guards;
 mod kinds;
 mod lower;
+mod macros;
 mod recover;
+pub mod size;
 mod suppress;
 mod syntax;
 mod vocabulary;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
+pub use macros::MacroPolicy;
 pub use suppress::Suppression;
 use syntax::{Node, SyntaxTree};
 pub use vocabulary::{FrontEnd, Vocabulary};
+
+/// The text of a fact: a name, a type, an expression as written. Most are short, and a
+/// short one is stored inline, without an allocation of its own: millions of them are most
+/// of a large tree's facts.
+pub type Text = compact_str::CompactString;
 
 /// How deep the lowering walks. Deeper nesting is not C a person wrote; the file gets a warning
 /// and the part below this depth is not lowered.
@@ -33,7 +41,8 @@ pub const MAX_DEPTH: usize = 600;
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FileFacts {
-    pub path: String,
+    #[bincode(with_serde)]
+    pub path: Text,
     /// Where the file is on disk, to read it again (source excerpts, full bodies, patches).
     #[serde(skip)]
     pub disk_path: std::path::PathBuf,
@@ -62,7 +71,8 @@ pub struct FileFacts {
     /// File-scope variables (and extern declarations) of a struct or typedef type, pointers
     /// and arrays included: (name, type name). Lets an analysis type `net_families[i]->create`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub var_types: Vec<(String, String)>,
+    #[bincode(with_serde)]
+    pub var_types: Vec<(Text, Text)>,
     /// `var = base->field` (or a declaration initialized so) in a function: a later call
     /// `var(...)` goes through that field (`fn = fmt->load_binary; fn(bprm, regs)`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -75,34 +85,41 @@ pub struct FileFacts {
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FieldLoad {
     pub caller: u32,
-    pub var: String,
+    #[bincode(with_serde)]
+    pub var: Text,
     /// The field expression as written: `fmt->load_binary`.
-    pub value: String,
+    #[bincode(with_serde)]
+    pub value: Text,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Function {
-    pub name: String,
+    #[bincode(with_serde)]
+    pub name: Text,
     pub is_static: bool,
-    pub return_type: String,
-    pub params: Vec<Param>,
+    #[bincode(with_serde)]
+    pub return_type: Text,
+    pub params: Box<[Param]>,
     pub line: u32,
     pub end_line: u32,
     pub has_error: bool,
     /// The body names MOD_INC_USE_COUNT (or its THIS_MODULE form).
     pub uses_mod_inc: bool,
     /// Names of parameters and local variables: they shadow file-scope names.
-    pub locals: Vec<String>,
+    #[bincode(with_serde)]
+    pub locals: Box<[Text]>,
     /// Parameters and locals of a struct or typedef type: (name, type name), sorted by name.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub local_types: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[bincode(with_serde)]
+    pub local_types: Box<[(Text, Text)]>,
     /// Parameters (0-based) the body assigns, increments or takes the address of.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub assigned_params: Vec<u8>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub assigned_params: Box<[u8]>,
     /// Attribute-like macros the normalizer blanked in the function's head: `asmlinkage`
     /// (entered from assembly: a system call or trap), `__init`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[bincode(with_serde)]
+    pub attributes: Box<[Text]>,
     /// The architecture whose `#ifdef` the definition sits under (`CONFIG_ARCH_S390`), when
     /// the preprocessor could not decide it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,42 +130,52 @@ pub struct Function {
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Param {
-    pub name: Option<String>,
-    pub ty: String,
+    #[bincode(with_serde)]
+    pub name: Option<Text>,
+    #[bincode(with_serde)]
+    pub ty: Text,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct StructDef {
-    pub name: String,
-    pub fields: Vec<Field>,
+    #[bincode(with_serde)]
+    pub name: Text,
+    pub fields: Box<[Field]>,
     pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Field {
-    pub name: String,
-    pub ty: String,
+    #[bincode(with_serde)]
+    pub name: Text,
+    #[bincode(with_serde)]
+    pub ty: Text,
     pub is_fn_ptr: bool,
     /// The struct the field holds (by value) or points to.
-    pub struct_type: Option<String>,
+    #[bincode(with_serde)]
+    pub struct_type: Option<Text>,
     pub is_pointer: bool,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Typedef {
-    pub name: String,
+    #[bincode(with_serde)]
+    pub name: Text,
     /// The struct or union it names, when it names one.
-    pub struct_name: Option<String>,
+    #[bincode(with_serde)]
+    pub struct_name: Option<Text>,
 }
 
 /// A variable at file scope (or a `static` one inside a function) whose type is a struct or a
 /// typedef name.
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Variable {
-    pub name: String,
+    #[bincode(with_serde)]
+    pub name: Text,
     pub is_static: bool,
     /// `struct X` gives `X`; a typedef name is kept as it is, the index resolves it.
-    pub type_name: String,
+    #[bincode(with_serde)]
+    pub type_name: Text,
     pub is_array: bool,
     pub line: u32,
     pub init: Option<InitList>,
@@ -156,26 +183,26 @@ pub struct Variable {
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct InitList {
-    pub items: Vec<InitItem>,
+    pub items: Box<[InitItem]>,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct InitItem {
     /// `.a.b = x` gives two fields; `[3] = x` an index; empty for a positional item.
-    pub designators: Vec<Designator>,
+    pub designators: Box<[Designator]>,
     pub value: InitValue,
     pub line: u32,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub enum Designator {
-    Field(String),
+    Field(#[bincode(with_serde)] Text),
     Index,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub enum InitValue {
-    Expr(String),
+    Expr(#[bincode(with_serde)] Text),
     List(InitList),
 }
 
@@ -184,9 +211,11 @@ pub struct Call {
     /// Index into `functions`, or `None` at file scope.
     pub caller: Option<u32>,
     /// The called name for a direct call, the callee expression otherwise.
-    pub callee: String,
+    #[bincode(with_serde)]
+    pub callee: Text,
     pub indirect: bool,
-    pub args: Vec<String>,
+    #[bincode(with_serde)]
+    pub args: Box<[Text]>,
     pub line: u32,
     pub column: u32,
     /// A test of a parameter of the caller that the call runs under (`if (!creat) return;`).
@@ -198,7 +227,8 @@ pub struct Call {
 pub struct BareName {
     /// Index into `functions`.
     pub caller: u32,
-    pub name: String,
+    #[bincode(with_serde)]
+    pub name: Text,
     pub line: u32,
 }
 
@@ -206,11 +236,15 @@ pub struct BareName {
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FieldAssign {
     pub caller: Option<u32>,
-    pub base: String,
+    #[bincode(with_serde)]
+    pub base: Text,
     /// The struct type of `base` when the function declares it.
-    pub base_type: Option<String>,
-    pub field: String,
-    pub value: String,
+    #[bincode(with_serde)]
+    pub base_type: Option<Text>,
+    #[bincode(with_serde)]
+    pub field: Text,
+    #[bincode(with_serde)]
+    pub value: Text,
     pub line: u32,
 }
 
@@ -218,7 +252,8 @@ pub struct FieldAssign {
 pub struct ParseError {
     pub line: u32,
     pub column: u32,
-    pub function: Option<String>,
+    #[bincode(with_serde)]
+    pub function: Option<Text>,
     pub cause: String,
 }
 
@@ -276,18 +311,18 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
             match node.kind_str() {
                 "function_definition" => {
                     facts.functions.push(Function {
-                        name: String::new(),
+                        name: Text::default(),
                         is_static: false,
-                        return_type: String::new(),
-                        params: Vec::new(),
+                        return_type: Text::default(),
+                        params: Box::default(),
                         line: row(node),
                         end_line: row(node),
                         has_error: node.has_error(),
                         uses_mod_inc: false,
-                        locals: Vec::new(),
-                        local_types: Vec::new(),
-                        assigned_params: Vec::new(),
-                        attributes: Vec::new(),
+                        locals: Box::default(),
+                        local_types: Box::default(),
+                        assigned_params: Box::default(),
+                        attributes: Box::default(),
                         arch: None,
                         body: Body::default(),
                     });
@@ -315,7 +350,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
 
 fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
     FileFacts {
-        path: path.to_string(),
+        path: path.into(),
         disk_path: Default::default(),
         bytes: src.len(),
         functions: Vec::new(),
@@ -380,6 +415,17 @@ pub fn extract_with(
     front_end: &FrontEnd,
     bodies: &BodyPolicy,
 ) -> FileFacts {
+    extract_keeping(path, src, front_end, bodies, &MacroPolicy::All)
+}
+
+/// [`extract_with`], keeping the file's `#define`s the policy asks for.
+pub fn extract_keeping(
+    path: &str,
+    src: &[u8],
+    front_end: &FrontEnd,
+    bodies: &BodyPolicy,
+    macros: &MacroPolicy,
+) -> FileFacts {
     let normalized = NORMALIZE.time(|| front_end.normalizer.normalize(src));
     let mut facts = extract_empty(path, src);
     facts.markers.ifdef_module = front_end.vocabulary.tests_module_symbol(src);
@@ -411,14 +457,53 @@ pub fn extract_with(
         SPARE_TREE.with(|t| t.replace(syntax));
     }
     recover::file_scope_calls(&normalized.parse_input, &mut facts, &front_end.vocabulary);
-    facts.macros = normalized.macros;
+    facts.macros = macros.keep(normalized.macros);
     facts.too_deep_condition = normalized.too_deep_condition;
     for f in &mut facts.functions {
         f.arch = (normalized.arch_regions.iter())
             .find(|r| r.from <= f.line && f.line <= r.to)
             .map(|r| r.arch.clone());
     }
+    facts.shrink();
     facts
+}
+
+/// A list at its exact size. Moved to a new block of that size rather than shrunk in place:
+/// shrinking splits the allocator's block, and millions of split-off remainders slowed every
+/// later allocation of the scan (glibc's `_int_malloc` and `malloc_consolidate`, +5% CPU).
+pub(crate) fn exact<T>(mut v: Vec<T>) -> Box<[T]> {
+    if v.len() == v.capacity() {
+        return v.into_boxed_slice();
+    }
+    v.drain(..).collect()
+}
+
+/// [`exact`] for a vector that stays a vector.
+fn fit<T>(v: &mut Vec<T>) {
+    if v.len() < v.capacity() {
+        let mut new = Vec::with_capacity(v.len());
+        new.append(v);
+        *v = new;
+    }
+}
+
+impl FileFacts {
+    /// Gives back the spare capacity of the growing vectors: a tree's facts are kept for the
+    /// whole run, and a vector grown by doubling is a quarter empty on average.
+    fn shrink(&mut self) {
+        fit(&mut self.functions);
+        fit(&mut self.structs);
+        fit(&mut self.typedefs);
+        fit(&mut self.variables);
+        fit(&mut self.calls);
+        fit(&mut self.field_assigns);
+        fit(&mut self.bare_names);
+        fit(&mut self.macros);
+        fit(&mut self.errors);
+        fit(&mut self.broken_functions);
+        fit(&mut self.var_types);
+        fit(&mut self.field_loads);
+    }
 }
 
 /// The lowering visitor of one file; its methods are in `lower.rs` and `decls.rs`.
@@ -431,9 +516,9 @@ struct Lower<'a, 't> {
     vocabulary: &'a Vocabulary,
     current: Option<u32>,
     /// Local variables and parameters of the current function with a struct type.
-    locals: FxHashMap<String, String>,
+    locals: FxHashMap<Text, Text>,
     /// All parameter and local names of the current function.
-    local_names: Vec<String>,
+    local_names: Vec<Text>,
     /// The statement tree of the current function.
     body: Body,
     /// Calls and bare names seen while an expression of a body is lowered.
@@ -441,11 +526,11 @@ struct Lower<'a, 't> {
     events_on: bool,
     bodies: &'a BodyPolicy,
     /// Locals of the current function declared as function pointers.
-    fn_ptr_locals: Vec<String>,
+    fn_ptr_locals: Vec<Text>,
     /// Whether the node about to be visited stands as a whole statement.
     in_bare: bool,
     /// Plain variables the current function assigns, increments or takes the address of.
-    assigned_names: Vec<String>,
+    assigned_names: Vec<Text>,
 }
 
 /// The named children of a node, comments left out.

@@ -37,7 +37,7 @@ pub struct FixedRoutine {
 impl FixedRoutine {
     fn of(function: &Function) -> Self {
         FixedRoutine {
-            function: function.name.clone(),
+            function: function.name.to_string(),
             first_line: function.line,
             last_line: function.end_line,
         }

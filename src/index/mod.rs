@@ -265,8 +265,8 @@ impl<'a> Index<'a> {
             }
             struct_name = struct_name.or(a.base_type.as_deref());
             out.push(TableValue {
-                field: a.field.clone(),
-                value: TableContent::Expr(a.value.clone()),
+                field: a.field.to_string(),
+                value: TableContent::Expr(a.value.to_string()),
                 file: fi,
                 line: a.line,
                 scope: a.caller,
@@ -285,8 +285,8 @@ impl<'a> Index<'a> {
             .map(|&(fi, ai)| (fi, &self.files[fi].field_assigns[ai]))
             .filter(|(fi, a)| *fi == file && a.caller == Some(func))
             .map(|(fi, a)| TableValue {
-                field: a.field.clone(),
-                value: TableContent::Expr(a.value.clone()),
+                field: a.field.to_string(),
+                value: TableContent::Expr(a.value.to_string()),
                 file: fi,
                 line: a.line,
                 scope: a.caller,
@@ -426,7 +426,7 @@ impl<'a> Index<'a> {
                         // `{ &a, &b }`: an array of pointers to tables.
                         InitValue::Expr(e) => out.push(TableValue {
                             field: String::new(),
-                            value: TableContent::Expr(e.clone()),
+                            value: TableContent::Expr(e.to_string()),
                             file: var.file,
                             line: item.line,
                             scope: None,
@@ -442,7 +442,19 @@ impl<'a> Index<'a> {
         let home = (var.var < self.files[var.file].variables.len())
             .then(|| self.enclosing_function(var.file, v.line))
             .flatten();
-        for &(fi, ai) in self.dot_assigns.get(v.name.as_str()).into_iter().flatten() {
+        let mut assigns = self
+            .dot_assigns
+            .get(v.name.as_str())
+            .map_or(&[][..], |a| &a[..]);
+        // A static variable of a `.c` file is seen by its own file only (`resolve_variable`):
+        // its file's assignments are one run of the file-ordered list. Without this, every
+        // `static struct x info` of a tree would look at every `info.f = ...` of the tree.
+        if v.is_static && !self.files[var.file].path.ends_with(".h") {
+            let lo = assigns.partition_point(|&(fi, _)| fi < var.file);
+            let hi = lo + assigns[lo..].partition_point(|&(fi, _)| fi == var.file);
+            assigns = &assigns[lo..hi];
+        }
+        for &(fi, ai) in assigns {
             let a = &self.files[fi].field_assigns[ai];
             let in_home = fi == var.file && a.caller.is_some() && a.caller == home;
             let shadowed = match a.caller {
@@ -457,8 +469,8 @@ impl<'a> Index<'a> {
                 continue;
             }
             out.push(TableValue {
-                field: a.field.clone(),
-                value: TableContent::Expr(a.value.clone()),
+                field: a.field.to_string(),
+                value: TableContent::Expr(a.value.to_string()),
                 file: fi,
                 line: a.line,
                 scope: a.caller,
@@ -481,7 +493,7 @@ impl<'a> Index<'a> {
             let field = match item.designators.first() {
                 Some(Designator::Field(name)) => {
                     if let Some(d) = def {
-                        if let Some(p) = d.fields.iter().position(|f| &f.name == name) {
+                        if let Some(p) = d.fields.iter().position(|f| f.name == name) {
                             next_pos = p + 1;
                         }
                     }
@@ -498,11 +510,11 @@ impl<'a> Index<'a> {
             };
             let Some(field) = field else { continue };
             let value = match &item.value {
-                InitValue::Expr(e) => TableContent::Expr(e.clone()),
+                InitValue::Expr(e) => TableContent::Expr(e.to_string()),
                 InitValue::List(l) => TableContent::List(l.clone()),
             };
             out.push(TableValue {
-                field,
+                field: field.to_string(),
                 value,
                 file,
                 line: item.line,
@@ -535,8 +547,8 @@ fn table_macro_variables<'a>(file: &'a FileFacts, kb: &Kb) -> Vec<(&'a str, Vari
             continue;
         };
         let item = |field: &str, value: &str| InitItem {
-            designators: vec![Designator::Field(field.to_string())],
-            value: InitValue::Expr(value.to_string()),
+            designators: vec![Designator::Field(field.into())].into(),
+            value: InitValue::Expr(value.into()),
             line: call.line,
         };
         let mut items: Vec<InitItem> = m
@@ -552,10 +564,12 @@ fn table_macro_variables<'a>(file: &'a FileFacts, kb: &Kb) -> Vec<(&'a str, Vari
                 // The storage class before the macro is blanked, so it is unknown; a global is the
                 // reading that loses no use.
                 is_static: false,
-                type_name: m.struct_name.clone(),
+                type_name: m.struct_name.clone().into(),
                 is_array: false,
                 line: call.line,
-                init: Some(InitList { items }),
+                init: Some(InitList {
+                    items: items.into(),
+                }),
             },
         ));
     }

@@ -9,6 +9,7 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 mod expr;
@@ -58,10 +59,13 @@ pub struct ArchRegion {
 /// A `#define` seen in an active region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
 pub struct MacroDef {
-    pub name: String,
+    #[bincode(with_serde)]
+    pub name: CompactString,
     /// `None` for an object-like macro.
-    pub params: Option<Vec<String>>,
-    pub body: String,
+    #[bincode(with_serde)]
+    pub params: Option<Box<[CompactString]>>,
+    #[bincode(with_serde)]
+    pub body: CompactString,
     pub line: u32,
 }
 
@@ -198,8 +202,8 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 "define" if active => {
                     if let Some(def) = parse_define(rest, line_no) {
                         let value = define_value(&def);
-                        local_undef.remove(&def.name);
-                        local.insert(def.name.clone(), value);
+                        local_undef.remove(def.name.as_str());
+                        local.insert(def.name.to_string(), value);
                         result.macros.push(def);
                     }
                 }
@@ -324,19 +328,22 @@ fn parse_define(rest: &str, line: u32) -> Option<MacroDef> {
     let after = &rest[name.len()..];
     let (params, body) = if let Some(inner) = after.strip_prefix('(') {
         let close = inner.find(')')?;
-        let params = inner[..close]
+        let mut params = inner[..close]
             .split(',')
-            .map(|p| p.trim().to_string())
+            .map(str::trim)
             .filter(|p| !p.is_empty())
-            .collect();
+            .map(CompactString::from)
+            .collect::<Vec<_>>();
+        // A new block of the exact size (see `facts::exact`: no block split by a shrink).
+        let params: Box<[CompactString]> = params.drain(..).collect();
         (Some(params), &inner[close + 1..])
     } else {
         (None, after)
     };
     Some(MacroDef {
-        name: name.to_string(),
+        name: name.into(),
         params,
-        body: body.split_whitespace().collect::<Vec<_>>().join(" "),
+        body: body.split_whitespace().collect::<Vec<_>>().join(" ").into(),
         line,
     })
 }
@@ -407,7 +414,7 @@ mod tests {
         let mut b = b"#define F(x) \\\n  foo(x)\nint y;\n".to_vec();
         let r = process(&mut b, &config());
         assert_eq!(r.macros.len(), 1);
-        assert_eq!(r.macros[0].params.as_deref(), Some(&["x".to_string()][..]));
+        assert_eq!(r.macros[0].params.as_deref(), Some(&["x".into()][..]));
         assert_eq!(r.macros[0].body, "foo(x)");
         assert_eq!(String::from_utf8(b).unwrap().trim(), "int y;");
     }

@@ -113,7 +113,7 @@ impl MacroTable {
     pub fn with_local(&self, macros: &[super::MacroDef]) -> Option<MacroTable> {
         let mut table: Option<MacroTable> = None;
         for m in macros {
-            let mut body = m.body.clone().into_bytes();
+            let mut body = m.body.as_bytes().to_vec();
             self.rewrite(&mut body);
             let body = String::from_utf8_lossy(&body);
             let body = body.trim();
@@ -314,7 +314,7 @@ mod tests {
         });
         macros.push(crate::normalize::MacroDef {
             name: "INITF".into(),
-            params: Some(vec!["x".into()]),
+            params: Some(vec!["x".into()].into()),
             body: "__initfunc(x)".into(),
             line: 5,
         });

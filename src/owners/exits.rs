@@ -31,12 +31,12 @@ pub(super) fn module_exits(
             .filter(|c| c.caller.is_none() && exit_macros.contains(c.callee.as_str()))
             .map(|c| c.line);
         let by_function = (f.functions.iter())
-            .filter(|g| marks.exit_functions.contains(&g.name))
+            .filter(|g| marks.exit_functions.iter().any(|e| e == g.name.as_str()))
             .map(|g| g.line);
         let Some(line) = by_macro.chain(by_function).min() else {
             continue;
         };
-        let at = (f.path.clone(), line);
+        let at = (f.path.to_string(), line);
         let first =
             (exits.entry(module_key(f, build.origin(&f.path)))).or_insert_with(|| at.clone());
         if at < *first {
@@ -148,10 +148,19 @@ pub(super) fn pinned_forever(index: &Index, kb: &Kb, build: &BuildInfo) -> HashS
     for f in index.files {
         let key = || module_key(f, build.origin(&f.path));
         for c in &f.calls {
-            if owners.self_pin_routines.contains(&c.callee) && names_self(c) {
+            if owners
+                .self_pin_routines
+                .iter()
+                .any(|r| r == c.callee.as_str())
+                && names_self(c)
+            {
                 pins.insert(key());
-            } else if (owners.unpin_routines.contains(&c.callee) && names_self(c))
-                || owners.self_unpin_routines.contains(&c.callee)
+            } else if (owners.unpin_routines.iter().any(|r| r == c.callee.as_str())
+                && names_self(c))
+                || owners
+                    .self_unpin_routines
+                    .iter()
+                    .any(|r| r == c.callee.as_str())
             {
                 unpins.insert(key());
             }

@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 
 use crate::ctext::is_ident_char;
-use crate::facts::{Call, Event, Expr, FieldAssign, Function, Span, StmtKind, Value};
+use crate::facts::{Call, Event, Expr, FieldAssign, Function, Span, StmtKind, Text, Value};
 use crate::index::Index;
 use crate::kb::{Kb, OwnersKb};
 use crate::paths::{self, CallOracle, CountEffect, Discipline, Outcomes, SlotRules};
@@ -73,8 +73,8 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
                         .filter(|l| fails_as_written(function, &f.calls, owners, l.1));
                     if let Some(&(get_at, return_at)) = definite.min_by_key(|l| l.1.start) {
                         out.push(GetLeak {
-                            function: function.name.clone(),
-                            file: f.path.clone(),
+                            function: function.name.to_string(),
+                            file: f.path.to_string(),
                             target: target.clone(),
                             get_routine,
                             get_at,
@@ -97,7 +97,7 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
 /// null pointer.
 fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: Span) -> bool {
     // A routine that fails with an error pointer (`ERR_PTR(-ENOENT)`) may succeed with NULL.
-    let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.error_pointer_routines.contains(&c.callee)));
+    let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.error_pointer_routines.iter().any(|r| r == c.callee.as_str())));
     let null_succeeds = function.body.stmts.iter().any(
         |s| matches!(&s.kind, StmtKind::Return(Some(Expr { value, .. })) if error_pointer(value)),
     );
@@ -139,7 +139,7 @@ fn targets(
         let wrapped = calls
             .iter()
             .filter(|w| w.caller == Some(func) && w.line == c.line);
-        let tested = |a: &String| (a.contains("&&") || a.contains("||")) && a.contains(&*c.callee);
+        let tested = |a: &Text| (a.contains("&&") || a.contains("||")) && a.contains(&*c.callee);
         if wrapped.flat_map(|w| w.args.iter()).any(tested) {
             short_circuit.push(i as u32);
         }
@@ -158,7 +158,11 @@ fn targets(
             }
             continue;
         }
-        let gets = owners.is_pin_routine(&c.callee) || owners.self_pin_routines.contains(&c.callee);
+        let gets = owners.is_pin_routine(&c.callee)
+            || owners
+                .self_pin_routines
+                .iter()
+                .any(|r| r == c.callee.as_str());
         let Some(arg) = c.args.first().filter(|_| gets) else {
             continue;
         };
@@ -176,7 +180,7 @@ fn targets(
             continue;
         }
         if !out.iter().any(|(t, _)| *t == target) {
-            out.push((target, c.callee.clone()));
+            out.push((target, c.callee.to_string()));
         }
     }
     out.retain(|(t, _)| !skipped.contains(t));
@@ -208,8 +212,11 @@ fn handed_on(
         .any(|a| names(&a.value));
     let refs = |c: &&Call| {
         !(owners.is_pin_routine(&c.callee)
-            || owners.self_pin_routines.contains(&c.callee)
-            || owners.unpin_routines.contains(&c.callee))
+            || owners
+                .self_pin_routines
+                .iter()
+                .any(|r| r == c.callee.as_str())
+            || owners.unpin_routines.iter().any(|r| r == c.callee.as_str()))
     };
     let passed = (calls.iter())
         .filter(|c| c.caller == Some(func) && c.line >= from)
@@ -301,7 +308,7 @@ fn puts_itself(index: &Index, file: usize, callee: &str, owners: &OwnersKb) -> b
     };
     (index.files[r.file].calls.iter())
         .filter(|c| c.caller == Some(r.func as u32))
-        .any(|c| owners.unpin_routines.contains(&c.callee))
+        .any(|c| owners.unpin_routines.iter().any(|r| r == c.callee.as_str()))
 }
 
 fn squeeze(expr: &str) -> String {
@@ -328,7 +335,7 @@ impl CallOracle for GetOracle<'_> {
         };
         let o = self.owners;
         if c.args.first().is_none_or(|a| squeeze(a) != self.target) {
-            let helper = !c.indirect && !o.unpin_routines.contains(&c.callee);
+            let helper = !c.indirect && !o.unpin_routines.iter().any(|r| r == c.callee.as_str());
             if helper && puts_itself(self.index, self.file, &c.callee, o) {
                 return CountEffect::Decrement;
             }
@@ -337,9 +344,9 @@ impl CallOracle for GetOracle<'_> {
         if o.is_pin_routine(&c.callee) {
             // Succeeds (true) when it took the reference.
             CountEffect::Split(Outcomes::pins_when(true))
-        } else if o.self_pin_routines.contains(&c.callee) {
+        } else if o.self_pin_routines.iter().any(|r| r == c.callee.as_str()) {
             CountEffect::Increment
-        } else if o.unpin_routines.contains(&c.callee) {
+        } else if o.unpin_routines.iter().any(|r| r == c.callee.as_str()) {
             CountEffect::Decrement
         } else {
             CountEffect::None

@@ -145,8 +145,8 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
                 handoffs.dedup();
                 let v = index.variable(var);
                 tables.push(UnownedTable {
-                    name: v.name.clone(),
-                    file: facts.path.clone(),
+                    name: v.name.to_string(),
+                    file: facts.path.to_string(),
                     line: v.line,
                     pin: pin.clone(),
                     handoffs,
@@ -181,8 +181,8 @@ fn pinned_structs(index: &Index, kb: &Kb) -> Vec<Pin> {
                         strukt,
                         field,
                         site: PinSite::Call {
-                            routine: c.callee.clone(),
-                            file: f.path.clone(),
+                            routine: c.callee.to_string(),
+                            file: f.path.to_string(),
                             line: c.line,
                             column: c.column,
                         },
@@ -279,8 +279,8 @@ fn handoffs_in<'p>(
             var,
             pin,
             Handoff {
-                consumer: c.callee.clone(),
-                file: f.path.clone(),
+                consumer: c.callee.to_string(),
+                file: f.path.to_string(),
                 line: c.line,
                 column: c.column,
                 evidence: consumer.evidence.clone(),
@@ -371,7 +371,7 @@ fn owner_of_arg_set(
     fi: usize,
     caller: Option<u32>,
     consumer: &Consumer,
-    args: &[String],
+    args: &[crate::facts::Text],
 ) -> bool {
     let Some(other) = &consumer.or_owner_of else {
         return false;
@@ -388,7 +388,7 @@ pub(crate) type ModuleKey = (String, String);
 pub(crate) fn module_key(facts: &FileFacts, origin: Option<&ModuleOrigin>) -> ModuleKey {
     match origin {
         Some(o) => (o.build_file.clone(), o.module.clone()),
-        None => (facts.path.clone(), String::new()),
+        None => (facts.path.to_string(), String::new()),
     }
 }
 

@@ -13,12 +13,12 @@ use crate::ctext::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyCall {
     pub callee: String,
-    pub args: Vec<String>,
+    pub args: Vec<crate::facts::Text>,
     pub through_field: bool,
 }
 
 /// Splits an argument list at top-level commas; empty text gives no arguments.
-pub fn split_args(text: &str) -> Vec<String> {
+pub fn split_args(text: &str) -> Vec<crate::facts::Text> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut depth = 0i32;
@@ -33,7 +33,7 @@ pub fn split_args(text: &str) -> Vec<String> {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth -= 1,
             b',' if depth == 0 => {
-                out.push(text[start..j].trim().to_string());
+                out.push(text[start..j].trim().into());
                 start = j + 1;
             }
             _ => {}
@@ -42,7 +42,7 @@ pub fn split_args(text: &str) -> Vec<String> {
     }
     let last = text[start.min(text.len())..].trim();
     if !last.is_empty() || !out.is_empty() {
-        out.push(last.to_string());
+        out.push(last.into());
     }
     out
 }

@@ -29,7 +29,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 mod resolve;
 mod slots;
 
-use crate::facts::{CallGuard as Guard, Function};
+use crate::facts::{BareName, CallGuard as Guard, FileFacts, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::Kb;
 
@@ -46,7 +46,7 @@ pub enum NodeKind {
     Macro {
         file: u32,
         idx: u32,
-        params: Vec<String>,
+        params: Vec<crate::facts::Text>,
     },
     /// Every function stored in `struct.field`.
     Slot {
@@ -91,7 +91,7 @@ pub struct Site {
 #[derive(Debug, Clone)]
 pub struct MacroSite {
     pub callee: String,
-    pub args: Vec<String>,
+    pub args: Vec<crate::facts::Text>,
     /// An object-like macro that names a function: the arguments are the call's own.
     pub alias: bool,
 }
@@ -169,7 +169,7 @@ struct DefInfo {
 pub struct Ctx<'c> {
     pub file: u32,
     pub func: Option<&'c Function>,
-    pub macro_params: &'c [String],
+    pub macro_params: &'c [crate::facts::Text],
 }
 
 pub struct Builder<'i, 'a> {
@@ -362,9 +362,7 @@ impl<'i, 'a> Builder<'i, 'a> {
                 }
             }
             call_targets.push(targets);
-            for (i, func) in f.functions.iter().enumerate() {
-                self.bare_names(fi, i, func);
-            }
+            self.bare_names(fi);
             self.drain_macros();
         }
         self.g.call_targets = call_targets;
@@ -408,10 +406,17 @@ impl<'i, 'a> Builder<'i, 'a> {
     }
 
     /// Bare names used as statements that are macros (`LOCKIT;`) are calls of those macros.
-    fn bare_names(&mut self, fi: usize, i: usize, func: &'a Function) {
-        let node = self.g.fn_base[fi] + i as u32;
-        let file = &self.index.files[fi];
-        for bare in file.bare_names.iter().filter(|b| b.caller as usize == i) {
+    /// Taken function by function, each function's in the order written (one sort, not a
+    /// pass over the file's names per function).
+    fn bare_names(&mut self, fi: usize) {
+        let file: &'a FileFacts = &self.index.files[fi];
+        let mut order: Vec<&BareName> = file.bare_names.iter().collect();
+        order.sort_by_key(|b| b.caller);
+        for bare in order {
+            let Some(func) = file.functions.get(bare.caller as usize) else {
+                continue;
+            };
+            let node = self.g.fn_base[fi] + bare.caller;
             let name = bare.name.as_str();
             let ctx = Ctx {
                 file: fi as u32,

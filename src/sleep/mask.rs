@@ -220,9 +220,9 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (n, b))| MacroDef {
-                name: n.to_string(),
+                name: (*n).into(),
                 params: None,
-                body: b.to_string(),
+                body: (*b).into(),
                 line: i as u32 + 1,
             })
             .collect();

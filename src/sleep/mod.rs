@@ -209,7 +209,10 @@ impl SleepAnalysis {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
         let ((mut graph, lookup), masks) = rayon::join(
-            || Builder::new(index, kb).build(),
+            || {
+                let _t = crate::timing::Phase::start("sleep graph");
+                Builder::new(index, kb).build()
+            },
             || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
         );
         let strings = std::mem::take(&mut graph.strings);
@@ -221,7 +224,10 @@ impl SleepAnalysis {
             policy,
             strings: std::cell::RefCell::new(strings),
         };
-        let (summaries, scc_of, unknowns) = solver.solve();
+        let (summaries, scc_of, unknowns) = {
+            let _t = crate::timing::Phase::start("sleep solve");
+            solver.solve()
+        };
         let strings = solver.strings.into_inner();
         graph.strings = strings;
         SleepAnalysis {
@@ -263,8 +269,8 @@ impl SleepAnalysis {
         });
         let judged = self.judge(index, target, Some(&c.args), (&params, stable), Some(file));
         let first = ChainStep {
-            function: caller.map_or("<file scope>".to_string(), |f| f.name.clone()),
-            file: f.path.clone(),
+            function: caller.map_or("<file scope>".to_string(), |f| f.name.to_string()),
+            file: f.path.to_string(),
             line: c.line,
             call: call_text(&c.callee, &c.args),
             via: None,
@@ -293,8 +299,8 @@ impl SleepAnalysis {
         let stable = self.graph.stable_params(node as NodeId);
         let judged = self.judge(index, site.target, Some(&[]), (&params, stable), Some(file));
         let first = ChainStep {
-            function: index.files[file].functions[func].name.clone(),
-            file: index.files[file].path.clone(),
+            function: index.files[file].functions[func].name.to_string(),
+            file: index.files[file].path.to_string(),
             line,
             call: name.to_string(),
             via: None,
@@ -327,8 +333,8 @@ impl SleepAnalysis {
             let p = &self.primitives[i];
             let target = Target::Prim(i as u32);
             let args = p.mask_arg.map(|m| {
-                let mut args = vec![String::new(); m + 1];
-                args[m] = mask.map_or_else(|| "mask".to_string(), str::to_string);
+                let mut args = vec![crate::facts::Text::default(); m + 1];
+                args[m] = mask.unwrap_or("mask").into();
                 args
             });
             let params: &[&str] = if mask.is_none() { &["mask"] } else { &[] };
@@ -387,12 +393,13 @@ impl SleepAnalysis {
         self.candidates(file, name)
             .into_iter()
             .filter_map(|n| match &self.graph.nodes[n as usize] {
-                NodeKind::Function(r) => {
-                    Some((index.files[r.file].path.clone(), index.function(*r).line))
-                }
+                NodeKind::Function(r) => Some((
+                    index.files[r.file].path.to_string(),
+                    index.function(*r).line,
+                )),
                 NodeKind::Macro { file, idx, .. } => {
                     let f = &index.files[*file as usize];
-                    Some((f.path.clone(), f.macros[*idx as usize].line))
+                    Some((f.path.to_string(), f.macros[*idx as usize].line))
                 }
                 _ => None,
             })
@@ -463,7 +470,7 @@ impl SleepAnalysis {
     }
 }
 
-fn call_text(callee: &str, args: &[String]) -> String {
+fn call_text(callee: &str, args: &[crate::facts::Text]) -> String {
     ctext::shorten(&format!("{callee}({})", args.join(", ")), 120)
 }
 

@@ -155,7 +155,11 @@ pub struct SiteEval {
 }
 
 /// The argument texts of a site; `None` for a member site (arguments pass through).
-pub fn site_args<'x>(graph: &'x Graph, index: &'x Index, site: &Site) -> Option<&'x [String]> {
+pub fn site_args<'x>(
+    graph: &'x Graph,
+    index: &'x Index,
+    site: &Site,
+) -> Option<&'x [crate::facts::Text]> {
     match site.origin {
         Origin::Call { file, call } => Some(&index.files[file as usize].calls[call as usize].args),
         Origin::Body { idx } => Some(&graph.macro_sites[idx as usize].args),
@@ -197,7 +201,7 @@ impl Solver<'_, '_> {
     /// A member site passes parameter `arg` on unchanged.
     fn arg_mask(
         &self,
-        args: Option<&[String]>,
+        args: Option<&[crate::facts::Text]>,
         arg: usize,
         params: &[&str],
         file: Option<usize>,
@@ -346,13 +350,14 @@ impl Solver<'_, '_> {
         let (scc_of, sccs) = tarjan(self.graph);
         let mut summaries = vec![Summary::default(); n];
         let mut scc_unknowns: Vec<Unknowns> = vec![Unknowns::default(); sccs.len()];
-        // Callers inside the same component, for the worklist.
+        // Callers inside the same component, for the worklist. Callers are visited in order,
+        // so a caller already listed for `t` is the last one listed.
         let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); n];
         for (v, sites) in self.graph.sites.iter().enumerate() {
             for s in sites {
                 if let Target::Node(t) = s.target {
                     let t = t as usize;
-                    if t != v && scc_of[t] == scc_of[v] && !preds[t].contains(&(v as NodeId)) {
+                    if t != v && scc_of[t] == scc_of[v] && preds[t].last() != Some(&(v as NodeId)) {
                         preds[t].push(v as NodeId);
                     }
                 }
@@ -424,7 +429,12 @@ pub enum GuardArg {
 
 /// Judges the argument at a guarded parameter. `stable` has bit k set when the caller's
 /// parameter k is never assigned; `args` is `None` for a member site (passes through).
-pub fn guard_arg(args: Option<&[String]>, g: Guard, params: &[&str], stable: u64) -> GuardArg {
+pub fn guard_arg(
+    args: Option<&[crate::facts::Text]>,
+    g: Guard,
+    params: &[&str],
+    stable: u64,
+) -> GuardArg {
     let Some(args) = args else {
         return GuardArg::Param(g.param);
     };

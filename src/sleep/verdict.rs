@@ -115,7 +115,7 @@ impl SleepAnalysis {
         &self,
         index: &Index,
         target: Target,
-        args: Option<&[String]>,
+        args: Option<&[crate::facts::Text]>,
         (params, stable): (&[&str], u64),
         file: Option<usize>,
     ) -> Judged {
@@ -375,8 +375,8 @@ impl SleepAnalysis {
             Origin::Member => return None,
         };
         Some(ChainStep {
-            function,
-            file,
+            function: function.to_string(),
+            file: file.to_string(),
             line,
             call,
             via: None,

@@ -207,7 +207,7 @@ impl<'a> Flow<'a> {
         let text_of = |v: &Value| -> Option<Option<String>> {
             match v {
                 Value::Null | Value::Int(0) => Some(None),
-                Value::Field(f) => Some(Some(f.clone())),
+                Value::Field(f) => Some(Some(f.to_string())),
                 Value::Call(c) => {
                     let c = &calls[*c as usize];
                     Some(Some(format!("{}({})", c.callee, c.args.join(","))))
@@ -224,7 +224,7 @@ impl<'a> Flow<'a> {
                 None => {}
                 Some(Value::Var(v)) => {
                     for e in function.body.exprs() {
-                        for a in e.assigns.iter().filter(|a| &a.var == v) {
+                        for a in e.assigns.iter().filter(|a| a.var == v) {
                             texts.extend(text_of(&a.value)?);
                         }
                     }

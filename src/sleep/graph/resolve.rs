@@ -52,7 +52,11 @@ impl<'a> Builder<'_, 'a> {
             return t;
         }
         let local = self.defs.get(name).and_then(|defs| {
-            let mine = defs.iter().filter(|d| d.file == ctx.file);
+            // Definitions are listed in file order: this file's are one run of them, found
+            // by halving (a name like `DRV_NAME` has thousands).
+            let lo = defs.partition_point(|d| d.file < ctx.file);
+            let hi = lo + defs[lo..].partition_point(|d| d.file == ctx.file);
+            let mine = defs[lo..hi].iter();
             mine.clone()
                 .find(|d| matches!(d.def, Def::Macro { .. }) && own_macro != Some(name))
                 .or_else(|| mine.clone().find(|d| matches!(d.def, Def::Fn(_))))
@@ -145,13 +149,13 @@ impl<'a> Builder<'_, 'a> {
             Some(ps) => ps
                 .iter()
                 .map(|p| match p.trim_end_matches("...").trim() {
-                    "" => "__VA_ARGS__".to_string(),
-                    p => p.to_string(),
+                    "" => "__VA_ARGS__".into(),
+                    p => p.into(),
                 })
                 .collect(),
-            None if is_identifier(strip_parens(&def.body)) => {
-                (0..ALIAS_ARITY).map(|i| format!("__arg{i}")).collect()
-            }
+            None if is_identifier(strip_parens(&def.body)) => (0..ALIAS_ARITY)
+                .map(|i| compact_str::format_compact!("__arg{i}"))
+                .collect(),
             None => Vec::new(),
         };
         let id = self.g.nodes.len() as NodeId;

@@ -46,8 +46,11 @@ impl<'a> Builder<'_, 'a> {
                     None => self.expr_struct(&a.base, ctx, 0),
                 };
                 match s {
-                    Some(s) => table.entry((s, a.field.clone())).or_default().extend(fns),
-                    None => by_field.push((a.field.clone(), fns)),
+                    Some(s) => table
+                        .entry((s, a.field.to_string()))
+                        .or_default()
+                        .extend(fns),
+                    None => by_field.push((a.field.to_string(), fns)),
                 }
             }
         }
@@ -56,9 +59,9 @@ impl<'a> Builder<'_, 'a> {
             for s in &f.structs {
                 for fld in s.fields.iter().filter(|x| x.is_fn_ptr) {
                     field_structs
-                        .entry(fld.name.clone())
+                        .entry(fld.name.to_string())
                         .or_default()
-                        .push(s.name.clone());
+                        .push(s.name.to_string());
                 }
             }
         }

@@ -196,7 +196,7 @@ fn guard_arguments() {
         param: 0,
         nonzero: true,
     };
-    let args = |a: &str| vec![a.to_string()];
+    let args = |a: &str| vec![crate::facts::Text::from(a)];
     assert_eq!(guard_arg(Some(&args("1")), g, &[], 0), GuardArg::Holds);
     assert_eq!(guard_arg(Some(&args("0")), g, &[], 0), GuardArg::Fails);
     assert_eq!(guard_arg(Some(&args("(NULL)")), g, &[], 0), GuardArg::Fails);

@@ -1,0 +1,39 @@
+//! Which macro definitions a file's facts keep.
+
+use crate::normalize::MacroDef;
+
+/// Which `#define`s a file's facts keep: they are a large part of a modern tree's facts (3.8
+/// million on 6.1), and only some analyses read them (may-sleep, lock and use-count all of
+/// them; the owner analysis those that name a module's exit macros). The normalizer uses them
+/// either way.
+#[derive(Debug, Default)]
+pub enum MacroPolicy {
+    #[default]
+    All,
+    None,
+    /// Function-like macros whose body names one of these words.
+    Mentioning(Vec<memchr::memmem::Finder<'static>>),
+}
+
+impl MacroPolicy {
+    pub fn mentioning<S: AsRef<str>>(words: &[S]) -> MacroPolicy {
+        MacroPolicy::Mentioning(
+            words
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_ref().as_bytes()).into_owned())
+                .collect(),
+        )
+    }
+
+    pub(super) fn keep(&self, macros: Vec<MacroDef>) -> Vec<MacroDef> {
+        match self {
+            MacroPolicy::All => macros,
+            MacroPolicy::None => Vec::new(),
+            MacroPolicy::Mentioning(words) => macros
+                .into_iter()
+                .filter(|m| m.params.is_some())
+                .filter(|m| words.iter().any(|w| w.find(m.body.as_bytes()).is_some()))
+                .collect(),
+        }
+    }
+}
