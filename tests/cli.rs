@@ -422,3 +422,64 @@ fn no_progress_line_when_standard_error_is_not_a_terminal() {
     assert!(!err.contains(" files "), "{err}");
     assert!(!err.contains('\r'), "{err}");
 }
+
+/// A tree whose driver sleeps in a helper defined outside the driver's directory.
+fn tree_with_a_helper_elsewhere() -> Tree {
+    Tree::from_text(
+        "//- /Makefile
+VERSION = 2
+PATCHLEVEL = 3
+//- /include/linux/mm.h
+#define __GFP_WAIT 0x01
+#define GFP_KERNEL (__GFP_WAIT)
+//- /kernel/irq.c
+#include <linux/mm.h>
+int grab_irq(int irq)
+{
+\tvoid *p = kmalloc(64, GFP_KERNEL);
+\treturn p ? 0 : -ENOMEM;
+}
+//- /drivers/char/Makefile
+obj-m := ring.o
+//- /drivers/char/ring.c
+#include <linux/fs.h>
+static int ring_open(struct inode *inode, struct file *file)
+{
+\tif (grab_irq(3))
+\t\treturn -EBUSY;
+\tMOD_INC_USE_COUNT;
+\treturn 0;
+}
+static struct file_operations ring_fops = { open: ring_open };
+int init_module(void) { return register_chrdev(11, \"ring\", &ring_fops); }
+",
+    )
+}
+
+/// Issue 18: a directory inside a tree is analysed with the whole tree (the helper in
+/// kernel/ sleeps: MR001, not MR005) and reported under that directory with paths from the
+/// tree's root; `--partial` reads it alone and says the answer may be weaker; `--only`
+/// scopes a whole-tree run.
+#[test]
+fn a_subdirectory_is_checked_with_the_whole_tree() {
+    let tree = tree_with_a_helper_elsewhere();
+    let sub = tree.path("drivers/char");
+    let (code, out, err) = modrace(&["check", "--format", "gcc"], Some(&sub));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("analysed with the whole tree"), "{err}");
+    assert_eq!(rules_of(&out), vec!["MR001"], "{out}");
+    assert!(out.starts_with("drivers/char/ring.c:"), "{out}");
+    let (_, out, err) = modrace(&["check", "--format", "gcc", "--partial"], Some(&sub));
+    assert!(err.contains("analysed alone"), "{err}");
+    assert_eq!(rules_of(&out), vec!["MR005"], "{out}");
+    let (_, out, _) = modrace(
+        &["check", "--format", "gcc", "--only", "kernel"],
+        Some(tree.root()),
+    );
+    assert!(out.is_empty(), "{out}");
+    let (_, out, _) = modrace(
+        &["check", "--format", "gcc", "--only", "drivers/char"],
+        Some(tree.root()),
+    );
+    assert_eq!(rules_of(&out), vec!["MR001"], "{out}");
+}

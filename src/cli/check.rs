@@ -60,14 +60,23 @@ pub struct Args {
     /// JSON).
     #[arg(long)]
     pub show_suppressed: bool,
+    /// Report only findings under this directory (relative to the tree, or a path on disk
+    /// inside it; repeat or separate with commas for several); the whole tree is analysed.
+    #[arg(long, value_name = "DIR", value_delimiter = ',')]
+    pub only: Vec<PathBuf>,
+    /// A PATH inside a kernel tree is analysed alone (what it calls outside it is unknown),
+    /// instead of with the whole tree and reported under PATH.
+    #[arg(long)]
+    pub partial: bool,
 }
 
 /// `--baseline` and `--show-suppressed` as the session takes them, and the baseline file's
 /// bytes (for the memo's key).
-fn triage(args: &Args) -> anyhow::Result<(Triage, Vec<u8>)> {
+fn triage(args: &Args, only: &[String]) -> anyhow::Result<(Triage, Vec<u8>)> {
     let mut triage = Triage {
         baseline: None,
         show_suppressed: args.show_suppressed,
+        only: only.to_vec(),
     };
     let Some(path) = &args.baseline else {
         return Ok((triage, Vec::new()));
@@ -118,7 +127,12 @@ fn codes(list: &[String]) -> anyhow::Result<Vec<Code>> {
         .collect()
 }
 
-pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    session: &Session,
+    args: &Args,
+    only: &[String],
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let filter = RuleFilter {
         select: codes(&args.select)?,
         ignore: codes(&args.ignore)?,
@@ -136,7 +150,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
             }
         }
     }
-    let (triage, baseline_bytes) = triage(args)?;
+    let (triage, baseline_bytes) = triage(args, only)?;
     let fixing = args.diff || args.fix;
     if fixing {
         let out = session.check_triaged(&filter, args.unknown.into(), true, &triage)?;
@@ -172,7 +186,7 @@ pub fn run(session: &Session, args: &Args, quiet: bool) -> anyhow::Result<ExitCo
         });
     // Everything besides the tree that the printed bytes depend on.
     let salt = format!(
-        "check {:?} {filter:?} {:?} color={color} {root:?} show-suppressed={} baseline={:?} {:?}",
+        "check {:?} {filter:?} {:?} color={color} {root:?} show-suppressed={} baseline={:?} {:?} only={only:?}",
         args.format,
         UnknownPolicy::from(args.unknown),
         args.show_suppressed,

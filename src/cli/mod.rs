@@ -19,6 +19,7 @@ mod kb;
 mod memo;
 mod progress;
 mod rules;
+mod scope;
 mod stats;
 mod why_sleeps;
 
@@ -250,7 +251,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             sites,
         } => entries::run(&session(paths, true)?, format, sites, quiet),
-        Command::Check { paths, args } => check::run(&session(paths, true)?, &args, quiet),
+        Command::Check { paths, args } => {
+            let scope = scope::of(paths, &args.only, args.partial, quiet);
+            check::run(&session(scope.roots, true)?, &args, &scope.only, quiet)
+        }
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),
         Command::Bkl { paths, format } => bkl::run(&session(paths, true)?, format, quiet),

@@ -74,6 +74,9 @@ pub struct Triage {
     pub baseline: Option<Baseline>,
     /// Keep the suppressed findings in the report (`CheckReport::suppressed`).
     pub show_suppressed: bool,
+    /// Report only findings in files under these directories (relative to the root; empty:
+    /// all). The analyses saw the whole tree.
+    pub only: Vec<String>,
 }
 
 /// A finding a comment suppresses, and the comment's reason.
@@ -90,6 +93,11 @@ pub struct Suppressed {
 /// warns about suppressions that name no rule modrace knows.
 pub fn apply(report: &mut CheckReport, index: &Index, triage: &Triage) {
     warn_unknown_codes(index.files, &mut report.warnings);
+    let in_scope = |file: &str| {
+        let under = |d: &String| d.is_empty() || file == d || file.starts_with(&format!("{d}/"));
+        triage.only.is_empty() || triage.only.iter().any(under)
+    };
+    report.findings.retain(|f| in_scope(&f.file));
     let mut suppressed = Vec::new();
     let findings = std::mem::take(&mut report.findings);
     for f in findings {
