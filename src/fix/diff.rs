@@ -44,12 +44,17 @@ fn write_hunk(out: &mut Vec<u8>, group: &[DiffOp], old: &[&[u8]], new: &[&[u8]])
     let new_range = first.new_range().start..last.new_range().end;
     out.extend(
         format!(
-            "@@ -{} +{} @@\n",
+            "@@ -{} +{} @@",
             hunk_range(old_range.start, old_range.len()),
             hunk_range(new_range.start, new_range.len())
         )
         .bytes(),
     );
+    if let Some(heading) = function_heading(&old[..old_range.start]) {
+        out.push(b' ');
+        out.extend_from_slice(heading);
+    }
+    out.push(b'\n');
     for op in group {
         let (tag, old_r, new_r) = op.as_tag_tuple();
         match tag {
@@ -62,6 +67,22 @@ fn write_hunk(out: &mut Vec<u8>, group: &[DiffOp], old: &[&[u8]], new: &[&[u8]])
             }
         }
     }
+}
+
+/// The heading `diff -p` and `git diff` put after a hunk's `@@`: the last line before the
+/// hunk that starts with a letter, `_` or `$` (a function's or a table's first line in
+/// kernel style), cut at 80 bytes and at its line end.
+fn function_heading<'l>(before: &[&'l [u8]]) -> Option<&'l [u8]> {
+    let line = before.iter().rev().find(|l| {
+        l.first()
+            .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b'$')
+    })?;
+    let end = (line.iter())
+        .position(|&c| c == b'\n' || c == b'\r')
+        .unwrap_or(line.len())
+        .min(80);
+    let heading = line[..end].trim_ascii_end();
+    (!heading.is_empty()).then_some(heading)
 }
 
 /// `start,len` as diff writes it: an empty range names the line before it.
