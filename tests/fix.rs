@@ -171,3 +171,68 @@ fn owner_fixes_apply_and_leave_no_finding() {
         frob.contains("{ /* expect: MR101 */\n\t.owner\t\t= THIS_MODULE,\n\t.open\t\t= frob_open,")
     );
 }
+
+/// `--diff --split DIR` writes one mailable patch per file that `git am` applies in order;
+/// the tree it leaves has no MR101.
+#[test]
+fn the_patch_series_applies_with_git_am() {
+    let tree = Tree::copy_of("owners");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(tree.root())
+            .env("GIT_AUTHOR_NAME", "A Maintainer")
+            .env("GIT_AUTHOR_EMAIL", "maintainer@example.org")
+            .env("GIT_COMMITTER_NAME", "A Maintainer")
+            .env("GIT_COMMITTER_EMAIL", "maintainer@example.org")
+            .output()
+            .expect("git runs")
+    };
+    if !git(&["--version"]).status.success() {
+        return; // no git on this machine: git am cannot be tried
+    }
+    assert!(git(&["init", "-q"]).status.success());
+    assert!(git(&["add", "-A"]).status.success());
+    assert!(git(&["commit", "-q", "-m", "tree"]).status.success());
+    let series = tempfile::tempdir().unwrap();
+    let dir = series.path().join("out");
+    let out = support::modrace_bin()
+        .args(["check", "--diff", "--split"])
+        .arg(&dir)
+        .arg(tree.root())
+        .env("GIT_AUTHOR_NAME", "A Maintainer")
+        .env("GIT_AUTHOR_EMAIL", "maintainer@example.org")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut patches: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    patches.sort();
+    assert_eq!(patches.len(), 3, "{patches:?}");
+    let first = std::fs::read_to_string(&patches[0]).unwrap();
+    assert!(first.contains("Subject: [PATCH 1/3] drivers/misc/blink_debug: set the owner of"));
+    assert!(
+        first.contains(" 1 file changed, 2 insertions(+)\n"),
+        "{first}"
+    );
+    let mut am = vec!["am", "-q"];
+    let names: Vec<String> = patches.iter().map(|p| p.display().to_string()).collect();
+    am.extend(names.iter().map(String::as_str));
+    let applied = git(&am);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let after = check(&tree, false);
+    assert!(after.report.findings.iter().all(|f| f.rule != Code::Mr101));
+    let log = git(&["log", "--format=%s"]);
+    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 4);
+}

@@ -45,6 +45,11 @@ pub struct Args {
     /// status as without it: 1 when the tree has findings.
     #[arg(long, conflicts_with = "fix")]
     pub diff: bool,
+    /// With --diff: write the fixes as a patch series to DIR, one patch per file in `git
+    /// format-patch` form (subject, changelog, diffstat; `From:` from GIT_AUTHOR_NAME and
+    /// GIT_AUTHOR_EMAIL), ready for `git am` or `git send-email`. DIR must be new or empty.
+    #[arg(long, value_name = "DIR", requires = "diff")]
+    pub split: Option<PathBuf>,
     /// Apply those fixes to the files in place. Exit status 1 while findings remain after
     /// the fixes, 2 when a file could not be changed.
     #[arg(long)]
@@ -160,6 +165,10 @@ pub fn run(
             write_baseline(path, &out.value.report)?;
         }
         let outcome = out.value;
+        if let Some(dir) = &args.split {
+            write_series(dir, &outcome.patches, &outcome.report)?;
+            return Ok(exit_code(&outcome.report));
+        }
         return write_fixes(
             &outcome.patches,
             &outcome.report,
@@ -346,4 +355,36 @@ fn write_fixes(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--diff --split DIR`: the patch series, one file per patch, into a new or empty DIR.
+fn write_series(dir: &Path, patches: &[FilePatch], report: &CheckReport) -> anyhow::Result<()> {
+    let shown = || modrace::diag::escape_terminal(&dir.display().to_string()).into_owned();
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!(
+            "--split {} is not empty; patches are not written over files",
+            shown()
+        );
+    }
+    std::fs::create_dir_all(dir).map_err(|e| anyhow!("cannot create {}: {e}", shown()))?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let from = match (env("GIT_AUTHOR_NAME"), env("GIT_AUTHOR_EMAIL")) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        _ => "Your Name <you@example.org>".to_string(),
+    };
+    for patch in report::mbox::series(patches, report, &from) {
+        let path = dir.join(&patch.name);
+        std::fs::write(&path, &patch.bytes)
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The status of a run that printed its fixes: 1 when the tree has findings.
+fn exit_code(report: &CheckReport) -> ExitCode {
+    if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
