@@ -194,7 +194,9 @@ fn increment_first(
     let body_start = body.stmts[0].span.start as usize;
     // Under `#ifdef DEBUG` the increment would depend on the switch: it goes above the
     // outermost group that is still open at the first statement.
-    let indent = String::from_utf8_lossy(&text[stmt_line..span.start as usize]).into_owned();
+    let indent = tidy_indent(&String::from_utf8_lossy(
+        &text[stmt_line..span.start as usize],
+    ));
     let stmt_line = outermost_open_group(text, body_start, stmt_line).unwrap_or(stmt_line);
     for old in &request.old_increments {
         let at = line_start(text, old.start as usize);
@@ -285,7 +287,7 @@ fn decrement_before(
     let end = ret.end as usize;
     let ls = line_start(text, start);
     let own_line = only_space(&text[ls..start]);
-    let indent = String::from_utf8_lossy(&text[ls..start]).into_owned();
+    let indent = tidy_indent(&String::from_utf8_lossy(&text[ls..start]));
     let Some(parent) = braceless_parent(body, id) else {
         return Ok(vec![if own_line {
             Edit {
@@ -318,11 +320,13 @@ fn decrement_before(
     // The closing brace lines up with the `if` (or loop) itself, not with a continuation line
     // of its condition.
     let parent_ls = line_start(text, parent.start as usize);
-    let parent_indent: String = text[parent_ls..]
-        .iter()
-        .take_while(|c| **c == b' ' || **c == b'\t')
-        .map(|&c| c as char)
-        .collect();
+    let parent_indent: String = tidy_indent(
+        &text[parent_ls..]
+            .iter()
+            .take_while(|c| **c == b' ' || **c == b'\t')
+            .map(|&c| c as char)
+            .collect::<String>(),
+    );
     if own_line {
         Ok(vec![
             Edit {
@@ -480,3 +484,33 @@ fn is_crlf(text: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// An inserted line's indentation: the one it copies, except that spaces before a tab (which
+/// `git am` and checkpatch flag) become the tabs and spaces of the same column.
+fn tidy_indent(indent: &str) -> String {
+    let space_before_tab = indent
+        .find(' ')
+        .is_some_and(|sp| indent[sp..].contains('\t'));
+    if !space_before_tab {
+        return indent.to_string();
+    }
+    let column = indent.chars().fold(0usize, |c, ch| match ch {
+        '\t' => (c / 8 + 1) * 8,
+        _ => c + 1,
+    });
+    format!("{}{}", "\t".repeat(column / 8), " ".repeat(column % 8))
+}
+
+#[cfg(test)]
+mod indent_tests {
+    use super::tidy_indent;
+
+    #[test]
+    fn spaces_before_a_tab_become_the_same_column() {
+        assert_eq!(tidy_indent("  \t"), "\t");
+        assert_eq!(tidy_indent("\t    \t"), "\t\t");
+        assert_eq!(tidy_indent("   \t  "), "\t  ");
+        assert_eq!(tidy_indent("\t\t"), "\t\t");
+        assert_eq!(tidy_indent("    "), "    ");
+    }
+}
