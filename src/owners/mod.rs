@@ -77,6 +77,9 @@ pub struct UnownedTable {
     /// lines of their own (where a fix adds the owner).
     pub pin: Pin,
     pub handoffs: Vec<Handoff>,
+    /// The routines of the tree the table holds, in field order: what can run after the
+    /// module is gone.
+    pub routines: Vec<String>,
     pub module: Option<ModuleOrigin>,
     /// The module's exit routine: file and line.
     pub exit: (String, u32),
@@ -139,7 +142,7 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
             OwnerState::Set => stats.owned += 1,
             OwnerState::NoCode => stats.no_code += 1,
             OwnerState::Unknown => stats.unknown += 1,
-            OwnerState::Missing => {
+            OwnerState::Missing(routines) => {
                 stats.unowned += 1;
                 handoffs.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
                 handoffs.dedup();
@@ -150,6 +153,7 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
                     line: v.line,
                     pin: pin.clone(),
                     handoffs,
+                    routines,
                     module,
                     exit,
                 });
@@ -395,7 +399,8 @@ pub(crate) fn module_key(facts: &FileFacts, origin: Option<&ModuleOrigin>) -> Mo
 enum OwnerState {
     Set,
     NoCode,
-    Missing,
+    /// With the module's routines the table holds.
+    Missing(Vec<String>),
     Unknown,
 }
 
@@ -415,13 +420,15 @@ fn owner_state(index: &Index, var: VarRef, pin: &Pin) -> OwnerState {
     }
     let values = index.table_values(var, &pin.strukt);
     // A table that holds none of the tree's functions runs no code the module could take away.
-    let runs_code = values.iter().any(|t| match &t.value {
-        TableContent::Expr(e) => {
-            referenced_name(e).is_some_and(|n| index.resolve_function(t.file, n).is_some())
-        }
-        TableContent::List(_) => false,
-    });
-    if !runs_code {
+    let routines: Vec<String> = (values.iter())
+        .filter_map(|t| match &t.value {
+            TableContent::Expr(e) => referenced_name(e)
+                .filter(|n| index.resolve_function(t.file, n).is_some())
+                .map(str::to_string),
+            TableContent::List(_) => None,
+        })
+        .collect();
+    if routines.is_empty() {
         return OwnerState::NoCode;
     }
     let set = values
@@ -434,6 +441,6 @@ fn owner_state(index: &Index, var: VarRef, pin: &Pin) -> OwnerState {
     if set {
         OwnerState::Set
     } else {
-        OwnerState::Missing
+        OwnerState::Missing(routines)
     }
 }

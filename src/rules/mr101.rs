@@ -95,7 +95,17 @@ module while its routines run",
         &t.file,
         t.line,
         1,
-        format!("`{}` defined here with no {}", t.name, pin.field),
+        format!(
+            "`{}` defined here with no {}; its {} {} can run after the module is gone",
+            t.name,
+            pin.field,
+            if t.routines.len() == 1 {
+                "routine"
+            } else {
+                "routines"
+            },
+            routines_text(&t.routines)
+        ),
     )];
     evidence.extend(t.handoffs.iter().map(|h| {
         at(
@@ -150,4 +160,18 @@ module while its routines run",
             pin.field, t.name
         ),
     }
+}
+
+/// The table's routines, the first few named.
+fn routines_text(routines: &[String]) -> String {
+    const NAMED: usize = 3;
+    let mut named: Vec<String> = routines
+        .iter()
+        .take(NAMED)
+        .map(|r| format!("`{r}`"))
+        .collect();
+    if routines.len() > NAMED {
+        named.push(format!("and {} more", routines.len() - NAMED));
+    }
+    named.join(", ")
 }
