@@ -105,6 +105,37 @@ pub fn matching_bracket(code: &[u8], open: usize) -> Option<usize> {
     None
 }
 
+/// Splits an argument list at top-level commas (string and character literals skipped), each
+/// argument trimmed; empty text gives no arguments.
+pub fn split_args(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let mut j = 0;
+    while j < b.len() {
+        match b[j] {
+            b'"' | b'\'' => {
+                j = skip_literal(b, j);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                out.push(text[start..j].trim());
+                start = j + 1;
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    let last = text[start.min(text.len())..].trim();
+    if !last.is_empty() || !out.is_empty() {
+        out.push(last);
+    }
+    out
+}
+
 /// A null pointer as C writes it: `NULL`, `0`, or a cast or parentheses around one.
 pub fn is_null_pointer(expr: &str) -> bool {
     let t: String = expr.chars().filter(|c| !c.is_whitespace()).collect();

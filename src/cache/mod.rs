@@ -90,9 +90,7 @@ impl KeyBuilder {
         match policy {
             BodyPolicy::None => self.str("bodies: none"),
             BodyPolicy::All => self.str("bodies: all"),
-            BodyPolicy::Mentioning(words) => words
-                .iter()
-                .fold(self.str("bodies: mentioning"), |b, w| b.bytes(w.needle())),
+            BodyPolicy::Mentioning(words) => self.str("bodies: mentioning").finders(words),
         }
     }
 
@@ -100,10 +98,13 @@ impl KeyBuilder {
         match policy {
             MacroPolicy::All => self.str("macros: all"),
             MacroPolicy::None => self.str("macros: none"),
-            MacroPolicy::Mentioning(words) => words
-                .iter()
-                .fold(self.str("macros: mentioning"), |b, w| b.bytes(w.needle())),
+            MacroPolicy::Mentioning(words) => self.str("macros: mentioning").finders(words),
         }
+    }
+
+    /// The words a policy's searchers look for.
+    fn finders(self, words: &[memchr::memmem::Finder<'static>]) -> Self {
+        words.iter().fold(self, |b, w| b.bytes(w.needle()))
     }
 
     pub fn finish(self) -> Key {

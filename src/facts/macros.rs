@@ -17,12 +17,7 @@ pub enum MacroPolicy {
 
 impl MacroPolicy {
     pub fn mentioning<S: AsRef<str>>(words: &[S]) -> MacroPolicy {
-        MacroPolicy::Mentioning(
-            words
-                .iter()
-                .map(|w| memchr::memmem::Finder::new(w.as_ref().as_bytes()).into_owned())
-                .collect(),
-        )
+        MacroPolicy::Mentioning(super::finders(words))
     }
 
     pub(super) fn keep(&self, macros: Vec<MacroDef>) -> Vec<MacroDef> {

@@ -386,12 +386,7 @@ pub enum BodyPolicy {
 
 impl BodyPolicy {
     pub fn mentioning<S: AsRef<str>>(words: &[S]) -> BodyPolicy {
-        BodyPolicy::Mentioning(
-            words
-                .iter()
-                .map(|w| memchr::memmem::Finder::new(w.as_ref().as_bytes()).into_owned())
-                .collect(),
-        )
+        BodyPolicy::Mentioning(finders(words))
     }
 
     fn wants(&self, text: &[u8]) -> bool {
@@ -401,6 +396,13 @@ impl BodyPolicy {
             BodyPolicy::Mentioning(words) => words.iter().any(|w| w.find(text).is_some()),
         }
     }
+}
+
+/// A substring searcher for each word: what the bodies and macros a policy keeps must name.
+fn finders<S: AsRef<str>>(words: &[S]) -> Vec<memchr::memmem::Finder<'static>> {
+    (words.iter())
+        .map(|w| memchr::memmem::Finder::new(w.as_ref().as_bytes()).into_owned())
+        .collect()
 }
 
 /// Normalizes, parses and lowers one file, without statement trees.

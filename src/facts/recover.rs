@@ -3,7 +3,7 @@
 //! that starts with `NAME(`, ends with `)`, sits by a parse error at file scope and
 //! outside every function is taken as the file-scope call it reads as.
 
-use crate::ctext::{is_ident_byte, is_ident_start_byte, matching_paren};
+use crate::ctext::{is_ident_byte, is_ident_start_byte, matching_paren, split_args};
 
 use super::{Call, FileFacts, Text, Vocabulary};
 
@@ -73,27 +73,6 @@ fn macro_call(text: &[u8], line: u32) -> Option<Call> {
         column: 1,
         guard: None,
     })
-}
-
-/// Top-level comma-separated arguments.
-fn split_args(inner: &str) -> Vec<String> {
-    let mut args = Vec::new();
-    let (mut depth, mut from) = (0i32, 0usize);
-    for (i, b) in inner.bytes().enumerate() {
-        match b {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => {
-                args.push(inner[from..i].trim().to_string());
-                from = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if !inner.trim().is_empty() {
-        args.push(inner[from..].trim().to_string());
-    }
-    args
 }
 
 #[cfg(test)]

@@ -12,3 +12,12 @@ pub use apply::{apply_patch, apply_patch_with, TEMP_PREFIX};
 pub use diff::{quote_path, unified_diff};
 pub use plan::{plan, FilePatch, FixedRoutine};
 pub use routine::{fix_routine, FixRequest, FixResult};
+
+/// The column text ends at, tabs every 8 columns as the kernel writes them (multi-byte
+/// characters count per byte: only indentation and ASCII names are measured).
+fn tab_column(text: &[u8]) -> usize {
+    text.iter().fold(0, |c, &b| match b {
+        b'\t' => (c / 8 + 1) * 8,
+        _ => c + 1,
+    })
+}

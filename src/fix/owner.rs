@@ -4,6 +4,8 @@
 
 use crate::facts::{self, Designator, FrontEnd};
 
+use super::tab_column;
+
 /// Where an owner line went: the table's first line and its initializer's last item line.
 pub struct OwnerFixed {
     pub first_line: u32,
@@ -99,12 +101,12 @@ fn owner_line(item: &[u8], field: &str, value: &str) -> Option<Vec<u8>> {
     out.push(b'.');
     out.extend_from_slice(field.as_bytes());
     // The column the item's `=` sits at, tabs every 8 columns as the kernel writes them.
-    let eq_column = columns(&item[..indent_len + eq], 0);
-    let mut column = columns(&out, 0);
+    let eq_column = tab_column(&item[..indent_len + eq]);
+    let mut column = tab_column(&out);
     if gap.contains(&b'\t') {
         while column < eq_column {
             out.push(b'\t');
-            column = columns(&out, 0);
+            column = tab_column(&out);
         }
         if !out.ends_with(b"\t") {
             out.push(b'\t');
@@ -113,7 +115,7 @@ fn owner_line(item: &[u8], field: &str, value: &str) -> Option<Vec<u8>> {
         // `.open=x`: as written.
     } else {
         out.push(b' ');
-        while columns(&out, 0) < eq_column {
+        while tab_column(&out) < eq_column {
             out.push(b' ');
         }
     }
@@ -123,13 +125,6 @@ fn owner_line(item: &[u8], field: &str, value: &str) -> Option<Vec<u8>> {
     out.push(b',');
     out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
     Some(out)
-}
-
-fn columns(text: &[u8], start: usize) -> usize {
-    text.iter().fold(start, |c, &b| match b {
-        b'\t' => (c / 8 + 1) * 8,
-        _ => c + 1,
-    })
 }
 
 #[cfg(test)]

@@ -494,10 +494,7 @@ fn tidy_indent(indent: &str) -> String {
     if !space_before_tab {
         return indent.to_string();
     }
-    let column = indent.chars().fold(0usize, |c, ch| match ch {
-        '\t' => (c / 8 + 1) * 8,
-        _ => c + 1,
-    });
+    let column = super::tab_column(indent.as_bytes());
     format!("{}{}", "\t".repeat(column / 8), " ".repeat(column % 8))
 }
 

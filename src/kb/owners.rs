@@ -80,6 +80,31 @@ impl OwnersKb {
     }
 
     pub fn is_pin_routine(&self, name: &str) -> bool {
-        self.pin_routines.iter().any(|r| r == name)
+        named(&self.pin_routines, name)
     }
+
+    pub fn is_self_pin_routine(&self, name: &str) -> bool {
+        named(&self.self_pin_routines, name)
+    }
+
+    /// A routine that takes a module reference: a pin routine or a self-pin one.
+    pub fn takes_reference(&self, name: &str) -> bool {
+        self.is_pin_routine(name) || self.is_self_pin_routine(name)
+    }
+
+    pub fn is_unpin_routine(&self, name: &str) -> bool {
+        named(&self.unpin_routines, name)
+    }
+
+    pub fn is_self_unpin_routine(&self, name: &str) -> bool {
+        named(&self.self_unpin_routines, name)
+    }
+
+    pub fn is_error_pointer_routine(&self, name: &str) -> bool {
+        named(&self.error_pointer_routines, name)
+    }
+}
+
+fn named(list: &[String], name: &str) -> bool {
+    list.iter().any(|r| r == name)
 }

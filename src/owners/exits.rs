@@ -148,19 +148,10 @@ pub(super) fn pinned_forever(index: &Index, kb: &Kb, build: &BuildInfo) -> HashS
     for f in index.files {
         let key = || module_key(f, build.origin(&f.path));
         for c in &f.calls {
-            if owners
-                .self_pin_routines
-                .iter()
-                .any(|r| r == c.callee.as_str())
-                && names_self(c)
-            {
+            if owners.is_self_pin_routine(&c.callee) && names_self(c) {
                 pins.insert(key());
-            } else if (owners.unpin_routines.iter().any(|r| r == c.callee.as_str())
-                && names_self(c))
-                || owners
-                    .self_unpin_routines
-                    .iter()
-                    .any(|r| r == c.callee.as_str())
+            } else if (owners.is_unpin_routine(&c.callee) && names_self(c))
+                || owners.is_self_unpin_routine(&c.callee)
             {
                 unpins.insert(key());
             }

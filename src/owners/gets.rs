@@ -97,7 +97,7 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
 /// null pointer.
 fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: Span) -> bool {
     // A routine that fails with an error pointer (`ERR_PTR(-ENOENT)`) may succeed with NULL.
-    let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.error_pointer_routines.iter().any(|r| r == c.callee.as_str())));
+    let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.is_error_pointer_routine(&c.callee)));
     let null_succeeds = function.body.stmts.iter().any(
         |s| matches!(&s.kind, StmtKind::Return(Some(Expr { value, .. })) if error_pointer(value)),
     );
@@ -158,11 +158,7 @@ fn targets(
             }
             continue;
         }
-        let gets = owners.is_pin_routine(&c.callee)
-            || owners
-                .self_pin_routines
-                .iter()
-                .any(|r| r == c.callee.as_str());
+        let gets = owners.takes_reference(&c.callee);
         let Some(arg) = c.args.first().filter(|_| gets) else {
             continue;
         };
@@ -210,14 +206,8 @@ fn handed_on(
     let stored = (fields.iter())
         .filter(|a| a.caller == Some(func) && a.line >= from)
         .any(|a| names(&a.value));
-    let refs = |c: &&Call| {
-        !(owners.is_pin_routine(&c.callee)
-            || owners
-                .self_pin_routines
-                .iter()
-                .any(|r| r == c.callee.as_str())
-            || owners.unpin_routines.iter().any(|r| r == c.callee.as_str()))
-    };
+    let refs =
+        |c: &&Call| !(owners.takes_reference(&c.callee) || owners.is_unpin_routine(&c.callee));
     let passed = (calls.iter())
         .filter(|c| c.caller == Some(func) && c.line >= from)
         .filter(refs)
@@ -308,7 +298,7 @@ fn puts_itself(index: &Index, file: usize, callee: &str, owners: &OwnersKb) -> b
     };
     (index.files[r.file].calls.iter())
         .filter(|c| c.caller == Some(r.func as u32))
-        .any(|c| owners.unpin_routines.iter().any(|r| r == c.callee.as_str()))
+        .any(|c| owners.is_unpin_routine(&c.callee))
 }
 
 fn squeeze(expr: &str) -> String {
@@ -335,7 +325,7 @@ impl CallOracle for GetOracle<'_> {
         };
         let o = self.owners;
         if c.args.first().is_none_or(|a| squeeze(a) != self.target) {
-            let helper = !c.indirect && !o.unpin_routines.iter().any(|r| r == c.callee.as_str());
+            let helper = !c.indirect && !o.is_unpin_routine(&c.callee);
             if helper && puts_itself(self.index, self.file, &c.callee, o) {
                 return CountEffect::Decrement;
             }
@@ -344,9 +334,9 @@ impl CallOracle for GetOracle<'_> {
         if o.is_pin_routine(&c.callee) {
             // Succeeds (true) when it took the reference.
             CountEffect::Split(Outcomes::pins_when(true))
-        } else if o.self_pin_routines.iter().any(|r| r == c.callee.as_str()) {
+        } else if o.is_self_pin_routine(&c.callee) {
             CountEffect::Increment
-        } else if o.unpin_routines.iter().any(|r| r == c.callee.as_str()) {
+        } else if o.is_unpin_routine(&c.callee) {
             CountEffect::Decrement
         } else {
             CountEffect::None

@@ -102,8 +102,6 @@ pub struct OwnerStats {
 
 #[derive(Debug, Default)]
 pub struct OwnerReport {
-    /// Every pinned structure, by name.
-    pub pins: Vec<Pin>,
     pub tables: Vec<UnownedTable>,
     pub stats: OwnerStats,
 }
@@ -161,11 +159,7 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
         }
     }
     tables.sort_by(|a, b| (&a.file, a.line, &a.name).cmp(&(&b.file, b.line, &b.name)));
-    OwnerReport {
-        pins,
-        tables,
-        stats,
-    }
+    OwnerReport { tables, stats }
 }
 
 /// The structures the tree's core pins through a field, each with its first pin site (by

@@ -5,7 +5,7 @@
 
 use crate::ctext::{
     is_ident_byte, is_ident_char, is_ident_start_byte, is_not_callee, matching_bracket,
-    matching_brackets, skip_literal,
+    matching_brackets, skip_literal, split_args,
 };
 
 /// A call found in a macro body: `name(args)`, or `...->name(args)` / `....name(args)` for a
@@ -15,36 +15,6 @@ pub struct BodyCall {
     pub callee: String,
     pub args: Vec<crate::facts::Text>,
     pub through_field: bool,
-}
-
-/// Splits an argument list at top-level commas; empty text gives no arguments.
-pub fn split_args(text: &str) -> Vec<crate::facts::Text> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    let mut j = 0;
-    while j < b.len() {
-        match b[j] {
-            b'"' | b'\'' => {
-                j = skip_literal(b, j);
-                continue;
-            }
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => {
-                out.push(text[start..j].trim().into());
-                start = j + 1;
-            }
-            _ => {}
-        }
-        j += 1;
-    }
-    let last = text[start.min(text.len())..].trim();
-    if !last.is_empty() || !out.is_empty() {
-        out.push(last.into());
-    }
-    out
 }
 
 /// Calls nested deeper than this in a macro body are not read: each call keeps its argument
@@ -101,7 +71,10 @@ pub fn body_calls(body: &str) -> Vec<BodyCall> {
         };
         out.push(BodyCall {
             callee: name.to_string(),
-            args: split_args(&body[k + 1..close]),
+            args: split_args(&body[k + 1..close])
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             through_field,
         });
     }
@@ -330,7 +303,7 @@ mod tests {
         assert_eq!(strip_index("tbl[i][j]"), "tbl[i]");
         assert_eq!(type_name("const struct net_device *"), Some("net_device"));
         assert_eq!(type_name("kdev_t"), Some("kdev_t"));
-        assert_eq!(split_args(""), Vec::<String>::new());
+        assert_eq!(split_args(""), Vec::<&str>::new());
         assert_eq!(split_args("a, (b, c), d"), vec!["a", "(b, c)", "d"]);
     }
 }

@@ -3,6 +3,7 @@
 use rustc_hash::FxHashSet;
 
 use super::{intern, split_member, squash, Flow, Store, MAX_FIELD_DEPTH, MAX_TABLES};
+use crate::ctext::split_args;
 use crate::entries::Slot;
 use crate::facts::{StmtKind, Value};
 use crate::index::{referenced_name, FnRef, TableContent, VarRef};
@@ -111,7 +112,8 @@ impl<'a> Flow<'a> {
             // A getter (`get_blkfops(major)`): what its returns can be, its parameters bound
             // to the arguments written here.
             let g = self.index.resolve_function(file, name)?;
-            return self.returned_tables(g, &split_args(arg), depth + 1);
+            let args: Vec<String> = split_args(arg).into_iter().map(String::from).collect();
+            return self.returned_tables(g, &args, depth + 1);
         }
         let name = v.trim_start_matches('&');
         // `&tables[i]`: an element of an array of tables.
@@ -290,28 +292,6 @@ impl<'a> Flow<'a> {
         self.field_cache.borrow_mut().insert(key, out.clone());
         out
     }
-}
-
-/// The arguments of a call as written, split at top-level commas.
-fn split_args(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut depth, mut cur) = (0i32, String::new());
-    for c in text.chars() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 /// `tb[major].fops` with `tb` the function's parameter k and the call's argument k a plain
