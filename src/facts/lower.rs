@@ -78,6 +78,7 @@ impl<'t> Lower<'_, 't> {
             self.note_assigned(node.field(fields().left));
             self.visit_children(node, depth, false);
         } else if id == k.update_expression {
+            self.field_update(node);
             self.note_assigned(node.field(fields().argument));
             self.visit_children(node, depth, false);
         } else if id == k.pointer_expression {
@@ -399,11 +400,19 @@ impl<'t> Lower<'_, 't> {
             }
             return;
         }
-        if left.kind_str() != "field_expression" {
+        let value = self.text(right);
+        self.store_field(left, value, node.line());
+    }
+
+    /// Records `target = value` when `target` is a field (`base.field`, `base->field`).
+    fn store_field(&mut self, target: Node, value: Text, line: u32) {
+        if target.kind_str() != "field_expression" {
             return;
         }
-        let (Some(base), Some(field)) = (left.field(fields().argument), left.field(fields().field))
-        else {
+        let (Some(base), Some(field)) = (
+            target.field(fields().argument),
+            target.field(fields().field),
+        ) else {
             return;
         };
         let base_text = self.text(base);
@@ -417,13 +426,21 @@ impl<'t> Lower<'_, 't> {
             base: base_text,
             base_type,
             field: self.ident(field),
-            value: self.text(right),
-            line: node.line(),
+            value,
+            line,
         });
     }
 }
 
 impl Lower<'_, '_> {
+    /// `x->count++` stores into the field too: its value is the update as written.
+    fn field_update(&mut self, node: Node) {
+        if let Some(arg) = node.field(fields().argument) {
+            let value = self.text(node);
+            self.store_field(arg, value, node.line());
+        }
+    }
+
     pub(super) fn field_load(&mut self, var: &str, value: Node) {
         if let (Some(caller), "field_expression") = (self.current, value.kind_str()) {
             self.facts.field_loads.push(FieldLoad {

@@ -232,7 +232,8 @@ pub struct BareName {
     pub line: u32,
 }
 
-/// `base.field = value` or `base->field = value` in a function body.
+/// `base.field = value` or `base->field = value` in a function body (`base->field++` too, with
+/// the update as its value).
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FieldAssign {
     pub caller: Option<u32>,

@@ -259,6 +259,11 @@ pub struct Slot {
     /// a failed call may live there (tty_open calls the driver's close).
     #[serde(default)]
     pub release_on_failure: Option<String>,
+    /// The slot (`struct.field`) of the core's forwarder whose release routine calls this
+    /// table's release routine: usb-serial's `serial_close` (a `tty_driver.close`) calls
+    /// `type->close`. Its early exits count as the release routine's.
+    #[serde(default)]
+    pub release_through: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }

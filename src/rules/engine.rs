@@ -18,6 +18,7 @@ use crate::facts::Span;
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
 use crate::owners::{GetLeak, OwnerReport, OwnerStats};
+use crate::usecount::release::ReleaseCheck;
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::triage::{self, Suppressed, Triage};
@@ -225,7 +226,12 @@ fn check_routine(an: &Analyses, entry: &Entry, fref: FnRef) -> RoutineResult {
         .slot
         .field()
         .and_then(|s| kb.slot(&s.strukt, &s.field))
-        .and_then(|s| s.release_on_failure.as_deref());
+        .and_then(|s| s.release_on_failure.as_deref())
+        .filter(|_| !walked.paths.leaks.is_empty())
+        .map(|field| {
+            let check = ReleaseCheck::new(index, kb, an.use_counts, an.entries, entry, fref);
+            (field, check)
+        });
     let core_pinned = walked.discipline == CountDiscipline::Core;
     let cx = EntryContext {
         function: &entry.function,
@@ -237,7 +243,7 @@ fn check_routine(an: &Analyses, entry: &Entry, fref: FnRef) -> RoutineResult {
         paths: &walked.paths,
         sleep_chain: &sleep_chain,
         call_text: &call_text,
-        release_on_failure: release,
+        release_on_failure: release.as_ref().map(|(field, check)| (*field, check)),
         core_pins: core_pinned,
     };
     let mut findings = Vec::new();

@@ -10,6 +10,7 @@ use crate::entries::{SlotRef, Via};
 use crate::facts::Span;
 use crate::kb::RuleFamily;
 use crate::paths::PathReport;
+use crate::usecount::release::ReleaseCheck;
 
 pub mod mr001;
 pub mod mr002;
@@ -190,6 +191,8 @@ pub enum Role {
     Pin,
     /// The module's exit routine: it can be unloaded.
     Exit,
+    /// Where the routine the core calls after a failure returns without dropping the count.
+    Release,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -235,8 +238,9 @@ pub struct EntryContext<'a> {
     pub sleep_chain: &'a dyn Fn(u32) -> Vec<ChainStep>,
     /// The text of the call `calls[i]` of the file, as written.
     pub call_text: &'a dyn Fn(u32) -> (String, Span),
-    /// The core calls the table's `release_on_failure` routine when this one fails.
-    pub release_on_failure: Option<&'a str>,
+    /// The core calls the table's routine in this field when this one fails, and whether
+    /// it drops the count in the state each failure return leaves.
+    pub release_on_failure: Option<(&'a str, &'a ReleaseCheck)>,
     /// The core pins the module itself for this slot.
     pub core_pins: bool,
 }

@@ -1,14 +1,17 @@
 //! MR002 leak-on-failure: a failure return after the increment keeps the count raised.
 
-use super::{Code, EntryContext, Finding, Precision, Role, Rule, Severity};
+use super::{Code, EntryContext, Evidence, Finding, Precision, Role, Rule, Severity};
+use crate::facts::Span;
+use crate::usecount::release::ReleaseVerdict;
 
 pub const RULE: Rule = Rule {
     code: Code::Mr002,
     name: "leak-on-failure",
     severity: Severity::Error,
-    // Medium: the returned values are followed through the branch conditions, but a failed
-    // open cleaned up by the driver's own close (the tty convention) is still assumed not to
-    // be: 2 of 6 right in a fixed-rule sample of 2.2.26 (bench/precision-2.2.26.tsv).
+    // Medium: the returned values are followed through the branch conditions and the tty
+    // close convention is checked on the path (2 of 6 right on 2.2.26 before that check,
+    // bench/precision-2.2.26.tsv; its 4 false ones are gone), but a failure path that calls
+    // the driver's own release (per-mode counts) is not yet followed.
     precision: Precision::Medium,
     preview: false,
     summary: "a failure return after MOD_INC_USE_COUNT does not drop the count",
@@ -40,30 +43,68 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
         return;
     }
     for &(inc, ret) in &cx.paths.leaks {
-        let mut f = cx.finding(
-            &RULE,
-            ret,
-            match cx.release_on_failure {
-                Some(release) => format!(
-                    "`{}` returns failure with its use count raised; the core calls the `{release}` routine after a failed open, so that routine must drop it",
-                    cx.function
-                ),
-                None => format!(
+        let mut f = match cx.release_on_failure {
+            Some((field, release)) => match release.judge(ret) {
+                // The core's call of the release routine drops it (or nothing says otherwise).
+                ReleaseVerdict::Drops | ReleaseVerdict::Unknown => continue,
+                ReleaseVerdict::Leaks {
+                    routine,
+                    file,
+                    exit_line,
+                    unset,
+                } => {
+                    let mut f = cx.finding(
+                        &RULE,
+                        ret,
+                        release_message(cx.function, field, &routine, exit_line, &unset),
+                        "add MOD_DEC_USE_COUNT before this return",
+                    );
+                    f.evidence.push(Evidence {
+                        file,
+                        line: exit_line,
+                        note: format!("`{routine}` returns here without dropping the count"),
+                        span: Span::default(),
+                        role: Role::Release,
+                    });
+                    f
+                }
+            },
+            None => cx.finding(
+                &RULE,
+                ret,
+                format!(
                     "`{}` returns failure with the use count raised at line {}",
                     cx.function, inc.line
                 ),
-            },
-            "add MOD_DEC_USE_COUNT before this return",
-        );
-        if cx.release_on_failure.is_some() {
-            // The decrement may legitimately live in the release routine; not an error
-            // unless that routine is shown not to drop it.
-            continue;
-        }
+                "add MOD_DEC_USE_COUNT before this return",
+            ),
+        };
         f.evidence
             .push(cx.evidence(Role::Increment, inc, "the use count is raised here"));
         f.evidence
             .push(cx.evidence(Role::Primary, ret, "this failure return keeps it raised"));
         out.push(f);
     }
+}
+
+/// Why the core's release routine does not save this failure return.
+fn release_message(
+    function: &str,
+    field: &str,
+    routine: &str,
+    exit_line: u32,
+    unset: &[String],
+) -> String {
+    let unless = if unset.is_empty() {
+        String::new()
+    } else {
+        let fields: Vec<String> = unset.iter().map(|f| format!("`{f}`")).collect();
+        format!(
+            " when {} is not set, and this path has not set it",
+            fields.join(" or ")
+        )
+    };
+    format!(
+        "`{function}` returns failure with its use count raised; the core then calls the `{field}` routine, but `{routine}` returns at line {exit_line} without dropping it{unless}"
+    )
 }

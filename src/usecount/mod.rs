@@ -8,6 +8,8 @@
 //! the core pins a module itself (owner fields, `try_inc_mod_count(fmt->module)`), which makes
 //! rule 2 moot for a slot.
 
+pub mod release;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
