@@ -27,7 +27,7 @@ pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
 pub use module::ModuleMarks;
 pub use owners::{ArgOwner, Consumer, OwnersKb, PinnedField};
-pub use sleep::{SleepKb, SleepKind, SleepPrimitive};
+pub use sleep::{GfpPriorities, SleepKb, SleepKind, SleepPrimitive};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,6 +12,9 @@ pub struct SleepKb {
     /// The GFP bit that lets an allocation wait for memory. Which masks include it is read
     /// from the tree's own `#define`s.
     pub gfp_wait_bit: String,
+    /// Trees older than the wait bit (2.0) pass a priority level instead of a set of bits:
+    /// used when the tree defines no wait bit but defines this model's level mask.
+    pub gfp_priorities: Option<GfpPriorities>,
     /// The architecture whose definitions win when a name is defined once per architecture
     /// (`request_irq`) and the caller is not itself architecture-specific.
     pub preferred_arch: Option<String>,
@@ -28,6 +31,17 @@ pub struct SleepKb {
     pub atomic_slots: Vec<String>,
     #[serde(default, rename = "primitive")]
     pub primitives: Vec<SleepPrimitive>,
+}
+
+/// Allocation priorities as levels (2.0's `GFP_KERNEL` is 0x03, not a set of bits): a priority
+/// waits unless its level (the value under the level mask) is one of the non-waiting ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GfpPriorities {
+    /// The macro whose value masks the level out of a priority (`GFP_LEVEL_MASK`).
+    pub level_mask: String,
+    /// Priorities that never wait (`GFP_ATOMIC`; `GFP_BUFFER` frees no pages).
+    pub nowait: Vec<String>,
 }
 
 /// A routine that may sleep by itself; the analysis does not look into its body.

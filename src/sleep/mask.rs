@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use super::ctext::words;
 use crate::ctext::parse_paren_int;
 use crate::facts::FileFacts;
+use crate::kb::SleepKb;
 
 /// How deep macro definitions are followed; kernel masks are two levels deep.
 const MAX_DEPTH: usize = 16;
@@ -35,6 +36,23 @@ pub struct MaskTable {
     header: FxHashMap<String, bool>,
     wait_bit: String,
     wait_value: Option<i64>,
+    /// The tree's priorities are levels, not bits (2.0): set when it defines no wait bit.
+    levels: Option<Levels>,
+}
+
+/// A priority waits unless `value & mask` is one of `nowait`.
+#[derive(Debug, Clone)]
+struct Levels {
+    mask: i64,
+    nowait: Vec<i64>,
+    /// The names of the non-waiting priorities, for explanations.
+    nowait_names: Vec<String>,
+}
+
+impl Levels {
+    fn waits(&self, value: i64) -> bool {
+        !self.nowait.contains(&(value & self.mask))
+    }
 }
 
 struct HeaderPass<'a> {
@@ -42,12 +60,52 @@ struct HeaderPass<'a> {
     done: FxHashMap<&'a str, bool>,
     wait_bit: &'a str,
     wait_value: Option<i64>,
+    levels: Option<Levels>,
+}
+
+/// The value of an object-like macro made of numbers and other such macros joined by `|`
+/// (`GFP_KERNEL | GFP_DMA`), looked up in `bodies`; the first definition that has one.
+fn macro_value(bodies: &FxHashMap<&str, Vec<&str>>, name: &str, depth: usize) -> Option<i64> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    bodies
+        .get(name)?
+        .iter()
+        .find_map(|b| body_value(b, &|n| macro_value(bodies, n, depth + 1)))
+}
+
+/// The value of a macro body: its numbers and names (valued by `name`) or-ed together.
+fn body_value(body: &str, name: &dyn Fn(&str) -> Option<i64>) -> Option<i64> {
+    let parts = words(body);
+    if parts.is_empty() || parts.iter().any(|w| w.negated || w.member || w.called) {
+        return None;
+    }
+    parts.iter().try_fold(0, |acc, w| {
+        let v = if w.number {
+            parse_paren_int(w.text)?
+        } else {
+            name(w.text)?
+        };
+        Some(acc | v)
+    })
 }
 
 impl<'a> HeaderPass<'a> {
     fn name(&mut self, name: &'a str, depth: usize) -> Option<bool> {
         if name == self.wait_bit {
             return Some(true);
+        }
+        // A priority with a value is judged by its level; any other definition as with bits,
+        // by the words it names.
+        if let Some(value) = self
+            .levels
+            .as_ref()
+            .and_then(|_| macro_value(&self.bodies, name, depth))
+        {
+            let sleeps = self.levels.as_ref().is_some_and(|l| l.waits(value));
+            self.done.insert(name, sleeps);
+            return Some(sleeps);
         }
         if let Some(&d) = self.done.get(name) {
             return Some(d);
@@ -63,7 +121,7 @@ impl<'a> HeaderPass<'a> {
                 !w.negated
                     && !w.member
                     && if w.number {
-                        number_sleeps(w.text, self.wait_value)
+                        number_sleeps(w.text, self.wait_value, self.levels.as_ref())
                     } else {
                         self.name(w.text, depth + 1) == Some(true)
                     }
@@ -74,15 +132,17 @@ impl<'a> HeaderPass<'a> {
     }
 }
 
-fn number_sleeps(text: &str, wait_value: Option<i64>) -> bool {
-    match (parse_paren_int(text), wait_value) {
-        (Some(n), Some(bit)) => n & bit != 0,
+fn number_sleeps(text: &str, wait_value: Option<i64>, levels: Option<&Levels>) -> bool {
+    match (parse_paren_int(text), wait_value, levels) {
+        (Some(n), Some(bit), _) => n & bit != 0,
+        (Some(n), None, Some(levels)) => levels.waits(n),
         _ => false,
     }
 }
 
 impl MaskTable {
-    pub fn new(files: &[FileFacts], wait_bit: &str) -> Self {
+    pub fn new(files: &[FileFacts], kb: &SleepKb) -> Self {
+        let wait_bit = kb.gfp_wait_bit.as_str();
         let mut bodies: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
         for f in files.iter().filter(|f| f.path.ends_with(".h")) {
             for m in f.macros.iter().filter(|m| m.params.is_none()) {
@@ -92,12 +152,26 @@ impl MaskTable {
         let wait_value = bodies
             .get(wait_bit)
             .and_then(|bs| bs.iter().find_map(|b| parse_paren_int(b)));
+        let levels = kb
+            .gfp_priorities
+            .as_ref()
+            .filter(|_| !bodies.contains_key(wait_bit))
+            .and_then(|p| {
+                let mask = macro_value(&bodies, &p.level_mask, 0)?;
+                let values = p.nowait.iter().map(|n| macro_value(&bodies, n, 0));
+                Some(Levels {
+                    mask,
+                    nowait: values.collect::<Option<Vec<i64>>>()?,
+                    nowait_names: p.nowait.clone(),
+                })
+            });
         let names: Vec<&str> = bodies.keys().copied().collect();
         let mut pass = HeaderPass {
             bodies,
             done: FxHashMap::default(),
             wait_bit,
             wait_value,
+            levels: levels.clone(),
         };
         for n in names {
             pass.name(n, 0);
@@ -110,6 +184,18 @@ impl MaskTable {
                 .collect(),
             wait_bit: wait_bit.to_string(),
             wait_value,
+            levels,
+        }
+    }
+
+    /// Why mask `m` lets an allocation wait, for explanations.
+    pub fn why_waits(&self, m: &str) -> String {
+        match &self.levels {
+            Some(l) => format!(
+                "the priority {m} is none of {} (they do not wait)",
+                l.nowait_names.join(", ")
+            ),
+            None => format!("the mask {m} includes {}", self.wait_bit),
         }
     }
 
@@ -144,7 +230,7 @@ impl MaskTable {
                     !w.negated
                         && !w.member
                         && if w.number {
-                            number_sleeps(w.text, self.wait_value)
+                            number_sleeps(w.text, self.wait_value, self.levels.as_ref())
                         } else {
                             self.name_sleeps_at(files, w.text, file, depth + 1) == Some(true)
                         }
@@ -170,7 +256,7 @@ impl MaskTable {
                 continue;
             }
             if w.number {
-                if number_sleeps(w.text, self.wait_value) {
+                if number_sleeps(w.text, self.wait_value, self.levels.as_ref()) {
                     return Mask::Sleeps(w.text.to_string());
                 }
                 continue;
@@ -240,7 +326,11 @@ mod tests {
             ("SLAB_KERNEL", "GFP_KERNEL"),
             ("GFP_NOWAIT", "(GFP_KERNEL & ~__GFP_WAIT)"),
         ])];
-        let t = MaskTable::new(&files, "__GFP_WAIT");
+        let kb = SleepKb {
+            gfp_wait_bit: "__GFP_WAIT".into(),
+            ..SleepKb::default()
+        };
+        let t = MaskTable::new(&files, &kb);
         let e = |x: &str, p: &[&str]| t.eval(&files, x, p, None);
         assert_eq!(e("GFP_KERNEL", &[]), Mask::Sleeps("GFP_KERNEL".into()));
         assert_eq!(e("(SLAB_KERNEL)", &[]), Mask::Sleeps("SLAB_KERNEL".into()));
@@ -267,5 +357,47 @@ mod tests {
         // No bit arithmetic: `GFP_KERNEL & ~__GFP_WAIT` still names GFP_KERNEL, and a may-sleep
         // answer errs on the side of sleeping. No 2.2/2.4 mask is written like that.
         assert_eq!(e("GFP_NOWAIT", &[]), Mask::Sleeps("GFP_NOWAIT".into()));
+    }
+
+    /// 2.0: no wait bit; a priority is a level, and only the listed levels do not wait.
+    #[test]
+    fn priorities_as_levels() {
+        let files = vec![header(&[
+            ("GFP_BUFFER", "0x00"),
+            ("GFP_ATOMIC", "0x01"),
+            ("GFP_KERNEL", "0x03"),
+            ("GFP_DMA", "0x80"),
+            ("GFP_LEVEL_MASK", "0xf"),
+            ("SLAB_KERNEL", "GFP_KERNEL"),
+            ("DMA_ATOMIC", "(GFP_ATOMIC | GFP_DMA)"),
+        ])];
+        let kb = SleepKb {
+            gfp_wait_bit: "__GFP_WAIT".into(),
+            gfp_priorities: Some(crate::kb::GfpPriorities {
+                level_mask: "GFP_LEVEL_MASK".into(),
+                nowait: vec!["GFP_ATOMIC".into(), "GFP_BUFFER".into()],
+            }),
+            ..SleepKb::default()
+        };
+        let t = MaskTable::new(&files, &kb);
+        let e = |x: &str| t.eval(&files, x, &[], None);
+        assert_eq!(e("GFP_KERNEL"), Mask::Sleeps("GFP_KERNEL".into()));
+        assert_eq!(e("SLAB_KERNEL"), Mask::Sleeps("SLAB_KERNEL".into()));
+        assert_eq!(e("GFP_KERNEL | GFP_DMA"), Mask::Sleeps("GFP_KERNEL".into()));
+        assert_eq!(e("GFP_ATOMIC"), Mask::No);
+        assert_eq!(e("DMA_ATOMIC"), Mask::No);
+        assert_eq!(e("GFP_ATOMIC | GFP_DMA"), Mask::No);
+        assert_eq!(e("3"), Mask::Sleeps("3".into()));
+        assert_eq!(e("1"), Mask::No);
+        assert!(t.why_waits("GFP_KERNEL").contains("GFP_ATOMIC, GFP_BUFFER"));
+        // A tree that defines the wait bit keeps the bit model, whatever the KB offers.
+        let mut with_bit = files.clone();
+        with_bit.push(header(&[("__GFP_WAIT", "0x01")]));
+        let t = MaskTable::new(&with_bit, &kb);
+        assert_eq!(
+            t.eval(&with_bit, "GFP_KERNEL", &[], None),
+            Mask::Sleeps("GFP_KERNEL".into())
+        );
+        assert_eq!(t.eval(&with_bit, "GFP_DMA", &[], None), Mask::No);
     }
 }

@@ -175,7 +175,6 @@ pub struct SleepAnalysis {
     masks: MaskTable,
     primitives: Vec<SleepPrimitive>,
     never: Vec<String>,
-    wait_bit: String,
     policy: UnknownPolicy,
     seconds: f64,
 }
@@ -213,7 +212,7 @@ impl SleepAnalysis {
                 let _t = crate::timing::Phase::start("sleep graph");
                 Builder::new(index, kb).build()
             },
-            || MaskTable::new(index.files, &kb.data.sleep.gfp_wait_bit),
+            || MaskTable::new(index.files, &kb.data.sleep),
         );
         let strings = std::mem::take(&mut graph.strings);
         let solver = Solver {
@@ -239,7 +238,6 @@ impl SleepAnalysis {
             masks,
             primitives: kb.data.sleep.primitives.clone(),
             never: kb.data.sleep.never.clone(),
-            wait_bit: kb.data.sleep.gfp_wait_bit.clone(),
             policy,
             seconds: start.elapsed().as_secs_f64(),
         }

@@ -260,7 +260,7 @@ impl SleepAnalysis {
         }
         if let (Some(m), Some(r)) = (&v.mask, &mut v.reason) {
             if !r.contains(m.as_str()) {
-                r.push_str(&format!("; the mask {m} includes {}", self.wait_bit));
+                r.push_str(&format!("; {}", self.masks.why_waits(m)));
             }
         }
         v
@@ -272,10 +272,10 @@ impl SleepAnalysis {
                 let p = &self.primitives[p as usize];
                 match mask {
                     Some(m) => format!(
-                        "{} {}; the mask {m} includes {}",
+                        "{} {}; {}",
                         p.name,
                         p.kind.describe(),
-                        self.wait_bit
+                        self.masks.why_waits(m)
                     ),
                     None => format!("{} {}", p.name, p.kind.describe()),
                 }

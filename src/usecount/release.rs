@@ -57,8 +57,8 @@ struct Exit {
     line: u32,
     /// Fields the branches deciding it tested.
     guards: Vec<String>,
-    /// Some branch led there: with no field among its tests (`tty_hung_up_p(filp)`), the
-    /// state of a failed open says nothing about it.
+    /// Some branch led there: with no field among its tests that the open stores
+    /// (`tty_hung_up_p(filp)`), the state of a failed open says nothing about it.
     conditional: bool,
 }
 
@@ -143,9 +143,12 @@ impl ReleaseCheck {
                 .iter()
                 .any(|(f, line)| f == field && *line <= ret.line)
         };
+        // An exit decided only by fields the open never stores (`tty->driver.subtype`, a
+        // property of the device) does not depend on how far the open got: not judged.
+        let stored = |field: &String| self.stores.iter().any(|(f, _)| f == field);
         exits
             .iter()
-            .filter(|x| !(x.conditional && x.guards.is_empty()))
+            .filter(|x| !x.conditional || x.guards.iter().any(stored))
             .find(|x| !x.guards.iter().any(|g| set_before(g)))
             .map_or(ReleaseVerdict::Drops, |x| ReleaseVerdict::Leaks {
                 routine: x.routine.clone(),
