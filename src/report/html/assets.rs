@@ -30,7 +30,8 @@ table.index th.sort::after { content: " \2195"; color: #aaa; }
 table.index th[data-dir="asc"]::after { content: " \25B2"; color: var(--fg); }
 table.index th[data-dir="desc"]::after { content: " \25BC"; color: var(--fg); }
 table.index tr:hover td { background: #f6f8fa; }
-table.index td.msg { max-width: 48em; }
+table.index td { overflow-wrap: anywhere; }
+table.index td.msg { min-width: 24em; }
 .rule { display: inline-block; font-weight: 600; padding: 0 6px; border-radius: 4px;
   color: #fff; background: var(--err); font-family: ui-monospace, monospace; }
 .rule.warning { background: var(--warn); }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::source::{self, Note};
 use super::{backticks, badge, esc, Page};
+use crate::facts::Span;
 use crate::fix::{unified_diff, FilePatch};
 use crate::report::flow::{self, Step};
 use crate::report::{find_word, Mark, Sources};
@@ -59,7 +60,15 @@ fn notes<'a>(f: &'a Finding, steps: &[Step<'a>], n: usize, sources: &Sources) ->
             nesting: 0,
         });
     }
-    for (i, s) in steps.iter().enumerate() {
+    // A step of the chain at a line some evidence names (MR004's chain is its evidence too)
+    // is shown once, as the evidence.
+    let shown = |s: &&Step| {
+        s.role.is_some()
+            || !steps
+                .iter()
+                .any(|e| e.role.is_some() && e.file == s.file && e.mark.line == s.mark.line)
+    };
+    for (i, s) in steps.iter().filter(shown).enumerate() {
         let kind = match s.role {
             None => "chain",
             Some(Role::Primary) => "primary",
@@ -70,7 +79,7 @@ fn notes<'a>(f: &'a Finding, steps: &[Step<'a>], n: usize, sources: &Sources) ->
             label: (i + 1).to_string(),
             kind,
             file: s.file,
-            mark: call_mark(s, sources),
+            mark: call_mark(s, steps, sources),
             text: s.text.clone(),
             nesting: s.nesting,
         });
@@ -78,22 +87,50 @@ fn notes<'a>(f: &'a Finding, steps: &[Step<'a>], n: usize, sources: &Sources) ->
     notes
 }
 
-/// A step of the chain knows its line, not its column: the column of the call it makes, when
-/// the line names the callee.
-fn call_mark<'a>(s: &Step<'a>, sources: &Sources) -> Mark<'a> {
+/// A step of the chain knows its line, not its column: its mark is the call it makes, from
+/// its callee to its closing parenthesis, when the line names the callee.
+fn call_mark<'a>(s: &Step<'a>, steps: &[Step<'a>], sources: &Sources) -> Mark<'a> {
     let mut mark = s.mark;
-    let Some(call) = s.call.filter(|_| mark.column == 0) else {
+    // Evidence at a step of the chain (the call that sleeps, MR004's calls without the lock)
+    // marks that step's call, not the statement's start.
+    let at_step = || {
+        steps
+            .iter()
+            .find(|c| c.role.is_none() && c.file == s.file && c.mark.line == s.mark.line)
+            .and_then(|c| c.call)
+    };
+    let Some(call) = s.call.or_else(at_step) else {
         return mark;
     };
     let callee = call.split('(').next().unwrap_or_default().trim();
-    let line = sources.get(s.file);
-    let at = line
-        .as_deref()
-        .and_then(|t| t.line(mark.line))
-        .and_then(|(_, l)| find_word(l, callee).filter(|_| !callee.is_empty()));
-    if let Some(at) = at {
-        mark.column = u32::try_from(at + 1).unwrap_or(0);
-    }
+    let text = sources.get(s.file);
+    let Some((start, line)) = text.as_deref().and_then(|t| t.line(mark.line)) else {
+        return mark;
+    };
+    let Some(at) = find_word(line, callee).filter(|_| !callee.is_empty()) else {
+        return mark;
+    };
+    let open = at + callee.len() + line[at + callee.len()..].find('(').unwrap_or(0);
+    let mut depth = 0usize;
+    let end = line[open..]
+        .char_indices()
+        .find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => return None,
+            }
+            (depth == 0).then_some(open + i + 1)
+        })
+        .unwrap_or(line.trim_end().len());
+    let offset = |i: usize| u32::try_from(start + i).unwrap_or(u32::MAX);
+    mark.column = u32::try_from(at + 1).unwrap_or(0);
+    mark.span = Some(Span {
+        start: offset(at),
+        end: offset(end),
+        line: mark.line,
+        column: mark.column,
+    });
     mark
 }
 

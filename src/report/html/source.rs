@@ -12,8 +12,10 @@ use crate::rules::Finding;
 
 /// Lines shown before and after a step outside the routine.
 const CONTEXT: u32 = 3;
-/// A longer routine is shown as windows around its steps.
+/// The longest routine looked for.
 const MAX_ROUTINE: u32 = 250;
+/// A longer routine shows its first two lines, its last, and windows around its steps.
+const SHOW_WHOLE: u32 = 60;
 
 /// A note on the source: a step of the path, or the finding's own location.
 pub(super) struct Note<'a> {
@@ -68,7 +70,15 @@ pub(super) fn windows(out: &mut String, f: &Finding, notes: &[Note], sources: &S
 
 /// The lines to show: the routine, and a window around each note; merged where they touch.
 fn ranges(routine: Option<Range<u32>>, notes: &[&Note], lines: u32) -> Vec<Range<u32>> {
-    let mut all: Vec<Range<u32>> = routine.into_iter().collect();
+    let mut all: Vec<Range<u32>> = Vec::new();
+    if let Some(r) = routine {
+        if r.end - r.start <= SHOW_WHOLE {
+            all.push(r);
+        } else {
+            all.push(r.start..r.start + 2);
+            all.push(r.end - 1..r.end);
+        }
+    }
     for n in notes {
         let line = n.mark.line.min(lines.max(1));
         all.push(line.saturating_sub(CONTEXT).max(1)..(line + CONTEXT + 1).min(lines + 1));
@@ -195,6 +205,9 @@ mod tests {
         let (a, b, c) = (note(5), note(12), note(40));
         let got = ranges(Some(4..10), &[&a, &b, &c], 42);
         assert_eq!(got, vec![2..16, 37..43]);
+        // A long routine: its head, its end, and the windows.
+        let got = ranges(Some(4..100), &[&a, &c], 142);
+        assert_eq!(got, vec![2..9, 37..44, 99..100]);
         // A line past the end of the file stays inside it.
         let d = note(90);
         assert_eq!(ranges(None, &[&d], 10), vec![7..11]);
