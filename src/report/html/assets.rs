@@ -30,9 +30,8 @@ table.index th.sort::after { content: " \2195"; color: #aaa; }
 table.index th[data-dir="asc"]::after { content: " \25B2"; color: var(--fg); }
 table.index th[data-dir="desc"]::after { content: " \25BC"; color: var(--fg); }
 table.index tr:hover td { background: #f6f8fa; }
-table.index td { overflow-wrap: anywhere; }
-table.index td.msg { min-width: 24em; }
-.rule { display: inline-block; font-weight: 600; padding: 0 6px; border-radius: 4px;
+table.index td.msg { width: 45%; min-width: 24em; overflow-wrap: anywhere; }
+.rule { display: inline-block; white-space: nowrap; font-weight: 600; padding: 0 6px; border-radius: 4px;
   color: #fff; background: var(--err); font-family: ui-monospace, monospace; }
 .rule.warning { background: var(--warn); }
 section.finding { border: 1px solid var(--line); border-radius: 6px; padding: .8em 1em;

@@ -159,8 +159,8 @@ fn steps_list(out: &mut String, notes: &[Note]) {
     out.push_str("</ol>\n");
 }
 
-/// The part of the patch that changes the finding's routine, as a unified diff with the
-/// tree's paths (as `patch -p1` takes it at the tree's root).
+/// The part of the patch that changes the finding's routine (or its line), as a unified diff
+/// with the tree's paths (as `patch -p1` takes it at the tree's root).
 fn fix(out: &mut String, f: &Finding, patch: &FilePatch, page: &Page) {
     let routine = patch.routines.iter().find(|r| r.function == f.function);
     let diff = unified_diff(
@@ -173,11 +173,11 @@ fn fix(out: &mut String, f: &Finding, patch: &FilePatch, page: &Page) {
     let mut keep = true;
     for line in diff.split_inclusive('\n') {
         if line.starts_with("@@ -") {
-            keep = match (routine, hunk_old_lines(line)) {
-                (Some(r), Some((start, len))) => {
-                    start <= r.last_line && start + len.max(1) > r.first_line
-                }
-                _ => true,
+            // The hunks of the routine, or without one (a table's owner), the hunk at the line.
+            let (first, last) = routine.map_or((f.line, f.line), |r| (r.first_line, r.last_line));
+            keep = match hunk_old_lines(line) {
+                Some((start, len)) => start <= last && start + len.max(1) > first,
+                None => true,
             };
         }
         if keep || line.starts_with("--- ") || line.starts_with("+++ ") {
