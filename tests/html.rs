@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -166,7 +167,10 @@ fn chromium() -> Option<PathBuf> {
             std::env::var_os("CI").is_none(),
             "CI is set and chromium is missing: install it (apt-get install chromium; .ci/run does)"
         );
-        eprintln!("notice: chromium not found; the headless rendering test is skipped");
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: chromium not found; the headless rendering test is skipped"
+        );
     }
     found
 }
@@ -260,7 +264,8 @@ fn headless_chromium_renders_the_report_without_console_errors() {
         "{}",
         png.len()
     );
-    println!("screenshot: {}", shot.display());
+    // Written past the test harness' capture, so that the log shows it on success too.
+    let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
 }
 
 fn url(file: &Path, fragment: &str) -> String {

@@ -165,31 +165,7 @@ pub fn run(
     let (triage, baseline_bytes) = triage(args, only)?;
     let fixing = args.diff || args.fix;
     if fixing {
-        if let Some(dir) = args.relative_to.as_deref().filter(|_| !quiet) {
-            eprintln!(
-                "note: --relative-to {} does not move the patches' paths: they stay relative to \
-                 the tree's root, where `patch -p1` and `git am` apply them",
-                modrace::diag::escape_terminal(&dir.display().to_string())
-            );
-        }
-        let out = session.check_triaged(&filter, args.unknown.into(), true, &triage)?;
-        print_warnings(&out.warnings, quiet);
-        print_notes(&notes(args, &out.value.report), quiet);
-        if let Some(path) = &args.write_baseline {
-            write_baseline(path, &out.value.report)?;
-        }
-        let outcome = out.value;
-        if let Some(dir) = &args.split {
-            write_series(dir, &outcome.patches, &outcome.report)?;
-            return Ok(exit_code(&outcome.report));
-        }
-        return write_fixes(
-            &outcome.patches,
-            &outcome.report,
-            args.diff,
-            args.output.as_deref(),
-            quiet,
-        );
+        return run_fixes(session, args, &filter, &triage, quiet);
     }
     let color = match args.color {
         ColorChoice::Always => true,
@@ -269,6 +245,41 @@ pub fn run(
         memo.put(out.inputs, &stored);
     }
     Ok(ExitCode::from(exit))
+}
+
+/// `check --diff` and `check --fix`: the patches, printed, written as a series or applied.
+fn run_fixes(
+    session: &Session,
+    args: &Args,
+    filter: &RuleFilter,
+    triage: &Triage,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = args.relative_to.as_deref().filter(|_| !quiet) {
+        eprintln!(
+            "note: --relative-to {} does not move the patches' paths: they stay relative to \
+             the tree's root, where `patch -p1` and `git am` apply them",
+            modrace::diag::escape_terminal(&dir.display().to_string())
+        );
+    }
+    let out = session.check_triaged(filter, args.unknown.into(), true, triage)?;
+    print_warnings(&out.warnings, quiet);
+    print_notes(&notes(args, &out.value.report), quiet);
+    if let Some(path) = &args.write_baseline {
+        write_baseline(path, &out.value.report)?;
+    }
+    let outcome = out.value;
+    if let Some(dir) = &args.split {
+        write_series(dir, &outcome.patches, &outcome.report)?;
+        return Ok(exit_code(&outcome.report));
+    }
+    write_fixes(
+        &outcome.patches,
+        &outcome.report,
+        args.diff,
+        args.output.as_deref(),
+        quiet,
+    )
 }
 
 /// `--color auto`: the conventions of no-color.org and bixense.com/clicolors. `NO_COLOR` (set

@@ -242,9 +242,7 @@ pub(super) fn backticks(text: &str) -> String {
 /// Text for HTML, in an element or a quoted attribute: markup characters as entities, and the
 /// characters that hide or reorder text (controls, direction overrides) made visible.
 pub(crate) fn esc(text: &str) -> Cow<'_, str> {
-    let special = |c: char| {
-        matches!(c, '&' | '<' | '>' | '"' | '\'') || crate::diag::is_hostile(c) || c == '\x0c'
-    };
+    let special = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || crate::diag::is_hostile(c);
     if !text.contains(special) {
         return Cow::Borrowed(text);
     }
