@@ -30,7 +30,8 @@ table.index th.sort::after { content: " \2195"; color: #aaa; }
 table.index th[data-dir="asc"]::after { content: " \25B2"; color: var(--fg); }
 table.index th[data-dir="desc"]::after { content: " \25BC"; color: var(--fg); }
 table.index tr:hover td { background: #f6f8fa; }
-table.index td.msg { width: 45%; min-width: 24em; overflow-wrap: anywhere; }
+table.index td:not(.msg) { width: 1%; white-space: nowrap; }
+table.index td.msg { min-width: 16em; overflow-wrap: anywhere; }
 .rule { display: inline-block; white-space: nowrap; font-weight: 600; padding: 0 6px; border-radius: 4px;
   color: #fff; background: var(--err); font-family: ui-monospace, monospace; }
 .rule.warning { background: var(--warn); }
