@@ -291,6 +291,8 @@ fn relative_to_moves_the_report_paths_and_not_the_patches() {
     assert!(gcc.contains("\n../../kernel/irq.c:"), "{gcc}");
     let text = run("text", &["--color", "never"]);
     assert!(text.contains("--> ring.c:"), "{text}");
+    // The files are still read by their tree paths: the excerpts are there.
+    assert!(text.contains(" |         MOD_INC_USE_COUNT;"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&run("json", &[])).unwrap();
     assert_eq!(json["findings"][0]["file"], "ring.c");
     let sarif: serde_json::Value = serde_json::from_str(&run("sarif", &[])).unwrap();
@@ -314,6 +316,7 @@ fn relative_to_moves_the_report_paths_and_not_the_patches() {
     let html = run("html", &[]);
     assert!(html.contains("<a href=\"#f1\">ring.c:"), "{html}");
     assert!(html.contains("<div class=\"file\">../../kernel/irq.c</div>"));
+    assert!(html.contains("kmalloc(64, GFP_KERNEL)</mark>"), "{html}");
     assert!(html.contains("<span class=\"head\">--- a/drivers/char/ring.c</span>"));
     // Patches stay relative to the tree's root, and say so.
     let (_, diff, err) = modrace(&["check", root, "--diff", "--relative-to", sub]);
