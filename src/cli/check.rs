@@ -16,6 +16,7 @@ use modrace::session::Session;
 use modrace::sleep::UnknownPolicy;
 
 use super::memo::{Memo, Stored};
+use super::relative::Relative;
 use super::{print_warnings, write_stdout, ColorChoice, UnknownArg};
 
 /// `check`'s options.
@@ -69,6 +70,12 @@ pub struct Args {
     /// inside it; repeat or separate with commas for several); the whole tree is analysed.
     #[arg(long, value_name = "DIR", value_delimiter = ',')]
     pub only: Vec<PathBuf>,
+    /// Write the report's paths relative to DIR instead of the tree's root (every format; in
+    /// SARIF a file outside DIR gets an absolute URI). Patches (--diff, --split) and baselines
+    /// keep the tree's paths: patches apply at the tree's root, baseline keys must not depend
+    /// on where the command ran.
+    #[arg(long, value_name = "DIR")]
+    pub relative_to: Option<PathBuf>,
     /// A PATH inside a kernel tree is analysed alone (what it calls outside it is unknown),
     /// instead of with the whole tree and reported under PATH.
     #[arg(long)]
@@ -158,24 +165,7 @@ pub fn run(
     let (triage, baseline_bytes) = triage(args, only)?;
     let fixing = args.diff || args.fix;
     if fixing {
-        let out = session.check_triaged(&filter, args.unknown.into(), true, &triage)?;
-        print_warnings(&out.warnings, quiet);
-        print_notes(&notes(args, &out.value.report), quiet);
-        if let Some(path) = &args.write_baseline {
-            write_baseline(path, &out.value.report)?;
-        }
-        let outcome = out.value;
-        if let Some(dir) = &args.split {
-            write_series(dir, &outcome.patches, &outcome.report)?;
-            return Ok(exit_code(&outcome.report));
-        }
-        return write_fixes(
-            &outcome.patches,
-            &outcome.report,
-            args.diff,
-            args.output.as_deref(),
-            quiet,
-        );
+        return run_fixes(session, args, &filter, &triage, quiet);
     }
     let color = match args.color {
         ColorChoice::Always => true,
@@ -193,14 +183,19 @@ pub fn run(
                 p
             }
         });
+    let sarif = args.format == report::Format::Sarif;
+    let relative = (args.relative_to.as_deref())
+        .map(|dir| Relative::new(dir, &session.roots, sarif))
+        .transpose()?;
     // Everything besides the tree that the printed bytes depend on.
     let salt = format!(
-        "check {:?} {filter:?} {:?} color={color} {root:?} show-suppressed={} baseline={:?} {:?} only={only:?}",
+        "check {:?} {filter:?} {:?} color={color} {root:?} show-suppressed={} baseline={:?} {:?} only={only:?} relative-to={:?}",
         args.format,
         UnknownPolicy::from(args.unknown),
         args.show_suppressed,
         args.baseline.as_ref().map(|_| Key::of(&baseline_bytes)),
         args.baseline,
+        relative.as_ref().map(Relative::dir),
     );
     // Writing a baseline is a side effect a stored result would skip.
     let memo = match args.write_baseline {
@@ -213,9 +208,9 @@ pub fn run(
         write_output(args.output.as_deref(), &stored.output)?;
         return Ok(stored.exit_code());
     }
-    // SARIF carries the fixes with the results.
-    let sarif = args.format == report::Format::Sarif;
-    let out = session.check_triaged(&filter, args.unknown.into(), sarif, &triage)?;
+    // SARIF carries the fixes with the results, the HTML report shows them.
+    let with_fixes = sarif || args.format == report::Format::Html;
+    let out = session.check_triaged(&filter, args.unknown.into(), with_fixes, &triage)?;
     print_warnings(&out.warnings, quiet);
     let outcome = out.value;
     let report = &outcome.report;
@@ -225,14 +220,17 @@ pub fn run(
         write_baseline(path, report)?;
     }
     let _report = modrace::timing::Phase::start("report");
+    let rename = relative.as_ref().map(|r| |p: &str| r.rename(p));
     let text = report::render_with(
         args.format,
         report,
         &report::read_from_roots(&session.roots),
         &Options {
             color,
-            src_root: root.as_deref(),
+            src_root: relative.as_ref().map(Relative::dir).or(root.as_deref()),
+            tree: root.as_deref(),
             patches: &outcome.patches,
+            rename: rename.as_ref().map(|f| f as &dyn Fn(&str) -> String),
         },
     );
     write_output(args.output.as_deref(), text.as_bytes())?;
@@ -247,6 +245,41 @@ pub fn run(
         memo.put(out.inputs, &stored);
     }
     Ok(ExitCode::from(exit))
+}
+
+/// `check --diff` and `check --fix`: the patches, printed, written as a series or applied.
+fn run_fixes(
+    session: &Session,
+    args: &Args,
+    filter: &RuleFilter,
+    triage: &Triage,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = args.relative_to.as_deref().filter(|_| !quiet) {
+        eprintln!(
+            "note: --relative-to {} does not move the patches' paths: they stay relative to \
+             the tree's root, where `patch -p1` and `git am` apply them",
+            modrace::diag::escape_terminal(&dir.display().to_string())
+        );
+    }
+    let out = session.check_triaged(filter, args.unknown.into(), true, triage)?;
+    print_warnings(&out.warnings, quiet);
+    print_notes(&notes(args, &out.value.report), quiet);
+    if let Some(path) = &args.write_baseline {
+        write_baseline(path, &out.value.report)?;
+    }
+    let outcome = out.value;
+    if let Some(dir) = &args.split {
+        write_series(dir, &outcome.patches, &outcome.report)?;
+        return Ok(exit_code(&outcome.report));
+    }
+    write_fixes(
+        &outcome.patches,
+        &outcome.report,
+        args.diff,
+        args.output.as_deref(),
+        quiet,
+    )
 }
 
 /// `--color auto`: the conventions of no-color.org and bixense.com/clicolors. `NO_COLOR` (set

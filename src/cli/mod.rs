@@ -18,6 +18,7 @@ mod generate;
 mod kb;
 mod memo;
 mod progress;
+mod relative;
 mod rules;
 mod scope;
 mod stats;

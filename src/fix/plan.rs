@@ -13,7 +13,7 @@ use crate::usecount::{reanalyse_patched, HelperEffects};
 use super::{fix_routine, FixRequest, FixResult};
 
 /// A fixed file: its text before and after.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FilePatch {
     pub file: String,
     pub disk_path: std::path::PathBuf,

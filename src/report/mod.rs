@@ -1,11 +1,15 @@
 //! The output formats of `modrace check`.
 //!
-//! [`render`] turns a [`CheckReport`] into one of four texts:
+//! [`render`] turns a [`CheckReport`] into one of five texts:
 //!
 //! - [`Format::Text`]: rustc/ruff-style diagnostics with source excerpts, for people;
 //! - [`Format::Gcc`]: `file:line:col: error: message [MR001]` lines, for editors' quickfix lists;
 //! - [`Format::Json`]: the report as JSON, for scripts;
-//! - [`Format::Sarif`]: a SARIF 2.1.0 log, for GitHub code scanning and other SARIF viewers.
+//! - [`Format::Sarif`]: a SARIF 2.1.0 log, for GitHub code scanning and other SARIF viewers;
+//! - [`Format::Html`]: one self-contained page in the manner of scan-view, for a browser.
+//!
+//! [`Options::rename`] rewrites every path of the report (`--relative-to`); the files are still
+//! read, and the patches' diffs still named, by their paths in the tree.
 //!
 //! Rendering never reads the file system itself: the caller passes a `source` function that
 //! returns the text of a file given its path as it appears in the findings (relative to the
@@ -29,9 +33,12 @@ pub mod baseline;
 pub mod bkl;
 pub mod entries;
 pub mod escape;
+mod flow;
 pub mod gcc;
+pub mod html;
 pub mod json;
 pub mod mbox;
+mod relative;
 pub mod rules_doc;
 pub mod sarif;
 pub mod text;
@@ -48,10 +55,18 @@ pub enum Format {
     Json,
     /// A SARIF 2.1.0 log.
     Sarif,
+    /// One self-contained HTML page: an index of the findings, the annotated source of each.
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Text, Format::Gcc, Format::Json, Format::Sarif];
+    pub const ALL: [Format; 5] = [
+        Format::Text,
+        Format::Gcc,
+        Format::Json,
+        Format::Sarif,
+        Format::Html,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +74,7 @@ impl Format {
             Format::Gcc => "gcc",
             Format::Json => "json",
             Format::Sarif => "sarif",
+            Format::Html => "html",
         }
     }
 }
@@ -76,20 +92,28 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown format `{s}` (expected text, gcc, json or sarif)"))
+            .ok_or_else(|| {
+                format!("unknown format `{s}` (expected text, gcc, json, sarif or html)")
+            })
     }
 }
 
 /// Everything [`render_with`] can be told besides the format.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Options<'a> {
     /// ANSI colors in the text format (the other formats ignore it).
     pub color: bool,
-    /// The directory the finding paths are relative to. SARIF then records it as the
-    /// `file://` URI of `%SRCROOT%` in `originalUriBaseIds`; it should be absolute.
+    /// The directory the printed paths are relative to (the tree's root, or the directory
+    /// of `--relative-to`). SARIF then records it as the `file://` URI of `%SRCROOT%` in
+    /// `originalUriBaseIds`; it should be absolute.
     pub src_root: Option<&'a Path>,
-    /// The fixes `--diff` would make: SARIF gives each result it fixes a `fixes` object.
+    /// The tree that was checked, as the HTML report names it.
+    pub tree: Option<&'a Path>,
+    /// The fixes `--diff` would make: SARIF gives each result it fixes a `fixes` object, the
+    /// HTML report shows each finding's diff.
     pub patches: &'a [crate::fix::FilePatch],
+    /// How to write a path of the tree (`--relative-to`); `None` keeps the tree's paths.
+    pub rename: Option<&'a dyn Fn(&str) -> String>,
 }
 
 /// Renders `report` in `format`. `source` returns the text of a file given its path as written
@@ -119,6 +143,29 @@ pub fn render_with(
     source: &dyn Fn(&str) -> Option<String>,
     options: &Options,
 ) -> String {
+    let Some(rename) = options.rename else {
+        return render_paths(format, report, source, options, &|p| p.to_string());
+    };
+    let rebased = relative::rebase(report, options.patches, rename);
+    let read = |p: &str| source(rebased.tree_path(p));
+    let options = Options {
+        patches: &rebased.patches,
+        ..*options
+    };
+    render_paths(format, &rebased.report, &read, &options, &|p| {
+        rebased.tree_path(p).to_string()
+    })
+}
+
+/// [`render_with`] once the paths are renamed; `tree_path` gives a renamed path's path in the
+/// tree.
+fn render_paths(
+    format: Format,
+    report: &CheckReport,
+    source: &dyn Fn(&str) -> Option<String>,
+    options: &Options,
+    tree_path: &dyn Fn(&str) -> String,
+) -> String {
     match format {
         Format::Text | Format::Gcc => {
             // Input text is escaped before it is drawn, so that colors stay modrace's own.
@@ -139,6 +186,15 @@ pub fn render_with(
             options.src_root,
             options.patches,
         )),
+        Format::Html => html::render(
+            report,
+            &Sources::new(source),
+            &html::Page {
+                tree: options.tree,
+                patches: options.patches,
+                tree_path,
+            },
+        ),
     }
 }
 
@@ -187,6 +243,11 @@ impl SourceText {
             starts.pop();
         }
         SourceText { text, starts }
+    }
+
+    /// The number of lines.
+    pub(crate) fn len(&self) -> u32 {
+        u32::try_from(self.starts.len()).unwrap_or(u32::MAX)
     }
 
     /// Line `line` (1-based) without its line ending, and the byte offset where it starts.

@@ -22,6 +22,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
+use super::flow::{line_mark, step_text};
 use super::{Mark, Sources};
 use crate::fix::FilePatch;
 use crate::rules::CheckReport;
@@ -215,59 +216,20 @@ fn result(f: &Finding, sources: &Sources, fingerprint: String) -> Value {
     Value::Object(result)
 }
 
-/// The evidence in order, with the may-sleep chain nested under the call it starts from (or
-/// after the evidence when no evidence is at that call).
+/// The finding's path step by step ([`super::flow`]).
 fn code_flow(f: &Finding, sources: &Sources) -> Vec<Value> {
-    let step = |file: &str, mark: Mark, text: String, nesting: usize| {
-        json!({
-            "location": {
-                "physicalLocation": physical(sources, file, mark),
-                "message": { "text": text },
-            },
-            "nestingLevel": nesting,
+    super::flow::steps(f)
+        .into_iter()
+        .map(|s| {
+            json!({
+                "location": {
+                    "physicalLocation": physical(sources, s.file, s.mark),
+                    "message": { "text": s.text },
+                },
+                "nestingLevel": s.nesting,
+            })
         })
-    };
-    let chain_from = f.chain.first().and_then(|c| {
-        f.evidence
-            .iter()
-            .position(|e| e.file == c.file && e.line == c.line)
-    });
-    let chain = |out: &mut Vec<Value>, skip: usize| {
-        for (depth, s) in f.chain.iter().enumerate().skip(skip) {
-            out.push(step(&s.file, line_mark(s.line), step_text(s), depth));
-        }
-    };
-    let mut out = Vec::new();
-    for (i, e) in f.evidence.iter().enumerate() {
-        out.push(step(
-            &e.file,
-            Mark::evidence(e),
-            super::one_line(&e.note),
-            0,
-        ));
-        if chain_from == Some(i) {
-            chain(&mut out, 1);
-        }
-    }
-    if chain_from.is_none() {
-        chain(&mut out, 0);
-    }
-    out
-}
-
-fn step_text(step: &crate::chain::ChainStep) -> String {
-    format!(
-        "`{}` calls `{}`",
-        step.function,
-        super::one_line(&step.call)
-    )
-}
-
-fn line_mark(line: u32) -> Mark<'static> {
-    Mark {
-        line,
-        ..Mark::default()
-    }
+        .collect()
 }
 
 /// A `physicalLocation`: the file relative to `%SRCROOT%`, and the line with the columns of
