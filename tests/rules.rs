@@ -400,3 +400,159 @@ static int hoist_attach(struct hoist *h)
     );
     snapshot!("mr103", text);
 }
+
+#[test]
+fn mr105_unprotected_self_pin() {
+    let text = rendered(
+        "MR105",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /fs/char_dev.c
+#include <linux/fs.h>
+
+int chrdev_open(struct inode *inode, struct file *filp, const struct file_operations *fops)
+{
+	if (!try_module_get(fops->owner))
+		return -ENODEV;
+	return fops->open(inode, filp);
+}
+//- /drivers/misc/clank.c
+#include <linux/fs.h>
+
+struct channel_req;
+
+struct Bprotocol {
+	unsigned int Bprotocols;
+	char *name;
+	int (*create)(struct channel_req *);
+};
+
+int mISDN_register_Bprotocol(struct Bprotocol *bp);
+
+static int clank_create(struct channel_req *rq)
+{
+	if (!try_module_get(THIS_MODULE)) /* expect: MR105 */
+		return -ENODEV;
+	return 0;
+}
+
+static struct Bprotocol clank_proto = {
+	.Bprotocols	= 1,
+	.name		= "clank",
+	.create		= clank_create,
+};
+
+/* Pinned by the core before it runs: not a finding. */
+static int clank_open(struct inode *inode, struct file *file)
+{
+	__module_get(THIS_MODULE);
+	return 0;
+}
+
+static int clank_release(struct inode *inode, struct file *file)
+{
+	module_put(THIS_MODULE);
+	return 0;
+}
+
+static const struct file_operations clank_fops = {
+	.owner		= THIS_MODULE,
+	.open		= clank_open,
+	.release	= clank_release,
+};
+
+static int clank_init(void)
+{
+	register_chrdev(0, "clank", &clank_fops);
+	return mISDN_register_Bprotocol(&clank_proto);
+}
+
+static void clank_exit(void)
+{
+}
+
+module_init(clank_init);
+module_exit(clank_exit);
+"#,
+    );
+    snapshot!("mr105", text);
+}
+
+#[test]
+fn mr106_self_put_then_return() {
+    let text = rendered(
+        "MR106",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/misc/rattle.c
+struct task_struct;
+
+struct rattle {
+	struct task_struct *task;
+	struct task_struct *poller;
+	int done;
+};
+
+struct task_struct *kthread_run(int (*fn)(void *), void *data, const char *name);
+int kthread_stop(struct task_struct *k);
+void module_put_and_kthread_exit(long code);
+
+static int rattle_thread(void *arg)
+{
+	struct rattle *r = arg;
+
+	while (!r->done)
+		r->done = 1;
+	module_put(THIS_MODULE); /* expect: MR106 */
+	return 0;
+}
+
+/* Ends with the put and the exit in one: not a finding. */
+static int rattle_helper(void *arg)
+{
+	module_put_and_kthread_exit(0);
+	return 0;
+}
+
+/* Stopped by the module, which waits for it to return: not a finding. */
+static int rattle_poll(void *arg)
+{
+	module_put(THIS_MODULE);
+	return 0;
+}
+
+static int rattle_start(struct rattle *r)
+{
+	__module_get(THIS_MODULE);
+	r->task = kthread_run(rattle_thread, r, "rattle");
+	__module_get(THIS_MODULE);
+	kthread_run(rattle_helper, r, "rattle-helper");
+	__module_get(THIS_MODULE);
+	r->poller = kthread_run(rattle_poll, r, "rattle-poll");
+	return 0;
+}
+
+static void rattle_stop(struct rattle *r)
+{
+	kthread_stop(r->poller);
+}
+
+static int rattle_init(void)
+{
+	return 0;
+}
+
+static void rattle_exit(void)
+{
+}
+
+module_init(rattle_init);
+module_exit(rattle_exit);
+"#,
+    );
+    snapshot!("mr106", text);
+}

@@ -20,6 +20,8 @@ pub mod mr006;
 pub mod mr007;
 pub mod mr101;
 pub mod mr103;
+pub mod mr105;
+pub mod mr106;
 
 pub mod engine;
 pub mod triage;
@@ -75,6 +77,8 @@ pub enum Code {
     Mr007,
     Mr101,
     Mr103,
+    Mr105,
+    Mr106,
 }
 
 impl Code {
@@ -88,7 +92,7 @@ impl Code {
             | Code::Mr005
             | Code::Mr006
             | Code::Mr007 => RuleFamily::UseCount,
-            Code::Mr101 | Code::Mr103 => RuleFamily::ModuleRef,
+            Code::Mr101 | Code::Mr103 | Code::Mr105 | Code::Mr106 => RuleFamily::ModuleRef,
         }
     }
 
@@ -103,6 +107,8 @@ impl Code {
             Code::Mr007 => "MR007",
             Code::Mr101 => "MR101",
             Code::Mr103 => "MR103",
+            Code::Mr105 => "MR105",
+            Code::Mr106 => "MR106",
         }
     }
 
@@ -148,7 +154,7 @@ pub struct Rule {
     pub right: &'static str,
 }
 
-pub const RULES: [&Rule; 9] = [
+pub const RULES: [&Rule; 11] = [
     &mr001::RULE,
     &mr002::RULE,
     &mr003::RULE,
@@ -158,6 +164,8 @@ pub const RULES: [&Rule; 9] = [
     &mr007::RULE,
     &mr101::RULE,
     &mr103::RULE,
+    &mr105::RULE,
+    &mr106::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {
