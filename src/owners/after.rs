@@ -154,18 +154,18 @@ impl<'a> Walk<'a> {
         let stmt = self.body.stmt(s);
         match &stmt.kind {
             StmtKind::Return(None) => Some(After::Returns),
-            StmtKind::Return(Some(e)) => {
-                Some(if calls(e) {
-                    After::Code(stmt.span)
-                } else {
-                    After::Returns
-                })
-            }
+            StmtKind::Return(Some(e)) => Some(if calls(e) {
+                After::Code(stmt.span)
+            } else {
+                After::Returns
+            }),
             StmtKind::Block(list) | StmtKind::Case { body: list, .. } => match list.first() {
                 Some(&first) => self.enter(first),
                 None => self.next(s),
             },
-            StmtKind::Label { stmt: Some(inner), .. } => self.enter(*inner),
+            StmtKind::Label {
+                stmt: Some(inner), ..
+            } => self.enter(*inner),
             StmtKind::Label { stmt: None, .. } | StmtKind::Decl | StmtKind::Other => self.next(s),
             // A statement that calls nothing (`ret = 0;`) only readies the return.
             StmtKind::Expr(e) | StmtKind::Declare(e) if !calls(e) => self.next(s),

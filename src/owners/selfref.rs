@@ -376,17 +376,19 @@ impl Lookup<'_> {
         if let Some(pin) = pin {
             return match owner_state(self.index, var, pin) {
                 OwnerState::Set => Some(Verdict::Protected),
-                OwnerState::Missing(_) if self.handed.contains(&var) => Some(Verdict::Open(Reach::Unguarded {
-                    strukt: strukt.to_string(),
-                    field: field.to_string(),
-                    evidence: format!(
-                        "the core pins struct {strukt} through its {}, which `{}` does not set",
-                        pin.field,
-                        self.index.variable(var).name
-                    ),
-                    file: self.facts().path.to_string(),
-                    line,
-                })),
+                OwnerState::Missing(_) if self.handed.contains(&var) => {
+                    Some(Verdict::Open(Reach::Unguarded {
+                        strukt: strukt.to_string(),
+                        field: field.to_string(),
+                        evidence: format!(
+                            "the core pins struct {strukt} through its {}, which `{}` does not set",
+                            pin.field,
+                            self.index.variable(var).name
+                        ),
+                        file: self.facts().path.to_string(),
+                        line,
+                    }))
+                }
                 _ => None,
             };
         }
@@ -427,7 +429,11 @@ impl Lookup<'_> {
     /// Routines started as kernel threads.
     fn threads(&self, out: &mut Vec<(FnRef, Verdict)>) {
         let f = self.facts();
-        for c in f.calls.iter().filter(|c| self.owners.is_thread_starter(&c.callee)) {
+        for c in f
+            .calls
+            .iter()
+            .filter(|c| self.owners.is_thread_starter(&c.callee))
+        {
             let Some(r) = c.args.first().and_then(|a| self.routine(self.file, a)) else {
                 continue;
             };
@@ -465,7 +471,9 @@ impl Lookup<'_> {
             .filter(|c| self.owners.is_thread_stopper(&c.callee))
             .filter_map(|c| c.args.first().map(|a| last_member(a)))
             .collect();
-        stored.into_iter().any(|a| stops.iter().any(|s| *s == *a.field))
+        stored
+            .into_iter()
+            .any(|a| stops.iter().any(|s| *s == *a.field))
     }
 }
 

@@ -180,8 +180,8 @@ pub fn run(an: &Analyses, filter: &RuleFilter, triage: &Triage) -> CheckReport {
     let mut self_refs = None;
     if let Some(report) = an.self_refs {
         super::mr105::check(&report.refs, &mut findings);
-        let exit_routine = (an.kb.data.owners.self_unpin_routines.first())
-            .map_or("", String::as_str);
+        let exit_routine =
+            (an.kb.data.owners.self_unpin_routines.first()).map_or("", String::as_str);
         super::mr106::check(&report.refs, exit_routine, &mut findings);
         self_refs = Some(report.stats);
     }

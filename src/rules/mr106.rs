@@ -95,7 +95,10 @@ fn finding(r: &SelfRef, exit_routine: &str) -> Option<Finding> {
                 Role::Handoff,
                 file,
                 line_span(*line),
-                format!("`{}` runs as a kernel thread, started by {starter} here", r.function),
+                format!(
+                    "`{}` runs as a kernel thread, started by {starter} here",
+                    r.function
+                ),
             ));
             (
                 SlotRef::Callback {
