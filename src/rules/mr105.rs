@@ -23,27 +23,40 @@ else already holds the module: a table the core pins through its owner field bef
 the module's init routine, or a callback that the unregister waits for. In a routine the core \
 calls through a slot that neither pins nor drains, the reference must be taken by the caller, \
 through an owner field of the table, before the call.",
-    wrong: "static int twiddle_ctrl(struct twiddle_chan *ch, int cmd)
+    wrong: "static int frob_grab(struct inode *inode, struct file *file)
 {
-\tif (cmd == TWIDDLE_OPEN && !try_module_get(THIS_MODULE))
+\t/* Too late: rmmod may be freeing this code already. */
+\tif (!try_module_get(THIS_MODULE))
 \t\treturn -ENODEV;
 \treturn 0;
 }
 
-static int twiddle_probe(struct twiddle *t)
+static int frob_drop(struct inode *inode, struct file *file)
 {
-\tt->chan.ctrl = twiddle_ctrl;\t/* the core calls it with nothing pinned */
-\treturn twiddle_register(t);
-}",
-    right: "static const struct twiddle_chan_ops twiddle_chan_ops = {
-\t.owner\t= THIS_MODULE,\t/* the core pins it before calling ctrl */
-\t.ctrl\t= twiddle_ctrl,
+\tmodule_put(THIS_MODULE);
+\treturn 0;
+}
+
+static const struct file_operations frob_fops = {
+\t.open\t\t= frob_grab,
+\t.release\t= frob_drop,
 };
 
-static int twiddle_probe(struct twiddle *t)
+static int frob_init(void)
 {
-\tt->chan.ops = &twiddle_chan_ops;
-\treturn twiddle_register(t);
+\tdebugfs_create_file(\"frob\", 0444, NULL, NULL, &frob_fops);
+\treturn 0;
+}",
+    right: "static const struct file_operations frob_fops = {
+\t.owner\t\t= THIS_MODULE,\t/* the core pins it before calling open */
+\t.open\t\t= frob_open,
+\t.release\t= frob_release,
+};
+
+static int frob_init(void)
+{
+\tdebugfs_create_file(\"frob\", 0444, NULL, NULL, &frob_fops);
+\treturn 0;
 }",
 };
 

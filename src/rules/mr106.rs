@@ -27,35 +27,29 @@ code to its last instruction, and nothing pins a module while its thread runs: a
 holds a reference on its module must drop it and exit in one step, with \
 module_put_and_kthread_exit(), which never returns into the module. Elsewhere, the put must be \
 the routine's last act, or happen where the caller still holds the module.",
-    wrong: "static int scribble_thread(void *arg)
+    wrong: "static int frob_thread(void *arg)
 {
-\tstruct scribble *s = arg;
-
-\twhile (!scribble_done(s))
-\t\tscribble_step(s);
+\tfrob_work(arg);
 \tmodule_put(THIS_MODULE);
 \treturn 0;
 }
 
-static int scribble_start(struct scribble *s)
+static int frob_init(void)
 {
 \t__module_get(THIS_MODULE);
-\ts->task = kthread_run(scribble_thread, s, \"scribble\");
+\tkthread_run(frob_thread, NULL, \"frob\");
 \treturn 0;
 }",
-    right: "static int scribble_thread(void *arg)
+    right: "static int frob_thread(void *arg)
 {
-\tstruct scribble *s = arg;
-
-\twhile (!scribble_done(s))
-\t\tscribble_step(s);
+\tfrob_work(arg);
 \tmodule_put_and_kthread_exit(0);
 }
 
-static int scribble_start(struct scribble *s)
+static int frob_init(void)
 {
 \t__module_get(THIS_MODULE);
-\ts->task = kthread_run(scribble_thread, s, \"scribble\");
+\tkthread_run(frob_thread, NULL, \"frob\");
 \treturn 0;
 }",
 };
