@@ -556,3 +556,126 @@ module_exit(rattle_exit);
     );
     snapshot!("mr106", text);
 }
+
+/// The self-reference model's edges: a routine stored through members into an unguarded slot,
+/// its static helper, a drained slot, and what follows a put (a call is more code; `ret = 0;
+/// break;` and a `goto` to a return are not).
+#[test]
+fn self_references_by_how_the_core_reaches_them() {
+    let tree = support::Tree::from_text(
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/isdn/clatter.c
+struct mISDNchannel {
+	int (*ctrl)(struct mISDNchannel *, unsigned int, void *);
+};
+
+struct mISDNdevice {
+	struct mISDNchannel D;
+};
+
+struct dchannel {
+	struct mISDNdevice dev;
+};
+
+struct clatter {
+	struct dchannel dch;
+	struct mISDNchannel bch;
+	int open;
+};
+
+struct notifier_block {
+	int (*notifier_call)(struct notifier_block *, unsigned long, void *);
+};
+
+int register_netdevice_notifier(struct notifier_block *nb);
+void clatter_reset(struct clatter *c);
+
+static int clatter_open_channel(struct clatter *c)
+{
+	if (!try_module_get(THIS_MODULE)) /* expect: MR105 */
+		return -EIO;
+	c->open = 1;
+	return 0;
+}
+
+static int clatter_dctrl(struct mISDNchannel *ch, unsigned int cmd, void *arg)
+{
+	struct clatter *c = arg;
+	int err = -EINVAL;
+
+	switch (cmd) {
+	case 1:
+		err = clatter_open_channel(c);
+		break;
+	case 2:
+		module_put(THIS_MODULE);
+		err = 0;
+		break;
+	case 3:
+		module_put(THIS_MODULE); /* expect: MR106 */
+		clatter_reset(c);
+		break;
+	}
+	return err;
+}
+
+static int clatter_bctrl(struct mISDNchannel *ch, unsigned int cmd, void *arg)
+{
+	if (cmd == 2) {
+		module_put(THIS_MODULE);
+		goto out;
+	}
+	return -EINVAL;
+out:
+	return 0;
+}
+
+/* The unregister waits for calls in flight: not a finding. */
+static int clatter_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	if (!try_module_get(THIS_MODULE))
+		return 0;
+	clatter_reset(ptr);
+	module_put(THIS_MODULE);
+	clatter_reset(ptr);
+	return 0;
+}
+
+static struct notifier_block clatter_notifier = {
+	.notifier_call = clatter_event,
+};
+
+static int clatter_probe(struct clatter *card)
+{
+	card->dch.dev.D.ctrl = clatter_dctrl;
+	card->bch.ctrl = clatter_bctrl;
+	return register_netdevice_notifier(&clatter_notifier);
+}
+
+static int clatter_init(void)
+{
+	return 0;
+}
+
+static void clatter_exit(void)
+{
+}
+
+module_init(clatter_init);
+module_exit(clatter_exit);
+"#,
+    );
+    let both = RuleFilter {
+        select: vec![
+            rules::rule("MR105").expect("MR105").code,
+            rules::rule("MR106").expect("MR106").code,
+        ],
+        ignore: vec![],
+    };
+    let report = support::assert_expectations_with(&tree, &both);
+    let stats = report.stats.self_refs.expect("the self-reference stats");
+    assert_eq!((stats.unguarded, stats.protected), (4, 2), "{stats:?}");
+}
