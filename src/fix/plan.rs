@@ -44,7 +44,7 @@ impl FixedRoutine {
     }
 }
 
-/// Plans the fixes for the MR001, MR002 and MR003 findings of `report`, on the texts in
+/// Plans the fixes for the MR001, MR002, MR003, MR101 and MR106 findings of `report`, on the texts in
 /// `sources` (by path relative to the root; a file missing there is not fixed). Findings that
 /// cannot be fixed mechanically get `fix: manual, because ...` as their help. Nothing is read
 /// or written here: [`super::apply_patch`] writes.
@@ -79,6 +79,9 @@ pub fn plan(
         let mut text = original.clone();
         let mut fixed = Vec::new();
         let mut fixed_routines = Vec::new();
+        let (thread_ids, finding_ids): (Vec<usize>, Vec<usize>) = finding_ids
+            .into_iter()
+            .partition(|&i| report.findings[i].rule == Code::Mr106);
         let (owner_ids, finding_ids): (Vec<usize>, Vec<usize>) = finding_ids
             .into_iter()
             .partition(|&i| report.findings[i].rule == Code::Mr101);
@@ -144,6 +147,19 @@ pub fn plan(
                 Err(why) => manual.push((i, why)),
             }
         }
+        // Bottom up, as above.
+        let mut thread_ids = thread_ids;
+        thread_ids.sort_by_key(|&i| std::cmp::Reverse(report.findings[i].line));
+        for i in thread_ids {
+            let f = &report.findings[i];
+            match end_thread(&mut text, f, kb, front_end) {
+                Ok(routine) => {
+                    fixed.push((f.rule, f.line));
+                    fixed_routines.push(routine);
+                }
+                Err(why) => manual.push((i, why)),
+            }
+        }
         if text != original {
             patches.push(FilePatch {
                 file: file.to_string(),
@@ -181,6 +197,38 @@ fn add_owner_of(
         function: f.function.clone(),
         first_line: at.first_line,
         last_line: at.last_line,
+    })
+}
+
+/// MR106's fix, for a kernel thread's put followed by its return: put and exit in one call.
+fn end_thread(
+    text: &mut Vec<u8>,
+    f: &Finding,
+    kb: &Kb,
+    front_end: &FrontEnd,
+) -> Result<FixedRoutine, String> {
+    let owners = &kb.data.owners;
+    if !matches!(f.slot, SlotRef::Callback { .. }) {
+        return Err("the put must become the routine's last act; move it by hand".to_string());
+    }
+    let (Some(put), Some(exit_routine)) = (
+        owners.unpin_routines.first(),
+        owners.self_unpin_routines.first(),
+    ) else {
+        return Err("the knowledge base names no routine that puts and exits".to_string());
+    };
+    let fix = super::thread::PutAndExit {
+        function: &f.function,
+        line: f.line,
+        put,
+        this_module: &owners.this_module,
+        exit_routine,
+    };
+    let (first_line, last_line) = super::thread::put_and_exit(text, &f.file, &fix, front_end)?;
+    Ok(FixedRoutine {
+        function: f.function.clone(),
+        first_line,
+        last_line,
     })
 }
 

@@ -192,3 +192,27 @@ impl<'a> Walk<'a> {
         }
     }
 }
+
+/// A put followed at once by a return: `put(..); return X;` as two statements of one block,
+/// the put a statement of its own and the return calling nothing. The spans of both, for a
+/// fix that ends a thread in one step instead.
+pub fn put_then_return(body: &Body, call: u32) -> Option<(Span, Span)> {
+    let parents = parents(body);
+    let at = body
+        .stmts
+        .iter()
+        .position(|s| matches!(&s.kind, StmtKind::Expr(e) if e.events == [Event::Call(call)]))?
+        as StmtId;
+    let StmtKind::Block(list) = &body.stmt(parents.get(at as usize).copied().flatten()?).kind
+    else {
+        return None;
+    };
+    let &next = list.iter().skip_while(|&&c| c != at).nth(1)?;
+    let ret = body.stmt(next);
+    match &ret.kind {
+        StmtKind::Return(e) if !e.as_ref().is_some_and(calls) => {
+            Some((body.stmt(at).span, ret.span))
+        }
+        _ => None,
+    }
+}

@@ -35,7 +35,7 @@ mod after;
 mod exits;
 mod gets;
 mod selfref;
-pub use after::{after_call, After};
+pub use after::{after_call, put_then_return, After};
 pub use gets::{get_leaks, GetLeak};
 pub use selfref::{self_refs, Reach, SelfRef, SelfRefKind, SelfRefReport, SelfRefStats};
 

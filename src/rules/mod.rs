@@ -118,9 +118,12 @@ impl Code {
     }
 
     /// The rules `--diff`/`--fix` can rewrite: the increment and the failure paths of rule 2,
-    /// and a table's missing owner.
+    /// a table's missing owner, and a kernel thread's put and return.
     pub fn is_fixable(self) -> bool {
-        matches!(self, Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101)
+        matches!(
+            self,
+            Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101 | Code::Mr106
+        )
     }
 }
 
