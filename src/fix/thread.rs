@@ -82,7 +82,7 @@ pub fn put_and_exit(
     text.splice(removed, std::iter::empty());
     let replacement = format!("{}({value});", fix.exit_routine);
     text.splice(put_start..put_end, replacement.into_bytes());
-    let after = facts::extract(path, text, front_end);
+    let after = facts::extract_with(path, text, front_end, &BodyPolicy::All);
     let exits = (after.calls.iter()).any(|c| c.line == fix.line && c.callee == fix.exit_routine);
     let put_left = (after.calls.iter()).any(|c| c.line == fix.line && c.callee == fix.put);
     if !exits || put_left || after.errors.len() > before.errors.len() {
