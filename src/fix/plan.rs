@@ -137,22 +137,16 @@ pub fn plan(
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
             }
         }
-        for i in owner_ids {
-            let f = &report.findings[i];
-            match add_owner_of(&mut text, f, kb, front_end) {
-                Ok(routine) => {
-                    fixed.push((f.rule, f.line));
-                    fixed_routines.push(routine);
-                }
-                Err(why) => manual.push((i, why)),
-            }
-        }
-        // Bottom up, as above.
         let mut thread_ids = thread_ids;
+        // Bottom up, as above.
         thread_ids.sort_by_key(|&i| std::cmp::Reverse(report.findings[i].line));
-        for i in thread_ids {
+        let singles = (owner_ids
+            .into_iter()
+            .map(|i| (i, add_owner_of as SingleFix)))
+        .chain(thread_ids.into_iter().map(|i| (i, end_thread as SingleFix)));
+        for (i, fix) in singles {
             let f = &report.findings[i];
-            match end_thread(&mut text, f, kb, front_end) {
+            match fix(&mut text, f, kb, front_end) {
                 Ok(routine) => {
                     fixed.push((f.rule, f.line));
                     fixed_routines.push(routine);
@@ -176,6 +170,9 @@ pub fn plan(
     }
     patches
 }
+
+/// A fix of one finding on its own: the routine (or table) it rewrote, or why a human must.
+type SingleFix = fn(&mut Vec<u8>, &Finding, &Kb, &FrontEnd) -> Result<FixedRoutine, String>;
 
 /// MR101's fix: the owner field of the finding's slot, set to the module itself; the table's
 /// lines stand for the routine a report ties the fix to.
