@@ -79,12 +79,7 @@ pub fn plan(
         let mut text = original.clone();
         let mut fixed = Vec::new();
         let mut fixed_routines = Vec::new();
-        let (thread_ids, finding_ids): (Vec<usize>, Vec<usize>) = finding_ids
-            .into_iter()
-            .partition(|&i| report.findings[i].rule == Code::Mr106);
-        let (owner_ids, finding_ids): (Vec<usize>, Vec<usize>) = finding_ids
-            .into_iter()
-            .partition(|&i| report.findings[i].rule == Code::Mr101);
+        let (singles, finding_ids) = single_fixes(&report.findings, finding_ids);
         // Bottom up: a fix moves only the text below it, so the spans of the routines above
         // stay true.
         let mut routines: Vec<(u32, &str)> = finding_ids
@@ -137,13 +132,6 @@ pub fn plan(
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
             }
         }
-        let mut thread_ids = thread_ids;
-        // Bottom up, as above.
-        thread_ids.sort_by_key(|&i| std::cmp::Reverse(report.findings[i].line));
-        let singles = (owner_ids
-            .into_iter()
-            .map(|i| (i, add_owner_of as SingleFix)))
-        .chain(thread_ids.into_iter().map(|i| (i, end_thread as SingleFix)));
         for (i, fix) in singles {
             let f = &report.findings[i];
             match fix(&mut text, f, kb, front_end) {
@@ -169,6 +157,27 @@ pub fn plan(
         report.findings[i].help = format!("fix: manual, because {why}");
     }
     patches
+}
+
+/// The findings fixed one by one (MR106's threads, MR101's tables), each with its fix, and
+/// the findings whose routines are rewritten whole.
+fn single_fixes(findings: &[Finding], ids: Vec<usize>) -> (Vec<(usize, SingleFix)>, Vec<usize>) {
+    let mut singles: Vec<(usize, SingleFix)> = Vec::new();
+    let mut rest = Vec::new();
+    for i in ids {
+        match findings[i].rule {
+            Code::Mr101 => singles.push((i, add_owner_of)),
+            Code::Mr106 => singles.push((i, end_thread)),
+            _ => rest.push(i),
+        }
+    }
+    // Threads first, bottom up (each is found by its line, which a fix moves only below
+    // it), then tables in finding order (each is found by its name).
+    singles.sort_by_key(|&(i, _)| match findings[i].rule {
+        Code::Mr106 => (0, std::cmp::Reverse(findings[i].line)),
+        _ => (1, std::cmp::Reverse(0)),
+    });
+    (singles, rest)
 }
 
 /// A fix of one finding on its own: the routine (or table) it rewrote, or why a human must.
