@@ -17,12 +17,13 @@ use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
-use crate::owners::{GetLeak, OwnerReport, OwnerStats, SelfRefReport, SelfRefStats};
+use crate::owners::{GetLeak, OwnerReport, OwnerStats};
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
 use super::triage::{self, Suppressed, Triage};
 use super::{Code, EntryContext, Finding};
 use crate::diag::Warning;
+use crate::owners::{SelfRefReport, SelfRefStats};
 
 /// Which rules to report.
 #[derive(Debug, Clone, Default)]
