@@ -314,19 +314,22 @@ impl Session {
         } else {
             BodyPolicy::mentioning(&kb.body_words())
         };
-        // The may-sleep, lock and use-count analyses read every macro; the owner analysis only
-        // those that may give a module its exit routine.
+        // The may-sleep, lock and use-count analyses read every macro; the owner and
+        // self-reference analyses only those that may give a module its exit routine.
         let runs_bkl = filter.runs(Code::Mr004, kb.data.era.rules);
         let macros = if walks_paths || runs_bkl {
             MacroPolicy::All
-        } else if filter.runs(Code::Mr101, kb.data.era.rules) {
+        } else if [Code::Mr101, Code::Mr105, Code::Mr106]
+            .into_iter()
+            .any(|c| filter.runs(c, kb.data.era.rules))
+        {
             MacroPolicy::mentioning(&kb.data.module.exit_macros)
         } else {
             MacroPolicy::None
         };
         let (mut scan, build) = self.scan_keeping(&bodies, &macros)?;
         let index = Index::build(&scan, kb);
-        let (sleep, (entries, bkl, (owners, get_leaks), use_counts)) = rayon::join(
+        let (sleep, (entries, bkl, (owners, get_leaks, self_refs), use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, &build).entries;
@@ -339,13 +342,17 @@ impl Session {
                 let get_leaks = filter
                     .runs(Code::Mr103, kb.data.era.rules)
                     .then(|| owners::get_leaks(&index, kb));
+                let self_refs = [Code::Mr105, Code::Mr106]
+                    .into_iter()
+                    .any(|c| filter.runs(c, kb.data.era.rules))
+                    .then(|| owners::self_refs(&index, kb, &build));
                 // Only rule 2's path walks ask the use-count knowledge.
                 let use_counts = if walks_paths {
                     UseCountKnowledge::new(&index, kb)
                 } else {
                     UseCountKnowledge::default()
                 };
-                (entries, bkl, (owners, get_leaks), use_counts)
+                (entries, bkl, (owners, get_leaks, self_refs), use_counts)
             },
         );
         let analyses = Analyses {
@@ -360,6 +367,7 @@ impl Session {
             use_counts: &use_counts,
             owners: owners.as_ref(),
             get_leaks: get_leaks.as_deref(),
+            self_refs: self_refs.as_ref(),
         };
         let mut report = engine::run(&analyses, filter, triage);
         report.era = Some(EraReport {

@@ -236,3 +236,82 @@ fn the_patch_series_applies_with_git_am() {
     let log = git(&["log", "--format=%s"]);
     assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 4);
 }
+
+/// MR106's fix: a kernel thread's `module_put(THIS_MODULE); return X;` becomes one call that
+/// puts and exits; the finding is gone and a put followed by more than a return is left alone.
+#[test]
+fn a_thread_ends_with_put_and_exit() {
+    let tree = Tree::from_text(
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/misc/rumble.c
+struct task_struct *kthread_run(int (*fn)(void *), void *data, const char *name);
+void rumble_work(void *arg);
+
+static int rumble_thread(void *arg)
+{
+	int ret = 0;
+
+	rumble_work(arg);
+	/* the reference taken by rumble_start */
+	module_put(THIS_MODULE); /* expect: MR106 */
+	return ret;
+}
+
+static int rumble_idle(void *arg)
+{
+	module_put(THIS_MODULE); /* expect: MR106 */
+	rumble_work(arg);
+	return 0;
+}
+
+static int rumble_start(void *arg)
+{
+	__module_get(THIS_MODULE);
+	kthread_run(rumble_thread, arg, "rumble");
+	__module_get(THIS_MODULE);
+	kthread_run(rumble_idle, arg, "rumble-idle");
+	return 0;
+}
+
+static int rumble_init(void)
+{
+	return 0;
+}
+
+static void rumble_exit(void)
+{
+}
+
+module_init(rumble_init);
+module_exit(rumble_exit);
+"#,
+    );
+    let only = modrace::rules::RuleFilter {
+        select: vec![Code::Mr106],
+        ignore: vec![],
+    };
+    support::assert_expectations_with(&tree, &only);
+    let before = support::check_outcome(&tree, &only, true);
+    let fixed: Vec<u32> = (before.patches.iter())
+        .flat_map(|p| p.fixes.iter().map(|(_, line)| *line))
+        .collect();
+    assert_eq!(fixed, vec![10], "{:#?}", before.report.findings);
+    let manual = (before.report.findings.iter()).find(|f| f.function == "rumble_idle");
+    assert!(manual.is_some_and(|f| f.help.starts_with("fix: manual")));
+    for patch in &before.patches {
+        apply_patch(patch).expect("the patch applies");
+    }
+    let text = tree.read("drivers/misc/rumble.c");
+    assert!(
+        text.contains("\tmodule_put_and_kthread_exit(ret); /* expect: MR106 */\n}\n"),
+        "{text}"
+    );
+    let after = support::check_outcome(&tree, &only, false);
+    let left: Vec<&str> = (after.report.findings.iter())
+        .map(|f| f.function.as_str())
+        .collect();
+    assert_eq!(left, vec!["rumble_idle"]);
+}

@@ -147,6 +147,7 @@ fn check_survives(tree: &Tree) {
         ]
         .into_iter()
         .chain([Code::Mr006, Code::Mr007, Code::Mr101, Code::Mr103])
+        .chain([Code::Mr105, Code::Mr106])
         .collect(),
         ignore: vec![],
     };

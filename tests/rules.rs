@@ -400,3 +400,282 @@ static int hoist_attach(struct hoist *h)
     );
     snapshot!("mr103", text);
 }
+
+#[test]
+fn mr105_unprotected_self_pin() {
+    let text = rendered(
+        "MR105",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /fs/char_dev.c
+#include <linux/fs.h>
+
+int chrdev_open(struct inode *inode, struct file *filp, const struct file_operations *fops)
+{
+	if (!try_module_get(fops->owner))
+		return -ENODEV;
+	return fops->open(inode, filp);
+}
+//- /drivers/misc/clank.c
+#include <linux/fs.h>
+
+struct channel_req;
+
+struct Bprotocol {
+	unsigned int Bprotocols;
+	char *name;
+	int (*create)(struct channel_req *);
+};
+
+int mISDN_register_Bprotocol(struct Bprotocol *bp);
+
+static int clank_create(struct channel_req *rq)
+{
+	if (!try_module_get(THIS_MODULE)) /* expect: MR105 */
+		return -ENODEV;
+	return 0;
+}
+
+static struct Bprotocol clank_proto = {
+	.Bprotocols	= 1,
+	.name		= "clank",
+	.create		= clank_create,
+};
+
+/* Pinned by the core before it runs: not a finding. */
+static int clank_open(struct inode *inode, struct file *file)
+{
+	__module_get(THIS_MODULE);
+	return 0;
+}
+
+static int clank_release(struct inode *inode, struct file *file)
+{
+	module_put(THIS_MODULE);
+	return 0;
+}
+
+static const struct file_operations clank_fops = {
+	.owner		= THIS_MODULE,
+	.open		= clank_open,
+	.release	= clank_release,
+};
+
+static int clank_init(void)
+{
+	register_chrdev(0, "clank", &clank_fops);
+	return mISDN_register_Bprotocol(&clank_proto);
+}
+
+static void clank_exit(void)
+{
+}
+
+module_init(clank_init);
+module_exit(clank_exit);
+"#,
+    );
+    snapshot!("mr105", text);
+}
+
+#[test]
+fn mr106_self_put_then_return() {
+    let text = rendered(
+        "MR106",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/misc/rattle.c
+struct task_struct;
+
+struct rattle {
+	struct task_struct *task;
+	struct task_struct *poller;
+	int done;
+};
+
+struct task_struct *kthread_run(int (*fn)(void *), void *data, const char *name);
+int kthread_stop(struct task_struct *k);
+void module_put_and_kthread_exit(long code);
+
+static int rattle_thread(void *arg)
+{
+	struct rattle *r = arg;
+
+	while (!r->done)
+		r->done = 1;
+	module_put(THIS_MODULE); /* expect: MR106 */
+	return 0;
+}
+
+/* Ends with the put and the exit in one: not a finding. */
+static int rattle_helper(void *arg)
+{
+	module_put_and_kthread_exit(0);
+	return 0;
+}
+
+/* Stopped by the module, which waits for it to return: not a finding. */
+static int rattle_poll(void *arg)
+{
+	module_put(THIS_MODULE);
+	return 0;
+}
+
+static int rattle_start(struct rattle *r)
+{
+	__module_get(THIS_MODULE);
+	r->task = kthread_run(rattle_thread, r, "rattle");
+	__module_get(THIS_MODULE);
+	kthread_run(rattle_helper, r, "rattle-helper");
+	__module_get(THIS_MODULE);
+	r->poller = kthread_run(rattle_poll, r, "rattle-poll");
+	return 0;
+}
+
+static void rattle_stop(struct rattle *r)
+{
+	kthread_stop(r->poller);
+}
+
+static int rattle_init(void)
+{
+	return 0;
+}
+
+static void rattle_exit(void)
+{
+}
+
+module_init(rattle_init);
+module_exit(rattle_exit);
+"#,
+    );
+    snapshot!("mr106", text);
+}
+
+/// The self-reference model's edges: a routine stored through members into an unguarded slot,
+/// its static helper, a drained slot, and what follows a put (a call is more code; `ret = 0;
+/// break;` and a `goto` to a return are not).
+#[test]
+fn self_references_by_how_the_core_reaches_them() {
+    let tree = support::Tree::from_text(
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/isdn/clatter.c
+struct mISDNchannel {
+	int (*ctrl)(struct mISDNchannel *, unsigned int, void *);
+};
+
+struct mISDNdevice {
+	struct mISDNchannel D;
+};
+
+struct dchannel {
+	struct mISDNdevice dev;
+};
+
+struct clatter {
+	struct dchannel dch;
+	struct mISDNchannel bch;
+	int open;
+};
+
+struct notifier_block {
+	int (*notifier_call)(struct notifier_block *, unsigned long, void *);
+};
+
+int register_netdevice_notifier(struct notifier_block *nb);
+void clatter_reset(struct clatter *c);
+
+static int clatter_open_channel(struct clatter *c)
+{
+	if (!try_module_get(THIS_MODULE)) /* expect: MR105 */
+		return -EIO;
+	c->open = 1;
+	return 0;
+}
+
+static int clatter_dctrl(struct mISDNchannel *ch, unsigned int cmd, void *arg)
+{
+	struct clatter *c = arg;
+	int err = -EINVAL;
+
+	switch (cmd) {
+	case 1:
+		err = clatter_open_channel(c);
+		break;
+	case 2:
+		module_put(THIS_MODULE);
+		err = 0;
+		break;
+	case 3:
+		module_put(THIS_MODULE); /* expect: MR106 */
+		clatter_reset(c);
+		break;
+	}
+	return err;
+}
+
+static int clatter_bctrl(struct mISDNchannel *ch, unsigned int cmd, void *arg)
+{
+	if (cmd == 2) {
+		module_put(THIS_MODULE);
+		goto out;
+	}
+	return -EINVAL;
+out:
+	return 0;
+}
+
+/* The unregister waits for calls in flight: not a finding. */
+static int clatter_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	if (!try_module_get(THIS_MODULE))
+		return 0;
+	clatter_reset(ptr);
+	module_put(THIS_MODULE);
+	clatter_reset(ptr);
+	return 0;
+}
+
+static struct notifier_block clatter_notifier = {
+	.notifier_call = clatter_event,
+};
+
+static int clatter_probe(struct clatter *card)
+{
+	card->dch.dev.D.ctrl = clatter_dctrl;
+	card->bch.ctrl = clatter_bctrl;
+	return register_netdevice_notifier(&clatter_notifier);
+}
+
+static int clatter_init(void)
+{
+	return 0;
+}
+
+static void clatter_exit(void)
+{
+}
+
+module_init(clatter_init);
+module_exit(clatter_exit);
+"#,
+    );
+    let both = RuleFilter {
+        select: vec![
+            rules::rule("MR105").expect("MR105").code,
+            rules::rule("MR106").expect("MR106").code,
+        ],
+        ignore: vec![],
+    };
+    let report = support::assert_expectations_with(&tree, &both);
+    let stats = report.stats.self_refs.expect("the self-reference stats");
+    assert_eq!((stats.unguarded, stats.protected), (4, 2), "{stats:?}");
+}

@@ -9,6 +9,7 @@ use super::write_stdout;
 /// The rules, one line each.
 pub fn list() -> anyhow::Result<ExitCode> {
     let mut text = String::new();
+    let width = RULES.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for r in RULES {
         let preview = if r.preview {
             " (preview: only with --select)"
@@ -16,7 +17,7 @@ pub fn list() -> anyhow::Result<ExitCode> {
             ""
         };
         text.push_str(&format!(
-            "{}  {:<19} {:<8} {}{preview}\n",
+            "{}  {:<width$} {:<8} {}{preview}\n",
             r.code,
             r.name,
             r.severity.as_str(),

@@ -1,4 +1,5 @@
-//! Fixes for MR001, MR002 and MR003, and MR101's owner ([`owner`]): [`routine`] rewrites one routine as the mail asks,
+//! Fixes for MR001, MR002 and MR003, MR101's owner ([`owner`]) and MR106's thread exit
+//! ([`thread`]): [`routine`] rewrites one routine as the mail asks,
 //! [`diff`] renders `--diff`, [`plan`] turns a report's findings and their files' texts into patches, [`apply`] is the
 //! one place that writes a source file.
 
@@ -7,6 +8,7 @@ mod diff;
 mod owner;
 mod plan;
 mod routine;
+mod thread;
 
 pub use apply::{apply_patch, apply_patch_with, TEMP_PREFIX};
 pub use diff::{quote_path, unified_diff};

@@ -44,7 +44,7 @@ impl FixedRoutine {
     }
 }
 
-/// Plans the fixes for the MR001, MR002 and MR003 findings of `report`, on the texts in
+/// Plans the fixes for the MR001, MR002, MR003, MR101 and MR106 findings of `report`, on the texts in
 /// `sources` (by path relative to the root; a file missing there is not fixed). Findings that
 /// cannot be fixed mechanically get `fix: manual, because ...` as their help. Nothing is read
 /// or written here: [`super::apply_patch`] writes.
@@ -79,9 +79,7 @@ pub fn plan(
         let mut text = original.clone();
         let mut fixed = Vec::new();
         let mut fixed_routines = Vec::new();
-        let (owner_ids, finding_ids): (Vec<usize>, Vec<usize>) = finding_ids
-            .into_iter()
-            .partition(|&i| report.findings[i].rule == Code::Mr101);
+        let (singles, finding_ids) = single_fixes(&report.findings, finding_ids);
         // Bottom up: a fix moves only the text below it, so the spans of the routines above
         // stay true.
         let mut routines: Vec<(u32, &str)> = finding_ids
@@ -134,9 +132,9 @@ pub fn plan(
                 FixResult::Manual(why) => manual.extend(ids.iter().map(|&i| (i, why.clone()))),
             }
         }
-        for i in owner_ids {
+        for (i, fix) in singles {
             let f = &report.findings[i];
-            match add_owner_of(&mut text, f, kb, front_end) {
+            match fix(&mut text, f, kb, front_end) {
                 Ok(routine) => {
                     fixed.push((f.rule, f.line));
                     fixed_routines.push(routine);
@@ -161,6 +159,30 @@ pub fn plan(
     patches
 }
 
+/// The findings fixed one by one (MR106's threads, MR101's tables), each with its fix, and
+/// the findings whose routines are rewritten whole.
+fn single_fixes(findings: &[Finding], ids: Vec<usize>) -> (Vec<(usize, SingleFix)>, Vec<usize>) {
+    let mut singles: Vec<(usize, SingleFix)> = Vec::new();
+    let mut rest = Vec::new();
+    for i in ids {
+        match findings[i].rule {
+            Code::Mr101 => singles.push((i, add_owner_of)),
+            Code::Mr106 => singles.push((i, end_thread)),
+            _ => rest.push(i),
+        }
+    }
+    // Threads first, bottom up (each is found by its line, which a fix moves only below
+    // it), then tables in finding order (each is found by its name).
+    singles.sort_by_key(|&(i, _)| match findings[i].rule {
+        Code::Mr106 => (0, std::cmp::Reverse(findings[i].line)),
+        _ => (1, std::cmp::Reverse(0)),
+    });
+    (singles, rest)
+}
+
+/// A fix of one finding on its own: the routine (or table) it rewrote, or why a human must.
+type SingleFix = fn(&mut Vec<u8>, &Finding, &Kb, &FrontEnd) -> Result<FixedRoutine, String>;
+
 /// MR101's fix: the owner field of the finding's slot, set to the module itself; the table's
 /// lines stand for the routine a report ties the fix to.
 fn add_owner_of(
@@ -181,6 +203,38 @@ fn add_owner_of(
         function: f.function.clone(),
         first_line: at.first_line,
         last_line: at.last_line,
+    })
+}
+
+/// MR106's fix, for a kernel thread's put followed by its return: put and exit in one call.
+fn end_thread(
+    text: &mut Vec<u8>,
+    f: &Finding,
+    kb: &Kb,
+    front_end: &FrontEnd,
+) -> Result<FixedRoutine, String> {
+    let owners = &kb.data.owners;
+    if !matches!(f.slot, SlotRef::Callback { .. }) {
+        return Err("the put must become the routine's last act; move it by hand".to_string());
+    }
+    let (Some(put), Some(exit_routine)) = (
+        owners.unpin_routines.first(),
+        owners.self_unpin_routines.first(),
+    ) else {
+        return Err("the knowledge base names no routine that puts and exits".to_string());
+    };
+    let fix = super::thread::PutAndExit {
+        function: &f.function,
+        line: f.line,
+        put,
+        this_module: &owners.this_module,
+        exit_routine,
+    };
+    let (first_line, last_line) = super::thread::put_and_exit(text, &f.file, &fix, front_end)?;
+    Ok(FixedRoutine {
+        function: f.function.clone(),
+        first_line,
+        last_line,
     })
 }
 

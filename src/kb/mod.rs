@@ -26,7 +26,7 @@ pub use builtin::{
 pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
 pub use module::ModuleMarks;
-pub use owners::{ArgOwner, Consumer, OwnersKb, PinnedField};
+pub use owners::{ArgOwner, Consumer, DrainedStruct, OwnersKb, PinnedField};
 pub use sleep::{GfpPriorities, SleepKb, SleepKind, SleepPrimitive};
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -26,8 +26,18 @@ pub struct OwnersKb {
     pub error_pointer_routines: Vec<String>,
     /// What a module writes for its own module (`THIS_MODULE`): the value a fix assigns.
     pub this_module: String,
+    /// Routines that start a kernel thread running the routine of their first argument.
+    pub thread_starters: Vec<String>,
+    /// Routines that stop a kernel thread and wait for its function to return.
+    pub thread_stoppers: Vec<String>,
     /// Pins the reading of the tree cannot see.
     pub pinned: Vec<PinnedField>,
+    /// Slots the core calls with no pin and no drain on unregister: a routine there that pins
+    /// its own module does so too late.
+    pub unguarded: Vec<PinnedField>,
+    /// Structures whose unregister waits for the calls in flight: their routines run while
+    /// the module cannot go away.
+    pub drained: Vec<DrainedStruct>,
     /// Routines that keep a table and later call into it after pinning its owner.
     #[serde(rename = "consumer")]
     pub consumers: Vec<Consumer>,
@@ -41,6 +51,16 @@ pub struct PinnedField {
     pub struct_name: String,
     pub field: String,
     /// Where the tree pins it, for the finding's explanation (`fops_get` in `fs/open.c`).
+    pub evidence: String,
+}
+
+/// A structure whose unregister waits for the calls into it that are in flight.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrainedStruct {
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    /// How the unregister drains, for the reader of the knowledge base.
     pub evidence: String,
 }
 
@@ -98,6 +118,23 @@ impl OwnersKb {
 
     pub fn is_self_unpin_routine(&self, name: &str) -> bool {
         named(&self.self_unpin_routines, name)
+    }
+
+    pub fn is_thread_starter(&self, name: &str) -> bool {
+        named(&self.thread_starters, name)
+    }
+
+    pub fn is_thread_stopper(&self, name: &str) -> bool {
+        named(&self.thread_stoppers, name)
+    }
+
+    /// The unguarded slot `strukt.field`, if the knowledge base names it.
+    pub fn unguarded(&self, strukt: &str, field: &str) -> Option<&PinnedField> {
+        (self.unguarded.iter()).find(|u| u.struct_name == strukt && u.field == field)
+    }
+
+    pub fn is_drained(&self, strukt: &str) -> bool {
+        self.drained.iter().any(|d| d.struct_name == strukt)
     }
 
     pub fn is_error_pointer_routine(&self, name: &str) -> bool {

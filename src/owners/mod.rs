@@ -31,9 +31,13 @@ use crate::facts::FileFacts;
 use crate::index::{access_path, referenced_name, Index, TableContent, VarRef};
 use crate::kb::{Consumer, Kb};
 
+mod after;
 mod exits;
 mod gets;
+mod selfref;
+pub use after::{after_call, put_then_return, After};
 pub use gets::{get_leaks, GetLeak};
+pub use selfref::{self_refs, Reach, SelfRef, SelfRefKind, SelfRefReport, SelfRefStats};
 
 /// Where the core pins a structure's module through one of its fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,18 +113,7 @@ pub struct OwnerReport {
 pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
     let _t = crate::timing::Phase::start("owners");
     let pins = pinned_structs(index, kb);
-    let mut by_struct: HashMap<&str, Vec<&Pin>> = HashMap::default();
-    for p in &pins {
-        by_struct.entry(p.strukt.as_str()).or_default().push(p);
-    }
-    let handoffs: Vec<(VarRef, &Pin, Handoff)> = (0..index.files.len())
-        .into_par_iter()
-        .flat_map_iter(|fi| handoffs_in(index, kb, &by_struct, fi))
-        .collect();
-    let mut per_table: HashMap<VarRef, (&Pin, Vec<Handoff>)> = HashMap::default();
-    for (var, pin, h) in handoffs {
-        per_table.entry(var).or_insert((pin, Vec::new())).1.push(h);
-    }
+    let per_table = handed_tables(index, kb, &pins);
     let exits = exits::module_exits(index, kb, build);
     let pinned_forever = exits::pinned_forever(index, kb, build);
     let mut stats = OwnerStats::default();
@@ -160,6 +153,28 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
     }
     tables.sort_by(|a, b| (&a.file, a.line, &a.name).cmp(&(&b.file, b.line, &b.name)));
     OwnerReport { tables, stats }
+}
+
+/// The tables handed to consumers whose structure the tree pins, each with the pin and the
+/// handoffs.
+fn handed_tables<'p>(
+    index: &Index,
+    kb: &Kb,
+    pins: &'p [Pin],
+) -> HashMap<VarRef, (&'p Pin, Vec<Handoff>)> {
+    let mut by_struct: HashMap<&str, Vec<&Pin>> = HashMap::default();
+    for p in pins {
+        by_struct.entry(p.strukt.as_str()).or_default().push(p);
+    }
+    let handoffs: Vec<(VarRef, &Pin, Handoff)> = (0..index.files.len())
+        .into_par_iter()
+        .flat_map_iter(|fi| handoffs_in(index, kb, &by_struct, fi))
+        .collect();
+    let mut per_table: HashMap<VarRef, (&Pin, Vec<Handoff>)> = HashMap::default();
+    for (var, pin, h) in handoffs {
+        per_table.entry(var).or_insert((pin, Vec::new())).1.push(h);
+    }
+    per_table
 }
 
 /// The structures the tree's core pins through a field, each with its first pin site (by

@@ -67,6 +67,7 @@ fn subject(file: &str, fixed: &[&Finding]) -> String {
 fn action(f: &Finding) -> String {
     match f.rule {
         Code::Mr101 => format!("set the owner of {}", f.function),
+        Code::Mr106 => format!("end the thread {} without returning into it", f.function),
         Code::Mr002 => format!("drop the use count on {}'s failure paths", f.function),
         _ => format!("raise the use count first in {}", f.function),
     }

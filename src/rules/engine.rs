@@ -24,6 +24,7 @@ use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 use super::triage::{self, Suppressed, Triage};
 use super::{Code, EntryContext, Finding};
 use crate::diag::Warning;
+use crate::owners::{SelfRefReport, SelfRefStats};
 
 /// Which rules to report.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +67,9 @@ pub struct CheckStats {
     /// How MR101 judged the tables handed to consumers, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_tables: Option<OwnerStats>,
+    /// How MR105/MR106 judged the module's references on itself, when one of them ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_refs: Option<SelfRefStats>,
     /// Wall time; only with `--timings` (outputs are the same from run to run without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds: Option<f64>,
@@ -111,6 +115,9 @@ pub struct Analyses<'a> {
     pub owners: Option<&'a OwnerReport>,
     /// Failure returns that keep a module reference; `None` when MR103 is not asked for.
     pub get_leaks: Option<&'a [GetLeak]>,
+    /// Self-references in unprotected routines; `None` when neither MR105 nor MR106 is asked
+    /// for.
+    pub self_refs: Option<&'a SelfRefReport>,
 }
 
 /// Runs every rule. The scan must have kept the statement trees of every function
@@ -172,6 +179,14 @@ pub fn run(an: &Analyses, filter: &RuleFilter, triage: &Triage) -> CheckReport {
     if let Some(leaks) = an.get_leaks {
         super::mr103::check(leaks, &mut findings);
     }
+    let mut self_refs = None;
+    if let Some(report) = an.self_refs {
+        super::mr105::check(&report.refs, &mut findings);
+        let exit_routine =
+            (an.kb.data.owners.self_unpin_routines.first()).map_or("", String::as_str);
+        super::mr106::check(&report.refs, exit_routine, &mut findings);
+        self_refs = Some(report.stats);
+    }
     findings.retain(|f| runs(f.rule));
     findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
@@ -182,6 +197,7 @@ pub fn run(an: &Analyses, filter: &RuleFilter, triage: &Triage) -> CheckReport {
         ))
     });
     stats.owner_tables = owner_tables;
+    stats.self_refs = self_refs;
     stats.files = index.files.len();
     stats.entries = an.entries.len();
     let mut report = CheckReport {

@@ -21,6 +21,8 @@ pub mod mr006;
 pub mod mr007;
 pub mod mr101;
 pub mod mr103;
+pub mod mr105;
+pub mod mr106;
 
 pub mod engine;
 pub mod triage;
@@ -76,6 +78,8 @@ pub enum Code {
     Mr007,
     Mr101,
     Mr103,
+    Mr105,
+    Mr106,
 }
 
 impl Code {
@@ -89,7 +93,7 @@ impl Code {
             | Code::Mr005
             | Code::Mr006
             | Code::Mr007 => RuleFamily::UseCount,
-            Code::Mr101 | Code::Mr103 => RuleFamily::ModuleRef,
+            Code::Mr101 | Code::Mr103 | Code::Mr105 | Code::Mr106 => RuleFamily::ModuleRef,
         }
     }
 
@@ -104,6 +108,8 @@ impl Code {
             Code::Mr007 => "MR007",
             Code::Mr101 => "MR101",
             Code::Mr103 => "MR103",
+            Code::Mr105 => "MR105",
+            Code::Mr106 => "MR106",
         }
     }
 
@@ -113,9 +119,12 @@ impl Code {
     }
 
     /// The rules `--diff`/`--fix` can rewrite: the increment and the failure paths of rule 2,
-    /// and a table's missing owner.
+    /// a table's missing owner, and a kernel thread's put and return.
     pub fn is_fixable(self) -> bool {
-        matches!(self, Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101)
+        matches!(
+            self,
+            Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101 | Code::Mr106
+        )
     }
 }
 
@@ -149,7 +158,7 @@ pub struct Rule {
     pub right: &'static str,
 }
 
-pub const RULES: [&Rule; 9] = [
+pub const RULES: [&Rule; 11] = [
     &mr001::RULE,
     &mr002::RULE,
     &mr003::RULE,
@@ -159,6 +168,8 @@ pub const RULES: [&Rule; 9] = [
     &mr007::RULE,
     &mr101::RULE,
     &mr103::RULE,
+    &mr105::RULE,
+    &mr106::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {
