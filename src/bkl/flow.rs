@@ -54,6 +54,8 @@ pub struct Flow<'a> {
     typer: &'a Typer<'a>,
     try_increment: &'a [String],
     owner_fields: &'a [String],
+    /// Counters of calls in flight that an unregister waits for.
+    drains: crate::usecount::drain::Drains,
     returns_argument: &'a [String],
     /// Names of calls that return a pinned table: the knowledge base's, and the tree's
     /// functions whose every return is one.
@@ -132,6 +134,7 @@ impl<'a> Flow<'a> {
             typer,
             try_increment: &kb.data.use_count.try_increment,
             owner_fields: &pin.owner_fields,
+            drains: crate::usecount::drain::Drains::new(index, kb),
             returns_argument: &pin.returns_argument,
             pinned_getters: pin.returns_pinned.iter().map(String::as_str).collect(),
             stores: FxHashMap::default(),
@@ -355,6 +358,9 @@ impl<'a> Flow<'a> {
                 });
             }
         }
+        if let Some(drain) = self.drain(f, line, base) {
+            return Some(drain);
+        }
         let stores = self.local_stores(f, line, base);
         for &(value, at) in &stores {
             if let Some(by) = self.pinned_value(f, value) {
@@ -365,6 +371,26 @@ impl<'a> Flow<'a> {
             return self.pinned_parameter(f, base, depth);
         }
         None
+    }
+
+    /// `base->F++` before the call in `f`, with `F` a counter the unregister drains.
+    fn drain(&self, f: FnRef, line: u32, base: &str) -> Option<Protection> {
+        let function = self.index.function(f);
+        let ty = function
+            .local_types
+            .iter()
+            .find(|(n, _)| n.as_str() == base)
+            .map(|(_, t)| self.index.struct_name(t))?;
+        self.index.files[f.file]
+            .field_assigns
+            .iter()
+            .filter(|a| a.caller == Some(f.func as u32) && a.line <= line)
+            .filter(|a| squash(&a.base) == base && a.value.contains("++"))
+            .find(|a| self.drains.is_counter(ty, &a.field))
+            .map(|a| Protection::Drain {
+                by: squash(&a.value),
+                line: a.line,
+            })
     }
 
     /// `base` is a parameter every caller passes pinned (`read_super(.., type, ..)` from

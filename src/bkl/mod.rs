@@ -58,6 +58,8 @@ pub enum Protection {
     Uniprocessor { arch: String },
     /// The core pinned the table's module before the call.
     CorePin { by: String, line: u32 },
+    /// The core counts the call in flight (`ops->use++`) and the unregister waits for it.
+    Drain { by: String, line: u32 },
 }
 
 impl std::fmt::Display for Protection {
@@ -72,6 +74,12 @@ impl std::fmt::Display for Protection {
             }
             Protection::Uniprocessor { arch } => write!(f, "uniprocessor architecture {arch}"),
             Protection::CorePin { by, line } => write!(f, "core pin ({by}, line {line})"),
+            Protection::Drain { by, line } => {
+                write!(
+                    f,
+                    "calls in flight counted ({by}, line {line}) and drained on unregister"
+                )
+            }
         }
     }
 }

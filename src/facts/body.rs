@@ -120,6 +120,24 @@ pub enum StmtKind {
     Other,
 }
 
+impl StmtKind {
+    /// The statements this one contains directly.
+    pub fn children(&self) -> Vec<StmtId> {
+        match self {
+            StmtKind::Block(list) | StmtKind::Case { body: list, .. } => list.clone(),
+            StmtKind::If {
+                then, otherwise, ..
+            } => std::iter::once(*then).chain(*otherwise).collect(),
+            StmtKind::Switch { body, .. }
+            | StmtKind::While { body, .. }
+            | StmtKind::DoWhile { body, .. }
+            | StmtKind::For { body, .. } => vec![*body],
+            StmtKind::Label { stmt, .. } => stmt.iter().copied().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// An expression as the analyses see it.
 #[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Expr {

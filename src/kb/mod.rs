@@ -128,6 +128,10 @@ pub struct UseCount {
     pub try_increment: Vec<String>,
     /// Arguments of the call forms that name the routine's own module.
     pub own_module: Vec<String>,
+    /// Calls that wait: an unregister routine that tests a field of its argument and calls
+    /// one of these waits for the calls in flight that field counts (`usecount::drain`).
+    #[serde(default)]
+    pub drain_waits: Vec<String>,
 }
 
 /// How the core reads a name-taking routine's use count.
@@ -421,6 +425,7 @@ impl Kb {
             .chain(&o.self_pin_routines)
             .chain(&o.unpin_routines)
             .chain(&b.core_pin.returns_pinned)
+            .chain(&u.drain_waits)
             .cloned()
             .collect()
     }

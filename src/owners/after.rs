@@ -70,26 +70,10 @@ fn own_exprs(kind: &StmtKind) -> Vec<&Expr> {
     }
 }
 
-/// The statements a statement contains directly.
-fn children(kind: &StmtKind) -> Vec<StmtId> {
-    match kind {
-        StmtKind::Block(list) | StmtKind::Case { body: list, .. } => list.clone(),
-        StmtKind::If {
-            then, otherwise, ..
-        } => std::iter::once(*then).chain(*otherwise).collect(),
-        StmtKind::Switch { body, .. }
-        | StmtKind::While { body, .. }
-        | StmtKind::DoWhile { body, .. }
-        | StmtKind::For { body, .. } => vec![*body],
-        StmtKind::Label { stmt, .. } => stmt.iter().copied().collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn parents(body: &Body) -> Vec<Option<StmtId>> {
     let mut parents = vec![None; body.stmts.len()];
     for (i, s) in body.stmts.iter().enumerate() {
-        for c in children(&s.kind) {
+        for c in s.kind.children() {
             if let Some(p) = parents.get_mut(c as usize) {
                 *p = Some(i as StmtId);
             }

@@ -8,6 +8,7 @@
 //! the core pins a module itself (owner fields, `try_inc_mod_count(fmt->module)`), which makes
 //! rule 2 moot for a slot.
 
+pub mod drain;
 pub mod release;
 
 use std::collections::HashMap;
@@ -70,6 +71,7 @@ impl SleepOracle for crate::sleep::SleepAnalysis {
 pub struct UseCountKnowledge {
     pub helpers: HelperEffects,
     pub pins: CorePins,
+    pub drains: drain::Drains,
 }
 
 impl UseCountKnowledge {
@@ -77,6 +79,7 @@ impl UseCountKnowledge {
         UseCountKnowledge {
             helpers: HelperEffects::new(index, kb),
             pins: CorePins::new(index, kb),
+            drains: drain::Drains::new(index, kb),
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn analyse_entry(
 ) -> EntryPaths {
     let function = index.function(fref);
     let calls = &index.files[fref.file].calls;
-    let discipline = entry_discipline(index, kb, &known.pins, entry, fref.file);
+    let discipline = entry_discipline(index, kb, known, entry, fref.file);
     let oracle = FileOracle::new(index, kb, fref.file, calls, sleep, &known.helpers);
     EntryPaths {
         paths: oracle.walk(function, walk_discipline(discipline)),
@@ -123,11 +126,12 @@ pub fn reanalyse_patched(
 }
 
 /// How the core reads the count of `entry`'s slot: the knowledge base's discipline, unless the
-/// core pins the module itself (an owner field set to the module, a container the core pins).
+/// core pins the module itself (an owner field set to the module, a container the core pins)
+/// or its unregister waits for the calls in flight (a drained slot).
 fn entry_discipline(
     index: &Index,
     kb: &Kb,
-    pins: &CorePins,
+    known: &UseCountKnowledge,
     entry: &Entry,
     file: usize,
 ) -> CountDiscipline {
@@ -137,7 +141,9 @@ fn entry_discipline(
         .field()
         .map_or(("", ""), |s| (s.strukt.as_str(), s.field.as_str()));
     let mut discipline = kb.count_discipline(struct_name, field);
-    if owner_pinned(index, kb, pins, file, &entry.function, struct_name) {
+    if owner_pinned(index, kb, &known.pins, file, &entry.function, struct_name)
+        || known.drains.slot(struct_name, field).is_some()
+    {
         discipline = CountDiscipline::Core;
     }
     if let Via::Store(container) = &entry.via {
