@@ -4,7 +4,12 @@
 //! `obj-$(CONFIG_X)` where `CONFIG_X` is a `tristate` in some `Config.in`. A composite module
 //! (`O_TARGET := ipv6.o` with `M_OBJS := $(O_TARGET)`, or `X-objs`/`X_OBJS` lists) makes its
 //! parts module-capable too. Conditionals are read as the union of their branches: a file that
-//! can be a module in some configuration is module-capable.
+//! can be a module in some configuration is module-capable. Module capability needs a symbol
+//! that can be `m`: a module list in a branch that runs only when `CONFIG_X` is `m`
+//! (`ifeq ($(CONFIG_X),m)`) counts only if some configuration file (the architectures'
+//! `config.in` included) declares X `tristate`, `dep_tristate` or `define_tristate`
+//! ([`config`]). Each verdict keeps its reason ([`BuildVerdict`]): the list and its line, the
+//! symbol and the line that declares it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -12,12 +17,22 @@ use std::path::{Path, PathBuf};
 use crate::cache::{Key, KeyBuilder};
 use crate::diag::Warning;
 
+mod config;
+mod makefile;
+
+pub use config::{Declaration, SymbolKind, Symbols};
+use makefile::{Listing, Makefile};
+
 #[derive(Debug, Default)]
 pub struct BuildInfo {
     /// Directory (relative to its root) -> object basenames that can be built into a module.
     module_objects: HashMap<String, HashMap<String, ModuleOrigin>>,
+    /// Directory -> objects only module lists under a symbol that cannot be `m` name.
+    blocked_objects: HashMap<String, HashMap<String, ModuleOrigin>>,
     /// Directory -> every object its Makefile names, built in or not.
     named_objects: HashMap<String, HashSet<String>>,
+    /// Directory -> its build file (the first read).
+    build_files: HashMap<String, String>,
     /// Directory -> the subdirectories its Makefile descends into: all of them, and those it
     /// can build modules in.
     subdirs: HashMap<String, Subdirs>,
@@ -39,12 +54,63 @@ struct Subdirs {
 
 /// What makes an object part of a module: the module object (`bcma.o`, itself or the
 /// composite it is linked into), the list that names that module (`obj-$(CONFIG_BCMA)`,
-/// `M_OBJS`) and the build file that has it.
+/// `M_OBJS`), the build file that has it and the line, and the symbol that must be `m` for
+/// the list to build it (with its declaration), when one must.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleOrigin {
     pub module: String,
     pub list: String,
     pub build_file: String,
+    pub line: u32,
+    pub symbol: Option<GuardSymbol>,
+}
+
+/// A configuration symbol that guards a module list, and the declaration that says whether it
+/// can be `m` (the first tristate one, else the first; `None`: declared nowhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardSymbol {
+    pub name: String,
+    pub declared: Option<Declaration>,
+}
+
+/// What the build files say of one source file, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildVerdict {
+    /// A module list names its object (under symbols that can all be `m`).
+    Module(ModuleOrigin),
+    /// Module lists name it only in branches whose symbol cannot be `m` (a `bool`, or a symbol
+    /// no configuration file declares).
+    Blocked(ModuleOrigin),
+    /// A module list names it, but no Makefile above descends into its directory for modules.
+    DirBuiltIn(ModuleOrigin),
+    /// A Makefile names it only as built in (its directory's, `None`: one above it).
+    BuiltIn { build_file: Option<String> },
+    /// Its directory's Makefile builds objects, but not this one: nothing builds it.
+    Unnamed { build_file: String },
+    /// Its directory has no build file, or one that builds no object there.
+    NoMakefile,
+}
+
+impl BuildVerdict {
+    /// The module the file is built into, when it is.
+    pub fn module(&self) -> Option<&ModuleOrigin> {
+        match self {
+            BuildVerdict::Module(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// `Some(true)`: built as a module; `Some(false)`: the build files say it is not;
+    /// `None`: they say nothing (no Makefile, or one that does not name the object).
+    pub fn made_module(&self) -> Option<bool> {
+        match self {
+            BuildVerdict::Module(_) => Some(true),
+            BuildVerdict::Blocked(_)
+            | BuildVerdict::DirBuiltIn(_)
+            | BuildVerdict::BuiltIn { .. } => Some(false),
+            BuildVerdict::Unnamed { .. } | BuildVerdict::NoMakefile => None,
+        }
+    }
 }
 
 /// How a file was found to be module-capable, or not.
@@ -68,7 +134,7 @@ impl ModuleEvidence {
 impl BuildInfo {
     pub fn read(roots: &[PathBuf]) -> Self {
         let mut info = BuildInfo::default();
-        let mut tristates = HashSet::new();
+        let mut symbols = Symbols::default();
         let mut makefiles = Vec::new();
         // The tree `discover` walks: symbolic links followed, each directory once.
         let mut visited = crate::source::Visited::default();
@@ -88,10 +154,10 @@ impl BuildInfo {
                     // `arch/*/config.in` is lower case in 2.2-2.4.
                     if let Some(text) = info.read_build_file(root, entry.path()) {
                         let text = String::from_utf8_lossy(&text);
-                        collect_tristates(&text, &mut tristates);
                         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-                        info.config_sources
-                            .push((rel.to_string_lossy().into_owned(), sourced(&text)));
+                        let rel = rel.to_string_lossy().into_owned();
+                        symbols.collect(&rel, &text);
+                        info.config_sources.push((rel, sourced(&text)));
                     }
                 }
             }
@@ -103,23 +169,50 @@ impl BuildInfo {
             let makefile = Makefile::parse(&String::from_utf8_lossy(&text));
             let build_file = path.strip_prefix(root).unwrap_or(&path);
             let build_file = build_file.to_string_lossy().into_owned();
-            // A directory with both a Kbuild file and a Makefile: the union.
-            (info.named_objects.entry(dir.clone()).or_default()).extend(makefile.named_objects());
-            let subdirs = makefile.subdirs(&tristates);
-            let known = info.subdirs.entry(dir.clone()).or_default();
-            known.any.extend(subdirs.any);
-            known.modular.extend(subdirs.modular);
-            let modules = makefile.module_objects(&tristates);
-            let known = info.module_objects.entry(dir).or_default();
-            for (object, (module, list)) in modules {
-                known.entry(object).or_insert(ModuleOrigin {
-                    module,
-                    list,
-                    build_file: build_file.clone(),
-                });
-            }
+            info.add_makefile(&dir, &build_file, &makefile, &symbols);
         }
         info
+    }
+
+    fn add_makefile(
+        &mut self,
+        dir: &str,
+        build_file: &str,
+        makefile: &Makefile,
+        symbols: &Symbols,
+    ) {
+        (self.build_files.entry(dir.to_string())).or_insert_with(|| build_file.to_string());
+        // A directory with both a Kbuild file and a Makefile: the union. An object named with
+        // a path (`sub/foo.o`) is its subdirectory's.
+        for o in makefile.named_objects() {
+            let (d, o) = place(dir, o);
+            self.named_objects.entry(d).or_default().insert(o);
+        }
+        let subdirs = makefile.subdirs(symbols);
+        let known = self.subdirs.entry(dir.to_string()).or_default();
+        known.any.extend(subdirs.any);
+        known.modular.extend(subdirs.modular);
+        let modules = makefile.module_objects(symbols);
+        let origin = |l: Listing| ModuleOrigin {
+            module: l.module,
+            list: l.list,
+            build_file: build_file.to_string(),
+            line: l.line,
+            symbol: l.symbol.map(|name| GuardSymbol {
+                declared: symbols.declaration(&name).cloned(),
+                name,
+            }),
+        };
+        for (object, listing) in modules.capable {
+            let (d, o) = place(dir, object);
+            let known = self.module_objects.entry(d).or_default();
+            known.entry(o).or_insert_with(|| origin(listing));
+        }
+        for (object, listing) in modules.blocked {
+            let (d, o) = place(dir, object);
+            let blocked = self.blocked_objects.entry(d).or_default();
+            blocked.entry(o).or_insert_with(|| origin(listing));
+        }
     }
 
     /// A build file's bytes, read as a source is (regular files only, size-limited); a file
@@ -140,17 +233,41 @@ impl BuildInfo {
 
     /// Whether the Makefile of the file's directory builds it into a module: `Some(true)` when
     /// it can, `Some(false)` when the Makefile names the object only as built in (`O_OBJS`,
-    /// `obj-y`, `obj-$(CONFIG_BOOL)`), `None` when there is no Makefile or it does not name the
-    /// object at all (a template, or a rule this reader does not follow).
+    /// `obj-y`, `obj-$(CONFIG_BOOL)`, a module list under a symbol that cannot be `m`), `None`
+    /// when there is no Makefile or it does not name the object at all.
     pub fn from_makefile(&self, file: &str) -> Option<bool> {
-        let (dir, object) = dir_and_object(file)?;
-        if self.module_objects.get(&dir)?.contains_key(&object) {
-            return Some(self.dir_modular(&dir) != Some(false));
+        self.verdict(file).made_module()
+    }
+
+    /// What the build files say of `file`, with the reason.
+    pub fn verdict(&self, file: &str) -> BuildVerdict {
+        let Some((dir, object)) = dir_and_object(file) else {
+            return BuildVerdict::NoMakefile;
+        };
+        if let Some(o) = self.module_objects.get(&dir).and_then(|m| m.get(&object)) {
+            return match self.dir_modular(&dir) {
+                Some(false) => BuildVerdict::DirBuiltIn(o.clone()),
+                _ => BuildVerdict::Module(o.clone()),
+            };
         }
-        self.named_objects
-            .get(&dir)?
-            .contains(&object)
-            .then_some(false)
+        if let Some(o) = self.blocked_objects.get(&dir).and_then(|m| m.get(&object)) {
+            return BuildVerdict::Blocked(o.clone());
+        }
+        let objects = self.named_objects.get(&dir);
+        let named = objects.is_some_and(|n| n.contains(&object));
+        // A build file that names no object here (a top-level one, one that only descends)
+        // says nothing of a C file beside it.
+        let builds_here = objects.is_some_and(|n| !n.is_empty());
+        match self.build_files.get(&dir).cloned() {
+            Some(build_file) if named => BuildVerdict::BuiltIn {
+                build_file: Some(build_file),
+            },
+            Some(build_file) if builds_here => BuildVerdict::Unnamed { build_file },
+            Some(_) => BuildVerdict::NoMakefile,
+            // Named by a Makefile above (`sub/foo.o`) only as built in.
+            None if named => BuildVerdict::BuiltIn { build_file: None },
+            None => BuildVerdict::NoMakefile,
+        }
     }
 
     /// The module the file's object is built into, when its build file names one.
@@ -197,9 +314,15 @@ fn dir_and_object(file: &str) -> Option<(String, String)> {
     Some((dir.unwrap_or_default(), object))
 }
 
-/// The symbols that can be `m`: 2.x `Config.in` lines name them (`tristate '...' CONFIG_X`);
-/// a Kconfig entry opens with `config X` (or `menuconfig X`) and says `tristate` or
-/// `def_tristate` on a later line of the entry.
+/// The directory and object a Makefile in `dir` means by `object` (`sub/foo.o` is in `dir/sub`).
+fn place(dir: &str, object: String) -> (String, String) {
+    match object.rsplit_once('/') {
+        Some((sub, o)) if dir.is_empty() => (sub.to_string(), o.to_string()),
+        Some((sub, o)) => (format!("{dir}/{sub}"), o.to_string()),
+        None => (dir.to_string(), object),
+    }
+}
+
 /// The files a configuration file `source`s.
 fn sourced(text: &str) -> Vec<String> {
     text.lines()
@@ -209,262 +332,6 @@ fn sourced(text: &str) -> Vec<String> {
         })
         .map(|p| p.trim_matches('"').to_string())
         .collect()
-}
-
-fn collect_tristates(text: &str, out: &mut HashSet<String>) {
-    let mut entry: Option<&str> = None;
-    for line in text.lines() {
-        let line = line.trim_start();
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("config" | "menuconfig"), Some(sym)) => entry = Some(sym),
-            (Some("tristate" | "def_tristate"), _) => {
-                if let Some(sym) = entry {
-                    out.insert(format!("CONFIG_{sym}"));
-                }
-            }
-            (Some("choice" | "endchoice" | "menu" | "endmenu" | "if" | "endif" | "source"), _) => {
-                entry = None
-            }
-            _ => {}
-        }
-        // `define_tristate CONFIG_SUNRPC m` (2.4's net/Config.in) counts: the symbol can be m.
-        if ["tristate", "dep_tristate", "define_tristate"]
-            .iter()
-            .any(|k| line.starts_with(k))
-        {
-            if let Some(sym) = line.split_whitespace().find(|w| w.starts_with("CONFIG_")) {
-                out.insert(sym.to_string());
-            }
-        }
-    }
-}
-
-/// Make variable assignments of a Makefile whose continued lines are joined, all branches of
-/// conditionals taken: name -> words.
-fn assignments(joined: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for line in joined.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        let Some(pos) = line.find('=') else { continue };
-        let (lhs, rhs) = line.split_at(pos);
-        let lhs = lhs.trim_end_matches([':', '+', '?']).trim();
-        if lhs.is_empty() || lhs.contains(' ') || lhs.starts_with("ifeq") {
-            continue;
-        }
-        out.push((lhs.to_string(), rhs[1..].trim().to_string()));
-    }
-    out
-}
-
-/// The words of `words` with `$(VAR)` replaced by every word the Makefile gives VAR, in any
-/// branch, and so on through the variables those name. Branches are a union, so this is the
-/// literal words of every variable reachable from `words`: one visit per variable, however
-/// the variables refer to each other (`X := $(X) a.o`).
-fn expand(words: &str, vars: &HashMap<String, Vec<String>>) -> Vec<String> {
-    fn split(text: &str, names: &mut Vec<String>, out: &mut Vec<String>) {
-        for w in text.split_whitespace() {
-            match w.strip_prefix("$(").and_then(|r| r.strip_suffix(')')) {
-                Some(name) => names.push(name.to_string()),
-                None => out.push(w.to_string()),
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut names = Vec::new();
-    let mut seen: HashSet<&str> = HashSet::new();
-    split(words, &mut names, &mut out);
-    while let Some(name) = names.pop() {
-        let Some((key, values)) = vars.get_key_value(name.as_str()) else {
-            continue;
-        };
-        if !seen.insert(key.as_str()) {
-            continue;
-        }
-        for v in values {
-            split(v, &mut names, &mut out);
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// One Makefile, read once: its assignments (every branch of its conditionals), its
-/// variables, and its explicit rules for objects.
-struct Makefile {
-    assigns: Vec<(String, String)>,
-    vars: HashMap<String, Vec<String>>,
-    /// `X.o: a.o b.o` -> ("X.o", "a.o b.o").
-    rules: HashMap<String, String>,
-}
-
-impl Makefile {
-    fn parse(text: &str) -> Self {
-        let joined = text.replace("\\\n", " ");
-        let assigns = assignments(&joined);
-        let mut vars: HashMap<String, Vec<String>> = HashMap::new();
-        for (name, value) in &assigns {
-            vars.entry(name.clone()).or_default().push(value.clone());
-        }
-        Makefile {
-            assigns,
-            vars,
-            rules: link_rules(&joined),
-        }
-    }
-
-    fn expand(&self, words: &str) -> Vec<String> {
-        expand(words, &self.vars)
-    }
-
-    /// Every word variable `name` can hold.
-    fn words_of(&self, name: &str) -> Vec<String> {
-        self.expand(&format!("$({name})"))
-    }
-
-    /// The objects that can be built into a module: object -> (module object, the list that
-    /// names the module).
-    fn module_objects(&self, tristates: &HashSet<String>) -> HashMap<String, (String, String)> {
-        let mut modules: HashMap<String, (String, String)> = HashMap::new();
-        for (name, value) in &self.assigns {
-            let is_module_list = matches!(name.as_str(), "M_OBJS" | "MX_OBJS" | "obj-m")
-                || name
-                    .strip_prefix("obj-$(")
-                    .and_then(|r| r.strip_suffix(')'))
-                    .is_some_and(|sym| tristates.contains(sym));
-            if is_module_list {
-                for w in self.expand(value).into_iter().filter(|w| w.ends_with(".o")) {
-                    modules
-                        .entry(w.clone())
-                        .or_insert_with(|| (w, name.clone()));
-                }
-            }
-        }
-        // Composite modules: their parts are module-capable too. Besides the variables, a
-        // module can be linked by an explicit rule (`sd_mod.o: sd.o` then `$(LD) -r -o $@ sd.o`).
-        let target = self
-            .vars
-            .get("O_TARGET")
-            .and_then(|v| v.last())
-            .map(|v| v.trim().to_string());
-        let mut parts = Vec::new();
-        let mut tagged = Vec::new();
-        let mut direct: Vec<(&String, &String)> =
-            modules.iter().map(|(m, (_, l))| (m, l)).collect();
-        // One answer however the hash map orders them: the first module by name wins a part.
-        direct.sort();
-        for (m, list) in direct {
-            let stem = m.trim_end_matches(".o");
-            if Some(m) == target.as_ref() {
-                for list in ["O_OBJS", "OX_OBJS", "obj-y"] {
-                    parts.extend(self.words_of(list));
-                }
-            }
-            if let Some(deps) = self.rules.get(m.as_str()) {
-                parts.extend(self.expand(deps));
-            }
-            parts.extend(self.words_of(&format!("{stem}-objs")));
-            // Kbuild's composites: `foo-y := a.o`, `foo-$(CONFIG_BAR) += b.o`, `foo-m`.
-            let composite = format!("{stem}-");
-            for (name, value) in &self.assigns {
-                let Some(rest) = name.strip_prefix(&composite) else {
-                    continue;
-                };
-                if matches!(rest, "y" | "m") || rest.starts_with("$(") {
-                    parts.extend(self.expand(value));
-                }
-            }
-            parts.extend(self.words_of(&format!("{}_OBJS", stem.to_uppercase())));
-            let module = (m.clone(), list.clone());
-            tagged.extend(parts.drain(..).map(|p| (p, module.clone())));
-        }
-        for (object, origin) in tagged {
-            if object.ends_with(".o") {
-                modules.entry(object).or_insert(origin);
-            }
-        }
-        modules
-    }
-
-    /// Every `.o` word of the assignments and rules, variables expanded.
-    fn named_objects(&self) -> HashSet<String> {
-        let assigned = self
-            .assigns
-            .iter()
-            .flat_map(|(_, value)| self.expand(value));
-        let ruled = self
-            .rules
-            .iter()
-            .flat_map(|(target, deps)| std::iter::once(target.clone()).chain(self.expand(deps)));
-        assigned
-            .chain(ruled)
-            .filter(|w| w.ends_with(".o"))
-            .collect()
-    }
-
-    /// The subdirectory lists of a 2.2-2.4 Makefile: `SUB_DIRS`, `subdir-y` name directories
-    /// built in; `MOD_SUB_DIRS`, `MOD_IN_SUB_DIRS`, `subdir-m`, `mod-subdirs` and
-    /// `subdir-$(CONFIG_X)` with a tristate X name those that can hold modules. `ALL_SUB_DIRS`
-    /// only lists what `make clean` visits.
-    fn subdirs(&self, tristates: &HashSet<String>) -> Subdirs {
-        let mut out = Subdirs::default();
-        for (name, value) in &self.assigns {
-            let config = name
-                .strip_prefix("subdir-$(")
-                .and_then(|r| r.strip_suffix(')'));
-            let modular = matches!(
-                name.as_str(),
-                "MOD_SUB_DIRS" | "MOD_IN_SUB_DIRS" | "subdir-m" | "mod-subdirs"
-            ) || config.is_some_and(|c| tristates.contains(c));
-            let listed =
-                modular || config.is_some() || matches!(name.as_str(), "SUB_DIRS" | "subdir-y");
-            if !listed {
-                // Kbuild descends through `obj-y += dir/` and `obj-$(CONFIG_X) += dir/`, and
-                // builds the directory's modules either way.
-                if name == "obj-y" || name == "obj-m" || name.starts_with("obj-$(") {
-                    for d in self.expand(value).iter().filter(|w| w.ends_with('/')) {
-                        let d = d.trim_end_matches('/').to_string();
-                        out.modular.insert(d.clone());
-                        out.any.insert(d);
-                    }
-                }
-                continue;
-            }
-            for d in self.expand(value) {
-                let d = d.trim_end_matches('/').to_string();
-                if modular {
-                    out.modular.insert(d.clone());
-                }
-                out.any.insert(d);
-            }
-        }
-        out
-    }
-}
-
-/// Explicit rules whose target is an object, in a Makefile whose continued lines are joined:
-/// `X.o: a.o b.o` -> ("X.o", "a.o b.o").
-fn link_rules(joined: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    for line in joined.lines() {
-        if line.starts_with(char::is_whitespace) {
-            continue;
-        }
-        let line = line.split('#').next().unwrap_or("");
-        let Some((target, deps)) = line.split_once(':') else {
-            continue;
-        };
-        let target = target.trim();
-        if deps.starts_with('=') || !target.ends_with(".o") || target.contains(char::is_whitespace)
-        {
-            continue;
-        }
-        let entry = out.entry(target.to_string()).or_default();
-        entry.push(' ');
-        entry.push_str(deps.trim());
-    }
-    out
 }
 
 #[cfg(test)]

@@ -263,9 +263,89 @@ pub fn is_type_word(word: &[u8]) -> bool {
     TYPE_WORDS.iter().any(|k| k.as_bytes() == word)
 }
 
+/// Whether a macro body expands to nothing that runs: empty, `do { } while (0)`, `(void)0`,
+/// `{}` (spacing aside).
+pub fn is_empty_expansion(body: &str) -> bool {
+    let body: String = body.split_whitespace().collect();
+    matches!(
+        body.as_str(),
+        "" | "do{}while(0)" | "do{}while(0);" | "(void)0" | "((void)0)" | "{}"
+    )
+}
+
+/// What a macro body does besides computing a value: the words it calls (`word(`, keywords
+/// and type words aside: `sizeof(x)`, `(int)(x)`), and whether it assigns (`=`, `+=`, `++`,
+/// `--`; comparisons aside). String and character literals are skipped.
+pub fn expansion_effects(body: &str) -> (Vec<&str>, bool) {
+    let b = body.as_bytes();
+    let (mut calls, mut assigns) = (Vec::new(), false);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i = literal_end(b, i + 1, c);
+            continue;
+        }
+        if is_ident_start_byte(c) {
+            let start = i;
+            while i < b.len() && is_ident_byte(b[i]) {
+                i += 1;
+            }
+            let word = &body[start..i];
+            let next = b[i..].iter().find(|c| !c.is_ascii_whitespace());
+            if next == Some(&b'(') && !is_not_callee(word) {
+                calls.push(word);
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|k| b[k]);
+        let next = b.get(i + 1).copied();
+        match c {
+            b'=' if next != Some(b'=') && !matches!(prev, Some(b'=' | b'!' | b'<' | b'>')) => {
+                assigns = true
+            }
+            // `<<=` and `>>=` end in `=`, which the arm above sees with `<`/`>` before it: one
+            // more look back.
+            b'=' if matches!(prev, Some(b'<' | b'>'))
+                && i >= 2
+                && b[i - 2] == prev.unwrap_or(0) =>
+            {
+                assigns = true
+            }
+            b'+' | b'-' if next == Some(c) => assigns = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    (calls, assigns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn effects_of_macro_bodies() {
+        assert_eq!(expansion_effects("((dev) & 0xff)"), (vec![], false));
+        assert_eq!(
+            expansion_effects("(sizeof(x) > 4 ? (int)(y) : 0)"),
+            (vec![], false)
+        );
+        assert_eq!(
+            expansion_effects("printk(KERN_DEBUG x)"),
+            (vec!["printk"], false)
+        );
+        assert_eq!(
+            expansion_effects("((x) == (y) || (x) <= 2)"),
+            (vec![], false)
+        );
+        assert!(expansion_effects("((x) = 0)").1);
+        assert!(expansion_effects("((x) <<= 1)").1);
+        assert!(expansion_effects("(x)++").1);
+        assert_eq!(expansion_effects("\"a=b(\"").0, Vec::<&str>::new());
+        assert!(is_empty_expansion(" do { } while ( 0 ) "));
+        assert!(!is_empty_expansion("x"));
+    }
 
     #[test]
     fn strip_parens_is_linear_and_exact() {

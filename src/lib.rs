@@ -18,6 +18,7 @@ pub mod fix;
 pub mod index;
 pub mod kb;
 pub mod normalize;
+pub mod nowork;
 pub mod owners;
 pub mod paths;
 pub mod progress;

@@ -75,9 +75,17 @@ pub struct SleepQuestion<'a> {
 
 impl Session {
     pub fn new(roots: Vec<PathBuf>, kb: Kb, defines: &[String], undefs: &[String]) -> Self {
-        let front_end = FrontEnd::new(&kb.data, defines, undefs);
+        let mut front_end = FrontEnd::new(&kb.data, defines, undefs);
+        // `#if LINUX_VERSION_CODE ...` is decided by the tree's own release: part of the key.
+        let version = roots
+            .first()
+            .and_then(|r| crate::source::tree_version(r))
+            .map(|(v, _)| v);
+        front_end.normalizer.set_tree_version(&kb.data, version);
         // The knowledge base's data has no hash map: its debug form is one text per KB.
-        let mut options = KeyBuilder::default().str(&format!("{:?}", kb.data));
+        let mut options = KeyBuilder::default()
+            .str(&format!("{:?}", kb.data))
+            .str(&format!("{version:?}"));
         for d in defines {
             options = options.str("-D").str(d);
         }
@@ -550,6 +558,21 @@ mod tests {
         let out = s.entries().unwrap();
         assert_ne!(out.inputs, seen);
         assert_eq!(out.inputs, s.fingerprint(true).unwrap());
+    }
+
+    #[test]
+    fn the_trees_release_is_in_the_facts_key() {
+        // `#if LINUX_VERSION_CODE ...` depends on the top-level Makefile: two trees whose
+        // files are the same bytes but whose releases differ must not share facts.
+        let key = |version: &str| {
+            let tree = tempfile::tempdir().unwrap();
+            let makefile = format!("VERSION = 2\nPATCHLEVEL = {version}\nSUBLEVEL = 0\n");
+            std::fs::write(tree.path().join("Makefile"), makefile).unwrap();
+            let s = Session::new(vec![tree.path().to_path_buf()], Kb::builtin(), &[], &[]);
+            s.options
+        };
+        assert_eq!(key("2"), key("2"));
+        assert_ne!(key("2"), key("3"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "analyses",
         &[
-            "chain", "cfg", "paths", "entries", "sleep", "bkl", "usecount", "owners",
+            "chain", "cfg", "paths", "entries", "sleep", "bkl", "usecount", "owners", "nowork",
         ],
     ),
     ("rules", &["rules"]),

@@ -553,7 +553,7 @@ impl<'a> Collector<'a> {
             Some(s) => self.kb.takes(&s.strukt, &s.field),
             None => (Takes::Token, TakesSource::Heuristic),
         };
-        let (module_capable, evidence) = module_capable(self.build, file);
+        let (module_capable, evidence, reason) = module_capable(self.build, file);
         self.entries.push(Entry {
             function: f.name.to_string(),
             file: file.path.to_string(),
@@ -566,9 +566,8 @@ impl<'a> Collector<'a> {
             takes_source: source,
             module_capable,
             module_evidence: evidence,
-            module: (evidence == crate::buildinfo::ModuleEvidence::Makefile && module_capable)
-                .then(|| self.build.origin(&file.path).cloned())
-                .flatten(),
+            module: reason.module().cloned(),
+            module_reason: reason,
         });
     }
 }

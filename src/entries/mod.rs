@@ -7,7 +7,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
 
-use crate::buildinfo::{BuildInfo, ModuleEvidence, ModuleOrigin};
+use crate::buildinfo::{BuildInfo, BuildVerdict, ModuleEvidence, ModuleOrigin};
 use crate::index::{Index, TableContent, TableValue};
 use crate::kb::{Kb, Takes, TakesSource};
 
@@ -139,6 +139,8 @@ pub struct Entry {
     pub takes_source: TakesSource,
     pub module_capable: bool,
     pub module_evidence: ModuleEvidence,
+    /// What the build files say of the file, and why (the list, the symbol, their lines).
+    pub module_reason: BuildVerdict,
     /// The module the build makes of the file, when a build file says so.
     pub module: Option<ModuleOrigin>,
 }
@@ -321,19 +323,27 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
     }
 }
 
-/// The Makefile's word when it names the file's object; otherwise the file's own markers
+/// Whether a file is module code, how that was found, and why: the Makefile's word when it
+/// names the file's object (a module list under symbols that can all be `m`, or built in);
+/// a C file its directory's Makefile does not name is built by nothing (`none`); a file with
+/// no Makefile beside it (a header, a loose tree) is module code when it has the markers
 /// (`#ifdef MODULE`, `init_module`, `module_init`).
-pub fn module_capable(build: &BuildInfo, file: &crate::facts::FileFacts) -> (bool, ModuleEvidence) {
-    let by_makefile = if file.path.ends_with(".c") {
-        build.from_makefile(&file.path)
+pub fn module_capable(
+    build: &BuildInfo,
+    file: &crate::facts::FileFacts,
+) -> (bool, ModuleEvidence, BuildVerdict) {
+    let verdict = if file.path.ends_with(".c") {
+        build.verdict(&file.path)
     } else {
-        None
+        BuildVerdict::NoMakefile
     };
     // A Makefile that names the object only as built in wins over the file's markers:
     // 2.4 uses `module_init` in built-in code too (af_inet.c, where CONFIG_INET is a bool).
-    match by_makefile {
+    let evidence = match verdict.made_module() {
         Some(made_module) => (made_module, ModuleEvidence::Makefile),
+        None if matches!(verdict, BuildVerdict::Unnamed { .. }) => (false, ModuleEvidence::None),
         None if file.markers.any() => (true, ModuleEvidence::Marker),
         None => (false, ModuleEvidence::None),
-    }
+    };
+    (evidence.0, evidence.1, verdict)
 }

@@ -80,6 +80,12 @@ pub struct FileFacts {
     /// `modrace: ignore` comments, read off the raw bytes (the normalizer blanks comments).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressions: Vec<Suppression>,
+    /// (macro, symbol, body): the file defines the macro in a branch taken because the symbol
+    /// is unknown (`#ifdef DEBUG`) and again, with this body, in a later branch of the same
+    /// group; where nothing defines the symbol, that later definition is the build's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[bincode(with_serde)]
+    pub alt_macros: Vec<(Text, Text, Text)>,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -370,6 +376,7 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         var_types: Vec::new(),
         field_loads: Vec::new(),
         suppressions: Vec::new(),
+        alt_macros: Vec::new(),
     }
 }
 
@@ -461,6 +468,15 @@ pub fn extract_keeping(
     }
     recover::file_scope_calls(&normalized.parse_input, &mut facts, &front_end.vocabulary);
     facts.macros = macros.keep(normalized.macros);
+    facts.alt_macros = (normalized.alt_macros.iter())
+        .map(|(m, s, b)| {
+            (
+                Text::from(m.as_str()),
+                Text::from(s.as_str()),
+                Text::from(b.as_str()),
+            )
+        })
+        .collect();
     facts.too_deep_condition = normalized.too_deep_condition;
     for f in &mut facts.functions {
         f.arch = (normalized.arch_regions.iter())

@@ -90,6 +90,7 @@ fn rank(path: &str, layout: &Layout) -> u8 {
 }
 
 mod expr;
+mod typedefs;
 use expr::last_member;
 pub use expr::{access_path, referenced_member, referenced_name};
 
@@ -121,7 +122,6 @@ impl<'a> Index<'a> {
         let mut header_vars: HashMap<&str, Vec<(&str, VarRef)>> = HashMap::default();
         let mut typed_locals = HashSet::default();
         let mut structs: HashMap<&str, (&StructDef, u8)> = HashMap::default();
-        let mut typedefs = HashMap::default();
         let mut global_fns = HashMap::default();
         let mut static_fns = HashMap::default();
         let mut global_vars = HashMap::default();
@@ -136,11 +136,6 @@ impl<'a> Index<'a> {
                 });
                 if better {
                     structs.insert(s.name.as_str(), (s, r));
-                }
-            }
-            for t in &f.typedefs {
-                if let Some(s) = &t.struct_name {
-                    typedefs.entry(t.name.as_str()).or_insert(s.as_str());
                 }
             }
             for (i, func) in f.functions.iter().enumerate() {
@@ -185,6 +180,7 @@ impl<'a> Index<'a> {
                 }
             }
         }
+        let typedefs = typedefs::tree_typedefs(files, |name| structs.contains_key(name), kb);
         Self {
             files,
             by_path: files

@@ -179,12 +179,16 @@ pub enum RegistrationKind {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Preprocessor {
-    #[serde(default)]
     pub defined: Vec<String>,
-    #[serde(default)]
     pub undefined: Vec<String>,
+    /// The object-like macro that holds the tree's own release as a number
+    /// (`LINUX_VERSION_CODE`): `#if` compares it with the top-level Makefile's version.
+    pub version_code: Option<String>,
+    /// The function-like macro that makes such a number of a release (`KERNEL_VERSION(a,b,c)`,
+    /// `(a << 16) + (b << 8) + c`).
+    pub version_macro: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -26,6 +26,29 @@ pub struct CppConfig {
     /// Symbols that name an architecture (`[layout] arch_symbols`): `CONFIG_ARCH_{ARCH}`,
     /// `__{arch}__`, as (prefix, suffix, upper case).
     pub arch_symbols: Vec<(String, String, bool)>,
+    /// The tree's release, when both its top-level Makefile and the knowledge base's release
+    /// macros are known.
+    pub version: Option<TreeVersion>,
+}
+
+/// The tree's release as `#if` sees it: `code` (`LINUX_VERSION_CODE`) is `value`, and
+/// `make(a, b, c)` (`KERNEL_VERSION`) is `(a << 16) + (b << 8) + c`, as <linux/version.h> has
+/// them. Both count as defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeVersion {
+    pub code: String,
+    pub make: String,
+    pub value: i64,
+}
+
+impl TreeVersion {
+    pub fn code_of(a: i64, b: i64, c: i64) -> i64 {
+        (a << 16) + (b << 8) + c
+    }
+
+    fn names(&self, name: &str) -> bool {
+        name == self.code || name == self.make
+    }
 }
 
 impl CppConfig {
@@ -81,6 +104,11 @@ pub struct CppResult {
     pub too_deep: Option<u32>,
     /// Branches taken on one architecture only (an unknown condition naming one).
     pub arch_regions: Vec<ArchRegion>,
+    /// Macros defined in the first branch of a group that tests one unknown symbol and
+    /// defined again in a later branch of it (`#ifdef DEBUG` / `#define DPRINTK(x...)
+    /// printk(x)` / `#else` / `#define DPRINTK(x...)`): (macro, symbol, the later body). Where
+    /// nothing defines the symbol, the later definition is the one the build has.
+    pub alt_macros: Vec<(String, String, String)>,
 }
 
 /// How deep an `#if` expression may nest (parentheses, unary operators, `?:`, operands of
@@ -93,7 +121,38 @@ struct Frame {
     active: bool,
     /// The first branch was taken on an unknown architecture symbol: (its line, arch).
     arch: Option<(u32, String)>,
+    /// The first branch was taken on one unknown symbol: the symbol, the macros that branch
+    /// defines, and the first definition (name, body) of each in the other branches.
+    unknown: Option<Box<Unknown>>,
 }
+
+impl Frame {
+    /// The frame of an `#if`/`#ifdef`/`#ifndef` (`directive`: the word and the rest) whose
+    /// condition is `cond` (`None`: unknown), in a region `active` or not.
+    fn open(
+        config: &CppConfig,
+        directive: (&str, &str),
+        active: bool,
+        cond: Option<bool>,
+        line: u32,
+    ) -> Self {
+        let (word, rest) = directive;
+        let take = active && cond.unwrap_or(true);
+        let unknown = active && cond.is_none();
+        Frame {
+            parent_active: active,
+            taken: take,
+            active: take,
+            arch: arch_frame(config, word, rest, unknown, line),
+            unknown: (unknown.then(|| single_symbol(word, rest)).flatten())
+                .map(|s| Box::new((s, Vec::new(), Vec::new()))),
+        }
+    }
+}
+
+/// A group whose first branch was taken on one unknown symbol: the symbol, the macros that
+/// branch defines, and the definitions (name, body) of the other branches.
+type Unknown = (String, Vec<String>, Vec<(String, String)>);
 
 /// `SYM`, `defined(SYM)` or `defined SYM`: the single symbol a condition tests.
 fn single_symbol(word: &str, rest: &str) -> Option<String> {
@@ -162,13 +221,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                     if active && cond.is_none() {
                         result.unknown_conditions += 1;
                     }
-                    let take = active && cond.unwrap_or(true);
-                    stack.push(Frame {
-                        parent_active: active,
-                        taken: take,
-                        active: take,
-                        arch: arch_frame(config, word, rest, active && cond.is_none(), line_no),
-                    });
+                    stack.push(Frame::open(config, (word, rest), active, cond, line_no));
                 }
                 "elif" => match stack.last_mut() {
                     Some(f) => {
@@ -199,14 +252,15 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                     // A pop in a match guard would hide a side effect; keep it in the arm.
                     pop_frame(&mut stack, line_no, &mut result)
                 }
-                "define" if active => {
-                    if let Some(def) = parse_define(rest, line_no) {
-                        let value = define_value(&def);
-                        local_undef.remove(def.name.as_str());
-                        local.insert(def.name.to_string(), value);
-                        result.macros.push(def);
-                    }
-                }
+                "define" if !active => note_alternative(stack.last_mut(), rest),
+                "define" => define(
+                    rest,
+                    line_no,
+                    &mut stack,
+                    &mut local,
+                    &mut local_undef,
+                    &mut result,
+                ),
                 "undef" if active => {
                     let name = split_word(rest).0.to_string();
                     local.remove(&name);
@@ -248,8 +302,51 @@ fn arch_frame(
 
 fn pop_frame(stack: &mut Vec<Frame>, line: u32, result: &mut CppResult) {
     match stack.pop() {
-        Some(mut f) => close_region(&mut f, line, &mut result.arch_regions),
+        Some(mut f) => {
+            close_region(&mut f, line, &mut result.arch_regions);
+            if let Some(u) = f.unknown {
+                let (symbol, taken, others) = *u;
+                for name in taken {
+                    if let Some((_, body)) = others.iter().find(|(n, _)| *n == name) {
+                        (result.alt_macros).push((name, symbol.clone(), body.clone()));
+                    }
+                }
+            }
+        }
         None => result.unbalanced = true,
+    }
+}
+
+/// A `#define` in an active region: the file's own macro from here on.
+fn define(
+    rest: &str,
+    line: u32,
+    stack: &mut [Frame],
+    local: &mut HashMap<String, Option<i64>>,
+    local_undef: &mut HashSet<String>,
+    result: &mut CppResult,
+) {
+    let Some(def) = parse_define(rest, line) else {
+        return;
+    };
+    if let Some(u) = stack.last_mut().and_then(|f| f.unknown.as_mut()) {
+        u.1.push(def.name.to_string());
+    }
+    let value = define_value(&def);
+    local_undef.remove(def.name.as_str());
+    local.insert(def.name.to_string(), value);
+    result.macros.push(def);
+}
+
+/// A `#define` in a branch not taken: when it is in a later branch of a group whose first
+/// branch was taken on one unknown symbol, the group's frame notes it.
+fn note_alternative(frame: Option<&mut Frame>, rest: &str) {
+    let Some(f) = frame.filter(|f| f.parent_active && f.taken) else {
+        return;
+    };
+    let Some(u) = f.unknown.as_mut() else { return };
+    if let Some(def) = parse_define(rest, 0) {
+        u.2.push((def.name.to_string(), def.body.to_string()));
     }
 }
 
@@ -304,6 +401,8 @@ fn defined(
         Some(true)
     } else if local_undef.contains(name) || config.undefined.contains(name) {
         Some(false)
+    } else if config.version.as_ref().is_some_and(|v| v.names(name)) {
+        Some(true)
     } else {
         None
     }
@@ -357,6 +456,7 @@ mod tests {
             defined: [("MODULE".to_string(), 1)].into_iter().collect(),
             undefined: ["__ASSEMBLY__".to_string()].into_iter().collect(),
             arch_symbols: vec![("CONFIG_ARCH_".into(), String::new(), true)],
+            version: None,
         }
     }
 
@@ -417,6 +517,66 @@ mod tests {
         assert_eq!(r.macros[0].params.as_deref(), Some(&["x".into()][..]));
         assert_eq!(r.macros[0].body, "foo(x)");
         assert_eq!(String::from_utf8(b).unwrap().trim(), "int y;");
+    }
+
+    fn versioned(v: i64) -> CppConfig {
+        CppConfig {
+            version: Some(TreeVersion {
+                code: "LINUX_VERSION_CODE".into(),
+                make: "KERNEL_VERSION".into(),
+                value: v,
+            }),
+            ..config()
+        }
+    }
+
+    fn kept_with(src: &str, config: &CppConfig) -> Vec<String> {
+        let mut b = src.as_bytes().to_vec();
+        process(&mut b, config);
+        let text = String::from_utf8(b).unwrap();
+        text.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_trees_release_decides_version_tests() {
+        let c = versioned(TreeVersion::code_of(2, 2, 26));
+        let src = "#if LINUX_VERSION_CODE >= KERNEL_VERSION(2,1,0)\na\n#else\nb\n#endif\n\
+                   #if LINUX_VERSION_CODE < KERNEL_VERSION(2,3,0) && !defined(CONFIG_X)\nc\n#endif\n\
+                   #if (LINUX_VERSION_CODE > 0x20100) || X\nd\n#endif\n\
+                   #if LINUX_VERSION_CODE == KERNEL_VERSION(2,2,26) && defined(KERNEL_VERSION)\ne\n#endif\n\
+                   #if LINUX_VERSION_CODE != 131610\nf\n#else\ng\n#endif\n\
+                   #if !(LINUX_VERSION_CODE < KERNEL_VERSION(2,1,0))\nh\n#endif\n\
+                   #ifndef LINUX_VERSION_CODE\ni\n#endif\n";
+        // `c`: `< 2.3.0` is true, and CONFIG_X unknown keeps today's first-branch rule.
+        assert_eq!(kept_with(src, &c), ["a", "c", "d", "e", "g", "h"]);
+        let old = versioned(TreeVersion::code_of(2, 0, 40));
+        assert_eq!(kept_with(src, &old), ["b", "c", "d", "f"]);
+    }
+
+    #[test]
+    fn without_a_release_version_tests_stay_unknown() {
+        let src = "#if LINUX_VERSION_CODE < KERNEL_VERSION(2,1,0)\na\n#else\nb\n#endif\n\
+                   #undef KERNEL_VERSION\n";
+        assert_eq!(kept(src), ["a"]);
+        let c = versioned(TreeVersion::code_of(2, 4, 0));
+        let undone = "#undef LINUX_VERSION_CODE\n#if LINUX_VERSION_CODE < 5\na\n#else\nb\n#endif\n";
+        assert_eq!(kept_with(undone, &c), ["a"]);
+    }
+
+    #[test]
+    fn later_definitions_of_a_group_on_one_unknown_symbol_are_noted() {
+        let mut b =
+            b"#ifdef DBG\n#define D(x) printk(x)\n#define E 1\n#else\n#define D(x)\n#endif\n\
+                      #ifndef NDBG\n#define F(x) g(x)\n#else\n#define F(x)\n#endif\n\
+                      #if DBG > 1\n#define G(x) g(x)\n#else\n#define G(x)\n#endif\n"
+                .to_vec();
+        let r = process(&mut b, &config());
+        // `#ifndef` takes the branch of a build without the symbol already; `DBG > 1` tests
+        // more than one symbol's presence.
+        assert_eq!(
+            r.alt_macros,
+            vec![("D".to_string(), "DBG".to_string(), String::new())]
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ pub mod comments;
 pub mod cpp;
 pub mod rewrite;
 
-use crate::kb::KnowledgeBase;
-pub use cpp::{ArchRegion, CppConfig, MacroDef};
+use crate::kb::{KernelVersion, KnowledgeBase};
+pub use cpp::{ArchRegion, CppConfig, MacroDef, TreeVersion};
 pub use rewrite::{MacroTable, RewriteCounts};
 
 /// Everything normalization needs, built once per run from the knowledge base and the
@@ -67,6 +67,20 @@ impl Normalizer {
         }
     }
 
+    /// `#if` on the knowledge base's release macros evaluated against the tree's release
+    /// (`None`: unknown, as any other symbol nobody defines).
+    pub fn set_tree_version(&mut self, kb: &KnowledgeBase, version: Option<KernelVersion>) {
+        let p = &kb.preprocessor;
+        self.cpp.version = match (version, &p.version_code, &p.version_macro) {
+            (Some(v), Some(code), Some(make)) => Some(TreeVersion {
+                code: code.clone(),
+                make: make.clone(),
+                value: TreeVersion::code_of(v.major.into(), v.minor.into(), v.patch.into()),
+            }),
+            _ => None,
+        };
+    }
+
     pub fn normalize(&self, src: &[u8]) -> Normalized {
         let mut code = comments::blank_comments(src);
         let cpp = cpp::process(&mut code, &self.cpp);
@@ -92,6 +106,7 @@ impl Normalizer {
             unbalanced_conditionals: cpp.unbalanced,
             too_deep_condition: cpp.too_deep,
             arch_regions: cpp.arch_regions,
+            alt_macros: cpp.alt_macros,
             rewrites: counts,
         }
     }
@@ -110,6 +125,9 @@ pub struct Normalized {
     pub too_deep_condition: Option<u32>,
     /// Branches taken on one architecture only.
     pub arch_regions: Vec<ArchRegion>,
+    /// (macro, symbol, body): defined in the branch taken on an unknown symbol, and so in a
+    /// later branch.
+    pub alt_macros: Vec<(String, String, String)>,
     pub rewrites: RewriteCounts,
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::bkl::BklReport;
+use crate::buildinfo::{BuildVerdict, ModuleEvidence, ModuleOrigin};
 use crate::entries::{EntriesReport, Entry, Outcome, Via};
 use crate::kb::Takes;
 
@@ -29,6 +30,7 @@ pub struct EntryRow<'a> {
     module: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     module_by: Option<String>,
+    module_reason: String,
     via_kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     bkl: Option<&'static str>,
@@ -51,6 +53,7 @@ impl<'a> EntryRow<'a> {
             module_evidence: e.module_evidence.as_str(),
             module: e.module.as_ref().map(|m| m.module.as_str()),
             module_by: (e.module.as_ref()).map(|m| format!("{} in {}", m.list, m.build_file)),
+            module_reason: module_reason(e),
             via_kind: match e.via {
                 Via::Call(_) => "call",
                 Via::Store(_) => "assignment",
@@ -67,6 +70,40 @@ pub fn rows<'a>(report: &'a EntriesReport, bkl: Option<&BklReport>) -> Vec<Entry
         .iter()
         .map(|e| EntryRow::new(e, bkl))
         .collect()
+}
+
+/// Why an entry's file is module code or not, in words: the module list and its line, the
+/// symbol that guards it and the configuration line that declares it.
+pub fn module_reason(e: &Entry) -> String {
+    let listing = |o: &ModuleOrigin| {
+        let mut text = format!("{} at {}:{}", o.list, o.build_file, o.line);
+        if let Some(g) = &o.symbol {
+            text.push_str(&format!(", {} ", g.name));
+            match &g.declared {
+                Some(d) => text.push_str(&format!("{} at {}:{}", d.kind.as_str(), d.file, d.line)),
+                None => text.push_str("declared in no configuration file"),
+            }
+        }
+        text
+    };
+    match &e.module_reason {
+        BuildVerdict::Module(o) => listing(o),
+        BuildVerdict::Blocked(o) => format!("only {}: cannot be m", listing(o)),
+        BuildVerdict::DirBuiltIn(o) => {
+            format!("{}, but no Makefile above descends for modules", listing(o))
+        }
+        BuildVerdict::BuiltIn {
+            build_file: Some(f),
+        } => format!("built in by {f}"),
+        BuildVerdict::BuiltIn { build_file: None } => "built in by a Makefile above".into(),
+        BuildVerdict::Unnamed { build_file } => format!("{build_file} does not build it"),
+        BuildVerdict::NoMakefile if e.module_evidence == ModuleEvidence::Marker => {
+            "no Makefile builds objects beside it; the file's own module markers".into()
+        }
+        BuildVerdict::NoMakefile => {
+            "no Makefile builds objects beside it; no module markers".into()
+        }
+    }
 }
 
 /// `entries --format json`: `{"version": 1, "entries": [rows]}`.
@@ -96,7 +133,7 @@ pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
     let mut out = String::new();
     for e in &report.entries {
         out.push_str(&format!(
-            "{}:{}: {} slot={} via={} ({}:{}) takes={} module={}{}\n",
+            "{}:{}: {} slot={} via={} ({}:{}) takes={} module={} ({}){}\n",
             e.file,
             e.line,
             e.function,
@@ -110,6 +147,7 @@ pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
             } else {
                 "no"
             },
+            module_reason(e),
             bkl.map_or(String::new(), |b| format!(
                 " bkl={}",
                 b.verdict_of(e).as_str()

@@ -6,8 +6,9 @@ pub const RULE: Rule = Rule {
     code: Code::Mr005,
     name: "late-inc",
     severity: Severity::Warning,
-    // Low: the order is read off the routine itself, but macros that only compute or trace
-    // (`MINOR()`, a trace call) count as work: 1 of 5 right in a fixed-rule sample of 2.2.26.
+    // Low: the order is read off the routine itself (1 of 5 right in a fixed-rule sample of
+    // 2.2.26 when macros that only compute or trace counted as work; `nowork` now drops
+    // those: `MINOR()`, a `DPRINTK` the tree compiles out).
     precision: Precision::Low,
     preview: false,
     summary: "MOD_INC_USE_COUNT is not the routine's first action",

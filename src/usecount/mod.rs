@@ -303,26 +303,15 @@ impl CorePins {
 #[derive(Default)]
 pub struct HelperEffects {
     memo: Mutex<HashMap<FnRef, CountEffect>>,
-    /// Macros whose every definition in the tree is empty (`#define DPRINTK(x...)` in the
-    /// branch the preprocessor settings take): calls to them are no work.
-    empty_macros: std::collections::HashSet<String>,
+    /// Macros that, as the calling file sees them, do nothing or only compute: calls to them
+    /// are no work.
+    no_work: crate::nowork::NoWork,
     /// Names some file exports: a module's interface to others.
     exported: std::collections::HashSet<String>,
 }
 
 impl HelperEffects {
     pub fn new(index: &Index, kb: &Kb) -> Self {
-        let mut empty: HashMap<&str, bool> = HashMap::new();
-        for f in index.files {
-            for m in &f.macros {
-                let body: String = m.body.split_whitespace().collect();
-                let is_empty = matches!(
-                    body.as_str(),
-                    "" | "do{}while(0)" | "do{}while(0);" | "(void)0" | "((void)0)" | "{}"
-                );
-                *empty.entry(m.name.as_str()).or_insert(true) &= is_empty;
-            }
-        }
         let exported = index
             .files
             .iter()
@@ -333,11 +322,7 @@ impl HelperEffects {
         HelperEffects {
             memo: Mutex::default(),
             exported,
-            empty_macros: empty
-                .into_iter()
-                .filter(|(_, e)| *e)
-                .map(|(n, _)| n.to_string())
-                .collect(),
+            no_work: crate::nowork::NoWork::new(index.files, kb),
         }
     }
 }
@@ -536,8 +521,8 @@ impl CallOracle for FileOracle<'_> {
     fn is_noop(&self, call: u32) -> bool {
         self.calls.get(call as usize).is_some_and(|c| {
             !c.indirect
-                && self.helpers.empty_macros.contains(c.callee.as_str())
                 && self.index.resolve_function(self.file, &c.callee).is_none()
+                && (self.helpers.no_work).is_noop(self.index.files, self.file, &c.callee)
         })
     }
 }

@@ -40,6 +40,11 @@ impl Expr {
         let mut toks = Vec::with_capacity(raw.len());
         let mut i = 0;
         while i < raw.len() {
+            if let Some(v) = version_call(config, local_undef, &raw[i..]) {
+                toks.push(Tok::Num(v));
+                i += 8;
+                continue;
+            }
             match &raw[i] {
                 Tok::Ident(id) if id == "defined" => {
                     let (name, skip) = match (raw.get(i + 1), raw.get(i + 2), raw.get(i + 3)) {
@@ -58,7 +63,10 @@ impl Expr {
                 Tok::Ident(id) => {
                     let value = match local.get(id) {
                         Some(v) => *v,
-                        None => config.defined.get(id).copied(),
+                        None => config.defined.get(id).copied().or_else(|| {
+                            let v = config.version.as_ref()?;
+                            (v.code == *id && !local_undef.contains(id)).then_some(v.value)
+                        }),
                     };
                     match value {
                         Some(v) => toks.push(Tok::Num(v)),
@@ -222,6 +230,23 @@ impl Expr {
                 None
             }
         }
+    }
+}
+
+/// `KERNEL_VERSION(a, b, c)` with three literal numbers at the start of `toks`, as the tree's
+/// release macro computes it (a file's own definition of the macro is the same formula).
+fn version_call(config: &CppConfig, undef: &HashSet<String>, toks: &[Tok]) -> Option<i64> {
+    let v = config
+        .version
+        .as_ref()
+        .filter(|v| !undef.contains(&v.make))?;
+    match toks.get(..8)? {
+        [Tok::Ident(m), Tok::Op("("), Tok::Num(a), Tok::Op(","), Tok::Num(b), Tok::Op(","), Tok::Num(c), Tok::Op(")")]
+            if *m == v.make =>
+        {
+            Some(super::TreeVersion::code_of(*a, *b, *c))
+        }
+        _ => None,
     }
 }
 

@@ -1,0 +1,167 @@
+//! Calls that are no work: macros that, as the calling file sees them, expand to nothing or
+//! only compute a value. MR005 ("work before the increment") asks this of every call before
+//! the increment, so that `DPRINTK(...)` compiled out, `pr_debug` without DEBUG or
+//! `MINOR(inode->i_rdev)` do not count.
+//!
+//! A file sees its own definition of a macro (the first in the branches the preprocessor
+//! settings take), else the headers' (every header's must agree). A definition is no work
+//! when:
+//! - its body is empty (`do { } while (0)`, `(void)0`, ...);
+//! - its body is that of the build: a definition in a branch taken only because one symbol
+//!   is unknown (`#ifdef DEBUG`) that another branch of the group defines again is read as
+//!   that other definition when the symbol is defined neither by the file nor by a header it
+//!   can see (one in an include directory of the layout, or one beside it), since the real
+//!   build takes that branch (`DPRINTK` compiled out; `TRACE_FUN` that calls `trace_call`
+//!   where the first branch only declares);
+//! - it is *pure* (function-like only): no assignment, and every call in its body is itself
+//!   a macro that is no work (`MINOR(dev)` is `((dev) & MINORMASK)`), followed at most
+//!   [`MAX_DEPTH`] deep.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ctext::{expansion_effects, is_empty_expansion};
+use crate::facts::FileFacts;
+use crate::kb::Kb;
+use crate::normalize::MacroDef;
+
+/// How deep macros calling macros are followed, and how many definitions one question reads.
+const MAX_DEPTH: u8 = 4;
+const MAX_VISITS: u32 = 64;
+
+/// Symbols of the build configuration (generated into a header the source tree lacks).
+const CONFIG_PREFIX: &str = "CONFIG_";
+
+/// The headers' macro definitions, read once per tree.
+#[derive(Default)]
+pub struct NoWork {
+    /// Macro name -> (file, index in its `macros`) of each header's first definition.
+    header_defs: HashMap<String, Vec<(usize, usize)>>,
+    /// Every name some header defines, and the directories of those headers that are not
+    /// in an include directory (`None` once one is: every file sees it).
+    header_names: HashMap<String, Option<Vec<String>>>,
+}
+
+impl NoWork {
+    pub fn new(files: &[FileFacts], kb: &Kb) -> Self {
+        let mut header_defs: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut header_names: HashMap<String, Option<Vec<String>>> = HashMap::new();
+        for (fi, f) in files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.path.ends_with(".h"))
+        {
+            let mut seen = HashSet::new();
+            let dir = dir_of(&f.path);
+            let global = kb.data.layout.is_include_dir(dir);
+            for (mi, m) in f.macros.iter().enumerate() {
+                let dirs = header_names
+                    .entry(m.name.to_string())
+                    .or_insert(Some(Vec::new()));
+                match dirs {
+                    Some(_) if global => *dirs = None,
+                    Some(d) => d.push(dir.to_string()),
+                    None => {}
+                }
+                if seen.insert(m.name.as_str()) {
+                    (header_defs.entry(m.name.to_string()).or_default()).push((fi, mi));
+                }
+            }
+        }
+        NoWork {
+            header_defs,
+            header_names,
+        }
+    }
+
+    /// Whether a call of `name` in file `file` does no work (the caller has made sure no
+    /// function of that name is in scope).
+    pub fn is_noop(&self, files: &[FileFacts], file: usize, name: &str) -> bool {
+        let mut visits = 0;
+        self.macro_is_noop(files, file, name, 0, &mut visits)
+    }
+
+    fn macro_is_noop(
+        &self,
+        files: &[FileFacts],
+        file: usize,
+        name: &str,
+        depth: u8,
+        visits: &mut u32,
+    ) -> bool {
+        *visits += 1;
+        if depth > MAX_DEPTH || *visits > MAX_VISITS {
+            return false;
+        }
+        let f = &files[file];
+        if let Some(def) = f.macros.iter().find(|m| m.name == name) {
+            return self.def_is_noop(files, file, (file, def), depth, visits);
+        }
+        let Some(defs) = self.header_defs.get(name) else {
+            return false;
+        };
+        defs.iter().all(|&(h, m)| {
+            let def = &files[h].macros[m];
+            self.def_is_noop(files, file, (h, def), depth, visits)
+        })
+    }
+
+    /// Whether `def` (a definition in file `at.0`), as file `file` sees it, does no work.
+    fn def_is_noop(
+        &self,
+        files: &[FileFacts],
+        file: usize,
+        at: (usize, &MacroDef),
+        depth: u8,
+        visits: &mut u32,
+    ) -> bool {
+        let (home, def) = at;
+        let body = self.built_body(files, file, home, def);
+        if is_empty_expansion(body) {
+            return true;
+        }
+        let Some(params) = &def.params else {
+            return false;
+        };
+        let (calls, assigns) = expansion_effects(body);
+        !assigns
+            && calls.iter().all(|c| {
+                // A parameter called is whatever the caller passes.
+                !params.iter().any(|p| p == c)
+                    && self.macro_is_noop(files, file, c, depth + 1, visits)
+            })
+    }
+
+    /// The body the build gives `def` (defined in file `home`) as file `file` sees it: the
+    /// later branch's when the first was taken only on a symbol nothing defines for `file`.
+    fn built_body<'f>(
+        &self,
+        files: &'f [FileFacts],
+        file: usize,
+        home: usize,
+        def: &'f MacroDef,
+    ) -> &'f str {
+        let alt = files[home]
+            .alt_macros
+            .iter()
+            .find(|(m, symbol, _)| *m == def.name && !self.symbol_seen(files, file, symbol));
+        alt.map_or(def.body.as_str(), |(_, _, body)| body.as_str())
+    }
+
+    /// Whether `symbol` is defined by file `file` or by a header it can see, or is a
+    /// configuration option (on in some build, as the normalizer reads it).
+    fn symbol_seen(&self, files: &[FileFacts], file: usize, symbol: &str) -> bool {
+        if symbol.starts_with(CONFIG_PREFIX) {
+            return true;
+        }
+        let in_header = match self.header_names.get(symbol) {
+            None => false,
+            Some(None) => true,
+            Some(Some(dirs)) => dirs.iter().any(|d| d == dir_of(&files[file].path)),
+        };
+        in_header || files[file].macros.iter().any(|m| m.name == symbol)
+    }
+}
+
+fn dir_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
