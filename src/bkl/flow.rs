@@ -51,6 +51,7 @@ struct Store {
 
 pub struct Flow<'a> {
     index: &'a Index<'a>,
+    kb: &'a Kb,
     typer: &'a Typer<'a>,
     try_increment: &'a [String],
     owner_fields: &'a [String],
@@ -131,6 +132,7 @@ impl<'a> Flow<'a> {
         let pin = &kb.data.bkl.core_pin;
         let mut flow = Flow {
             index,
+            kb,
             typer,
             try_increment: &kb.data.use_count.try_increment,
             owner_fields: &pin.owner_fields,
@@ -361,6 +363,11 @@ impl<'a> Flow<'a> {
         if let Some(drain) = self.drain(f, line, base) {
             return Some(drain);
         }
+        if depth == 0 {
+            if let Some(registering) = self.registering(f, base) {
+                return Some(registering);
+            }
+        }
         let stores = self.local_stores(f, line, base);
         for &(value, at) in &stores {
             if let Some(by) = self.pinned_value(f, value) {
@@ -371,6 +378,20 @@ impl<'a> Flow<'a> {
             return self.pinned_parameter(f, base, depth);
         }
         None
+    }
+
+    /// `f` is a registration routine of the knowledge base and `base` its table argument (or
+    /// a member of it: `fb_info->fbops`): the call reaches the registering module's routine.
+    fn registering(&self, f: FnRef, base: &str) -> Option<Protection> {
+        let function = self.index.function(f);
+        let reg = self.kb.registration(&function.name)?;
+        let param = function.params.get(reg.arg?)?.name.as_deref()?;
+        let rest = base.strip_prefix(param)?;
+        (rest.is_empty() || rest.starts_with("->") || rest.starts_with('.')).then(|| {
+            Protection::Registering {
+                routine: function.name.to_string(),
+            }
+        })
     }
 
     /// `base->F++` before the call in `f`, with `F` a counter the unregister drains.

@@ -60,6 +60,10 @@ pub enum Protection {
     CorePin { by: String, line: u32 },
     /// The core counts the call in flight (`ops->use++`) and the unregister waits for it.
     Drain { by: String, line: u32 },
+    /// The call goes into the table a module is registering, from inside its registration
+    /// routine (`register_framebuffer` opens the new device): it reaches the module whose
+    /// own code is running the registration, not a module that may be on its way out.
+    Registering { routine: String },
 }
 
 impl std::fmt::Display for Protection {
@@ -74,6 +78,12 @@ impl std::fmt::Display for Protection {
             }
             Protection::Uniprocessor { arch } => write!(f, "uniprocessor architecture {arch}"),
             Protection::CorePin { by, line } => write!(f, "core pin ({by}, line {line})"),
+            Protection::Registering { routine } => {
+                write!(
+                    f,
+                    "the table being registered, called back inside {routine}"
+                )
+            }
             Protection::Drain { by, line } => {
                 write!(
                     f,
