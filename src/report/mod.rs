@@ -30,6 +30,7 @@ pub mod bkl;
 pub mod entries;
 pub mod escape;
 pub mod gcc;
+pub mod history;
 pub mod json;
 pub mod mbox;
 pub mod rules_doc;

@@ -22,6 +22,7 @@ pub mod mr101;
 pub mod mr103;
 
 pub mod engine;
+pub mod history;
 pub mod triage;
 pub use engine::{CheckReport, CheckStats, EraReport, RuleFilter};
 pub use triage::{Baseline, FindingKey, Suppressed, Triage};
