@@ -136,7 +136,11 @@ fn lives(v: &Value) -> Vec<(String, String, String, String)> {
             let s = |k: &str| f[k].as_str().unwrap().to_string();
             let end = match &f["death"] {
                 Value::Null => "alive".to_string(),
-                d => format!("{} in {}", d["cause"].as_str().unwrap(), d["release"].as_str().unwrap()),
+                d => format!(
+                    "{} in {}",
+                    d["cause"].as_str().unwrap(),
+                    d["release"].as_str().unwrap()
+                ),
             };
             (s("function"), s("born"), s("last"), end)
         })
@@ -170,7 +174,13 @@ fn births_deaths_and_their_causes() {
     assert_eq!(eps["moves"][0]["release"], "2.3.3");
     assert_eq!(eps["lifespan"], 3);
     let releases: Vec<(u64, u64, u64)> = (v["releases"].as_array().unwrap().iter())
-        .map(|r| (r["findings"].as_u64().unwrap(), r["born"].as_u64().unwrap(), r["died"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["findings"].as_u64().unwrap(),
+                r["born"].as_u64().unwrap(),
+                r["died"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(releases, vec![(4, 4, 0), (4, 1, 1), (2, 0, 2)]);
     assert_eq!(v["summary"]["censored"], 2);
@@ -210,7 +220,10 @@ fn the_text_names_each_finding_and_its_death() {
         text.contains("MR005 drivers/char/alpha.c: alpha_open [file_operations.open] born 2.3.1, last 2.3.1 (1 release), died in 2.3.2 (routine-changed)"),
         "{text}"
     );
-    assert!(text.contains("moved to drivers/misc/eps.c in 2.3.3"), "{text}");
+    assert!(
+        text.contains("moved to drivers/misc/eps.c in 2.3.3"),
+        "{text}"
+    );
 }
 
 /// A bad git directory or tag is an error (exit 2) that says what is wrong, never a panic.

@@ -35,6 +35,9 @@ struct JsonFinding<'a> {
     censored: bool,
     death: Option<JsonDeath<'a>>,
     moves: Vec<JsonMove<'a>>,
+    /// The finding of the same key that died before this one was born (index into
+    /// `findings`).
+    returns: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +80,7 @@ pub fn json(h: &History) -> String {
                     file,
                 })
                 .collect(),
+            returns: f.returns,
         })
         .collect();
     let sample = h.death_sample(DEATH_SAMPLE);
@@ -107,6 +111,11 @@ pub fn text(h: &History) -> String {
         s.born_after_first,
         s.died,
         s.censored
+    );
+    let _ = writeln!(
+        out,
+        "{} findings came back after they died (born again with the same key)",
+        s.returned
     );
     let causes: Vec<String> = (Cause::ALL.iter())
         .map(|c| format!("{} {}", c.as_str(), s.deaths_by_cause.get(c).unwrap_or(&0)))
@@ -181,9 +190,13 @@ fn life(h: &History, f: &Lifeline) -> String {
         Some(d) => format!("died in {} ({})", tag(h, d.release), d.cause.as_str()),
         None => "alive at the end".to_string(),
     };
-    let moves: String = (f.moves.iter())
+    let mut moves: String = (f.moves.iter())
         .map(|(r, file)| format!(", moved to {file} in {}", tag(h, *r)))
         .collect();
+    if let Some(before) = f.returns.and_then(|i| h.findings.get(i)) {
+        let died = before.death.as_ref().map_or(0, |d| d.release);
+        let _ = write!(moves, ", came back (died in {} before)", tag(h, died));
+    }
     format!(
         "{} {}: {} [{}] born {}, last {} ({} release{}), {end}{moves}",
         f.key.rule.as_str(),

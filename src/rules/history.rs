@@ -107,6 +107,10 @@ pub struct Lifeline {
     pub death: Option<Death>,
     /// Files it was matched through when its file moved: (the release, the new path).
     pub moves: Vec<(usize, String)>,
+    /// A finding of the same key died before this one was born: the index of its lifeline
+    /// (the finding came back: a build file that briefly stopped making the module, a change
+    /// undone).
+    pub returns: Option<usize>,
     #[serde(skip)]
     fingerprint: u64,
 }
@@ -136,6 +140,8 @@ pub struct Tracker {
     history: History,
     /// The findings of the last release, by key: index into `history.findings`.
     alive: HashMap<FindingKey, usize>,
+    /// The findings that died, by key: the last lifeline of each.
+    dead: HashMap<FindingKey, usize>,
 }
 
 impl Tracker {
@@ -207,6 +213,7 @@ impl Tracker {
             });
             line.censored = false;
             release.died += 1;
+            self.dead.insert(key, i);
         }
         self.alive = next;
         self.history.releases.push(release);
@@ -231,6 +238,7 @@ impl Tracker {
             censored: true,
             death: None,
             moves: Vec::new(),
+            returns: self.dead.get(&s.key).copied(),
             fingerprint: s.fingerprint,
         });
         self.history.findings.len() - 1
@@ -255,6 +263,8 @@ pub struct Summary {
     pub born_after_first: usize,
     pub died: usize,
     pub censored: usize,
+    /// Findings born with the key of one that died before: it came back.
+    pub returned: usize,
     pub deaths_by_cause: BTreeMap<Cause, usize>,
     /// The median lifespan, in releases, of the findings that died, and of all findings
     /// (the censored ones counted up to the last release: a lower bound).
@@ -279,6 +289,7 @@ impl History {
             born_after_first: self.findings.iter().filter(|f| f.born > 0).count(),
             died: dead.len(),
             censored: self.findings.iter().filter(|f| f.censored).count(),
+            returned: self.findings.iter().filter(|f| f.returns.is_some()).count(),
             deaths_by_cause: by_cause,
             median_lifespan_dead: median(dead),
             median_lifespan_all: median(all),
@@ -363,16 +374,28 @@ mod tests {
                 Cause::RoutineChanged
             },
         );
+        // g comes back: a new finding, that names the one that died.
+        t.release(
+            release("3"),
+            vec![
+                seen("b/x.c", "f", 1),
+                seen("a/y.c", "g", 2),
+                seen("a/y.c", "h", 3),
+            ],
+            |_, _| unreachable!(),
+        );
         let h = t.finish();
-        assert_eq!(h.findings.len(), 3);
+        assert_eq!(h.findings.len(), 4);
+        assert_eq!(h.findings[3].returns, Some(1));
+        assert_eq!(h.summary().returned, 1);
         let f = &h.findings[0];
-        assert_eq!((f.born, f.last, f.censored), (0, 1, true));
+        assert_eq!((f.born, f.last, f.censored), (0, 2, true));
         assert_eq!(f.moves, vec![(1, "b/x.c".to_string())]);
         let g = &h.findings[1];
         assert_eq!((g.lifespan, g.censored), (1, false));
         assert_eq!(g.death.as_ref().unwrap().cause, Cause::RoutineChanged);
         assert_eq!((h.releases[1].born, h.releases[1].died), (1, 1));
         let s = h.summary();
-        assert_eq!((s.died, s.censored, s.born_after_first), (1, 2, 1));
+        assert_eq!((s.died, s.censored, s.born_after_first), (1, 3, 2));
     }
 }
