@@ -165,7 +165,7 @@ fn releases_table(h: &History, out: &mut String) {
     let _ = write!(
         out,
         "\n{:<width$} {:>6} {:>6} {:>8}",
-        "release", "files", "parsed", "findings"
+        "tag", "files", "parsed", "findings"
     );
     for c in &rules {
         let _ = write!(out, " {:>5}", c.as_str());
