@@ -277,3 +277,32 @@ fn bad_git_directories_and_tags_are_clear_errors() {
     assert_eq!(v["releases"][0]["warnings"], 1, "{v}");
     assert_eq!(v["releases"][0]["findings"], 3, "{v}");
 }
+
+#[test]
+fn the_page_is_self_contained_with_a_chart_and_a_lifeline_per_finding() {
+    let repo = repository();
+    let gitdir = repo.path().join(".git");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("history.html");
+    let out = history(&[
+        gitdir.to_str().unwrap(),
+        "2.3.1..2.3.3",
+        "--format",
+        "html",
+        "--output",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    // Five findings, five lifelines; a bar segment per release and rule (one rule here).
+    assert_eq!(html.matches("<line ").count(), 5);
+    assert_eq!(html.matches("<rect x").count(), 3 + 1 + 6);
+    assert!(html.contains(
+        "alpha_open [file_operations.open], born 2.3.1, died in 2.3.2 (routine-changed)"
+    ));
+    for outside in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!html.contains(outside), "{outside}");
+    }
+}

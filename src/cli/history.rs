@@ -12,7 +12,17 @@ use modrace::rules::{rule, Code, RuleFilter};
 use modrace::session::{run_history, HistoryInput, Session};
 use modrace::source::git::{select_tags, GitDir};
 
-use super::{write_stdout, Format, UnknownArg};
+use super::{write_stdout, UnknownArg};
+
+/// `history`'s output formats: those of the other commands, and a page.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    /// One self-contained HTML page with SVG charts (findings per release by rule, a
+    /// lifeline per finding); no script, nothing fetched.
+    Html,
+}
 
 /// `history`'s options.
 #[derive(clap::Args)]
@@ -94,6 +104,7 @@ pub fn run(
     let text = match args.format {
         Format::Text => modrace::report::history::text(&history),
         Format::Json => modrace::report::history::json(&history),
+        Format::Html => modrace::report::history_html::render(&history),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)

@@ -31,6 +31,7 @@ pub mod entries;
 pub mod escape;
 pub mod gcc;
 pub mod history;
+pub mod history_html;
 pub mod json;
 pub mod mbox;
 pub mod rules_doc;
