@@ -133,42 +133,53 @@ impl ModuleEvidence {
 
 impl BuildInfo {
     pub fn read(roots: &[PathBuf]) -> Self {
-        let mut info = BuildInfo::default();
-        let mut symbols = Symbols::default();
-        let mut makefiles = Vec::new();
+        let mut files = Vec::new();
         // The tree `discover` walks: symbolic links followed, each directory once.
         let mut visited = crate::source::Visited::default();
         for root in roots.iter().filter(|r| r.is_dir()) {
             for entry in crate::source::walk(root, &mut visited).filter_map(Result::ok) {
                 let name = entry.file_name().to_string_lossy();
-                // 2.6 on, a directory's `Kbuild` file holds what its Makefile would.
-                if name == "Makefile" || name == "Kbuild" {
-                    let rel = entry
-                        .path()
-                        .parent()
-                        .and_then(|p| p.strip_prefix(root).ok())
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    makefiles.push((rel, root, entry.into_path()));
-                } else if name.to_ascii_lowercase().starts_with("config.in") || name == "Kconfig" {
-                    // `arch/*/config.in` is lower case in 2.2-2.4.
-                    if let Some(text) = info.read_build_file(root, entry.path()) {
-                        let text = String::from_utf8_lossy(&text);
-                        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-                        let rel = rel.to_string_lossy().into_owned();
-                        symbols.collect(&rel, &text);
-                        info.config_sources.push((rel, sourced(&text)));
-                    }
+                if is_build_file(&name) {
+                    let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                    let rel = rel.to_string_lossy().into_owned();
+                    files.push((rel, entry.into_path()));
                 }
             }
         }
-        for (dir, root, path) in makefiles {
-            let Some(text) = info.read_build_file(root, &path) else {
+        Self::from_files(files.iter().map(|(rel, path)| {
+            let read = || crate::source::read_regular(path, rel);
+            (rel.as_str(), path.to_string_lossy(), read)
+        }))
+    }
+
+    /// The build information of a tree given as its build files, in walk order: each one's
+    /// path relative to the root, the name its bytes are keyed by (the path on disk, or the
+    /// blob's), and how to read it. Files that are not build files are skipped unread.
+    pub fn from_files<'a, K: AsRef<str>, R: FnOnce() -> Result<Vec<u8>, Warning>>(
+        files: impl Iterator<Item = (&'a str, K, R)>,
+    ) -> Self {
+        let mut info = BuildInfo::default();
+        let mut symbols = Symbols::default();
+        let mut makefiles = Vec::new();
+        for (rel, key, read) in files {
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            if !is_build_file(name) {
+                continue;
+            }
+            let Some(text) = info.read_build_file(key.as_ref(), read) else {
                 continue;
             };
+            if name == "Makefile" || name == "Kbuild" {
+                let dir = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+                makefiles.push((dir, rel.to_string(), text));
+            } else {
+                let text = String::from_utf8_lossy(&text);
+                symbols.collect(rel, &text);
+                info.config_sources.push((rel.to_string(), sourced(&text)));
+            }
+        }
+        for (dir, build_file, text) in makefiles {
             let makefile = Makefile::parse(&String::from_utf8_lossy(&text));
-            let build_file = path.strip_prefix(root).unwrap_or(&path);
-            let build_file = build_file.to_string_lossy().into_owned();
             info.add_makefile(&dir, &build_file, &makefile, &symbols);
         }
         info
@@ -215,14 +226,15 @@ impl BuildInfo {
         }
     }
 
-    /// A build file's bytes, read as a source is (regular files only, size-limited); a file
-    /// that cannot be read so is a warning.
-    fn read_build_file(&mut self, root: &Path, path: &Path) -> Option<Vec<u8>> {
-        let display = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
-        let read = crate::source::read_regular(path, &display);
-        let b = KeyBuilder::default()
-            .key(self.inputs)
-            .str(&path.to_string_lossy());
+    /// A build file's bytes (regular files only, size-limited, as a source is read); a file
+    /// that cannot be read so is a warning. Both go into [`Self::inputs`] under `key`.
+    fn read_build_file(
+        &mut self,
+        key: &str,
+        read: impl FnOnce() -> Result<Vec<u8>, Warning>,
+    ) -> Option<Vec<u8>> {
+        let read = read();
+        let b = KeyBuilder::default().key(self.inputs).str(key);
         self.inputs = match &read {
             Ok(bytes) => b.key(Key::of(bytes)),
             Err(w) => b.str(&w.to_string()),
@@ -303,6 +315,15 @@ impl BuildInfo {
             ancestor = up;
         }
     }
+}
+
+/// A Makefile, a `Kbuild` file (2.6 on, it holds what a directory's Makefile would), or a
+/// configuration file (`arch/*/config.in` is lower case in 2.2-2.4; `Kconfig` from 2.5).
+fn is_build_file(name: &str) -> bool {
+    name == "Makefile"
+        || name == "Kbuild"
+        || name.to_ascii_lowercase().starts_with("config.in")
+        || name == "Kconfig"
 }
 
 /// A source file's directory and the object a Makefile names it by (`drivers/a/b.c` ->

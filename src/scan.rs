@@ -11,6 +11,9 @@ use crate::facts::FrontEnd;
 use crate::facts::{self, BodyPolicy, FileFacts, MacroPolicy, Text};
 use crate::source::{self, SourceFile};
 
+mod snapshot;
+pub use snapshot::{blob_key, scan_snapshot, Lowering};
+
 /// Reports a file done when dropped, whichever way its reading ended.
 struct Done;
 
@@ -32,6 +35,11 @@ pub struct Scan {
     /// With a cache: the key of what was read (each file's path and the hash of its bytes, and
     /// the files skipped), as [`fingerprint`] gives it.
     pub inputs: Option<Key>,
+    /// For a scan of a release read from git: the key of each file's blob, beside `files`.
+    pub content: Vec<Key>,
+    /// For such a scan: how many files' facts were made from their bytes (neither in the scan
+    /// of the release before nor in the cache).
+    pub parsed: usize,
 }
 
 /// The fact cache a scan reads and fills, and the key of everything besides a file's bytes

@@ -64,6 +64,22 @@ pub struct CheckOutcome {
     pub patches: Vec<FilePatch>,
 }
 
+/// Reads a file of the tree by its path relative to the root (the lock analysis' entry code).
+type ReadFile<'a> = dyn Fn(&str) -> Option<Vec<u8>> + Sync + 'a;
+
+/// What `check` keeps of each file.
+struct CheckPlan {
+    bodies: BodyPolicy,
+    macros: MacroPolicy,
+}
+
+/// A scanned tree, for [`Session::check_scanned`].
+struct CheckInput<'a> {
+    scan: &'a Scan,
+    build: &'a BuildInfo,
+    read: &'a ReadFile<'a>,
+}
+
 /// The question `why-sleeps` answers.
 pub struct SleepQuestion<'a> {
     pub function: &'a str,
@@ -230,7 +246,7 @@ impl Session {
         let (mut scan, build) = self.scan_for_entries()?;
         let index = Index::build(&scan, &self.kb);
         let report = entries::compute(&index, &self.kb, &build);
-        let entry = self.entry_model(&index, &build);
+        let entry = self.entry_model(&index, &build, &|rel| self.read_from_roots(rel));
         let mut locking = bkl::analyse(&index, &self.kb, &report.entries, &entry);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
         drop(index);
@@ -239,19 +255,21 @@ impl Session {
 
     /// How the tree's architectures enter system calls, from their entry code (the only files
     /// besides C and Makefiles that the lock analysis reads).
-    fn entry_model(&self, index: &Index, build: &BuildInfo) -> bkl::EntryModel {
+    fn entry_model(&self, index: &Index, build: &BuildInfo, read: &ReadFile) -> bkl::EntryModel {
         let layout = &self.kb.data.layout;
         let arches: std::collections::BTreeSet<&str> = index
             .files
             .iter()
             .filter_map(|f| layout.arch_of(&f.path))
             .collect();
-        let read = |rel: &str| {
-            self.roots
-                .iter()
-                .find_map(|r| crate::source::read_regular(&r.join(rel), rel).ok())
-        };
-        bkl::EntryModel::read(&self.kb, arches, &read).with_configs(&self.kb, &build.config_sources)
+        bkl::EntryModel::read(&self.kb, arches, read).with_configs(&self.kb, &build.config_sources)
+    }
+
+    /// Reads a file of the roots by its path relative to them.
+    fn read_from_roots(&self, rel: &str) -> Option<Vec<u8>> {
+        self.roots
+            .iter()
+            .find_map(|r| crate::source::read_regular(&r.join(rel), rel).ok())
     }
 
     /// Rule 1's analysis: where the core calls each slot, and its locking.
@@ -312,6 +330,22 @@ impl Session {
         triage: &Triage,
     ) -> Result<Outcome<CheckOutcome>> {
         let started = Instant::now();
+        let plan = self.check_plan(filter);
+        let (mut scan, build) = self.scan_keeping(&plan.bodies, &plan.macros)?;
+        let read = |rel: &str| self.read_from_roots(rel);
+        let input = CheckInput {
+            scan: &scan,
+            build: &build,
+            read: &read,
+        };
+        let (mut report, patches) = self.check_scanned(&input, filter, sleep, want_fixes, triage);
+        report.stats.seconds = self.timings.then(|| started.elapsed().as_secs_f64());
+        scan.warnings.append(&mut report.warnings);
+        Ok(outcome(CheckOutcome { report, patches }, &mut scan))
+    }
+
+    /// What `check` keeps of each file for the analyses `filter` runs in this era.
+    fn check_plan(&self, filter: &RuleFilter) -> CheckPlan {
         let kb = &self.kb;
         // Rule 2 walks every entry routine's paths: keep every statement tree rather than
         // read their files a second time. An era without it keeps only the bodies that name
@@ -335,25 +369,40 @@ impl Session {
         } else {
             MacroPolicy::None
         };
-        let (mut scan, build) = self.scan_keeping(&bodies, &macros)?;
-        let index = Index::build(&scan, kb);
+        CheckPlan { bodies, macros }
+    }
+
+    /// `check` on a scanned tree: the analyses, the rules, and the fixes when `want_fixes`.
+    fn check_scanned<S: SleepOracle + Send>(
+        &self,
+        input: &CheckInput,
+        filter: &RuleFilter,
+        sleep: &(dyn Fn(&Index) -> S + Sync),
+        want_fixes: bool,
+        triage: &Triage,
+    ) -> (CheckReport, Vec<FilePatch>) {
+        let kb = &self.kb;
+        let (scan, build) = (input.scan, input.build);
+        let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
+        let index = Index::build(scan, kb);
         let (sleep, (entries, bkl, (owners, get_leaks, self_refs), use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
             || {
-                let entries = entries::compute(&index, kb, &build).entries;
-                let bkl = filter
-                    .runs(Code::Mr004, kb.data.era.rules)
-                    .then(|| bkl::analyse(&index, kb, &entries, &self.entry_model(&index, &build)));
+                let entries = entries::compute(&index, kb, build).entries;
+                let bkl = filter.runs(Code::Mr004, kb.data.era.rules).then(|| {
+                    let model = self.entry_model(&index, build, input.read);
+                    bkl::analyse(&index, kb, &entries, &model)
+                });
                 let owners = filter
                     .runs(Code::Mr101, kb.data.era.rules)
-                    .then(|| owners::analyse(&index, kb, &build));
+                    .then(|| owners::analyse(&index, kb, build));
                 let get_leaks = filter
                     .runs(Code::Mr103, kb.data.era.rules)
                     .then(|| owners::get_leaks(&index, kb));
                 let self_refs = [Code::Mr105, Code::Mr106]
                     .into_iter()
                     .any(|c| filter.runs(c, kb.data.era.rules))
-                    .then(|| owners::self_refs(&index, kb, &build));
+                    .then(|| owners::self_refs(&index, kb, build));
                 // Only rule 2's path walks ask the use-count knowledge.
                 let use_counts = if walks_paths {
                     UseCountKnowledge::new(&index, kb)
@@ -389,10 +438,8 @@ impl Session {
         } else {
             Vec::new()
         };
-        report.stats.seconds = self.timings.then(|| started.elapsed().as_secs_f64());
         drop((index, sleep));
-        scan.warnings.append(&mut report.warnings);
-        Ok(outcome(CheckOutcome { report, patches }, &mut scan))
+        (report, patches)
     }
 
     /// How well the front end parses the tree; `bare` parses the files as they are.
@@ -463,6 +510,9 @@ impl Session {
     }
 }
 
+mod history;
+pub use history::{run_history, HistoryInput, ReleaseCheck};
+
 /// The key of a tree: its sources' and its build files'.
 fn tree_key(files: Key, build: Key) -> Key {
     KeyBuilder::default().key(files).key(build).finish()
@@ -529,58 +579,4 @@ fn drop_in_background<T: Send + 'static>(value: T) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn session(root: &std::path::Path, cache: &std::path::Path) -> Session {
-        let mut s = Session::new(vec![root.to_path_buf()], Kb::builtin(), &[], &[]);
-        s.cache = Some(Cache::open(cache, crate::cache::DEFAULT_MAX_BYTES).unwrap());
-        s
-    }
-
-    #[test]
-    fn a_result_carries_the_key_of_what_its_run_read() {
-        let tree = tempfile::tempdir().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let file = tree.path().join("a.c");
-        std::fs::write(&file, "int f(void) { return 0; }\n").unwrap();
-        let s = session(tree.path(), dir.path());
-        let key = s.fingerprint(true).unwrap();
-        assert!(key.is_some());
-        assert_eq!(s.entries().unwrap().inputs, key);
-        // Without a fingerprint just before, the scan reads everything itself: same key.
-        assert_eq!(s.entries().unwrap().inputs, key);
-        // A file that changes between the fingerprint and the scan, to bytes the cache does
-        // not know: the result is not the fingerprint's.
-        std::fs::write(&file, "int f(void) { return 1; }\n").unwrap();
-        let seen = s.fingerprint(true).unwrap();
-        std::fs::write(&file, "int f(void) { return 2; }\n").unwrap();
-        let out = s.entries().unwrap();
-        assert_ne!(out.inputs, seen);
-        assert_eq!(out.inputs, s.fingerprint(true).unwrap());
-    }
-
-    #[test]
-    fn the_trees_release_is_in_the_facts_key() {
-        // `#if LINUX_VERSION_CODE ...` depends on the top-level Makefile: two trees whose
-        // files are the same bytes but whose releases differ must not share facts.
-        let key = |version: &str| {
-            let tree = tempfile::tempdir().unwrap();
-            let makefile = format!("VERSION = 2\nPATCHLEVEL = {version}\nSUBLEVEL = 0\n");
-            std::fs::write(tree.path().join("Makefile"), makefile).unwrap();
-            let s = Session::new(vec![tree.path().to_path_buf()], Kb::builtin(), &[], &[]);
-            s.options
-        };
-        assert_eq!(key("2"), key("2"));
-        assert_ne!(key("2"), key("3"));
-    }
-
-    #[test]
-    fn a_session_without_a_cache_has_no_keys() {
-        let tree = tempfile::tempdir().unwrap();
-        std::fs::write(tree.path().join("a.c"), "int x;\n").unwrap();
-        let s = Session::new(vec![tree.path().to_path_buf()], Kb::builtin(), &[], &[]);
-        assert_eq!(s.fingerprint(true).unwrap(), None);
-        assert_eq!(s.entries().unwrap().inputs, None);
-    }
-}
+mod tests;

@@ -28,6 +28,13 @@ pub struct Discovery {
     pub warnings: Vec<Warning>,
 }
 
+pub mod git;
+
+/// Whether a path names a C source or header (`.c`, `.h`).
+pub fn is_c_path(path: &str) -> bool {
+    path.ends_with(".c") || path.ends_with(".h")
+}
+
 fn is_c_source(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h"))
 }
@@ -161,13 +168,33 @@ pub fn discover(roots: &[PathBuf]) -> anyhow::Result<Discovery> {
 /// users is decoded lossily.
 pub fn read_source(file: &SourceFile) -> Result<Vec<u8>, Warning> {
     let bytes = read_regular(&file.path, &file.display)?;
+    source_bytes(&file.display, bytes)
+}
+
+/// The checks [`read_source`] makes on a file's bytes, for bytes from elsewhere (a git blob):
+/// over [`MAX_FILE_BYTES`] or binary is a warning naming `display`.
+pub fn source_bytes(display: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Warning> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(display, bytes.len() as u64));
+    }
     if bytes[..bytes.len().min(8192)].contains(&0) {
         return Err(Warning::new(
-            file.display.clone(),
+            display.to_string(),
             "skipped: binary file (contains NUL bytes)",
         ));
     }
     Ok(bytes)
+}
+
+fn too_large(display: &str, len: u64) -> Warning {
+    Warning::new(
+        display.to_string(),
+        format!("skipped: {len} bytes is over the {MAX_FILE_BYTES} byte limit"),
+    )
+    .with_kind(crate::diag::WarningKind::TooLarge {
+        bytes: len,
+        limit: MAX_FILE_BYTES,
+    })
 }
 
 /// Reads a regular file of at most [`MAX_FILE_BYTES`]; anything else (a FIFO, a device, a
@@ -190,15 +217,7 @@ pub fn read_regular(path: &Path, display: &str) -> Result<Vec<u8>, Warning> {
     if !meta.is_file() {
         return Err(warn("skipped: not a regular file".into()));
     }
-    let too_big = |len: u64| {
-        warn(format!(
-            "skipped: {len} bytes is over the {MAX_FILE_BYTES} byte limit"
-        ))
-        .with_kind(crate::diag::WarningKind::TooLarge {
-            bytes: len,
-            limit: MAX_FILE_BYTES,
-        })
-    };
+    let too_big = |len: u64| too_large(display, len);
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_big(meta.len()));
     }
@@ -220,21 +239,26 @@ pub fn tree_version(path: &Path) -> Option<(KernelVersion, PathBuf)> {
     start.ancestors().find_map(|dir| {
         let makefile = dir.join("Makefile");
         let text = read_regular(&makefile, "Makefile").ok()?;
-        let text = String::from_utf8_lossy(&text);
-        let value = |key: &str| {
-            text.lines()
-                .take(40)
-                .filter_map(|l| l.split_once('='))
-                .find(|(k, _)| k.trim() == key)
-                .map(|(_, v)| v.trim().to_string())
-        };
-        let sub = value("SUBLEVEL").filter(|s| !s.is_empty());
-        let text = format!(
-            "{}.{}.{}",
-            value("VERSION")?,
-            value("PATCHLEVEL")?,
-            sub.as_deref().unwrap_or("0")
-        );
-        Some((text.parse().ok()?, makefile))
+        Some((makefile_version(&text)?, makefile))
     })
+}
+
+/// The release a top-level Makefile's text says; `None` for a subdirectory's Makefile.
+pub fn makefile_version(text: &[u8]) -> Option<KernelVersion> {
+    let text = String::from_utf8_lossy(text);
+    let value = |key: &str| {
+        text.lines()
+            .take(40)
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let sub = value("SUBLEVEL").filter(|s| !s.is_empty());
+    let text = format!(
+        "{}.{}.{}",
+        value("VERSION")?,
+        value("PATCHLEVEL")?,
+        sub.as_deref().unwrap_or("0")
+    );
+    text.parse().ok()
 }

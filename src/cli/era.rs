@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 
-use modrace::kb::{builtin_names, EraChoice, Kb, DEFAULT_KB};
+use modrace::kb::{builtin_names, EraChoice, Kb, KernelVersion, DEFAULT_KB};
 use modrace::source::tree_version;
 
 use super::Cli;
@@ -44,6 +44,15 @@ pub fn builtin_text(cli: &KbOptions) -> Result<&'static str> {
 
 /// The knowledge base for a run over `roots`, and how its era was chosen.
 pub fn knowledge_base(cli: &KbOptions, roots: &[PathBuf]) -> Result<(Kb, EraChoice)> {
+    let found = roots.first().and_then(|r| tree_version(r)).map(|(v, _)| v);
+    knowledge_base_for(cli, found)
+}
+
+/// The knowledge base for a tree whose top-level Makefile says `found`.
+pub fn knowledge_base_for(
+    cli: &KbOptions,
+    found: Option<KernelVersion>,
+) -> Result<(Kb, EraChoice)> {
     let _t = modrace::timing::Phase::start("kb");
     if let Some(path) = &cli.kb_replace {
         return Ok((Kb::load(path)?, EraChoice::Given));
@@ -51,12 +60,9 @@ pub fn knowledge_base(cli: &KbOptions, roots: &[PathBuf]) -> Result<(Kb, EraChoi
     let (base, choice) = if cli.era.is_some() {
         (builtin_text(cli)?, EraChoice::Given)
     } else {
-        let found = roots.first().and_then(|r| tree_version(r));
-        let base = found
-            .as_ref()
-            .and_then(|(v, _)| modrace::kb::builtin_text_for(*v));
+        let base = found.and_then(modrace::kb::builtin_text_for);
         match (found, base) {
-            (Some((v, _)), Some(base)) => (
+            (Some(v), Some(base)) => (
                 base,
                 EraChoice::Makefile {
                     version: v.to_string(),

@@ -15,6 +15,7 @@ mod entries;
 mod era;
 mod facts;
 mod generate;
+mod history;
 mod kb;
 mod memo;
 mod progress;
@@ -156,6 +157,13 @@ pub enum Command {
         #[command(flatten)]
         args: check::Args,
     },
+    /// Check every release of a git directory (by tag, read from the object database: no
+    /// checkout) and follow each finding across them: its birth, death and lifespan, and how
+    /// it died (routine changed, function or file removed, no longer modular).
+    History {
+        #[command(flatten)]
+        args: history::Args,
+    },
     /// List the rules.
     Rules,
     /// Explain a rule: what is wrong, why it matters, a wrong and a right example.
@@ -255,6 +263,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { paths, args } => {
             let scope = scope::of(paths, &args.only, args.partial, quiet);
             check::run(&session(scope.roots, true)?, &args, &scope.only, quiet)
+        }
+        Command::History { args } => {
+            let session_for = |version: Option<modrace::kb::KernelVersion>| {
+                let (kb, era) = era::knowledge_base_for(&kb_options, version)?;
+                let mut session = Session::new(Vec::new(), kb, &defines, &undefs);
+                session.era = era;
+                session.timings = timings;
+                session.cache = memo::open_cache(cache_dir.clone(), true)?;
+                Ok(session)
+            };
+            history::run(&args, &session_for, quiet)
         }
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),

@@ -35,6 +35,8 @@ pub mod entries;
 pub mod escape;
 mod flow;
 pub mod gcc;
+pub mod history;
+pub mod history_html;
 pub mod html;
 pub mod json;
 pub mod mbox;

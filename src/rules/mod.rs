@@ -25,6 +25,7 @@ pub mod mr105;
 pub mod mr106;
 
 pub mod engine;
+pub mod history;
 pub mod triage;
 pub use engine::{CheckReport, CheckStats, EraReport, RuleFilter};
 pub use triage::{Baseline, FindingKey, Suppressed, Triage};
