@@ -129,7 +129,7 @@ fn write_baseline(path: &Path, report: &CheckReport) -> anyhow::Result<()> {
 
 /// Rule codes or names from the command line; an unknown one is an error, not an empty
 /// selection.
-fn codes(list: &[String]) -> anyhow::Result<Vec<Code>> {
+pub(super) fn codes(list: &[String]) -> anyhow::Result<Vec<Code>> {
     list.iter()
         .map(|c| {
             rule(c)

@@ -8,10 +8,11 @@ use std::time::Instant;
 use anyhow::anyhow;
 
 use modrace::kb::KernelVersion;
-use modrace::rules::{rule, Code, RuleFilter};
+use modrace::rules::RuleFilter;
 use modrace::session::{run_history, HistoryInput, Session};
 use modrace::source::git::{select_tags, GitDir};
 
+use super::check::codes;
 use super::{write_stdout, UnknownArg};
 
 /// `history`'s output formats: those of the other commands, and a page.
@@ -51,16 +52,6 @@ pub struct Args {
     /// Whether a call to a function the tree does not define may sleep.
     #[arg(long, value_enum, default_value = "no-sleep")]
     pub unknown: UnknownArg,
-}
-
-fn codes(list: &[String]) -> anyhow::Result<Vec<Code>> {
-    list.iter()
-        .map(|c| {
-            rule(c)
-                .map(|r| r.code)
-                .ok_or_else(|| anyhow!("no rule `{c}`; `modrace rules` lists them"))
-        })
-        .collect()
 }
 
 /// Runs `history`; `session_for` gives the session of a release whose Makefile says a

@@ -2,6 +2,7 @@
 //! inline SVG charts, the findings per release by rule and a lifeline per finding, and the
 //! summary. Kept apart from `check`'s HTML report until the two share their pieces.
 
+use super::html::esc;
 use std::fmt::Write;
 
 use crate::rules::history::{Cause, History, Lifeline};
@@ -21,23 +22,6 @@ fn cause_color(cause: Option<Cause>) -> &'static str {
         Some(Cause::NotModular) => "#b07aa1",
         Some(Cause::OtherChange) => "#4e79a7",
     }
-}
-
-/// Text made safe for HTML (elements and attributes).
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const LEFT: f64 = 50.0;
