@@ -158,9 +158,10 @@ pub struct Preprocessor {
     /// The object-like macro that holds the tree's own release as a number
     /// (`LINUX_VERSION_CODE`): `#if` compares it with the top-level Makefile's version.
     pub version_code: Option<String>,
-    /// The function-like macro that makes such a number of a release (`KERNEL_VERSION(a,b,c)`,
-    /// `(a << 16) + (b << 8) + c`).
-    pub version_macro: Option<String>,
+    /// The function-like macros that make such a number of a release (`KERNEL_VERSION(a,b,c)`,
+    /// `(a << 16) + (b << 8) + c`), the kernel's and the same formula under other names.
+    #[serde(default)]
+    pub version_macros: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

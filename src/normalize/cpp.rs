@@ -32,12 +32,12 @@ pub struct CppConfig {
 }
 
 /// The tree's release as `#if` sees it: `code` (`LINUX_VERSION_CODE`) is `value`, and
-/// `make(a, b, c)` (`KERNEL_VERSION`) is `(a << 16) + (b << 8) + c`, as <linux/version.h> has
-/// them. Both count as defined.
+/// each of `makes(a, b, c)` (`KERNEL_VERSION`) is `(a << 16) + (b << 8) + c`, as
+/// <linux/version.h> has them. They count as defined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeVersion {
     pub code: String,
-    pub make: String,
+    pub makes: Vec<String>,
     pub value: i64,
 }
 
@@ -47,7 +47,7 @@ impl TreeVersion {
     }
 
     fn names(&self, name: &str) -> bool {
-        name == self.code || name == self.make
+        name == self.code || self.makes.iter().any(|m| m == name)
     }
 }
 
@@ -523,7 +523,7 @@ mod tests {
         CppConfig {
             version: Some(TreeVersion {
                 code: "LINUX_VERSION_CODE".into(),
-                make: "KERNEL_VERSION".into(),
+                makes: vec!["KERNEL_VERSION".into(), "KERNEL_VER".into()],
                 value: v,
             }),
             ..config()
@@ -551,6 +551,15 @@ mod tests {
         assert_eq!(kept_with(src, &c), ["a", "c", "d", "e", "g", "h"]);
         let old = versioned(TreeVersion::code_of(2, 0, 40));
         assert_eq!(kept_with(src, &old), ["b", "c", "d", "f"]);
+        // ftape's KERNEL_VER, the same formula under another name the knowledge base lists.
+        let ftape = "#if LINUX_VERSION_CODE < KERNEL_VER(2,1,18)
+old
+#else
+new
+#endif
+";
+        assert_eq!(kept_with(ftape, &c), ["new"]);
+        assert_eq!(kept_with(ftape, &old), ["old"]);
     }
 
     #[test]

@@ -71,10 +71,10 @@ impl Normalizer {
     /// (`None`: unknown, as any other symbol nobody defines).
     pub fn set_tree_version(&mut self, kb: &KnowledgeBase, version: Option<KernelVersion>) {
         let p = &kb.preprocessor;
-        self.cpp.version = match (version, &p.version_code, &p.version_macro) {
-            (Some(v), Some(code), Some(make)) => Some(TreeVersion {
+        self.cpp.version = match (version, &p.version_code) {
+            (Some(v), Some(code)) if !p.version_macros.is_empty() => Some(TreeVersion {
                 code: code.clone(),
-                make: make.clone(),
+                makes: p.version_macros.clone(),
                 value: TreeVersion::code_of(v.major.into(), v.minor.into(), v.patch.into()),
             }),
             _ => None,

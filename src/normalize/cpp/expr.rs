@@ -236,13 +236,10 @@ impl Expr {
 /// `KERNEL_VERSION(a, b, c)` with three literal numbers at the start of `toks`, as the tree's
 /// release macro computes it (a file's own definition of the macro is the same formula).
 fn version_call(config: &CppConfig, undef: &HashSet<String>, toks: &[Tok]) -> Option<i64> {
-    let v = config
-        .version
-        .as_ref()
-        .filter(|v| !undef.contains(&v.make))?;
+    let v = config.version.as_ref()?;
     match toks.get(..8)? {
         [Tok::Ident(m), Tok::Op("("), Tok::Num(a), Tok::Op(","), Tok::Num(b), Tok::Op(","), Tok::Num(c), Tok::Op(")")]
-            if *m == v.make =>
+            if v.makes.iter().any(|n| n == m) && !undef.contains(m) =>
         {
             Some(super::TreeVersion::code_of(*a, *b, *c))
         }
