@@ -124,7 +124,9 @@ impl Drains {
             let Some(caller) = update.caller else {
                 continue;
             };
-            let function = &f.functions[caller as usize];
+            let Some(function) = f.functions.get(caller as usize) else {
+                continue;
+            };
             let Some(ty) = function
                 .local_types
                 .iter()
