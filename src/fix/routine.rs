@@ -328,10 +328,16 @@ fn decrement_before(
             .collect::<String>(),
     );
     if own_line {
+        // Whitespace the condition's line ends with would trail the new brace.
+        let trailing = text[before + 1..]
+            .iter()
+            .take_while(|c| **c == b' ' || **c == b'\t')
+            .count();
+        let at_eol = matches!(text.get(before + 1 + trailing), Some(b'\n' | b'\r') | None);
         Ok(vec![
             Edit {
                 at: before + 1,
-                remove: 0,
+                remove: if at_eol { trailing } else { 0 },
                 insert: " {".into(),
             },
             Edit {
@@ -351,7 +357,7 @@ fn decrement_before(
         } else {
             "    "
         };
-        let inner = format!("{parent_indent}{unit}");
+        let inner = tidy_indent(&format!("{parent_indent}{unit}"));
         Ok(vec![
             Edit {
                 at: before + 1,

@@ -122,6 +122,20 @@ fn a_lone_if_return_on_one_line_gets_braces() {
     );
 }
 
+/// No whitespace error in what the patch adds: the condition's trailing blanks do not follow
+/// the new brace, and a block inside a line indented with a tab and spaces is indented to the
+/// next tab stop with tabs only (no space before a tab).
+#[test]
+fn new_braces_add_no_whitespace_errors() {
+    let src = "int f(int x)\n{\n\tMOD_INC_USE_COUNT;\n\tif (x) \n\t\treturn -EBUSY;\n\t    if (x > 1) return -EIO;\n\treturn 0;\n}\n";
+    let (text, manual) = fix(src, false);
+    assert_eq!(manual, None);
+    assert_eq!(
+        text,
+        "int f(int x)\n{\n\tMOD_INC_USE_COUNT;\n\tif (x) {\n\t\tMOD_DEC_USE_COUNT;\n\t\treturn -EBUSY;\n\t}\n\t    if (x > 1) {\n\t\tMOD_DEC_USE_COUNT;\n\t\treturn -EIO;\n\t    }\n\treturn 0;\n}\n"
+    );
+}
+
 #[test]
 fn a_missing_increment_is_added_above_the_comment_of_the_first_statement() {
     let src = "int f(int x)\n{\n\t/* busy? */\n\tif (x)\n\t\treturn -EBUSY;\n\treturn 0;\n}\n";
