@@ -198,8 +198,11 @@ fn defines(facts: &FileFacts, name: &str) -> bool {
 /// all the releases that share it.
 #[derive(Default)]
 struct Routines {
-    known: std::cell::RefCell<HashMap<(Key, String, Vec<(u32, u32)>), u64>>,
+    known: std::cell::RefCell<HashMap<RoutineId, u64>>,
 }
+
+/// A routine's text: its blob, its name and the (first, last) lines of its definitions.
+type RoutineId = (Key, String, Vec<(u32, u32)>);
 
 impl Routines {
     /// A hash of the text of the routine `name` of the file `facts` describes (the lines its
