@@ -30,7 +30,7 @@ pub fn with_release(front_end: &FrontEnd, key: Key) -> Key {
     let code = front_end.normalizer.tree_version_code();
     KeyBuilder::default()
         .key(key)
-        .str("release")
+        .str("tree version")
         .str(&format!("{code:?}"))
         .finish()
 }
