@@ -14,6 +14,27 @@ use crate::source::{self, SourceFile};
 mod snapshot;
 pub use snapshot::{blob_key, scan_snapshot, Lowering};
 
+/// The key a file's facts are cached under: the key of its bytes, with the tree's release
+/// when they mention a release macro (no other file's facts depend on the release, so the
+/// others are shared between releases).
+pub fn facts_key(front_end: &FrontEnd, content: Key, bytes: &[u8]) -> Key {
+    if front_end.normalizer.mentions_version(bytes) {
+        with_release(front_end, content)
+    } else {
+        content
+    }
+}
+
+/// `key` with the release the front end evaluates `#if LINUX_VERSION_CODE` with.
+pub fn with_release(front_end: &FrontEnd, key: Key) -> Key {
+    let code = front_end.normalizer.tree_version_code();
+    KeyBuilder::default()
+        .key(key)
+        .str("tree version")
+        .str(&format!("{code:?}"))
+        .finish()
+}
+
 /// Reports a file done when dropped, whichever way its reading ended.
 struct Done;
 
@@ -40,6 +61,8 @@ pub struct Scan {
     /// For such a scan: how many files' facts were made from their bytes (neither in the scan
     /// of the release before nor in the cache).
     pub parsed: usize,
+    /// For such a scan: `LINUX_VERSION_CODE` as its files' `#if`s saw it.
+    pub version: Option<i64>,
 }
 
 /// The fact cache a scan reads and fills, and the key of everything besides a file's bytes
@@ -73,7 +96,7 @@ pub fn scan_cached(
     macros: &MacroPolicy,
     cache: Option<FactsCache>,
 ) -> anyhow::Result<Scan> {
-    scan_with(roots, cache, None, |file, bytes| {
+    scan_with(roots, cache, Some(front_end), None, |file, bytes| {
         facts::extract_keeping(&file.display, bytes, front_end, bodies, macros)
     })
 }
@@ -89,14 +112,18 @@ pub fn scan_prepared(
     macros: &MacroPolicy,
     cache: FactsCache,
 ) -> anyhow::Result<Scan> {
-    scan_with(roots, Some(cache), Some(prepared), |file, bytes| {
-        facts::extract_keeping(&file.display, bytes, front_end, bodies, macros)
-    })
+    scan_with(
+        roots,
+        Some(cache),
+        Some(front_end),
+        Some(prepared),
+        |file, bytes| facts::extract_keeping(&file.display, bytes, front_end, bodies, macros),
+    )
 }
 
 /// A bare tree-sitter-c parse of the same files, for comparison (`stats --bare`).
 pub fn scan_bare(roots: &[PathBuf]) -> anyhow::Result<Scan> {
-    scan_with(roots, None, None, |file, bytes| {
+    scan_with(roots, None, None, None, |file, bytes| {
         facts::extract_bare(&file.display, bytes)
     })
 }
@@ -111,13 +138,16 @@ pub struct Prepared {
     pub key: Key,
 }
 
-/// Reads and hashes the files under `roots`.
-pub fn prepare(roots: &[PathBuf]) -> anyhow::Result<Prepared> {
+/// Reads and hashes the files under `roots` (each one's [`facts_key`]).
+pub fn prepare(roots: &[PathBuf], front_end: &FrontEnd) -> anyhow::Result<Prepared> {
     let discovery = source::discover(roots)?;
     let keys: Vec<Result<Key, Warning>> = discovery
         .files
         .par_iter()
-        .map(|file| READ.time(|| source::read_source(file)).map(|b| Key::of(&b)))
+        .map(|file| {
+            let bytes = READ.time(|| source::read_source(file));
+            bytes.map(|b| facts_key(front_end, Key::of(&b), &b))
+        })
         .collect();
     let key = inputs_key(&discovery, keys.iter().map(Result::as_ref));
     Ok(Prepared {
@@ -213,6 +243,7 @@ fn file_warnings(f: &FileFacts, warnings: &mut Vec<Warning>) {
 fn scan_with(
     roots: &[PathBuf],
     cache: Option<FactsCache>,
+    front_end: Option<&FrontEnd>,
     prepared: Option<Prepared>,
     extract: impl Fn(&SourceFile, &[u8]) -> FileFacts + Sync,
 ) -> anyhow::Result<Scan> {
@@ -238,7 +269,11 @@ fn scan_with(
                 }
             }
             READ.time(|| source::read_source(file)).map(|bytes| {
-                let key = cache.map_or(Key(0), |_| Key::of(&bytes));
+                let key = match (cache, front_end) {
+                    (None, _) => Key(0),
+                    (Some(_), Some(f)) => facts_key(f, Key::of(&bytes), &bytes),
+                    (Some(_), None) => Key::of(&bytes),
+                };
                 // Looked up already under the same hash: a miss.
                 let look = known != Some(&key);
                 let facts = facts_of(file, &bytes, cache.map(|c| (c, key)), look, &extract);

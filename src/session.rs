@@ -92,16 +92,15 @@ pub struct SleepQuestion<'a> {
 impl Session {
     pub fn new(roots: Vec<PathBuf>, kb: Kb, defines: &[String], undefs: &[String]) -> Self {
         let mut front_end = FrontEnd::new(&kb.data, defines, undefs);
-        // `#if LINUX_VERSION_CODE ...` is decided by the tree's own release: part of the key.
+        // `#if LINUX_VERSION_CODE ...` is decided by the tree's own release: part of the key
+        // of the files that mention it (`scan::facts_key`), not of the others.
         let version = roots
             .first()
             .and_then(|r| crate::source::tree_version(r))
             .map(|(v, _)| v);
         front_end.normalizer.set_tree_version(&kb.data, version);
         // The knowledge base's data has no hash map: its debug form is one text per KB.
-        let mut options = KeyBuilder::default()
-            .str(&format!("{:?}", kb.data))
-            .str(&format!("{version:?}"));
+        let mut options = KeyBuilder::default().str(&format!("{:?}", kb.data));
         for d in defines {
             options = options.str("-D").str(d);
         }
@@ -118,6 +117,15 @@ impl Session {
             options: options.finish(),
             prepared: Default::default(),
         }
+    }
+
+    /// Evaluates `#if LINUX_VERSION_CODE ...` against `version`: the release of a tree read
+    /// from git, which the roots do not tell. The options key stays: only the facts of files
+    /// that mention a release macro depend on it, and their keys say so.
+    pub fn set_tree_version(&mut self, version: Option<crate::kb::KernelVersion>) {
+        self.front_end
+            .normalizer
+            .set_tree_version(&self.kb.data, version);
     }
 
     /// The fact cache for a scan that keeps the statement trees `bodies` asks for (its
@@ -173,7 +181,7 @@ impl Session {
         }
         let _t = crate::timing::Phase::start("fingerprint");
         let (files, build) = rayon::join(
-            || scan::prepare(&self.roots),
+            || scan::prepare(&self.roots, &self.front_end),
             || build_files.then(|| BuildInfo::read(&self.roots)),
         );
         let files = files?;
@@ -201,6 +209,10 @@ impl Session {
             .key(self.options)
             .key(inputs)
             .str(&format!("{:?}", self.era))
+            .str(&format!(
+                "{:?}",
+                self.front_end.normalizer.tree_version_code()
+            ))
             .str(salt);
         for r in &self.roots {
             b = b.str(&r.to_string_lossy());

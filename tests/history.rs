@@ -314,3 +314,86 @@ fn the_page_is_self_contained_with_a_chart_and_a_lifeline_per_finding() {
         assert!(!html.contains(outside), "{outside}");
     }
 }
+
+/// A module whose open routine pins the module first only from 2.3.2 on, by a test of the
+/// release (`LINUX_VERSION_CODE`), and before that late (a finding: MR005).
+const VERSIONED: &str = "#include <linux/fs.h>\n#include <linux/version.h>\n\n\
+static int zeta_open(struct inode *inode, struct file *file)\n{\n\
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(2,3,2)\n\
+\tMOD_INC_USE_COUNT;\n\tif (request_irq(9, NULL, 0, \"x\", NULL)) {\n\
+\t\tMOD_DEC_USE_COUNT;\n\t\treturn -EBUSY;\n\t}\n\
+#else\n\
+\tif (request_irq(9, NULL, 0, \"x\", NULL))\n\t\treturn -EBUSY;\n\tMOD_INC_USE_COUNT;\n\
+#endif\n\treturn 0;\n}\n\n\
+static struct file_operations zeta_fops = { open: zeta_open };\n\n\
+static int __init zeta_init(void)\n{\n\
+\tregister_chrdev(61, \"zeta\", &zeta_fops);\n\treturn 0;\n}\n\n\
+module_init(zeta_init);\n";
+
+/// Releases 2.3.1, 2.3.2 and 2.3.3 of the same driver files (zeta tests the release, alpha
+/// does not); only the top-level Makefile's SUBLEVEL changes.
+fn versioned_repository() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    for sublevel in 1..=3 {
+        let files = [
+            (
+                "Makefile".to_string(),
+                format!("VERSION = 2\nPATCHLEVEL = 3\nSUBLEVEL = {sublevel}\n"),
+            ),
+            (
+                "drivers/char/Makefile".to_string(),
+                "M_OBJS := alpha.o zeta.o\n".to_string(),
+            ),
+            ("drivers/char/alpha.c".to_string(), driver("alpha", false)),
+            ("drivers/char/zeta.c".to_string(), VERSIONED.to_string()),
+        ];
+        release(dir.path(), &format!("2.3.{sublevel}"), &files);
+    }
+    dir
+}
+
+/// Unchanged bytes that test the release follow each release's version, as `check` on the
+/// release's tree does; only they are parsed again, and a warm cache parses nothing.
+#[test]
+fn a_file_that_tests_the_release_follows_each_releases_version() {
+    let repo = versioned_repository();
+    let gitdir = repo.path().join(".git");
+    let cache = tempfile::tempdir().unwrap();
+    let run = |cached: bool| {
+        let mut cmd = support::modrace_bin();
+        cmd.arg("-q");
+        match cached {
+            true => cmd.arg("--cache-dir").arg(cache.path()),
+            false => cmd.arg("--no-cache"),
+        };
+        let out = (cmd.arg("history").arg(&gitdir))
+            .args(["2.3.1..2.3.3", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let parsed = |v: &Value| -> Vec<u64> {
+        (v["releases"].as_array().unwrap().iter())
+            .map(|r| r["parsed"].as_u64().unwrap())
+            .collect()
+    };
+    let row = |f: &str, b: &str, l: &str, e: &str| {
+        (f.to_string(), b.to_string(), l.to_string(), e.to_string())
+    };
+    let expected = vec![
+        row("alpha_open", "2.3.1", "2.3.3", "alive"),
+        row("zeta_open", "2.3.1", "2.3.1", "other-change in 2.3.2"),
+    ];
+    let uncached = run(false);
+    assert_eq!(lives(&uncached), expected);
+    // alpha's facts are the first release's throughout; zeta's are made for each release.
+    assert_eq!(parsed(&uncached), vec![2, 1, 1]);
+    let cold = run(true);
+    assert_eq!(lives(&cold), expected);
+    assert_eq!(parsed(&cold), vec![2, 1, 1]);
+    let warm = run(true);
+    assert_eq!(lives(&warm), expected);
+    assert_eq!(parsed(&warm), vec![0, 0, 0]);
+}

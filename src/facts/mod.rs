@@ -86,6 +86,9 @@ pub struct FileFacts {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[bincode(with_serde)]
     pub alt_macros: Vec<(Text, Text, Text)>,
+    /// The file mentions a release macro: its facts hold for the release they were made for.
+    #[serde(skip)]
+    pub mentions_version: bool,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -377,6 +380,7 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         field_loads: Vec::new(),
         suppressions: Vec::new(),
         alt_macros: Vec::new(),
+        mentions_version: false,
     }
 }
 
@@ -440,6 +444,7 @@ pub fn extract_keeping(
     let mut facts = extract_empty(path, src);
     facts.markers.ifdef_module = front_end.vocabulary.tests_module_symbol(src);
     facts.suppressions = suppress::suppressions(src);
+    facts.mentions_version = front_end.normalizer.mentions_version(src);
     if let Some(tree) = PARSE.time(|| parse(&normalized.parse_input)) {
         let spare = SPARE_TREE.with(|t| t.take());
         let syntax = FLATTEN.time(|| SyntaxTree::build(&tree, spare));

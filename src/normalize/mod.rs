@@ -25,6 +25,9 @@ pub use rewrite::{MacroTable, RewriteCounts};
 pub struct Normalizer {
     pub cpp: CppConfig,
     pub macros: MacroTable,
+    /// The knowledge base's release macros (`LINUX_VERSION_CODE`, `KERNEL_VERSION`): only a
+    /// file that mentions one can depend on the tree's release.
+    version_names: Vec<String>,
 }
 
 impl Normalizer {
@@ -60,11 +63,24 @@ impl Normalizer {
             cpp.defined.remove(name);
             cpp.undefined.insert(name.clone());
         }
+        let p = &kb.preprocessor;
         Self {
             cpp,
             macros: MacroTable::new(&kb.normalize)
                 .with_table_macros(kb.table_macros.iter().map(|m| m.name.as_str())),
+            version_names: (p.version_code.iter().chain(&p.version_macro).cloned()).collect(),
         }
+    }
+
+    /// Whether `src` mentions a release macro: its facts may then depend on the tree's
+    /// release (a superset of the files whose `#if`s test it, found without preprocessing).
+    pub fn mentions_version(&self, src: &[u8]) -> bool {
+        (self.version_names.iter()).any(|n| memchr::memmem::find(src, n.as_bytes()).is_some())
+    }
+
+    /// The value `LINUX_VERSION_CODE` has for this tree (`None`: unknown).
+    pub fn tree_version_code(&self) -> Option<i64> {
+        self.cpp.version.as_ref().map(|v| v.value)
     }
 
     /// `#if` on the knowledge base's release macros evaluated against the tree's release

@@ -30,8 +30,13 @@ pub struct Lowering<'a> {
 }
 
 /// Scans the C files of `snapshot`. A file whose blob the `previous` scan (of the release
-/// before, made with the same lowering) holds takes its facts from there; the others from the
-/// cache, or from their bytes. `Scan::content` holds each file's blob key.
+/// before, made with the same lowering) holds takes its facts from there, unless it mentions
+/// a release macro and the releases differ; the others from the cache, or from their bytes.
+/// `Scan::content` holds each file's blob key.
+///
+/// In the cache, a blob's facts are under its key, and also under its key with the release
+/// when they mention a release macro: facts under the bare key say whether the bytes do,
+/// without reading them; those that do are then looked up for this release.
 pub fn scan_snapshot(
     git: &GitDir,
     snapshot: &Snapshot,
@@ -40,18 +45,22 @@ pub fn scan_snapshot(
     cache: Option<FactsCache>,
 ) -> Scan {
     let start = Instant::now();
+    let front_end = lowering.front_end;
+    let version = front_end.normalizer.tree_version_code();
     let files: Vec<_> = (snapshot.files.iter())
         .filter(|f| is_c_path(&f.path))
         .map(|f| (f, blob_key(f.id)))
         .collect();
     let mut reused: Vec<Option<FileFacts>> = match previous {
         Some(previous) if previous.content.len() == previous.files.len() => {
+            let same_release = previous.version == version;
             let mut by_key: HashMap<(Text, Key), FileFacts> = (previous.files.into_iter())
                 .zip(previous.content)
                 .map(|(f, k)| ((f.path.clone(), k), f))
                 .collect();
             (files.iter())
                 .map(|(f, k)| by_key.remove(&(Text::from(f.path.as_str()), *k)))
+                .map(|f| f.filter(|f| same_release || !f.mentions_version))
                 .collect()
         }
         _ => files.iter().map(|_| None).collect(),
@@ -63,7 +72,14 @@ pub fn scan_snapshot(
             if let Some(facts) = reused.take() {
                 return Ok(facts);
             }
-            if let Some(facts) = cache.and_then(|c| c.cache.get_facts(c.options, *key)) {
+            let cached = cache.and_then(|c| {
+                let facts = c.cache.get_facts(c.options, *key)?;
+                match facts.mentions_version {
+                    false => Some(facts),
+                    true => (c.cache).get_facts(c.options, super::with_release(front_end, *key)),
+                }
+            });
+            if let Some(facts) = cached {
                 return Ok(named(facts, &file.path));
             }
             let bytes = READ.time(|| git.read(file.id, &file.path));
@@ -72,18 +88,23 @@ pub fn scan_snapshot(
             let facts = facts::extract_keeping(
                 &file.path,
                 &bytes,
-                lowering.front_end,
+                front_end,
                 lowering.bodies,
                 lowering.macros,
             );
             if let Some(c) = cache {
                 c.cache.put_facts(c.options, *key, &facts);
+                if facts.mentions_version {
+                    let key = super::with_release(front_end, *key);
+                    c.cache.put_facts(c.options, key, &facts);
+                }
             }
             Ok(named(facts, &file.path))
         })
         .collect();
     let mut scan = Scan {
         parsed: parsed.into_inner(),
+        version,
         ..Scan::default()
     };
     for (r, (_, key)) in results.into_iter().zip(&files) {

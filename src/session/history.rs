@@ -98,7 +98,8 @@ fn nonempty_release(mut scan: Scan, tag: &str) -> Result<Scan> {
 
 /// Runs `check` on every release of `input` and follows the findings. `session_for` gives
 /// the session for a release whose top-level Makefile says `version` (its era's knowledge
-/// base); a release whose session has the same options as the one before shares its facts.
+/// base); a release whose session has the same options as the one before shares its facts
+/// (those of files that mention a release macro only when the releases are the same).
 /// `progress` hears of each release done (its index and tag).
 pub fn run_history(
     input: &HistoryInput,
@@ -116,15 +117,15 @@ pub fn run_history(
             .file("Makefile")
             .and_then(|f| git.read(f.id, "Makefile").ok())
             .and_then(|text| crate::source::makefile_version(&text));
-        let session = session_for(version)?;
-        let same = current
-            .as_ref()
-            .is_some_and(|c| c.options == session.options && c.era == session.era);
+        let mut session = session_for(version)?;
+        session.set_tree_version(version);
+        // The options key says what facts depend on (the knowledge base among them); how its
+        // era was chosen (the release's Makefile) does not change them.
+        let same = (current.as_ref()).is_some_and(|c| c.options == session.options);
         if !same {
-            current = Some(session);
             previous = None;
         }
-        let session = current.as_ref().expect("set just above");
+        let session = &*current.insert(session);
         let run =
             session.check_release(git, &snapshot, previous.take(), input.filter, input.unknown)?;
         let paths: HashMap<&str, usize> = (run.scan.files.iter().enumerate())
@@ -192,12 +193,16 @@ fn defines(facts: &FileFacts, name: &str) -> bool {
     facts.functions.iter().any(|f| f.name == name) || facts.variables.iter().any(|v| v.name == name)
 }
 
-/// Fingerprints of routines' texts, by the blob and the name: a blob is read once for all
-/// the releases that share it.
+/// Fingerprints of routines' texts, by the blob, the name and the lines the facts give it (a
+/// file that tests the release may span other lines in another): a blob is read once for
+/// all the releases that share it.
 #[derive(Default)]
 struct Routines {
-    known: std::cell::RefCell<HashMap<(Key, String), u64>>,
+    known: std::cell::RefCell<HashMap<RoutineId, u64>>,
 }
+
+/// A routine's text: its blob, its name and the (first, last) lines of its definitions.
+type RoutineId = (Key, String, Vec<(u32, u32)>);
 
 impl Routines {
     /// A hash of the text of the routine `name` of the file `facts` describes (the lines its
@@ -214,19 +219,20 @@ impl Routines {
             return 0;
         };
         let blob = scan::blob_key(file.id);
-        let id = (blob, name.to_string());
-        if let Some(&fp) = self.known.borrow().get(&id) {
-            return fp;
-        }
         let spans: Vec<(u32, u32)> = (facts.functions.iter())
             .filter(|f| f.name == name)
             .map(|f| (f.line, f.end_line))
             .collect();
+        let id = (blob, name.to_string(), spans);
+        if let Some(&fp) = self.known.borrow().get(&id) {
+            return fp;
+        }
+        let spans = &id.2;
         let fp = match (spans.is_empty(), git.read(file.id, &facts.path)) {
             (false, Ok(bytes)) => {
                 let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
                 let mut h = xxhash_rust::xxh3::Xxh3::new();
-                for (from, to) in spans {
+                for &(from, to) in spans {
                     let from = (from as usize).saturating_sub(1).min(lines.len());
                     let to = (to as usize).clamp(from, lines.len());
                     for l in &lines[from..to] {
