@@ -68,7 +68,7 @@ impl Normalizer {
             cpp,
             macros: MacroTable::new(&kb.normalize)
                 .with_table_macros(kb.table_macros.iter().map(|m| m.name.as_str())),
-            version_names: (p.version_code.iter().chain(&p.version_macro).cloned()).collect(),
+            version_names: (p.version_code.iter().chain(&p.version_macros).cloned()).collect(),
         }
     }
 
