@@ -1,5 +1,6 @@
 //! `modrace check`: both rules of the mail, as diagnostics, a patch, or fixes in place.
 
+use modrace::report::mbox::Split;
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,10 @@ pub struct Args {
     /// GIT_AUTHOR_EMAIL), ready for `git am` or `git send-email`. DIR must be new or empty.
     #[arg(long, value_name = "DIR", requires = "diff")]
     pub split: Option<PathBuf>,
+    /// With --split: one patch per file, per directory, or per subsystem (the first two
+    /// directories of the path: drivers/net, fs/ext2).
+    #[arg(long, value_enum, default_value_t = SplitArg::File, requires = "split")]
+    pub split_by: SplitArg,
     /// Apply those fixes to the files in place. Exit status 1 while findings remain after
     /// the fixes, 2 when a file could not be changed.
     #[arg(long)]
@@ -270,7 +275,7 @@ fn run_fixes(
     }
     let outcome = out.value;
     if let Some(dir) = &args.split {
-        write_series(dir, &outcome.patches, &outcome.report)?;
+        write_series(dir, &outcome.patches, &outcome.report, args.split_by.into())?;
         return Ok(exit_code(&outcome.report));
     }
     write_fixes(
@@ -390,8 +395,14 @@ fn write_fixes(
     })
 }
 
-/// `--diff --split DIR`: the patch series, one file per patch, into a new or empty DIR.
-fn write_series(dir: &Path, patches: &[FilePatch], report: &CheckReport) -> anyhow::Result<()> {
+/// `--diff --split DIR`: the patch series (one patch per file, directory or subsystem), into
+/// a new or empty DIR.
+fn write_series(
+    dir: &Path,
+    patches: &[FilePatch],
+    report: &CheckReport,
+    split: Split,
+) -> anyhow::Result<()> {
     let shown = || modrace::diag::escape_terminal(&dir.display().to_string()).into_owned();
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         anyhow::bail!(
@@ -405,7 +416,7 @@ fn write_series(dir: &Path, patches: &[FilePatch], report: &CheckReport) -> anyh
         (Some(name), Some(email)) => format!("{name} <{email}>"),
         _ => "Your Name <you@example.org>".to_string(),
     };
-    for patch in report::mbox::series(patches, report, &from) {
+    for patch in report::mbox::series(patches, report, &from, split) {
         let path = dir.join(&patch.name);
         std::fs::write(&path, &patch.bytes)
             .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
@@ -419,5 +430,22 @@ fn exit_code(report: &CheckReport) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SplitArg {
+    File,
+    Dir,
+    Subsystem,
+}
+
+impl From<SplitArg> for Split {
+    fn from(a: SplitArg) -> Self {
+        match a {
+            SplitArg::File => Split::File,
+            SplitArg::Dir => Split::Dir,
+            SplitArg::Subsystem => Split::Subsystem,
+        }
     }
 }
