@@ -6,10 +6,11 @@ pub const RULE: Rule = Rule {
     code: Code::Mr005,
     name: "late-inc",
     severity: Severity::Warning,
-    // Low: the order is read off the routine itself (1 of 5 right in a fixed-rule sample of
-    // 2.2.26 when macros that only compute or trace counted as work; `nowork` now drops
-    // those: `MINOR()`, a `DPRINTK` the tree compiles out).
-    precision: Precision::Low,
+    // High: 12 of 12 right in fixed-rule samples of 2.3.41 and 2.2.26 once `nowork` dropped
+    // the macros that only compute or trace (`MINOR()`, a `DPRINTK` the tree compiles out;
+    // before, 1 of 5: bench/precision-2.2.26.tsv, bench/precision-*-after.tsv). Not very
+    // high: the evidence may still name a compiled-out debug statement as the first work.
+    precision: Precision::High,
     preview: false,
     summary: "MOD_INC_USE_COUNT is not the routine's first action",
     explanation: "Nothing before the increment sleeps today, so the module cannot go away yet. \
