@@ -32,22 +32,7 @@ impl Body {
 
     /// Every expression of the body, in no particular order.
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.stmts.iter().flat_map(|s| {
-            let (a, b, c): (Option<&Expr>, Option<&Expr>, Option<&Expr>) = match &s.kind {
-                StmtKind::Expr(e)
-                | StmtKind::Declare(e)
-                | StmtKind::If { cond: e, .. }
-                | StmtKind::Switch { cond: e, .. }
-                | StmtKind::While { cond: e, .. }
-                | StmtKind::DoWhile { cond: e, .. } => (Some(e), None, None),
-                StmtKind::Return(e) => (e.as_ref(), None, None),
-                StmtKind::For {
-                    init, cond, update, ..
-                } => (init.as_deref(), cond.as_deref(), update.as_deref()),
-                _ => (None, None, None),
-            };
-            a.into_iter().chain(b).chain(c)
-        })
+        self.stmts.iter().flat_map(|s| s.kind.own_exprs())
     }
 }
 
@@ -61,6 +46,17 @@ pub struct Span {
     pub end: u32,
     pub line: u32,
     pub column: u32,
+}
+
+impl Span {
+    /// A position known only by its line and column (no byte range).
+    pub fn at(line: u32, column: u32) -> Self {
+        Span {
+            line,
+            column,
+            ..Span::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -121,6 +117,25 @@ pub enum StmtKind {
 }
 
 impl StmtKind {
+    /// The expressions this statement evaluates itself (not those of the statements in it),
+    /// in the order written; no allocation (the path analyses ask this of every statement).
+    pub fn own_exprs(&self) -> impl Iterator<Item = &Expr> {
+        let (a, b, c): (Option<&Expr>, Option<&Expr>, Option<&Expr>) = match self {
+            StmtKind::Expr(e)
+            | StmtKind::Declare(e)
+            | StmtKind::If { cond: e, .. }
+            | StmtKind::Switch { cond: e, .. }
+            | StmtKind::While { cond: e, .. }
+            | StmtKind::DoWhile { cond: e, .. } => (Some(e), None, None),
+            StmtKind::Return(e) => (e.as_ref(), None, None),
+            StmtKind::For {
+                init, cond, update, ..
+            } => (init.as_deref(), cond.as_deref(), update.as_deref()),
+            _ => (None, None, None),
+        };
+        a.into_iter().chain(b).chain(c)
+    }
+
     /// The statements this one contains directly.
     pub fn children(&self) -> Vec<StmtId> {
         match self {

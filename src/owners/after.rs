@@ -29,8 +29,8 @@ pub fn after_call(body: &Body, call: u32) -> Option<After> {
     }
     let parents = parents(body);
     let (at, expr) = (body.stmts.iter().enumerate()).find_map(|(i, s)| {
-        own_exprs(&s.kind)
-            .into_iter()
+        s.kind
+            .own_exprs()
             .find(|e| e.events.contains(&Event::Call(call)))
             .map(|e| (i as StmtId, e))
     })?;
@@ -48,26 +48,6 @@ pub fn after_call(body: &Body, call: u32) -> Option<After> {
 
 fn calls(e: &Expr) -> bool {
     e.events.iter().any(|e| matches!(e, Event::Call(_)))
-}
-
-/// The expressions a statement evaluates itself (not its children's).
-fn own_exprs(kind: &StmtKind) -> Vec<&Expr> {
-    match kind {
-        StmtKind::Expr(e)
-        | StmtKind::Declare(e)
-        | StmtKind::If { cond: e, .. }
-        | StmtKind::Switch { cond: e, .. }
-        | StmtKind::While { cond: e, .. }
-        | StmtKind::DoWhile { cond: e, .. } => vec![e],
-        StmtKind::Return(Some(e)) => vec![e],
-        StmtKind::For {
-            init, cond, update, ..
-        } => [init, cond, update]
-            .into_iter()
-            .filter_map(|e| e.as_deref())
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn parents(body: &Body) -> Vec<Option<StmtId>> {

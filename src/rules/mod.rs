@@ -219,6 +219,19 @@ pub struct Evidence {
     pub role: Role,
 }
 
+impl Evidence {
+    /// `note` at `span` of `file` (relative to the scanned root), in role `role`.
+    pub fn at(role: Role, file: &str, span: Span, note: impl Into<String>) -> Self {
+        Evidence {
+            file: file.to_string(),
+            line: span.line,
+            note: note.into(),
+            span,
+            role,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub rule: Code,
@@ -276,13 +289,7 @@ impl EntryContext<'_> {
     }
 
     pub fn evidence(&self, role: Role, at: Span, note: impl Into<String>) -> Evidence {
-        Evidence {
-            file: self.file.to_string(),
-            line: at.line,
-            note: note.into(),
-            span: at,
-            role,
-        }
+        Evidence::at(role, self.file, at, note)
     }
 }
 

@@ -59,13 +59,12 @@ pub fn check(cx: &EntryContext, out: &mut Vec<Finding>) {
                         release_message(cx.function, field, &routine, exit_line, &unset),
                         "add MOD_DEC_USE_COUNT before this return",
                     );
-                    f.evidence.push(Evidence {
-                        file,
-                        line: exit_line,
-                        note: format!("`{routine}` returns here without dropping the count"),
-                        span: Span::default(),
-                        role: Role::Release,
-                    });
+                    f.evidence.push(Evidence::at(
+                        Role::Release,
+                        &file,
+                        Span::at(exit_line, 0),
+                        format!("`{routine}` returns here without dropping the count"),
+                    ));
                     f
                 }
             },

@@ -80,16 +80,8 @@ fn finding(slot: &SlotLocking, site: &CallSite, modules: &[&Exposed]) -> Finding
             .map_or(String::new(), |p| format!(": {p}"));
         message.push_str(&format!(" (held on {}{by})", chain_text(&site.held_chain)));
     }
-    let at = |role: Role, file: &str, line: u32, note: String| Evidence {
-        file: file.to_string(),
-        line,
-        note,
-        span: Span {
-            line,
-            ..Span::default()
-        },
-        role,
-    };
+    let at =
+        |role, file: &str, line, note: String| Evidence::at(role, file, Span::at(line, 0), note);
     let mut evidence: Vec<Evidence> = site
         .unheld_chain
         .iter()

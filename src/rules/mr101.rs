@@ -79,16 +79,8 @@ module while its routines run",
         pin.strukt,
         pin.field,
     );
-    let at = |role: Role, file: &str, line: u32, column: u32, note: String| Evidence {
-        file: file.to_string(),
-        line,
-        note,
-        span: Span {
-            line,
-            column,
-            ..Span::default()
-        },
-        role,
+    let at = |role, file: &str, line, column, note: String| {
+        Evidence::at(role, file, Span::at(line, column), note)
     };
     let mut evidence = vec![at(
         Role::Primary,

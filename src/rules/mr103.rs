@@ -49,13 +49,6 @@ pub fn check(leaks: &[GetLeak], out: &mut Vec<Finding>) {
 }
 
 fn finding(l: &GetLeak) -> Finding {
-    let at = |role: Role, span: crate::facts::Span, note: String| Evidence {
-        file: l.file.clone(),
-        line: span.line,
-        note,
-        span,
-        role,
-    };
     Finding {
         rule: RULE.code,
         name: RULE.name,
@@ -74,13 +67,15 @@ can never be unloaded after this failure",
             l.function, l.get_routine, l.target, l.get_at.line
         ),
         evidence: vec![
-            at(
+            Evidence::at(
                 Role::Primary,
+                &l.file,
                 l.return_at,
-                "a failure return that keeps the reference".into(),
+                "a failure return that keeps the reference",
             ),
-            at(
+            Evidence::at(
                 Role::Increment,
+                &l.file,
                 l.get_at,
                 format!(
                     "the reference is taken here: {}({})",

@@ -86,23 +86,8 @@ fn finding(r: &SelfRef) -> Option<Finding> {
 the module when this runs",
         r.routine
     );
-    let at = |role: Role, file: &str, span: crate::facts::Span, note: String| Evidence {
-        file: file.to_string(),
-        line: span.line,
-        note,
-        span,
-        role,
-    };
-    let handoff = crate::facts::Span {
-        line: *line,
-        column: 1,
-        ..Default::default()
-    };
-    let exit = crate::facts::Span {
-        line: r.exit.1,
-        column: 1,
-        ..Default::default()
-    };
+    let handoff = crate::facts::Span::at(*line, 1);
+    let exit = crate::facts::Span::at(r.exit.1, 1);
     Some(Finding {
         rule: RULE.code,
         name: RULE.name,
@@ -114,23 +99,23 @@ the module when this runs",
         slot: SlotRef::Field(Slot::new(strukt, field)),
         message,
         evidence: vec![
-            at(
+            Evidence::at(
                 Role::Primary,
                 &r.file,
                 r.at,
-                "the module pins itself here, from its own code".into(),
+                "the module pins itself here, from its own code",
             ),
-            at(
+            Evidence::at(
                 Role::Handoff,
                 file,
                 handoff,
                 format!("the routine is put in {strukt}.{field} here"),
             ),
-            at(
+            Evidence::at(
                 Role::Exit,
                 &r.exit.0,
                 exit,
-                "the module can be unloaded: its exit routine is named here".into(),
+                "the module can be unloaded: its exit routine is named here",
             ),
         ],
         chain: Vec::new(),

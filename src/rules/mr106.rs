@@ -61,23 +61,11 @@ pub fn check(refs: &[SelfRef], exit_routine: &str, out: &mut Vec<Finding>) {
 }
 
 fn finding(r: &SelfRef, exit_routine: &str) -> Option<Finding> {
-    let at = |role: Role, file: &str, span: Span, note: String| Evidence {
-        file: file.to_string(),
-        line: span.line,
-        note,
-        span,
-        role,
-    };
-    let line_span = |line: u32| Span {
-        line,
-        column: 1,
-        ..Span::default()
-    };
-    let mut evidence = vec![at(
+    let mut evidence = vec![Evidence::at(
         Role::Primary,
         &r.file,
         r.at,
-        "the module drops its own reference here".into(),
+        "the module drops its own reference here",
     )];
     let (slot, message, help) = match &r.reach {
         Reach::Thread {
@@ -85,10 +73,10 @@ fn finding(r: &SelfRef, exit_routine: &str) -> Option<Finding> {
             file,
             line,
         } => {
-            evidence.push(at(
+            evidence.push(Evidence::at(
                 Role::Handoff,
                 file,
-                line_span(*line),
+                Span::at(*line, 1),
                 format!(
                     "`{}` runs as a kernel thread, started by {starter} here",
                     r.function
@@ -119,16 +107,16 @@ exits without returning into the module"
             line,
         } => {
             let after = r.after?;
-            evidence.push(at(
+            evidence.push(Evidence::at(
                 Role::Work,
                 &r.file,
                 after,
-                "more of the module's code runs here, after the put".into(),
+                "more of the module's code runs here, after the put",
             ));
-            evidence.push(at(
+            evidence.push(Evidence::at(
                 Role::Handoff,
                 file,
-                line_span(*line),
+                Span::at(*line, 1),
                 format!("the routine is put in {strukt}.{field} here"),
             ));
             (
@@ -145,11 +133,11 @@ still holds the module"
             )
         }
     };
-    evidence.push(at(
+    evidence.push(Evidence::at(
         Role::Exit,
         &r.exit.0,
-        line_span(r.exit.1),
-        "the module can be unloaded: its exit routine is named here".into(),
+        Span::at(r.exit.1, 1),
+        "the module can be unloaded: its exit routine is named here",
     ));
     Some(Finding {
         rule: RULE.code,
