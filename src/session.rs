@@ -405,16 +405,22 @@ impl Session {
                     let model = self.entry_model(&index, build, input.read);
                     bkl::analyse(&index, kb, &entries, &model)
                 });
-                let owners = filter
-                    .runs(Code::Mr101, kb.data.era.rules)
-                    .then(|| owners::analyse(&index, kb, build));
+                let runs_mr101 = filter.runs(Code::Mr101, kb.data.era.rules);
+                let runs_self_refs = [Code::Mr105, Code::Mr106]
+                    .into_iter()
+                    .any(|c| filter.runs(c, kb.data.era.rules));
+                // Read once for MR101 and the self-reference rules alike.
+                let basis = (runs_mr101 || runs_self_refs)
+                    .then(|| owners::OwnerBasis::new(&index, kb, build));
+                let owners = (basis.as_ref())
+                    .filter(|_| runs_mr101)
+                    .map(|b| owners::analyse(&index, build, b));
                 let get_leaks = filter
                     .runs(Code::Mr103, kb.data.era.rules)
                     .then(|| owners::get_leaks(&index, kb));
-                let self_refs = [Code::Mr105, Code::Mr106]
-                    .into_iter()
-                    .any(|c| filter.runs(c, kb.data.era.rules))
-                    .then(|| owners::self_refs(&index, kb, build));
+                let self_refs = (basis.as_ref())
+                    .filter(|_| runs_self_refs)
+                    .map(|b| owners::self_refs(&index, kb, build, b));
                 // Only rule 2's path walks ask the use-count knowledge.
                 let use_counts = if walks_paths {
                     UseCountKnowledge::new(&index, kb)

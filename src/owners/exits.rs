@@ -9,6 +9,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::buildinfo::BuildInfo;
 use crate::ctext::is_ident_char;
+use crate::facts::FileFacts;
 use crate::index::Index;
 use crate::kb::Kb;
 
@@ -18,11 +19,7 @@ use super::{module_key, ModuleKey};
 const MAX_EXPANSION: usize = 8;
 
 /// Every module with an exit routine, and where its first one is (file, line).
-pub(super) fn module_exits(
-    index: &Index,
-    kb: &Kb,
-    build: &BuildInfo,
-) -> HashMap<ModuleKey, (String, u32)> {
+fn module_exits(index: &Index, kb: &Kb, build: &BuildInfo) -> HashMap<ModuleKey, (String, u32)> {
     let marks = &kb.data.module;
     let exit_macros = exit_macros(index, &marks.exit_macros);
     let mut exits: HashMap<ModuleKey, (String, u32)> = HashMap::default();
@@ -138,7 +135,7 @@ fn called_names(body: &str) -> impl Iterator<Item = &str> {
 
 /// Modules that pin themselves and never let go (`try_module_get(THIS_MODULE)` in probe, "don't
 /// allow the module to be unloaded"): they cannot be unloaded once running.
-pub(super) fn pinned_forever(index: &Index, kb: &Kb, build: &BuildInfo) -> HashSet<ModuleKey> {
+fn pinned_forever(index: &Index, kb: &Kb, build: &BuildInfo) -> HashSet<ModuleKey> {
     let owners = &kb.data.owners;
     let this_module = owners.this_module.as_str();
     let names_self =
@@ -159,4 +156,31 @@ pub(super) fn pinned_forever(index: &Index, kb: &Kb, build: &BuildInfo) -> HashS
     }
     pins.retain(|k| !unpins.contains(k));
     pins
+}
+
+/// Which modules can be unloaded, and through which exit routine: read once, asked per file
+/// by MR101's tables and the self-reference analysis alike.
+#[derive(Debug, Default)]
+pub struct Unloadable {
+    exits: HashMap<ModuleKey, (String, u32)>,
+    forever: HashSet<ModuleKey>,
+}
+
+impl Unloadable {
+    pub fn new(index: &Index, kb: &Kb, build: &BuildInfo) -> Self {
+        Unloadable {
+            exits: module_exits(index, kb, build),
+            forever: pinned_forever(index, kb, build),
+        }
+    }
+
+    /// The exit routine (file, line) of the module `facts` belongs to, when that module can
+    /// be unloaded: module-capable C code of a module with an exit routine that does not pin
+    /// itself for good.
+    pub fn exit_of(&self, build: &BuildInfo, facts: &FileFacts) -> Option<(String, u32)> {
+        let capable = crate::entries::module_capable(build, facts).0;
+        let key = module_key(facts, build.origin(&facts.path));
+        let unloadable = capable && facts.path.ends_with(".c") && !self.forever.contains(&key);
+        self.exits.get(&key).cloned().filter(|_| unloadable)
+    }
 }

@@ -110,22 +110,40 @@ pub struct OwnerReport {
     pub stats: OwnerStats,
 }
 
-pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
+/// What MR101 and the self-reference analysis (MR105, MR106) both read off the tree, read
+/// once when either runs: the structures the core pins, the tables handed to consumers that
+/// pin them, and which modules can be unloaded.
+pub struct OwnerBasis {
+    pins: Vec<Pin>,
+    /// Each handed table with its structure's pin and its handoffs.
+    handed: HashMap<VarRef, (Pin, Vec<Handoff>)>,
+    unloadable: exits::Unloadable,
+}
+
+impl OwnerBasis {
+    pub fn new(index: &Index, kb: &Kb, build: &BuildInfo) -> Self {
+        let pins = pinned_structs(index, kb);
+        let handed = handed_tables(index, kb, &pins)
+            .into_iter()
+            .map(|(var, (pin, handoffs))| (var, (pin.clone(), handoffs)))
+            .collect();
+        OwnerBasis {
+            pins,
+            handed,
+            unloadable: exits::Unloadable::new(index, kb, build),
+        }
+    }
+}
+
+pub fn analyse(index: &Index, build: &BuildInfo, basis: &OwnerBasis) -> OwnerReport {
     let _t = crate::timing::Phase::start("owners");
-    let pins = pinned_structs(index, kb);
-    let per_table = handed_tables(index, kb, &pins);
-    let exits = exits::module_exits(index, kb, build);
-    let pinned_forever = exits::pinned_forever(index, kb, build);
     let mut stats = OwnerStats::default();
     let mut tables = Vec::new();
-    for (var, (pin, mut handoffs)) in per_table {
+    for (&var, (pin, handoffs)) in &basis.handed {
         stats.handed += 1;
         let facts = &index.files[var.file];
         let module = build.origin(&facts.path).cloned();
-        let capable = crate::entries::module_capable(build, facts).0;
-        let key = module_key(facts, module.as_ref());
-        let unloadable = capable && facts.path.ends_with(".c") && !pinned_forever.contains(&key);
-        let Some(exit) = exits.get(&key).cloned().filter(|_| unloadable) else {
+        let Some(exit) = basis.unloadable.exit_of(build, facts) else {
             stats.never_unloaded += 1;
             continue;
         };
@@ -135,6 +153,7 @@ pub fn analyse(index: &Index, kb: &Kb, build: &BuildInfo) -> OwnerReport {
             OwnerState::Unknown => stats.unknown += 1,
             OwnerState::Missing(routines) => {
                 stats.unowned += 1;
+                let mut handoffs = handoffs.clone();
                 handoffs.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
                 handoffs.dedup();
                 let v = index.variable(var);

@@ -30,7 +30,7 @@ use crate::index::{referenced_name, FnRef, Index, TableContent, VarRef};
 use crate::kb::{Kb, OwnersKb};
 
 use super::after::{after_call, After};
-use super::{exits, handed_tables, module_key, owner_state, pinned_structs, OwnerState, Pin};
+use super::{owner_state, OwnerBasis, OwnerState, Pin};
 
 /// Whether a self-reference takes the pin or drops it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,32 +110,25 @@ enum Verdict {
     Open(Reach),
 }
 
-pub fn self_refs(index: &Index, kb: &Kb, build: &BuildInfo) -> SelfRefReport {
+pub fn self_refs(index: &Index, kb: &Kb, build: &BuildInfo, basis: &OwnerBasis) -> SelfRefReport {
     let _t = crate::timing::Phase::start("self-refs");
     let owners = &kb.data.owners;
     let sites = sites(index, owners);
     if sites.is_empty() {
         return SelfRefReport::default();
     }
-    let exits = exits::module_exits(index, kb, build);
-    let forever = exits::pinned_forever(index, kb, build);
     // Modules that can be unloaded, with their exit routine.
-    let exit_of = |file: usize| {
-        let f = &index.files[file];
-        let capable = crate::entries::module_capable(build, f).0 && f.path.ends_with(".c");
-        let key = module_key(f, build.origin(&f.path));
-        (capable && !forever.contains(&key))
-            .then(|| exits.get(&key).cloned())
-            .flatten()
-    };
     let sites: Vec<(Site, (String, u32))> = (sites.into_iter())
-        .filter_map(|s| exit_of(s.func.file).map(|e| (s, e)))
+        .filter_map(|s| {
+            let exit = basis.unloadable.exit_of(build, &index.files[s.func.file]);
+            exit.map(|e| (s, e))
+        })
         .collect();
     // The routines with a self-reference, and the routines that call them in their file.
     let mut wanted: HashSet<FnRef> = sites.iter().map(|(s, _)| s.func).collect();
     let callers = callers_of(index, &wanted);
     wanted.extend(callers.values().flatten().copied());
-    let verdicts = verdicts(index, kb, &wanted);
+    let verdicts = verdicts(index, kb, basis, &wanted);
     let mut stats = SelfRefStats::default();
     let mut refs = Vec::new();
     for (site, exit) in sites {
@@ -277,15 +270,20 @@ fn helper_verdict<'i>(
 
 /// How the core reaches each wanted routine: through tables, stores into structures, and
 /// thread starters, wherever in the tree.
-fn verdicts(index: &Index, kb: &Kb, wanted: &HashSet<FnRef>) -> HashMap<FnRef, Verdict> {
+fn verdicts(
+    index: &Index,
+    kb: &Kb,
+    basis: &OwnerBasis,
+    wanted: &HashSet<FnRef>,
+) -> HashMap<FnRef, Verdict> {
     let names: HashSet<&str> = wanted
         .iter()
         .map(|&r| index.function(r).name.as_ref())
         .collect();
-    let pins = pinned_structs(index, kb);
+    let pins = &basis.pins;
     // A pinned table with no owner leaves its routines unguarded only when it is handed to a
     // consumer that pins through it (MR101's tables), not covered by another owner.
-    let handed: HashSet<VarRef> = handed_tables(index, kb, &pins).into_keys().collect();
+    let handed: HashSet<VarRef> = basis.handed.keys().copied().collect();
     let found: Vec<(FnRef, Verdict)> = (0..index.files.len())
         .into_par_iter()
         .flat_map_iter(|fi| {
@@ -293,7 +291,7 @@ fn verdicts(index: &Index, kb: &Kb, wanted: &HashSet<FnRef>) -> HashMap<FnRef, V
             let cx = Lookup {
                 index,
                 owners: &kb.data.owners,
-                pins: &pins,
+                pins,
                 handed: &handed,
                 names: &names,
                 wanted,
