@@ -34,8 +34,9 @@ use super::Event;
 pub struct CallGuard {
     pub param: u8,
     pub nonzero: bool,
-    /// A bit test: `param & bits` is nonzero (or zero); index into the file's `guard_bits`.
-    pub bits: Option<u32>,
+    /// A bit test when nonzero: `param & K` is nonzero (or zero), K being the file's
+    /// `guard_bits[bits - 1]`. (Not an `Option`: calls are many, and this keeps them small.)
+    pub bits: u16,
 }
 
 /// The guard of each guarded call of a body, by the call's index in the file's `calls`.
@@ -90,7 +91,7 @@ impl Walk<'_> {
             Value::Var(name) => self.param(name).map(|param| CallGuard {
                 param,
                 nonzero: positive,
-                bits: None,
+                bits: 0,
             }),
             Value::BitAnd(l, r) => self.bit_test(l, r, positive),
             Value::Not(inner) => self.guard(inner, !positive),
@@ -133,7 +134,7 @@ impl Walk<'_> {
         Some(CallGuard {
             param,
             nonzero: positive,
-            bits: Some(u32::try_from(at).ok()?),
+            bits: u16::try_from(at + 1).ok()?,
         })
     }
 
@@ -261,6 +262,39 @@ mod tests {
             .iter()
             .map(|c| (c.callee.to_string(), c.guard.map(|g| (g.param, g.nonzero))))
             .collect()
+    }
+
+    #[test]
+    fn bit_tests_of_parameters_guard_calls() {
+        let src = "int f(int n, int flags)\n{\n\tif ((flags & F_USER) && x) a();\n\
+                   \tif (!(flags & 4)) b();\n\tif ((F_USER & flags) == 0) c();\n\
+                   \tif (flags & n) d();\n\tif (flags & ~F_USER) e();\n\treturn 0;\n}\n";
+        let front_end = FrontEnd::new(&Kb::builtin().data, &[], &[]);
+        let f = extract_with("t.c", src.as_bytes(), &front_end, &BodyPolicy::All);
+        let g: Vec<_> = f
+            .calls
+            .iter()
+            .map(|c| {
+                let g = c.guard.map(|g| {
+                    let bits = (g.bits > 0).then(|| f.guard_bits[g.bits as usize - 1].to_string());
+                    (g.param, g.nonzero, bits)
+                });
+                (c.callee.to_string(), g)
+            })
+            .collect();
+        let bit = |k: &str, nonzero| Some((1, nonzero, Some(k.to_string())));
+        assert_eq!(
+            g,
+            vec![
+                ("a".into(), bit("F_USER", true)),
+                ("b".into(), bit("4", false)),
+                ("c".into(), bit("F_USER", false)),
+                // Two parameters, or a constant that is no name or number: no guard.
+                ("d".into(), None),
+                ("e".into(), None),
+            ]
+        );
+        assert_eq!(f.guard_bits.len(), 2, "each constant once");
     }
 
     #[test]

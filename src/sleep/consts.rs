@@ -7,8 +7,6 @@
 //! and a guard or an argument without a value is read as "may hold": no chain is dropped on a
 //! guess.
 
-use rustc_hash::FxHashMap;
-
 use crate::ctext::{is_ident_byte, parse_int};
 use crate::facts::FileFacts;
 
@@ -115,38 +113,47 @@ pub fn const_value(text: &str, name: &mut dyn FnMut(&str) -> Option<i64>) -> Opt
     (p.pos == p.toks.len()).then_some(v)
 }
 
-/// The values of the headers' object-like macros that have one, computed once per tree; a
-/// file's own definitions come first when a text is valued (`value`).
+/// The headers' object-like macros, found by name when a text is valued (a file's own
+/// definitions come first). Built once per tree without copying a name: a sorted list of
+/// (hash of the name, file, macro); few texts are ever valued, so values are not kept.
 #[derive(Debug, Default)]
 pub struct ConstTable {
-    header: FxHashMap<String, i64>,
+    header: Vec<(u64, u32, u32)>,
+}
+
+/// How many names one valuation may look up (a macro naming others many times over).
+const MAX_LOOKUPS: u32 = 256;
+
+fn name_hash(name: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    h.write(name.as_bytes());
+    h.finish()
 }
 
 impl ConstTable {
     pub fn new(files: &[FileFacts]) -> Self {
-        let mut bodies: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
-        for f in files.iter().filter(|f| f.path.ends_with(".h")) {
-            for m in f.macros.iter().filter(|m| m.params.is_none()) {
-                bodies.entry(m.name.as_str()).or_default().push(&m.body);
+        let mut header = Vec::new();
+        for (fi, f) in files.iter().enumerate() {
+            if !f.path.ends_with(".h") {
+                continue;
+            }
+            for (mi, m) in f.macros.iter().enumerate() {
+                if m.params.is_none() {
+                    header.push((name_hash(&m.name), fi as u32, mi as u32));
+                }
             }
         }
-        let mut done: FxHashMap<&str, Option<i64>> = FxHashMap::default();
-        let names: Vec<&str> = bodies.keys().copied().collect();
-        for n in names {
-            header_value(&bodies, &mut done, n, 0);
-        }
-        Self {
-            header: done
-                .into_iter()
-                .filter_map(|(k, v)| Some((k.to_string(), v?)))
-                .collect(),
-        }
+        header.sort_unstable();
+        Self { header }
     }
 
     /// The value of `text` as written in `file`: its names are that file's object-like
-    /// macros, else the headers'.
+    /// macros, else the headers' (which must all agree: one definition per architecture
+    /// that differ leave it without a value).
     pub fn value(&self, files: &[FileFacts], text: &str, file: Option<usize>) -> Option<i64> {
-        self.value_at(files, text, file, 0)
+        let mut budget = MAX_LOOKUPS;
+        self.value_at(files, text, file, 0, &mut budget)
     }
 
     fn value_at(
@@ -155,51 +162,38 @@ impl ConstTable {
         text: &str,
         file: Option<usize>,
         depth: usize,
+        budget: &mut u32,
     ) -> Option<i64> {
         if depth > MAX_DEPTH {
             return None;
         }
         const_value(text, &mut |n| {
+            *budget = budget.checked_sub(1)?;
             let own = file.and_then(|f| files.get(f)).and_then(|f| {
                 f.macros
                     .iter()
                     .find(|m| m.name == n && m.params.is_none())
             });
-            match own {
-                Some(m) => self.value_at(files, &m.body, file, depth + 1),
-                None => self.header.get(n).copied(),
+            if let Some(m) = own {
+                return self.value_at(files, &m.body, file, depth + 1, budget);
             }
+            let h = name_hash(n);
+            let from = self.header.partition_point(|e| e.0 < h);
+            let mut value = None;
+            for &(_, fi, mi) in self.header[from..].iter().take_while(|e| e.0 == h) {
+                let m = &files[fi as usize].macros[mi as usize];
+                if m.name != n {
+                    continue;
+                }
+                let v = self.value_at(files, &m.body, None, depth + 1, budget)?;
+                if value.is_some_and(|old| old != v) {
+                    return None;
+                }
+                value = Some(v);
+            }
+            value
         })
     }
-}
-
-/// The value of a header macro; headers that disagree (one definition per architecture)
-/// leave it without one.
-fn header_value<'a>(
-    bodies: &FxHashMap<&'a str, Vec<&'a str>>,
-    done: &mut FxHashMap<&'a str, Option<i64>>,
-    name: &'a str,
-    depth: usize,
-) -> Option<i64> {
-    if let Some(&v) = done.get(name) {
-        return v;
-    }
-    let defs = bodies.get(name)?;
-    if depth > MAX_DEPTH {
-        return None;
-    }
-    // A cycle (`#define A B`, `#define B A`) ends here without a value.
-    done.insert(name, None);
-    let mut values = defs.iter().map(|b| {
-        const_value(b, &mut |n| {
-            let (n, _) = bodies.get_key_value(n)?;
-            header_value(bodies, done, n, depth + 1)
-        })
-    });
-    let first = values.next().flatten();
-    let v = first.filter(|f| values.all(|v| v == Some(*f)));
-    done.insert(name, v);
-    v
 }
 
 #[cfg(test)]

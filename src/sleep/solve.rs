@@ -326,9 +326,9 @@ impl Solver<'_, '_> {
     /// A site's guard with its bits valued in `file`; `None` when they have no value.
     fn site_guard(&self, g: CallGuard, file: Option<usize>) -> Option<Guard> {
         let bits = match g.bits {
-            None => u64::MAX,
-            Some(b) => {
-                let text = self.index.files.get(file?)?.guard_bits.get(b as usize)?;
+            0 => u64::MAX,
+            b => {
+                let text = self.index.files.get(file?)?.guard_bits.get(b as usize - 1)?;
                 let v = self.consts.value(self.index.files, text, file)?;
                 Some(v as u64).filter(|v| *v != 0)?
             }
