@@ -435,7 +435,10 @@ fn flag_bit_guards() {
     // `if (flags & POOL_F_USER) schedule();`, the bits valued from a header's `#define`s.
     let v = verdict("pool_extract", None);
     assert_eq!(v.sleeps, Sleep::Yes);
-    assert!(v.reason.unwrap().ends_with("(only when flags & 0x1 is nonzero)"));
+    assert!(v
+        .reason
+        .unwrap()
+        .ends_with("(only when flags & 0x1 is nonzero)"));
     assert_eq!(verdict("pool_kernel", None).sleeps, Sleep::No);
     assert_eq!(verdict("pool_user", None).sleeps, Sleep::Yes);
 }

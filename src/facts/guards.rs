@@ -100,7 +100,9 @@ impl Walk<'_> {
             Value::Cmp(l, op @ (CmpOp::Eq | CmpOp::Ne), r) => {
                 let zero = |v: &Value| matches!(v, Value::Int(0) | Value::Null);
                 let tested = match (l.as_ref(), r.as_ref()) {
-                    (t, z) | (z, t) if zero(z) && matches!(t, Value::Var(_) | Value::BitAnd(..)) => {
+                    (t, z) | (z, t)
+                        if zero(z) && matches!(t, Value::Var(_) | Value::BitAnd(..)) =>
+                    {
                         t
                     }
                     _ => return None,

@@ -169,11 +169,9 @@ impl ConstTable {
         }
         const_value(text, &mut |n| {
             *budget = budget.checked_sub(1)?;
-            let own = file.and_then(|f| files.get(f)).and_then(|f| {
-                f.macros
-                    .iter()
-                    .find(|m| m.name == n && m.params.is_none())
-            });
+            let own = file
+                .and_then(|f| files.get(f))
+                .and_then(|f| f.macros.iter().find(|m| m.name == n && m.params.is_none()));
             if let Some(m) = own {
                 return self.value_at(files, &m.body, file, depth + 1, budget);
             }

@@ -11,11 +11,11 @@
 
 use std::cell::RefCell;
 
+use super::consts::ConstTable;
 use super::graph::{Graph, Interner, NodeId, NodeKind, Origin, Site, Target};
 use super::mask::{Mask, MaskTable};
 use super::UnknownPolicy;
 use crate::ctext::{parse_int, strip_parens};
-use super::consts::ConstTable;
 use crate::facts::CallGuard;
 use crate::index::Index;
 use crate::kb::Kb;
@@ -328,7 +328,12 @@ impl Solver<'_, '_> {
         let bits = match g.bits {
             0 => u64::MAX,
             b => {
-                let text = self.index.files.get(file?)?.guard_bits.get(b as usize - 1)?;
+                let text = self
+                    .index
+                    .files
+                    .get(file?)?
+                    .guard_bits
+                    .get(b as usize - 1)?;
                 let v = self.consts.value(self.index.files, text, file)?;
                 Some(v as u64).filter(|v| *v != 0)?
             }

@@ -177,7 +177,9 @@ impl SleepAnalysis {
                     let only_if = match guard_arg(args, g, params, stable, &mut value) {
                         GuardArg::Fails => continue,
                         GuardArg::Holds => None,
-                        GuardArg::Param(k) => params.get(k as usize).map(|p| (g.tested(p), g.nonzero)),
+                        GuardArg::Param(k) => {
+                            params.get(k as usize).map(|p| (g.tested(p), g.nonzero))
+                        }
                     };
                     if j.sleeps.as_ref().is_none_or(|s| w.depth + 1 < s.0) {
                         j.sleeps = Some((w.depth + 1, Cont::Node(t, Entry::Guard(g)), None));

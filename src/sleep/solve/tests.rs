@@ -99,7 +99,11 @@ fn recursion_is_solved_to_a_fixpoint() {
     assert_eq!(why.next, Next::Node(r.node("pong"), Entry::Sleeps));
     // A test of a parameter is a guard, even around recursion: `deep` sleeps only when
     // its argument is nonzero, and `shallow` passes zero.
-    let g = Guard { param: 0, nonzero: true, bits: u64::MAX };
+    let g = Guard {
+        param: 0,
+        nonzero: true,
+        bits: u64::MAX,
+    };
     assert_eq!(r.sleeps("deep"), None);
     assert_eq!(
         r.summary("deep")
@@ -166,7 +170,11 @@ fn guards_follow_the_callers_arguments() {
         ),
     ]);
     let r = solve(&s, UnknownPolicy::NoSleep);
-    let g = Guard { param: 1, nonzero: true, bits: u64::MAX };
+    let g = Guard {
+        param: 1,
+        nonzero: true,
+        bits: u64::MAX,
+    };
     let lookup = r.summary("lookup");
     assert_eq!(lookup.sleeps, None);
     assert_eq!(
@@ -179,7 +187,11 @@ fn guards_follow_the_callers_arguments() {
     assert_eq!(pass.sleeps, None);
     assert_eq!(
         pass.guards.iter().map(|x| x.0).collect::<Vec<_>>(),
-        vec![Guard { param: 1, nonzero: true, bits: u64::MAX }]
+        vec![Guard {
+            param: 1,
+            nonzero: true,
+            bits: u64::MAX
+        }]
     );
 }
 
@@ -209,19 +221,39 @@ fn bit_guard_arguments() {
     // No value: it may hold. The caller's parameter passes the bit test on.
     assert_eq!(judge("F_OTHER", user), GuardArg::Holds);
     assert_eq!(judge("flags", user), GuardArg::Param(0));
-    let not_user = Guard { nonzero: false, ..user };
+    let not_user = Guard {
+        nonzero: false,
+        ..user
+    };
     assert_eq!(judge("F_SECOND", not_user), GuardArg::Holds);
     assert_eq!(judge("F_USER", not_user), GuardArg::Fails);
 }
 
 #[test]
 fn guard_arguments() {
-    let g = Guard { param: 0, nonzero: true, bits: u64::MAX };
+    let g = Guard {
+        param: 0,
+        nonzero: true,
+        bits: u64::MAX,
+    };
     let args = |a: &str| vec![crate::facts::Text::from(a)];
-    assert_eq!(guard_arg(Some(&args("1")), g, &[], 0, &mut no_value), GuardArg::Holds);
-    assert_eq!(guard_arg(Some(&args("0")), g, &[], 0, &mut no_value), GuardArg::Fails);
-    assert_eq!(guard_arg(Some(&args("(NULL)")), g, &[], 0, &mut no_value), GuardArg::Fails);
-    let zero = Guard { param: 0, nonzero: false, bits: u64::MAX };
+    assert_eq!(
+        guard_arg(Some(&args("1")), g, &[], 0, &mut no_value),
+        GuardArg::Holds
+    );
+    assert_eq!(
+        guard_arg(Some(&args("0")), g, &[], 0, &mut no_value),
+        GuardArg::Fails
+    );
+    assert_eq!(
+        guard_arg(Some(&args("(NULL)")), g, &[], 0, &mut no_value),
+        GuardArg::Fails
+    );
+    let zero = Guard {
+        param: 0,
+        nonzero: false,
+        bits: u64::MAX,
+    };
     assert_eq!(
         guard_arg(Some(&args("NULL")), zero, &[], 0, &mut no_value),
         GuardArg::Holds
@@ -240,8 +272,14 @@ fn guard_arguments() {
         GuardArg::Holds
     );
     // A missing argument may be anything; a member site passes the parameter through.
-    assert_eq!(guard_arg(Some(&[]), g, &[], 0, &mut no_value), GuardArg::Holds);
-    assert_eq!(guard_arg(None, g, &[], 0, &mut no_value), GuardArg::Param(0));
+    assert_eq!(
+        guard_arg(Some(&[]), g, &[], 0, &mut no_value),
+        GuardArg::Holds
+    );
+    assert_eq!(
+        guard_arg(None, g, &[], 0, &mut no_value),
+        GuardArg::Param(0)
+    );
 }
 
 #[test]
