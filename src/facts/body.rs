@@ -221,6 +221,8 @@ pub enum Value {
     Cmp(Box<Value>, CmpOp, Box<Value>),
     And(Box<Value>, Box<Value>),
     Or(Box<Value>, Box<Value>),
+    /// `a & b`: a flag-bit test when one side is a parameter and the other a constant.
+    BitAnd(Box<Value>, Box<Value>),
     #[default]
     Unknown,
 }
@@ -526,6 +528,7 @@ impl<'t> Lower<'_, 't> {
                 match op.as_str() {
                     "&&" => Value::And(Box::new(left), Box::new(right)),
                     "||" => Value::Or(Box::new(left), Box::new(right)),
+                    "&" => Value::BitAnd(Box::new(left), Box::new(right)),
                     _ => match CmpOp::parse(&op) {
                         Some(cmp) => Value::Cmp(Box::new(left), cmp, Box::new(right)),
                         None => Value::Unknown,
