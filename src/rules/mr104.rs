@@ -25,8 +25,8 @@ open call, its install and cleanup once per tty object; a file's open and releas
 file, its flush once per close() of every descriptor. A reference taken in a slot of one rate and \
 dropped in a slot of another is dropped too often (the count reaches zero while the module is \
 still in use, and rmmod frees code that is still running) or too rarely (the module can never be \
-unloaded). The same holds for a put on a path that never took the reference, or took it once and \
-drops it twice.",
+unloaded). The same holds for a put on the failure path of the routine's own try_module_get(): \
+it drops a reference that was never taken.",
     wrong: "static int frob_open(struct tty_struct *tty, struct file *filp)
 {
 \t/* once per open() ... */
