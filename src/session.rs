@@ -425,10 +425,10 @@ impl Session {
                 let use_counts = (walks_paths)
                     .then(|| UseCountKnowledge::new(&index, kb))
                     .unwrap_or_default();
-                (entries, bkl, (owners, get_leaks, self_refs, lifetimes), use_counts)
+                let modern = (owners, get_leaks, self_refs, lifetimes);
+                (entries, bkl, modern, use_counts)
             },
         );
-        let (owners, get_leaks, self_refs, lifetimes) = modern;
         let analyses = Analyses {
             index: &index,
             kb,
@@ -439,10 +439,10 @@ impl Session {
                 None => &NoSleep,
             },
             use_counts: &use_counts,
-            owners: owners.as_ref(),
-            get_leaks: get_leaks.as_deref(),
-            self_refs: self_refs.as_ref(),
-            lifetimes: lifetimes.as_deref(),
+            owners: modern.0.as_ref(),
+            get_leaks: modern.1.as_deref(),
+            self_refs: modern.2.as_ref(),
+            lifetimes: modern.3.as_deref(),
         };
         let mut report = engine::run(&analyses, filter, triage);
         report.era = Some(EraReport {

@@ -78,7 +78,12 @@ impl Unbalanced {
 }
 
 /// Every unbalanced reference of the tree, by file and line.
-pub fn unbalanced(index: &Index, kb: &Kb, build: &BuildInfo, basis: &OwnerBasis) -> Vec<Unbalanced> {
+pub fn unbalanced(
+    index: &Index,
+    kb: &Kb,
+    build: &BuildInfo,
+    basis: &OwnerBasis,
+) -> Vec<Unbalanced> {
     let _t = crate::timing::Phase::start("lifetimes");
     let owners = &kb.data.owners;
     let mut out: Vec<Unbalanced> = (0..index.files.len())
@@ -262,7 +267,10 @@ fn comparable(index: &Index, function: &Function, expr: &str, owners: &OwnersKb)
         return Some(format!("struct {}{rest}", index.struct_name(ty)));
     }
     let local = function.locals.iter().any(|l| l == root)
-        || function.params.iter().any(|p| p.name.as_deref() == Some(root));
+        || function
+            .params
+            .iter()
+            .any(|p| p.name.as_deref() == Some(root));
     (!local).then(|| body.to_string())
 }
 
@@ -278,7 +286,12 @@ fn on_paths(f: &FileFacts, owners: &OwnersKb) -> Vec<Unbalanced> {
             continue;
         }
         let func = func as u32;
-        let mine = || f.calls.iter().enumerate().filter(move |(_, c)| c.caller == Some(func));
+        let mine = || {
+            f.calls
+                .iter()
+                .enumerate()
+                .filter(move |(_, c)| c.caller == Some(func))
+        };
         // Module expressions the routine both takes and drops.
         let mut by_target: HashMap<String, (Vec<u32>, Vec<u32>)> = HashMap::default();
         for (i, c) in mine() {
@@ -293,9 +306,7 @@ fn on_paths(f: &FileFacts, owners: &OwnersKb) -> Vec<Unbalanced> {
         let unmodelled = unmodelled_calls(function, &f.calls, func);
         let mut targets: Vec<_> = (by_target.into_iter())
             .filter(|(_, (gets, puts))| !gets.is_empty() && !puts.is_empty())
-            .filter(|(_, (gets, puts))| {
-                !gets.iter().chain(puts).any(|i| unmodelled.contains(i))
-            })
+            .filter(|(_, (gets, puts))| !gets.iter().chain(puts).any(|i| unmodelled.contains(i)))
             .collect();
         targets.sort_by(|a, b| a.0.cmp(&b.0));
         for (target, (gets, _)) in targets {
@@ -333,7 +344,9 @@ fn on_paths(f: &FileFacts, owners: &OwnersKb) -> Vec<Unbalanced> {
             };
             let Some(put) = (f.calls.iter())
                 .filter(|c| c.caller == Some(func) && owners.is_unpin_routine(&c.callee))
-                .find(|c| c.line == at.line && c.args.first().is_some_and(|a| squeeze(a) == target))
+                .find(|c| {
+                    c.line == at.line && c.args.first().is_some_and(|a| squeeze(a) == target)
+                })
             else {
                 continue;
             };
@@ -433,8 +446,8 @@ fn unmodelled_calls(function: &Function, calls: &[Call], func: u32) -> HashSet<u
         })
         .collect();
     for s in stmts {
-        let in_loop = (loops.iter().chain(&back_jumps))
-            .any(|&(a, b)| a <= s.span.start && s.span.start < b);
+        let in_loop =
+            (loops.iter().chain(&back_jumps)).any(|&(a, b)| a <= s.span.start && s.span.start < b);
         if !in_loop {
             continue;
         }

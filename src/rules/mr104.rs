@@ -150,7 +150,10 @@ extra put lets the count reach zero while the module is in use",
                     Role::Increment,
                     &get.file,
                     get.at,
-                    format!("the routine's reference is taken here: {}({target})", get.routine),
+                    format!(
+                        "the routine's reference is taken here: {}({target})",
+                        get.routine
+                    ),
                 ),
             ],
         ),
