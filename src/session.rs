@@ -422,9 +422,8 @@ impl Session {
                     .filter(|_| runs_mr104)
                     .map(|b| owners::unbalanced(&index, kb, build, b));
                 // Only rule 2's path walks ask the use-count knowledge.
-                let use_counts = (walks_paths)
-                    .then(|| UseCountKnowledge::new(&index, kb))
-                    .unwrap_or_default();
+                let use_counts = walks_paths.then(|| UseCountKnowledge::new(&index, kb));
+                let use_counts = use_counts.unwrap_or_default();
                 let modern = (owners, get_leaks, self_refs, lifetimes);
                 (entries, bkl, modern, use_counts)
             },
