@@ -171,6 +171,13 @@ pub enum Event {
     Call(u32),
     /// A bare identifier used as a statement: `MOD_INC_USE_COUNT;`.
     Name(#[bincode(with_serde)] Text),
+    /// `++` or `--` of what a field points to (`(*sd_template.usage_count)++`, 2.0's count
+    /// through a template): the field as written without spaces, and whether it goes up.
+    Bump {
+        #[bincode(with_serde)]
+        field: Text,
+        up: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -221,6 +228,9 @@ pub enum Value {
     Cmp(Box<Value>, CmpOp, Box<Value>),
     And(Box<Value>, Box<Value>),
     Or(Box<Value>, Box<Value>),
+    /// A bit test, `file->f_mode & FMODE_READ`, as written without spaces: the per-mode
+    /// drivers raise one count per mode under such tests.
+    Mask(#[bincode(with_serde)] Text),
     #[default]
     Unknown,
 }
@@ -526,6 +536,12 @@ impl<'t> Lower<'_, 't> {
                 match op.as_str() {
                     "&&" => Value::And(Box::new(left), Box::new(right)),
                     "||" => Value::Or(Box::new(left), Box::new(right)),
+                    "&" => Value::Mask(
+                        self.text(node)
+                            .split_whitespace()
+                            .collect::<String>()
+                            .into(),
+                    ),
                     _ => match CmpOp::parse(&op) {
                         Some(cmp) => Value::Cmp(Box::new(left), cmp, Box::new(right)),
                         None => Value::Unknown,

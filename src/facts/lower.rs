@@ -81,6 +81,11 @@ impl<'t> Lower<'_, 't> {
             self.field_update(node);
             self.note_assigned(node.field(fields().argument));
             self.visit_children(node, depth, false);
+            if self.events_on {
+                if let Some(bump) = self.bump(node) {
+                    self.events.push(bump);
+                }
+            }
         } else if id == k.pointer_expression {
             let takes_address = node
                 .field(fields().operator)
@@ -439,6 +444,34 @@ impl Lower<'_, '_> {
             let value = self.text(node);
             self.store_field(arg, value, node.line());
         }
+    }
+
+    /// `(*X.f)++`, `--*p->f`: an update of what a field points to, as an event.
+    fn bump(&self, node: Node) -> Option<Event> {
+        let k = kinds();
+        let mut n = node.field(fields().argument)?;
+        while n.kind_id() == k.parenthesized_expression {
+            n = n.named_child(0)?;
+        }
+        let op = n.field(fields().operator)?;
+        if n.kind_id() != k.pointer_expression || self.n.code.get(op.start_byte()) != Some(&b'*') {
+            return None;
+        }
+        let mut target = n.field(fields().argument)?;
+        while target.kind_id() == k.parenthesized_expression {
+            target = target.named_child(0)?;
+        }
+        if target.kind_str() != "field_expression" {
+            return None;
+        }
+        let up = node
+            .field(fields().operator)
+            .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'+'));
+        let field: String = self.text(target).split_whitespace().collect();
+        Some(Event::Bump {
+            field: field.into(),
+            up,
+        })
     }
 
     pub(super) fn field_load(&mut self, var: &str, value: Node) {

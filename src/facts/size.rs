@@ -69,7 +69,7 @@ no_heap!(u8, u32, bool, super::CallGuard, super::CmpOp, super::Span);
 impl HeapSize for Value {
     fn heap(&self) -> usize {
         match self {
-            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
+            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) | Value::Mask(s) => s.heap(),
             Value::Not(v) => v.heap(),
             Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) => a.heap() + b.heap(),
             _ => 0,
@@ -80,7 +80,7 @@ impl HeapSize for Value {
 impl HeapSize for Event {
     fn heap(&self) -> usize {
         match self {
-            Event::Name(s) => s.heap(),
+            Event::Name(s) | Event::Bump { field: s, .. } => s.heap(),
             Event::Call(_) => 0,
         }
     }

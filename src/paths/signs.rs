@@ -26,7 +26,7 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Field(_) | Value::Unknown => ANY,
+            Value::Field(_) | Value::Mask(_) | Value::Unknown => ANY,
         }
     }
 
@@ -92,6 +92,13 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 } else {
                     vec![state]
                 }
+            }
+            Value::Mask(m) => {
+                let mut state = state;
+                if truth {
+                    state.mode = self.masks.iter().position(|x| x == m).map(|k| k as u8);
+                }
+                vec![state]
             }
             // The module's own module field is set whenever its code runs.
             Value::Field(f) if !truth && self.oracle.holds_own_module(f) => Vec::new(),
