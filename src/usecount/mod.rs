@@ -8,6 +8,7 @@
 //! the core pins a module itself (owner fields, `try_inc_mod_count(fmt->module)`), which makes
 //! rule 2 moot for a slot.
 
+pub mod cover;
 pub mod drain;
 pub mod release;
 pub mod undo;
@@ -144,6 +145,8 @@ fn entry_discipline(
     let mut discipline = kb.count_discipline(struct_name, field);
     if owner_pinned(index, kb, &known.pins, file, &entry.function, struct_name)
         || known.drains.slot(struct_name, field).is_some()
+        || (discipline != CountDiscipline::Core
+            && cover::registrar(index, kb, known, entry).is_some())
     {
         discipline = CountDiscipline::Core;
     }

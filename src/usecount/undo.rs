@@ -5,7 +5,7 @@
 //! `release_fields`), whose paths drop the count, undoes what the open did: it drops whatever
 //! the path holds (`CountEffect::DropAll`), one count per open mode in the per-mode drivers.
 //!
-//! **Installed destructors.** //! A socket family's create stores `sk->destruct = x_destruct`, where `x_destruct` drops the
+//! **Installed destructors.** A socket family's create stores `sk->destruct = x_destruct`, where `x_destruct` drops the
 //! module's count, and a later failure frees the socket (`sk_free(sk)`, or a release routine
 //! that ends in it), so the core calls that destructor: a decrement on that path. Both halves
 //! are read off the tree: the store is a field assignment of this file whose value is a
