@@ -255,7 +255,7 @@ impl<'t> Lower<'_, 't> {
                     self.in_bare = true;
                     let mut expr = self.expr(e, depth);
                     let mut names = Vec::new();
-                    bare_names(e, self, &mut names);
+                    super::lower::bare_names(e, self, &mut names);
                     names.append(&mut expr.events);
                     expr.events = names;
                     StmtKind::Expr(expr)
@@ -493,12 +493,7 @@ impl<'t> Lower<'_, 't> {
                     Value::Var(t)
                 }
             }
-            "field_expression" => Value::Field(
-                self.text(node)
-                    .split_whitespace()
-                    .collect::<String>()
-                    .into(),
-            ),
+            "field_expression" => Value::Field(self.squeezed(node)),
             "parenthesized_expression" => match kids(node).next() {
                 Some(c) => self.value(c, first_call, assigns, depth + 1),
                 None => Value::Unknown,
@@ -536,12 +531,7 @@ impl<'t> Lower<'_, 't> {
                 match op.as_str() {
                     "&&" => Value::And(Box::new(left), Box::new(right)),
                     "||" => Value::Or(Box::new(left), Box::new(right)),
-                    "&" => Value::Mask(
-                        self.text(node)
-                            .split_whitespace()
-                            .collect::<String>()
-                            .into(),
-                    ),
+                    "&" => Value::Mask(self.squeezed(node)),
                     _ => match CmpOp::parse(&op) {
                         Some(cmp) => Value::Cmp(Box::new(left), cmp, Box::new(right)),
                         None => Value::Unknown,
@@ -580,22 +570,6 @@ impl<'t> Lower<'_, 't> {
             }
             _ => Value::Unknown,
         }
-    }
-}
-
-/// Bare identifiers used as statements, in order: `MOD_INC_USE_COUNT;` or
-/// `MOD_INC_USE_COUNT, x = 1;`.
-fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
-    match node.kind_str() {
-        "identifier" => out.push(Event::Name(lower.text(node))),
-        "comma_expression" => {
-            for side in [fields().left, fields().right] {
-                if let Some(n) = node.field(side) {
-                    bare_names(n, lower, out);
-                }
-            }
-        }
-        _ => {}
     }
 }
 

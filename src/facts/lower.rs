@@ -10,6 +10,14 @@ use super::{
 use crate::ctext::{is_ident_byte, is_ident_char};
 
 impl<'t> Lower<'_, 't> {
+    /// Text of a node without any whitespace: `a . b->c` gives `a.b->c`.
+    pub(super) fn squeezed(&self, node: Node) -> Text {
+        self.text(node)
+            .split_whitespace()
+            .collect::<String>()
+            .into()
+    }
+
     /// Text of a node from the comment-free code, whitespace collapsed.
     pub(super) fn text(&self, node: Node) -> Text {
         let bytes = &self.n.code[node.start_byte()..node.end_byte()];
@@ -467,9 +475,8 @@ impl Lower<'_, '_> {
         let up = node
             .field(fields().operator)
             .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'+'));
-        let field: String = self.text(target).split_whitespace().collect();
         Some(Event::Bump {
-            field: field.into(),
+            field: self.squeezed(target),
             up,
         })
     }
@@ -482,5 +489,21 @@ impl Lower<'_, '_> {
                 value: self.text(value),
             });
         }
+    }
+}
+
+/// Bare identifiers used as statements, in order: `MOD_INC_USE_COUNT;` or
+/// `MOD_INC_USE_COUNT, x = 1;`.
+pub(super) fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
+    match node.kind_str() {
+        "identifier" => out.push(Event::Name(lower.text(node))),
+        "comma_expression" => {
+            for side in [fields().left, fields().right] {
+                if let Some(n) = node.field(side) {
+                    bare_names(n, lower, out);
+                }
+            }
+        }
+        _ => {}
     }
 }
