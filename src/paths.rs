@@ -249,16 +249,16 @@ struct Walker<'a, 'b, O: CallOracle> {
     arms: Vec<u32>,
     /// The bit tests of the routine's branches (`file->f_mode&FMODE_READ`), at most
     /// [`MAX_MASKS`].
-    masks: Vec<&'b str>,
+    masks: Vec<&'b Value>,
 }
 
 /// Bit tests told apart per routine; the others are unknown conditions.
 const MAX_MASKS: usize = 8;
 
 /// The bit tests of a condition, in order.
-fn masks_of<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+fn masks_of<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
     match v {
-        Value::Mask(m) if out.len() < MAX_MASKS && !out.contains(&m.as_str()) => out.push(m),
+        Value::BitAnd(..) if out.len() < MAX_MASKS && !out.contains(&v) => out.push(v),
         Value::Not(a) => masks_of(a, out),
         Value::And(a, b) | Value::Or(a, b) => {
             masks_of(a, out);

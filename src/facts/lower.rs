@@ -370,7 +370,10 @@ impl<'t> Lower<'_, 't> {
             .collect();
         assigned.sort_unstable();
         assigned.dedup();
-        for (call, guard) in guards::body_guards(&f.body, &params, &assigned) {
+        let mut bits = std::mem::take(&mut self.facts.guard_bits);
+        let guards = guards::body_guards(&f.body, &params, &assigned, &mut bits);
+        self.facts.guard_bits = bits;
+        for (call, guard) in guards {
             if let Some(c) = self.facts.calls.get_mut(call as usize) {
                 c.guard = Some(guard);
             }
@@ -489,21 +492,5 @@ impl Lower<'_, '_> {
                 value: self.text(value),
             });
         }
-    }
-}
-
-/// Bare identifiers used as statements, in order: `MOD_INC_USE_COUNT;` or
-/// `MOD_INC_USE_COUNT, x = 1;`.
-pub(super) fn bare_names(node: Node<'_>, lower: &Lower<'_, '_>, out: &mut Vec<Event>) {
-    match node.kind_str() {
-        "identifier" => out.push(Event::Name(lower.text(node))),
-        "comma_expression" => {
-            for side in [fields().left, fields().right] {
-                if let Some(n) = node.field(side) {
-                    bare_names(n, lower, out);
-                }
-            }
-        }
-        _ => {}
     }
 }

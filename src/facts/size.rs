@@ -69,9 +69,11 @@ no_heap!(u8, u32, bool, super::CallGuard, super::CmpOp, super::Span);
 impl HeapSize for Value {
     fn heap(&self) -> usize {
         match self {
-            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) | Value::Mask(s) => s.heap(),
+            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
             Value::Not(v) => v.heap(),
-            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) => a.heap() + b.heap(),
+            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) | Value::BitAnd(a, b) => {
+                a.heap() + b.heap()
+            }
             _ => 0,
         }
     }

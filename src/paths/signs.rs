@@ -26,7 +26,7 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Field(_) | Value::Mask(_) | Value::Unknown => ANY,
+            Value::Field(_) | Value::BitAnd(..) | Value::Unknown => ANY,
         }
     }
 
@@ -93,10 +93,10 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                     vec![state]
                 }
             }
-            Value::Mask(m) => {
+            Value::BitAnd(..) => {
                 let mut state = state;
                 if truth {
-                    state.mode = self.masks.iter().position(|x| x == m).map(|k| k as u8);
+                    state.mode = self.masks.iter().position(|x| *x == v).map(|k| k as u8);
                 }
                 vec![state]
             }
