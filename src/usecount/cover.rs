@@ -19,7 +19,7 @@
 //! function with no way in (a probe the core or another file calls), or one reached otherwise
 //! too (exported, named in a table initializer or handed to a call as an argument). The pin is
 //! the function's use-count summary: some return raises the count, none drops it, and every
-//! return that leaves it alone is a failure (negative, or a null pointer). That the object is
+//! return that leaves it alone is a failure (nonzero, or a null pointer). That the object is
 //! unregistered before the pin is dropped is assumed, not checked (the judged cases all do).
 
 use super::{FileOracle, NeverSleeps, UseCountKnowledge};
@@ -27,7 +27,7 @@ use crate::entries::Entry;
 use crate::facts::{FileFacts, InitList, InitValue};
 use crate::index::{referenced_name, FnRef, Index};
 use crate::kb::Kb;
-use crate::paths::{CountEffect, NEG, ZERO};
+use crate::paths::{CountEffect, NEG, POS, ZERO};
 
 /// Levels of callers followed from the store.
 const MAX_COVER_DEPTH: u8 = 3;
@@ -142,11 +142,12 @@ impl Cover<'_> {
             file: self.file,
             func,
         };
-        // What a failed call returns: a null pointer, or a negative error.
+        // What a failed call returns: a null pointer, or a nonzero status (`return err;`
+        // after `if ((err = ...))`, `return 1;`).
         let failure = if self.oracle.index.function(f).return_type.contains('*') {
             ZERO
         } else {
-            NEG
+            NEG | POS
         };
         match self.oracle.helper_effect(f) {
             CountEffect::Increment => true,
