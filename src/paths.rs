@@ -77,6 +77,11 @@ pub trait CallOracle {
     fn holds_own_module(&self, _field: &str) -> bool {
         false
     }
+    /// Read `a || b` and `a && b` as C runs them: where `a` decides, a split call of `b` did
+    /// not run, so the path keeps the outcome that leaves the count as it was.
+    fn short_circuits(&self) -> bool {
+        false
+    }
 }
 
 /// How the slot's caller reads the routine's use count.

@@ -15,6 +15,8 @@ use crate::facts::{Call, Event, Expr, FieldAssign, Function, Span, StmtKind, Tex
 use crate::index::Index;
 use crate::kb::{Kb, OwnersKb};
 use crate::paths::{self, CallOracle, CountEffect, Discipline, Outcomes, SlotRules};
+
+use super::puts::PutSummaries;
 use crate::usecount::fail_value;
 
 /// A failure return that keeps a module reference.
@@ -42,29 +44,16 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
         .into_par_iter()
         .flat_map_iter(|fi| {
             let f = &index.files[fi];
+            let puts = PutSummaries::new(index, owners);
             let mut out = Vec::new();
             for (func, function) in f.functions.iter().enumerate() {
-                if function.body.is_empty() {
+                if function.body.is_empty() || returns_nothing(function) {
                     continue;
                 }
                 for (target, get_routine) in
                     targets(function, &f.calls, &f.field_assigns, func as u32, owners)
                 {
-                    let oracle = GetOracle {
-                        index,
-                        file: fi,
-                        calls: &f.calls,
-                        owners,
-                        target: &target,
-                    };
-                    let rules = SlotRules {
-                        discipline: Discipline::Pin,
-                        fail: fail_value(function),
-                    };
-                    if returns_nothing(function) {
-                        continue;
-                    }
-                    let report = paths::analyse(function, &oracle, rules);
+                    let report = walk(fi, &f.calls, function, &target, owners, &puts);
                     // One finding per reference: the first leaking return that fails by
                     // what it returns (`-EIO`, `NULL`), not by the walk's reading of a variable.
                     let definite = report
@@ -93,6 +82,48 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
     leaks
 }
 
+/// The reference walk of one module expression in one routine.
+fn walk(
+    file: usize,
+    calls: &[Call],
+    function: &Function,
+    target: &str,
+    owners: &OwnersKb,
+    puts: &PutSummaries,
+) -> paths::PathReport {
+    let oracle = GetOracle {
+        file,
+        calls,
+        owners,
+        target,
+        puts,
+    };
+    let rules = SlotRules {
+        discipline: Discipline::Pin,
+        fail: fail_value(function),
+    };
+    paths::analyse(function, &oracle, rules)
+}
+
+/// The failure returns (their spans) of `function`, routine `func` of file `file` with the
+/// calls `calls` (a patched text's, for a fix's re-check), that keep the reference on the
+/// module expression `target` (as written; spaces do not count).
+pub fn leaking_returns(
+    index: &Index,
+    kb: &Kb,
+    file: usize,
+    calls: &[Call],
+    function: &Function,
+    target: &str,
+) -> Vec<Span> {
+    let owners = &kb.data.owners;
+    let puts = PutSummaries::new(index, owners);
+    let report = walk(file, calls, function, &squeeze(target), owners, &puts);
+    let mut out: Vec<Span> = report.leaks.iter().map(|l| l.1).collect();
+    out.extend(report.maybe_leaks.iter().copied());
+    out
+}
+
 /// The return at `at` returns a literal failure: a negated error code, a negative number or a
 /// null pointer.
 fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: Span) -> bool {
@@ -119,9 +150,10 @@ fn returns_nothing(function: &Function) -> bool {
 }
 
 /// The module expressions routine `func` takes a reference on, each with the first routine
-/// that takes it. A get tested together with something else (`if (cd && !try_module_get(..))`)
-/// is left out: the walk does not model that `&&` and `||` skip their right side, so it would
-/// take the reference on paths where the get never ran.
+/// that takes it. Not judged: a get that follows a put of the same expression in the routine
+/// (the reference outlives the call: one event takes it, another drops it), and a get inside
+/// another call's argument that is a test (`unlikely(a && !get(..))`): the walk reads `&&`
+/// and `||` only in conditions and returned values.
 fn targets(
     function: &Function,
     calls: &[Call],
@@ -129,8 +161,7 @@ fn targets(
     func: u32,
     owners: &OwnersKb,
 ) -> Vec<(String, String)> {
-    let mut short_circuit = short_circuit_calls(function);
-    // A get inside another call's argument that is itself a test (`unlikely(a && !get(..))`).
+    let mut short_circuit = Vec::new();
     for (i, c) in calls
         .iter()
         .enumerate()
@@ -171,7 +202,15 @@ fn targets(
                 let param = (function.params.iter()).any(|p| p.name.as_deref() == Some(root));
                 handed_on(calls, fields, func, c.line, root, !param, owners)
             });
-        if in_loop(function, i as u32) || handed {
+        // A routine that drops the same reference before it takes it (an event handler
+        // that gets on one event and puts on another) keeps it across calls.
+        let put_first = (calls.iter()).any(|p| {
+            p.caller == Some(func)
+                && p.line < c.line
+                && owners.is_unpin_routine(&p.callee)
+                && p.args.first().is_some_and(|a| squeeze(a) == target)
+        });
+        if in_loop(function, i as u32) || handed || put_first {
             skipped.push(target);
             continue;
         }
@@ -266,52 +305,17 @@ fn in_loop(function: &Function, call: u32) -> bool {
     looped || back_jump
 }
 
-/// The calls that sit under a `&&` or `||` in a condition or a returned value.
-fn short_circuit_calls(function: &Function) -> Vec<u32> {
-    fn walk(v: &Value, under: bool, out: &mut Vec<u32>) {
-        match v {
-            Value::Call(i) if under => out.push(*i),
-            Value::Not(a) => walk(a, under, out),
-            Value::Cmp(a, _, b) => {
-                walk(a, under, out);
-                walk(b, under, out);
-            }
-            Value::And(a, b) | Value::Or(a, b) => {
-                walk(a, true, out);
-                walk(b, true, out);
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for e in function.body.exprs() {
-        walk(&e.value, false, &mut out);
-    }
-    out
-}
-
-/// Whether `callee`, a routine of the tree, drops some module reference itself (`fbcon_release`
-/// puts what `fbcon_open` got): calling it counts as the put.
-fn puts_itself(index: &Index, file: usize, callee: &str, owners: &OwnersKb) -> bool {
-    let Some(r) = index.resolve_function(file, callee) else {
-        return false;
-    };
-    (index.files[r.file].calls.iter())
-        .filter(|c| c.caller == Some(r.func as u32))
-        .any(|c| owners.is_unpin_routine(&c.callee))
-}
-
 fn squeeze(expr: &str) -> String {
     expr.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// The count of one module expression: gets raise it, puts lower it, nothing else touches it.
 struct GetOracle<'a> {
-    index: &'a Index<'a>,
     file: usize,
     calls: &'a [Call],
     owners: &'a OwnersKb,
     target: &'a str,
+    puts: &'a PutSummaries<'a>,
 }
 
 impl CallOracle for GetOracle<'_> {
@@ -326,7 +330,11 @@ impl CallOracle for GetOracle<'_> {
         let o = self.owners;
         if c.args.first().is_none_or(|a| squeeze(a) != self.target) {
             let helper = !c.indirect && !o.is_unpin_routine(&c.callee);
-            if helper && puts_itself(self.index, self.file, &c.callee, o) {
+            if helper && self.puts.routine_puts(self.file, &c.callee) {
+                return CountEffect::Decrement;
+            }
+            // From here on the object the call sets up owns the reference.
+            if c.args.iter().any(|a| self.puts.hands_over(self.file, a)) {
                 return CountEffect::Decrement;
             }
             return CountEffect::None;
@@ -345,5 +353,9 @@ impl CallOracle for GetOracle<'_> {
 
     fn name_effect(&self, _name: &str) -> CountEffect {
         CountEffect::None
+    }
+
+    fn short_circuits(&self) -> bool {
+        true
     }
 }
