@@ -195,13 +195,11 @@ fn targets(
         };
         let target = squeeze(arg);
         // Not judged: a get in a loop (the walk merges iterations), or whose module is reached
-        // from a variable the routine then stores or hands on (a field or an object put later).
+        // from a variable the routine then stores in another object's field (put later
+        // through that field).
         let handed = root_of(&target)
             .filter(|_| target != this_module)
-            .is_some_and(|root| {
-                let param = (function.params.iter()).any(|p| p.name.as_deref() == Some(root));
-                handed_on(calls, fields, func, c.line, root, !param, owners)
-            });
+            .is_some_and(|root| stored_in_field(fields, func, c.line, root));
         // A routine that drops the same reference before it takes it (an event handler
         // that gets on one event and puts on another) keeps it across calls.
         let put_first = (calls.iter()).any(|p| {
@@ -229,29 +227,15 @@ fn root_of(target: &str) -> Option<&str> {
     (end > 0 && end < t.len()).then(|| &t[..end])
 }
 
-/// Whether `root` is stored into a field (`port->client = client`) or, for a local the routine
-/// made (`with_calls`), passed to a call other than a get or put, at or after line `from` of
-/// routine `func`. A parameter passed on is what the routine works on, not a hand-over.
-fn handed_on(
-    calls: &[Call],
-    fields: &[FieldAssign],
-    func: u32,
-    from: u32,
-    root: &str,
-    with_calls: bool,
-    owners: &OwnersKb,
-) -> bool {
-    let names = |text: &str| has_word(text, root);
-    let stored = (fields.iter())
+/// Whether `root` is stored into a field (`port->client = client`) at or after line `from` of
+/// routine `func`: the field then keeps the reference, and whatever reads it back (an error
+/// label, a remove routine) may put it. A field of the object itself (`new->priv =
+/// new->ops->init()`) keeps nothing new. A local merely passed to a call (`kfree(new)`) is not
+/// a hand-over: a call that takes the reference over is a put in the walk's summaries.
+fn stored_in_field(fields: &[FieldAssign], func: u32, from: u32, root: &str) -> bool {
+    (fields.iter())
         .filter(|a| a.caller == Some(func) && a.line >= from)
-        .any(|a| names(&a.value));
-    let refs =
-        |c: &&Call| !(owners.takes_reference(&c.callee) || owners.is_unpin_routine(&c.callee));
-    let passed = (calls.iter())
-        .filter(|c| c.caller == Some(func) && c.line >= from)
-        .filter(refs)
-        .any(|c| c.args.iter().any(|a| names(a)));
-    stored || (with_calls && passed)
+        .any(|a| has_word(&a.value, root) && !has_word(&a.base, root))
 }
 
 fn has_word(text: &str, word: &str) -> bool {
