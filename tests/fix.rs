@@ -315,3 +315,98 @@ module_exit(rumble_exit);
         .collect();
     assert_eq!(left, vec!["rumble_idle"]);
 }
+
+/// MR103's fix: the get's own put before the failure return, braces added around a return that
+/// was an `if` branch on its own; the findings are gone after the fix, and a return that is an
+/// `else` branch without braces is left to a human.
+#[test]
+fn a_kept_reference_is_put_before_the_failure_return() {
+    let tree = Tree::from_text(
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/misc/latch.c
+struct latch_ops {
+	struct module *owner;
+};
+
+struct latch {
+	const struct latch_ops *ops;
+	int busy;
+};
+
+int latch_setup(struct latch *l);
+
+static int latch_attach(struct latch *l)
+{
+	if (!try_module_get(l->ops->owner))
+		return -ENODEV;
+	if (latch_setup(l))
+		return -EIO; /* expect: MR103 */
+	return 0;
+}
+
+static int latch_open(struct latch *l)
+{
+	int err;
+
+	if (!try_module_get(THIS_MODULE))
+		return -EBUSY;
+	err = latch_setup(l);
+	if (err) {
+		l->busy = 0;
+		return -EAGAIN; /* expect: MR103 */
+	}
+	return 0;
+}
+
+static int latch_either(struct latch *l)
+{
+	if (!try_module_get(l->ops->owner))
+		return -ENODEV;
+	if (!l->busy)
+		l->busy = 1;
+	else
+		return -EBUSY; /* expect: MR103 */
+	return 0;
+}
+"#,
+    );
+    let only = modrace::rules::RuleFilter {
+        select: vec![Code::Mr103],
+        ignore: vec![],
+    };
+    support::assert_expectations_with(&tree, &only);
+    let before = support::check_outcome(&tree, &only, true);
+    let mut fixed: Vec<u32> = (before.patches.iter())
+        .flat_map(|p| p.fixes.iter().map(|(_, line)| *line))
+        .collect();
+    fixed.sort_unstable();
+    assert_eq!(fixed, vec![17, 30], "{:#?}", before.report.findings);
+    let manual = (before.report.findings.iter()).find(|f| f.function == "latch_either");
+    assert!(
+        manual.is_some_and(|f| f.help.starts_with("fix: manual")),
+        "{:#?}",
+        before.report.findings
+    );
+    for patch in &before.patches {
+        apply_patch(patch).expect("the patch applies");
+    }
+    let text = tree.read("drivers/misc/latch.c");
+    assert!(
+        text.contains(
+            "\tif (latch_setup(l)) {\n\t\tmodule_put(l->ops->owner);\n\t\treturn -EIO; /* expect: MR103 */\n\t}\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\t\tl->busy = 0;\n\t\tmodule_put(THIS_MODULE);\n\t\treturn -EAGAIN;"),
+        "{text}"
+    );
+    let after = support::check_outcome(&tree, &only, false);
+    let left: Vec<&str> = (after.report.findings.iter())
+        .map(|f| f.function.as_str())
+        .collect();
+    assert_eq!(left, vec!["latch_either"]);
+}
