@@ -318,7 +318,7 @@ module_exit(rumble_exit);
 
 /// MR103's fix: the get's own put before the failure return, braces added around a return that
 /// was an `if` branch on its own; the findings are gone after the fix, and a return that is an
-/// `else` branch without braces is left to a human.
+/// `else` branch without braces or follows a label is left to a human.
 #[test]
 fn a_kept_reference_is_put_before_the_failure_return() {
     let tree = Tree::from_text(
@@ -371,6 +371,17 @@ static int latch_either(struct latch *l)
 		return -EBUSY; /* expect: MR103 */
 	return 0;
 }
+
+static int latch_label(struct latch *l)
+{
+	if (!try_module_get(l->ops->owner))
+		return -ENODEV;
+	if (latch_setup(l))
+		goto fail;
+	return 0;
+fail:
+	return -EIO; /* expect: MR103 */
+}
 "#,
     );
     let only = modrace::rules::RuleFilter {
@@ -384,12 +395,15 @@ static int latch_either(struct latch *l)
         .collect();
     fixed.sort_unstable();
     assert_eq!(fixed, vec![17, 30], "{:#?}", before.report.findings);
-    let manual = (before.report.findings.iter()).find(|f| f.function == "latch_either");
-    assert!(
-        manual.is_some_and(|f| f.help.starts_with("fix: manual")),
-        "{:#?}",
-        before.report.findings
-    );
+    // An unbraced else branch, and a return after a label other paths jump to.
+    for name in ["latch_either", "latch_label"] {
+        let manual = (before.report.findings.iter()).find(|f| f.function == name);
+        assert!(
+            manual.is_some_and(|f| f.help.starts_with("fix: manual")),
+            "{:#?}",
+            before.report.findings
+        );
+    }
     for patch in &before.patches {
         apply_patch(patch).expect("the patch applies");
     }
@@ -408,5 +422,5 @@ static int latch_either(struct latch *l)
     let left: Vec<&str> = (after.report.findings.iter())
         .map(|f| f.function.as_str())
         .collect();
-    assert_eq!(left, vec!["latch_either"]);
+    assert_eq!(left, vec!["latch_either", "latch_label"]);
 }

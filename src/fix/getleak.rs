@@ -17,7 +17,7 @@ pub struct PutBefore<'a> {
 }
 
 /// The failure returns of `function` (lowered from a patched text) that still keep the
-/// reference on the module expression given.
+/// reference on the module expression given, and the puts on paths that never took it.
 pub type StillLeaks<'a> = dyn Fn(&FileFacts, &Function, &str) -> Vec<Span> + 'a;
 
 /// Where the return sits: a statement of a block, or the whole `then` branch of the `if`
@@ -52,6 +52,25 @@ pub fn put_before_return(
         .find(|(_, s)| matches!(s.kind, StmtKind::Return(_)) && s.span.line == fix.return_line)
         .map(|(i, s)| (i as StmtId, s.span))
         .ok_or_else(|| "the return is not where the finding says".to_string())?;
+    let get_at = (function.body.stmts.iter())
+        .filter(|s| s.span.line == fix.get_line)
+        .map(|s| s.span.start)
+        .min()
+        .unwrap_or(0);
+    // A return after a label may be reached by paths that never took the reference or that
+    // handed it on: the put belongs where the failing path jumps from.
+    let joined = stmts.iter().any(|s| {
+        matches!(s.kind, StmtKind::Label { .. }) && s.span.start > get_at && s.span.start < ret.start
+    });
+    if joined {
+        return Err("the return follows a label other paths jump to; put the reference where the failing path jumps from".into());
+    }
+    if let Some(root) = root_of(&target) {
+        let between = &text[get_at as usize..ret.start as usize];
+        if changes(between, root) {
+            return Err(format!("`{root}` is changed before the return; put the reference while it still names the module"));
+        }
+    }
     let place = place_of(stmts, ret_id)?;
     let ret_line = line_bounds(text, ret.start as usize);
     if !text[ret_line.0..ret.start as usize]
@@ -101,8 +120,11 @@ pub fn put_before_return(
     let kept = (after.functions.iter())
         .find(|g| g.name == fix.function && !g.body.is_empty())
         .map(|g| still_leaks(&after, g, &target));
+    // Neither the return kept it nor the new put drops what some path never took.
     let moved = fix.return_line + 1;
-    let fixed = kept.is_some_and(|spans| spans.iter().all(|s| s.line != moved));
+    let fixed = kept.is_some_and(|spans| {
+        (spans.iter()).all(|s| s.line != moved && s.line != fix.return_line)
+    });
     if !fixed || after.errors.len() > before.errors.len() {
         *text = original;
         return Err(format!(
@@ -147,4 +169,29 @@ fn indentation(line: &[u8]) -> Vec<u8> {
         .take_while(|&&b| b == b' ' || b == b'\t')
         .copied()
         .collect()
+}
+
+/// The variable a module expression starts from: `dev` in `dev->ops->owner`; none for a name
+/// alone (`THIS_MODULE`).
+fn root_of(target: &str) -> Option<&str> {
+    let t = target.trim_start_matches(['(', '&', '*']);
+    let end = t
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(t.len());
+    (end > 0 && end < t.len()).then(|| &t[..end])
+}
+
+/// Whether `code` assigns `root` (`root = NULL`; not `root->f = ..` nor `==`): after that the
+/// module expression may no longer name the module. (A call given `root` is not judged: most
+/// such calls work on the object, and the re-check cannot tell one that frees it.)
+fn changes(code: &[u8], root: &str) -> bool {
+    let code = String::from_utf8_lossy(code);
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    code.match_indices(root).any(|(at, _)| {
+        let after = code[at + root.len()..].trim_start();
+        !word(code[..at].chars().next_back())
+            && !word(code[at + root.len()..].chars().next())
+            && after.starts_with('=')
+            && !after.starts_with("==")
+    })
 }

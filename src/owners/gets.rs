@@ -105,9 +105,9 @@ fn walk(
     paths::analyse(function, &oracle, rules)
 }
 
-/// The failure returns (their spans) of `function`, routine `func` of file `file` with the
-/// calls `calls` (a patched text's, for a fix's re-check), that keep the reference on the
-/// module expression `target` (as written; spaces do not count).
+/// The failure returns (their spans) of `function`, of file `file` with the calls `calls` (a
+/// patched text's, for a fix's re-check), that keep the reference on the module expression
+/// `target` (as written; spaces do not count), and the puts on paths that never took it.
 pub fn leaking_returns(
     index: &Index,
     kb: &Kb,
@@ -121,6 +121,7 @@ pub fn leaking_returns(
     let report = walk(file, calls, function, &squeeze(target), owners, &puts);
     let mut out: Vec<Span> = report.leaks.iter().map(|l| l.1).collect();
     out.extend(report.maybe_leaks.iter().copied());
+    out.extend(report.dec_without_inc.iter().copied());
     out
 }
 
