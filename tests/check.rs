@@ -194,7 +194,7 @@ fn owner_fixtures_meet_their_inline_expectations() {
         .all(|f| f.rule.family() == RuleFamily::ModuleRef));
     assert_eq!(
         support::expectations(&tree).len(),
-        9,
+        10,
         "the fixtures lost expectations"
     );
 }

@@ -60,7 +60,9 @@ pub fn put_before_return(
     // A return after a label may be reached by paths that never took the reference or that
     // handed it on: the put belongs where the failing path jumps from.
     let joined = stmts.iter().any(|s| {
-        matches!(s.kind, StmtKind::Label { .. }) && s.span.start > get_at && s.span.start < ret.start
+        matches!(s.kind, StmtKind::Label { .. })
+            && s.span.start > get_at
+            && s.span.start < ret.start
     });
     if joined {
         return Err("the return follows a label other paths jump to; put the reference where the failing path jumps from".into());
@@ -122,9 +124,8 @@ pub fn put_before_return(
         .map(|g| still_leaks(&after, g, &target));
     // Neither the return kept it nor the new put drops what some path never took.
     let moved = fix.return_line + 1;
-    let fixed = kept.is_some_and(|spans| {
-        (spans.iter()).all(|s| s.line != moved && s.line != fix.return_line)
-    });
+    let fixed = kept
+        .is_some_and(|spans| (spans.iter()).all(|s| s.line != moved && s.line != fix.return_line));
     if !fixed || after.errors.len() > before.errors.len() {
         *text = original;
         return Err(format!(
@@ -144,7 +145,10 @@ fn place_of(stmts: &[facts::Stmt], ret: StmtId) -> Result<Place, String> {
             StmtKind::If {
                 otherwise: Some(o), ..
             } if *o == ret => {
-                return Err("the return is an `else` branch without braces; put the reference by hand".into())
+                return Err(
+                    "the return is an `else` branch without braces; put the reference by hand"
+                        .into(),
+                )
             }
             StmtKind::Block(items) | StmtKind::Case { body: items, .. } if items.contains(&ret) => {
                 return Ok(Place::InBlock)
@@ -158,7 +162,10 @@ fn place_of(stmts: &[facts::Stmt], ret: StmtId) -> Result<Place, String> {
 /// The start and end (at its `\n`, or the text's end) of the line holding byte `at`.
 fn line_bounds(text: &[u8], at: usize) -> (usize, usize) {
     let at = at.min(text.len());
-    let start = text[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let start = text[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
     let end = (text[at..].iter().position(|&b| b == b'\n')).map_or(text.len(), |p| at + p);
     (start, end)
 }

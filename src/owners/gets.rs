@@ -126,7 +126,8 @@ pub fn leaking_returns(
 }
 
 /// The return at `at` returns a literal failure: a negated error code, a negative number or a
-/// null pointer.
+/// null pointer, written in the return or assigned to the returned variable by the statement
+/// just before it (`err = -ENOMEM; return err;`).
 fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: Span) -> bool {
     // A routine that fails with an error pointer (`ERR_PTR(-ENOENT)`) may succeed with NULL.
     let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.is_error_pointer_routine(&c.callee)));
@@ -139,10 +140,37 @@ fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: 
         Value::Int(n) => *n < 0,
         _ => false,
     };
-    function.body.stmts.iter().any(|s| {
-        s.span.start == at.start
-            && matches!(&s.kind, StmtKind::Return(Some(Expr { value, .. })) if fails(value))
-    })
+    let stmts = &function.body.stmts;
+    let Some(ret) = stmts.iter().position(|s| s.span.start == at.start) else {
+        return false;
+    };
+    match &stmts[ret].kind {
+        StmtKind::Return(Some(Expr {
+            value: Value::Var(var),
+            ..
+        })) => set_just_before(stmts, ret as u32).is_some_and(|e| {
+            (e.assigns.iter().rev())
+                .find(|a| a.var == *var)
+                .is_some_and(|a| fails(&a.value))
+        }),
+        StmtKind::Return(Some(Expr { value, .. })) => fails(value),
+        _ => false,
+    }
+}
+
+/// The expression statement right before statement `id` in its block (`err = -ENOMEM;` before
+/// `return err;`): what it assigns is what the return returns.
+fn set_just_before(stmts: &[crate::facts::Stmt], id: u32) -> Option<&Expr> {
+    let items = stmts.iter().find_map(|s| match &s.kind {
+        StmtKind::Block(items) if items.contains(&id) => Some(items),
+        _ => None,
+    })?;
+    let k = items.iter().position(|&i| i == id)?;
+    let before = *items.get(k.checked_sub(1)?)?;
+    match &stmts[before as usize].kind {
+        StmtKind::Expr(e) => Some(e),
+        _ => None,
+    }
 }
 
 /// A `void` routine cannot say it failed.
@@ -230,13 +258,18 @@ fn root_of(target: &str) -> Option<&str> {
 
 /// Whether `root` is stored into a field (`port->client = client`) at or after line `from` of
 /// routine `func`: the field then keeps the reference, and whatever reads it back (an error
-/// label, a remove routine) may put it. A field of the object itself (`new->priv =
-/// new->ops->init()`) keeps nothing new. A local merely passed to a call (`kfree(new)`) is not
-/// a hand-over: a call that takes the reference over is a put in the walk's summaries.
+/// label, a remove routine) may put it. Not a store of `root`: a value computed from it
+/// (`rdev->supply = create(supply_rdev)`), a field of the object itself (`new->priv =
+/// new->ops->init()`), a call given it (`kfree(new)`; a call that takes the reference over
+/// is a put in the walk's summaries).
 fn stored_in_field(fields: &[FieldAssign], func: u32, from: u32, root: &str) -> bool {
     (fields.iter())
         .filter(|a| a.caller == Some(func) && a.line >= from)
-        .any(|a| has_word(&a.value, root) && !has_word(&a.base, root))
+        .any(|a| {
+            let value = squeeze(&a.value);
+            let stores = value == root || root_of(&value) == Some(root);
+            stores && !has_word(&a.base, root)
+        })
 }
 
 fn has_word(text: &str, word: &str) -> bool {

@@ -92,7 +92,8 @@ impl<'a> PutSummaries<'a> {
         let own = (facts.calls.iter()).filter(|c| c.caller == Some(r.func as u32));
         let mut found = false;
         for c in own {
-            if self.owners.is_unpin_routine(&c.callee) || self.owners.is_self_unpin_routine(&c.callee)
+            if self.owners.is_unpin_routine(&c.callee)
+                || self.owners.is_self_unpin_routine(&c.callee)
             {
                 found = true;
                 break;
