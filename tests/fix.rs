@@ -158,8 +158,18 @@ fn owner_fixes_apply_and_leave_no_finding() {
     let is_owner = |f: &&modrace::rules::Finding| f.rule == Code::Mr101;
     let found = before.report.findings.iter().filter(is_owner).count();
     assert!(found >= 6, "{:#?}", before.report.findings);
-    let fixed: usize = before.patches.iter().map(|p| p.fixes.len()).sum();
+    let fixed = (before.patches.iter())
+        .flat_map(|p| p.fixes.iter())
+        .filter(|(rule, _)| *rule == Code::Mr101)
+        .count();
     assert_eq!(fixed, found, "every MR101 is fixed mechanically");
+    // MR103's put would read an object freed just before the return.
+    let freed = (before.report.findings.iter()).find(|f| f.function == "grab_set_key");
+    assert!(
+        freed.is_some_and(|f| f.help.starts_with("fix: manual")),
+        "{:#?}",
+        before.report.findings
+    );
     for patch in &before.patches {
         apply_patch(patch).expect("the patch applies");
     }
@@ -215,9 +225,9 @@ fn the_patch_series_applies_with_git_am() {
         .map(|e| e.unwrap().path())
         .collect();
     patches.sort();
-    assert_eq!(patches.len(), 3, "{patches:?}");
+    assert_eq!(patches.len(), 4, "{patches:?}");
     let first = std::fs::read_to_string(&patches[0]).unwrap();
-    assert!(first.contains("Subject: [PATCH 1/3] drivers/misc/blink_debug: set the owner of"));
+    assert!(first.contains("Subject: [PATCH 1/4] drivers/misc/blink_debug: set the owner of"));
     assert!(
         first.contains(" 1 file changed, 2 insertions(+)\n"),
         "{first}"
@@ -234,7 +244,7 @@ fn the_patch_series_applies_with_git_am() {
     let after = check(&tree, false);
     assert!(after.report.findings.iter().all(|f| f.rule != Code::Mr101));
     let log = git(&["log", "--format=%s"]);
-    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 4);
+    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 5);
 }
 
 /// MR106's fix: a kernel thread's `module_put(THIS_MODULE); return X;` becomes one call that

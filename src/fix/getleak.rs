@@ -12,8 +12,9 @@ pub struct PutBefore<'a> {
     pub return_line: u32,
     pub get_line: u32,
     pub get_routine: &'a str,
-    /// The routine that drops the reference.
+    /// The routine that drops the reference, and those that free an object.
     pub put: &'a str,
+    pub frees: &'a [String],
 }
 
 /// The failure returns of `function` (lowered from a patched text) that still keep the
@@ -69,8 +70,14 @@ pub fn put_before_return(
     }
     if let Some(root) = root_of(&target) {
         let between = &text[get_at as usize..ret.start as usize];
-        if changes(between, root) {
-            return Err(format!("`{root}` is changed before the return; put the reference while it still names the module"));
+        let freed = (before.calls.iter()).any(|c| {
+            c.caller == Some(fi as u32)
+                && (fix.get_line..=fix.return_line).contains(&c.line)
+                && fix.frees.iter().any(|f| *f == *c.callee)
+                && c.args.first().is_some_and(|a| a.trim() == root)
+        });
+        if freed || changes(between, root) {
+            return Err(format!("`{root}` is freed or changed before the return; put the reference while it still names the module"));
         }
     }
     let place = place_of(stmts, ret_id)?;
@@ -189,8 +196,7 @@ fn root_of(target: &str) -> Option<&str> {
 }
 
 /// Whether `code` assigns `root` (`root = NULL`; not `root->f = ..` nor `==`): after that the
-/// module expression may no longer name the module. (A call given `root` is not judged: most
-/// such calls work on the object, and the re-check cannot tell one that frees it.)
+/// module expression may no longer name the module.
 fn changes(code: &[u8], root: &str) -> bool {
     let code = String::from_utf8_lossy(code);
     let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');

@@ -264,6 +264,7 @@ fn put_before_return(text: &mut Vec<u8>, f: &Finding, env: &Env) -> Result<Fixed
         get_line,
         get_routine: routine,
         put,
+        frees: &env.kb.data.owners.free_routines,
     };
     let still_leaks = |facts: &FileFacts, function: &Function, target: &str| {
         crate::owners::leaking_returns(env.index, env.kb, env.file, &facts.calls, function, target)
