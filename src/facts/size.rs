@@ -71,7 +71,9 @@ impl HeapSize for Value {
         match self {
             Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
             Value::Not(v) => v.heap(),
-            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) => a.heap() + b.heap(),
+            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) | Value::BitAnd(a, b) => {
+                a.heap() + b.heap()
+            }
             _ => 0,
         }
     }
@@ -80,7 +82,7 @@ impl HeapSize for Value {
 impl HeapSize for Event {
     fn heap(&self) -> usize {
         match self {
-            Event::Name(s) => s.heap(),
+            Event::Name(s) | Event::Bump { field: s, .. } => s.heap(),
             Event::Call(_) => 0,
         }
     }

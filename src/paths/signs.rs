@@ -26,7 +26,7 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Field(_) | Value::Unknown => ANY,
+            Value::Field(_) | Value::BitAnd(..) | Value::Unknown => ANY,
         }
     }
 
@@ -95,6 +95,13 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 } else {
                     vec![state]
                 }
+            }
+            Value::BitAnd(..) => {
+                let mut state = state;
+                if truth {
+                    state.mode = self.masks.iter().position(|x| *x == v).map(|k| k as u8);
+                }
+                vec![state]
             }
             // The module's own module field is set whenever its code runs.
             Value::Field(f) if !truth && self.oracle.holds_own_module(f) => Vec::new(),

@@ -33,7 +33,7 @@ mod slots;
 
 use resolve::{Memo, Resolved, Resolver};
 
-use crate::facts::{BareName, CallGuard as Guard, FileFacts, Function};
+use crate::facts::{BareName, CallGuard, FileFacts, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::Kb;
 
@@ -88,8 +88,9 @@ pub enum Origin {
 pub struct Site {
     pub target: Target,
     pub origin: Origin,
-    /// The call runs only when a parameter of its function is zero or nonzero.
-    pub guard: Option<Guard>,
+    /// The call runs only when a parameter of its function (or some of its bits) is zero or
+    /// nonzero.
+    pub guard: Option<CallGuard>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +116,11 @@ impl Interner {
         self.strings.push(s.to_string());
         self.ids.insert(s.to_string(), id);
         id
+    }
+
+    /// The id of a string already interned.
+    pub fn find(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
     }
 
     pub fn get(&self, id: u32) -> &str {
