@@ -6,18 +6,15 @@
 //! `if (err) { MOD_DEC_USE_COUNT; } return err;` is seen as balanced. The rules read the
 //! observations this analysis makes; they do not walk paths themselves.
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use std::hash::{Hash, Hasher};
-
-use rustc_hash::FxHashSet;
 
 use crate::cfg::{Cfg, NodeId, Op, ENTRY};
 use crate::facts::{Event, Expr, Function, Span, Value};
 
-/// States kept per node before variable knowledge is dropped to stay bounded. Past it a node
-/// only gains states without variable knowledge, of which there are at most
-/// [`STATES_WITHOUT_VARS`]: so no node ever holds more than the sum, and only [`MAX_STEPS`]
-/// can cut a walk short.
+/// States kept per node before variable knowledge is dropped to stay bounded. Past it a node only
+/// gains states without variable knowledge, of which there are at most [`STATES_WITHOUT_VARS`]:
+/// so no node ever holds more than the sum, and only [`MAX_STEPS`] can cut a walk short.
 const MAX_STATES_PER_NODE: usize = 48;
 /// Count (-1..=2) x slept x acted x dropped x armed.
 const STATES_WITHOUT_VARS: usize = 4 * 2 * 2 * 2 * 2;
@@ -92,6 +89,10 @@ pub trait CallOracle {
     }
     /// The call frees an object through an installed destructor field (`sk_free(sk)`).
     fn frees_object(&self, _call: u32) -> bool {
+        false
+    }
+    /// Read `a || b`, `a && b` as C does: where `a` decides, a split call in `b` did not run.
+    fn short_circuits(&self) -> bool {
         false
     }
 }

@@ -158,8 +158,18 @@ fn owner_fixes_apply_and_leave_no_finding() {
     let is_owner = |f: &&modrace::rules::Finding| f.rule == Code::Mr101;
     let found = before.report.findings.iter().filter(is_owner).count();
     assert!(found >= 6, "{:#?}", before.report.findings);
-    let fixed: usize = before.patches.iter().map(|p| p.fixes.len()).sum();
+    let fixed = (before.patches.iter())
+        .flat_map(|p| p.fixes.iter())
+        .filter(|(rule, _)| *rule == Code::Mr101)
+        .count();
     assert_eq!(fixed, found, "every MR101 is fixed mechanically");
+    // MR103's put would read an object freed just before the return.
+    let freed = (before.report.findings.iter()).find(|f| f.function == "grab_set_key");
+    assert!(
+        freed.is_some_and(|f| f.help.starts_with("fix: manual")),
+        "{:#?}",
+        before.report.findings
+    );
     for patch in &before.patches {
         apply_patch(patch).expect("the patch applies");
     }
@@ -215,9 +225,9 @@ fn the_patch_series_applies_with_git_am() {
         .map(|e| e.unwrap().path())
         .collect();
     patches.sort();
-    assert_eq!(patches.len(), 3, "{patches:?}");
+    assert_eq!(patches.len(), 4, "{patches:?}");
     let first = std::fs::read_to_string(&patches[0]).unwrap();
-    assert!(first.contains("Subject: [PATCH 1/3] drivers/misc/blink_debug: set the owner of"));
+    assert!(first.contains("Subject: [PATCH 1/4] drivers/misc/blink_debug: set the owner of"));
     assert!(
         first.contains(" 1 file changed, 2 insertions(+)\n"),
         "{first}"
@@ -234,7 +244,7 @@ fn the_patch_series_applies_with_git_am() {
     let after = check(&tree, false);
     assert!(after.report.findings.iter().all(|f| f.rule != Code::Mr101));
     let log = git(&["log", "--format=%s"]);
-    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 4);
+    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 5);
 }
 
 /// MR106's fix: a kernel thread's `module_put(THIS_MODULE); return X;` becomes one call that
@@ -314,4 +324,113 @@ module_exit(rumble_exit);
         .map(|f| f.function.as_str())
         .collect();
     assert_eq!(left, vec!["rumble_idle"]);
+}
+
+/// MR103's fix: the get's own put before the failure return, braces added around a return that
+/// was an `if` branch on its own; the findings are gone after the fix, and a return that is an
+/// `else` branch without braces or follows a label is left to a human.
+#[test]
+fn a_kept_reference_is_put_before_the_failure_return() {
+    let tree = Tree::from_text(
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/misc/latch.c
+struct latch_ops {
+	struct module *owner;
+};
+
+struct latch {
+	const struct latch_ops *ops;
+	int busy;
+};
+
+int latch_setup(struct latch *l);
+
+static int latch_attach(struct latch *l)
+{
+	if (!try_module_get(l->ops->owner))
+		return -ENODEV;
+	if (latch_setup(l))
+		return -EIO; /* expect: MR103 */
+	return 0;
+}
+
+static int latch_open(struct latch *l)
+{
+	int err;
+
+	if (!try_module_get(THIS_MODULE))
+		return -EBUSY;
+	err = latch_setup(l);
+	if (err) {
+		l->busy = 0;
+		return -EAGAIN; /* expect: MR103 */
+	}
+	return 0;
+}
+
+static int latch_either(struct latch *l)
+{
+	if (!try_module_get(l->ops->owner))
+		return -ENODEV;
+	if (!l->busy)
+		l->busy = 1;
+	else
+		return -EBUSY; /* expect: MR103 */
+	return 0;
+}
+
+static int latch_label(struct latch *l)
+{
+	if (!try_module_get(l->ops->owner))
+		return -ENODEV;
+	if (latch_setup(l))
+		goto fail;
+	return 0;
+fail:
+	return -EIO; /* expect: MR103 */
+}
+"#,
+    );
+    let only = modrace::rules::RuleFilter {
+        select: vec![Code::Mr103],
+        ignore: vec![],
+    };
+    support::assert_expectations_with(&tree, &only);
+    let before = support::check_outcome(&tree, &only, true);
+    let mut fixed: Vec<u32> = (before.patches.iter())
+        .flat_map(|p| p.fixes.iter().map(|(_, line)| *line))
+        .collect();
+    fixed.sort_unstable();
+    assert_eq!(fixed, vec![17, 30], "{:#?}", before.report.findings);
+    // An unbraced else branch, and a return after a label other paths jump to.
+    for name in ["latch_either", "latch_label"] {
+        let manual = (before.report.findings.iter()).find(|f| f.function == name);
+        assert!(
+            manual.is_some_and(|f| f.help.starts_with("fix: manual")),
+            "{:#?}",
+            before.report.findings
+        );
+    }
+    for patch in &before.patches {
+        apply_patch(patch).expect("the patch applies");
+    }
+    let text = tree.read("drivers/misc/latch.c");
+    assert!(
+        text.contains(
+            "\tif (latch_setup(l)) {\n\t\tmodule_put(l->ops->owner);\n\t\treturn -EIO; /* expect: MR103 */\n\t}\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\t\tl->busy = 0;\n\t\tmodule_put(THIS_MODULE);\n\t\treturn -EAGAIN;"),
+        "{text}"
+    );
+    let after = support::check_outcome(&tree, &only, false);
+    let left: Vec<&str> = (after.report.findings.iter())
+        .map(|f| f.function.as_str())
+        .collect();
+    assert_eq!(left, vec!["latch_either", "latch_label"]);
 }

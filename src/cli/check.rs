@@ -42,7 +42,7 @@ pub struct Args {
     /// colors any output).
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
-    /// Print a unified diff that fixes MR001, MR002, MR003, MR101 and MR106 findings (apply with
+    /// Print a unified diff that fixes MR001, MR002, MR003, MR101, MR103 and MR106 findings (apply with
     /// `patch -p1` or `git apply` in the scanned directory) instead of the report. Exit
     /// status as without it: 1 when the tree has findings.
     #[arg(long, conflicts_with = "fix")]

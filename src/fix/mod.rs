@@ -1,10 +1,11 @@
-//! Fixes for MR001, MR002 and MR003, MR101's owner ([`owner`]) and MR106's thread exit
-//! ([`thread`]): [`routine`] rewrites one routine as the mail asks,
+//! Fixes for MR001, MR002 and MR003, MR101's owner ([`owner`]), MR103's put before a failure
+//! return ([`getleak`]) and MR106's thread exit ([`thread`]): [`routine`] rewrites one routine as the mail asks,
 //! [`diff`] renders `--diff`, [`plan`] turns a report's findings and their files' texts into patches, [`apply`] is the
 //! one place that writes a source file.
 
 mod apply;
 mod diff;
+mod getleak;
 mod owner;
 mod plan;
 mod routine;

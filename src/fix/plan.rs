@@ -44,7 +44,7 @@ impl FixedRoutine {
     }
 }
 
-/// Plans the fixes for the MR001, MR002, MR003, MR101 and MR106 findings of `report`, on the texts in
+/// Plans the fixes for the MR001, MR002, MR003, MR101, MR103 and MR106 findings of `report`, on the texts in
 /// `sources` (by path relative to the root; a file missing there is not fixed). Findings that
 /// cannot be fixed mechanically get `fix: manual, because ...` as their help. Nothing is read
 /// or written here: [`super::apply_patch`] writes.
@@ -80,6 +80,12 @@ pub fn plan(
         let mut fixed = Vec::new();
         let mut fixed_routines = Vec::new();
         let (singles, finding_ids) = single_fixes(&report.findings, finding_ids);
+        let env = Env {
+            index,
+            file: fi,
+            kb,
+            front_end,
+        };
         // Bottom up: a fix moves only the text below it, so the spans of the routines above
         // stay true.
         let mut routines: Vec<(u32, &str)> = finding_ids
@@ -134,7 +140,7 @@ pub fn plan(
         }
         for (i, fix) in singles {
             let f = &report.findings[i];
-            match fix(&mut text, f, kb, front_end) {
+            match fix(&mut text, f, &env) {
                 Ok(routine) => {
                     fixed.push((f.rule, f.line));
                     fixed_routines.push(routine);
@@ -168,29 +174,34 @@ fn single_fixes(findings: &[Finding], ids: Vec<usize>) -> (Vec<(usize, SingleFix
         match findings[i].rule {
             Code::Mr101 => singles.push((i, add_owner_of)),
             Code::Mr106 => singles.push((i, end_thread)),
+            Code::Mr103 => singles.push((i, put_before_return)),
             _ => rest.push(i),
         }
     }
-    // Threads first, bottom up (each is found by its line, which a fix moves only below
-    // it), then tables in finding order (each is found by its name).
+    // Threads and failure returns first, bottom up (each is found by its line, which a fix
+    // moves only below it), then tables in finding order (each is found by its name).
     singles.sort_by_key(|&(i, _)| match findings[i].rule {
-        Code::Mr106 => (0, std::cmp::Reverse(findings[i].line)),
+        Code::Mr106 | Code::Mr103 => (0, std::cmp::Reverse(findings[i].line)),
         _ => (1, std::cmp::Reverse(0)),
     });
     (singles, rest)
 }
 
 /// A fix of one finding on its own: the routine (or table) it rewrote, or why a human must.
-type SingleFix = fn(&mut Vec<u8>, &Finding, &Kb, &FrontEnd) -> Result<FixedRoutine, String>;
+type SingleFix = fn(&mut Vec<u8>, &Finding, &Env) -> Result<FixedRoutine, String>;
+
+/// What a fix of one finding may read: the tree, the finding's file in it, the knowledge base.
+struct Env<'a> {
+    index: &'a Index<'a>,
+    file: usize,
+    kb: &'a Kb,
+    front_end: &'a FrontEnd,
+}
 
 /// MR101's fix: the owner field of the finding's slot, set to the module itself; the table's
 /// lines stand for the routine a report ties the fix to.
-fn add_owner_of(
-    text: &mut Vec<u8>,
-    f: &Finding,
-    kb: &Kb,
-    front_end: &FrontEnd,
-) -> Result<FixedRoutine, String> {
+fn add_owner_of(text: &mut Vec<u8>, f: &Finding, env: &Env) -> Result<FixedRoutine, String> {
+    let (kb, front_end) = (env.kb, env.front_end);
     let this_module = &kb.data.owners.this_module;
     let field = f.slot.field().map(|s| s.field.as_str());
     let at = match field {
@@ -207,12 +218,8 @@ fn add_owner_of(
 }
 
 /// MR106's fix, for a kernel thread's put followed by its return: put and exit in one call.
-fn end_thread(
-    text: &mut Vec<u8>,
-    f: &Finding,
-    kb: &Kb,
-    front_end: &FrontEnd,
-) -> Result<FixedRoutine, String> {
+fn end_thread(text: &mut Vec<u8>, f: &Finding, env: &Env) -> Result<FixedRoutine, String> {
+    let (kb, front_end) = (env.kb, env.front_end);
     let owners = &kb.data.owners;
     if !matches!(f.slot, SlotRef::Callback { .. }) {
         return Err("the put must become the routine's last act; move it by hand".to_string());
@@ -231,6 +238,39 @@ fn end_thread(
         exit_routine,
     };
     let (first_line, last_line) = super::thread::put_and_exit(text, &f.file, &fix, front_end)?;
+    Ok(FixedRoutine {
+        function: f.function.clone(),
+        first_line,
+        last_line,
+    })
+}
+
+/// MR103's fix: the get's own put before the failure return, re-checked by walking the
+/// reference again in the patched routine.
+fn put_before_return(text: &mut Vec<u8>, f: &Finding, env: &Env) -> Result<FixedRoutine, String> {
+    let Some(put) = env.kb.data.owners.unpin_routines.first() else {
+        return Err("the knowledge base names no routine that drops a reference".to_string());
+    };
+    let get_line = (f.evidence.iter())
+        .find(|e| e.role == Role::Increment)
+        .map(|e| e.span.line)
+        .ok_or_else(|| "the finding does not say where the reference was taken".to_string())?;
+    let SlotRef::Callback { routine, .. } = &f.slot else {
+        return Err("the finding does not name the routine that took the reference".to_string());
+    };
+    let fix = super::getleak::PutBefore {
+        function: &f.function,
+        return_line: f.line,
+        get_line,
+        get_routine: routine,
+        put,
+        frees: &env.kb.data.owners.free_routines,
+    };
+    let still_leaks = |facts: &FileFacts, function: &Function, target: &str| {
+        crate::owners::leaking_returns(env.index, env.kb, env.file, &facts.calls, function, target)
+    };
+    let (first_line, last_line) =
+        super::getleak::put_before_return(text, &f.file, &fix, env.front_end, &still_leaks)?;
     Ok(FixedRoutine {
         function: f.function.clone(),
         first_line,

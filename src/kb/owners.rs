@@ -24,6 +24,8 @@ pub struct OwnersKb {
     /// Routines that make an error pointer (`ERR_PTR`): a routine that returns one fails so,
     /// and its NULL may be a success.
     pub error_pointer_routines: Vec<String>,
+    /// Routines that free the object their first argument points to (`kfree`).
+    pub free_routines: Vec<String>,
     /// What a module writes for its own module (`THIS_MODULE`): the value a fix assigns.
     pub this_module: String,
     /// Routines that start a kernel thread running the routine of their first argument.

@@ -15,6 +15,8 @@ use crate::facts::{Call, Event, Expr, FieldAssign, Function, Span, StmtKind, Tex
 use crate::index::Index;
 use crate::kb::{Kb, OwnersKb};
 use crate::paths::{self, CallOracle, CountEffect, Discipline, Outcomes, SlotRules};
+
+use super::puts::PutSummaries;
 use crate::usecount::fail_value;
 
 /// A failure return that keeps a module reference.
@@ -42,29 +44,16 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
         .into_par_iter()
         .flat_map_iter(|fi| {
             let f = &index.files[fi];
+            let puts = PutSummaries::new(index, owners);
             let mut out = Vec::new();
             for (func, function) in f.functions.iter().enumerate() {
-                if function.body.is_empty() {
+                if function.body.is_empty() || returns_nothing(function) {
                     continue;
                 }
                 for (target, get_routine) in
                     targets(function, &f.calls, &f.field_assigns, func as u32, owners)
                 {
-                    let oracle = GetOracle {
-                        index,
-                        file: fi,
-                        calls: &f.calls,
-                        owners,
-                        target: &target,
-                    };
-                    let rules = SlotRules {
-                        discipline: Discipline::Pin,
-                        fail: fail_value(function),
-                    };
-                    if returns_nothing(function) {
-                        continue;
-                    }
-                    let report = paths::analyse(function, &oracle, rules);
+                    let report = walk(fi, &f.calls, function, &target, owners, &puts);
                     // One finding per reference: the first leaking return that fails by
                     // what it returns (`-EIO`, `NULL`), not by the walk's reading of a variable.
                     let definite = report
@@ -93,8 +82,52 @@ pub fn get_leaks(index: &Index, kb: &Kb) -> Vec<GetLeak> {
     leaks
 }
 
+/// The reference walk of one module expression in one routine.
+fn walk(
+    file: usize,
+    calls: &[Call],
+    function: &Function,
+    target: &str,
+    owners: &OwnersKb,
+    puts: &PutSummaries,
+) -> paths::PathReport {
+    let oracle = GetOracle {
+        file,
+        calls,
+        owners,
+        target,
+        puts,
+    };
+    let rules = SlotRules {
+        discipline: Discipline::Pin,
+        fail: fail_value(function),
+    };
+    paths::analyse(function, &oracle, rules)
+}
+
+/// The failure returns (their spans) of `function`, of file `file` with the calls `calls` (a
+/// patched text's, for a fix's re-check), that keep the reference on the module expression
+/// `target` (as written; spaces do not count), and the puts on paths that never took it.
+pub fn leaking_returns(
+    index: &Index,
+    kb: &Kb,
+    file: usize,
+    calls: &[Call],
+    function: &Function,
+    target: &str,
+) -> Vec<Span> {
+    let owners = &kb.data.owners;
+    let puts = PutSummaries::new(index, owners);
+    let report = walk(file, calls, function, &squeeze(target), owners, &puts);
+    let mut out: Vec<Span> = report.leaks.iter().map(|l| l.1).collect();
+    out.extend(report.maybe_leaks.iter().copied());
+    out.extend(report.dec_without_inc.iter().copied());
+    out
+}
+
 /// The return at `at` returns a literal failure: a negated error code, a negative number or a
-/// null pointer.
+/// null pointer, written in the return or assigned to the returned variable by the statement
+/// just before it (`err = -ENOMEM; return err;`).
 fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: Span) -> bool {
     // A routine that fails with an error pointer (`ERR_PTR(-ENOENT)`) may succeed with NULL.
     let error_pointer = |v: &Value| matches!(v, Value::Call(i) if calls.get(*i as usize).is_some_and(|c| owners.is_error_pointer_routine(&c.callee)));
@@ -107,10 +140,37 @@ fn fails_as_written(function: &Function, calls: &[Call], owners: &OwnersKb, at: 
         Value::Int(n) => *n < 0,
         _ => false,
     };
-    function.body.stmts.iter().any(|s| {
-        s.span.start == at.start
-            && matches!(&s.kind, StmtKind::Return(Some(Expr { value, .. })) if fails(value))
-    })
+    let stmts = &function.body.stmts;
+    let Some(ret) = stmts.iter().position(|s| s.span.start == at.start) else {
+        return false;
+    };
+    match &stmts[ret].kind {
+        StmtKind::Return(Some(Expr {
+            value: Value::Var(var),
+            ..
+        })) => set_just_before(stmts, ret as u32).is_some_and(|e| {
+            (e.assigns.iter().rev())
+                .find(|a| a.var == *var)
+                .is_some_and(|a| fails(&a.value))
+        }),
+        StmtKind::Return(Some(Expr { value, .. })) => fails(value),
+        _ => false,
+    }
+}
+
+/// The expression statement right before statement `id` in its block (`err = -ENOMEM;` before
+/// `return err;`): what it assigns is what the return returns.
+fn set_just_before(stmts: &[crate::facts::Stmt], id: u32) -> Option<&Expr> {
+    let items = stmts.iter().find_map(|s| match &s.kind {
+        StmtKind::Block(items) if items.contains(&id) => Some(items),
+        _ => None,
+    })?;
+    let k = items.iter().position(|&i| i == id)?;
+    let before = *items.get(k.checked_sub(1)?)?;
+    match &stmts[before as usize].kind {
+        StmtKind::Expr(e) => Some(e),
+        _ => None,
+    }
 }
 
 /// A `void` routine cannot say it failed.
@@ -119,9 +179,10 @@ fn returns_nothing(function: &Function) -> bool {
 }
 
 /// The module expressions routine `func` takes a reference on, each with the first routine
-/// that takes it. A get tested together with something else (`if (cd && !try_module_get(..))`)
-/// is left out: the walk does not model that `&&` and `||` skip their right side, so it would
-/// take the reference on paths where the get never ran.
+/// that takes it. Not judged: a get that follows a put of the same expression in the routine
+/// (the reference outlives the call: one event takes it, another drops it), and a get inside
+/// another call's argument that is a test (`unlikely(a && !get(..))`): the walk reads `&&`
+/// and `||` only in conditions and returned values.
 fn targets(
     function: &Function,
     calls: &[Call],
@@ -129,8 +190,7 @@ fn targets(
     func: u32,
     owners: &OwnersKb,
 ) -> Vec<(String, String)> {
-    let mut short_circuit = short_circuit_calls(function);
-    // A get inside another call's argument that is itself a test (`unlikely(a && !get(..))`).
+    let mut short_circuit = Vec::new();
     for (i, c) in calls
         .iter()
         .enumerate()
@@ -164,14 +224,20 @@ fn targets(
         };
         let target = squeeze(arg);
         // Not judged: a get in a loop (the walk merges iterations), or whose module is reached
-        // from a variable the routine then stores or hands on (a field or an object put later).
+        // from a variable the routine then stores in another object's field (put later
+        // through that field).
         let handed = root_of(&target)
             .filter(|_| target != this_module)
-            .is_some_and(|root| {
-                let param = (function.params.iter()).any(|p| p.name.as_deref() == Some(root));
-                handed_on(calls, fields, func, c.line, root, !param, owners)
-            });
-        if in_loop(function, i as u32) || handed {
+            .is_some_and(|root| stored_in_field(fields, func, c.line, root));
+        // A routine that drops the same reference before it takes it (an event handler
+        // that gets on one event and puts on another) keeps it across calls.
+        let put_first = (calls.iter()).any(|p| {
+            p.caller == Some(func)
+                && p.line < c.line
+                && owners.is_unpin_routine(&p.callee)
+                && p.args.first().is_some_and(|a| squeeze(a) == target)
+        });
+        if in_loop(function, i as u32) || handed || put_first {
             skipped.push(target);
             continue;
         }
@@ -190,29 +256,20 @@ fn root_of(target: &str) -> Option<&str> {
     (end > 0 && end < t.len()).then(|| &t[..end])
 }
 
-/// Whether `root` is stored into a field (`port->client = client`) or, for a local the routine
-/// made (`with_calls`), passed to a call other than a get or put, at or after line `from` of
-/// routine `func`. A parameter passed on is what the routine works on, not a hand-over.
-fn handed_on(
-    calls: &[Call],
-    fields: &[FieldAssign],
-    func: u32,
-    from: u32,
-    root: &str,
-    with_calls: bool,
-    owners: &OwnersKb,
-) -> bool {
-    let names = |text: &str| has_word(text, root);
-    let stored = (fields.iter())
+/// Whether `root` is stored into a field (`port->client = client`) at or after line `from` of
+/// routine `func`: the field then keeps the reference, and whatever reads it back (an error
+/// label, a remove routine) may put it. Not a store of `root`: a value computed from it
+/// (`rdev->supply = create(supply_rdev)`), a field of the object itself (`new->priv =
+/// new->ops->init()`), a call given it (`kfree(new)`; a call that takes the reference over
+/// is a put in the walk's summaries).
+fn stored_in_field(fields: &[FieldAssign], func: u32, from: u32, root: &str) -> bool {
+    (fields.iter())
         .filter(|a| a.caller == Some(func) && a.line >= from)
-        .any(|a| names(&a.value));
-    let refs =
-        |c: &&Call| !(owners.takes_reference(&c.callee) || owners.is_unpin_routine(&c.callee));
-    let passed = (calls.iter())
-        .filter(|c| c.caller == Some(func) && c.line >= from)
-        .filter(refs)
-        .any(|c| c.args.iter().any(|a| names(a)));
-    stored || (with_calls && passed)
+        .any(|a| {
+            let value = squeeze(&a.value);
+            let stores = value == root || root_of(&value) == Some(root);
+            stores && !has_word(&a.base, root)
+        })
 }
 
 fn has_word(text: &str, word: &str) -> bool {
@@ -266,52 +323,17 @@ fn in_loop(function: &Function, call: u32) -> bool {
     looped || back_jump
 }
 
-/// The calls that sit under a `&&` or `||` in a condition or a returned value.
-fn short_circuit_calls(function: &Function) -> Vec<u32> {
-    fn walk(v: &Value, under: bool, out: &mut Vec<u32>) {
-        match v {
-            Value::Call(i) if under => out.push(*i),
-            Value::Not(a) => walk(a, under, out),
-            Value::Cmp(a, _, b) => {
-                walk(a, under, out);
-                walk(b, under, out);
-            }
-            Value::And(a, b) | Value::Or(a, b) => {
-                walk(a, true, out);
-                walk(b, true, out);
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for e in function.body.exprs() {
-        walk(&e.value, false, &mut out);
-    }
-    out
-}
-
-/// Whether `callee`, a routine of the tree, drops some module reference itself (`fbcon_release`
-/// puts what `fbcon_open` got): calling it counts as the put.
-fn puts_itself(index: &Index, file: usize, callee: &str, owners: &OwnersKb) -> bool {
-    let Some(r) = index.resolve_function(file, callee) else {
-        return false;
-    };
-    (index.files[r.file].calls.iter())
-        .filter(|c| c.caller == Some(r.func as u32))
-        .any(|c| owners.is_unpin_routine(&c.callee))
-}
-
 fn squeeze(expr: &str) -> String {
     expr.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// The count of one module expression: gets raise it, puts lower it, nothing else touches it.
 struct GetOracle<'a> {
-    index: &'a Index<'a>,
     file: usize,
     calls: &'a [Call],
     owners: &'a OwnersKb,
     target: &'a str,
+    puts: &'a PutSummaries<'a>,
 }
 
 impl CallOracle for GetOracle<'_> {
@@ -326,7 +348,11 @@ impl CallOracle for GetOracle<'_> {
         let o = self.owners;
         if c.args.first().is_none_or(|a| squeeze(a) != self.target) {
             let helper = !c.indirect && !o.is_unpin_routine(&c.callee);
-            if helper && puts_itself(self.index, self.file, &c.callee, o) {
+            if helper && self.puts.routine_puts(self.file, &c.callee) {
+                return CountEffect::Decrement;
+            }
+            // From here on the object the call sets up owns the reference.
+            if c.args.iter().any(|a| self.puts.hands_over(self.file, a)) {
                 return CountEffect::Decrement;
             }
             return CountEffect::None;
@@ -345,5 +371,9 @@ impl CallOracle for GetOracle<'_> {
 
     fn name_effect(&self, _name: &str) -> CountEffect {
         CountEffect::None
+    }
+
+    fn short_circuits(&self) -> bool {
+        true
     }
 }

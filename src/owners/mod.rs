@@ -35,9 +35,10 @@ mod after;
 mod exits;
 mod gets;
 mod lifetime;
+mod puts;
 mod selfref;
 pub use after::{after_call, put_then_return, After};
-pub use gets::{get_leaks, GetLeak};
+pub use gets::{get_leaks, leaking_returns, GetLeak};
 pub use lifetime::{unbalanced, RefSite, SlotUse, Unbalanced};
 pub use selfref::{self_refs, Reach, SelfRef, SelfRefKind, SelfRefReport, SelfRefStats};
 

@@ -49,6 +49,9 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 } else {
                     // Either side decides.
                     let mut out = self.assume(a, truth, state.clone(), depth + 1);
+                    if self.oracle.short_circuits() {
+                        out = out.into_iter().filter_map(|s| self.not_run(b, s)).collect();
+                    }
                     for s in self.assume(a, !truth, state, depth + 1) {
                         out.extend(self.assume(b, truth, s, depth + 1));
                     }
@@ -106,6 +109,23 @@ impl<O: CallOracle> Walker<'_, '_, O> {
         }
     }
 
+    /// `state` on a path where `b` was not evaluated: if the call that last split the path is
+    /// in `b`, only its outcome that left the count as it was (none if it has no such).
+    fn not_run(&self, b: &Value, state: State) -> Option<State> {
+        let Some((c, _)) = state.last_result else {
+            return Some(state);
+        };
+        if !calls(b, c) {
+            return Some(state);
+        }
+        let super::CountEffect::Split(outcomes) = self.oracle.call_effect(c) else {
+            return Some(state);
+        };
+        self.restrict(&Value::Call(c), outcomes.results[1], state)
+            .into_iter()
+            .next()
+    }
+
     /// `state` if `v` (a tracked variable, the result of the call that last split the path)
     /// may have a sign in `allowed`, narrowed to them; none if it cannot.
     fn restrict(&self, v: &Value, allowed: Signs, mut state: State) -> Vec<State> {
@@ -126,6 +146,16 @@ impl<O: CallOracle> Walker<'_, '_, O> {
         } else {
             vec![state]
         }
+    }
+}
+
+/// Whether value `v` contains call `c`.
+fn calls(v: &Value, c: u32) -> bool {
+    match v {
+        Value::Call(k) => *k == c,
+        Value::Not(a) => calls(a, c),
+        Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) => calls(a, c) || calls(b, c),
+        _ => false,
     }
 }
 

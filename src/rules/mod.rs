@@ -129,7 +129,7 @@ impl Code {
     pub fn is_fixable(self) -> bool {
         matches!(
             self,
-            Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101 | Code::Mr106
+            Code::Mr001 | Code::Mr002 | Code::Mr003 | Code::Mr101 | Code::Mr103 | Code::Mr106
         )
     }
 }
