@@ -1,6 +1,8 @@
 //! The lock analysis' models besides the lock taken in C (`src/bkl/entry.rs`, `flow.rs`):
 //! the lock taken by entry code (2.0), one-processor architectures, core pins, provenance of
-//! a slot call's table, and per-architecture judgement, on `tests/fixtures/bkl-entry` and
+//! a slot call's table, per-architecture judgement, call-backs into the caller's own table or
+//! object and failure returns that release the lock, on `tests/fixtures/bkl-entry`,
+//! `tests/fixtures/bkl-callback` and
 //! `tests/fixtures/bkl-flow`.
 //!
 //! Each call through a slot carries `/* bkl: VERDICT [TAGS] */`: its verdict, `pin` when a
@@ -116,4 +118,34 @@ fn pins_provenance_and_architectures() {
         at("open_with").reaches,
         Some(vec![("fs/dflt.c".into(), "dflt_open".into())])
     );
+}
+
+#[test]
+fn call_backs_into_the_callers_table_and_failure_paths() {
+    let report = compare("bkl-callback");
+    let open = report.slot(&"cam_ops.open".parse().unwrap()).unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // Every caller of cam_register passes its own table, kept through init_cam's store.
+    assert_eq!(
+        at("cam_register").pin,
+        Some(Protection::Registering {
+            routine: "cam_register".into()
+        })
+    );
+    assert_eq!(at("cam_attach").pin, None);
+}
+
+#[test]
+fn the_callers_own_object_on_every_unlocked_path() {
+    let report = compare("bkl-callback");
+    let open = report.slot(&"port_ops.open".parse().unwrap()).unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // Unlocked, port_open is only reached with card_probe's own allocated port.
+    assert_eq!(
+        at("port_open").pin,
+        Some(Protection::Registering {
+            routine: "port_register".into()
+        })
+    );
+    assert_eq!(at("port_open_first").pin, None);
 }

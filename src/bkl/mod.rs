@@ -15,7 +15,10 @@
 //! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
 //! only other architectures build.
 //!
-//! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); sleeping keeps
+//! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); a failure return
+//! (NULL, `-E...`) that releases more than its function took does not pass that release on to
+//! the callers ([`lockstate`]: an error path's bug must not turn the rest of a caller's loop
+//! unlocked); sleeping keeps
 //! the depth (the scheduler drops the lock while the task sleeps and retakes it); system-call
 //! entries and new kernel threads start at depth 0; a function that takes the lock before a
 //! call is not followed further up (it is assumed entered at depth 0, which only matters when
@@ -62,7 +65,9 @@ pub enum Protection {
     Drain { by: String, line: u32 },
     /// The call goes into the table a module is registering, from inside its registration
     /// routine (`register_framebuffer` opens the new device): it reaches the module whose
-    /// own code is running the registration, not a module that may be on its way out.
+    /// own code is running the registration, not a module that may be on its way out. Also
+    /// found from the tree: a routine whose every caller passes its own table ([`flow`]'s
+    /// call-backs).
     Registering { routine: String },
 }
 
@@ -225,7 +230,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let flows = site_flows(index, kb, &typer, &sites, &stored);
+    let flow = flow::Flow::new(index, kb, &typer, &stored);
+    let flows = site_flows(&flow, &sites);
     let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
@@ -258,13 +264,17 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     solver.expand(targets);
     solver.solve();
 
+    let alloc = |name: &str| kb.alloc_routines().any(|a| a == name);
     let mut report = BklReport::default();
     for (slot, takes) in wanted {
         let mut call_sites = Vec::new();
         for s in sites.by_slot.get(&slot).into_iter().flatten() {
             let r = solver.site(s.caller, s.call);
             let file = &index.files[s.caller.file];
-            let site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
+            let mut site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
+            if r.not_held && site_flow.pin.is_none() {
+                site_flow.pin = solver.own_object(&flow, &alloc, s.caller, s.call);
+            }
             let reaches = site_flow.targets.map(|t| named(index, t));
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
@@ -339,13 +349,9 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
 
 /// Pins and provenance of every slot call.
 fn site_flows(
-    index: &Index,
-    kb: &Kb,
-    typer: &slots::Typer,
+    flow: &flow::Flow,
     sites: &slots::SlotSites,
-    stored: &FxHashMap<FnRef, Vec<Slot>>,
 ) -> FxHashMap<(FnRef, u32), flow::SiteFlow> {
-    let flow = flow::Flow::new(index, kb, typer, stored);
     let mut flows = FxHashMap::default();
     for (slot, list) in &sites.by_slot {
         for s in list {

@@ -9,6 +9,8 @@ use super::Protection;
 use crate::chain::ChainStep;
 use crate::index::FnRef;
 
+mod own;
+
 /// How a function got an entry depth: as a root, or from a caller's call.
 #[derive(Debug, Clone, Copy)]
 enum Pred {

@@ -404,6 +404,8 @@ impl Kb {
             .chain(&b.core_pin.returns_pinned)
             .chain(&u.drain_waits)
             .cloned()
+            // The lock analysis asks which locals a function allocated (own objects).
+            .chain(self.alloc_routines().map(String::from))
             .collect()
     }
 
@@ -431,6 +433,13 @@ impl Kb {
     /// Whether a file-scope use of macro `name` exports its argument to other modules.
     pub fn is_export_macro(&self, name: &str) -> bool {
         (self.data.module.export_macros.iter()).any(|g| glob_match(g, name))
+    }
+
+    /// The allocation routines among the sleeping primitives (`kmalloc`).
+    pub fn alloc_routines(&self) -> impl Iterator<Item = &str> {
+        (self.data.sleep.primitives.iter())
+            .filter(|p| p.kind == SleepKind::Alloc)
+            .map(|p| p.name.as_str())
     }
 
     /// The sleeping primitive called `name`, if the knowledge base lists one.

@@ -1,0 +1,227 @@
+//! The caller's own object, called back: a slot call whose table is a parameter (or a member
+//! of one: `handle->dev`) that every path reaching the call without the lock passes down from
+//! a function that made the object itself — a global of its own file, or a local it
+//! allocated (`port = kmalloc(..)`, then `gameport_register_port(&port->gameport)`). The call
+//! then goes back into the module whose code (its probe, its init) is running, not into a
+//! module that may be on its way out.
+//!
+//! The paths are the solver's: an in-edge that reaches the call only with the lock held
+//! (module init registering a handler that connects to other modules' devices) is not
+//! followed, so a library with both kinds of caller is judged on its unlocked ones. Followed
+//! up through parameters, stores into a local's members before the call (`handle->dev = dev`)
+//! and slot calls that pass the parameter on (`handler->connect(handler, dev)`); anything else
+//! (a global list, a system call's argument, a member of someone else's object) ends the
+//! model, and nothing is claimed.
+
+use rustc_hash::FxHashSet;
+
+use super::{Solver, MAX_ENTRY_DEPTH};
+use crate::bkl::flow::Flow;
+use crate::bkl::Protection;
+use crate::facts::Value;
+use crate::index::FnRef;
+
+/// Calls up from the slot call that are followed.
+const MAX_LEVELS: usize = 12;
+
+/// `(type *)x` -> `x`.
+fn strip_cast(s: &str) -> &str {
+    if let Some(rest) = s.strip_prefix('(') {
+        if let Some(end) = rest.find(')') {
+            let after = &rest[end + 1..];
+            if !after.is_empty() {
+                return after;
+            }
+        }
+    }
+    s
+}
+
+/// `abc->d.e` -> (`abc`, `->d.e`).
+fn split_root(expr: &str) -> (&str, &str) {
+    let end = expr
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(expr.len());
+    expr.split_at(end)
+}
+
+/// The expression a template stands for when its parameter (`@`) is the argument `arg`
+/// (`&x` for `@->dev` is `x.dev`).
+fn substitute(template: &str, arg: &str) -> String {
+    match arg.strip_prefix('&') {
+        Some(obj) if template.contains("@->") => template.replacen("@->", &format!("{obj}."), 1),
+        _ => template.replacen('@', arg, 1),
+    }
+}
+
+/// `expr` as a template of parameter `root` of the function (`&analog->dev` -> `&@->dev`),
+/// when it is one.
+fn template(expr: &str, param: impl Fn(&str) -> Option<usize>) -> Option<(usize, String)> {
+    let amp = expr.starts_with('&');
+    let (root, rest) = split_root(expr.trim_start_matches('&'));
+    let j = param(root)?;
+    Some((j, format!("{}@{rest}", if amp { "&" } else { "" })))
+}
+
+impl Solver<'_, '_> {
+    /// The protection of a slot call at `call` of `f` through a table its unlocked callers
+    /// pass down from their own objects (see the module docs).
+    /// `alloc` tells the knowledge base's allocation routines.
+    pub fn own_object(
+        &self,
+        flow: &Flow,
+        alloc: &dyn Fn(&str) -> bool,
+        f: FnRef,
+        call: u32,
+    ) -> Option<Protection> {
+        let base = flow.base_of(f, call)?;
+        let (k, t) = template(&base, |n| self.param_of(f, n))?;
+        let mut seen = FxHashSet::default();
+        let mut work = vec![(f, k, t, 0usize)];
+        let mut by = None;
+        while let Some((g, k, rest, level)) = work.pop() {
+            if level > MAX_LEVELS || !seen.insert((g, k, rest.clone())) {
+                if level > MAX_LEVELS {
+                    return None;
+                }
+                continue;
+            }
+            let &id = self.ids.get(&g)?;
+            let node = &self.nodes[id];
+            // Entered from outside the C code without the lock: the value is not the tree's.
+            if node
+                .pred
+                .iter()
+                .any(|p| matches!(p, Some(super::Pred::Root)))
+                && node.entry & 1 != 0
+            {
+                return None;
+            }
+            for edge in &self.in_edges[id] {
+                let Some(m) = edge.from_node else { continue };
+                if !self.unheld_through(m, edge.deltas) {
+                    continue;
+                }
+                let file = &self.g.index.files[edge.from.file];
+                let c = &file.calls[edge.call as usize];
+                let arg: String = c
+                    .args
+                    .get(k)?
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                let expr = substitute(&rest, strip_cast(&arg));
+                match self.origin(flow, alloc, edge.from, c.line, &expr)? {
+                    Origin::Param(j, r) => work.push((edge.from, j, r, level + 1)),
+                    // The library's own file calling it with its own table is the core
+                    // calling itself, not a module calling back.
+                    Origin::Own if edge.from.file == f.file => return None,
+                    Origin::Own => {
+                        by.get_or_insert_with(|| c.callee.to_string());
+                    }
+                }
+            }
+        }
+        by.map(|routine| Protection::Registering { routine })
+    }
+
+    /// Whether a call entered from node `m` with `deltas` at the call runs without the lock on
+    /// some path.
+    fn unheld_through(&self, m: usize, deltas: super::Deltas) -> bool {
+        let entry = self.nodes[m].entry;
+        (0..=MAX_ENTRY_DEPTH)
+            .filter(|d| entry & (1 << d) != 0)
+            .any(|d| deltas.iter().any(|x| d + x < 1))
+    }
+
+    fn param_of(&self, f: FnRef, name: &str) -> Option<usize> {
+        self.g
+            .index
+            .function(f)
+            .params
+            .iter()
+            .position(|p| p.name.as_deref() == Some(name))
+    }
+
+    /// Where `expr`, as seen at `line` of `f`, comes from.
+    fn origin(
+        &self,
+        flow: &Flow,
+        alloc: &dyn Fn(&str) -> bool,
+        f: FnRef,
+        line: u32,
+        expr: &str,
+    ) -> Option<Origin> {
+        let stores = flow.local_stores(f, line, expr);
+        if !stores.is_empty() {
+            // Every store must come from the same parameter, or be an object of `f`'s own.
+            let mut found: Option<(usize, String)> = None;
+            let mut own = 0;
+            for (value, _) in &stores {
+                let v: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+                let v = strip_cast(&v);
+                let Some(t) = template(v, |n| self.param_of(f, n)) else {
+                    let (root, _) = split_root(v.trim_start_matches('&'));
+                    if root.is_empty() || !self.is_own(alloc, f, root) {
+                        return None;
+                    }
+                    own += 1;
+                    continue;
+                };
+                if found.as_ref().is_some_and(|x| *x != t) {
+                    return None;
+                }
+                found = Some(t);
+            }
+            return match found {
+                Some((j, t)) if own == 0 => Some(Origin::Param(j, t)),
+                None => Some(Origin::Own),
+                Some(_) => None,
+            };
+        }
+        if let Some((j, t)) = template(expr, |n| self.param_of(f, n)) {
+            return Some(Origin::Param(j, t));
+        }
+        let (root, _) = split_root(expr.trim_start_matches('&'));
+        if root.is_empty() {
+            return None;
+        }
+        self.is_own(alloc, f, root).then_some(Origin::Own)
+    }
+
+    /// `name` is an object `f` made: a global of its own file, or a local it assigns only from
+    /// allocations.
+    fn is_own(&self, alloc: &dyn Fn(&str) -> bool, f: FnRef, name: &str) -> bool {
+        let index = self.g.index;
+        let function = index.function(f);
+        let local = function.locals.iter().any(|l| l.as_str() == name)
+            || index.is_local(f.file, f.func as u32, name);
+        if !local {
+            // A file-scope object of the file (a table, or an array of pointers it fills).
+            return match index.resolve_variable(f.file, name) {
+                Some(v) => v.file == f.file,
+                None => (index.files[f.file].var_types.iter()).any(|(n, _)| n.as_str() == name),
+            };
+        }
+        let calls = &index.files[f.file].calls;
+        let mut any = false;
+        for e in function.body.exprs() {
+            for a in e.assigns.iter().filter(|a| a.var == name) {
+                let alloc = matches!(a.value, Value::Call(c)
+                    if alloc(&calls[c as usize].callee));
+                if !alloc {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        any
+    }
+}
+
+enum Origin {
+    /// Parameter `j` of the caller, in a template (`&@->dev`).
+    Param(usize, String),
+    /// An object the caller made.
+    Own,
+}
