@@ -8,9 +8,11 @@
 //! *unknown* when no path could be followed (with the reason). Paths that could not be followed
 //! do not change a verdict drawn from the paths that could; they are reported beside it.
 //!
-//! Besides the lock taken in C, three protections are accepted: the lock taken by the
+//! Besides the lock taken in C, these protections are accepted: the lock taken by the
 //! system-call entry code, and one-processor architectures ([`entry`]), and core pins
-//! ([`flow`]); a call site says which one protects it (`CallSite::protection`, `pin`).
+//! ([`flow`]), and call-backs into the caller's own table ([`flow`]) or object (`solver::own`,
+//! read off the paths the solver found); a call site says which one protects it
+//! (`CallSite::protection`, `pin`).
 //! Provenance ([`flow`]) narrows the routines a slot call reaches, and so the callers of a
 //! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
 //! only other architectures build.

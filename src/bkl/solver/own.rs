@@ -11,7 +11,11 @@
 //! up through parameters, stores into a local's members before the call (`handle->dev = dev`)
 //! and slot calls that pass the parameter on (`handler->connect(handler, dev)`); anything else
 //! (a global list, a system call's argument, a member of someone else's object) ends the
-//! model, and nothing is claimed.
+//! model, and nothing is claimed. The caller that made the object must sit in another file
+//! than the slot call (the library's own file calling it is the core calling itself).
+//! Allocations are the knowledge base's (`[[sleep.primitive]]` of kind `alloc`); a file-scope
+//! object is one the file defines, or, for objects the index keeps no definition of (arrays of
+//! pointers), one the file's own declarations name.
 
 use rustc_hash::FxHashSet;
 
