@@ -315,6 +315,62 @@ fn the_page_is_self_contained_with_a_chart_and_a_lifeline_per_finding() {
     }
 }
 
+/// The history page as a browser shows it: headless Chromium lays it out without a console
+/// message, its two charts are in the rendered document, and a screenshot is left in the test
+/// log (the page has no script; what is checked is that it renders as written).
+#[test]
+fn headless_chromium_renders_the_history_page() {
+    let Some(browser) = support::chromium::chromium() else {
+        return;
+    };
+    let repo = repository();
+    let gitdir = repo.path().join(".git");
+    let dir = std::env::temp_dir().join(format!("modrace-history-page-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("history.html");
+    let out = history(&[
+        gitdir.to_str().unwrap(),
+        "2.3.1..2.3.3",
+        "--format",
+        "html",
+        "--output",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let profile = dir.join("profile");
+    let url = support::chromium::url(&page, "");
+    let (dom, console) = support::chromium::headless(&browser, &profile, &url, &["--dump-dom"]);
+    assert!(console.is_empty(), "console: {console:#?}");
+    assert_eq!(dom.matches("<svg").count(), 2, "{dom}");
+    assert_eq!(dom.matches("<line ").count(), 5, "{dom}");
+    assert!(
+        dom.contains("alpha_open [file_operations.open], born 2.3.1"),
+        "{dom}"
+    );
+
+    let shot = dir.join("history.png");
+    let (_, console) = support::chromium::headless(
+        &browser,
+        &profile,
+        &url,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1200",
+            "--hide-scrollbars",
+        ],
+    );
+    assert!(console.is_empty(), "console: {console:#?}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{}",
+        png.len()
+    );
+    // Written past the test harness' capture, so that the log shows it on success too.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
+}
+
 /// A module whose open routine pins the module first only from 2.3.2 on, by a test of the
 /// release (`LINUX_VERSION_CODE`), and before that late (a finding: MR005).
 const VERSIONED: &str = "#include <linux/fs.h>\n#include <linux/version.h>\n\n\

@@ -5,8 +5,8 @@ mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use support::chromium::{chromium, headless, url};
 use support::Tree;
 
 /// A tree whose driver sleeps in a helper defined elsewhere (MR001 with a chain into
@@ -155,54 +155,6 @@ fn an_unwritable_output_is_a_clear_error() {
     assert!(err.contains("cannot write"), "{err}");
 }
 
-/// Chromium, or why not: without it the test fails under CI and is skipped elsewhere.
-fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set and chromium is missing: install it (apt-get install chromium; .ci/run does)"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "notice: chromium not found; the headless rendering test is skipped"
-        );
-    }
-    found
-}
-
-/// Runs headless Chromium on `url` with `args`; (standard output, the console's lines).
-fn headless(chromium: &Path, profile: &Path, url: &str, args: &[&str]) -> (String, Vec<String>) {
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-extensions",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let console = stderr
-        .lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
-        .map(str::to_string)
-        .collect();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
-}
-
 #[test]
 fn headless_chromium_renders_the_report_without_console_errors() {
     let Some(chromium) = chromium() else {
@@ -266,10 +218,6 @@ fn headless_chromium_renders_the_report_without_console_errors() {
     );
     // Written past the test harness' capture, so that the log shows it on success too.
     let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
-}
-
-fn url(file: &Path, fragment: &str) -> String {
-    format!("file://{}{fragment}", file.display())
 }
 
 /// `--relative-to DIR`: every format writes paths from DIR; patches keep the tree's paths.

@@ -26,6 +26,8 @@ fn cause_color(cause: Option<Cause>) -> &'static str {
 
 const LEFT: f64 = 50.0;
 const WIDTH: f64 = 1100.0;
+/// Room right of the plot for the legend ("function-removed" at 11 px).
+const LEGEND: f64 = 170.0;
 
 /// The x of release `i` of `n`.
 fn x_of(i: usize, n: usize) -> f64 {
@@ -43,7 +45,7 @@ pub fn render(h: &History) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>modrace history {} to {}</title><style>\
          body{{font-family:sans-serif;margin:2em;color:#222}}\
-         svg text{{font-size:11px;fill:#333}}td,th{{padding:2px 8px;text-align:left}}\
+         svg{{max-width:100%;height:auto}}svg text{{font-size:11px;fill:#333}}td,th{{padding:2px 8px;text-align:left}}\
          </style></head><body>\n<h1>modrace history: {} releases, {} to {}</h1>\n",
         esc(first),
         esc(last),
@@ -113,8 +115,9 @@ fn per_release_chart(h: &History, out: &mut String) {
     let bar = (WIDTH / n.max(1) as f64).max(1.0);
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"430\" role=\"img\">",
-        LEFT + WIDTH + 150.0
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"430\" \
+         viewBox=\"0 0 {w:.0} 430\" role=\"img\">",
+        w = LEFT + WIDTH + LEGEND
     );
     let _ = write!(
         out,
@@ -165,13 +168,15 @@ fn lifelines(h: &History, out: &mut String) {
     let n = h.releases.len();
     let mut lines: Vec<&Lifeline> = h.findings.iter().collect();
     lines.sort_by_key(|f| (f.key.rule, f.born, f.last));
-    let row = 3.0;
+    // Rows 3 px apart for a history of hundreds of findings, wider for a few (up to 12 px).
+    let row = (300.0 / lines.len().max(1) as f64).clamp(3.0, 12.0);
     let base = 20.0 + row * lines.len() as f64;
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{:.0}\" role=\"img\">",
-        LEFT + WIDTH + 150.0,
-        base + 110.0
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" \
+         viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\">",
+        w = LEFT + WIDTH + LEGEND,
+        h = base + 130.0
     );
     for (k, f) in lines.iter().enumerate() {
         let y = 20.0 + row * k as f64;

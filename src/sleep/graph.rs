@@ -24,10 +24,14 @@
 //! when that type cannot be found, by the field name across the structs that have such a
 //! function-pointer field, if there are at most `max_field_structs` of them.
 
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+mod materialize;
 mod resolve;
 mod slots;
+
+use resolve::{Memo, Resolved, Resolver};
 
 use crate::facts::{BareName, CallGuard as Guard, FileFacts, Function};
 use crate::index::{FnRef, Index};
@@ -173,22 +177,16 @@ pub struct Ctx<'c> {
 }
 
 pub struct Builder<'i, 'a> {
-    index: &'i Index<'a>,
-    kb: &'i Kb,
+    r: Resolver<'i, 'a>,
     pub g: Graph,
-    defs: FxHashMap<&'a str, Vec<DefInfo>>,
-    file_arch: Vec<Option<u16>>,
-    preferred_arch: Option<u16>,
-    global_memo: FxHashMap<String, Vec<(u16, Target)>>,
-    kb_memo: FxHashMap<String, Option<Target>>,
+    /// Resolutions the sequential part makes itself (macro bodies).
+    memo: Memo,
+    /// Joined definitions of a name, per architecture key: one node for every call.
+    alternatives: FxHashMap<String, Vec<(u16, Target)>>,
     macro_nodes: FxHashMap<(u32, u32), NodeId>,
     slot_memo: FxHashMap<(String, String), Target>,
     field_memo: FxHashMap<String, Target>,
-    slot_table: FxHashMap<(String, String), Vec<FnRef>>,
-    field_structs: FxHashMap<String, Vec<String>>,
     pending_macros: Vec<NodeId>,
-    /// Every typedef name: `(u32)(x)` parses as a call of `(u32)` but is a cast.
-    type_names: FxHashSet<&'a str>,
 }
 
 /// What kind of definition a candidate is.
@@ -288,26 +286,12 @@ impl<'i, 'a> Builder<'i, 'a> {
             }
         }
         let sites = vec![Vec::new(); nodes.len()];
-        let mut b = Self {
+        let mut r = Resolver {
             index,
             kb,
-            g: Graph {
-                nodes,
-                sites,
-                fn_base,
-                ..Default::default()
-            },
             defs,
             file_arch,
             preferred_arch,
-            global_memo: FxHashMap::default(),
-            kb_memo: FxHashMap::default(),
-            macro_nodes: FxHashMap::default(),
-            slot_memo: FxHashMap::default(),
-            field_memo: FxHashMap::default(),
-            slot_table: FxHashMap::default(),
-            field_structs: FxHashMap::default(),
-            pending_macros: Vec::new(),
             type_names: {
                 let mut names = FxHashSet::default();
                 names.reserve(files.iter().map(|f| f.typedefs.len()).sum());
@@ -318,57 +302,58 @@ impl<'i, 'a> Builder<'i, 'a> {
                 );
                 names
             },
+            slot_table: FxHashMap::default(),
+            field_structs: FxHashMap::default(),
+            fn_base: fn_base.clone(),
         };
-        b.build_slot_table();
-        b
+        r.build_slot_table();
+        Self {
+            r,
+            g: Graph {
+                nodes,
+                sites,
+                fn_base,
+                ..Default::default()
+            },
+            memo: Memo::default(),
+            alternatives: FxHashMap::default(),
+            macro_nodes: FxHashMap::default(),
+            slot_memo: FxHashMap::default(),
+            field_memo: FxHashMap::default(),
+            pending_macros: Vec::new(),
+        }
     }
 
-    /// Resolves every call of the tree and every macro it reaches.
+    /// Resolves every call of the tree and every macro it reaches: files a chunk at a time,
+    /// resolved on every core, then given their nodes in order.
     pub fn build(mut self) -> (Graph, Lookup) {
-        let files = self.index.files;
+        let files = self.r.index.files;
         let mut call_targets = Vec::with_capacity(files.len());
-        for (fi, f) in files.iter().enumerate() {
-            for func in &f.functions {
-                let mut stable = u64::MAX;
-                for &k in func.assigned_params.iter().filter(|&&k| k < 64) {
-                    stable &= !(1u64 << k);
-                }
-                self.g.stable.push(stable);
+        let groups = rayon::current_num_threads().max(1) * 4;
+        for chunk in (0..files.len()).step_by(CHUNK_FILES) {
+            let end = (chunk + CHUNK_FILES).min(files.len());
+            let per_group = (end - chunk).div_ceil(groups);
+            let r = &self.r;
+            let resolved: Vec<Vec<FileResolved>> = (chunk..end)
+                .step_by(per_group)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|from| {
+                    let mut memo = Memo::default();
+                    (from..(from + per_group).min(end))
+                        .map(|fi| r.file(&mut memo, fi))
+                        .collect()
+                })
+                .collect();
+            for (fi, file) in (chunk..end).zip(resolved.into_iter().flatten()) {
+                call_targets.push(self.add_file(fi, file));
+                self.drain_macros();
             }
-            let mut targets = Vec::with_capacity(f.calls.len());
-            for (ci, call) in f.calls.iter().enumerate() {
-                let func = call.caller.map(|c| &f.functions[c as usize]);
-                let ctx = Ctx {
-                    file: fi as u32,
-                    func,
-                    macro_params: &[],
-                };
-                let target = if call.indirect {
-                    self.resolve_indirect(&call.callee, ctx)
-                } else {
-                    self.resolve_direct(&call.callee, ctx, None)
-                };
-                targets.push(target);
-                if let Some(c) = call.caller {
-                    let node = self.g.fn_base[fi] + c;
-                    self.g.sites[node as usize].push(Site {
-                        target,
-                        origin: Origin::Call {
-                            file: fi as u32,
-                            call: ci as u32,
-                        },
-                        guard: call.guard,
-                    });
-                }
-            }
-            call_targets.push(targets);
-            self.bare_names(fi);
-            self.drain_macros();
         }
         self.g.call_targets = call_targets;
         let mut defs: FxHashMap<String, Vec<LookupDef>> = FxHashMap::default();
-        defs.reserve(self.defs.len());
-        for (name, list) in &self.defs {
+        defs.reserve(self.r.defs.len());
+        for (name, list) in &self.r.defs {
             let found: Vec<LookupDef> = list
                 .iter()
                 .filter_map(|d| {
@@ -399,38 +384,51 @@ impl<'i, 'a> Builder<'i, 'a> {
         }
         let lookup = Lookup {
             defs,
-            file_arch: self.file_arch,
-            preferred_arch: self.preferred_arch,
+            file_arch: self.r.file_arch,
+            preferred_arch: self.r.preferred_arch,
         };
         (self.g, lookup)
     }
 
-    /// Bare names used as statements that are macros (`LOCKIT;`) are calls of those macros.
-    /// Taken function by function, each function's in the order written (one sort, not a
-    /// pass over the file's names per function).
-    fn bare_names(&mut self, fi: usize) {
-        let file: &'a FileFacts = &self.index.files[fi];
-        let mut order: Vec<&BareName> = file.bare_names.iter().collect();
-        order.sort_by_key(|b| b.caller);
-        for bare in order {
-            let Some(func) = file.functions.get(bare.caller as usize) else {
-                continue;
-            };
-            let node = self.g.fn_base[fi] + bare.caller;
-            let name = bare.name.as_str();
-            let ctx = Ctx {
-                file: fi as u32,
-                func: Some(func),
-                macro_params: &[],
-            };
-            let target = self.resolve_direct(name, ctx, None);
+    /// The nodes and sites of one file's resolved calls, in the order written; the targets of
+    /// its calls.
+    fn add_file(&mut self, fi: usize, file: FileResolved) -> Vec<Target> {
+        let index = self.r.index;
+        let f = &index.files[fi];
+        for func in &f.functions {
+            let mut stable = u64::MAX;
+            for &k in func.assigned_params.iter().filter(|&&k| k < 64) {
+                stable &= !(1u64 << k);
+            }
+            self.g.stable.push(stable);
+        }
+        let mut targets = Vec::with_capacity(f.calls.len());
+        for ((ci, call), resolved) in f.calls.iter().enumerate().zip(file.calls) {
+            let target = self.materialize(resolved);
+            targets.push(target);
+            if let Some(c) = call.caller {
+                let node = self.g.fn_base[fi] + c;
+                self.g.sites[node as usize].push(Site {
+                    target,
+                    origin: Origin::Call {
+                        file: fi as u32,
+                        call: ci as u32,
+                    },
+                    guard: call.guard,
+                });
+            }
+        }
+        // Bare names used as statements that are macros (`LOCKIT;`) are calls of them.
+        for (bare, resolved) in file.bare {
+            let target = self.materialize(resolved);
             let is_macro = match target {
                 Target::Prim(_) => true,
                 Target::Node(n) => !matches!(self.g.nodes[n as usize], NodeKind::Function(_)),
                 _ => false,
             };
             if is_macro {
-                let name = self.g.strings.intern(name);
+                let node = self.g.fn_base[fi] + bare.caller;
+                let name = self.g.strings.intern(&bare.name);
                 self.g.sites[node as usize].push(Site {
                     target,
                     origin: Origin::Name {
@@ -441,6 +439,55 @@ impl<'i, 'a> Builder<'i, 'a> {
                 });
             }
         }
+        targets
+    }
+}
+
+/// How many files are resolved between two numberings (bounds what is held at once).
+const CHUNK_FILES: usize = 2048;
+
+/// One file's calls and bare names, resolved.
+struct FileResolved<'f> {
+    calls: Vec<Resolved>,
+    /// Taken function by function, each function's in the order written.
+    bare: Vec<(&'f BareName, Resolved)>,
+}
+
+impl<'a> Resolver<'_, 'a> {
+    fn file(&self, memo: &mut Memo, fi: usize) -> FileResolved<'a> {
+        let f: &'a FileFacts = &self.index.files[fi];
+        let calls = f
+            .calls
+            .iter()
+            .map(|call| {
+                let ctx = Ctx {
+                    file: fi as u32,
+                    func: call.caller.map(|c| &f.functions[c as usize]),
+                    macro_params: &[],
+                };
+                if call.indirect {
+                    self.indirect(memo, &call.callee, ctx)
+                } else {
+                    self.direct(memo, &call.callee, ctx, None)
+                }
+            })
+            .collect();
+        // One sort, not a pass over the file's names per function.
+        let mut order: Vec<&BareName> = f.bare_names.iter().collect();
+        order.sort_by_key(|b| b.caller);
+        let bare = order
+            .into_iter()
+            .filter_map(|bare| {
+                let func = f.functions.get(bare.caller as usize)?;
+                let ctx = Ctx {
+                    file: fi as u32,
+                    func: Some(func),
+                    macro_params: &[],
+                };
+                Some((bare, self.direct(memo, &bare.name, ctx, None)))
+            })
+            .collect();
+        FileResolved { calls, bare }
     }
 }
 

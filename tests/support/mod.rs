@@ -28,6 +28,8 @@ use modrace::session::Session;
 use modrace::sleep::{SleepAnalysis, UnknownPolicy};
 use modrace::usecount::SleepOracle;
 
+pub mod chromium;
+
 // ---------------------------------------------------------------------------------------------
 // Trees
 

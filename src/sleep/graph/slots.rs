@@ -1,58 +1,30 @@
 //! The slot table: which functions each `struct.field` holds, from initializers and
 //! assignments.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::{Builder, Ctx, MAX_NESTING};
+use super::resolve::Resolver;
+use super::{Ctx, MAX_NESTING};
 use crate::index::{referenced_name, FnRef, TableContent, TableValue, VarRef};
 
-impl<'a> Builder<'_, 'a> {
+impl Resolver<'_, '_> {
     /// Which functions each `struct.field` holds: initializers of tables (nested ones too),
     /// `var.field = f` and `p->field = f` anywhere.
     pub(super) fn build_slot_table(&mut self) {
         let index = self.index;
+        // Each file read on its own core; merged in file order (the lists are sorted after).
+        let per_file: Vec<FileSlots> = (0..index.files.len())
+            .into_par_iter()
+            .map(|fi| self.file_slots(fi))
+            .collect();
         let mut table: FxHashMap<(String, String), Vec<FnRef>> = FxHashMap::default();
-        for (fi, f) in index.files.iter().enumerate() {
-            for (vi, v) in f.variables.iter().enumerate() {
-                if v.init.is_none() {
-                    continue;
-                }
-                let s = index.struct_name(&v.type_name).to_string();
-                if index.struct_def(&s).is_none() {
-                    continue;
-                }
-                let values = index.table_values(VarRef { file: fi, var: vi }, &s);
-                self.table_values(&s, &values, &mut table, 0);
-            }
-        }
         let mut by_field: Vec<(String, Vec<FnRef>)> = Vec::new();
-        for (fi, f) in index.files.iter().enumerate() {
-            for a in &f.field_assigns {
-                let Some(name) = referenced_name(&a.value) else {
-                    continue;
-                };
-                let fns = self.functions_named(fi, name);
-                if fns.is_empty() {
-                    continue;
-                }
-                let func = a.caller.map(|c| &f.functions[c as usize]);
-                let ctx = Ctx {
-                    file: fi as u32,
-                    func,
-                    macro_params: &[],
-                };
-                let s = match &a.base_type {
-                    Some(t) => self.known_struct(t),
-                    None => self.expr_struct(&a.base, ctx, 0),
-                };
-                match s {
-                    Some(s) => table
-                        .entry((s, a.field.to_string()))
-                        .or_default()
-                        .extend(fns),
-                    None => by_field.push((a.field.to_string(), fns)),
-                }
+        for file in per_file {
+            for (key, fns) in file.stored {
+                table.entry(key).or_default().extend(fns);
             }
+            by_field.extend(file.by_field);
         }
         let mut field_structs: FxHashMap<String, Vec<String>> = FxHashMap::default();
         for f in index.files {
@@ -87,6 +59,51 @@ impl<'a> Builder<'_, 'a> {
         }
         self.slot_table = table;
         self.field_structs = field_structs;
+    }
+
+    /// What one file stores in slots: table initializers, and assignments `x.f = fn` whose
+    /// struct is known (`stored`) or not (`by_field`).
+    fn file_slots(&self, fi: usize) -> FileSlots {
+        let index = self.index;
+        let f = &index.files[fi];
+        let mut table: FxHashMap<(String, String), Vec<FnRef>> = FxHashMap::default();
+        for (vi, v) in f.variables.iter().enumerate() {
+            if v.init.is_none() {
+                continue;
+            }
+            let s = index.struct_name(&v.type_name).to_string();
+            if index.struct_def(&s).is_none() {
+                continue;
+            }
+            let values = index.table_values(VarRef { file: fi, var: vi }, &s);
+            self.table_values(&s, &values, &mut table, 0);
+        }
+        let mut stored: Vec<((String, String), Vec<FnRef>)> = table.into_iter().collect();
+        let mut by_field = Vec::new();
+        for a in &f.field_assigns {
+            let Some(name) = referenced_name(&a.value) else {
+                continue;
+            };
+            let fns = self.functions_named(fi, name);
+            if fns.is_empty() {
+                continue;
+            }
+            let func = a.caller.map(|c| &f.functions[c as usize]);
+            let ctx = Ctx {
+                file: fi as u32,
+                func,
+                macro_params: &[],
+            };
+            let s = match &a.base_type {
+                Some(t) => self.known_struct(t),
+                None => self.expr_struct(&a.base, ctx, 0),
+            };
+            match s {
+                Some(s) => stored.push(((s, a.field.to_string()), fns)),
+                None => by_field.push((a.field.to_string(), fns)),
+            }
+        }
+        FileSlots { stored, by_field }
     }
 
     pub(super) fn table_values(
@@ -133,4 +150,10 @@ impl<'a> Builder<'_, 'a> {
             }
         }
     }
+}
+
+/// One file's stores into slots.
+struct FileSlots {
+    stored: Vec<((String, String), Vec<FnRef>)>,
+    by_field: Vec<(String, Vec<FnRef>)>,
 }
