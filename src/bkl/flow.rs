@@ -204,7 +204,7 @@ impl<'a> Flow<'a> {
         self.pinned_getters.extend(found);
     }
 
-    fn is_pinned_call(&self, file: usize, call: u32) -> bool {
+    pub(crate) fn is_pinned_call(&self, file: usize, call: u32) -> bool {
         let c = &self.index.files[file].calls[call as usize];
         !c.indirect && self.pinned_getters.contains(c.callee.as_str())
     }

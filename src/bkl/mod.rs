@@ -31,6 +31,7 @@ pub mod callers;
 pub mod entry;
 pub mod flow;
 pub mod lockstate;
+pub mod prune;
 pub mod slots;
 pub mod solver;
 
@@ -255,7 +256,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         });
     }
 
-    let mut solver = callers::Solver::new(&graph);
+    let mut solver = callers::Solver::new(&graph, prune::find(index, kb));
     let targets: Vec<_> = wanted
         .keys()
         .filter_map(|s| sites.by_slot.get(s))

@@ -188,6 +188,8 @@ pub enum CmpOp {
     Le,
     Gt,
     Ge,
+    /// `a & b` in a test: nonzero when a bit of `b` is set in `a` (`fs->fs_flags & FLAG`).
+    BitAnd,
 }
 
 impl CmpOp {
@@ -199,6 +201,7 @@ impl CmpOp {
             "<=" => CmpOp::Le,
             ">" => CmpOp::Gt,
             ">=" => CmpOp::Ge,
+            "&" => CmpOp::BitAnd,
             _ => return None,
         })
     }

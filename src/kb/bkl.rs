@@ -33,6 +33,9 @@ pub struct BklKb {
     pub smp_code: Option<String>,
     /// How the core pins a table's module before it calls the table (2.4): see [`CorePin`].
     pub core_pin: CorePin,
+    /// What the search may read off values on a chain to drop calls that cannot happen on it
+    /// (`bkl::prune`): see [`ValueTests`].
+    pub value_tests: ValueTests,
     /// How many callers up the search goes from a slot's call site.
     pub max_depth: usize,
     /// How many functions the search visits at most.
@@ -92,4 +95,29 @@ pub struct CorePin {
     /// Calls whose value is their argument (`fops_get(x)` is `x` or NULL): provenance goes
     /// through them.
     pub returns_argument: Vec<String>,
+}
+
+/// Routines whose results the lock analysis can tell from the values on a chain.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValueTests {
+    /// Calls that compare two strings and return 0 when they are equal (`strcmp`).
+    pub string_equal: Vec<String>,
+    /// Calls that return the registered table whose key field equals one of their arguments.
+    pub lookups: Vec<Lookup>,
+}
+
+/// `name(.., key, ..)` returns a registered table of `struct_name` whose field `key` is the
+/// argument `arg` (or nothing).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    pub name: String,
+    /// 0-based index of the argument compared with the key.
+    pub arg: usize,
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    pub key: String,
+    #[serde(default)]
+    pub why: Option<String>,
 }

@@ -19,7 +19,7 @@ mod module;
 mod owners;
 mod sleep;
 mod use_count;
-pub use bkl::{BklKb, CorePin, EntryLock, Root, RootCall};
+pub use bkl::{BklKb, CorePin, EntryLock, Lookup, Root, RootCall, ValueTests};
 pub use builtin::{
     builtin_names, builtin_text, builtin_text_for, merged_over, merged_over_builtin, BUILTIN,
     DEFAULT_KB,
@@ -403,6 +403,8 @@ impl Kb {
             .chain(&o.unpin_routines)
             .chain(&b.core_pin.returns_pinned)
             .chain(&u.drain_waits)
+            // The lock analysis reads string tests on a chain (`bkl::prune`).
+            .chain(&b.value_tests.string_equal)
             .cloned()
             // The lock analysis asks which locals a function allocated (own objects).
             .chain(self.alloc_routines().map(String::from))

@@ -83,6 +83,7 @@ impl Solver<'_, '_> {
         let mut seen = FxHashSet::default();
         let mut work = vec![(f, k, t, 0usize)];
         let mut by = None;
+        let mut pinned = None;
         while let Some((g, k, rest, level)) = work.pop() {
             if level > MAX_LEVELS || !seen.insert((g, k, rest.clone())) {
                 if level > MAX_LEVELS {
@@ -123,10 +124,14 @@ impl Solver<'_, '_> {
                     Origin::Own => {
                         by.get_or_insert_with(|| c.callee.to_string());
                     }
+                    Origin::Pinned(by, line) => {
+                        pinned.get_or_insert(Protection::CorePin { by, line });
+                    }
                 }
             }
         }
         by.map(|routine| Protection::Registering { routine })
+            .or(pinned)
     }
 
     /// Whether a call entered from node `m` with `deltas` at the call runs without the lock on
@@ -156,6 +161,12 @@ impl Solver<'_, '_> {
         line: u32,
         expr: &str,
     ) -> Option<Origin> {
+        if let Some(p) = crate::ctext::is_identifier(expr)
+            .then(|| self.pinned_local(flow, f, expr))
+            .flatten()
+        {
+            return Some(p);
+        }
         let stores = flow.local_stores(f, line, expr);
         if !stores.is_empty() {
             // Every store must come from the same parameter, or be an object of `f`'s own.
@@ -193,6 +204,26 @@ impl Solver<'_, '_> {
         self.is_own(alloc, f, root).then_some(Origin::Own)
     }
 
+    /// `name` is a local of `f` assigned only from calls that return a pinned table
+    /// (`fstype = get_fs_type(type)`): the table's module cannot go while `f` uses it.
+    fn pinned_local(&self, flow: &Flow, f: FnRef, name: &str) -> Option<Origin> {
+        let function = self.g.index.function(f);
+        let calls = &self.g.index.files[f.file].calls;
+        let mut first = None;
+        for e in function.body.exprs() {
+            for a in e.assigns.iter().filter(|a| a.var == name) {
+                match a.value {
+                    Value::Call(c) if flow.is_pinned_call(f.file, c) => {
+                        let c = &calls[c as usize];
+                        first.get_or_insert(Origin::Pinned(c.callee.to_string(), c.line));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        first
+    }
+
     /// `name` is an object `f` made: a global of its own file, or a local it assigns only from
     /// allocations.
     fn is_own(&self, alloc: &dyn Fn(&str) -> bool, f: FnRef, name: &str) -> bool {
@@ -228,4 +259,6 @@ enum Origin {
     Param(usize, String),
     /// An object the caller made.
     Own,
+    /// A table the caller got pinned from this call, at this line.
+    Pinned(String, u32),
 }
