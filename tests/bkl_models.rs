@@ -149,3 +149,42 @@ fn the_callers_own_object_on_every_unlocked_path() {
     );
     assert_eq!(at("port_open_first").pin, None);
 }
+
+#[test]
+fn calls_the_values_on_a_chain_rule_out() {
+    let report = compare("bkl-prune");
+    let open = report
+        .slot(&"block_device_operations.open".parse().unwrap())
+        .unwrap();
+    // Unlocked, do_mount is only called for smbfs, ncpfs and nfs, none on a block device: the
+    // only path left to blkdev_get is sys_mount's, under the lock.
+    let site = &open.call_sites[0];
+    assert!(site.unheld_chain.is_empty(), "{site:?}");
+    let read_super = report
+        .slot(&"file_system_type.read_super".parse().unwrap())
+        .unwrap();
+    let site = &read_super.call_sites[0];
+    // The witness goes through the branch that is left, and the type is pinned up there.
+    let calls: Vec<&str> = site.unheld_chain.iter().map(|s| s.call.as_str()).collect();
+    assert!(calls.contains(&"get_sb_nodev"), "{calls:?}");
+    assert!(!calls.contains(&"get_sb_bdev"), "{calls:?}");
+    assert_eq!(
+        site.pin,
+        Some(Protection::CorePin {
+            by: "get_fs_type".into(),
+            line: 41
+        })
+    );
+}
+
+#[test]
+fn a_value_that_reaches_the_device_branch_is_not_pruned() {
+    let report = compare("bkl-prune-twin");
+    let open = report
+        .slot(&"block_device_operations.open".parse().unwrap())
+        .unwrap();
+    let calls: Vec<&str> = (open.call_sites[0].unheld_chain.iter())
+        .map(|s| s.function.as_str())
+        .collect();
+    assert_eq!(calls.first(), Some(&"sys32_mount"), "{calls:?}");
+}

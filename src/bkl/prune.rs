@@ -97,7 +97,9 @@ fn fixed_in_file(index: &Index, fi: usize, string_equal: &[String]) -> Vec<Fixed
             continue;
         };
         for (param, arg) in c.args.iter().enumerate() {
-            let Some(lit) = strings.literal(arg) else { continue };
+            let Some(lit) = strings.literal(arg) else {
+                continue;
+            };
             let Some(callee) = index.resolve_function(fi, &c.callee) else {
                 break;
             };
@@ -314,7 +316,10 @@ impl Consts {
     /// The bits of `a | b | ..` of integers and macros, when all are known.
     fn bits(&self, index: &Index, expr: &str) -> Option<i64> {
         let mut v = 0;
-        for t in expr.split('|').map(|t| t.trim().trim_matches(|c| c == '(' || c == ')')) {
+        for t in expr
+            .split('|')
+            .map(|t| t.trim().trim_matches(|c| c == '(' || c == ')'))
+        {
             v |= int_literal(t).or_else(|| self.get(index, t))?;
         }
         Some(v)
@@ -323,7 +328,11 @@ impl Consts {
 
 /// `12`, `0x10`, `(1<<3)` is not one.
 fn int_literal(t: &str) -> Option<i64> {
-    let t = t.trim().trim_start_matches('(').trim_end_matches(')').trim();
+    let t = t
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
     let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
     match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(h) => i64::from_str_radix(h, 16).ok(),

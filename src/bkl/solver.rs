@@ -311,9 +311,9 @@ impl<'g, 'a> Solver<'g, 'a> {
         let mut entry = node.root;
         let mut rank = [WORST; DEPTHS];
         let mut via = [None; DEPTHS];
-        for d in 0..DEPTHS {
+        for (d, r) in rank.iter_mut().enumerate() {
             if node.root & (1 << d) != 0 {
-                rank[d] = node.rank[d];
+                *r = node.rank[d];
             }
         }
         for (k, e) in self.in_edges[m].iter().enumerate() {

@@ -49,7 +49,12 @@ impl<'a> Strings<'a> {
             return None;
         }
         let [a, b] = &c.args[..] else { return None };
-        match (plain_name(a), self.literal(b), plain_name(b), self.literal(a)) {
+        match (
+            plain_name(a),
+            self.literal(b),
+            plain_name(b),
+            self.literal(a),
+        ) {
             (Some(x), Some(l), ..) | (_, _, Some(x), Some(l)) => Some((x.to_string(), l)),
             _ => None,
         }
@@ -61,7 +66,11 @@ impl<'a> Strings<'a> {
         if let Some(l) = quoted(t) {
             return Some(l.to_string());
         }
-        let m = self.file.macros.iter().find(|m| m.name == t && m.params.is_none())?;
+        let m = self
+            .file
+            .macros
+            .iter()
+            .find(|m| m.name == t && m.params.is_none())?;
         quoted(m.body.trim()).map(str::to_string)
     }
 
@@ -275,11 +284,14 @@ fn quoted(t: &str) -> Option<&str> {
 /// A plain variable, possibly under casts and parentheses: `(char *)type_page`.
 pub(super) fn plain_name(text: &str) -> Option<&str> {
     let mut t = text.trim();
-    loop {
-        let Some(rest) = t.strip_prefix('(') else { break };
+    while let Some(rest) = t.strip_prefix('(') {
         let close = rest.find(')')?;
         let (inner, after) = (&rest[..close], rest[close + 1..].trim());
-        t = if after.is_empty() { inner.trim() } else { after };
+        t = if after.is_empty() {
+            inner.trim()
+        } else {
+            after
+        };
     }
     crate::ctext::is_identifier(t).then_some(t)
 }

@@ -16,6 +16,11 @@
 //! Allocations are the knowledge base's (`[[sleep.primitive]]` of kind `alloc`); a file-scope
 //! object is one the file defines, or, for objects the index keeps no definition of (arrays of
 //! pointers), one the file's own declarations name.
+//!
+//! The same walk accepts a core pin handed down: a parameter that every unlocked path passes
+//! from a local its caller assigned only from calls returning a pinned table (`do_mount`'s
+//! `fstype = get_fs_type(..)`, then `get_sb_nodev(fstype)` -> `read_super(type)` ->
+//! `type->read_super`): `Protection::CorePin` at that call.
 
 use rustc_hash::FxHashSet;
 
