@@ -188,8 +188,6 @@ pub enum CmpOp {
     Le,
     Gt,
     Ge,
-    /// `a & b` in a test: nonzero when a bit of `b` is set in `a` (`fs->fs_flags & FLAG`).
-    BitAnd,
 }
 
 impl CmpOp {
@@ -201,7 +199,6 @@ impl CmpOp {
             "<=" => CmpOp::Le,
             ">" => CmpOp::Gt,
             ">=" => CmpOp::Ge,
-            "&" => CmpOp::BitAnd,
             _ => return None,
         })
     }

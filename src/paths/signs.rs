@@ -25,8 +25,6 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 s if s & ZERO == 0 => ZERO,
                 _ => ZERO | POS,
             },
-            // `a & b` is a bit test only as a condition: its value is as unknown as before.
-            Value::Cmp(_, CmpOp::BitAnd, _) => ANY,
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
             Value::Field(_) | Value::Unknown => ANY,
         }
@@ -78,7 +76,6 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                     CmpOp::Le => NEG | ZERO,
                     CmpOp::Gt => POS,
                     CmpOp::Ge => ZERO | POS,
-                    CmpOp::BitAnd => return vec![state],
                 };
                 self.restrict(var, if truth { holds } else { ANY & !holds }, state)
             }
