@@ -373,7 +373,7 @@ impl Session {
         let runs_bkl = filter.runs(Code::Mr004, kb.data.era.rules);
         let macros = if walks_paths || runs_bkl {
             MacroPolicy::All
-        } else if [Code::Mr101, Code::Mr105, Code::Mr106]
+        } else if [Code::Mr101, Code::Mr104, Code::Mr105, Code::Mr106]
             .into_iter()
             .any(|c| filter.runs(c, kb.data.era.rules))
         {
@@ -397,7 +397,7 @@ impl Session {
         let (scan, build) = (input.scan, input.build);
         let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
         let index = Index::build(scan, kb);
-        let (sleep, (entries, bkl, (owners, get_leaks, self_refs), use_counts)) = rayon::join(
+        let (sleep, (entries, bkl, modern, use_counts)) = rayon::join(
             || walks_paths.then(|| sleep(&index)),
             || {
                 let entries = entries::compute(&index, kb, build).entries;
@@ -405,29 +405,27 @@ impl Session {
                     let model = self.entry_model(&index, build, input.read);
                     bkl::analyse(&index, kb, &entries, &model)
                 });
-                let runs_mr101 = filter.runs(Code::Mr101, kb.data.era.rules);
-                let runs_self_refs = [Code::Mr105, Code::Mr106]
-                    .into_iter()
-                    .any(|c| filter.runs(c, kb.data.era.rules));
-                // Read once for MR101 and the self-reference rules alike.
-                let basis = (runs_mr101 || runs_self_refs)
+                let runs = |c: Code| filter.runs(c, kb.data.era.rules);
+                let (runs_mr101, runs_mr104) = (runs(Code::Mr101), runs(Code::Mr104));
+                let runs_self_refs = runs(Code::Mr105) || runs(Code::Mr106);
+                // Read once for MR101, MR104 and the self-reference rules alike.
+                let basis = (runs_mr101 || runs_mr104 || runs_self_refs)
                     .then(|| owners::OwnerBasis::new(&index, kb, build));
                 let owners = (basis.as_ref())
                     .filter(|_| runs_mr101)
                     .map(|b| owners::analyse(&index, build, b));
-                let get_leaks = filter
-                    .runs(Code::Mr103, kb.data.era.rules)
-                    .then(|| owners::get_leaks(&index, kb));
+                let get_leaks = runs(Code::Mr103).then(|| owners::get_leaks(&index, kb));
                 let self_refs = (basis.as_ref())
                     .filter(|_| runs_self_refs)
                     .map(|b| owners::self_refs(&index, kb, build, b));
+                let lifetimes = (basis.as_ref())
+                    .filter(|_| runs_mr104)
+                    .map(|b| owners::unbalanced(&index, kb, build, b));
                 // Only rule 2's path walks ask the use-count knowledge.
-                let use_counts = if walks_paths {
-                    UseCountKnowledge::new(&index, kb)
-                } else {
-                    UseCountKnowledge::default()
-                };
-                (entries, bkl, (owners, get_leaks, self_refs), use_counts)
+                let use_counts = walks_paths.then(|| UseCountKnowledge::new(&index, kb));
+                let use_counts = use_counts.unwrap_or_default();
+                let modern = (owners, get_leaks, self_refs, lifetimes);
+                (entries, bkl, modern, use_counts)
             },
         );
         let analyses = Analyses {
@@ -440,9 +438,10 @@ impl Session {
                 None => &NoSleep,
             },
             use_counts: &use_counts,
-            owners: owners.as_ref(),
-            get_leaks: get_leaks.as_deref(),
-            self_refs: self_refs.as_ref(),
+            owners: modern.0.as_ref(),
+            get_leaks: modern.1.as_deref(),
+            self_refs: modern.2.as_ref(),
+            lifetimes: modern.3.as_deref(),
         };
         let mut report = engine::run(&analyses, filter, triage);
         report.era = Some(EraReport {

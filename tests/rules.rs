@@ -402,6 +402,64 @@ static int hoist_attach(struct hoist *h)
 }
 
 #[test]
+fn mr104_unbalanced_lifetime() {
+    let text = rendered(
+        "MR104",
+        r#"
+//- /Makefile
+VERSION = 6
+PATCHLEVEL = 1
+//- /drivers/tty/rattle.c
+struct tty_struct;
+struct file;
+
+struct rattle_hw {
+	struct module *owner;
+};
+
+struct tty_operations {
+	int (*install)(struct tty_driver *driver, struct tty_struct *tty);
+	int (*open)(struct tty_struct *tty, struct file *filp);
+	void (*close)(struct tty_struct *tty, struct file *filp);
+	void (*cleanup)(struct tty_struct *tty);
+};
+
+static struct rattle_hw *rattle_hw;
+
+static int rattle_open(struct tty_struct *tty, struct file *filp)
+{
+	if (!try_module_get(rattle_hw->owner)) /* expect: MR104 */
+		return -ENODEV;
+	return 0;
+}
+
+static void rattle_cleanup(struct tty_struct *tty)
+{
+	module_put(rattle_hw->owner);
+}
+
+static const struct tty_operations rattle_ops = {
+	.open		= rattle_open,
+	.cleanup	= rattle_cleanup,
+};
+
+static int rattle_init(void)
+{
+	return 0;
+}
+
+static void rattle_exit(void)
+{
+}
+
+module_init(rattle_init);
+module_exit(rattle_exit);
+"#,
+    );
+    snapshot!("mr104", text);
+}
+
+#[test]
 fn mr105_unprotected_self_pin() {
     let text = rendered(
         "MR105",

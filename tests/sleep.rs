@@ -431,6 +431,19 @@ fn parameter_guards() {
 }
 
 #[test]
+fn flag_bit_guards() {
+    // `if (flags & POOL_F_USER) schedule();`, the bits valued from a header's `#define`s.
+    let v = verdict("pool_extract", None);
+    assert_eq!(v.sleeps, Sleep::Yes);
+    assert!(v
+        .reason
+        .unwrap()
+        .ends_with("(only when flags & 0x1 is nonzero)"));
+    assert_eq!(verdict("pool_kernel", None).sleeps, Sleep::No);
+    assert_eq!(verdict("pool_user", None).sleeps, Sleep::Yes);
+}
+
+#[test]
 fn atomic_slots_are_not_followed() {
     assert_eq!(verdict("kfree_skb", None).sleeps, Sleep::No);
     assert_eq!(verdict("sleepy_destructor", None).sleeps, Sleep::Yes);

@@ -4,8 +4,11 @@
 //!
 //! A call gets the guard of the innermost test of a parameter around it: the condition of an
 //! `if` (its then or else branch), `while` or `for`, or an earlier `if (test) return ...;` in an
-//! enclosing block. Tests understood: `p`, `!p`, `p == 0`, `p != NULL` (either side), and a
-//! conjunct of `&&` (a disjunct of `||` when negated). A function with labels gets no guards (a
+//! enclosing block. Tests understood: `p`, `!p`, `p == 0`, `p != NULL` (either side), a
+//! conjunct of `&&` (a disjunct of `||` when negated), and flag-bit tests of a parameter
+//! against a constant (`flags & EXTRACT_USER`, `!(flags & 4)`, `(flags & F) == 0`): the
+//! constant is kept as written (`FileFacts::guard_bits`) and the may-sleep analysis values it
+//! from the tree's `#define`s. A function with labels gets no guards (a
 //! `goto` can enter a block past its test), and a parameter the body assigns, increments or
 //! takes the address of guards nothing.
 
@@ -31,14 +34,19 @@ use super::Event;
 pub struct CallGuard {
     pub param: u8,
     pub nonzero: bool,
+    /// A bit test when nonzero: `param & K` is nonzero (or zero), K being the file's
+    /// `guard_bits[bits - 1]`. (Not an `Option`: calls are many, and this keeps them small.)
+    pub bits: u16,
 }
 
 /// The guard of each guarded call of a body, by the call's index in the file's `calls`.
 /// `params` are the function's parameter names; `assigned` the indices of those it changes.
+/// The constants of bit tests go into `bits` (the file's `guard_bits`), each once.
 pub fn body_guards(
     body: &Body,
     params: &[Option<super::Text>],
     assigned: &[u8],
+    bits: &mut Vec<super::Text>,
 ) -> Vec<(u32, CallGuard)> {
     if body.is_empty() || params.is_empty() {
         return Vec::new();
@@ -49,6 +57,7 @@ pub fn body_guards(
         stack: Vec::new(),
         calls: Vec::new(),
         has_label: false,
+        bits,
     };
     w.stmt(0);
     if w.has_label {
@@ -64,6 +73,7 @@ struct Walk<'b> {
     stack: Vec<CallGuard>,
     calls: Vec<(u32, CallGuard)>,
     has_label: bool,
+    bits: &'b mut Vec<super::Text>,
 }
 
 impl Walk<'_> {
@@ -76,28 +86,58 @@ impl Walk<'_> {
     }
 
     /// The guard that holds where `cond` is true (`positive`) or false.
-    fn guard(&self, cond: &Value, positive: bool) -> Option<CallGuard> {
+    fn guard(&mut self, cond: &Value, positive: bool) -> Option<CallGuard> {
         match cond {
             Value::Var(name) => self.param(name).map(|param| CallGuard {
                 param,
                 nonzero: positive,
+                bits: 0,
             }),
+            Value::BitAnd(l, r) => self.bit_test(l, r, positive),
             Value::Not(inner) => self.guard(inner, !positive),
             Value::And(l, r) if positive => self.guard(l, true).or_else(|| self.guard(r, true)),
             Value::Or(l, r) if !positive => self.guard(l, false).or_else(|| self.guard(r, false)),
             Value::Cmp(l, op @ (CmpOp::Eq | CmpOp::Ne), r) => {
                 let zero = |v: &Value| matches!(v, Value::Int(0) | Value::Null);
-                let param = match (l.as_ref(), r.as_ref()) {
-                    (Value::Var(n), z) | (z, Value::Var(n)) if zero(z) => self.param(n)?,
+                let tested = match (l.as_ref(), r.as_ref()) {
+                    (t, z) | (z, t)
+                        if zero(z) && matches!(t, Value::Var(_) | Value::BitAnd(..)) =>
+                    {
+                        t
+                    }
                     _ => return None,
                 };
-                Some(CallGuard {
-                    param,
-                    nonzero: (*op == CmpOp::Ne) == positive,
-                })
+                self.guard(tested, (*op == CmpOp::Ne) == positive)
             }
             _ => None,
         }
+    }
+
+    /// `p & K` (either side) with `K` a number or a name that is not a parameter.
+    fn bit_test(&mut self, l: &Value, r: &Value, positive: bool) -> Option<CallGuard> {
+        let constant = |v: &Value| match v {
+            Value::Int(k) if *k > 0 => Some(super::Text::from(k.to_string())),
+            Value::Var(n) if self.param(n).is_none() => Some(n.clone()),
+            _ => None,
+        };
+        let (param, bits) = match (l, r) {
+            (Value::Var(p), k) | (k, Value::Var(p)) if self.param(p).is_some() => {
+                (self.param(p)?, constant(k)?)
+            }
+            _ => return None,
+        };
+        let at = match self.bits.iter().position(|b| *b == bits) {
+            Some(i) => i,
+            None => {
+                self.bits.push(bits);
+                self.bits.len() - 1
+            }
+        };
+        Some(CallGuard {
+            param,
+            nonzero: positive,
+            bits: u16::try_from(at + 1).ok()?,
+        })
     }
 
     /// Whether a statement always leaves the function.
@@ -224,6 +264,39 @@ mod tests {
             .iter()
             .map(|c| (c.callee.to_string(), c.guard.map(|g| (g.param, g.nonzero))))
             .collect()
+    }
+
+    #[test]
+    fn bit_tests_of_parameters_guard_calls() {
+        let src = "int f(int n, int flags)\n{\n\tif ((flags & F_USER) && x) a();\n\
+                   \tif (!(flags & 4)) b();\n\tif ((F_USER & flags) == 0) c();\n\
+                   \tif (flags & n) d();\n\tif (flags & ~F_USER) e();\n\treturn 0;\n}\n";
+        let front_end = FrontEnd::new(&Kb::builtin().data, &[], &[]);
+        let f = extract_with("t.c", src.as_bytes(), &front_end, &BodyPolicy::All);
+        let g: Vec<_> = f
+            .calls
+            .iter()
+            .map(|c| {
+                let g = c.guard.map(|g| {
+                    let bits = (g.bits > 0).then(|| f.guard_bits[g.bits as usize - 1].to_string());
+                    (g.param, g.nonzero, bits)
+                });
+                (c.callee.to_string(), g)
+            })
+            .collect();
+        let bit = |k: &str, nonzero| Some((1, nonzero, Some(k.to_string())));
+        assert_eq!(
+            g,
+            vec![
+                ("a".into(), bit("F_USER", true)),
+                ("b".into(), bit("4", false)),
+                ("c".into(), bit("F_USER", false)),
+                // Two parameters, or a constant that is no name or number: no guard.
+                ("d".into(), None),
+                ("e".into(), None),
+            ]
+        );
+        assert_eq!(f.guard_bits.len(), 2, "each constant once");
     }
 
     #[test]

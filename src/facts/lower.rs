@@ -357,7 +357,10 @@ impl<'t> Lower<'_, 't> {
             .collect();
         assigned.sort_unstable();
         assigned.dedup();
-        for (call, guard) in guards::body_guards(&f.body, &params, &assigned) {
+        let mut bits = std::mem::take(&mut self.facts.guard_bits);
+        let guards = guards::body_guards(&f.body, &params, &assigned, &mut bits);
+        self.facts.guard_bits = bits;
+        for (call, guard) in guards {
             if let Some(c) = self.facts.calls.get_mut(call as usize) {
                 c.guard = Some(guard);
             }

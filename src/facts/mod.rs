@@ -86,6 +86,11 @@ pub struct FileFacts {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[bincode(with_serde)]
     pub alt_macros: Vec<(Text, Text, Text)>,
+    /// The constants of flag-bit guards (`if (flags & EXTRACT_USER)`), as written: a macro
+    /// name or a number; `CallGuard::bits` indexes it. The tree's `#define`s value them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[bincode(with_serde)]
+    pub guard_bits: Vec<Text>,
     /// The file mentions a release macro: its facts hold for the release they were made for.
     #[serde(skip)]
     pub mentions_version: bool,
@@ -380,6 +385,7 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         field_loads: Vec::new(),
         suppressions: Vec::new(),
         alt_macros: Vec::new(),
+        guard_bits: Vec::new(),
         mentions_version: false,
     }
 }

@@ -71,7 +71,9 @@ impl HeapSize for Value {
         match self {
             Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
             Value::Not(v) => v.heap(),
-            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) => a.heap() + b.heap(),
+            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) | Value::BitAnd(a, b) => {
+                a.heap() + b.heap()
+            }
             _ => 0,
         }
     }

@@ -27,7 +27,7 @@ pub use builtin::{
 pub use era::{Era, EraChoice, KernelVersion, RuleFamily};
 pub use layout::Layout;
 pub use module::ModuleMarks;
-pub use owners::{ArgOwner, Consumer, DrainedStruct, OwnersKb, PinnedField};
+pub use owners::{ArgOwner, Consumer, DrainedStruct, OwnersKb, PinnedField, SlotLifetime};
 pub use sleep::{GfpPriorities, SleepKb, SleepKind, SleepPrimitive};
 pub use use_count::{CountDiscipline, UseCount};
 

@@ -41,6 +41,24 @@ pub struct OwnersKb {
     /// Routines that keep a table and later call into it after pinning its owner.
     #[serde(rename = "consumer")]
     pub consumers: Vec<Consumer>,
+    /// How often the core calls a structure's slots (MR104): a reference taken in a slot of
+    /// one class must be dropped in a slot of the same class.
+    #[serde(rename = "lifetime")]
+    pub lifetimes: Vec<SlotLifetime>,
+}
+
+/// Slots of a structure the core calls equally often (`open` and `close` of a tty: once per
+/// open call; `install` and `cleanup`: once per tty object).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotLifetime {
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    /// How often, in words (`once per open call`).
+    pub class: String,
+    pub slots: Vec<String>,
+    /// Where the core calls them so, for the finding's explanation.
+    pub evidence: String,
 }
 
 /// A structure whose owner field the core pins: `struct.field`.
@@ -95,6 +113,16 @@ pub struct ArgOwner {
 }
 
 impl OwnersKb {
+    /// The lifetime class of a structure's slot, if the knowledge base knows it.
+    pub fn lifetime(&self, strukt: &str, field: &str) -> Option<&SlotLifetime> {
+        (self.lifetimes.iter())
+            .find(|l| l.struct_name == strukt && l.slots.iter().any(|s| s == field))
+    }
+
+    pub fn has_lifetimes(&self, strukt: &str) -> bool {
+        self.lifetimes.iter().any(|l| l.struct_name == strukt)
+    }
+
     pub fn consumer(&self, name: &str) -> Option<&Consumer> {
         self.consumers.iter().find(|c| c.name == name)
     }

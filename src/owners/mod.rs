@@ -34,9 +34,11 @@ use crate::kb::{Consumer, Kb};
 mod after;
 mod exits;
 mod gets;
+mod lifetime;
 mod selfref;
 pub use after::{after_call, put_then_return, After};
 pub use gets::{get_leaks, GetLeak};
+pub use lifetime::{unbalanced, RefSite, SlotUse, Unbalanced};
 pub use selfref::{self_refs, Reach, SelfRef, SelfRefKind, SelfRefReport, SelfRefStats};
 
 /// Where the core pins a structure's module through one of its fields.

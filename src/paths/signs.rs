@@ -26,7 +26,7 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Field(_) | Value::Unknown => ANY,
+            Value::Field(_) | Value::BitAnd(..) | Value::Unknown => ANY,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::entries::Entry;
 use crate::facts::Span;
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, EraChoice, Kb, RuleFamily, Takes};
-use crate::owners::{GetLeak, OwnerReport, OwnerStats};
+use crate::owners::{GetLeak, OwnerReport, OwnerStats, Unbalanced};
 use crate::usecount::release::ReleaseCheck;
 use crate::usecount::{self, SleepOracle, UseCountKnowledge};
 
@@ -118,6 +118,8 @@ pub struct Analyses<'a> {
     /// Self-references in unprotected routines; `None` when neither MR105 nor MR106 is asked
     /// for.
     pub self_refs: Option<&'a SelfRefReport>,
+    /// Module references taken and dropped unequally; `None` when MR104 is not asked for.
+    pub lifetimes: Option<&'a [Unbalanced]>,
 }
 
 /// Runs every rule. The scan must have kept the statement trees of every function
@@ -178,6 +180,9 @@ pub fn run(an: &Analyses, filter: &RuleFilter, triage: &Triage) -> CheckReport {
     }
     if let Some(leaks) = an.get_leaks {
         super::mr103::check(leaks, &mut findings);
+    }
+    if let Some(found) = an.lifetimes {
+        super::mr104::check(found, &mut findings);
     }
     let mut self_refs = None;
     if let Some(report) = an.self_refs {

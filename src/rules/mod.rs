@@ -21,6 +21,7 @@ pub mod mr006;
 pub mod mr007;
 pub mod mr101;
 pub mod mr103;
+pub mod mr104;
 pub mod mr105;
 pub mod mr106;
 
@@ -79,6 +80,7 @@ pub enum Code {
     Mr007,
     Mr101,
     Mr103,
+    Mr104,
     Mr105,
     Mr106,
 }
@@ -94,7 +96,9 @@ impl Code {
             | Code::Mr005
             | Code::Mr006
             | Code::Mr007 => RuleFamily::UseCount,
-            Code::Mr101 | Code::Mr103 | Code::Mr105 | Code::Mr106 => RuleFamily::ModuleRef,
+            Code::Mr101 | Code::Mr103 | Code::Mr104 | Code::Mr105 | Code::Mr106 => {
+                RuleFamily::ModuleRef
+            }
         }
     }
 
@@ -109,6 +113,7 @@ impl Code {
             Code::Mr007 => "MR007",
             Code::Mr101 => "MR101",
             Code::Mr103 => "MR103",
+            Code::Mr104 => "MR104",
             Code::Mr105 => "MR105",
             Code::Mr106 => "MR106",
         }
@@ -159,7 +164,7 @@ pub struct Rule {
     pub right: &'static str,
 }
 
-pub const RULES: [&Rule; 11] = [
+pub const RULES: [&Rule; 12] = [
     &mr001::RULE,
     &mr002::RULE,
     &mr003::RULE,
@@ -169,6 +174,7 @@ pub const RULES: [&Rule; 11] = [
     &mr007::RULE,
     &mr101::RULE,
     &mr103::RULE,
+    &mr104::RULE,
     &mr105::RULE,
     &mr106::RULE,
 ];

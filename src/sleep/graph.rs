@@ -33,7 +33,7 @@ mod slots;
 
 use resolve::{Memo, Resolved, Resolver};
 
-use crate::facts::{BareName, CallGuard as Guard, FileFacts, Function};
+use crate::facts::{BareName, CallGuard, FileFacts, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::Kb;
 
@@ -88,8 +88,9 @@ pub enum Origin {
 pub struct Site {
     pub target: Target,
     pub origin: Origin,
-    /// The call runs only when a parameter of its function is zero or nonzero.
-    pub guard: Option<Guard>,
+    /// The call runs only when a parameter of its function (or some of its bits) is zero or
+    /// nonzero.
+    pub guard: Option<CallGuard>,
 }
 
 #[derive(Debug, Clone)]

@@ -9,7 +9,10 @@
 //! `sk_alloc(family, priority, zero)` sleeps iff `priority` is a sleeping mask, and every
 //! caller judges its own argument; a call guarded by a parameter test
 //! (`if (!creat) return NULL;`, `CallGuard` in the facts) sleeps only for callers that may pass
-//! such a value.
+//! such a value. A flag-bit test (`if (flags & EXTRACT_USER) copy_to_user(...)`) is such a
+//! guard too: its bit and the callers' constants (`EXTRACT_SECONDARY`, `A | B`) are valued
+//! from the tree's `#define`s (`consts.rs`), so `get_random_bytes`, which never passes the
+//! user bit, does not sleep through the user-copy path.
 //!
 //! API (used by `modrace why-sleeps` and by the rules):
 //! - [`SleepAnalysis::compute`] once per tree;
@@ -31,6 +34,7 @@
 //! (`sk->allocation`). [`UnknownPolicy`] decides what they mean; every verdict lists those it
 //! reached (up to 32).
 
+mod consts;
 pub mod ctext;
 mod graph;
 mod mask;
@@ -44,6 +48,7 @@ use serde::Serialize;
 
 use crate::index::{FnRef, Index};
 use crate::kb::{Kb, SleepPrimitive};
+use consts::ConstTable;
 use graph::{Builder, Graph, Lookup, NodeId, NodeKind, Origin, Target};
 pub use mask::{Mask, MaskTable};
 use solve::{owner_params, Entry, Solver, Summary, Unknowns};
@@ -173,6 +178,7 @@ pub struct SleepAnalysis {
     scc_of: Vec<u32>,
     unknowns: Vec<Unknowns>,
     masks: MaskTable,
+    consts: ConstTable,
     primitives: Vec<SleepPrimitive>,
     never: Vec<String>,
     policy: UnknownPolicy,
@@ -207,12 +213,17 @@ impl SleepAnalysis {
     pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
-        let ((mut graph, lookup), masks) = rayon::join(
+        let ((mut graph, lookup), (masks, consts)) = rayon::join(
             || {
                 let _t = crate::timing::Phase::start("sleep graph");
                 Builder::new(index, kb).build()
             },
-            || MaskTable::new(index.files, &kb.data.sleep),
+            || {
+                (
+                    MaskTable::new(index.files, &kb.data.sleep),
+                    ConstTable::new(index.files),
+                )
+            },
         );
         let strings = std::mem::take(&mut graph.strings);
         let solver = Solver {
@@ -220,6 +231,7 @@ impl SleepAnalysis {
             kb,
             graph: &graph,
             masks: &masks,
+            consts: &consts,
             policy,
             strings: std::cell::RefCell::new(strings),
         };
@@ -236,6 +248,7 @@ impl SleepAnalysis {
             scc_of,
             unknowns,
             masks,
+            consts,
             primitives: kb.data.sleep.primitives.clone(),
             never: kb.data.sleep.never.clone(),
             policy,

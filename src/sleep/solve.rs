@@ -11,13 +11,40 @@
 
 use std::cell::RefCell;
 
+use super::consts::ConstTable;
 use super::graph::{Graph, Interner, NodeId, NodeKind, Origin, Site, Target};
 use super::mask::{Mask, MaskTable};
 use super::UnknownPolicy;
 use crate::ctext::{parse_int, strip_parens};
-use crate::facts::CallGuard as Guard;
+use crate::facts::CallGuard;
 use crate::index::Index;
 use crate::kb::Kb;
+
+/// A guard as the solver keeps it: parameter `param`, masked with `bits` (all ones for a
+/// plain test of the parameter), is nonzero (or zero). A bit test's constant is valued when
+/// its site is evaluated; one without a value guards nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Guard {
+    pub param: u8,
+    pub nonzero: bool,
+    pub bits: u64,
+}
+
+impl Guard {
+    /// What is tested, for explanations: `creat`, `flags & 0x1`.
+    pub fn tested(&self, name: &str) -> String {
+        if self.bits == u64::MAX {
+            name.to_string()
+        } else {
+            format!("{name} & {:#x}", self.bits)
+        }
+    }
+
+    /// Whether a caller's constant `v` satisfies the guard.
+    fn holds_for(&self, v: i64) -> bool {
+        ((v as u64) & self.bits != 0) == self.nonzero
+    }
+}
 
 /// How many unknowns a summary keeps; beyond that it only says there were more.
 pub const MAX_UNKNOWNS: usize = 32;
@@ -142,6 +169,7 @@ pub struct Solver<'s, 'a> {
     pub kb: &'s Kb,
     pub graph: &'s Graph,
     pub masks: &'s MaskTable,
+    pub consts: &'s ConstTable,
     pub policy: UnknownPolicy,
     /// Names interned while solving (sleeping masks, undecidable mask texts).
     pub strings: RefCell<Interner>,
@@ -277,26 +305,44 @@ impl Solver<'_, '_> {
                         next: Next::Node(t, Entry::Guard(g)),
                         mask: None,
                     };
-                    match guard_arg(args, g, params, stable) {
+                    let mut value = |t: &str| self.consts.value(self.index.files, t, file);
+                    match guard_arg(args, g, params, stable, &mut value) {
                         GuardArg::Holds => out.summary.offer_sleeps(why),
                         GuardArg::Fails => {}
-                        GuardArg::Param(k) => out.summary.offer_guard(
-                            Guard {
-                                param: k,
-                                nonzero: g.nonzero,
-                            },
-                            why,
-                        ),
+                        GuardArg::Param(k) => out.summary.offer_guard(Guard { param: k, ..g }, why),
                     }
                 }
             }
         }
         // A guarded call: what sleeps unconditionally through it sleeps only under the guard.
-        if let (Some(g), Some(w)) = (site.guard, out.summary.sleeps) {
+        let guard = site.guard.and_then(|g| self.site_guard(g, file));
+        if let (Some(g), Some(w)) = (guard, out.summary.sleeps) {
             out.summary.sleeps = None;
             out.summary.offer_guard(g, w);
         }
         out
+    }
+
+    /// A site's guard with its bits valued in `file`; `None` when they have no value.
+    fn site_guard(&self, g: CallGuard, file: Option<usize>) -> Option<Guard> {
+        let bits = match g.bits {
+            0 => u64::MAX,
+            b => {
+                let text = self
+                    .index
+                    .files
+                    .get(file?)?
+                    .guard_bits
+                    .get(b as usize - 1)?;
+                let v = self.consts.value(self.index.files, text, file)?;
+                Some(v as u64).filter(|v| *v != 0)?
+            }
+        };
+        Some(Guard {
+            param: g.param,
+            nonzero: g.nonzero,
+            bits,
+        })
     }
 
     fn apply_mask(
@@ -428,12 +474,14 @@ pub enum GuardArg {
 }
 
 /// Judges the argument at a guarded parameter. `stable` has bit k set when the caller's
-/// parameter k is never assigned; `args` is `None` for a member site (passes through).
+/// parameter k is never assigned; `args` is `None` for a member site (passes through);
+/// `value` values a constant as the caller's file sees it (a bit test's argument).
 pub fn guard_arg(
     args: Option<&[crate::facts::Text]>,
     g: Guard,
     params: &[&str],
     stable: u64,
+    value: &mut dyn FnMut(&str) -> Option<i64>,
 ) -> GuardArg {
     let Some(args) = args else {
         return GuardArg::Param(g.param);
@@ -442,9 +490,15 @@ pub fn guard_arg(
         return GuardArg::Holds;
     };
     let t = strip_parens(text);
-    let value = if t == "NULL" { Some(0) } else { parse_int(t) };
-    if let Some(v) = value {
-        return if (v != 0) == g.nonzero {
+    let constant = if t == "NULL" {
+        Some(0)
+    } else if g.bits == u64::MAX {
+        parse_int(t)
+    } else {
+        parse_int(t).or_else(|| value(t))
+    };
+    if let Some(v) = constant {
+        return if g.holds_for(v) {
             GuardArg::Holds
         } else {
             GuardArg::Fails

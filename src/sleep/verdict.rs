@@ -95,7 +95,7 @@ impl SleepAnalysis {
             if let Some(&(g, w)) = sum.guards.iter().min_by_key(|(_, w)| w.depth) {
                 judged.sleeps = Some((w.depth, Cont::Node(node, Entry::Guard(g)), None));
                 let name = params.get(g.param as usize).copied().unwrap_or("");
-                judged.only_if = Some((name.to_string(), g.nonzero));
+                judged.only_if = Some((g.tested(name), g.nonzero));
             }
         }
         self.add_unknowns(&mut judged, node);
@@ -173,11 +173,12 @@ impl SleepAnalysis {
                     offer(&mut j, m, w.depth + 1, Cont::Node(t, Entry::Mask(k)));
                 }
                 for &(g, w) in &sum.guards {
-                    let only_if = match guard_arg(args, g, params, stable) {
+                    let mut value = |t: &str| self.consts.value(index.files, t, file);
+                    let only_if = match guard_arg(args, g, params, stable, &mut value) {
                         GuardArg::Fails => continue,
                         GuardArg::Holds => None,
                         GuardArg::Param(k) => {
-                            params.get(k as usize).map(|p| (p.to_string(), g.nonzero))
+                            params.get(k as usize).map(|p| (g.tested(p), g.nonzero))
                         }
                     };
                     if j.sleeps.as_ref().is_none_or(|s| w.depth + 1 < s.0) {

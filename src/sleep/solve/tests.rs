@@ -44,12 +44,14 @@ fn solve(scan: &Scan, policy: UnknownPolicy) -> Solved<'_> {
     let index = Index::build(scan, &kb);
     let (mut graph, _) = Builder::new(&index, &kb).build();
     let masks = MaskTable::new(index.files, &kb.data.sleep);
+    let consts = crate::sleep::consts::ConstTable::new(index.files);
     let strings = std::mem::take(&mut graph.strings);
     let solver = Solver {
         index: &index,
         kb: &kb,
         graph: &graph,
         masks: &masks,
+        consts: &consts,
         policy,
         strings: RefCell::new(strings),
     };
@@ -100,6 +102,7 @@ fn recursion_is_solved_to_a_fixpoint() {
     let g = Guard {
         param: 0,
         nonzero: true,
+        bits: u64::MAX,
     };
     assert_eq!(r.sleeps("deep"), None);
     assert_eq!(
@@ -170,6 +173,7 @@ fn guards_follow_the_callers_arguments() {
     let g = Guard {
         param: 1,
         nonzero: true,
+        bits: u64::MAX,
     };
     let lookup = r.summary("lookup");
     assert_eq!(lookup.sleeps, None);
@@ -185,9 +189,44 @@ fn guards_follow_the_callers_arguments() {
         pass.guards.iter().map(|x| x.0).collect::<Vec<_>>(),
         vec![Guard {
             param: 1,
-            nonzero: true
+            nonzero: true,
+            bits: u64::MAX
         }]
     );
+}
+
+fn no_value(_: &str) -> Option<i64> {
+    None
+}
+
+#[test]
+fn bit_guard_arguments() {
+    let user = Guard {
+        param: 0,
+        nonzero: true,
+        bits: 1,
+    };
+    let args = |a: &str| vec![crate::facts::Text::from(a)];
+    let mut value = |t: &str| match t {
+        "F_USER" => Some(1),
+        "F_SECOND" => Some(2),
+        "F_USER | F_SECOND" => Some(3),
+        _ => None,
+    };
+    let mut judge = |a: &str, g| guard_arg(Some(&args(a)), g, &["flags"], 1, &mut value);
+    assert_eq!(judge("F_SECOND", user), GuardArg::Fails);
+    assert_eq!(judge("0", user), GuardArg::Fails);
+    assert_eq!(judge("F_USER | F_SECOND", user), GuardArg::Holds);
+    assert_eq!(judge("3", user), GuardArg::Holds);
+    // No value: it may hold. The caller's parameter passes the bit test on.
+    assert_eq!(judge("F_OTHER", user), GuardArg::Holds);
+    assert_eq!(judge("flags", user), GuardArg::Param(0));
+    let not_user = Guard {
+        nonzero: false,
+        ..user
+    };
+    assert_eq!(judge("F_SECOND", not_user), GuardArg::Holds);
+    assert_eq!(judge("F_USER", not_user), GuardArg::Fails);
 }
 
 #[test]
@@ -195,35 +234,52 @@ fn guard_arguments() {
     let g = Guard {
         param: 0,
         nonzero: true,
+        bits: u64::MAX,
     };
     let args = |a: &str| vec![crate::facts::Text::from(a)];
-    assert_eq!(guard_arg(Some(&args("1")), g, &[], 0), GuardArg::Holds);
-    assert_eq!(guard_arg(Some(&args("0")), g, &[], 0), GuardArg::Fails);
-    assert_eq!(guard_arg(Some(&args("(NULL)")), g, &[], 0), GuardArg::Fails);
+    assert_eq!(
+        guard_arg(Some(&args("1")), g, &[], 0, &mut no_value),
+        GuardArg::Holds
+    );
+    assert_eq!(
+        guard_arg(Some(&args("0")), g, &[], 0, &mut no_value),
+        GuardArg::Fails
+    );
+    assert_eq!(
+        guard_arg(Some(&args("(NULL)")), g, &[], 0, &mut no_value),
+        GuardArg::Fails
+    );
     let zero = Guard {
         param: 0,
         nonzero: false,
+        bits: u64::MAX,
     };
     assert_eq!(
-        guard_arg(Some(&args("NULL")), zero, &[], 0),
+        guard_arg(Some(&args("NULL")), zero, &[], 0, &mut no_value),
         GuardArg::Holds
     );
     // The caller's own parameter passes the guard on, if the caller never assigns it.
     assert_eq!(
-        guard_arg(Some(&args("c")), g, &["k", "c"], 0b10),
+        guard_arg(Some(&args("c")), g, &["k", "c"], 0b10, &mut no_value),
         GuardArg::Param(1)
     );
     assert_eq!(
-        guard_arg(Some(&args("c")), g, &["k", "c"], 0b01),
+        guard_arg(Some(&args("c")), g, &["k", "c"], 0b01, &mut no_value),
         GuardArg::Holds
     );
     assert_eq!(
-        guard_arg(Some(&args("x + 1")), g, &["x"], 1),
+        guard_arg(Some(&args("x + 1")), g, &["x"], 1, &mut no_value),
         GuardArg::Holds
     );
     // A missing argument may be anything; a member site passes the parameter through.
-    assert_eq!(guard_arg(Some(&[]), g, &[], 0), GuardArg::Holds);
-    assert_eq!(guard_arg(None, g, &[], 0), GuardArg::Param(0));
+    assert_eq!(
+        guard_arg(Some(&[]), g, &[], 0, &mut no_value),
+        GuardArg::Holds
+    );
+    assert_eq!(
+        guard_arg(None, g, &[], 0, &mut no_value),
+        GuardArg::Param(0)
+    );
 }
 
 #[test]
