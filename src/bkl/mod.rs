@@ -320,12 +320,21 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         });
     }
 
-    let st = &mut report.stats;
-    st.indirect_calls = sites.indirect;
-    st.indirect_untyped = sites.untyped;
-    st.functions_searched = solver.functions();
-    st.functions_cut = solver.cut;
-    for s in &report.slots {
+    report.stats = stats(&report.slots, &sites, &solver);
+    report.stats.seconds = Some(started.elapsed().as_secs_f64());
+    report
+}
+
+/// The counts over the slots' verdicts and call sites.
+fn stats(slots: &[SlotLocking], sites: &slots::SlotSites, solver: &callers::Solver) -> BklStats {
+    let mut st = BklStats {
+        indirect_calls: sites.indirect,
+        indirect_untyped: sites.untyped,
+        functions_searched: solver.functions(),
+        functions_cut: solver.cut,
+        ..BklStats::default()
+    };
+    for s in slots {
         st.slots += 1;
         *st.slots_by_verdict.entry(s.verdict.as_str()).or_default() += 1;
         if s.takes != Takes::Name {
@@ -348,8 +357,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
             st.call_sites_by_field_name += (c.matched_by == MatchedBy::FieldName) as usize;
         }
     }
-    st.seconds = Some(started.elapsed().as_secs_f64());
-    report
+    st
 }
 
 /// Pins and provenance of every slot call.

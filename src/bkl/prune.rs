@@ -172,8 +172,8 @@ fn lookups_of<'f, 'k>(
         let Value::Call(i) = a.value else { continue };
         let c = &file.calls[i as usize];
         let l = lookups.iter().find(|l| l.name == c.callee && !c.indirect);
-        if let Some(l) = l.filter(|l| c.args.get(l.arg).and_then(|a| plain_name(a)) == Some(pname))
-        {
+        let arg = |l: &Lookup| l.key().and_then(|(_, k)| c.args.get(k));
+        if let Some(l) = l.filter(|l| arg(l).and_then(|a| plain_name(a)) == Some(pname)) {
             looked.push((a.var.as_str(), l));
         }
     }
@@ -266,7 +266,8 @@ fn tables_by_key(index: &Index, l: &Lookup) -> FxHashMap<String, Vec<VarRef>> {
                 continue;
             }
             for t in index.table_values(var, &l.struct_name) {
-                if let (true, TableContent::Expr(e)) = (t.field == l.key, &t.value) {
+                let is_key = l.key().is_some_and(|(k, _)| t.field == k);
+                if let (true, TableContent::Expr(e)) = (is_key, &t.value) {
                     let e = e.trim();
                     if let Some(s) = e.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
                         out.entry(s.to_string()).or_default().push(var);
@@ -364,7 +365,7 @@ impl Tests<'_, '_> {
                 }
                 _ => None,
             },
-            Value::Cmp(a, CmpOp::BitAnd, b) => match (&**a, &**b) {
+            Value::BitAnd(a, b) => match (&**a, &**b) {
                 (Value::Field(f), Value::Var(m)) | (Value::Var(m), Value::Field(f)) => {
                     self.bit(f, m)
                 }

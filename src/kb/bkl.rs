@@ -107,17 +107,22 @@ pub struct ValueTests {
     pub lookups: Vec<Lookup>,
 }
 
-/// `name(.., key, ..)` returns a registered table of `struct_name` whose field `key` is the
-/// argument `arg` (or nothing).
+/// `name(..)` returns a registered table of `struct_name` whose key field equals one of its
+/// arguments (or nothing): `by = { FIELD = ARG }`, ARG 0-based.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lookup {
     pub name: String,
-    /// 0-based index of the argument compared with the key.
-    pub arg: usize,
     #[serde(rename = "struct")]
     pub struct_name: String,
-    pub key: String,
+    pub by: std::collections::BTreeMap<String, usize>,
     #[serde(default)]
     pub why: Option<String>,
+}
+
+impl Lookup {
+    /// The key field and the argument compared with it (the first, if several are given).
+    pub fn key(&self) -> Option<(&str, usize)> {
+        self.by.iter().next().map(|(f, &a)| (f.as_str(), a))
+    }
 }
