@@ -188,3 +188,18 @@ fn a_value_that_reaches_the_device_branch_is_not_pruned() {
         .collect();
     assert_eq!(calls.first(), Some(&"sys32_mount"), "{calls:?}");
 }
+
+#[test]
+fn an_object_from_the_callers_own_allocating_helpers() {
+    let report = compare("bkl-callback");
+    let open = report.slot(&"inp_ops.open".parse().unwrap()).unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // kbd_configure returns what kbd_new allocated: kbd_probe's device is its own.
+    assert_eq!(
+        at("inp_open").pin,
+        Some(Protection::Registering {
+            routine: "inp_register".into()
+        })
+    );
+    assert_eq!(at("inp_open_found").pin, None);
+}

@@ -269,7 +269,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     solver.expand(targets);
     solver.solve();
 
-    let alloc = |name: &str| kb.alloc_routines().any(|a| a == name);
+    let allocators = solver::allocators(index, &kb.alloc_routines().collect::<Vec<_>>());
+    let alloc = |name: &str| allocators.contains(name);
     let mut report = BklReport::default();
     for (slot, takes) in wanted {
         let mut call_sites = Vec::new();

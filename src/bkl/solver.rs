@@ -11,6 +11,7 @@ use crate::chain::ChainStep;
 use crate::index::FnRef;
 
 mod own;
+pub use own::allocators;
 
 /// How a function got an entry depth: as a root, or from a caller's call.
 #[derive(Debug, Clone, Copy)]

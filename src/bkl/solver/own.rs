@@ -13,7 +13,10 @@
 //! (a global list, a system call's argument, a member of someone else's object) ends the
 //! model, and nothing is claimed. The caller that made the object must sit in another file
 //! than the slot call (the library's own file calling it is the core calling itself).
-//! Allocations are the knowledge base's (`[[sleep.primitive]]` of kind `alloc`); a file-scope
+//! Allocations are the knowledge base's (`[[sleep.primitive]]` of kind `alloc`) and the tree's
+//! functions whose every return is NULL or a local assigned only from allocations
+//! ([`allocators`], a few rounds deep: `usb_hid_configure` <- `hid_parse_report` <- `kmalloc`;
+//! only functions whose bodies were kept count, all of them in `check`); a file-scope
 //! object is one the file defines, or, for objects the index keeps no definition of (arrays of
 //! pointers), one the file's own declarations name.
 //!
@@ -234,8 +237,15 @@ impl Solver<'_, '_> {
     fn is_own(&self, alloc: &dyn Fn(&str) -> bool, f: FnRef, name: &str) -> bool {
         let index = self.g.index;
         let function = index.function(f);
+        // The facts list parameters and struct-typed locals; a name the body assigns that is
+        // no file-scope variable is a local too (`struct hid_device *hid;`).
+        let assigned = || {
+            (function.body.exprs()).any(|e| e.assigns.iter().any(|a| a.var == name))
+                && index.resolve_variable(f.file, name).is_none()
+        };
         let local = function.locals.iter().any(|l| l.as_str() == name)
-            || index.is_local(f.file, f.func as u32, name);
+            || index.is_local(f.file, f.func as u32, name)
+            || assigned();
         if !local {
             // A file-scope object of the file (a table, or an array of pointers it fills).
             return match index.resolve_variable(f.file, name) {
@@ -257,6 +267,60 @@ impl Solver<'_, '_> {
         }
         any
     }
+}
+
+/// Rounds of "a function that returns what an allocator returned is an allocator".
+const ALLOCATOR_ROUNDS: usize = 3;
+
+/// The allocation routines (`base`) and the tree's functions whose every return is NULL, 0 or
+/// a local assigned only from allocations: they hand their caller a new object
+/// (`usb_hid_configure` returns `hid_parse_report`'s kmalloc'd device).
+pub fn allocators(index: &crate::index::Index, base: &[&str]) -> FxHashSet<String> {
+    let mut out: FxHashSet<String> = base.iter().map(|s| s.to_string()).collect();
+    for _ in 0..ALLOCATOR_ROUNDS {
+        let mut found = Vec::new();
+        for file in index.files.iter() {
+            for func in file.functions.iter().filter(|g| !g.body.is_empty()) {
+                if out.contains(func.name.as_str()) {
+                    continue;
+                }
+                let new = |v: &Value| matches!(v, Value::Call(c) if out.contains(file.calls[*c as usize].callee.as_str()));
+                let local_new = |name: &str| {
+                    let mut any = false;
+                    for a in func.body.exprs().flat_map(|e| &e.assigns) {
+                        if a.var == name {
+                            match &a.value {
+                                Value::Null | Value::Int(0) => {}
+                                v if new(v) => any = true,
+                                _ => return false,
+                            }
+                        }
+                    }
+                    any
+                };
+                let mut any = false;
+                let all = (func.body.stmts.iter()).all(|s| match &s.kind {
+                    crate::facts::StmtKind::Return(e) => match e.as_ref().map(|e| &e.value) {
+                        Some(Value::Null | Value::Int(0)) => true,
+                        Some(Value::Var(n)) if local_new(n) => {
+                            any = true;
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => true,
+                });
+                if all && any {
+                    found.push(func.name.to_string());
+                }
+            }
+        }
+        if found.is_empty() {
+            break;
+        }
+        out.extend(found);
+    }
+    out
 }
 
 enum Origin {
