@@ -29,7 +29,7 @@ mod strings;
 use std::collections::BTreeSet;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::cfg::{Cfg, Op, ENTRY};
 use crate::facts::{CmpOp, Event, Value};
@@ -56,9 +56,21 @@ pub fn find(index: &Index, kb: &Kb) -> Pruned {
     if tests.string_equal.is_empty() || tests.lookups.is_empty() {
         return out;
     }
+    // Only calls to functions that look something up can be cut.
+    let looking: FxHashSet<&str> = (index.files.par_iter())
+        .flat_map_iter(|f| {
+            (f.calls.iter())
+                .filter(|c| !c.indirect && tests.lookups.iter().any(|l| l.name == c.callee))
+                .filter_map(|c| c.caller.map(|k| f.functions[k as usize].name.as_str()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if looking.is_empty() {
+        return out;
+    }
     let fixed: Vec<Fixed> = (0..index.files.len())
         .into_par_iter()
-        .flat_map_iter(|fi| fixed_in_file(index, fi, &tests.string_equal))
+        .flat_map_iter(|fi| fixed_in_file(index, fi, &tests.string_equal, &looking))
         .collect();
     let mut named: FxHashMap<&str, FxHashMap<String, Vec<VarRef>>> = FxHashMap::default();
     let consts = Consts::default();
@@ -82,13 +94,22 @@ pub fn find(index: &Index, kb: &Kb) -> Pruned {
 }
 
 /// The calls of one file's functions that pass a callee's parameter a fixed literal set.
-fn fixed_in_file(index: &Index, fi: usize, string_equal: &[String]) -> Vec<Fixed> {
+fn fixed_in_file(
+    index: &Index,
+    fi: usize,
+    string_equal: &[String],
+    looking: &FxHashSet<&str>,
+) -> Vec<Fixed> {
     let file = &index.files[fi];
+    let calls_looking = |func: u32| {
+        (file.calls.iter()).any(|c| c.caller == Some(func) && looking.contains(c.callee.as_str()))
+    };
     let mut callers: Vec<u32> = (file.calls.iter())
         .filter(|c| !c.indirect && string_equal.iter().any(|n| *n == c.callee))
         .filter_map(|c| c.caller)
         .collect();
     callers.dedup();
+    callers.retain(|&f| calls_looking(f));
     let strings = Strings::new(file, string_equal);
     let mut out = Vec::new();
     // A literal written as the argument (`do_mount("", dir, "nfs", ..)`).
@@ -96,6 +117,9 @@ fn fixed_in_file(index: &Index, fi: usize, string_equal: &[String]) -> Vec<Fixed
         let (Some(func), false) = (c.caller, c.indirect) else {
             continue;
         };
+        if !looking.contains(c.callee.as_str()) {
+            continue;
+        }
         for (param, arg) in c.args.iter().enumerate() {
             let Some(lit) = strings.literal(arg) else {
                 continue;

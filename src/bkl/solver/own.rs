@@ -276,51 +276,62 @@ const ALLOCATOR_ROUNDS: usize = 3;
 /// a local assigned only from allocations: they hand their caller a new object
 /// (`usb_hid_configure` returns `hid_parse_report`'s kmalloc'd device).
 pub fn allocators(index: &crate::index::Index, base: &[&str]) -> FxHashSet<String> {
+    use rayon::prelude::*;
     let mut out: FxHashSet<String> = base.iter().map(|s| s.to_string()).collect();
     for _ in 0..ALLOCATOR_ROUNDS {
-        let mut found = Vec::new();
-        for file in index.files.iter() {
-            for func in file.functions.iter().filter(|g| !g.body.is_empty()) {
-                if out.contains(func.name.as_str()) {
-                    continue;
-                }
-                let new = |v: &Value| matches!(v, Value::Call(c) if out.contains(file.calls[*c as usize].callee.as_str()));
-                let local_new = |name: &str| {
-                    let mut any = false;
-                    for a in func.body.exprs().flat_map(|e| &e.assigns) {
-                        if a.var == name {
-                            match &a.value {
-                                Value::Null | Value::Int(0) => {}
-                                v if new(v) => any = true,
-                                _ => return false,
-                            }
-                        }
-                    }
-                    any
-                };
-                let mut any = false;
-                let all = (func.body.stmts.iter()).all(|s| match &s.kind {
-                    crate::facts::StmtKind::Return(e) => match e.as_ref().map(|e| &e.value) {
-                        Some(Value::Null | Value::Int(0)) => true,
-                        Some(Value::Var(n)) if local_new(n) => {
-                            any = true;
-                            true
-                        }
-                        _ => false,
-                    },
-                    _ => true,
-                });
-                if all && any {
-                    found.push(func.name.to_string());
-                }
-            }
-        }
+        let found: Vec<String> = (index.files.par_iter())
+            .flat_map_iter(|file| {
+                (file.functions.iter())
+                    // Objects come back as pointers.
+                    .filter(|g| g.return_type.contains('*') && !g.body.is_empty())
+                    .filter(|g| !out.contains(g.name.as_str()))
+                    .filter(|g| returns_new(file, g, &out))
+                    .map(|g| g.name.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         if found.is_empty() {
             break;
         }
         out.extend(found);
     }
     out
+}
+
+/// Whether every return of `func` is NULL, 0 or a local assigned only from calls of `out`
+/// (or NULL), and one is such a local.
+fn returns_new(
+    file: &crate::facts::FileFacts,
+    func: &crate::facts::Function,
+    out: &FxHashSet<String>,
+) -> bool {
+    let new = |v: &Value| matches!(v, Value::Call(c) if out.contains(file.calls[*c as usize].callee.as_str()));
+    let local_new = |name: &str| {
+        let mut any = false;
+        for a in func.body.exprs().flat_map(|e| &e.assigns) {
+            if a.var == name {
+                match &a.value {
+                    Value::Null | Value::Int(0) => {}
+                    v if new(v) => any = true,
+                    _ => return false,
+                }
+            }
+        }
+        any
+    };
+    let mut any = false;
+    let all = (func.body.stmts.iter()).all(|s| match &s.kind {
+        crate::facts::StmtKind::Return(e) => match e.as_ref().map(|e| &e.value) {
+            Some(Value::Null | Value::Int(0)) => true,
+            Some(Value::Var(n)) if local_new(n) => {
+                any = true;
+                true
+            }
+            _ => false,
+        },
+        _ => true,
+    });
+    all && any
 }
 
 enum Origin {
