@@ -19,8 +19,8 @@ use crate::facts::{Event, Expr, Function, Span, Value};
 /// [`STATES_WITHOUT_VARS`]: so no node ever holds more than the sum, and only [`MAX_STEPS`]
 /// can cut a walk short.
 const MAX_STATES_PER_NODE: usize = 48;
-/// Count (-1..=2) x slept x acted x dropped.
-const STATES_WITHOUT_VARS: usize = 4 * 2 * 2 * 2;
+/// Count (-1..=2) x slept x acted x dropped x armed.
+const STATES_WITHOUT_VARS: usize = 4 * 2 * 2 * 2 * 2;
 /// Node visits after which the analysis gives up on a function (and says so).
 const MAX_STEPS: usize = 200_000;
 
@@ -35,6 +35,9 @@ pub enum CountEffect {
     Split(Outcomes),
     /// Raises or drops the count of another module (`__MOD_INC_USE_COUNT(host->module)`).
     OtherModule,
+    /// Drops whatever the path holds: the driver's own release routine called on a failure
+    /// path (it undoes the open, one count per open mode in the per-mode drivers).
+    DropAll,
 }
 
 /// A callee's returns, by the use-count delta they leave (index k for delta k - 1, so -1, 0,
@@ -75,6 +78,20 @@ pub trait CallOracle {
     }
     /// The field (`tmpl.module`, as written without spaces) holds the routine's own module.
     fn holds_own_module(&self, _field: &str) -> bool {
+        false
+    }
+    /// What `(*field)++` (`up`) or `(*field)--` does: 2.0's SCSI upper-level drivers count
+    /// through `tmpl.usage_count`, which their init points at the module's own count.
+    fn bump_effect(&self, _field: &str, _up: bool) -> CountEffect {
+        CountEffect::None
+    }
+    /// Lines of the file's stores of a destructor that drops the count (`sk->destruct =
+    /// x_destruct`): past one, a call that frees the object is a decrement.
+    fn destructor_stores(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    /// The call frees an object through an installed destructor field (`sk_free(sk)`).
+    fn frees_object(&self, _call: u32) -> bool {
         false
     }
 }
@@ -170,6 +187,12 @@ struct State {
     slept: bool,
     acted: bool,
     dropped: bool,
+    /// A destructor that drops the count was installed on this path and not yet run.
+    armed: bool,
+    /// The bit test (index into the walk's masks) last taken true on this path, and the one
+    /// in force at the first increment: one increment per open mode is a pair, not a double.
+    mode: Option<u8>,
+    inc_mode: Option<u8>,
     /// Signs of the tracked variables, by index into the tracked list.
     vars: Vec<Signs>,
     /// The last call whose outcome split the path, and the signs of its result on this one.
@@ -183,12 +206,20 @@ struct State {
 
 impl State {
     #[allow(clippy::type_complexity)]
-    fn key(&self) -> (i8, bool, bool, bool, &[Signs], Option<(u32, Signs)>) {
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        i8,
+        [bool; 4],
+        [Option<u8>; 2],
+        &[Signs],
+        Option<(u32, Signs)>,
+    ) {
         (
             self.count,
-            self.slept,
-            self.acted,
-            self.dropped,
+            [self.slept, self.acted, self.dropped, self.armed],
+            [self.mode, self.inc_mode],
             &self.vars,
             self.last_result,
         )
@@ -214,6 +245,27 @@ struct Walker<'a, 'b, O: CallOracle> {
     tracked: HashMap<&'b str, usize>,
     report: PathReport,
     seen: FxHashSet<(&'static str, u32, u32)>,
+    /// Lines that install a decrementing destructor.
+    arms: Vec<u32>,
+    /// The bit tests of the routine's branches (`file->f_mode&FMODE_READ`), at most
+    /// [`MAX_MASKS`].
+    masks: Vec<&'b Value>,
+}
+
+/// Bit tests told apart per routine; the others are unknown conditions.
+const MAX_MASKS: usize = 8;
+
+/// The bit tests of a condition, in order.
+fn masks_of<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::BitAnd(..) if out.len() < MAX_MASKS && !out.contains(&v) => out.push(v),
+        Value::Not(a) => masks_of(a, out),
+        Value::And(a, b) | Value::Or(a, b) => {
+            masks_of(a, out);
+            masks_of(b, out);
+        }
+        _ => {}
+    }
 }
 
 /// Analyses one routine.
@@ -241,13 +293,21 @@ pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules)
             tracked.entry(v).or_insert(next);
         }
     }
+    let mut masks = Vec::new();
+    for node in &cfg.nodes {
+        if let Op::Branch(e) = node.op {
+            masks_of(&e.value, &mut masks);
+        }
+    }
     let mut w = Walker {
+        masks,
         cfg: &cfg,
         oracle,
         rules,
         tracked,
         report: PathReport::default(),
         seen: FxHashSet::default(),
+        arms: oracle.destructor_stores(),
     };
     w.run();
     w.report
@@ -260,6 +320,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             slept: false,
             acted: false,
             dropped: false,
+            armed: false,
+            mode: None,
+            inc_mode: None,
             vars: vec![ANY; self.tracked.len()],
             last_result: None,
             sleep_call: 0,
@@ -280,6 +343,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 // Forget what is known of variables rather than grow without bound.
                 state.vars.iter_mut().for_each(|v| *v = ANY);
                 state.last_result = None;
+                (state.mode, state.inc_mode) = (None, None);
             }
             if !at_node[id].insert(state.clone()) {
                 continue;
@@ -326,6 +390,10 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
     /// The states after evaluating `e` in `state`: one, or one per outcome of a call that
     /// splits the path.
     fn eval(&mut self, e: &Expr, span: Span, state: State) -> Vec<State> {
+        let mut state = state;
+        if self.arms.binary_search(&e.line).is_ok() {
+            state.armed = true;
+        }
         let mut states = vec![state];
         for event in &e.events {
             match event {
@@ -338,6 +406,12 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 }
                 Event::Name(n) => {
                     let effect = self.oracle.name_effect(n);
+                    for state in &mut states {
+                        self.apply(effect, span, state);
+                    }
+                }
+                Event::Bump { field, up } => {
+                    let effect = self.oracle.bump_effect(field, *up);
                     for state in &mut states {
                         self.apply(effect, span, state);
                     }
@@ -364,6 +438,13 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         out: &mut Vec<State>,
     ) {
         let CountEffect::Split(outcomes) = effect else {
+            if effect == CountEffect::None && state.armed && self.oracle.frees_object(c) {
+                // The core runs the destructor this path installed: its decrement.
+                state.armed = false;
+                self.decrement(span, &mut state);
+                out.push(state);
+                return;
+            }
             if effect == CountEffect::None {
                 self.sleep(c, self.oracle.may_sleep(c), &mut state);
                 // Only calls count as work before the increment: initialising locals is not.
@@ -405,14 +486,25 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             CountEffect::Increment => self.increment(span, state),
             CountEffect::Decrement => self.decrement(span, state),
             CountEffect::OtherModule => self.report.pins_other_module = true,
-            CountEffect::None | CountEffect::Split(_) => {}
+            // With nothing held, what a per-mode release drops depends on state the walk does
+            // not follow: no finding either way.
+            CountEffect::DropAll if state.count > 0 => {
+                state.count = 0;
+                state.dropped = true;
+                state.dec_at = span;
+            }
+            CountEffect::DropAll | CountEffect::None | CountEffect::Split(_) => {}
         }
     }
 
     fn increment(&mut self, span: Span, state: &mut State) {
         self.report.increments = true;
+        let per_mode =
+            state.inc_mode.is_some() && state.mode.is_some() && state.mode != state.inc_mode;
         if state.count >= 1 {
-            if self.note("double", state.inc_at, span) {
+            // One count per open mode, each under its own bit test: the release drops one
+            // per mode (cs46xx, cs4281), so the second is not a double.
+            if !per_mode && self.note("double", state.inc_at, span) {
                 self.report.double_inc.push((state.inc_at, span));
             }
         } else if state.count == 0 {
@@ -424,6 +516,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 self.report.late_inc.push((state.first_action, span));
             }
             state.inc_at = span;
+            state.inc_mode = state.mode;
         }
         state.count = (state.count + 1).min(2);
     }

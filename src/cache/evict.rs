@@ -40,13 +40,26 @@ fn entries(root: &Path) -> Vec<Entry> {
                 }
                 out.push(Entry {
                     path,
-                    bytes: meta.len(),
+                    bytes: disk_bytes(&meta),
                     time: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 });
             }
         }
     }
     out
+}
+
+/// What a file takes on disk: its blocks where the system says (most entries are a few KB,
+/// so whole blocks are a quarter more than their lengths), else its length.
+fn disk_bytes(meta: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::blocks(meta) * 512
+    }
+    #[cfg(not(unix))]
+    {
+        meta.len()
+    }
 }
 
 fn is_temp(path: &Path) -> bool {

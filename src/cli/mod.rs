@@ -77,7 +77,7 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
     /// Keep the facts of each file, and whole results, in DIR between runs (default:
-    /// $XDG_CACHE_HOME/modrace or ~/.cache/modrace; bounded to 4 GiB, oldest entries first).
+    /// $XDG_CACHE_HOME/modrace or ~/.cache/modrace; bounded to 4 GiB on disk, oldest entries first).
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_cache")]
     pub cache_dir: Option<PathBuf>,
     /// Read and write no cache: parse every file.

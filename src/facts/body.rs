@@ -173,6 +173,13 @@ pub enum Event {
     Call(u32),
     /// A bare identifier used as a statement: `MOD_INC_USE_COUNT;`.
     Name(#[bincode(with_serde)] Text),
+    /// `++` or `--` of what a field points to (`(*sd_template.usage_count)++`, 2.0's count
+    /// through a template): the field as written without spaces, and whether it goes up.
+    Bump {
+        #[bincode(with_serde)]
+        field: Text,
+        up: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]

@@ -10,6 +10,14 @@ use super::{
 use crate::ctext::{is_ident_byte, is_ident_char};
 
 impl<'t> Lower<'_, 't> {
+    /// Text of a node without any whitespace: `a . b->c` gives `a.b->c`.
+    pub(super) fn squeezed(&self, node: Node) -> Text {
+        self.text(node)
+            .split_whitespace()
+            .collect::<String>()
+            .into()
+    }
+
     /// Text of a node from the comment-free code, whitespace collapsed.
     pub(super) fn text(&self, node: Node) -> Text {
         let bytes = &self.n.code[node.start_byte()..node.end_byte()];
@@ -81,6 +89,11 @@ impl<'t> Lower<'_, 't> {
             self.field_update(node);
             self.note_assigned(node.field(fields().argument));
             self.visit_children(node, depth, false);
+            if self.events_on {
+                if let Some(bump) = self.bump(node) {
+                    self.events.push(bump);
+                }
+            }
         } else if id == k.pointer_expression {
             let takes_address = node
                 .field(fields().operator)
@@ -442,6 +455,33 @@ impl Lower<'_, '_> {
             let value = self.text(node);
             self.store_field(arg, value, node.line());
         }
+    }
+
+    /// `(*X.f)++`, `--*p->f`: an update of what a field points to, as an event.
+    fn bump(&self, node: Node) -> Option<Event> {
+        let k = kinds();
+        let mut n = node.field(fields().argument)?;
+        while n.kind_id() == k.parenthesized_expression {
+            n = n.named_child(0)?;
+        }
+        let op = n.field(fields().operator)?;
+        if n.kind_id() != k.pointer_expression || self.n.code.get(op.start_byte()) != Some(&b'*') {
+            return None;
+        }
+        let mut target = n.field(fields().argument)?;
+        while target.kind_id() == k.parenthesized_expression {
+            target = target.named_child(0)?;
+        }
+        if target.kind_str() != "field_expression" {
+            return None;
+        }
+        let up = node
+            .field(fields().operator)
+            .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'+'));
+        Some(Event::Bump {
+            field: self.squeezed(target),
+            up,
+        })
     }
 
     pub(super) fn field_load(&mut self, var: &str, value: Node) {

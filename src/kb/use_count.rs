@@ -13,6 +13,17 @@ pub struct UseCount {
     pub try_increment: Vec<String>,
     /// Arguments of the call forms that name the routine's own module.
     pub own_module: Vec<String>,
+    /// Pointer fields through which a module's count is raised, `(*tmpl.usage_count)++`
+    /// (2.0's SCSI upper-level drivers).
+    #[serde(default)]
+    pub count_pointers: Vec<String>,
+    /// Values of such a field that mean the module's own count (`&mod_use_count_`).
+    #[serde(default)]
+    pub own_count: Vec<String>,
+    /// Slots whose routine undoes an open (`release`, `close`): a failure path that calls the
+    /// file's own such routine drops what it holds (`usecount::undo`).
+    #[serde(default)]
+    pub release_fields: Vec<String>,
     /// Calls that wait: an unregister routine that tests a field of its argument and calls
     /// one of these waits for the calls in flight that field counts (`usecount::drain`).
     #[serde(default)]

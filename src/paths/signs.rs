@@ -93,6 +93,13 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                     vec![state]
                 }
             }
+            Value::BitAnd(..) => {
+                let mut state = state;
+                if truth {
+                    state.mode = self.masks.iter().position(|x| *x == v).map(|k| k as u8);
+                }
+                vec![state]
+            }
             // The module's own module field is set whenever its code runs.
             Value::Field(f) if !truth && self.oracle.holds_own_module(f) => Vec::new(),
             _ => vec![state],

@@ -233,7 +233,7 @@ impl SleepAnalysis {
             masks: &masks,
             consts: &consts,
             policy,
-            strings: std::cell::RefCell::new(strings),
+            strings: solve::SolveStrings::new(strings),
         };
         let (summaries, scc_of, unknowns) = {
             let _t = crate::timing::Phase::start("sleep solve");

@@ -8,8 +8,10 @@
 //! the core pins a module itself (owner fields, `try_inc_mod_count(fmt->module)`), which makes
 //! rule 2 moot for a slot.
 
+pub mod cover;
 pub mod drain;
 pub mod release;
+pub mod undo;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -143,6 +145,8 @@ fn entry_discipline(
     let mut discipline = kb.count_discipline(struct_name, field);
     if owner_pinned(index, kb, &known.pins, file, &entry.function, struct_name)
         || known.drains.slot(struct_name, field).is_some()
+        || (discipline != CountDiscipline::Core
+            && cover::registrar(index, kb, known, entry).is_some())
     {
         discipline = CountDiscipline::Core;
     }
@@ -308,6 +312,7 @@ pub struct HelperEffects {
     no_work: crate::nowork::NoWork,
     /// Names some file exports: a module's interface to others.
     exported: std::collections::HashSet<String>,
+    destructors: undo::DestructorMemo,
 }
 
 impl HelperEffects {
@@ -323,6 +328,7 @@ impl HelperEffects {
             memo: Mutex::default(),
             exported,
             no_work: crate::nowork::NoWork::new(index.files, kb),
+            destructors: undo::DestructorMemo::default(),
         }
     }
 }
@@ -400,13 +406,17 @@ impl<'a> FileOracle<'a> {
     /// module, by assignment (`sd_template.module = &__this_module;`) or in the variable's
     /// initializer (`{ module: THIS_MODULE }`): pinning through it pins this module.
     fn own_module_field(&self, arg: &str) -> bool {
+        self.field_holds(arg, &self.kb.data.use_count.own_module)
+    }
+
+    /// Whether `arg` is a field this file sets to one of `own` (as written without spaces).
+    fn field_holds(&self, arg: &str, own: &[String]) -> bool {
         let Some((base, field)) = arg.split_once("->").or_else(|| arg.split_once('.')) else {
             return false;
         };
         if !is_word(base) || !is_word(field) {
             return false;
         }
-        let own = &self.kb.data.use_count.own_module;
         let is_own = |v: &str| own.iter().any(|o| *o == v.replace(' ', ""));
         let facts = &self.index.files[self.file];
         if facts
@@ -429,6 +439,29 @@ impl<'a> FileOracle<'a> {
             })
     }
 
+    /// Whether `field` (`a.b->usage_count`) is one through which modules count (its last
+    /// member is one of the knowledge base's `count_pointers`).
+    fn count_pointer(&self, field: &str) -> bool {
+        let last = field.rsplit(['.', '>']).next().unwrap_or(field);
+        let counts = &self.kb.data.use_count.count_pointers;
+        counts.iter().any(|c| c == last)
+    }
+
+    /// `(*tmpl.usage_count)++`: the module's own count when this file points the field at it
+    /// (`sd_template.usage_count = &mod_use_count_`), another module's otherwise
+    /// (`host->hostt->usage_count`, the host adapter's).
+    fn bump(&self, field: &str, up: bool) -> CountEffect {
+        if !self.count_pointer(field) {
+            CountEffect::None
+        } else if !self.field_holds(field, &self.kb.data.use_count.own_count) {
+            CountEffect::OtherModule
+        } else if up {
+            CountEffect::Increment
+        } else {
+            CountEffect::Decrement
+        }
+    }
+
     fn effect_of_name(&self, name: &str) -> Option<CountEffect> {
         let u = &self.kb.data.use_count;
         let has = |list: &[String]| list.iter().any(|n| n == name);
@@ -449,6 +482,7 @@ impl<'a> FileOracle<'a> {
         function.body.exprs().any(|e| {
             e.events.iter().any(|ev| match ev {
                 Event::Name(n) => self.effect_of_name(n).is_some(),
+                Event::Bump { field, .. } => self.count_pointer(field),
                 Event::Call(c) => calls
                     .get(*c as usize)
                     .is_some_and(|c| self.effect_of_name(&c.callee).is_some()),
@@ -503,7 +537,7 @@ impl CallOracle for FileOracle<'_> {
             return CountEffect::None;
         }
         match self.index.resolve_function(self.file, &c.callee) {
-            Some(f) if self.same_module(f) => self.helper_effect(f),
+            Some(f) if self.same_module(f) => self.own_release(f, self.helper_effect(f)),
             // `fat_read_super` raising the fat module's count is nothing to msdos's: a call
             // like any other (work, and maybe a sleep).
             _ => CountEffect::None,
@@ -511,7 +545,19 @@ impl CallOracle for FileOracle<'_> {
     }
 
     fn holds_own_module(&self, field: &str) -> bool {
-        self.own_module_field(field)
+        self.own_module_field(field) || self.field_holds(field, &self.kb.data.use_count.own_count)
+    }
+
+    fn bump_effect(&self, field: &str, up: bool) -> CountEffect {
+        self.bump(field, up)
+    }
+
+    fn destructor_stores(&self) -> Vec<u32> {
+        self.destructors().lines.clone()
+    }
+
+    fn frees_object(&self, call: u32) -> bool {
+        self.frees(call, &self.destructors())
     }
 
     fn name_effect(&self, name: &str) -> CountEffect {

@@ -275,11 +275,13 @@ fn walk(
     let drops = |e: &Expr| {
         e.events.iter().any(|ev| match ev {
             Event::Name(n) => oracle.name_effect(n) == CountEffect::Decrement,
+            Event::Bump { field, up } => oracle.bump_effect(field, *up) == CountEffect::Decrement,
             Event::Call(c) => {
                 // A helper that drops on some of its paths (the last port of a board shut
                 // down) may be the routine's decrement: precision first, it drops.
                 let effect = oracle.call_effect(*c);
                 effect == CountEffect::Decrement
+                    || effect == CountEffect::DropAll
                     || matches!(effect, CountEffect::Split(o) if o.results[0] != 0)
                     || stop_at.is_some_and(|s| {
                         calls

@@ -1,0 +1,214 @@
+//! Objects covered by their registrar's pin (issue 13, class 9).
+//!
+//! Some modules make the object that carries the routine only inside a routine of their own
+//! that pins the module when it succeeds, and unregister it before they drop that pin: a frame
+//! relay DLCI interface exists between `dlci_add` (which pins) and `dlci_del`; an X.25 or IrDA
+//! net device while its line discipline, whose open pins, is attached. The core can only reach
+//! the routine through that object, so the registrar's pin covers it: the core's discipline
+//! applies (no MR001/MR003 for the routine; `entries` says why).
+//!
+//! Read off the tree, and only when *every* way the core can get the routine goes through such
+//! a pin. The routine's references in its file are its ways out: a field store of its name
+//! (`dev->open = dlci_open`) or an argument naming it, in some function; or an initializer of
+//! a static table, whose own references (`devfs_register(..., &lp_fops, ...)`) are then its
+//! ways out (one table level deeper at most). Each function holding such a reference must be
+//! covered: it pins, or each of its ways in is, in turn, covered (up to [`MAX_COVER_DEPTH`]
+//! levels of callers). A function's ways in are direct calls from functions of the same file
+//! and field stores of its name there (`master->init = dlci_init`, which the core calls while
+//! the installer runs). Not covered: a reference at file scope, a table that is not static, a
+//! function with no way in (a probe the core or another file calls), or one reached otherwise
+//! too (exported, named in a table initializer or handed to a call as an argument). The pin is
+//! the function's use-count summary: some return raises the count, none drops it, and every
+//! return that leaves it alone is a failure (nonzero, or a null pointer). That the object is
+//! unregistered before the pin is dropped is assumed, not checked (the judged cases all do).
+
+use super::{FileOracle, NeverSleeps, UseCountKnowledge};
+use crate::entries::Entry;
+use crate::facts::{FileFacts, InitList, InitValue};
+use crate::index::{referenced_name, FnRef, Index};
+use crate::kb::Kb;
+use crate::paths::{CountEffect, NEG, POS, ZERO};
+
+/// Levels of callers followed from the store.
+const MAX_COVER_DEPTH: u8 = 3;
+
+/// Levels of tables followed from the routine: the table naming it, and one holding that.
+const MAX_TABLE_DEPTH: u8 = 2;
+
+/// The routine of `entry`'s file whose pin covers every way the core gets the entry's
+/// routine, if there is one.
+pub fn registrar(
+    index: &Index,
+    kb: &Kb,
+    known: &UseCountKnowledge,
+    entry: &Entry,
+) -> Option<String> {
+    let file = index.file_by_path(&entry.file)?;
+    let oracle = FileOracle::new(
+        index,
+        kb,
+        file,
+        &index.files[file].calls,
+        &NeverSleeps,
+        &known.helpers,
+    );
+    let cover = Cover {
+        oracle: &oracle,
+        facts: &index.files[file],
+        file,
+        entry: &entry.function,
+    };
+    cover.handed_out(&entry.function, 0)
+}
+
+struct Cover<'a> {
+    oracle: &'a FileOracle<'a>,
+    facts: &'a FileFacts,
+    file: usize,
+    entry: &'a str,
+}
+
+/// Where a name is referenced: in a function's store or argument, or in a table's initializer.
+enum Site {
+    Function(usize),
+    Table(usize),
+}
+
+impl Cover<'_> {
+    /// The pin covering every reference to `name` (the routine, or a table holding it).
+    fn handed_out(&self, name: &str, depth: u8) -> Option<String> {
+        let sites = self.sites(name)?;
+        let mut first = None;
+        for site in sites {
+            let pin = match site {
+                Site::Function(k) => self.covered(k, 0)?,
+                Site::Table(v) => {
+                    let var = &self.facts.variables[v];
+                    if !var.is_static || depth + 1 >= MAX_TABLE_DEPTH {
+                        return None;
+                    }
+                    self.handed_out(&var.name, depth + 1)?
+                }
+            };
+            first.get_or_insert(pin);
+        }
+        first
+    }
+
+    /// The references to `name` other than direct calls; `None` when one sits at file scope
+    /// outside a table, or when there is none.
+    fn sites(&self, name: &str) -> Option<Vec<Site>> {
+        let names = |e: &str| referenced_name(e) == Some(name);
+        let stores = self.facts.field_assigns.iter();
+        let stores = stores.filter(|a| names(&a.value)).map(|a| a.caller);
+        let args = self.facts.calls.iter();
+        let args = args
+            .filter(|c| c.args.iter().any(|a| names(a)))
+            .map(|c| c.caller);
+        let mut sites = Vec::new();
+        for caller in stores.chain(args) {
+            sites.push(Site::Function(caller? as usize));
+        }
+        for (v, var) in self.facts.variables.iter().enumerate() {
+            if var.init.as_ref().is_some_and(|l| in_list(l, &names)) {
+                sites.push(Site::Table(v));
+            }
+        }
+        (!sites.is_empty()).then_some(sites)
+    }
+
+    /// The pinning function that covers every way to `func`, if each way has one.
+    fn covered(&self, func: usize, depth: u8) -> Option<String> {
+        let name = self.facts.functions[func].name.as_str();
+        if name != self.entry && self.pins(func) {
+            return Some(name.to_string());
+        }
+        if depth >= MAX_COVER_DEPTH || self.reached_otherwise(func) {
+            return None;
+        }
+        let ways = self.ways_in(name)?;
+        let mut first = None;
+        for k in ways {
+            let pin = self.covered(k, depth + 1)?;
+            first.get_or_insert(pin);
+        }
+        first
+    }
+
+    /// Whether `func` raises the count on some return, drops it on none, and fails whenever it
+    /// leaves it alone.
+    fn pins(&self, func: usize) -> bool {
+        let f = FnRef {
+            file: self.file,
+            func,
+        };
+        // What a failed call returns: a null pointer, or a nonzero status (`return err;`
+        // after `if ((err = ...))`, `return 1;`).
+        let failure = if self.oracle.index.function(f).return_type.contains('*') {
+            ZERO
+        } else {
+            NEG | POS
+        };
+        match self.oracle.helper_effect(f) {
+            CountEffect::Increment => true,
+            CountEffect::Split(o) => {
+                o.results[2] | o.results[3] != 0
+                    && o.results[0] == 0
+                    && o.results[1] & !failure == 0
+            }
+            _ => false,
+        }
+    }
+
+    /// The functions of the file that call `name` directly or store it into a field; `None`
+    /// when a call or store sits outside any function.
+    fn ways_in(&self, name: &str) -> Option<Vec<usize>> {
+        let calls = self
+            .facts
+            .calls
+            .iter()
+            .filter(|c| !c.indirect && c.callee.as_str() == name)
+            .map(|c| c.caller);
+        let stores = self
+            .facts
+            .field_assigns
+            .iter()
+            .filter(|a| a.value.trim() == name)
+            .map(|a| a.caller);
+        let mut ways = Vec::new();
+        for caller in calls.chain(stores) {
+            let k = caller? as usize;
+            if !ways.contains(&k) {
+                ways.push(k);
+            }
+        }
+        (!ways.is_empty()).then_some(ways)
+    }
+
+    /// Whether `func` can be reached other than through the file's calls and stores.
+    fn reached_otherwise(&self, func: usize) -> bool {
+        let f = &self.facts.functions[func];
+        let name = f.name.as_str();
+        let names = |e: &str| referenced_name(e) == Some(name);
+        (!f.is_static && self.oracle.helpers.exported.contains(name))
+            || self
+                .facts
+                .calls
+                .iter()
+                .any(|c| c.args.iter().any(|a| names(a)))
+            || self
+                .facts
+                .variables
+                .iter()
+                .filter_map(|v| v.init.as_ref())
+                .any(|l| in_list(l, &names))
+    }
+}
+
+/// Whether an initializer list names the function anywhere.
+fn in_list(list: &InitList, names: &dyn Fn(&str) -> bool) -> bool {
+    list.items.iter().any(|i| match &i.value {
+        InitValue::Expr(e) => names(e),
+        InitValue::List(l) => in_list(l, names),
+    })
+}

@@ -1,0 +1,193 @@
+//! Decrements a routine leaves to another routine of its module (issue 13, class 3).
+//!
+//! **The driver's own release.** A failure path that calls the routine the file's tables hold
+//! in a release slot (`cs4281_release(inode, file)` from `cs4281_open`: the KB's
+//! `release_fields`), whose paths drop the count, undoes what the open did: it drops whatever
+//! the path holds (`CountEffect::DropAll`), one count per open mode in the per-mode drivers.
+//!
+//! **Installed destructors.** A socket family's create stores `sk->destruct = x_destruct`, where `x_destruct` drops the
+//! module's count, and a later failure frees the socket (`sk_free(sk)`, or a release routine
+//! that ends in it), so the core calls that destructor: a decrement on that path. Both halves
+//! are read off the tree: the store is a field assignment of this file whose value is a
+//! function of the module whose paths drop the count and never raise it; the freeing call is
+//! one whose callee reaches, within a few direct calls, an indirect call through a field of
+//! that name (`if (sk->destruct) sk->destruct(sk);`). The walk arms the decrement at the store
+//! and spends it at the first freeing call after it, so a free before the store drops nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::FileOracle;
+use crate::ctext::is_word;
+use crate::index::FnRef;
+use crate::paths::CountEffect;
+
+/// Direct calls followed from a freeing call to the destructor's indirect call.
+const MAX_FREE_DEPTH: u8 = 4;
+
+/// The stores of decrementing destructors in one file.
+#[derive(Debug, Default)]
+pub struct Destructors {
+    /// Lines of the stores, sorted.
+    pub lines: Vec<u32>,
+    /// The fields stored into (`destruct`).
+    fields: Vec<String>,
+}
+
+/// Per file and per freeing callee, computed once for the tree.
+#[derive(Default)]
+pub struct DestructorMemo {
+    files: Mutex<HashMap<usize, Arc<Destructors>>>,
+    frees: Mutex<HashMap<(FnRef, String), bool>>,
+    /// Per file, the routines its tables hold in a release slot.
+    releases: Mutex<HashMap<usize, Arc<Vec<String>>>>,
+}
+
+/// Whether a helper's effect drops the count on some path and raises it on none.
+fn drops(effect: CountEffect) -> bool {
+    match effect {
+        CountEffect::Decrement | CountEffect::DropAll => true,
+        CountEffect::Split(o) => o.results[0] != 0 && o.results[2] | o.results[3] == 0,
+        _ => false,
+    }
+}
+
+impl FileOracle<'_> {
+    /// The file's stores of a function that drops the count into a field.
+    pub(super) fn destructors(&self) -> Arc<Destructors> {
+        let memo = &self.helpers.destructors;
+        if let Some(d) = memo.files.lock().unwrap().get(&self.file) {
+            return Arc::clone(d);
+        }
+        // The destructors' own walks ask again: they see none (a cycle, not a result).
+        memo.files.lock().unwrap().insert(self.file, Arc::default());
+        let mut found = Destructors::default();
+        for a in &self.index.files[self.file].field_assigns {
+            let value = a.value.trim();
+            if a.caller.is_none() || !is_word(value) {
+                continue;
+            }
+            let Some(f) = self.index.resolve_function(self.file, value) else {
+                continue;
+            };
+            if !self.same_module(f) {
+                continue;
+            }
+            if drops(self.helper_effect(f)) {
+                found.lines.push(a.line);
+                found.fields.push(a.field.to_string());
+            }
+        }
+        found.lines.sort_unstable();
+        found.lines.dedup();
+        found.fields.sort_unstable();
+        found.fields.dedup();
+        let found = Arc::new(found);
+        memo.files
+            .lock()
+            .unwrap()
+            .insert(self.file, Arc::clone(&found));
+        found
+    }
+
+    /// The effect of calling `f`, a helper of the module whose own effect is `effect`: all the
+    /// path holds when `f` is the file's release routine and drops the count.
+    pub(super) fn own_release(&self, f: FnRef, effect: CountEffect) -> CountEffect {
+        if f.file == self.file
+            && drops(effect)
+            && self
+                .releases()
+                .iter()
+                .any(|r| *r == self.index.function(f).name)
+        {
+            CountEffect::DropAll
+        } else {
+            effect
+        }
+    }
+
+    /// The names the file's tables (initializers and stores) hold in a release slot.
+    fn releases(&self) -> Arc<Vec<String>> {
+        let memo = &self.helpers.destructors.releases;
+        if let Some(r) = memo.lock().unwrap().get(&self.file) {
+            return Arc::clone(r);
+        }
+        let slots = &self.kb.data.use_count.release_fields;
+        let is_slot = |field: &str| slots.iter().any(|s| s == field);
+        let facts = &self.index.files[self.file];
+        let mut names: Vec<String> = facts
+            .field_assigns
+            .iter()
+            .filter(|a| is_slot(&a.field) && is_word(a.value.trim()))
+            .map(|a| a.value.trim().to_string())
+            .collect();
+        for v in facts.variables.iter() {
+            let Some(var) = self.index.resolve_variable(self.file, &v.name) else {
+                continue;
+            };
+            let ty = self.index.struct_name(&self.index.variable(var).type_name);
+            for t in self.index.table_values(var, ty).iter() {
+                if let crate::index::TableContent::Expr(e) = &t.value {
+                    if is_slot(&t.field) {
+                        names.extend(crate::index::referenced_name(e).map(str::to_string));
+                    }
+                }
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        let names = Arc::new(names);
+        memo.lock().unwrap().insert(self.file, Arc::clone(&names));
+        names
+    }
+
+    /// Whether the call `call` frees an object through one of the file's destructor fields.
+    pub(super) fn frees(&self, call: u32, destructors: &Destructors) -> bool {
+        let Some(c) = self.calls.get(call as usize) else {
+            return false;
+        };
+        if c.indirect || destructors.fields.is_empty() {
+            return false;
+        }
+        let Some(f) = self.index.resolve_function(self.file, &c.callee) else {
+            return false;
+        };
+        destructors
+            .fields
+            .iter()
+            .any(|field| self.reaches(f, field, 0))
+    }
+
+    /// Whether `f`, or a function it calls directly (this deep), calls through `->field`.
+    fn reaches(&self, f: FnRef, field: &str, depth: u8) -> bool {
+        let key = (f, field.to_string());
+        let memo = &self.helpers.destructors.frees;
+        if let Some(&r) = memo.lock().unwrap().get(&key) {
+            return r;
+        }
+        // Cycles end here: a function under study reaches nothing yet.
+        memo.lock().unwrap().insert(key.clone(), false);
+        let calls = &self.index.files[f.file].calls;
+        let mine = calls
+            .iter()
+            .filter(|c| c.caller.is_some_and(|k| k as usize == f.func));
+        let mut result = false;
+        for c in mine {
+            if c.indirect {
+                let last = c.callee.rsplit(['.', '>']).next().unwrap_or("");
+                if last.trim() == field {
+                    result = true;
+                    break;
+                }
+            } else if depth < MAX_FREE_DEPTH {
+                let next = self.index.resolve_function(f.file, &c.callee);
+                if next.is_some_and(|n| self.reaches(n, field, depth + 1)) {
+                    result = true;
+                    break;
+                }
+            }
+        }
+        memo.lock().unwrap().insert(key, result);
+        result
+    }
+}
