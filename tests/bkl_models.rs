@@ -1,6 +1,8 @@
 //! The lock analysis' models besides the lock taken in C (`src/bkl/entry.rs`, `flow.rs`):
 //! the lock taken by entry code (2.0), one-processor architectures, core pins, provenance of
-//! a slot call's table, and per-architecture judgement, on `tests/fixtures/bkl-entry` and
+//! a slot call's table, per-architecture judgement, call-backs into the caller's own table or
+//! object and failure returns that release the lock, on `tests/fixtures/bkl-entry`,
+//! `tests/fixtures/bkl-callback` and
 //! `tests/fixtures/bkl-flow`.
 //!
 //! Each call through a slot carries `/* bkl: VERDICT [TAGS] */`: its verdict, `pin` when a
@@ -116,4 +118,88 @@ fn pins_provenance_and_architectures() {
         at("open_with").reaches,
         Some(vec![("fs/dflt.c".into(), "dflt_open".into())])
     );
+}
+
+#[test]
+fn call_backs_into_the_callers_table_and_failure_paths() {
+    let report = compare("bkl-callback");
+    let open = report.slot(&"cam_ops.open".parse().unwrap()).unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // Every caller of cam_register passes its own table, kept through init_cam's store.
+    assert_eq!(
+        at("cam_register").pin,
+        Some(Protection::Registering {
+            routine: "cam_register".into()
+        })
+    );
+    assert_eq!(at("cam_attach").pin, None);
+}
+
+#[test]
+fn the_callers_own_object_on_every_unlocked_path() {
+    let report = compare("bkl-callback");
+    let open = report.slot(&"port_ops.open".parse().unwrap()).unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // Unlocked, port_open is only reached with card_probe's own allocated port.
+    assert_eq!(
+        at("port_open").pin,
+        Some(Protection::Registering {
+            routine: "port_register".into()
+        })
+    );
+    assert_eq!(at("port_open_first").pin, None);
+}
+
+#[test]
+fn calls_the_values_on_a_chain_rule_out() {
+    let report = compare("bkl-prune");
+    let open = report
+        .slot(&"block_device_operations.open".parse().unwrap())
+        .unwrap();
+    // Unlocked, do_mount is only called for smbfs, ncpfs and nfs, none on a block device: the
+    // only path left to blkdev_get is sys_mount's, under the lock.
+    let site = &open.call_sites[0];
+    assert!(site.unheld_chain.is_empty(), "{site:?}");
+    let read_super = report
+        .slot(&"file_system_type.read_super".parse().unwrap())
+        .unwrap();
+    let site = &read_super.call_sites[0];
+    // The witness goes through the branch that is left, and the type is pinned up there.
+    let calls: Vec<&str> = site.unheld_chain.iter().map(|s| s.call.as_str()).collect();
+    assert!(calls.contains(&"get_sb_nodev"), "{calls:?}");
+    assert!(!calls.contains(&"get_sb_bdev"), "{calls:?}");
+    assert_eq!(
+        site.pin,
+        Some(Protection::CorePin {
+            by: "get_fs_type".into(),
+            line: 41
+        })
+    );
+}
+
+#[test]
+fn a_value_that_reaches_the_device_branch_is_not_pruned() {
+    let report = compare("bkl-prune-twin");
+    let open = report
+        .slot(&"block_device_operations.open".parse().unwrap())
+        .unwrap();
+    let calls: Vec<&str> = (open.call_sites[0].unheld_chain.iter())
+        .map(|s| s.function.as_str())
+        .collect();
+    assert_eq!(calls.first(), Some(&"sys32_mount"), "{calls:?}");
+}
+
+#[test]
+fn an_object_from_the_callers_own_allocating_helpers() {
+    let report = compare("bkl-callback");
+    let open = report.slot(&"inp_ops.open".parse().unwrap()).unwrap();
+    let at = |f: &str| open.call_sites.iter().find(|s| s.function == f).unwrap();
+    // kbd_configure returns what kbd_new allocated: kbd_probe's device is its own.
+    assert_eq!(
+        at("inp_open").pin,
+        Some(Protection::Registering {
+            routine: "inp_register".into()
+        })
+    );
+    assert_eq!(at("inp_open_found").pin, None);
 }

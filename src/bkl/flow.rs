@@ -1,6 +1,6 @@
 //! What reaches a slot call, and whether the core pinned it first.
 //!
-//! Two questions about one call through a slot, `base->field(...)`, both answered from the
+//! Questions about one call through a slot, `base->field(...)`, all answered from the
 //! calling function and the stores of the tree:
 //! - **Core pin** (2.4): the core raised the use count of the table's module before the call,
 //!   so `rmmod` cannot run under it whether or not the lock is held. Seen as `base` assigned
@@ -9,6 +9,9 @@
 //!   through a local, or as `try_inc_mod_count(base->owner)` (`core_pin.owner_fields`) before
 //!   the call. The call need not be on every path after it: the analysis is path-insensitive
 //!   here and takes an earlier line in the same function as "before".
+//! - **Call-back** ([`callback`]): `base` is a table parameter, kept as written or stored into
+//!   a new object by a helper, and every caller passes a table of its own file: the call goes
+//!   back into the caller's module (`Protection::Registering`).
 //! - **Provenance**: which tables `base` can be. A store in the calling function
 //!   (`filp->f_op = &mem_fops`) names them; so does a field whose every store in the tree is a
 //!   table (`inode->i_fop`: filesystems and `init_special_inode` store `&def_chr_fops`,
@@ -29,6 +32,7 @@ use crate::facts::{StmtKind, Value};
 use crate::index::{FnRef, Index, VarRef};
 use crate::kb::Kb;
 
+mod callback;
 mod provenance;
 
 /// Fields stored from fields, getters and parameters are followed this many levels.
@@ -200,7 +204,7 @@ impl<'a> Flow<'a> {
         self.pinned_getters.extend(found);
     }
 
-    fn is_pinned_call(&self, file: usize, call: u32) -> bool {
+    pub(crate) fn is_pinned_call(&self, file: usize, call: u32) -> bool {
         let c = &self.index.files[file].calls[call as usize];
         !c.indirect && self.pinned_getters.contains(c.callee.as_str())
     }
@@ -281,7 +285,7 @@ fn intern<'a>(index: &'a Index<'a>, type_name: &str) -> &'a str {
 impl<'a> Flow<'a> {
     /// The base of the call's callee: `f->f_op` for `f->f_op->open(...)`, and for a call
     /// through a local loaded from a field (`fn = fmt->load_binary`), that field's base.
-    fn base_of(&self, caller: FnRef, call: u32) -> Option<String> {
+    pub(crate) fn base_of(&self, caller: FnRef, call: u32) -> Option<String> {
         let file = &self.index.files[caller.file];
         let c = &file.calls[call as usize];
         let expr = if c.indirect {
@@ -308,7 +312,7 @@ impl<'a> Flow<'a> {
     }
 
     /// Stores `lhs = value` in `f` up to `line`, where `lhs` is `base` as written.
-    fn local_stores(&self, f: FnRef, line: u32, base: &str) -> Vec<(&'a str, u32)> {
+    pub(crate) fn local_stores(&self, f: FnRef, line: u32, base: &str) -> Vec<(&'a str, u32)> {
         let file = &self.index.files[f.file];
         let mut out = Vec::new();
         for a in &file.field_assigns {
@@ -366,6 +370,9 @@ impl<'a> Flow<'a> {
         if depth == 0 {
             if let Some(registering) = self.registering(f, base) {
                 return Some(registering);
+            }
+            if let Some(own) = self.called_back(f, line, base) {
+                return Some(own);
             }
         }
         let stores = self.local_stores(f, line, base);

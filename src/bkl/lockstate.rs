@@ -10,7 +10,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::cfg::{Cfg, Op, ENTRY, EXIT};
-use crate::facts::{Event, Expr, Function};
+use crate::facts::{Event, Expr, Function, Value};
 
 /// Lowest and highest depth change kept; beyond them the value saturates.
 const MIN_DELTA: i8 = -2;
@@ -56,6 +56,11 @@ impl Deltas {
     pub fn then(self, by: Deltas) -> Deltas {
         by.iter()
             .fold(Deltas::EMPTY, |acc, b| acc.union(self.shift(b)))
+    }
+
+    /// The changes that do not release more than the function took.
+    pub fn balanced_or_taken(self) -> Deltas {
+        Deltas(self.0 & !(Deltas::ZERO.0 - 1))
     }
 
     /// Whether every path has taken the lock at least once more than it released it: the lock
@@ -169,6 +174,14 @@ pub fn summarise(function: &Function, effect: &mut dyn FnMut(u32) -> Effect) -> 
                 d = e.apply(d);
             }
         }
+        if let Op::Return(Some(e)) = node.op {
+            if is_failure(&e.value) {
+                // An error return that releases a lock the function never took is a bug of
+                // that error path (cpia's register routine on a failed allocation): the
+                // callers' depth after the call is judged from the other returns.
+                d = d.balanced_or_taken();
+            }
+        }
         if id == EXIT {
             summary.exit = summary.exit.union(d);
         }
@@ -181,6 +194,11 @@ pub fn summarise(function: &Function, effect: &mut dyn FnMut(u32) -> Effect) -> 
         }
     }
     summary
+}
+
+/// A value returned only on failure: NULL, a negated error code or a negative number.
+fn is_failure(v: &Value) -> bool {
+    matches!(v, Value::Null | Value::NegErrno(_)) || matches!(v, Value::Int(i) if *i < 0)
 }
 
 #[cfg(test)]
@@ -203,5 +221,7 @@ mod tests {
             Deltas::single(1).union(Deltas::single(2))
         );
         assert!(!Deltas::EMPTY.all_positive());
+        let unbalanced = Deltas::single(-1).union(z).union(Deltas::single(2));
+        assert_eq!(unbalanced.balanced_or_taken(), z.union(Deltas::single(2)));
     }
 }

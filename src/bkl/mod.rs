@@ -8,14 +8,21 @@
 //! *unknown* when no path could be followed (with the reason). Paths that could not be followed
 //! do not change a verdict drawn from the paths that could; they are reported beside it.
 //!
-//! Besides the lock taken in C, three protections are accepted: the lock taken by the
+//! Besides the lock taken in C, these protections are accepted: the lock taken by the
 //! system-call entry code, and one-processor architectures ([`entry`]), and core pins
-//! ([`flow`]); a call site says which one protects it (`CallSite::protection`, `pin`).
+//! ([`flow`]), and call-backs into the caller's own table ([`flow`]) or object (`solver::own`,
+//! read off the paths the solver found); a call site says which one protects it
+//! (`CallSite::protection`, `pin`).
 //! Provenance ([`flow`]) narrows the routines a slot call reaches, and so the callers of a
 //! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
-//! only other architectures build.
+//! only other architectures build; values on a chain ([`prune`]: a string a caller fixes, a
+//! table looked up by it, a flag test of that table) drop a call for the callers under which
+//! it cannot run.
 //!
-//! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); sleeping keeps
+//! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); a failure return
+//! (NULL, `-E...`) that releases more than its function took does not pass that release on to
+//! the callers ([`lockstate`]: an error path's bug must not turn the rest of a caller's loop
+//! unlocked); sleeping keeps
 //! the depth (the scheduler drops the lock while the task sleeps and retakes it); system-call
 //! entries and new kernel threads start at depth 0; a function that takes the lock before a
 //! call is not followed further up (it is assumed entered at depth 0, which only matters when
@@ -26,6 +33,7 @@ pub mod callers;
 pub mod entry;
 pub mod flow;
 pub mod lockstate;
+pub mod prune;
 pub mod slots;
 pub mod solver;
 
@@ -62,7 +70,9 @@ pub enum Protection {
     Drain { by: String, line: u32 },
     /// The call goes into the table a module is registering, from inside its registration
     /// routine (`register_framebuffer` opens the new device): it reaches the module whose
-    /// own code is running the registration, not a module that may be on its way out.
+    /// own code is running the registration, not a module that may be on its way out. Also
+    /// found from the tree: a routine whose every caller passes its own table ([`flow`]'s
+    /// call-backs).
     Registering { routine: String },
 }
 
@@ -225,7 +235,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let flows = site_flows(index, kb, &typer, &sites, &stored);
+    let flow = flow::Flow::new(index, kb, &typer, &stored);
+    let flows = site_flows(&flow, &sites);
     let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
@@ -247,7 +258,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         });
     }
 
-    let mut solver = callers::Solver::new(&graph);
+    let mut solver = callers::Solver::new(&graph, prune::find(index, kb));
     let targets: Vec<_> = wanted
         .keys()
         .filter_map(|s| sites.by_slot.get(s))
@@ -258,13 +269,18 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     solver.expand(targets);
     solver.solve();
 
+    let allocators = solver::allocators(index, &kb.alloc_routines().collect::<Vec<_>>());
+    let alloc = |name: &str| allocators.contains(name);
     let mut report = BklReport::default();
     for (slot, takes) in wanted {
         let mut call_sites = Vec::new();
         for s in sites.by_slot.get(&slot).into_iter().flatten() {
             let r = solver.site(s.caller, s.call);
             let file = &index.files[s.caller.file];
-            let site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
+            let mut site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
+            if r.not_held && site_flow.pin.is_none() {
+                site_flow.pin = solver.own_object(&flow, &alloc, s.caller, s.call);
+            }
             let reaches = site_flow.targets.map(|t| named(index, t));
             let call = &file.calls[s.call as usize];
             call_sites.push(CallSite {
@@ -305,12 +321,21 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         });
     }
 
-    let st = &mut report.stats;
-    st.indirect_calls = sites.indirect;
-    st.indirect_untyped = sites.untyped;
-    st.functions_searched = solver.functions();
-    st.functions_cut = solver.cut;
-    for s in &report.slots {
+    report.stats = stats(&report.slots, &sites, &solver);
+    report.stats.seconds = Some(started.elapsed().as_secs_f64());
+    report
+}
+
+/// The counts over the slots' verdicts and call sites.
+fn stats(slots: &[SlotLocking], sites: &slots::SlotSites, solver: &callers::Solver) -> BklStats {
+    let mut st = BklStats {
+        indirect_calls: sites.indirect,
+        indirect_untyped: sites.untyped,
+        functions_searched: solver.functions(),
+        functions_cut: solver.cut,
+        ..BklStats::default()
+    };
+    for s in slots {
         st.slots += 1;
         *st.slots_by_verdict.entry(s.verdict.as_str()).or_default() += 1;
         if s.takes != Takes::Name {
@@ -333,19 +358,14 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
             st.call_sites_by_field_name += (c.matched_by == MatchedBy::FieldName) as usize;
         }
     }
-    st.seconds = Some(started.elapsed().as_secs_f64());
-    report
+    st
 }
 
 /// Pins and provenance of every slot call.
 fn site_flows(
-    index: &Index,
-    kb: &Kb,
-    typer: &slots::Typer,
+    flow: &flow::Flow,
     sites: &slots::SlotSites,
-    stored: &FxHashMap<FnRef, Vec<Slot>>,
 ) -> FxHashMap<(FnRef, u32), flow::SiteFlow> {
-    let flow = flow::Flow::new(index, kb, typer, stored);
     let mut flows = FxHashMap::default();
     for (slot, list) in &sites.by_slot {
         for s in list {

@@ -5,20 +5,27 @@ use rustc_hash::FxHashMap;
 
 use super::callers::{Graph, MAX_ENTRY_DEPTH};
 use super::lockstate::Deltas;
+use super::prune::Pruned;
 use super::Protection;
 use crate::chain::ChainStep;
 use crate::index::FnRef;
+
+mod own;
+pub use own::allocators;
 
 /// How a function got an entry depth: as a root, or from a caller's call.
 #[derive(Debug, Clone, Copy)]
 enum Pred {
     Root,
     /// `from` calls at `call`, entered with `from_depth`; `None` when `from` takes the lock
-    /// itself before the call and its own callers were not followed.
+    /// itself before the call and its own callers were not followed. `via`: the call cannot
+    /// run under some of `from`'s callers ([`super::prune`]), and `from` got that depth from
+    /// its in-edge `.0`, entered with `.1`.
     Edge {
         from: FnRef,
         call: u32,
         from_depth: Option<u8>,
+        via: Option<(u32, Option<u8>)>,
     },
 }
 
@@ -27,6 +34,8 @@ struct Node {
     level: usize,
     /// Bit `d`: some path enters with depth `d` (the top bit: that or more).
     entry: u8,
+    /// The depths it gets as a root.
+    root: u8,
     pred: [Option<Pred>; (MAX_ENTRY_DEPTH + 1) as usize],
     /// Rank of the witness path per depth; lower is better.
     rank: [Rank; (MAX_ENTRY_DEPTH + 1) as usize],
@@ -36,6 +45,11 @@ struct Node {
     /// What protects the function as a root when not the lock taken in C (entry code).
     protection: Option<Protection>,
 }
+
+const DEPTHS: usize = (MAX_ENTRY_DEPTH + 1) as usize;
+/// Per entry depth, the in-edge of a caller (and that caller's depth) a pruned call's depth
+/// came from.
+type Via = [Option<(u32, Option<u8>)>; DEPTHS];
 
 /// How good a witness path is: shorter first, then one that starts at a system call, then
 /// one whose last caller is generic code rather than architecture code (clearer examples).
@@ -60,6 +74,8 @@ pub struct Solver<'g, 'a> {
     nodes: Vec<Node>,
     in_edges: Vec<Vec<InEdge>>,
     ids: FxHashMap<FnRef, usize>,
+    /// Calls that cannot run under some of their function's callers.
+    pruned: Pruned,
     /// Functions the search did not follow further because of its bounds.
     pub cut: usize,
 }
@@ -80,12 +96,13 @@ pub struct SiteLocking {
 }
 
 impl<'g, 'a> Solver<'g, 'a> {
-    pub fn new(g: &'g Graph<'a>) -> Self {
+    pub fn new(g: &'g Graph<'a>, pruned: Pruned) -> Self {
         Self {
             g,
             nodes: Vec::new(),
             in_edges: Vec::new(),
             ids: FxHashMap::default(),
+            pruned,
             cut: 0,
         }
     }
@@ -103,6 +120,7 @@ impl<'g, 'a> Solver<'g, 'a> {
             func: f,
             level,
             entry: 0,
+            root: 0,
             pred: [None; (MAX_ENTRY_DEPTH + 1) as usize],
             rank: [WORST; (MAX_ENTRY_DEPTH + 1) as usize],
             unknown: None,
@@ -132,6 +150,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                 self.nodes[id].protection = protection;
                 let d = d.min(MAX_ENTRY_DEPTH as u8) as usize;
                 self.nodes[id].entry |= 1 << d;
+                self.nodes[id].root |= 1 << d;
                 self.nodes[id].pred[d] = Some(Pred::Root);
                 self.nodes[id].rank[d] = (0, !self.g.is_syscall(f), false);
             }
@@ -198,9 +217,16 @@ impl<'g, 'a> Solver<'g, 'a> {
         // Who must be looked at again when a node's entry depths change.
         let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
         for (id, edges) in self.in_edges.iter().enumerate() {
-            for m in edges.iter().filter_map(|e| e.from_node) {
-                if users[m].last() != Some(&id) {
-                    users[m].push(id);
+            for e in edges {
+                let Some(m) = e.from_node else { continue };
+                let mut sources = vec![m];
+                if self.pruned.contains_key(&(e.from, e.call)) {
+                    sources.extend(self.in_edges[m].iter().filter_map(|x| x.from_node));
+                }
+                for m in sources {
+                    if users[m].last() != Some(&id) {
+                        users[m].push(id);
+                    }
                 }
             }
         }
@@ -226,10 +252,13 @@ impl<'g, 'a> Solver<'g, 'a> {
             let edge = &self.in_edges[id][e];
             let (from, call, deltas, from_node) =
                 (edge.from, edge.call, edge.deltas, edge.from_node);
-            let (src, src_rank) = match from_node {
-                Some(m) => (self.nodes[m].entry, self.nodes[m].rank),
+            let (src, src_rank, via) = match from_node {
+                Some(m) => match self.pruned.get(&(from, call)) {
+                    Some(excluded) => self.entry_without(m, excluded),
+                    None => (self.nodes[m].entry, self.nodes[m].rank, [None; DEPTHS]),
+                },
                 // The caller takes the lock itself: the path starts there.
-                None => (1, [edge.start; (MAX_ENTRY_DEPTH + 1) as usize]),
+                None => (1, [edge.start; DEPTHS], [None; DEPTHS]),
             };
             let arch = edge.arch;
             let node = &mut self.nodes[id];
@@ -248,6 +277,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                             from,
                             call,
                             from_depth: from_node.map(|_| d as u8),
+                            via: via[d as usize],
                         });
                         changed = true;
                     }
@@ -274,6 +304,43 @@ impl<'g, 'a> Solver<'g, 'a> {
         changed
     }
 
+    /// The entry depths of node `m` from its roots and from its in-edges that are not in
+    /// `excluded`, with the witness rank of each and the in-edge (and its caller's depth)
+    /// that gave it.
+    fn entry_without(&self, m: usize, excluded: &[(FnRef, u32)]) -> (u8, [Rank; DEPTHS], Via) {
+        let node = &self.nodes[m];
+        let mut entry = node.root;
+        let mut rank = [WORST; DEPTHS];
+        let mut via = [None; DEPTHS];
+        for (d, r) in rank.iter_mut().enumerate() {
+            if node.root & (1 << d) != 0 {
+                *r = node.rank[d];
+            }
+        }
+        for (k, e) in self.in_edges[m].iter().enumerate() {
+            if excluded.contains(&(e.from, e.call)) {
+                continue;
+            }
+            let (src, src_rank) = match e.from_node {
+                Some(s) => (self.nodes[s].entry, self.nodes[s].rank),
+                None => (1, [e.start; DEPTHS]),
+            };
+            for d in (0..DEPTHS).filter(|d| src & (1 << d) != 0) {
+                let (len, not_syscall, _) = src_rank[d];
+                let r = (len.saturating_add(1), not_syscall, e.arch);
+                for delta in e.deltas.iter() {
+                    let nd = (d as i8 + delta).clamp(0, MAX_ENTRY_DEPTH) as usize;
+                    if entry & (1 << nd) == 0 || r < rank[nd] {
+                        entry |= 1 << nd;
+                        rank[nd] = r;
+                        via[nd] = Some((k as u32, e.from_node.map(|_| d as u8)));
+                    }
+                }
+            }
+        }
+        (entry, rank, via)
+    }
+
     /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry, and
     /// what protects it when it starts at a root the entry code protects.
     fn chain(&self, f: FnRef, d: u8) -> (Vec<ChainStep>, Option<Protection>) {
@@ -287,10 +354,22 @@ impl<'g, 'a> Solver<'g, 'a> {
                     from,
                     call,
                     from_depth,
+                    via,
                 }) => {
                     steps.push(self.g.step(from, call));
-                    match from_depth {
-                        Some(fd) => (cur, depth) = (from, fd),
+                    let next = match (via, from_depth) {
+                        // The caller's own best path may be one under which the call cannot
+                        // run: go through the in-edge that gave the depth instead.
+                        (Some((k, d)), Some(_)) => {
+                            let e = &self.in_edges[self.ids[&from]][k as usize];
+                            steps.push(self.g.step(e.from, e.call));
+                            d.map(|d| (e.from, d))
+                        }
+                        (None, Some(fd)) => Some((from, fd)),
+                        (_, None) => None,
+                    };
+                    match next {
+                        Some(n) => (cur, depth) = n,
                         None => break,
                     }
                 }
@@ -327,8 +406,12 @@ impl<'g, 'a> Solver<'g, 'a> {
             return out;
         };
         let node = &self.nodes[id];
+        let (entry, _, via) = match self.pruned.get(&(f, call)) {
+            Some(excluded) => self.entry_without(id, excluded),
+            None => (node.entry, node.rank, [None; DEPTHS]),
+        };
         for d in 0..=MAX_ENTRY_DEPTH {
-            if node.entry & (1 << d) == 0 {
+            if entry & (1 << d) == 0 {
                 continue;
             }
             for delta in deltas.iter().filter(|&x| x < 1) {
@@ -340,7 +423,18 @@ impl<'g, 'a> Solver<'g, 'a> {
                 };
                 if !*flag {
                     *flag = true;
-                    let (steps, protection) = self.chain(f, d as u8);
+                    let (steps, protection) = match via[d as usize] {
+                        Some((k, from_depth)) => {
+                            let e = &self.in_edges[id][k as usize];
+                            let (mut steps, p) = match from_depth {
+                                Some(fd) => self.chain(e.from, fd),
+                                None => (Vec::new(), None),
+                            };
+                            steps.push(self.g.step(e.from, e.call));
+                            (steps, p)
+                        }
+                        None => self.chain(f, d as u8),
+                    };
                     *chain = steps;
                     chain.push(last.clone());
                     if held {

@@ -218,6 +218,14 @@ impl<'a> Index<'a> {
         variable_at(self.files, &self.synthesized, r)
     }
 
+    /// The variables of `file` with an initializer, those its table macros define included.
+    pub fn initialized_variables(&self, file: usize) -> impl Iterator<Item = VarRef> + '_ {
+        let all = self.files[file].variables.len() + self.synthesized[file].len();
+        (0..all)
+            .map(move |var| VarRef { file, var })
+            .filter(|&r| self.variable(r).init.is_some())
+    }
+
     /// Whether `name` inside function `func` of `file` names one of its parameters or
     /// struct-typed locals rather than something at file scope.
     ///

@@ -33,6 +33,9 @@ pub struct BklKb {
     pub smp_code: Option<String>,
     /// How the core pins a table's module before it calls the table (2.4): see [`CorePin`].
     pub core_pin: CorePin,
+    /// What the search may read off values on a chain to drop calls that cannot happen on it
+    /// (`bkl::prune`): see [`ValueTests`].
+    pub value_tests: ValueTests,
     /// How many callers up the search goes from a slot's call site.
     pub max_depth: usize,
     /// How many functions the search visits at most.
@@ -92,4 +95,34 @@ pub struct CorePin {
     /// Calls whose value is their argument (`fops_get(x)` is `x` or NULL): provenance goes
     /// through them.
     pub returns_argument: Vec<String>,
+}
+
+/// Routines whose results the lock analysis can tell from the values on a chain.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValueTests {
+    /// Calls that compare two strings and return 0 when they are equal (`strcmp`).
+    pub string_equal: Vec<String>,
+    /// Calls that return the registered table whose key field equals one of their arguments.
+    pub lookups: Vec<Lookup>,
+}
+
+/// `name(..)` returns a registered table of `struct_name` whose key field equals one of its
+/// arguments (or nothing): `by = { FIELD = ARG }`, ARG 0-based.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    pub name: String,
+    #[serde(rename = "struct")]
+    pub struct_name: String,
+    pub by: std::collections::BTreeMap<String, usize>,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+impl Lookup {
+    /// The key field and the argument compared with it (the first, if several are given).
+    pub fn key(&self) -> Option<(&str, usize)> {
+        self.by.iter().next().map(|(f, &a)| (f.as_str(), a))
+    }
 }

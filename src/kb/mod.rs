@@ -19,7 +19,7 @@ mod module;
 mod owners;
 mod sleep;
 mod use_count;
-pub use bkl::{BklKb, CorePin, EntryLock, Root, RootCall};
+pub use bkl::{BklKb, CorePin, EntryLock, Lookup, Root, RootCall, ValueTests};
 pub use builtin::{
     builtin_names, builtin_text, builtin_text_for, merged_over, merged_over_builtin, BUILTIN,
     DEFAULT_KB,
@@ -403,7 +403,11 @@ impl Kb {
             .chain(&o.unpin_routines)
             .chain(&b.core_pin.returns_pinned)
             .chain(&u.drain_waits)
+            // The lock analysis reads string tests on a chain (`bkl::prune`).
+            .chain(&b.value_tests.string_equal)
             .cloned()
+            // The lock analysis asks which locals a function allocated (own objects).
+            .chain(self.alloc_routines().map(String::from))
             .collect()
     }
 
@@ -431,6 +435,13 @@ impl Kb {
     /// Whether a file-scope use of macro `name` exports its argument to other modules.
     pub fn is_export_macro(&self, name: &str) -> bool {
         (self.data.module.export_macros.iter()).any(|g| glob_match(g, name))
+    }
+
+    /// The allocation routines among the sleeping primitives (`kmalloc`).
+    pub fn alloc_routines(&self) -> impl Iterator<Item = &str> {
+        (self.data.sleep.primitives.iter())
+            .filter(|p| p.kind == SleepKind::Alloc)
+            .map(|p| p.name.as_str())
     }
 
     /// The sleeping primitive called `name`, if the knowledge base lists one.
