@@ -118,11 +118,6 @@ impl Interner {
         id
     }
 
-    /// The id of a string already interned.
-    pub fn find(&self, s: &str) -> Option<u32> {
-        self.ids.get(s).copied()
-    }
-
     pub fn get(&self, id: u32) -> &str {
         &self.strings[id as usize]
     }

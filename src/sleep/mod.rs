@@ -233,7 +233,7 @@ impl SleepAnalysis {
             masks: &masks,
             consts: &consts,
             policy,
-            strings: solve::SolveStrings::new(strings),
+            strings: std::cell::RefCell::new(strings),
         };
         let (summaries, scc_of, unknowns) = {
             let _t = crate::timing::Phase::start("sleep solve");

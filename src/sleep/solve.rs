@@ -9,8 +9,10 @@
 //! bounded, so recursion terminates, and the chains it records are acyclic (each step points to
 //! a strictly shorter chain).
 
+use std::cell::RefCell;
+
 use super::consts::ConstTable;
-use super::graph::{Graph, NodeId, NodeKind, Origin, Site, Target};
+use super::graph::{Graph, Interner, NodeId, NodeKind, Origin, Site, Target};
 use super::mask::{Mask, MaskTable};
 use super::UnknownPolicy;
 use crate::ctext::{parse_int, strip_parens};
@@ -151,10 +153,8 @@ pub struct Unknowns {
 }
 
 impl Unknowns {
-    /// Sorts (in an order that does not depend on the threads, see `SolveStrings`), removes
-    /// duplicates and caps.
-    pub fn normalize(&mut self, strings: &SolveStrings) {
-        strings.sort(&mut self.ids);
+    pub fn normalize(&mut self) {
+        self.ids.sort_unstable();
         self.ids.dedup();
         if self.ids.len() > MAX_UNKNOWNS {
             self.ids.truncate(MAX_UNKNOWNS);
@@ -172,19 +172,7 @@ pub struct Solver<'s, 'a> {
     pub consts: &'s ConstTable,
     pub policy: UnknownPolicy,
     /// Names interned while solving (sleeping masks, undecidable mask texts).
-    pub strings: SolveStrings,
-}
-
-/// Where an evaluation reads the callees' summaries: the whole graph's, or a component's
-/// while it is being solved.
-pub trait Summaries {
-    fn summary(&self, node: NodeId) -> &Summary;
-}
-
-impl Summaries for [Summary] {
-    fn summary(&self, node: NodeId) -> &Summary {
-        &self[node as usize]
-    }
+    pub strings: RefCell<Interner>,
 }
 
 /// What one site contributes.
@@ -234,7 +222,7 @@ pub fn owner_params<'x>(
 
 impl Solver<'_, '_> {
     fn intern(&self, s: &str) -> u32 {
-        self.strings.intern(s)
+        self.strings.borrow_mut().intern(s)
     }
 
     /// Judges the mask at argument `arg` of a site written in a context with `params`.
@@ -262,7 +250,7 @@ impl Solver<'_, '_> {
     /// What site `site_idx` of a node written with `params` contributes, given the summaries.
     pub fn eval_site(
         &self,
-        summaries: &(impl Summaries + ?Sized),
+        summaries: &[Summary],
         site_idx: u32,
         site: &Site,
         (params, stable): (&[&str], u64),
@@ -296,7 +284,7 @@ impl Solver<'_, '_> {
                 }
             },
             Target::Node(t) => {
-                let callee = summaries.summary(t);
+                let callee = &summaries[t as usize];
                 if let Some(w) = callee.sleeps {
                     out.summary.offer_sleeps(Why {
                         depth: w.depth + 1,
@@ -389,12 +377,7 @@ impl Solver<'_, '_> {
     }
 
     /// A node's summary from its sites, and the unknowns its own sites name.
-    fn eval_node(
-        &self,
-        summaries: &(impl Summaries + ?Sized),
-        node: NodeId,
-        unknowns: &mut Vec<u32>,
-    ) -> Summary {
+    fn eval_node(&self, summaries: &[Summary], node: NodeId, unknowns: &mut Vec<u32>) -> Summary {
         let (params, file) = owner_params(self.graph, self.index, node);
         let stable = self.graph.stable_params(node);
         let mut summary = Summary::default();
@@ -404,6 +387,78 @@ impl Solver<'_, '_> {
             unknowns.extend(e.unknowns);
         }
         summary
+    }
+
+    /// Solves the whole graph: summaries per node, the component of each node, and the
+    /// unknowns reached from each component.
+    pub fn solve(&self) -> (Vec<Summary>, Vec<u32>, Vec<Unknowns>) {
+        let n = self.graph.nodes.len();
+        let (scc_of, sccs) = tarjan(self.graph);
+        let mut summaries = vec![Summary::default(); n];
+        let mut scc_unknowns: Vec<Unknowns> = vec![Unknowns::default(); sccs.len()];
+        // Callers inside the same component, for the worklist. Callers are visited in order,
+        // so a caller already listed for `t` is the last one listed.
+        let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+        for (v, sites) in self.graph.sites.iter().enumerate() {
+            for s in sites {
+                if let Target::Node(t) = s.target {
+                    let t = t as usize;
+                    if t != v && scc_of[t] == scc_of[v] && preds[t].last() != Some(&(v as NodeId)) {
+                        preds[t].push(v as NodeId);
+                    }
+                }
+            }
+        }
+        let mut queued = vec![false; n];
+        let mut scratch = Vec::new();
+        for (ci, comp) in sccs.iter().enumerate() {
+            let mut work: Vec<NodeId> = comp.clone();
+            for &v in comp {
+                queued[v as usize] = true;
+            }
+            while let Some(v) = work.pop() {
+                queued[v as usize] = false;
+                scratch.clear();
+                let s = self.eval_node(&summaries, v, &mut scratch);
+                if s != summaries[v as usize] {
+                    summaries[v as usize] = s;
+                    // A node calling itself sees its own new summary on the next round.
+                    let selfloop = self.graph.sites[v as usize]
+                        .iter()
+                        .any(|x| x.target == Target::Node(v));
+                    if selfloop && !queued[v as usize] {
+                        queued[v as usize] = true;
+                        work.push(v);
+                    }
+                    for &p in &preds[v as usize] {
+                        if !queued[p as usize] {
+                            queued[p as usize] = true;
+                            work.push(p);
+                        }
+                    }
+                }
+            }
+            // Unknowns: the component's own, and those of every component it calls.
+            let mut u = Unknowns::default();
+            for &v in comp {
+                self.eval_node(&summaries, v, &mut u.ids);
+                for s in &self.graph.sites[v as usize] {
+                    if let Target::Node(t) = s.target {
+                        let tc = scc_of[t as usize] as usize;
+                        if tc != ci {
+                            u.ids.extend_from_slice(&scc_unknowns[tc].ids);
+                            u.more |= scc_unknowns[tc].more;
+                        }
+                    }
+                }
+                if u.ids.len() > 4 * MAX_UNKNOWNS {
+                    u.normalize();
+                }
+            }
+            u.normalize();
+            scc_unknowns[ci] = u;
+        }
+        (summaries, scc_of, scc_unknowns)
     }
 }
 
@@ -455,10 +510,74 @@ pub fn guard_arg(
     }
 }
 
-mod schedule;
-#[cfg(test)]
-use schedule::tarjan;
-pub use schedule::SolveStrings;
+/// Strongly connected components, callees before callers. Iterative: call chains in a kernel
+/// are deep enough to overflow a recursive walk.
+pub fn tarjan(graph: &Graph) -> (Vec<u32>, Vec<Vec<NodeId>>) {
+    const UNSEEN: u32 = u32::MAX;
+    let n = graph.nodes.len();
+    let mut order = vec![UNSEEN; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<NodeId> = Vec::new();
+    let mut scc_of = vec![UNSEEN; n];
+    let mut sccs: Vec<Vec<NodeId>> = Vec::new();
+    let mut counter = 0u32;
+    let succ = |v: NodeId, i: usize| -> Option<Option<NodeId>> {
+        graph.sites[v as usize].get(i).map(|s| match s.target {
+            Target::Node(t) => Some(t),
+            _ => None,
+        })
+    };
+    for root in 0..n as NodeId {
+        if order[root as usize] != UNSEEN {
+            continue;
+        }
+        let mut call: Vec<(NodeId, usize)> = vec![(root, 0)];
+        order[root as usize] = counter;
+        low[root as usize] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        while let Some(&mut (v, ref mut i)) = call.last_mut() {
+            match succ(v, *i) {
+                Some(next) => {
+                    *i += 1;
+                    let Some(w) = next else { continue };
+                    if order[w as usize] == UNSEEN {
+                        order[w as usize] = counter;
+                        low[w as usize] = counter;
+                        counter += 1;
+                        stack.push(w);
+                        on_stack[w as usize] = true;
+                        call.push((w, 0));
+                    } else if on_stack[w as usize] {
+                        low[v as usize] = low[v as usize].min(order[w as usize]);
+                    }
+                }
+                None => {
+                    call.pop();
+                    if let Some(&(parent, _)) = call.last() {
+                        low[parent as usize] = low[parent as usize].min(low[v as usize]);
+                    }
+                    if low[v as usize] == order[v as usize] {
+                        let id = sccs.len() as u32;
+                        let mut comp = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w as usize] = false;
+                            scc_of[w as usize] = id;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        sccs.push(comp);
+                    }
+                }
+            }
+        }
+    }
+    (scc_of, sccs)
+}
 
 #[cfg(test)]
 mod tests;

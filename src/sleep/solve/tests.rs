@@ -53,7 +53,7 @@ fn solve(scan: &Scan, policy: UnknownPolicy) -> Solved<'_> {
         masks: &masks,
         consts: &consts,
         policy,
-        strings: SolveStrings::new(strings),
+        strings: RefCell::new(strings),
     };
     let (summaries, scc_of, _) = solver.solve();
     drop(solver);
@@ -327,30 +327,7 @@ fn summaries_keep_the_shortest_why() {
         ids: (0..40).rev().chain(0..5).collect(),
         more: false,
     };
-    let mut graph_strings = crate::sleep::graph::Interner::default();
-    for i in 0..40 {
-        graph_strings.intern(&format!("g{i:02}"));
-    }
-    let strings = SolveStrings::new(graph_strings);
-    u.normalize(&strings);
+    u.normalize();
     assert_eq!(u.ids, (0..MAX_UNKNOWNS as u32).collect::<Vec<_>>());
     assert!(u.more);
-}
-
-#[test]
-fn unknowns_met_while_solving_sort_by_text_after_the_graphs() {
-    // The threads intern "zeta" before "alpha"; the graph's own string still comes first.
-    let mut graph_strings = crate::sleep::graph::Interner::default();
-    let graph_id = graph_strings.intern("yy");
-    let strings = SolveStrings::new(graph_strings);
-    let zeta = strings.intern("zeta");
-    let alpha = strings.intern("alpha");
-    assert_eq!(strings.intern("zeta"), zeta);
-    let mut u = Unknowns {
-        ids: vec![zeta, alpha, graph_id, zeta],
-        more: false,
-    };
-    u.normalize(&strings);
-    assert_eq!(u.ids, vec![graph_id, alpha, zeta]);
-    assert!(!u.more);
 }
