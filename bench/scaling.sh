@@ -20,10 +20,10 @@ timed() { # command... -> "wall cpu rss_kb"; the command's output goes to $tmp.o
 echo "| tree | files | bytes | functions | check wall | check CPU | check peak RSS | bare parse wall | bare CPU | bare RSS | check / bare (wall) | check / bare (CPU) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for tree in "$@"; do
-  read -r bw bc brss < <(timed "$BIN" -q stats --bare "$tree" --format json)
+  read -r bw bc brss < <(timed "$BIN" -q --no-cache stats --bare "$tree" --format json)
   read -r files bytes functions < <(awk -F'[:,]' \
     '/"files"/{f=$2} /"bytes"/{b=$2} /"functions"/{n=$2} END{print f+0, b+0, n+0}' "$tmp.out")
-  read -r cw cc crss < <(timed "$BIN" -q check "$tree")
+  read -r cw cc crss < <(timed "$BIN" -q --no-cache check "$tree")
   ratio=$(awk -v a="$cw" -v b="$bw" 'BEGIN{printf "%.2f", a/b}')
   cpu_ratio=$(awk -v a="$cc" -v b="$bc" 'BEGIN{printf "%.2f", a/b}')
   printf '| %s | %s | %s MB | %s | %s s | %s s | %s MB | %s s | %s s | %s MB | %s | %s |\n' \
