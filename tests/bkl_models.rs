@@ -1,9 +1,9 @@
 //! The lock analysis' models besides the lock taken in C (`src/bkl/entry.rs`, `flow.rs`):
 //! the lock taken by entry code (2.0), one-processor architectures, core pins, provenance of
 //! a slot call's table, per-architecture judgement, call-backs into the caller's own table or
-//! object and failure returns that release the lock, on `tests/fixtures/bkl-entry`,
-//! `tests/fixtures/bkl-callback` and
-//! `tests/fixtures/bkl-flow`.
+//! object and failure returns that release the lock, and a constant index into a registration
+//! table, on `tests/fixtures/bkl-entry`, `tests/fixtures/bkl-callback`, `tests/fixtures/bkl-flow`
+//! and `tests/fixtures/bkl-family` (with its clean twin).
 //!
 //! Each call through a slot carries `/* bkl: VERDICT [TAGS] */`: its verdict, `pin` when a
 //! core pin protects it, `entry-lock` or `uniprocessor` when that protects its held paths,
@@ -187,6 +187,38 @@ fn a_value_that_reaches_the_device_branch_is_not_pruned() {
         .map(|s| s.function.as_str())
         .collect();
     assert_eq!(calls.first(), Some(&"sys32_mount"), "{calls:?}");
+}
+
+#[test]
+fn a_constant_index_reaches_only_the_tables_registered_for_it() {
+    let report = compare("bkl-family");
+    let create = report
+        .slot(&"net_proto_family.create".parse().unwrap())
+        .unwrap();
+    let at = |f: &str| create.call_sites.iter().find(|s| s.function == f).unwrap();
+    // rpc asks sock_create for the built-in family alone: no unlocked path reaches a module
+    // routine, neither at sock_create's call nor at the module family's own slot call.
+    for f in ["sock_create", "ipx_create"] {
+        assert!(at(f).unheld_chain.is_empty(), "{:?}", at(f));
+        assert!(!at(f).held_chain.is_empty(), "{:?}", at(f));
+    }
+    // A constant written at the call reaches the packet module's table alone.
+    let packet = at("inet_create").reaches.clone().unwrap();
+    let names: Vec<&str> = packet.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(names, ["packet_create"]);
+    assert_eq!(mr004(&report).len(), 1);
+}
+
+#[test]
+fn a_constant_that_selects_a_module_family_keeps_its_path() {
+    let report = compare("bkl-family-twin");
+    let create = report
+        .slot(&"net_proto_family.create".parse().unwrap())
+        .unwrap();
+    for site in &create.call_sites {
+        let first = site.unheld_chain.first().map(|s| s.function.as_str());
+        assert_eq!(first, Some("sys_rpc_connect"), "{site:?}");
+    }
 }
 
 #[test]

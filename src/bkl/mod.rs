@@ -236,7 +236,15 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::stored_in(index, &typer),
     );
     let flow = flow::Flow::new(index, kb, &typer, &stored);
-    let flows = site_flows(&flow, &sites);
+    let registered = prune::registered::find(index, &sites, &stored);
+    let mut flows = site_flows(&flow, &sites);
+    // A constant index written at the call (`arr[CONST]->slot`) names the tables it reaches.
+    for (site, reach) in registered.fixed {
+        let f = flows.entry(site).or_default();
+        if f.targets.is_none() {
+            f.targets = Some(reach);
+        }
+    }
     let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
@@ -258,7 +266,8 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         });
     }
 
-    let mut solver = callers::Solver::new(&graph, prune::find(index, kb));
+    let narrowed = registered.narrowed;
+    let mut solver = callers::Solver::new(&graph, prune::find(index, kb), narrowed);
     let targets: Vec<_> = wanted
         .keys()
         .filter_map(|s| sites.by_slot.get(s))
@@ -271,11 +280,24 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
 
     let allocators = solver::allocators(index, &kb.alloc_routines().collect::<Vec<_>>());
     let alloc = |name: &str| allocators.contains(name);
+    // Module routines by (file, name): the paths on which a slot call reaches none of them
+    // leave no module exposed ([`prune::registered`]).
+    let modular: rustc_hash::FxHashSet<(String, String)> = (exposed.values().flatten())
+        .filter(|e| e.module_capable)
+        .map(|e| (e.file.clone(), e.function.clone()))
+        .collect();
+    let module = |f: FnRef| {
+        let key = (
+            index.files[f.file].path.to_string(),
+            index.function(f).name.to_string(),
+        );
+        modular.contains(&key)
+    };
     let mut report = BklReport::default();
     for (slot, takes) in wanted {
         let mut call_sites = Vec::new();
         for s in sites.by_slot.get(&slot).into_iter().flatten() {
-            let r = solver.site(s.caller, s.call);
+            let r = solver.site(s.caller, s.call, &module);
             let file = &index.files[s.caller.file];
             let mut site_flow = flows.get(&(s.caller, s.call)).cloned().unwrap_or_default();
             if r.not_held && site_flow.pin.is_none() {

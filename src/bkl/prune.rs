@@ -23,7 +23,26 @@
 //!   tree (else nothing is claimed); a branch on `local->field & NAME` goes the way every such
 //!   table's initializer says (absent or `0`: false; an expression naming `NAME`: true;
 //!   anything else: both ways), through `!`, `&&`, `||`, `!= 0` and `== 0`.
+//!
+//! A caller can also fix which table a slot call reaches ([`registered`]): `sock_create(family,
+//! ..)` calls `net_families[family]->create(..)`, and the array is filled by a registration
+//! routine, `net_families[ops->family] = ops`, so a caller passing a constant (rpc's
+//! `sock_create(PF_INET, ..)`) reaches only the tables whose `.family` initializer evaluates to
+//! it (object-like macros valued as above, through macros defined as other macros). The call
+//! into the slot routine of any other table takes its entry depths from the function's other
+//! callers, and the call site itself is judged without the callers under which it reaches no
+//! module routine. What counts: every non-NULL element store of the array is `arr[x->F] = x`
+//! with `x` a parameter of the storing routine, that routine is never stored in a slot, and
+//! every direct call of it passes `&table`; the index is a parameter of the calling function
+//! it never assigns, and the caller writes an integer or such a macro. An index written as such
+//! a constant at the call itself (`net_families[PF_PACKET]->create`) narrows the call under
+//! every caller: its tables are the call's targets, as provenance's are ([`super::flow`]). A
+//! table whose `F` does not evaluate counts for every index; a slot initializer that names no
+//! function claims nothing. Not modelled: a value stored into an object on the way
+//! (`sock->type = type` in `sock_create`, tested by the `inet_create` the slot call reaches):
+//! that needs the constant two calls up, where the solver's exclusions look one call up.
 
+pub mod registered;
 mod strings;
 
 use std::collections::BTreeSet;
@@ -321,12 +340,20 @@ impl Consts {
         if let Some(v) = self.0.borrow().get(name) {
             return *v;
         }
+        // A macro defined from itself is not a number.
+        self.0.borrow_mut().insert(name.to_string(), None);
         let mut found: Option<Option<i64>> = None;
         let defs = (index.files.iter())
             .flat_map(|f| &f.macros)
             .filter(|m| m.name == name && m.params.is_none());
         for m in defs {
-            let v = int_literal(&m.body);
+            // `#define PF_INET AF_INET`: the other macro's value.
+            let body = m.body.trim();
+            let v = int_literal(body).or_else(|| {
+                crate::ctext::is_identifier(body)
+                    .then(|| self.get(index, body))
+                    .flatten()
+            });
             found = match found {
                 None => Some(v),
                 Some(old) if old == v => Some(old),

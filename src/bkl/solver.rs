@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap;
 
 use super::callers::{Graph, MAX_ENTRY_DEPTH};
 use super::lockstate::Deltas;
+use super::prune::registered::Narrowed;
 use super::prune::Pruned;
 use super::Protection;
 use crate::chain::ChainStep;
@@ -66,6 +67,9 @@ struct InEdge {
     start: Rank,
     /// The caller is architecture code.
     arch: bool,
+    /// The calls into `from` under which this call cannot reach the function: it cannot run
+    /// ([`super::prune`]) or its table index selects other routines.
+    excluded: Option<Box<[(FnRef, u32)]>>,
 }
 
 /// Entry depths of the functions above a set of call sites.
@@ -76,6 +80,8 @@ pub struct Solver<'g, 'a> {
     ids: FxHashMap<FnRef, usize>,
     /// Calls that cannot run under some of their function's callers.
     pruned: Pruned,
+    /// Slot calls that reach only some routines under some of their function's callers.
+    narrowed: Narrowed,
     /// Functions the search did not follow further because of its bounds.
     pub cut: usize,
 }
@@ -96,13 +102,14 @@ pub struct SiteLocking {
 }
 
 impl<'g, 'a> Solver<'g, 'a> {
-    pub fn new(g: &'g Graph<'a>, pruned: Pruned) -> Self {
+    pub fn new(g: &'g Graph<'a>, pruned: Pruned, narrowed: Narrowed) -> Self {
         Self {
             g,
             nodes: Vec::new(),
             in_edges: Vec::new(),
             ids: FxHashMap::default(),
             pruned,
+            narrowed,
             cut: 0,
         }
     }
@@ -199,6 +206,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                     }
                     Some(fid)
                 };
+                let excluded = self.excluded(from, call, |reach| !reach.contains(&f));
                 self.in_edges[id].push(InEdge {
                     from,
                     call,
@@ -206,6 +214,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                     from_node,
                     start: (0, !self.g.is_syscall(from), false),
                     arch: self.g.index.in_arch_dir(from.file),
+                    excluded,
                 });
             }
         }
@@ -220,7 +229,7 @@ impl<'g, 'a> Solver<'g, 'a> {
             for e in edges {
                 let Some(m) = e.from_node else { continue };
                 let mut sources = vec![m];
-                if self.pruned.contains_key(&(e.from, e.call)) {
+                if e.excluded.is_some() {
                     sources.extend(self.in_edges[m].iter().filter_map(|x| x.from_node));
                 }
                 for m in sources {
@@ -253,7 +262,7 @@ impl<'g, 'a> Solver<'g, 'a> {
             let (from, call, deltas, from_node) =
                 (edge.from, edge.call, edge.deltas, edge.from_node);
             let (src, src_rank, via) = match from_node {
-                Some(m) => match self.pruned.get(&(from, call)) {
+                Some(m) => match self.in_edges[id][e].excluded.as_deref() {
                     Some(excluded) => self.entry_without(m, excluded),
                     None => (self.nodes[m].entry, self.nodes[m].rank, [None; DEPTHS]),
                 },
@@ -384,8 +393,28 @@ impl<'g, 'a> Solver<'g, 'a> {
         (steps, protection)
     }
 
-    /// Whether the lock is held at the call `call` of `f`, with witnesses.
-    pub fn site(&self, f: FnRef, call: u32) -> SiteLocking {
+    /// The calls into `from` under which its call `call` cannot run, or reaches only
+    /// routines `off` says to leave out.
+    fn excluded(
+        &self,
+        from: FnRef,
+        call: u32,
+        off: impl Fn(&rustc_hash::FxHashSet<FnRef>) -> bool,
+    ) -> Option<Box<[(FnRef, u32)]>> {
+        let mut out: Vec<(FnRef, u32)> = (self.pruned.get(&(from, call)))
+            .cloned()
+            .unwrap_or_default();
+        for (into, reach) in self.narrowed.get(&(from, call)).into_iter().flatten() {
+            if off(reach) && !out.contains(into) {
+                out.push(*into);
+            }
+        }
+        (!out.is_empty()).then(|| out.into_boxed_slice())
+    }
+
+    /// Whether the lock is held at the call `call` of `f`, with witnesses; the paths under
+    /// which the call reaches no routine `module` holds for are left out.
+    pub fn site(&self, f: FnRef, call: u32, module: &dyn Fn(FnRef) -> bool) -> SiteLocking {
         let deltas = self.g.summary(f).at_call(call);
         let last = self.g.step(f, call);
         let mut out = SiteLocking::default();
@@ -406,7 +435,8 @@ impl<'g, 'a> Solver<'g, 'a> {
             return out;
         };
         let node = &self.nodes[id];
-        let (entry, _, via) = match self.pruned.get(&(f, call)) {
+        let excluded = self.excluded(f, call, |reach| !reach.iter().any(|&t| module(t)));
+        let (entry, _, via) = match excluded.as_deref() {
             Some(excluded) => self.entry_without(id, excluded),
             None => (node.entry, node.rank, [None; DEPTHS]),
         };

@@ -445,3 +445,26 @@ fn span(node: Node<'_>) -> Span {
         column: node.column(),
     }
 }
+
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
+pub struct FieldLoad {
+    pub caller: u32,
+    #[bincode(with_serde)]
+    pub var: Text,
+    /// The field expression as written: `fmt->load_binary`.
+    #[bincode(with_serde)]
+    pub value: Text,
+}
+
+/// `array[index] = value` in a function, `array` a plain name; the texts as written.
+#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
+pub struct ElementStore {
+    pub caller: u32,
+    #[bincode(with_serde)]
+    pub array: Text,
+    #[bincode(with_serde)]
+    pub index: Text,
+    #[bincode(with_serde)]
+    pub value: Text,
+    pub line: u32,
+}

@@ -73,6 +73,7 @@ fields!(
     designator = "designator",
     field = "field",
     function = "function",
+    index = "index",
     initializer = "initializer",
     label = "label",
     left = "left",

@@ -4,8 +4,8 @@
 use super::kinds::{fields, kinds};
 use super::syntax::Node;
 use super::{
-    declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call, Event, FieldAssign,
-    FieldLoad, Function, Lower, Param, ParseError, Text, MAX_DEPTH,
+    declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call, ElementStore,
+    Event, FieldAssign, FieldLoad, Function, Lower, Param, ParseError, Text, MAX_DEPTH,
 };
 use crate::ctext::{is_ident_byte, is_ident_char};
 
@@ -417,7 +417,31 @@ impl<'t> Lower<'_, 't> {
             return;
         }
         let value = self.text(right);
+        self.store_element(left, &value, node.line());
         self.store_field(left, value, node.line());
+    }
+
+    /// Records `array[index] = value` with `array` a plain name (a registration table).
+    fn store_element(&mut self, target: Node, value: &Text, line: u32) {
+        let (Some(caller), "subscript_expression") = (self.current, target.kind_str()) else {
+            return;
+        };
+        let (Some(array), Some(index)) = (
+            target.field(fields().argument),
+            target.field(fields().index),
+        ) else {
+            return;
+        };
+        if array.kind_str() != "identifier" {
+            return;
+        }
+        self.facts.element_stores.push(ElementStore {
+            caller,
+            array: self.text(array),
+            index: self.text(index),
+            value: value.clone(),
+            line,
+        });
     }
 
     /// Records `target = value` when `target` is a field (`base.field`, `base->field`).

@@ -23,6 +23,7 @@ mod suppress;
 mod syntax;
 mod vocabulary;
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
+pub use body::{ElementStore, FieldLoad};
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
 pub use macros::MacroPolicy;
@@ -77,6 +78,9 @@ pub struct FileFacts {
     /// `var(...)` goes through that field (`fn = fmt->load_binary; fn(bprm, regs)`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub field_loads: Vec<FieldLoad>,
+    /// `array[index] = value` in a function (`net_families[ops->family] = ops`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub element_stores: Vec<ElementStore>,
     /// `modrace: ignore` comments, read off the raw bytes (the normalizer blanks comments).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressions: Vec<Suppression>,
@@ -94,16 +98,6 @@ pub struct FileFacts {
     /// The file mentions a release macro: its facts hold for the release they were made for.
     #[serde(skip)]
     pub mentions_version: bool,
-}
-
-#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
-pub struct FieldLoad {
-    pub caller: u32,
-    #[bincode(with_serde)]
-    pub var: Text,
-    /// The field expression as written: `fmt->load_binary`.
-    #[bincode(with_serde)]
-    pub value: Text,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -383,6 +377,7 @@ fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
         too_deep_condition: None,
         var_types: Vec::new(),
         field_loads: Vec::new(),
+        element_stores: Vec::new(),
         suppressions: Vec::new(),
         alt_macros: Vec::new(),
         guard_bits: Vec::new(),
@@ -533,6 +528,7 @@ impl FileFacts {
         fit(&mut self.broken_functions);
         fit(&mut self.var_types);
         fit(&mut self.field_loads);
+        fit(&mut self.element_stores);
     }
 }
 
