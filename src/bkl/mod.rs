@@ -237,14 +237,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     );
     let flow = flow::Flow::new(index, kb, &typer, &stored);
     let registered = prune::registered::find(index, &sites, &stored);
-    let mut flows = site_flows(&flow, &sites);
-    // A constant index written at the call (`arr[CONST]->slot`) names the tables it reaches.
-    for (site, reach) in registered.fixed {
-        let f = flows.entry(site).or_default();
-        if f.targets.is_none() {
-            f.targets = Some(reach);
-        }
-    }
+    let flows = site_flows(&flow, &sites, registered.fixed);
     let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
     let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
@@ -387,11 +380,19 @@ fn stats(slots: &[SlotLocking], sites: &slots::SlotSites, solver: &callers::Solv
 fn site_flows(
     flow: &flow::Flow,
     sites: &slots::SlotSites,
+    fixed: FxHashMap<(FnRef, u32), rustc_hash::FxHashSet<FnRef>>,
 ) -> FxHashMap<(FnRef, u32), flow::SiteFlow> {
     let mut flows = FxHashMap::default();
     for (slot, list) in &sites.by_slot {
         for s in list {
             flows.insert((s.caller, s.call), flow.site(s.caller, s.call, slot));
+        }
+    }
+    // A constant index written at the call (`arr[CONST]->slot`) names the tables it reaches.
+    for (site, reach) in fixed {
+        let f: &mut flow::SiteFlow = flows.entry(site).or_default();
+        if f.targets.is_none() {
+            f.targets = Some(reach);
         }
     }
     flows

@@ -21,6 +21,9 @@ pub struct Registered {
     pub fixed: FxHashMap<(FnRef, u32), FxHashSet<FnRef>>,
 }
 
+/// `arr[x->F] = x`: (the storing routine, `x`'s position among its parameters, `F`).
+type Registration = (FnRef, usize, String);
+
 /// How a slot call indexes its array.
 enum At {
     Parameter(usize),
@@ -86,8 +89,8 @@ fn registered_arrays(
     stored: &FxHashMap<FnRef, Vec<Slot>>,
     consts: &Consts,
 ) -> FxHashMap<ArrayKey, Tables> {
-    // array -> (routine, parameter, key field), or None once a store is something else.
-    let mut regs: FxHashMap<ArrayKey, Option<Vec<(FnRef, usize, String)>>> = FxHashMap::default();
+    // array -> its registrations, or None once a store is something else.
+    let mut regs: FxHashMap<ArrayKey, Option<Vec<Registration>>> = FxHashMap::default();
     for (fi, file) in index.files.iter().enumerate() {
         for es in &file.element_stores {
             if index.is_local(fi, es.caller, &es.array) {
@@ -130,12 +133,7 @@ fn registered_arrays(
 }
 
 /// `x->F` stored from `x`, a parameter of `routine`: (routine, its position, `F`).
-fn registration(
-    index: &Index,
-    routine: FnRef,
-    at: &str,
-    value: &str,
-) -> Option<(FnRef, usize, String)> {
+fn registration(index: &Index, routine: FnRef, at: &str, value: &str) -> Option<Registration> {
     let function = index.function(routine);
     let param = (function.params.iter()).position(|p| p.name.as_deref() == Some(value))?;
     if function.assigned_params.contains(&(param as u8)) {
