@@ -246,16 +246,20 @@ impl Session {
         Ok((scan, build))
     }
 
-    /// The statement trees of the functions that name a use-count or lock primitive: enough
-    /// for helpers that pin or unpin and for the functions that take or drop the lock.
-    fn scan_for_entries(&self) -> Result<(Scan, BuildInfo)> {
-        self.scan(&BodyPolicy::mentioning(&self.kb.body_words()))
+    /// Rule 2 walks every entry routine's paths: all statement trees, rather than read files a
+    /// second time. Other eras keep the bodies naming their primitives (no may-sleep question).
+    fn era_bodies(&self) -> BodyPolicy {
+        match self.kb.data.era.rules {
+            RuleFamily::UseCount => BodyPolicy::All,
+            _ => BodyPolicy::mentioning(&self.kb.body_words()),
+        }
     }
 
     /// The task list: every implicitly exported routine, and the lock analysis of the slots
     /// they sit in.
     pub fn entries(&self) -> Result<Outcome<(EntriesReport, BklReport)>> {
-        let (mut scan, build) = self.scan_for_entries()?;
+        // The bodies `check` keeps: `bkl` judges as it does, and shares its facts.
+        let (mut scan, build) = self.scan(&self.era_bodies())?;
         let index = Index::build(&scan, &self.kb);
         let report = entries::compute(&index, &self.kb, &build);
         let entry = self.entry_model(&index, &build, &|rel| self.read_from_roots(rel));
@@ -359,15 +363,8 @@ impl Session {
     /// What `check` keeps of each file for the analyses `filter` runs in this era.
     fn check_plan(&self, filter: &RuleFilter) -> CheckPlan {
         let kb = &self.kb;
-        // Rule 2 walks every entry routine's paths: keep every statement tree rather than
-        // read their files a second time. An era without it keeps only the bodies that name
-        // its primitives, and asks no may-sleep question.
         let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
-        let bodies = if walks_paths {
-            BodyPolicy::All
-        } else {
-            BodyPolicy::mentioning(&kb.body_words())
-        };
+        let bodies = self.era_bodies();
         // The may-sleep, lock and use-count analyses read every macro; the owner and
         // self-reference analyses only those that may give a module its exit routine.
         let runs_bkl = filter.runs(Code::Mr004, kb.data.era.rules);
