@@ -162,41 +162,11 @@ impl<'a> Flow<'a> {
         let mut found = Vec::new();
         for (fi, f) in self.index.files.iter().enumerate() {
             for func in f.functions.iter().filter(|g| !g.body.is_empty()) {
-                let mut returns = func.body.stmts.iter().filter_map(|s| match &s.kind {
-                    StmtKind::Return(e) => Some(e.as_ref().map(|e| &e.value)),
-                    _ => None,
-                });
                 let pinned = |v: &Value| match v {
                     Value::Call(c) => self.is_pinned_call(fi, *c),
                     _ => false,
                 };
-                let local_pinned = |name: &str| {
-                    let mut any = false;
-                    for e in func.body.exprs() {
-                        for a in e.assigns.iter().filter(|a| a.var == name) {
-                            match &a.value {
-                                Value::Null | Value::Int(0) => {}
-                                v if pinned(v) => any = true,
-                                _ => return false,
-                            }
-                        }
-                    }
-                    any
-                };
-                let mut any = false;
-                let all = returns.all(|v| match v {
-                    Some(Value::Null | Value::Int(0)) => true,
-                    Some(Value::Var(n)) if local_pinned(n) => {
-                        any = true;
-                        true
-                    }
-                    Some(v) if pinned(v) => {
-                        any = true;
-                        true
-                    }
-                    _ => false,
-                });
-                if all && any {
+                if returns_only(func, Returned::DirectlyOrThroughLocals, pinned) {
                     found.push(func.name.as_str());
                 }
             }
@@ -476,4 +446,53 @@ impl<'a> Flow<'a> {
             })
         })
     }
+}
+
+/// How a value `returns_only` accepts may reach a return.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// Only through a local assigned from it (`p = alloc(); ...; return p;`).
+    ThroughLocals,
+    /// Also as the returned expression itself (`return get(x);`).
+    DirectlyOrThroughLocals,
+}
+
+/// Whether every return of `func` is NULL, 0 or an accepted value (as `how` allows it to
+/// reach the return), and at least one is. A local counts when every assignment to it is
+/// NULL, 0 or accepted, and one is accepted.
+pub(crate) fn returns_only(
+    func: &crate::facts::Function,
+    how: Returned,
+    accepted: impl Fn(&Value) -> bool,
+) -> bool {
+    let local_accepted = |name: &str| {
+        let mut any = false;
+        for a in func.body.exprs().flat_map(|e| &e.assigns) {
+            if a.var == name {
+                match &a.value {
+                    Value::Null | Value::Int(0) => {}
+                    v if accepted(v) => any = true,
+                    _ => return false,
+                }
+            }
+        }
+        any
+    };
+    let mut any = false;
+    let all = (func.body.stmts.iter()).all(|s| match &s.kind {
+        StmtKind::Return(e) => match e.as_ref().map(|e| &e.value) {
+            Some(Value::Null | Value::Int(0)) => true,
+            Some(Value::Var(n)) if local_accepted(n) => {
+                any = true;
+                true
+            }
+            Some(v) if how == Returned::DirectlyOrThroughLocals && accepted(v) => {
+                any = true;
+                true
+            }
+            _ => false,
+        },
+        _ => true,
+    });
+    all && any
 }

@@ -28,7 +28,7 @@
 use rustc_hash::FxHashSet;
 
 use super::{Solver, MAX_ENTRY_DEPTH};
-use crate::bkl::flow::Flow;
+use crate::bkl::flow::{returns_only, Flow, Returned};
 use crate::bkl::Protection;
 use crate::facts::Value;
 use crate::index::FnRef;
@@ -306,32 +306,7 @@ fn returns_new(
     out: &FxHashSet<String>,
 ) -> bool {
     let new = |v: &Value| matches!(v, Value::Call(c) if out.contains(file.calls[*c as usize].callee.as_str()));
-    let local_new = |name: &str| {
-        let mut any = false;
-        for a in func.body.exprs().flat_map(|e| &e.assigns) {
-            if a.var == name {
-                match &a.value {
-                    Value::Null | Value::Int(0) => {}
-                    v if new(v) => any = true,
-                    _ => return false,
-                }
-            }
-        }
-        any
-    };
-    let mut any = false;
-    let all = (func.body.stmts.iter()).all(|s| match &s.kind {
-        crate::facts::StmtKind::Return(e) => match e.as_ref().map(|e| &e.value) {
-            Some(Value::Null | Value::Int(0)) => true,
-            Some(Value::Var(n)) if local_new(n) => {
-                any = true;
-                true
-            }
-            _ => false,
-        },
-        _ => true,
-    });
-    all && any
+    returns_only(func, Returned::ThroughLocals, new)
 }
 
 enum Origin {
