@@ -286,12 +286,8 @@ fn bad_git_directories_and_tags_are_clear_errors() {
     assert_eq!(v["releases"][0]["findings"], 3, "{v}");
 }
 
-#[test]
-fn the_page_is_self_contained_with_a_chart_and_a_lifeline_per_finding() {
-    let repo = repository();
-    let gitdir = repo.path().join(".git");
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("history.html");
+/// `history --format html` of 2.3.1..2.3.3 in `gitdir`, written to `page`.
+fn write_page(gitdir: &Path, page: &Path) {
     let out = history(&[
         gitdir.to_str().unwrap(),
         "2.3.1..2.3.3",
@@ -301,6 +297,15 @@ fn the_page_is_self_contained_with_a_chart_and_a_lifeline_per_finding() {
         page.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn the_page_is_self_contained_with_a_chart_and_a_lifeline_per_finding() {
+    let repo = repository();
+    let gitdir = repo.path().join(".git");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("history.html");
+    write_page(&gitdir, &page);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<svg").count(), 2);
@@ -328,15 +333,7 @@ fn headless_chromium_renders_the_history_page() {
     let dir = std::env::temp_dir().join(format!("modrace-history-page-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("history.html");
-    let out = history(&[
-        gitdir.to_str().unwrap(),
-        "2.3.1..2.3.3",
-        "--format",
-        "html",
-        "--output",
-        page.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    write_page(&gitdir, &page);
     let profile = dir.join("profile");
     let url = support::chromium::url(&page, "");
     let (dom, console) = support::chromium::headless(&browser, &profile, &url, &["--dump-dom"]);
@@ -349,26 +346,7 @@ fn headless_chromium_renders_the_history_page() {
     );
 
     let shot = dir.join("history.png");
-    let (_, console) = support::chromium::headless(
-        &browser,
-        &profile,
-        &url,
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,1200",
-            "--hide-scrollbars",
-        ],
-    );
-    assert!(console.is_empty(), "console: {console:#?}");
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "{}",
-        png.len()
-    );
-    // Written past the test harness' capture, so that the log shows it on success too.
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
+    support::chromium::screenshot(&browser, &profile, &url, &shot, "1280,1200");
 }
 
 /// A module whose open routine pins the module first only from 2.3.2 on, by a test of the

@@ -3,10 +3,9 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use support::chromium::{chromium, headless, url};
+use support::chromium::{chromium, headless, screenshot, url};
 use support::Tree;
 
 /// A tree whose driver sleeps in a helper defined elsewhere (MR001 with a chain into
@@ -199,25 +198,7 @@ fn headless_chromium_renders_the_report_without_console_errors() {
     assert!(!dom.contains("<b>bold</b>"));
 
     let shot = dir.join("report.png");
-    let (_, console) = headless(
-        &chromium,
-        &profile,
-        &url(&file, ""),
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,1600",
-            "--hide-scrollbars",
-        ],
-    );
-    assert!(console.is_empty(), "console: {console:#?}");
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "{}",
-        png.len()
-    );
-    // Written past the test harness' capture, so that the log shows it on success too.
-    let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
+    screenshot(&chromium, &profile, &url(&file, ""), &shot, "1280,1600");
 }
 
 /// `--relative-to DIR`: every format writes paths from DIR; patches keep the tree's paths.

@@ -62,3 +62,27 @@ pub fn headless(
 pub fn url(file: &Path, fragment: &str) -> String {
     format!("file://{}{fragment}", file.display())
 }
+
+/// Takes a screenshot of `url` at `window` ("W,H") into `shot`, checks that the page logged
+/// nothing to the console and that the picture is a real PNG, and names it in the test log.
+pub fn screenshot(chromium: &Path, profile: &Path, url: &str, shot: &Path, window: &str) {
+    let (_, console) = headless(
+        chromium,
+        profile,
+        url,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            &format!("--window-size={window}"),
+            "--hide-scrollbars",
+        ],
+    );
+    assert!(console.is_empty(), "console: {console:#?}");
+    let png = std::fs::read(shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{}",
+        png.len()
+    );
+    // Written past the test harness' capture, so that the log shows it on success too.
+    let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
+}
