@@ -51,6 +51,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::cfg::{Cfg, Op, ENTRY};
+use crate::ctext::parse_paren_int;
 use crate::facts::{CmpOp, Event, Value};
 use crate::index::{FnRef, Index, TableContent, VarRef};
 use crate::kb::{Kb, Lookup};
@@ -349,7 +350,7 @@ impl Consts {
         for m in defs {
             // `#define PF_INET AF_INET`: the other macro's value.
             let body = m.body.trim();
-            let v = int_literal(body).or_else(|| {
+            let v = parse_paren_int(body).or_else(|| {
                 crate::ctext::is_identifier(body)
                     .then(|| self.get(index, body))
                     .flatten()
@@ -372,23 +373,9 @@ impl Consts {
             .split('|')
             .map(|t| t.trim().trim_matches(|c| c == '(' || c == ')'))
         {
-            v |= int_literal(t).or_else(|| self.get(index, t))?;
+            v |= parse_paren_int(t).or_else(|| self.get(index, t))?;
         }
         Some(v)
-    }
-}
-
-/// `12`, `0x10`, `(1<<3)` is not one.
-fn int_literal(t: &str) -> Option<i64> {
-    let t = t
-        .trim()
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .trim();
-    let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(h) => i64::from_str_radix(h, 16).ok(),
-        None => t.parse().ok(),
     }
 }
 

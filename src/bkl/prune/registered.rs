@@ -2,8 +2,9 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{int_literal, Consts};
+use super::Consts;
 use crate::bkl::slots::SlotSites;
+use crate::ctext::parse_paren_int;
 use crate::entries::Slot;
 use crate::index::{referenced_name, FnRef, Index, TableContent, VarRef};
 
@@ -258,7 +259,7 @@ fn constant_callers(
 /// An integer, or an object-like macro that is one (through other such macros).
 fn constant(index: &Index, text: &str, consts: &Consts) -> Option<i64> {
     let t = text.trim();
-    int_literal(t).or_else(|| {
+    parse_paren_int(t).or_else(|| {
         crate::ctext::is_identifier(t)
             .then(|| consts.get(index, t))
             .flatten()
