@@ -235,7 +235,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache_dir = (!cli.no_cache)
         .then(|| cli.cache_dir.clone())
         .map(|d| d.ok_or(()));
-    let session = |roots: Vec<PathBuf>, cached: bool| -> anyhow::Result<Session> {
+    // One command, one session, then the process ends: the session is leaked rather than
+    // dropped, because freeing a tree's facts one allocation at a time costs a tenth of a
+    // second that the operating system does at once (history makes and drops its own).
+    let session = |roots: Vec<PathBuf>, cached: bool| -> anyhow::Result<&'static Session> {
         let (kb, era) = era::knowledge_base(&kb_options, &roots)?;
         let mut session = Session::new(roots, kb, &defines, &undefs);
         session.era = era;
@@ -243,7 +246,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         if cached {
             session.cache = memo::open_cache(cache_dir.clone(), cli.quiet)?;
         }
-        Ok(session)
+        Ok(&*Box::leak(Box::new(session)))
     };
     let quiet = cli.quiet;
     match cli.command {
@@ -253,16 +256,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bare,
         } => {
             // The baseline parses everything and keeps nothing: no cache directory is made.
-            stats::run(&session(paths, !bare)?, format, bare, quiet)
+            stats::run(session(paths, !bare)?, format, bare, quiet)
         }
         Command::Entries {
             paths,
             format,
             sites,
-        } => entries::run(&session(paths, true)?, format, sites, quiet),
+        } => entries::run(session(paths, true)?, format, sites, quiet),
         Command::Check { paths, args } => {
             let scope = scope::of(paths, &args.only, args.partial, quiet);
-            check::run(&session(scope.roots, true)?, &args, &scope.only, quiet)
+            check::run(session(scope.roots, true)?, &args, &scope.only, quiet)
         }
         Command::History { args } => {
             let session_for = |version: Option<modrace::kb::KernelVersion>| {
@@ -277,7 +280,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Rules => rules::list(),
         Command::Explain { code } => rules::explain(&code),
-        Command::Bkl { paths, format } => bkl::run(&session(paths, true)?, format, quiet),
+        Command::Bkl { paths, format } => bkl::run(session(paths, true)?, format, quiet),
         Command::WhySleeps {
             function,
             tree,
@@ -286,7 +289,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             format,
         } => why_sleeps::run(
-            &session(vec![tree], true)?,
+            session(vec![tree], true)?,
             &function,
             mask.as_deref(),
             unknown.into(),
@@ -294,7 +297,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             quiet,
         ),
-        Command::Facts { paths, bodies } => facts::run(&session(paths, true)?, bodies),
+        Command::Facts { paths, bodies } => facts::run(session(paths, true)?, bodies),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { dir } => generate::man(dir.as_deref()),
         Command::Kb { print } => {
