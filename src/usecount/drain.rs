@@ -81,7 +81,16 @@ impl Drains {
                 .get(c as usize)
                 .is_some_and(|c| !c.indirect && waits.iter().any(|w| *w == c.callee))
         };
-        for function in &f.functions {
+        // Only a function that calls a wait can test a counter before it: the calls say which,
+        // without walking every body of the tree.
+        let waiting: FxHashSet<u32> = (0..f.calls.len() as u32)
+            .filter(|&c| is_wait(c))
+            .filter_map(|c| f.calls[c as usize].caller)
+            .collect();
+        for (i, function) in f.functions.iter().enumerate() {
+            if !waiting.contains(&(i as u32)) {
+                continue;
+            }
             let body = &function.body;
             for stmt in &body.stmts {
                 // The test must guard the wait: `if (reg->use != 0) { ... schedule(); }` or
