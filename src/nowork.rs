@@ -17,7 +17,8 @@
 //!   a macro that is no work (`MINOR(dev)` is `((dev) & MINORMASK)`), followed at most
 //!   [`MAX_DEPTH`] deep.
 
-use std::collections::{HashMap, HashSet};
+use compact_str::CompactString;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ctext::{expansion_effects, is_empty_expansion};
 use crate::facts::FileFacts;
@@ -35,42 +36,38 @@ const CONFIG_PREFIX: &str = "CONFIG_";
 #[derive(Default)]
 pub struct NoWork {
     /// Macro name -> (file, index in its `macros`) of each header's first definition.
-    header_defs: HashMap<String, Vec<(usize, usize)>>,
-    /// Every name some header defines, and the directories of those headers that are not
-    /// in an include directory (`None` once one is: every file sees it).
-    header_names: HashMap<String, Option<Vec<String>>>,
+    header_defs: FxHashMap<CompactString, Vec<(usize, usize)>>,
+    /// Every name some header defines, and the headers defining it that are not in an include
+    /// directory (`None` once one is: every file sees it).
+    header_names: FxHashMap<CompactString, Option<Vec<usize>>>,
 }
 
 impl NoWork {
     pub fn new(files: &[FileFacts], kb: &Kb) -> Self {
-        let mut header_defs: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
-        let mut header_names: HashMap<String, Option<Vec<String>>> = HashMap::new();
+        let mut nowork = NoWork::default();
         for (fi, f) in files
             .iter()
             .enumerate()
             .filter(|(_, f)| f.path.ends_with(".h"))
         {
-            let mut seen = HashSet::new();
-            let dir = dir_of(&f.path);
-            let global = kb.data.layout.is_include_dir(dir);
+            let global = kb.data.layout.is_include_dir(dir_of(&f.path));
+            let mut seen = FxHashSet::default();
             for (mi, m) in f.macros.iter().enumerate() {
-                let dirs = header_names
-                    .entry(m.name.to_string())
+                // Names are short: a key is a copy inside the map, not an allocation.
+                let headers = (nowork.header_names)
+                    .entry(m.name.clone())
                     .or_insert(Some(Vec::new()));
-                match dirs {
-                    Some(_) if global => *dirs = None,
-                    Some(d) => d.push(dir.to_string()),
-                    None => {}
+                match headers {
+                    Some(_) if global => *headers = None,
+                    Some(h) if h.last() != Some(&fi) => h.push(fi),
+                    _ => {}
                 }
                 if seen.insert(m.name.as_str()) {
-                    (header_defs.entry(m.name.to_string()).or_default()).push((fi, mi));
+                    (nowork.header_defs.entry(m.name.clone()).or_default()).push((fi, mi));
                 }
             }
         }
-        NoWork {
-            header_defs,
-            header_names,
-        }
+        nowork
     }
 
     /// Whether a call of `name` in file `file` does no work (the caller has made sure no
@@ -156,7 +153,10 @@ impl NoWork {
         let in_header = match self.header_names.get(symbol) {
             None => false,
             Some(None) => true,
-            Some(Some(dirs)) => dirs.iter().any(|d| d == dir_of(&files[file].path)),
+            Some(Some(headers)) => {
+                let dir = dir_of(&files[file].path);
+                headers.iter().any(|&h| dir_of(&files[h].path) == dir)
+            }
         };
         in_header || files[file].macros.iter().any(|m| m.name == symbol)
     }

@@ -394,8 +394,10 @@ impl Session {
         let (scan, build) = (input.scan, input.build);
         let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
         let index = Index::build(scan, kb);
-        let (sleep, (entries, bkl, modern, use_counts)) = rayon::join(
-            || walks_paths.then(|| sleep(&index)),
+        // Three independent analyses; only rule 2's path walks ask the use-count knowledge.
+        let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb));
+        let ((sleep, use_counts), (entries, bkl, modern)) = rayon::join(
+            || rayon::join(|| walks_paths.then(|| sleep(&index)), use_counts),
             || {
                 let entries = entries::compute(&index, kb, build).entries;
                 let bkl = filter.runs(Code::Mr004, kb.data.era.rules).then(|| {
@@ -418,11 +420,8 @@ impl Session {
                 let lifetimes = (basis.as_ref())
                     .filter(|_| runs_mr104)
                     .map(|b| owners::unbalanced(&index, kb, build, b));
-                // Only rule 2's path walks ask the use-count knowledge.
-                let use_counts = walks_paths.then(|| UseCountKnowledge::new(&index, kb));
-                let use_counts = use_counts.unwrap_or_default();
                 let modern = (owners, get_leaks, self_refs, lifetimes);
-                (entries, bkl, modern, use_counts)
+                (entries, bkl, modern)
             },
         );
         let analyses = Analyses {
@@ -434,7 +433,7 @@ impl Session {
                 Some(s) => s,
                 None => &NoSleep,
             },
-            use_counts: &use_counts,
+            use_counts: &use_counts.unwrap_or_default(),
             owners: modern.0.as_ref(),
             get_leaks: modern.1.as_deref(),
             self_refs: modern.2.as_ref(),
