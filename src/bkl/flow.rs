@@ -161,7 +161,15 @@ impl<'a> Flow<'a> {
     fn find_getters(&mut self) {
         let mut found = Vec::new();
         for (fi, f) in self.index.files.iter().enumerate() {
-            for func in f.functions.iter().filter(|g| !g.body.is_empty()) {
+            // A getter returns a pinned call's value, so it makes one: the calls say which
+            // functions can be, without reading every body.
+            let calling: FxHashSet<u32> = (f.calls.iter().enumerate())
+                .filter(|&(ci, c)| c.caller.is_some() && self.is_pinned_call(fi, ci as u32))
+                .filter_map(|(_, c)| c.caller)
+                .collect();
+            let candidates = (f.functions.iter().enumerate())
+                .filter(|&(i, g)| calling.contains(&(i as u32)) && !g.body.is_empty());
+            for (_, func) in candidates {
                 let pinned = |v: &Value| match v {
                     Value::Call(c) => self.is_pinned_call(fi, *c),
                     _ => false,

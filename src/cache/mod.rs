@@ -140,9 +140,7 @@ pub struct Cache {
 }
 
 fn config() -> impl bincode::config::Config {
-    // Any length in a checked payload is bounded by the payload anyway; the limit guards the
-    // decoder against a forged entry.
-    bincode::config::standard().with_limit::<{ 1 << 30 }>()
+    crate::facts::codec()
 }
 
 impl Cache {

@@ -12,7 +12,9 @@ use super::kinds::fields;
 use super::syntax::Node;
 use super::{kids, Lower, Text};
 
+mod lazy;
 mod value;
+pub use lazy::{codec, LazyBody};
 pub use value::{CmpOp, Value};
 
 pub type StmtId = u32;

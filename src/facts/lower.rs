@@ -5,7 +5,7 @@ use super::kinds::{fields, kinds};
 use super::syntax::Node;
 use super::{
     declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call, ElementStore,
-    Event, FieldAssign, FieldLoad, Function, Lower, Param, ParseError, Text, MAX_DEPTH,
+    Event, FieldAssign, FieldLoad, Function, LazyBody, Lower, Param, ParseError, Text, MAX_DEPTH,
 };
 use crate::ctext::{is_ident_byte, is_ident_char};
 
@@ -293,7 +293,7 @@ impl<'t> Lower<'_, 't> {
             assigned_params: Box::default(),
             attributes: exact(self.blanked_words(node.start_byte(), d.start_byte())),
             arch: None,
-            body: Body::default(),
+            body: LazyBody::default(),
         });
         self.current = Some(index);
         if let Some(body) = node.field(fields().body) {
@@ -306,7 +306,7 @@ impl<'t> Lower<'_, 't> {
                 // Moved out at its exact size; the scratch vector keeps its capacity for the
                 // next function. A tree's bodies are most of what `check` holds in memory.
                 let stmts = self.body.stmts.drain(..).collect();
-                self.facts.functions[index as usize].body = Body { stmts };
+                self.facts.functions[index as usize].body = Body { stmts }.into();
             } else {
                 self.visit(body, depth + 1);
             }

@@ -22,8 +22,8 @@ pub mod size;
 mod suppress;
 mod syntax;
 mod vocabulary;
+pub use body::{codec, ElementStore, FieldLoad, LazyBody};
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
-pub use body::{ElementStore, FieldLoad};
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
 pub use macros::MacroPolicy;
@@ -132,8 +132,8 @@ pub struct Function {
     /// the preprocessor could not decide it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
-    #[serde(skip_serializing_if = "Body::is_empty")]
-    pub body: Body,
+    #[serde(skip_serializing_if = "LazyBody::is_empty")]
+    pub body: LazyBody,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
@@ -333,7 +333,7 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
                         assigned_params: Box::default(),
                         attributes: Box::default(),
                         arch: None,
-                        body: Body::default(),
+                        body: LazyBody::default(),
                     });
                     // The bare parse counts functions; what is inside them does not matter.
                     continue;

@@ -253,7 +253,11 @@ impl Tally {
             self.slice("fn local_types", &f.local_types);
             self.slice("fn attributes", &f.attributes);
             self.slice("fn assigned_params", &f.assigned_params);
-            self.add("fn bodies (statements)", f.body.stmts.len(), f.body.heap());
+            // A body the cache holds encoded is counted as its bytes, not decoded to be counted.
+            match f.body.decoded() {
+                Some(b) => self.add("fn bodies (statements)", b.stmts.len(), b.heap()),
+                None => self.add("fn bodies (encoded)", 0, f.body.encoded_bytes()),
+            }
         }
     }
 
