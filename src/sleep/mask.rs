@@ -5,6 +5,7 @@
 //! bit set. A name is looked up in the file's own `#define`s first, then in every header;
 //! when headers disagree (one definition per architecture) any sleeping definition wins.
 
+use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
 use super::ctext::words;
@@ -33,7 +34,7 @@ pub enum Mask {
 #[derive(Debug, Default)]
 pub struct MaskTable {
     /// Every object-like macro defined in a header: whether it includes the wait bit.
-    header: FxHashMap<String, bool>,
+    header: FxHashMap<CompactString, bool>,
     wait_bit: String,
     wait_value: Option<i64>,
     /// The tree's priorities are levels, not bits (2.0): set when it defines no wait bit.
@@ -55,8 +56,9 @@ impl Levels {
     }
 }
 
-struct HeaderPass<'a> {
-    bodies: FxHashMap<&'a str, Vec<&'a str>>,
+struct HeaderPass<'a, 'b> {
+    /// Borrowed, not owned: a definition's bodies are read while `done` grows.
+    bodies: &'b FxHashMap<&'a str, Vec<&'a str>>,
     done: FxHashMap<&'a str, bool>,
     wait_bit: &'a str,
     wait_value: Option<i64>,
@@ -91,7 +93,7 @@ fn body_value(body: &str, name: &dyn Fn(&str) -> Option<i64>) -> Option<i64> {
     })
 }
 
-impl<'a> HeaderPass<'a> {
+impl<'a> HeaderPass<'a, '_> {
     fn name(&mut self, name: &'a str, depth: usize) -> Option<bool> {
         if name == self.wait_bit {
             return Some(true);
@@ -101,7 +103,7 @@ impl<'a> HeaderPass<'a> {
         if let Some(value) = self
             .levels
             .as_ref()
-            .and_then(|_| macro_value(&self.bodies, name, depth))
+            .and_then(|_| macro_value(self.bodies, name, depth))
         {
             let sleeps = self.levels.as_ref().is_some_and(|l| l.waits(value));
             self.done.insert(name, sleeps);
@@ -110,7 +112,7 @@ impl<'a> HeaderPass<'a> {
         if let Some(&d) = self.done.get(name) {
             return Some(d);
         }
-        let bodies = self.bodies.get(name)?.clone();
+        let bodies = self.bodies.get(name)?;
         if depth > MAX_DEPTH {
             return Some(false);
         }
@@ -167,7 +169,7 @@ impl MaskTable {
             });
         let names: Vec<&str> = bodies.keys().copied().collect();
         let mut pass = HeaderPass {
-            bodies,
+            bodies: &bodies,
             done: FxHashMap::default(),
             wait_bit,
             wait_value,
@@ -180,7 +182,7 @@ impl MaskTable {
             header: pass
                 .done
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
+                .map(|(k, v)| (CompactString::from(k), v))
                 .collect(),
             wait_bit: wait_bit.to_string(),
             wait_value,
