@@ -265,3 +265,36 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The analyses share memos across threads: what one thread finds must not depend on what
+/// another asked first (a cycle guard once sat in a shared memo, and a destructor's decrement
+/// came and went from run to run). Each run's answers equal a single-threaded run's.
+#[test]
+fn findings_do_not_depend_on_thread_timing() {
+    let tree = Tree::fixture("check");
+    let args = ["--no-cache", "check", "--format", "json"];
+    let one = support::modrace_bin()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(args)
+        .arg(tree.root())
+        .output()
+        .unwrap();
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            support::modrace_bin()
+                .env("RAYON_NUM_THREADS", "8")
+                .args(args)
+                .arg(tree.root())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&one.stdout)
+        );
+    }
+}

@@ -306,7 +306,10 @@ impl CorePins {
 /// computed once per helper.
 #[derive(Default)]
 pub struct HelperEffects {
-    memo: Mutex<HashMap<FnRef, CountEffect>>,
+    /// By helper, the depth it is asked at and the oracle's destructor guard: the effect is
+    /// a function of all three (the depth bound cuts deeper walks short), so that threads
+    /// asking in any order get the same answers.
+    memo: Mutex<HashMap<HelperKey, CountEffect>>,
     /// Macros that, as the calling file sees them, do nothing or only compute: calls to them
     /// are no work.
     no_work: crate::nowork::NoWork,
@@ -333,6 +336,8 @@ impl HelperEffects {
     }
 }
 
+type HelperKey = (FnRef, u8, Option<usize>);
+
 /// Helpers calling helpers are followed this deep.
 const MAX_HELPER_DEPTH: u8 = 3;
 
@@ -346,6 +351,9 @@ struct FileOracle<'a> {
     sleep: &'a dyn SleepOracle,
     helpers: &'a HelperEffects,
     depth: u8,
+    /// The file whose destructors this walk is finding (`undo`): asked again inside, it has
+    /// none (a cycle, not a result).
+    guard: Option<usize>,
 }
 
 impl<'a> FileOracle<'a> {
@@ -366,6 +374,7 @@ impl<'a> FileOracle<'a> {
             sleep,
             helpers,
             depth: 0,
+            guard: None,
         }
     }
 
@@ -491,7 +500,8 @@ impl<'a> FileOracle<'a> {
     }
 
     fn helper_effect(&self, fref: FnRef) -> CountEffect {
-        if let Some(e) = self.helpers.memo.lock().unwrap().get(&fref) {
+        let key = (fref, self.depth, self.guard);
+        if let Some(e) = self.helpers.memo.lock().unwrap().get(&key) {
             return *e;
         }
         let function = self.index.function(fref);
@@ -506,7 +516,7 @@ impl<'a> FileOracle<'a> {
             };
             inner.walk(function, Discipline::Pin).net_effect()
         };
-        self.helpers.memo.lock().unwrap().insert(fref, effect);
+        self.helpers.memo.lock().unwrap().insert(key, effect);
         effect
     }
 }

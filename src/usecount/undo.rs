@@ -37,8 +37,10 @@ pub struct Destructors {
 /// Per file and per freeing callee, computed once for the tree.
 #[derive(Default)]
 pub struct DestructorMemo {
-    files: Mutex<HashMap<usize, Arc<Destructors>>>,
-    frees: Mutex<HashMap<(FnRef, String), bool>>,
+    /// By file, depth and guard (see `HelperEffects::memo`).
+    files: Mutex<HashMap<(usize, u8, Option<usize>), Arc<Destructors>>>,
+    /// By function, field and depth: a pure function of the three.
+    frees: Mutex<HashMap<(FnRef, String, u8), bool>>,
     /// Per file, the routines its tables hold in a release slot.
     releases: Mutex<HashMap<usize, Arc<Vec<String>>>>,
 }
@@ -55,12 +57,21 @@ fn drops(effect: CountEffect) -> bool {
 impl FileOracle<'_> {
     /// The file's stores of a function that drops the count into a field.
     pub(super) fn destructors(&self) -> Arc<Destructors> {
+        // The destructors' own walks ask again: they see none (a cycle, not a result). The
+        // guard travels with the walk, not through the shared memo, where another thread
+        // would take it for the answer.
+        if self.guard == Some(self.file) {
+            return Arc::default();
+        }
         let memo = &self.helpers.destructors;
-        if let Some(d) = memo.files.lock().unwrap().get(&self.file) {
+        let key = (self.file, self.depth, self.guard);
+        if let Some(d) = memo.files.lock().unwrap().get(&key) {
             return Arc::clone(d);
         }
-        // The destructors' own walks ask again: they see none (a cycle, not a result).
-        memo.files.lock().unwrap().insert(self.file, Arc::default());
+        let finder = FileOracle {
+            guard: Some(self.file),
+            ..*self
+        };
         let mut found = Destructors::default();
         for a in &self.index.files[self.file].field_assigns {
             let value = a.value.trim();
@@ -73,7 +84,7 @@ impl FileOracle<'_> {
             if !self.same_module(f) {
                 continue;
             }
-            if drops(self.helper_effect(f)) {
+            if drops(finder.helper_effect(f)) {
                 found.lines.push(a.line);
                 found.fields.push(a.field.to_string());
             }
@@ -83,10 +94,7 @@ impl FileOracle<'_> {
         found.fields.sort_unstable();
         found.fields.dedup();
         let found = Arc::new(found);
-        memo.files
-            .lock()
-            .unwrap()
-            .insert(self.file, Arc::clone(&found));
+        memo.files.lock().unwrap().insert(key, Arc::clone(&found));
         found
     }
 
@@ -160,13 +168,13 @@ impl FileOracle<'_> {
 
     /// Whether `f`, or a function it calls directly (this deep), calls through `->field`.
     fn reaches(&self, f: FnRef, field: &str, depth: u8) -> bool {
-        let key = (f, field.to_string());
+        // Cycles end at the depth bound; no placeholder in the shared memo, which another
+        // thread would read as the answer.
+        let key = (f, field.to_string(), depth);
         let memo = &self.helpers.destructors.frees;
         if let Some(&r) = memo.lock().unwrap().get(&key) {
             return r;
         }
-        // Cycles end here: a function under study reaches nothing yet.
-        memo.lock().unwrap().insert(key.clone(), false);
         let calls = &self.index.files[f.file].calls;
         let mine = calls
             .iter()
