@@ -178,3 +178,123 @@ fn nothing_unexpected() {
     assert_eq!(e.len(), 20, "{e:#?}");
     assert!(!e.iter().any(|x| x.function == "foo_interrupt"));
 }
+
+/// A core that keeps an ops table in a file-scope list, and a module that hands it one: the
+/// routine is a registration though no name pattern says so (issue 13, class 7).
+const DERIVED: &str = r#"
+//- /drivers/widget/core.c
+struct widget_ops { int (*open)(const char *name); int (*poll)(int h); struct widget_ops *next; };
+struct widget_obj { int (*done)(int h); int a, b, c, d, e; };
+static struct widget_ops *widget_list;
+static struct widget_ops *widget_slots[8];
+static struct widget_obj *last_obj;
+int attach_widget(struct widget_ops *ops)
+{
+	ops->next = widget_list;
+	widget_list = ops;
+	return 0;
+}
+int slot_widget(struct widget_ops *ops, int n)
+{
+	widget_slots[n] = ops;
+	return 0;
+}
+int look_widget(struct widget_ops *ops)
+{
+	struct widget_ops *seen = ops;
+	return seen != 0;
+}
+int queue_obj(struct widget_obj *obj)
+{
+	last_obj = obj;
+	return 0;
+}
+//- /drivers/widget/mod.c
+struct widget_ops { int (*open)(const char *name); int (*poll)(int h); struct widget_ops *next; };
+struct widget_obj { int (*done)(int h); int a, b, c, d, e; };
+extern int attach_widget(struct widget_ops *ops);
+extern int slot_widget(struct widget_ops *ops, int n);
+extern int look_widget(struct widget_ops *ops);
+extern int queue_obj(struct widget_obj *obj);
+static int my_open(const char *name) { return 0; }
+static int my_poll(int h) { return h; }
+static int other_open(const char *name) { return 1; }
+static int seen_open(const char *name) { return 2; }
+static int my_done(int h) { return h; }
+static struct widget_ops my_ops = { open: my_open, poll: my_poll };
+static struct widget_ops other_ops = { open: other_open };
+static struct widget_ops seen_ops = { open: seen_open };
+static struct widget_obj my_obj = { done: my_done };
+int init_module(void)
+{
+	attach_widget(&my_ops);
+	slot_widget(&other_ops, 2);
+	look_widget(&seen_ops);
+	return queue_obj(&my_obj);
+}
+"#;
+
+#[test]
+fn registration_routines_derived_from_the_tree() {
+    use modrace::entries::Recognised;
+    let tree = Tree::from_text(DERIVED);
+    let (report, _) = support::entries(&tree);
+    let site = |routine: &str| report.registrations.iter().find(|r| r.routine == routine);
+    // A list head and an array element of the table's own type: both keep the table.
+    for (routine, global, line) in [
+        ("attach_widget", "widget_list", 9),
+        ("slot_widget", "widget_slots", 14),
+    ] {
+        let s = site(routine).unwrap_or_else(|| panic!("{routine} not a registration"));
+        match &s.recognised {
+            Recognised::Derived(d) => {
+                assert_eq!(
+                    (d.arg, d.strukt.as_str(), d.global.as_str()),
+                    (0, "widget_ops", global)
+                );
+                assert_eq!((d.file.as_str(), d.line), ("drivers/widget/core.c", line));
+            }
+            other => panic!("{routine} recognised as {other:?}"),
+        }
+    }
+    let e = &report.entries;
+    assert_eq!(
+        find(e, "my_open", "widget_ops.open").via.to_string(),
+        "attach_widget"
+    );
+    assert_eq!(
+        find(e, "my_poll", "widget_ops.poll").via.to_string(),
+        "attach_widget"
+    );
+    assert_eq!(
+        find(e, "other_open", "widget_ops.open").via.to_string(),
+        "slot_widget"
+    );
+    // Twins: a routine that only looks at the table (a local keeps it), and one that keeps an
+    // object with one callback among many fields, register nothing.
+    assert!(site("look_widget").is_none());
+    assert!(site("queue_obj").is_none());
+    assert!(!e
+        .iter()
+        .any(|x| x.function == "seen_open" || x.function == "my_done"));
+}
+
+#[test]
+fn a_routine_called_only_from_its_own_file_is_not_derived() {
+    let text = DERIVED.replace("\tattach_widget(&my_ops);\n", "");
+    // The definition in core.c, not the declaration in mod.c.
+    let text = text.replacen(
+        "int slot_widget(struct widget_ops *ops, int n)",
+        "static int local_user(void) { return attach_widget(0); }\nint slot_widget(struct widget_ops *ops, int n)",
+        1,
+    );
+    let (report, _) = support::entries(&Tree::from_text(&text));
+    let own: Vec<_> = (report.registrations.iter())
+        .filter(|r| r.routine == "attach_widget")
+        .collect();
+    assert!(own.is_empty(), "{own:#?}");
+    assert!(report
+        .registrations
+        .iter()
+        .any(|r| r.routine == "slot_widget"));
+}

@@ -42,23 +42,7 @@ impl<'a> Collector<'a> {
     }
 
     pub(super) fn registration(&mut self, fi: usize, call: &Call) -> Outcome {
-        let reg = self.kb.registration(&call.callee);
-        // A routine only the name patterns make a registration: a variable argument is a
-        // table, a function argument a callback.
-        let kind = reg.map(|r| r.kind);
-        let args: Vec<usize> = match reg {
-            Some(r) if r.args.is_some() => r.args.clone().unwrap_or_default(),
-            Some(r) if r.arg.is_some() => r.arg.into_iter().collect(),
-            _ => (0..call.args.len()).collect(),
-        };
-        // The structs the routine takes, when the knowledge base says so.
-        let takes: Vec<String> = reg
-            .filter(|_| kind == Some(RegistrationKind::Table))
-            .into_iter()
-            .flat_map(|r| r.struct_name.iter().chain(&r.other_structs))
-            .filter(|s| !s.starts_with("fnptr:"))
-            .map(|s| self.index.struct_name(s).to_string())
-            .collect();
+        let (kind, args, takes) = self.shape(call);
         let takes = Accepts(&takes);
         let via = Origin {
             via: Via::Call(call.callee.to_string()),

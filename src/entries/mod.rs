@@ -8,10 +8,13 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
 
 use crate::buildinfo::{BuildInfo, BuildVerdict, ModuleEvidence, ModuleOrigin};
+use crate::facts::Call;
 use crate::index::{Index, TableContent, TableValue};
-use crate::kb::{Kb, Takes, TakesSource};
+use crate::kb::{Kb, RegistrationKind, Takes, TakesSource};
 
 mod collect;
+mod derive;
+pub use derive::{Derived, DerivedRegistrations};
 
 /// Nested tables deeper than this are not followed (no kernel table nests more than 3 deep).
 const MAX_TABLE_DEPTH: usize = 6;
@@ -154,6 +157,35 @@ pub struct RegistrationSite {
     pub args: Vec<String>,
     pub entries: usize,
     pub outcome: Outcome,
+    pub recognised: Recognised,
+}
+
+/// How a routine was known to register: the knowledge base lists it, its name matches the
+/// knowledge base's patterns, or the tree shows that it keeps its table (`derive`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recognised {
+    Listed,
+    Pattern,
+    Derived(Derived),
+}
+
+impl std::fmt::Display for Recognised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recognised::Listed => f.write_str("listed"),
+            Recognised::Pattern => f.write_str("name pattern"),
+            Recognised::Derived(d) => write!(
+                f,
+                "derived: keeps argument {} (struct {}) in {} at {}:{}",
+                d.arg + 1,
+                d.strukt,
+                d.global,
+                d.file,
+                d.line
+            ),
+        }
+    }
 }
 
 /// What became of a registration call: it led to routines, or the reason it led to none.
@@ -242,6 +274,40 @@ struct Collector<'a> {
     /// that hands the same one to the same routine many times has its routines listed once
     /// (with the first call), not once per call, which is quadratic work and output.
     local_tables: HashMap<TableRead, Outcome>,
+    /// Registration routines read from the tree (`derive`).
+    derived: &'a DerivedRegistrations,
+}
+
+impl Collector<'_> {
+    /// What a registration call hands over: its kind (table, callback, excluded), the
+    /// arguments to read, and the structs a table must be. A routine only the name patterns
+    /// make a registration: a variable argument is a table, a function argument a callback.
+    /// A derived one keeps one table argument of a known struct.
+    fn shape(&self, call: &Call) -> (Option<RegistrationKind>, Vec<usize>, Vec<String>) {
+        let reg = self.kb.registration(&call.callee);
+        let derived = (reg.is_none())
+            .then(|| self.derived.get(&call.callee))
+            .flatten();
+        let kind = match derived {
+            Some(_) => Some(RegistrationKind::Table),
+            None => reg.map(|r| r.kind),
+        };
+        let args: Vec<usize> = match (reg, derived) {
+            (_, Some(d)) => vec![d.arg],
+            (Some(r), _) if r.args.is_some() => r.args.clone().unwrap_or_default(),
+            (Some(r), _) if r.arg.is_some() => r.arg.into_iter().collect(),
+            _ => (0..call.args.len()).collect(),
+        };
+        let takes: Vec<String> = reg
+            .filter(|_| kind == Some(RegistrationKind::Table))
+            .into_iter()
+            .flat_map(|r| r.struct_name.iter().chain(&r.other_structs))
+            .filter(|s| !s.starts_with("fnptr:"))
+            .map(|s| self.index.struct_name(s).to_string())
+            .chain(derived.map(|d| d.strukt.clone()))
+            .collect();
+        (kind, args, takes)
+    }
 }
 
 /// A read of a local table or an access path: file, function, name or path, the structs the
@@ -250,7 +316,9 @@ type TableRead = (usize, u32, String, Vec<String>, Via);
 
 pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
     let _t = crate::timing::Phase::start("entries");
+    let derived = derive::registrations(index, kb);
     let mut c = Collector {
+        derived: &derived,
         index,
         kb,
         build,
@@ -261,9 +329,17 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
     let mut registrations = Vec::new();
     for (fi, f) in index.files.iter().enumerate() {
         for call in f.calls.iter().filter(|c| !c.indirect) {
-            if !kb.is_registration(&call.callee) {
-                continue;
-            }
+            let recognised = if kb.is_registration(&call.callee) {
+                match kb.registration(&call.callee) {
+                    Some(_) => Recognised::Listed,
+                    None => Recognised::Pattern,
+                }
+            } else {
+                match derived.get(&call.callee) {
+                    Some(d) => Recognised::Derived(d.clone()),
+                    None => continue,
+                }
+            };
             let before = c.entries.len();
             let outcome = c.registration(fi, call);
             registrations.push(RegistrationSite {
@@ -273,6 +349,7 @@ pub fn compute(index: &Index, kb: &Kb, build: &BuildInfo) -> EntriesReport {
                 args: call.args.iter().map(|a| a.to_string()).collect(),
                 entries: c.entries.len() - before,
                 outcome,
+                recognised,
             });
         }
     }

@@ -183,6 +183,11 @@ pub struct RegistrationPatterns {
     pub patterns: Vec<String>,
     /// Names that match `patterns` but are accessors, not registrations (`*_get_register*`).
     pub exclude: Vec<String>,
+    /// Registration routines are also read from the tree (`entries::derive`) when set: the
+    /// share of function-pointer fields a struct needs to count as an ops table rather than
+    /// an object that happens to carry a callback.
+    #[serde(default)]
+    pub derive_min_callback_share: Option<f64>,
 }
 
 /// A routine that hands a table of function pointers to the kernel.

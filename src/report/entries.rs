@@ -164,7 +164,7 @@ pub fn render_sites(report: &EntriesReport) -> String {
     let mut out = String::new();
     for r in &report.registrations {
         out.push_str(&format!(
-            "{}:{}: {}({}) -> {}\n",
+            "{}:{}: {}({}) -> {} [{}]\n",
             r.file,
             r.line,
             r.routine,
@@ -173,7 +173,8 @@ pub fn render_sites(report: &EntriesReport) -> String {
                 format!("{} entries", r.entries)
             } else {
                 r.outcome.as_str().to_string()
-            }
+            },
+            r.recognised,
         ));
     }
     let mut by_outcome: BTreeMap<Outcome, usize> = BTreeMap::new();

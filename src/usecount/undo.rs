@@ -34,11 +34,14 @@ pub struct Destructors {
     fields: Vec<String>,
 }
 
+/// A file, the depth its destructors are asked at, and the asking walk's guard.
+type DestructorKey = (usize, u8, Option<usize>);
+
 /// Per file and per freeing callee, computed once for the tree.
 #[derive(Default)]
 pub struct DestructorMemo {
     /// By file, depth and guard (see `HelperEffects::memo`).
-    files: Mutex<HashMap<(usize, u8, Option<usize>), Arc<Destructors>>>,
+    files: Mutex<HashMap<DestructorKey, Arc<Destructors>>>,
     /// By function, field and depth: a pure function of the three.
     frees: Mutex<HashMap<(FnRef, String, u8), bool>>,
     /// Per file, the routines its tables hold in a release slot.
