@@ -166,6 +166,10 @@ pub struct CallSite {
     /// known ([`flow`]); `None`: every routine of the slot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reaches: Option<Vec<(String, String)>>,
+    /// Why `reaches` is every routine of the slot, when a caller hands the call something no
+    /// store names (`&p->ops`): the fallback, said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every_routine: Option<String>,
 }
 
 /// A routine that sits in a slot.
@@ -260,7 +264,10 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     }
 
     let narrowed = registered.narrowed;
-    let mut solver = callers::Solver::new(&graph, prune::find(index, kb), narrowed);
+    let mut pruned = prune::find(index, kb);
+    let layout = &kb.data.layout;
+    let pruned2 = prune::chain::find(index, &graph, layout, entry.preferred(), &mut pruned);
+    let mut solver = callers::Solver::new(&graph, pruned, narrowed, pruned2);
     let targets: Vec<_> = wanted
         .keys()
         .filter_map(|s| sites.by_slot.get(s))
@@ -312,6 +319,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
                 protection: r.protection,
                 pin: site_flow.pin,
                 reaches,
+                every_routine: site_flow.every_routine,
             });
         }
         let held = call_sites

@@ -42,8 +42,10 @@
 //! (`sock->type = type` in `sock_create`, tested by the `inet_create` the slot call reaches):
 //! that needs the constant two calls up, where the solver's exclusions look one call up.
 
+pub mod chain;
 pub mod registered;
 mod strings;
+mod values;
 
 use std::collections::BTreeSet;
 
