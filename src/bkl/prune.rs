@@ -43,6 +43,7 @@
 //! that needs the constant two calls up, where the solver's exclusions look one call up.
 
 pub mod chain;
+mod narrow;
 pub mod registered;
 mod strings;
 mod values;

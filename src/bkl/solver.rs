@@ -280,7 +280,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                 (edge.from, edge.call, edge.deltas, edge.from_node);
             let (src, src_rank, via) = match from_node {
                 Some(m) => match self.in_edges[id][e].excluded.as_deref() {
-                    Some(excluded) => self.entry_without(m, excluded, &[]),
+                    Some(excluded) => self.entry_without(m, excluded, &[], false),
                     None => (self.nodes[m].entry, self.nodes[m].rank, [None; DEPTHS]),
                 },
                 // The caller takes the lock itself: the path starts there.
@@ -333,12 +333,14 @@ impl<'g, 'a> Solver<'g, 'a> {
     /// The entry depths of node `m` from its roots and from its in-edges that are not in
     /// `excluded`, with the witness rank of each and the in-edge (and its caller's depth)
     /// that gave it; an in-edge in `nested` takes its caller's depths from that caller's
-    /// other in-edges.
+    /// other in-edges, and so does, when `deep`, an in-edge whose call cannot run under some
+    /// of its caller's in-edges (as [`Self::relax`] computed `m`'s own depths).
     fn entry_without(
         &self,
         m: usize,
         excluded: &[(FnRef, u32)],
         nested: &Nested,
+        deep: bool,
     ) -> (u8, [Rank; DEPTHS], Via) {
         let node = &self.nodes[m];
         let mut entry = node.root;
@@ -353,11 +355,17 @@ impl<'g, 'a> Solver<'g, 'a> {
             if excluded.contains(&(e.from, e.call)) {
                 continue;
             }
-            let inner = nested.iter().find(|(edge, _)| *edge == (e.from, e.call));
-            let (src, src_rank, inner_via) = match (e.from_node, inner) {
-                (Some(s), Some((_, off))) => self.entry_without(s, off, &[]),
-                (Some(s), None) => (self.nodes[s].entry, self.nodes[s].rank, [None; DEPTHS]),
-                (None, _) => (1, [e.start; DEPTHS], [None; DEPTHS]),
+            let mut off: Vec<(FnRef, u32)> = Vec::new();
+            if let Some((_, o)) = nested.iter().find(|(edge, _)| *edge == (e.from, e.call)) {
+                off.extend(o);
+            }
+            if deep {
+                off.extend(e.excluded.iter().flatten());
+            }
+            let (src, src_rank, inner_via) = match e.from_node {
+                Some(s) if !off.is_empty() => self.entry_without(s, &off, &[], false),
+                Some(s) => (self.nodes[s].entry, self.nodes[s].rank, [None; DEPTHS]),
+                None => (1, [e.start; DEPTHS], [None; DEPTHS]),
             };
             for d in (0..DEPTHS).filter(|d| src & (1 << d) != 0) {
                 let (len, not_syscall, _) = src_rank[d];
@@ -382,11 +390,37 @@ impl<'g, 'a> Solver<'g, 'a> {
     /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry, and
     /// what protects it when it starts at a root the entry code protects.
     fn chain(&self, f: FnRef, d: u8) -> (Vec<ChainStep>, Option<Protection>) {
+        self.chain_below(f, d, None)
+    }
+
+    /// [`Self::chain`], when the call below `f` on the path cannot run under the calls into
+    /// `f` that `below` lists: every step goes through an in-edge its call below allows.
+    fn chain_below(
+        &self,
+        f: FnRef,
+        d: u8,
+        below: Option<&[(FnRef, u32)]>,
+    ) -> (Vec<ChainStep>, Option<Protection>) {
         let mut steps = Vec::new();
         let (mut cur, mut depth) = (f, d);
         let mut protection = None;
+        let mut pending = below;
         for _ in 0..64 {
             let Some(&id) = self.ids.get(&cur) else { break };
+            // The depth came from the in-edges the call below allows (a root otherwise).
+            if let Some(off) = pending.take() {
+                let (_, _, via) = self.entry_without(id, off, &[], false);
+                if let Some(v) = via[depth as usize] {
+                    let e = &self.in_edges[id][v.edge as usize];
+                    steps.push(self.g.step(e.from, e.call));
+                    pending = e.excluded.as_deref();
+                    match v.from_depth {
+                        Some(fd) => (cur, depth) = (e.from, fd),
+                        None => break,
+                    }
+                    continue;
+                }
+            }
             match self.nodes[id].pred[depth as usize] {
                 Some(Pred::Edge {
                     from,
@@ -401,6 +435,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                         (Some((k, d)), Some(_)) => {
                             let e = &self.in_edges[self.ids[&from]][k as usize];
                             steps.push(self.g.step(e.from, e.call));
+                            pending = e.excluded.as_deref();
                             d.map(|d| (e.from, d))
                         }
                         (None, Some(fd)) => Some((from, fd)),
@@ -430,13 +465,13 @@ impl<'g, 'a> Solver<'g, 'a> {
             (Some((k, d)), Some(_)) => {
                 let inner = &self.in_edges[self.ids[&e.from]][k as usize];
                 let (mut steps, p) = match d {
-                    Some(d) => self.chain(inner.from, d),
+                    Some(d) => self.chain_below(inner.from, d, inner.excluded.as_deref()),
                     None => (Vec::new(), None),
                 };
                 steps.push(self.g.step(inner.from, inner.call));
                 (steps, p)
             }
-            (_, Some(fd)) => self.chain(e.from, fd),
+            (_, Some(fd)) => self.chain_below(e.from, fd, e.excluded.as_deref()),
             (_, None) => (Vec::new(), None),
         };
         steps.push(self.g.step(e.from, e.call));
@@ -502,7 +537,7 @@ impl<'g, 'a> Solver<'g, 'a> {
         let nested = self.nested(f, call);
         let (entry, _, via) = match (excluded.as_deref(), nested.is_empty()) {
             (None, true) => (node.entry, node.rank, [None; DEPTHS]),
-            (excluded, _) => self.entry_without(id, excluded.unwrap_or_default(), &nested),
+            (excluded, _) => self.entry_without(id, excluded.unwrap_or_default(), &nested, true),
         };
         for d in 0..=MAX_ENTRY_DEPTH {
             if entry & (1 << d) == 0 {

@@ -4,6 +4,10 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::narrow::{self, Known};
 use super::values::{join, Set, Values};
 use super::Pruned;
 use crate::bkl::callers::Graph;
@@ -49,7 +53,11 @@ pub fn find(
         })
         .collect();
     let mut out = Pruned2::default();
-    let c = Chains { index, values };
+    let c = Chains {
+        index,
+        values,
+        narrowed: Default::default(),
+    };
     for (g, keys) in tested {
         let cfg = std::cell::OnceCell::new();
         let cfg = || cfg.get_or_init(|| Cfg::build(&index.function(g).body));
@@ -144,7 +152,7 @@ fn compared(v: &Value, each: &mut impl FnMut(&Value, &Value), depth: u8) {
             compared(a, each, depth + 1);
             compared(b, each, depth + 1);
         }
-        Value::Cmp(a, CmpOp::Eq | CmpOp::Ne, b) => {
+        Value::Cmp(a, _, b) => {
             each(a, b);
             each(b, a);
         }
@@ -155,6 +163,8 @@ fn compared(v: &Value, each: &mut impl FnMut(&Value, &Value), depth: u8) {
 struct Chains<'c, 'a> {
     index: &'c Index<'a>,
     values: &'c Values<'a>,
+    /// Per (function, parameter it passes on), what its own tests say of it at each call.
+    narrowed: RefCell<FxHashMap<(FnRef, String), Rc<FxHashMap<u32, Known>>>>,
 }
 
 impl Chains<'_, '_> {
@@ -179,7 +189,10 @@ impl Chains<'_, '_> {
             return;
         };
         let Some(field) = field else {
-            if let Some(s) = self.arg_values(m, arg) {
+            if let Some(s) = self
+                .arg_values(m, arg)
+                .or_else(|| self.passed_on(m, x, arg))
+            {
                 env.push((pname.to_string(), s));
             }
             return;
@@ -206,6 +219,25 @@ impl Chains<'_, '_> {
                 }
             }
         }
+    }
+
+    /// The values `m`'s own tests leave to its parameter `arg`, passed on at its call `x`.
+    fn passed_on(&self, m: FnRef, x: u32, arg: &str) -> Option<Set> {
+        let arg = arg.trim();
+        let function = self.index.function(m);
+        let p = (function.params.iter()).position(|p| p.name.as_deref() == Some(arg))?;
+        if function.assigned_params.contains(&(p as u8)) {
+            return None;
+        }
+        let key = (m, arg.to_string());
+        let known = self.narrowed.borrow().get(&key).cloned();
+        let known = known.unwrap_or_else(|| {
+            let cfg = Cfg::build(&function.body);
+            let k = Rc::new(narrow::at_calls(&cfg, arg, self.values));
+            self.narrowed.borrow_mut().insert(key, k.clone());
+            k
+        });
+        known.get(&x).and_then(Known::set).cloned()
     }
 
     /// The one value `m` stores into `obj->field` (`obj` a plain name of `m`, as passed to the
@@ -437,6 +469,25 @@ impl Test<'_, '_, '_> {
                 (Some(false), Some(false)) => Some(false),
                 _ => None,
             },
+            Value::Cmp(a, op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge), b) => {
+                let (s, op, c) = match (self.known(a), self.known(b)) {
+                    (Some(s), None) => (s, *op, self.constant(b)?),
+                    (None, Some(s)) => (s, narrow::flip(*op), self.constant(a)?),
+                    _ => return None,
+                };
+                let [c] = c[..] else { return None };
+                let holds = |x: &i64| match op {
+                    CmpOp::Lt => *x < c,
+                    CmpOp::Le => *x <= c,
+                    CmpOp::Gt => *x > c,
+                    _ => *x >= c,
+                };
+                match (s.iter().all(holds), s.iter().any(holds)) {
+                    (true, _) => Some(true),
+                    (_, false) => Some(false),
+                    _ => None,
+                }
+            }
             Value::Cmp(a, op @ (CmpOp::Eq | CmpOp::Ne), b) => {
                 let (s, c) = match (self.known(a), self.known(b)) {
                     (Some(s), None) => (s, self.constant(b)?),
