@@ -16,8 +16,10 @@
 //! Provenance ([`flow`]) narrows the routines a slot call reaches, and so the callers of a
 //! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
 //! only other architectures build; values on a chain ([`prune`]: a string a caller fixes, a
-//! table looked up by it, a flag test of that table) drop a call for the callers under which
-//! it cannot run.
+//! table looked up by it, a flag test of that table; an integer a caller fixes or narrows,
+//! decided by the callee's `switch` and comparisons, also two calls up through a field it
+//! stores) drop a call for the callers under which it cannot run, and a call site's witness
+//! goes through the calls they keep.
 //!
 //! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); a failure return
 //! (NULL, `-E...`) that releases more than its function took does not pass that release on to
