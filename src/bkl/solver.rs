@@ -64,7 +64,8 @@ type Via = [Option<ViaStep>; DEPTHS];
 
 /// In-edges into a function whose caller's depths come from only some of its in-edges: a
 /// value fixed two calls up ([`super::prune::chain`]).
-type Nested = [((FnRef, u32), Vec<(FnRef, u32)>)];
+type Nested = [NestedEdge];
+type NestedEdge = ((FnRef, u32), Vec<(FnRef, u32)>);
 
 /// How good a witness path is: shorter first, then one that starts at a system call, then
 /// one whose last caller is generic code rather than architecture code (clearer examples).
@@ -480,8 +481,8 @@ impl<'g, 'a> Solver<'g, 'a> {
 
     /// Per call into `f`, the calls into that call's function under which `f`'s call `call`
     /// cannot run ([`super::prune::chain`]).
-    fn nested(&self, f: FnRef, call: u32) -> Vec<((FnRef, u32), Vec<(FnRef, u32)>)> {
-        let mut out: Vec<((FnRef, u32), Vec<(FnRef, u32)>)> = Vec::new();
+    fn nested(&self, f: FnRef, call: u32) -> Vec<NestedEdge> {
+        let mut out: Vec<NestedEdge> = Vec::new();
         for &(edge, inner) in self.pruned2.get(&(f, call)).into_iter().flatten() {
             match out.iter_mut().find(|(e, _)| *e == edge) {
                 Some((_, list)) => list.push(inner),

@@ -28,6 +28,9 @@ enum Key {
     Field(usize, String),
 }
 
+/// What a function's tests say of a parameter, per call it makes.
+type AtCalls = FxHashMap<u32, Known>;
+
 /// Known values by what a body writes for them (`cmd`, `sock->type`).
 type Env = Vec<(String, Set)>;
 
@@ -164,7 +167,7 @@ struct Chains<'c, 'a> {
     index: &'c Index<'a>,
     values: &'c Values<'a>,
     /// Per (function, parameter it passes on), what its own tests say of it at each call.
-    narrowed: RefCell<FxHashMap<(FnRef, String), Rc<FxHashMap<u32, Known>>>>,
+    narrowed: RefCell<FxHashMap<(FnRef, String), Rc<AtCalls>>>,
 }
 
 impl Chains<'_, '_> {
