@@ -259,7 +259,9 @@ fn a_value_stored_into_an_object_two_calls_up_rules_a_branch_out() {
     let inet = inet.unwrap();
     assert!(inet.unheld_chain.is_empty(), "{inet:?}");
     assert_eq!(functions(&inet.held_chain)[0], "sys_socket");
-    assert!(mr004(&report).is_empty());
+    // A table that hands the socket to a helper before its test keeps rpc's path.
+    let found: Vec<String> = mr004(&report).into_iter().map(|f| f.file).collect();
+    assert_eq!(found, ["net/ipv4/af_inet_old.c"]);
 }
 
 #[test]

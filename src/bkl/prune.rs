@@ -52,7 +52,8 @@
 //! left unreached are cut under that call into the callee (`Pruned`, one level). A field of a
 //! parameter (`sock->type`) is known when the caller stores it once before the call, into the
 //! object it passes, with no call between handed that object, and the callee stores no such
-//! field: from a constant, one level; from a parameter of the caller, from the callers of the
+//! field (past a call of the callee handed the object, its tests of the field are not
+//! decided): from a constant, one level; from a parameter of the caller, from the callers of the
 //! caller (`Pruned2`: `sock_create` stores `type` into `sock->type` and passes `sock` to
 //! `inet_create`; rpc's `xprt_create_socket` passes a datagram or stream type, so the packet
 //! branch does not run under that pair of calls), which the solver applies at the call site.

@@ -200,7 +200,8 @@ impl Chains<'_, '_> {
             }
             return;
         };
-        // `g` must see the field `m` stored: no store into it in `g` itself.
+        // `g` must see the field `m` stored: no store into it in `g` itself (a call handed the
+        // object makes the tests after it unknown: [`Self::dead_calls`]).
         let file = &self.index.files[g.file];
         let in_g = (file.field_assigns.iter())
             .any(|a| a.caller == Some(g.func as u32) && a.field == field);
@@ -349,13 +350,55 @@ impl Chains<'_, '_> {
 
     /// The calls of `g` that no path runs when `env` holds.
     fn dead_calls(&self, g: FnRef, cfg: &Cfg, env: &Env) -> Vec<u32> {
+        // A field is known only until a call is handed its object (which may change it):
+        // past such a call, only the parameters' values are.
+        let calls = &self.index.files[g.file].calls;
+        let objects: Vec<&str> = (env.iter())
+            .filter_map(|(k, _)| k.split_once("->").map(|(o, _)| o))
+            .collect();
+        let hands = |id: usize| {
+            match cfg.node(id).op {
+            Op::Eval(e) | Op::Branch(e) | Op::Return(Some(e)) => e.events.iter().any(|ev| {
+                matches!(ev, Event::Call(c)
+                    if calls[*c as usize].args.iter().any(|a| objects.iter().any(|o| mentions(a, o))))
+            }),
+            _ => false,
+        }
+        };
+        let mut after = vec![false; cfg.nodes.len()];
+        let mut work: Vec<usize> = (0..cfg.nodes.len())
+            .filter(|&id| !objects.is_empty() && hands(id))
+            .collect();
+        for &id in &work {
+            after[id] = true;
+        }
+        while let Some(id) = work.pop() {
+            for &s in &cfg.node(id).succ {
+                if !after[s] {
+                    after[s] = true;
+                    work.push(s);
+                }
+            }
+        }
+        let plain: Env = (env.iter())
+            .filter(|(k, _)| !k.contains("->"))
+            .cloned()
+            .collect();
         let test = Test {
             chains: self,
             g,
             env,
         };
+        let test_plain = Test {
+            chains: self,
+            g,
+            env: &plain,
+        };
         let reached = walk(cfg, &|_, _| true);
-        let left = walk(cfg, &|id, k| test.edge(cfg, id, k));
+        let left = walk(cfg, &|id, k| {
+            let t = if after[id] { &test_plain } else { &test };
+            t.edge(cfg, id, k)
+        });
         let mut dead = Vec::new();
         for (id, node) in cfg.nodes.iter().enumerate() {
             if !reached[id] || left[id] {
