@@ -60,6 +60,15 @@ pub fn find(
         index,
         values,
         narrowed: Default::default(),
+        assigned: Default::default(),
+        tests: (tested.iter())
+            .flat_map(|(f, keys)| {
+                keys.iter().filter_map(move |k| match k {
+                    Key::Param(p) => Some((*f, *p)),
+                    Key::Field(..) => None,
+                })
+            })
+            .collect(),
     };
     for (g, keys) in tested {
         let cfg = std::cell::OnceCell::new();
@@ -168,6 +177,10 @@ struct Chains<'c, 'a> {
     values: &'c Values<'a>,
     /// Per (function, parameter it passes on), what its own tests say of it at each call.
     narrowed: RefCell<FxHashMap<(FnRef, String), Rc<AtCalls>>>,
+    /// The names each function's body assigns, once asked.
+    assigned: RefCell<FxHashMap<FnRef, Rc<rustc_hash::FxHashSet<String>>>>,
+    /// The parameters each function tests: only those are narrowed where they are passed on.
+    tests: rustc_hash::FxHashSet<(FnRef, usize)>,
 }
 
 impl Chains<'_, '_> {
@@ -230,7 +243,7 @@ impl Chains<'_, '_> {
         let arg = arg.trim();
         let function = self.index.function(m);
         let p = (function.params.iter()).position(|p| p.name.as_deref() == Some(arg))?;
-        if function.assigned_params.contains(&(p as u8)) {
+        if !self.tests.contains(&(m, p)) {
             return None;
         }
         let key = (m, arg.to_string());
@@ -301,24 +314,25 @@ impl Chains<'_, '_> {
     /// Whether `name` in `f` is a parameter or a local: the facts list parameters, and a
     /// name the body assigns that is no global of the file is a local.
     fn is_local(&self, f: FnRef, name: &str) -> bool {
-        self.index.is_local(f.file, f.func as u32, name)
-            || ((self.index.function(f).body.exprs())
-                .any(|e| e.assigns.iter().any(|a| a.var == name))
-                && self.index.resolve_variable(f.file, name).is_none())
+        if self.index.is_local(f.file, f.func as u32, name) {
+            return true;
+        }
+        let known = self.assigned.borrow().get(&f).cloned();
+        let assigned = known.unwrap_or_else(|| {
+            let names: rustc_hash::FxHashSet<String> = (self.index.function(f).body.exprs())
+                .flat_map(|e| e.assigns.iter().map(|a| a.var.to_string()))
+                .collect();
+            let names = Rc::new(names);
+            self.assigned.borrow_mut().insert(f, names.clone());
+            names
+        });
+        assigned.contains(name) && self.index.resolve_variable(f.file, name).is_none()
     }
 
     fn local_values(&self, from: FnRef, name: &str) -> Option<Set> {
         let function = self.index.function(from);
         let global = self.index.resolve_variable(from.file, name).is_some();
         if global || (function.params.iter()).any(|p| p.name.as_deref() == Some(name)) {
-            return None;
-        }
-        let file = &self.index.files[from.file];
-        let address = format!("&{name}");
-        let taken = (file.calls.iter())
-            .filter(|c| c.caller == Some(from.func as u32))
-            .any(|c| c.args.iter().any(|a| mentions(a, &address)));
-        if taken {
             return None;
         }
         let mut out: Option<Set> = None;
@@ -328,7 +342,13 @@ impl Chains<'_, '_> {
                 out = Some(join(out.unwrap_or_default(), v)?);
             }
         }
-        out
+        // Its address handed to a call: the callee may store anything.
+        let file = &self.index.files[from.file];
+        let address = format!("&{name}");
+        let taken = (file.calls.iter())
+            .filter(|c| c.caller == Some(from.func as u32))
+            .any(|c| c.args.iter().any(|a| mentions(a, &address)));
+        out.filter(|_| !taken)
     }
 
     /// The values of a lowered value made of constants.
