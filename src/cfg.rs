@@ -35,6 +35,9 @@ pub struct Node<'b> {
 #[derive(Debug)]
 pub struct Cfg<'b> {
     pub nodes: Vec<Node<'b>>,
+    /// Per `switch` node (an `Eval` of its condition), the label of each successor in order:
+    /// the case's constant as written, `None` for `default` and for skipping every case.
+    pub switch_labels: HashMap<NodeId, Vec<Option<&'b str>>>,
 }
 
 struct Builder<'b> {
@@ -48,6 +51,7 @@ struct Builder<'b> {
     continue_to: Vec<NodeId>,
     /// The node each `case` label starts at.
     case_start: HashMap<StmtId, NodeId>,
+    switch_labels: HashMap<NodeId, Vec<Option<&'b str>>>,
 }
 
 impl<'b> Cfg<'b> {
@@ -60,6 +64,7 @@ impl<'b> Cfg<'b> {
             break_to: Vec::new(),
             continue_to: Vec::new(),
             case_start: HashMap::new(),
+            switch_labels: HashMap::new(),
         };
         b.add(Op::Nop, Span::default());
         b.add(Op::Nop, Span::default());
@@ -80,7 +85,10 @@ impl<'b> Cfg<'b> {
             let to = b.labels.get(label).copied().unwrap_or(EXIT);
             b.nodes[node].succ.push(to);
         }
-        Cfg { nodes: b.nodes }
+        Cfg {
+            nodes: b.nodes,
+            switch_labels: b.switch_labels,
+        }
     }
 
     pub fn node(&self, id: NodeId) -> &Node<'b> {
@@ -203,8 +211,10 @@ impl<'b> Builder<'b> {
                 let mut cases = Vec::new();
                 let mut has_default = false;
                 self.case_entries(*body, &mut cases, &mut has_default);
-                cases.extend((!has_default).then_some(next));
-                self.nodes[n].succ = cases;
+                cases.extend((!has_default).then_some((next, None)));
+                self.nodes[n].succ = cases.iter().map(|&(to, _)| to).collect();
+                let labels = cases.into_iter().map(|(_, label)| label).collect();
+                self.switch_labels.insert(n, labels);
                 n
             }
             StmtKind::Case { body, .. } => {
@@ -246,16 +256,23 @@ impl<'b> Builder<'b> {
     }
 
     /// The entry nodes of the cases of a switch body, not those of nested switches.
-    fn case_entries(&self, id: StmtId, out: &mut Vec<NodeId>, has_default: &mut bool) {
-        match &self.body.stmt(id).kind {
+    fn case_entries(
+        &self,
+        id: StmtId,
+        out: &mut Vec<(NodeId, Option<&'b str>)>,
+        has_default: &mut bool,
+    ) {
+        let body: &'b Body = self.body;
+        match &body.stmt(id).kind {
             StmtKind::Block(items) => {
                 for &s in items {
                     self.case_entries(s, out, has_default);
                 }
             }
-            StmtKind::Case { default, .. } => {
+            StmtKind::Case { default, label, .. } => {
                 *has_default |= *default;
-                out.extend(self.case_start.get(&id).copied());
+                let label = label.as_deref();
+                out.extend(self.case_start.get(&id).map(|&n| (n, label)));
             }
             StmtKind::Label { stmt: Some(s), .. } => self.case_entries(*s, out, has_default),
             _ => {}

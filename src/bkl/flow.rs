@@ -88,6 +88,8 @@ pub struct SiteFlow {
     pub pin: Option<Protection>,
     /// The functions the call can reach, when the tables its base can be are all known.
     pub targets: Option<FxHashSet<FnRef>>,
+    /// Why `targets` is every routine of the slot, when a caller passes a member's address.
+    pub every_routine: Option<String>,
 }
 
 fn squash(s: &str) -> String {
@@ -283,9 +285,14 @@ impl<'a> Flow<'a> {
             return SiteFlow::default();
         };
         let line = self.index.files[caller.file].calls[call as usize].line;
+        let targets = self.targets(caller, line, &base, slot);
         SiteFlow {
             pin: self.pin(caller, line, &base, 0),
-            targets: self.targets(caller, line, &base, slot),
+            every_routine: targets
+                .is_none()
+                .then(|| self.member_argument(caller, &base))
+                .flatten(),
+            targets,
         }
     }
 

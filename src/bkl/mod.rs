@@ -16,8 +16,10 @@
 //! Provenance ([`flow`]) narrows the routines a slot call reaches, and so the callers of a
 //! routine; per-architecture judgement ([`callers`]) drops calls from generic code into code
 //! only other architectures build; values on a chain ([`prune`]: a string a caller fixes, a
-//! table looked up by it, a flag test of that table) drop a call for the callers under which
-//! it cannot run.
+//! table looked up by it, a flag test of that table; an integer a caller fixes or narrows,
+//! decided by the callee's `switch` and comparisons, also two calls up through a field it
+//! stores) drop a call for the callers under which it cannot run, and a call site's witness
+//! goes through the calls they keep.
 //!
 //! What is modelled: `lock_kernel`/`unlock_kernel` nest (a depth, not a flag); a failure return
 //! (NULL, `-E...`) that releases more than its function took does not pass that release on to
@@ -166,6 +168,10 @@ pub struct CallSite {
     /// known ([`flow`]); `None`: every routine of the slot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reaches: Option<Vec<(String, String)>>,
+    /// Why `reaches` is every routine of the slot, when a caller hands the call something no
+    /// store names (`&p->ops`): the fallback, said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every_routine: Option<String>,
 }
 
 /// A routine that sits in a slot.
@@ -260,7 +266,10 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     }
 
     let narrowed = registered.narrowed;
-    let mut solver = callers::Solver::new(&graph, prune::find(index, kb), narrowed);
+    let mut pruned = prune::find(index, kb);
+    let layout = &kb.data.layout;
+    let pruned2 = prune::chain::find(index, &graph, layout, entry.preferred(), &mut pruned);
+    let mut solver = callers::Solver::new(&graph, pruned, narrowed, pruned2);
     let targets: Vec<_> = wanted
         .keys()
         .filter_map(|s| sites.by_slot.get(s))
@@ -312,6 +321,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
                 protection: r.protection,
                 pin: site_flow.pin,
                 reaches,
+                every_routine: site_flow.every_routine,
             });
         }
         let held = call_sites

@@ -38,12 +38,33 @@
 //! a constant at the call itself (`net_families[PF_PACKET]->create`) narrows the call under
 //! every caller: its tables are the call's targets, as provenance's are ([`super::flow`]). A
 //! table whose `F` does not evaluate counts for every index; a slot initializer that names no
-//! function claims nothing. Not modelled: a value stored into an object on the way
-//! (`sock->type = type` in `sock_create`, tested by the `inet_create` the slot call reaches):
-//! that needs the constant two calls up, where the solver's exclusions look one call up.
+//! function claims nothing.
+//!
+//! Integer values a caller fixes ([`chain`]) decide a callee's branches. The value of an
+//! argument: a constant expression (integers, macros, `+ - | <<`, every definition of the tree
+//! counted, another architecture's only when the preferred one has none: [`values`]), a local
+//! every assignment gives constants (a `?:` of constants included), or a parameter the caller
+//! passes on, narrowed by the caller's own `switch` cases and comparisons where the call is made
+//! ([`narrow`]: a dataflow over the caller's CFG, sets of at most 16 values or a range). The
+//! callee's `switch` on that parameter and its comparisons of it (`==`, `!=`, `<`, `<=`, `>`,
+//! `>=`, through `!`, `&&`, `||`) are decided when every value agrees (a case is taken when a
+//! value may equal its label; `default` unless every value surely is some label), and the calls
+//! left unreached are cut under that call into the callee (`Pruned`, one level). A field of a
+//! parameter (`sock->type`) is known when the caller stores it once before the call, into the
+//! object it passes, with no call between handed that object, and the callee stores no such
+//! field (past a call of the callee handed the object, its tests of the field are not
+//! decided): from a constant, one level; from a parameter of the caller, from the callers of the
+//! caller (`Pruned2`: `sock_create` stores `type` into `sock->type` and passes `sock` to
+//! `inet_create`; rpc's `xprt_create_socket` passes a datagram or stream type, so the packet
+//! branch does not run under that pair of calls), which the solver applies at the call site.
+//! Not modelled: values passed on unchanged over more calls, tests of locals, `x++` of a local
+//! the facts do not see (a local counts only through its assignments).
 
+pub mod chain;
+mod narrow;
 pub mod registered;
 mod strings;
+mod values;
 
 use std::collections::BTreeSet;
 

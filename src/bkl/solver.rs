@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap;
 
 use super::callers::{Graph, MAX_ENTRY_DEPTH};
 use super::lockstate::Deltas;
+use super::prune::chain::Pruned2;
 use super::prune::registered::Narrowed;
 use super::prune::Pruned;
 use super::Protection;
@@ -48,9 +49,23 @@ struct Node {
 }
 
 const DEPTHS: usize = (MAX_ENTRY_DEPTH + 1) as usize;
-/// Per entry depth, the in-edge of a caller (and that caller's depth) a pruned call's depth
-/// came from.
-type Via = [Option<(u32, Option<u8>)>; DEPTHS];
+
+/// The in-edge (and its caller's depth) a depth came from when some in-edges are left out;
+/// `inner`: the caller's own in-edge (and depth) when its in-edges were restricted too.
+#[derive(Debug, Clone, Copy)]
+struct ViaStep {
+    edge: u32,
+    from_depth: Option<u8>,
+    inner: Option<(u32, Option<u8>)>,
+}
+
+/// Per entry depth, where a pruned call's depth came from.
+type Via = [Option<ViaStep>; DEPTHS];
+
+/// In-edges into a function whose caller's depths come from only some of its in-edges: a
+/// value fixed two calls up ([`super::prune::chain`]).
+type Nested = [NestedEdge];
+type NestedEdge = ((FnRef, u32), Vec<(FnRef, u32)>);
 
 /// How good a witness path is: shorter first, then one that starts at a system call, then
 /// one whose last caller is generic code rather than architecture code (clearer examples).
@@ -82,6 +97,8 @@ pub struct Solver<'g, 'a> {
     pruned: Pruned,
     /// Slot calls that reach only some routines under some of their function's callers.
     narrowed: Narrowed,
+    /// Calls that cannot run under some pairs of calls into their function and its caller.
+    pruned2: Pruned2,
     /// Functions the search did not follow further because of its bounds.
     pub cut: usize,
 }
@@ -102,7 +119,7 @@ pub struct SiteLocking {
 }
 
 impl<'g, 'a> Solver<'g, 'a> {
-    pub fn new(g: &'g Graph<'a>, pruned: Pruned, narrowed: Narrowed) -> Self {
+    pub fn new(g: &'g Graph<'a>, pruned: Pruned, narrowed: Narrowed, pruned2: Pruned2) -> Self {
         Self {
             g,
             nodes: Vec::new(),
@@ -110,6 +127,7 @@ impl<'g, 'a> Solver<'g, 'a> {
             ids: FxHashMap::default(),
             pruned,
             narrowed,
+            pruned2,
             cut: 0,
         }
     }
@@ -263,7 +281,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                 (edge.from, edge.call, edge.deltas, edge.from_node);
             let (src, src_rank, via) = match from_node {
                 Some(m) => match self.in_edges[id][e].excluded.as_deref() {
-                    Some(excluded) => self.entry_without(m, excluded),
+                    Some(excluded) => self.entry_without(m, excluded, &[], false),
                     None => (self.nodes[m].entry, self.nodes[m].rank, [None; DEPTHS]),
                 },
                 // The caller takes the lock itself: the path starts there.
@@ -286,7 +304,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                             from,
                             call,
                             from_depth: from_node.map(|_| d as u8),
-                            via: via[d as usize],
+                            via: via[d as usize].map(|v| (v.edge, v.from_depth)),
                         });
                         changed = true;
                     }
@@ -315,8 +333,16 @@ impl<'g, 'a> Solver<'g, 'a> {
 
     /// The entry depths of node `m` from its roots and from its in-edges that are not in
     /// `excluded`, with the witness rank of each and the in-edge (and its caller's depth)
-    /// that gave it.
-    fn entry_without(&self, m: usize, excluded: &[(FnRef, u32)]) -> (u8, [Rank; DEPTHS], Via) {
+    /// that gave it; an in-edge in `nested` takes its caller's depths from that caller's
+    /// other in-edges, and so does, when `deep`, an in-edge whose call cannot run under some
+    /// of its caller's in-edges (as [`Self::relax`] computed `m`'s own depths).
+    fn entry_without(
+        &self,
+        m: usize,
+        excluded: &[(FnRef, u32)],
+        nested: &Nested,
+        deep: bool,
+    ) -> (u8, [Rank; DEPTHS], Via) {
         let node = &self.nodes[m];
         let mut entry = node.root;
         let mut rank = [WORST; DEPTHS];
@@ -330,9 +356,17 @@ impl<'g, 'a> Solver<'g, 'a> {
             if excluded.contains(&(e.from, e.call)) {
                 continue;
             }
-            let (src, src_rank) = match e.from_node {
-                Some(s) => (self.nodes[s].entry, self.nodes[s].rank),
-                None => (1, [e.start; DEPTHS]),
+            let mut off: Vec<(FnRef, u32)> = Vec::new();
+            if let Some((_, o)) = nested.iter().find(|(edge, _)| *edge == (e.from, e.call)) {
+                off.extend(o);
+            }
+            if deep {
+                off.extend(e.excluded.iter().flatten());
+            }
+            let (src, src_rank, inner_via) = match e.from_node {
+                Some(s) if !off.is_empty() => self.entry_without(s, &off, &[], false),
+                Some(s) => (self.nodes[s].entry, self.nodes[s].rank, [None; DEPTHS]),
+                None => (1, [e.start; DEPTHS], [None; DEPTHS]),
             };
             for d in (0..DEPTHS).filter(|d| src & (1 << d) != 0) {
                 let (len, not_syscall, _) = src_rank[d];
@@ -342,7 +376,11 @@ impl<'g, 'a> Solver<'g, 'a> {
                     if entry & (1 << nd) == 0 || r < rank[nd] {
                         entry |= 1 << nd;
                         rank[nd] = r;
-                        via[nd] = Some((k as u32, e.from_node.map(|_| d as u8)));
+                        via[nd] = Some(ViaStep {
+                            edge: k as u32,
+                            from_depth: e.from_node.map(|_| d as u8),
+                            inner: inner_via[d].map(|v| (v.edge, v.from_depth)),
+                        });
                     }
                 }
             }
@@ -353,11 +391,37 @@ impl<'g, 'a> Solver<'g, 'a> {
     /// The path that gave `f` the entry depth `d`, from its start down to `f`'s entry, and
     /// what protects it when it starts at a root the entry code protects.
     fn chain(&self, f: FnRef, d: u8) -> (Vec<ChainStep>, Option<Protection>) {
+        self.chain_below(f, d, None)
+    }
+
+    /// [`Self::chain`], when the call below `f` on the path cannot run under the calls into
+    /// `f` that `below` lists: every step goes through an in-edge its call below allows.
+    fn chain_below(
+        &self,
+        f: FnRef,
+        d: u8,
+        below: Option<&[(FnRef, u32)]>,
+    ) -> (Vec<ChainStep>, Option<Protection>) {
         let mut steps = Vec::new();
         let (mut cur, mut depth) = (f, d);
         let mut protection = None;
+        let mut pending = below;
         for _ in 0..64 {
             let Some(&id) = self.ids.get(&cur) else { break };
+            // The depth came from the in-edges the call below allows (a root otherwise).
+            if let Some(off) = pending.take() {
+                let (_, _, via) = self.entry_without(id, off, &[], false);
+                if let Some(v) = via[depth as usize] {
+                    let e = &self.in_edges[id][v.edge as usize];
+                    steps.push(self.g.step(e.from, e.call));
+                    pending = e.excluded.as_deref();
+                    match v.from_depth {
+                        Some(fd) => (cur, depth) = (e.from, fd),
+                        None => break,
+                    }
+                    continue;
+                }
+            }
             match self.nodes[id].pred[depth as usize] {
                 Some(Pred::Edge {
                     from,
@@ -372,6 +436,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                         (Some((k, d)), Some(_)) => {
                             let e = &self.in_edges[self.ids[&from]][k as usize];
                             steps.push(self.g.step(e.from, e.call));
+                            pending = e.excluded.as_deref();
                             d.map(|d| (e.from, d))
                         }
                         (None, Some(fd)) => Some((from, fd)),
@@ -391,6 +456,40 @@ impl<'g, 'a> Solver<'g, 'a> {
         }
         steps.reverse();
         (steps, protection)
+    }
+
+    /// The path a depth of node `id` came from when some of its in-edges were left out.
+    fn via_chain(&self, id: usize, v: ViaStep) -> (Vec<ChainStep>, Option<Protection>) {
+        let e = &self.in_edges[id][v.edge as usize];
+        let (mut steps, p) = match (v.inner, v.from_depth) {
+            // The caller's depth came from one of its own in-edges, others left out.
+            (Some((k, d)), Some(_)) => {
+                let inner = &self.in_edges[self.ids[&e.from]][k as usize];
+                let (mut steps, p) = match d {
+                    Some(d) => self.chain_below(inner.from, d, inner.excluded.as_deref()),
+                    None => (Vec::new(), None),
+                };
+                steps.push(self.g.step(inner.from, inner.call));
+                (steps, p)
+            }
+            (_, Some(fd)) => self.chain_below(e.from, fd, e.excluded.as_deref()),
+            (_, None) => (Vec::new(), None),
+        };
+        steps.push(self.g.step(e.from, e.call));
+        (steps, p)
+    }
+
+    /// Per call into `f`, the calls into that call's function under which `f`'s call `call`
+    /// cannot run ([`super::prune::chain`]).
+    fn nested(&self, f: FnRef, call: u32) -> Vec<NestedEdge> {
+        let mut out: Vec<NestedEdge> = Vec::new();
+        for &(edge, inner) in self.pruned2.get(&(f, call)).into_iter().flatten() {
+            match out.iter_mut().find(|(e, _)| *e == edge) {
+                Some((_, list)) => list.push(inner),
+                None => out.push((edge, vec![inner])),
+            }
+        }
+        out
     }
 
     /// The calls into `from` under which its call `call` cannot run, or reaches only
@@ -436,9 +535,10 @@ impl<'g, 'a> Solver<'g, 'a> {
         };
         let node = &self.nodes[id];
         let excluded = self.excluded(f, call, |reach| !reach.iter().any(|&t| module(t)));
-        let (entry, _, via) = match excluded.as_deref() {
-            Some(excluded) => self.entry_without(id, excluded),
-            None => (node.entry, node.rank, [None; DEPTHS]),
+        let nested = self.nested(f, call);
+        let (entry, _, via) = match (excluded.as_deref(), nested.is_empty()) {
+            (None, true) => (node.entry, node.rank, [None; DEPTHS]),
+            (excluded, _) => self.entry_without(id, excluded.unwrap_or_default(), &nested, true),
         };
         for d in 0..=MAX_ENTRY_DEPTH {
             if entry & (1 << d) == 0 {
@@ -454,15 +554,7 @@ impl<'g, 'a> Solver<'g, 'a> {
                 if !*flag {
                     *flag = true;
                     let (steps, protection) = match via[d as usize] {
-                        Some((k, from_depth)) => {
-                            let e = &self.in_edges[id][k as usize];
-                            let (mut steps, p) = match from_depth {
-                                Some(fd) => self.chain(e.from, fd),
-                                None => (Vec::new(), None),
-                            };
-                            steps.push(self.g.step(e.from, e.call));
-                            (steps, p)
-                        }
+                        Some(v) => self.via_chain(id, v),
                         None => self.chain(f, d as u8),
                     };
                     *chain = steps;

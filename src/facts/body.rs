@@ -90,6 +90,9 @@ pub enum StmtKind {
     /// A `case`/`default` label and the statements up to the next label.
     Case {
         default: bool,
+        /// The label's constant as written (`SIOCSDONGLE`), `None` for `default`.
+        #[bincode(with_serde)]
+        label: Option<Text>,
         body: Vec<StmtId>,
     },
     While {
@@ -251,6 +254,7 @@ impl<'t> Lower<'_, 't> {
                     .collect();
                 StmtKind::Case {
                     default: value.is_none(),
+                    label: value.map(|v| self.text(v)),
                     body,
                 }
             }

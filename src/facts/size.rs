@@ -71,9 +71,11 @@ impl HeapSize for Value {
         match self {
             Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
             Value::Not(v) => v.heap(),
-            Value::Cmp(a, _, b) | Value::And(a, b) | Value::Or(a, b) | Value::BitAnd(a, b) => {
-                a.heap() + b.heap()
-            }
+            Value::Cmp(a, _, b)
+            | Value::And(a, b)
+            | Value::Or(a, b)
+            | Value::BitAnd(a, b)
+            | Value::Choice(a, b) => a.heap() + b.heap(),
             _ => 0,
         }
     }
@@ -103,7 +105,8 @@ impl HeapSize for Expr {
 impl HeapSize for super::Stmt {
     fn heap(&self) -> usize {
         match &self.kind {
-            StmtKind::Block(v) | StmtKind::Case { body: v, .. } => v.heap(),
+            StmtKind::Block(v) => v.heap(),
+            StmtKind::Case { body, label, .. } => body.heap() + label.heap(),
             StmtKind::Expr(e)
             | StmtKind::Declare(e)
             | StmtKind::If { cond: e, .. }

@@ -26,7 +26,8 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
-            Value::Field(_) | Value::BitAnd(..) | Value::Unknown => ANY,
+            // A choice is not narrowed through (it was `Unknown` before the facts kept it).
+            Value::Field(_) | Value::BitAnd(..) | Value::Choice(..) | Value::Unknown => ANY,
         }
     }
 

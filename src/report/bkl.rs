@@ -60,6 +60,9 @@ pub fn render(report: &BklReport) -> String {
                     if r.len() > 8 { ", ..." } else { "" }
                 ));
             }
+            if let Some(why) = &c.every_routine {
+                out.push_str(&format!("      reaches:  {why}\n"));
+            }
             if !c.unheld_chain.is_empty() {
                 out.push_str(&format!(
                     "      not held: {}\n",

@@ -49,6 +49,35 @@ impl<'a> Flow<'a> {
         Some(out)
     }
 
+    /// Why a call through parameter `base` of `f` reaches every routine of its slot, when a
+    /// direct caller passes the address of a member (`&p->ops`): said beside the verdict.
+    pub(super) fn member_argument(&self, f: FnRef, base: &str) -> Option<String> {
+        let function = self.index.function(f);
+        let k = (function.params.iter()).position(|p| p.name.as_deref() == Some(base))?;
+        for &(fi, ci) in self.by_name.get(function.name.as_str())? {
+            if self.index.resolve_function(fi, &function.name) != Some(f) {
+                continue;
+            }
+            let c = &self.index.files[fi].calls[ci as usize];
+            let Some(arg) = c.args.get(k).map(|a| squash(a)) else {
+                continue;
+            };
+            if arg
+                .strip_prefix('&')
+                .is_some_and(|a| split_member(a).is_some())
+            {
+                let caller = c.caller.map_or("?", |g| {
+                    self.index.files[fi].functions[g as usize].name.as_str()
+                });
+                return Some(format!(
+                    "every routine of the slot: {caller} passes `{arg}`, a table inside an \
+                     object, filled by no store that names a table"
+                ));
+            }
+        }
+        None
+    }
+
     /// The tables every direct caller passes as parameter `base` (`qdisc_create_dflt(dev,
     /// &pfifo_qdisc_ops)`); a function that sits in a slot is called through pointers too.
     pub(super) fn parameter_tables(
@@ -116,6 +145,11 @@ impl<'a> Flow<'a> {
             return self.returned_tables(g, &args, depth + 1);
         }
         let name = v.trim_start_matches('&');
+        // `&p->ops`: a table inside an object, filled by stores into its own fields or by a
+        // copy (`memcpy`) that name no table. Nothing narrower than every routine is known.
+        if v.starts_with('&') && split_member(name).is_some() {
+            return None;
+        }
         // `&tables[i]`: an element of an array of tables.
         let name = match name.split_once('[') {
             Some((n, rest)) if rest.ends_with(']') => n,
@@ -249,10 +283,13 @@ impl<'a> Flow<'a> {
         }
         let st = intern(self.index, ty);
         let def = self.index.struct_def(st)?;
-        let key = (
-            st,
-            def.fields.iter().find(|f| f.name == field)?.name.as_str(),
-        );
+        let fdef = def.fields.iter().find(|f| f.name == field)?;
+        // A table inside the object (`struct pipe_ops ops;`) is filled by stores into its own
+        // fields or by a copy, none of which names a table: not known.
+        if !fdef.is_pointer {
+            return None;
+        }
+        let key = (st, fdef.name.as_str());
         if let Some(known) = self.field_cache.borrow().get(&key) {
             return known.clone();
         }

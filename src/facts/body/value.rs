@@ -51,6 +51,9 @@ pub enum Value {
     Or(Box<Value>, Box<Value>),
     /// `a & b`: a flag-bit test when one side is a parameter and the other a constant.
     BitAnd(Box<Value>, Box<Value>),
+    /// `c ? a : b`: one of two values (which one is not kept; the condition's calls and
+    /// assignments are).
+    Choice(Box<Value>, Box<Value>),
     #[default]
     Unknown,
 }
@@ -150,6 +153,12 @@ impl<'t> Lower<'_, 't> {
                     }
                     _ => right,
                 }
+            }
+            "conditional_expression" => {
+                sub(node.field(fields().condition), assigns);
+                let a = sub(node.field(fields().consequence), assigns);
+                let b = sub(node.field(fields().alternative), assigns);
+                Value::Choice(Box::new(a), Box::new(b))
             }
             "call_expression" => {
                 if let Some(args) = node.field(fields().arguments) {
