@@ -399,6 +399,10 @@ impl CallOracle for FileOracle<'_> {
         self.bump(field, up)
     }
 
+    fn release_modes(&self, call: u32) -> Option<Vec<crate::facts::Value>> {
+        self.release_modes(call)
+    }
+
     fn destructor_stores(&self) -> Vec<u32> {
         self.destructors().lines.clone()
     }
