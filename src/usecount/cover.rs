@@ -23,7 +23,7 @@
 //! unregistered before the pin is dropped is assumed, not checked (the judged cases all do).
 
 use super::{bound, FileOracle, NeverSleeps, UseCountKnowledge};
-use crate::entries::Entry;
+use crate::entries::{Covered, Entry};
 use crate::facts::{FileFacts, InitList, InitValue};
 use crate::index::{referenced_name, FnRef, Index};
 use crate::kb::Kb;
@@ -34,22 +34,6 @@ const MAX_COVER_DEPTH: u8 = 3;
 
 /// Levels of tables followed from the routine: the table naming it, and one holding that.
 const MAX_TABLE_DEPTH: u8 = 2;
-
-/// Why a routine's object is held by a pin other than the routine's own: the core's discipline
-/// applies to it, and `entries` says which routine holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Covered {
-    /// Every way the core gets the routine goes through this routine, which pins whenever it
-    /// succeeds (class 9).
-    Registrar(String),
-    /// An open that succeeds only with a device `lookup` finds, in a table only routines
-    /// covered by `binder`'s pin fill ([`super::bound`]).
-    Bound { lookup: String, binder: String },
-    /// An exported routine that only `installer`, exported too and called only by other
-    /// modules, stores; each caller replaces it with its own routine, which pins its module
-    /// (and holds this one by its symbol references).
-    Library { installer: String },
-}
 
 /// The cover of `entry`'s routine, if one holds it (see [`Covered`]).
 pub fn covering(
@@ -65,6 +49,23 @@ pub fn covering(
         return Some(Covered::Bound { lookup, binder });
     }
     library(index, kb, known, entry).map(|installer| Covered::Library { installer })
+}
+
+/// Fills in `covered_by` of the name-taking entries of module code (for `entries`: `check`
+/// asks [`covering`] per routine), with the tree's use-count knowledge computed here.
+pub fn annotate(index: &Index, kb: &Kb, entries: &mut [Entry]) {
+    use rayon::prelude::*;
+    let known = UseCountKnowledge::new(index, kb);
+    let covers: Vec<Option<Covered>> = entries
+        .par_iter()
+        .map(|e| {
+            let checked = e.takes == crate::kb::Takes::Name && e.module_capable;
+            checked.then(|| covering(index, kb, &known, e)).flatten()
+        })
+        .collect();
+    for (e, c) in entries.iter_mut().zip(covers) {
+        e.covered_by = c;
+    }
 }
 
 /// The routine whose pin covers every way into function `func` of the oracle's file (itself,
