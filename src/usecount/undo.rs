@@ -127,10 +127,10 @@ impl FileOracle<'_> {
                     cond,
                     then,
                     otherwise: None,
-                } if matches!(cond.value, Value::BitAnd(..)) => {
-                    if self.decrements_in(body, *then, 0) {
-                        modes.push(cond.value.clone());
-                    }
+                } if matches!(cond.value, Value::BitAnd(..))
+                    && self.decrements_in(body, *then, 0) =>
+                {
+                    modes.push(cond.value.clone());
                 }
                 _ if self.decrements_in(body, id, 0) => return None,
                 _ => {}
