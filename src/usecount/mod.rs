@@ -319,6 +319,29 @@ impl<'a> FileOracle<'a> {
         } else if has(&u.try_increment) {
             Some(CountEffect::Split(Outcomes::pins_when(true)))
         } else {
+            self.own_count_macro(name)
+        }
+    }
+
+    /// A macro of the routine's file that stands for the count macro (vwsnd's
+    /// `#ifdef MODULE / #define INC_USE_COUNT MOD_INC_USE_COUNT`): its first definition, which
+    /// the module's build takes, is object-like and names one of the use-count macros.
+    fn own_count_macro(&self, name: &str) -> Option<CountEffect> {
+        if !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            return None;
+        }
+        let def = (self.index.files[self.file].macros.iter()).find(|m| m.name == name)?;
+        let body = def.body.trim().trim_end_matches(';').trim();
+        if def.params.is_some() || body == name {
+            return None;
+        }
+        let u = &self.kb.data.use_count;
+        let has = |list: &[String]| list.iter().any(|n| n == body);
+        if has(&u.increment) {
+            Some(CountEffect::Increment)
+        } else if has(&u.decrement) {
+            Some(CountEffect::Decrement)
+        } else {
             None
         }
     }
