@@ -153,7 +153,10 @@ pub fn fail_value(function: &Function) -> FailValue {
 /// computed once per helper.
 #[derive(Default)]
 pub struct HelperEffects {
-    memo: Mutex<HashMap<FnRef, CountEffect>>,
+    /// By helper and by the depth it was asked at (what a helper's helpers do is followed only
+    /// [`MAX_HELPER_DEPTH`] deep, so the answer depends on it; keyed so, it does not depend on
+    /// which routine of the parallel check asked first).
+    memo: Mutex<HashMap<(FnRef, u8), CountEffect>>,
     /// Macros that, as the calling file sees them, do nothing or only compute: calls to them
     /// are no work.
     no_work: crate::nowork::NoWork,
@@ -361,7 +364,7 @@ impl<'a> FileOracle<'a> {
     }
 
     fn helper_effect(&self, fref: FnRef) -> CountEffect {
-        if let Some(e) = self.helpers.memo.lock().unwrap().get(&fref) {
+        if let Some(e) = self.helpers.memo.lock().unwrap().get(&(fref, self.depth)) {
             return *e;
         }
         let function = self.index.function(fref);
@@ -376,7 +379,7 @@ impl<'a> FileOracle<'a> {
             };
             inner.walk(function, Discipline::Pin).net_effect()
         };
-        self.helpers.memo.lock().unwrap().insert(fref, effect);
+        (self.helpers.memo.lock().unwrap()).insert((fref, self.depth), effect);
         effect
     }
 }

@@ -39,9 +39,17 @@ pub struct Destructors {
 #[derive(Default)]
 pub struct DestructorMemo {
     files: Mutex<HashMap<usize, Arc<Destructors>>>,
-    frees: Mutex<HashMap<(FnRef, String), bool>>,
+    frees: Mutex<HashMap<(FnRef, String, u8), bool>>,
     /// Per file, the routines its tables hold in a release slot.
     releases: Mutex<HashMap<usize, Arc<Vec<String>>>>,
+}
+
+thread_local! {
+    /// What this thread is computing: a file's destructors (`(file, None)`), or whether a
+    /// function at a depth reaches a destructor call (`(file, Some((func, depth)))`). A question
+    /// asked again inside its own computation is a cycle and gets the empty answer.
+    static IN_PROGRESS: std::cell::RefCell<std::collections::HashSet<(usize, Option<(usize, u8)>)>> =
+        std::cell::RefCell::default();
 }
 
 /// Whether a helper's effect drops the count on some path and raises it on none.
@@ -57,11 +65,15 @@ impl FileOracle<'_> {
     /// The file's stores of a function that drops the count into a field.
     pub(super) fn destructors(&self) -> Arc<Destructors> {
         let memo = &self.helpers.destructors;
+        // The destructors' own walks ask again: they see none (a cycle, not a result). The
+        // cycle is this thread's: another routine checked in parallel waits for no placeholder.
+        if IN_PROGRESS.with(|p| p.borrow().contains(&(self.file, None))) {
+            return Arc::default();
+        }
         if let Some(d) = memo.files.lock().unwrap().get(&self.file) {
             return Arc::clone(d);
         }
-        // The destructors' own walks ask again: they see none (a cycle, not a result).
-        memo.files.lock().unwrap().insert(self.file, Arc::default());
+        IN_PROGRESS.with(|p| p.borrow_mut().insert((self.file, None)));
         let mut found = Destructors::default();
         for a in &self.index.files[self.file].field_assigns {
             let value = a.value.trim();
@@ -84,6 +96,7 @@ impl FileOracle<'_> {
         found.fields.sort_unstable();
         found.fields.dedup();
         let found = Arc::new(found);
+        IN_PROGRESS.with(|p| p.borrow_mut().remove(&(self.file, None)));
         memo.files
             .lock()
             .unwrap()
@@ -213,13 +226,17 @@ impl FileOracle<'_> {
 
     /// Whether `f`, or a function it calls directly (this deep), calls through `->field`.
     fn reaches(&self, f: FnRef, field: &str, depth: u8) -> bool {
-        let key = (f, field.to_string());
+        let key = (f, field.to_string(), depth);
         let memo = &self.helpers.destructors.frees;
+        // Cycles end here: a function this thread has under study reaches nothing yet.
+        let busy = (f.file, Some((f.func, depth)));
+        if IN_PROGRESS.with(|p| p.borrow().contains(&busy)) {
+            return false;
+        }
         if let Some(&r) = memo.lock().unwrap().get(&key) {
             return r;
         }
-        // Cycles end here: a function under study reaches nothing yet.
-        memo.lock().unwrap().insert(key.clone(), false);
+        IN_PROGRESS.with(|p| p.borrow_mut().insert(busy));
         let calls = &self.index.files[f.file].calls;
         let mine = calls
             .iter()
@@ -240,6 +257,7 @@ impl FileOracle<'_> {
                 }
             }
         }
+        IN_PROGRESS.with(|p| p.borrow_mut().remove(&busy));
         memo.lock().unwrap().insert(key, result);
         result
     }
