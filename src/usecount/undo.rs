@@ -44,11 +44,14 @@ pub struct DestructorMemo {
     releases: Mutex<HashMap<usize, Arc<Vec<String>>>>,
 }
 
+/// A computation in progress on this thread (see `IN_PROGRESS`).
+type Busy = (usize, Option<(usize, u8)>);
+
 thread_local! {
     /// What this thread is computing: a file's destructors (`(file, None)`), or whether a
     /// function at a depth reaches a destructor call (`(file, Some((func, depth)))`). A question
     /// asked again inside its own computation is a cycle and gets the empty answer.
-    static IN_PROGRESS: std::cell::RefCell<std::collections::HashSet<(usize, Option<(usize, u8)>)>> =
+    static IN_PROGRESS: std::cell::RefCell<std::collections::HashSet<Busy>> =
         std::cell::RefCell::default();
 }
 
