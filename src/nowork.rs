@@ -74,7 +74,15 @@ impl NoWork {
     /// function of that name is in scope).
     pub fn is_noop(&self, files: &[FileFacts], file: usize, name: &str) -> bool {
         let mut visits = 0;
-        self.macro_is_noop(files, file, name, 0, &mut visits)
+        self.macro_is_noop(files, file, name, (0, None), &mut visits)
+    }
+
+    /// Whether a call of macro `name` in file `file` is *quiet*: no work, except calls of
+    /// primitives the knowledge base says never sleep (`dbg(...)` that logs with `printk`).
+    /// The opens of bound devices (`usecount::bound`) may do that before their test.
+    pub fn is_quiet(&self, files: &[FileFacts], file: usize, name: &str, kb: &Kb) -> bool {
+        let mut visits = 0;
+        self.macro_is_noop(files, file, name, (0, Some(kb)), &mut visits)
     }
 
     fn macro_is_noop(
@@ -82,7 +90,7 @@ impl NoWork {
         files: &[FileFacts],
         file: usize,
         name: &str,
-        depth: u8,
+        (depth, quiet): (u8, Option<&Kb>),
         visits: &mut u32,
     ) -> bool {
         *visits += 1;
@@ -91,14 +99,14 @@ impl NoWork {
         }
         let f = &files[file];
         if let Some(def) = f.macros.iter().find(|m| m.name == name) {
-            return self.def_is_noop(files, file, (file, def), depth, visits);
+            return self.def_is_noop(files, file, (file, def), (depth, quiet), visits);
         }
         let Some(defs) = self.header_defs.get(name) else {
             return false;
         };
         defs.iter().all(|&(h, m)| {
             let def = &files[h].macros[m];
-            self.def_is_noop(files, file, (h, def), depth, visits)
+            self.def_is_noop(files, file, (h, def), (depth, quiet), visits)
         })
     }
 
@@ -108,7 +116,7 @@ impl NoWork {
         files: &[FileFacts],
         file: usize,
         at: (usize, &MacroDef),
-        depth: u8,
+        (depth, quiet): (u8, Option<&Kb>),
         visits: &mut u32,
     ) -> bool {
         let (home, def) = at;
@@ -124,7 +132,8 @@ impl NoWork {
             && calls.iter().all(|c| {
                 // A parameter called is whatever the caller passes.
                 !params.iter().any(|p| p == c)
-                    && self.macro_is_noop(files, file, c, depth + 1, visits)
+                    && (quiet.is_some_and(|kb| kb.never_sleeps(c))
+                        || self.macro_is_noop(files, file, c, (depth + 1, quiet), visits))
             })
     }
 

@@ -91,6 +91,12 @@ pub trait CallOracle {
     fn frees_object(&self, _call: u32) -> bool {
         false
     }
+    /// The bit tests (`file->f_mode & FMODE_WRITE`) under which the routine called by `call`,
+    /// a release routine that drops what the path holds, drops one count each; `None` when
+    /// it drops otherwise or the call is no such routine.
+    fn release_modes(&self, _call: u32) -> Option<Vec<Value>> {
+        None
+    }
     /// Read `a || b`, `a && b` as C does: where `a` decides, a split call in `b` did not run.
     fn short_circuits(&self) -> bool {
         false
@@ -194,6 +200,8 @@ struct State {
     /// in force at the first increment: one increment per open mode is a pair, not a double.
     mode: Option<u8>,
     inc_mode: Option<u8>,
+    /// Bit k: mask k tested true on this path; bit 8 + k: tested false.
+    modes: u16,
     /// Signs of the tracked variables, by index into the tracked list.
     vars: Vec<Signs>,
     /// The last call whose outcome split the path, and the signs of its result on this one.
@@ -207,13 +215,13 @@ struct State {
 
 impl State {
     #[allow(clippy::type_complexity)]
-    #[allow(clippy::type_complexity)]
     fn key(
         &self,
     ) -> (
         i8,
         [bool; 4],
         [Option<u8>; 2],
+        u16,
         &[Signs],
         Option<(u32, Signs)>,
     ) {
@@ -221,6 +229,7 @@ impl State {
             self.count,
             [self.slept, self.acted, self.dropped, self.armed],
             [self.mode, self.inc_mode],
+            self.modes,
             &self.vars,
             self.last_result,
         )
@@ -248,6 +257,8 @@ struct Walker<'a, 'b, O: CallOracle> {
     seen: FxHashSet<(&'static str, u32, u32)>,
     /// Lines that install a decrementing destructor.
     arms: Vec<u32>,
+    /// The masks (bits by index) a per-mode release of a failure path tests: `State::modes`.
+    release_masks: u8,
     /// The bit tests of the routine's branches (`file->f_mode&FMODE_READ`), at most
     /// [`MAX_MASKS`].
     masks: Vec<&'b Value>,
@@ -255,19 +266,6 @@ struct Walker<'a, 'b, O: CallOracle> {
 
 /// Bit tests told apart per routine; the others are unknown conditions.
 const MAX_MASKS: usize = 8;
-
-/// The bit tests of a condition, in order.
-fn masks_of<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
-    match v {
-        Value::BitAnd(..) if out.len() < MAX_MASKS && !out.contains(&v) => out.push(v),
-        Value::Not(a) => masks_of(a, out),
-        Value::And(a, b) | Value::Or(a, b) => {
-            masks_of(a, out);
-            masks_of(b, out);
-        }
-        _ => {}
-    }
-}
 
 /// Analyses one routine.
 pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules) -> PathReport {
@@ -294,12 +292,7 @@ pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules)
             tracked.entry(v).or_insert(next);
         }
     }
-    let mut masks = Vec::new();
-    for node in &cfg.nodes {
-        if let Op::Branch(e) = node.op {
-            masks_of(&e.value, &mut masks);
-        }
-    }
+    let masks = signs::masks(&cfg);
     let mut w = Walker {
         masks,
         cfg: &cfg,
@@ -309,7 +302,9 @@ pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules)
         report: PathReport::default(),
         seen: FxHashSet::default(),
         arms: oracle.destructor_stores(),
+        release_masks: 0,
     };
+    w.release_masks = w.release_masks();
     w.run();
     w.report
 }
@@ -324,6 +319,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             armed: false,
             mode: None,
             inc_mode: None,
+            modes: 0,
             vars: vec![ANY; self.tracked.len()],
             last_result: None,
             sleep_call: 0,
@@ -344,7 +340,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 // Forget what is known of variables rather than grow without bound.
                 state.vars.iter_mut().for_each(|v| *v = ANY);
                 state.last_result = None;
-                (state.mode, state.inc_mode) = (None, None);
+                (state.mode, state.inc_mode, state.modes) = (None, None, 0);
             }
             if !at_node[id].insert(state.clone()) {
                 continue;
@@ -454,6 +450,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                     state.first_action = span;
                 }
             }
+            self.drop_all_modes(c, effect, span, &mut state);
             self.apply(effect, span, &mut state);
             out.push(state);
             return;

@@ -261,7 +261,8 @@ impl Session {
         // The bodies `check` keeps: `bkl` judges as it does, and shares its facts.
         let (mut scan, build) = self.scan(&self.era_bodies())?;
         let index = Index::build(&scan, &self.kb);
-        let report = entries::compute(&index, &self.kb, &build);
+        let mut report = entries::compute(&index, &self.kb, &build);
+        crate::usecount::cover::annotate(&index, &self.kb, &mut report.entries);
         let entry = self.entry_model(&index, &build, &|rel| self.read_from_roots(rel));
         let mut locking = bkl::analyse(&index, &self.kb, &report.entries, &entry);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);

@@ -552,6 +552,7 @@ impl<'a> Collector<'a> {
             module_evidence: evidence,
             module: reason.module().cloned(),
             module_reason: reason,
+            covered_by: None,
         });
     }
 }

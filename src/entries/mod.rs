@@ -146,6 +146,25 @@ pub struct Entry {
     pub module_reason: BuildVerdict,
     /// The module the build makes of the file, when a build file says so.
     pub module: Option<ModuleOrigin>,
+    /// Another routine's pin holds the routine's object, so rule 2 does not apply to it
+    /// (`usecount::cover` fills it in for `entries`; `check` asks it directly).
+    pub covered_by: Option<Covered>,
+}
+
+/// Why a routine's object is held by a pin other than the routine's own: the core's discipline
+/// applies to it (issue 13), and `entries` says which routine holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Covered {
+    /// Every way the core gets the routine goes through this routine, which pins whenever it
+    /// succeeds (class 9).
+    Registrar(String),
+    /// An open that succeeds only with a device `lookup` finds, in a table only routines
+    /// covered by `binder`'s pin fill (`usecount::bound`).
+    Bound { lookup: String, binder: String },
+    /// An exported routine that only `installer`, exported too and called only by other
+    /// modules, stores; each caller replaces it with its own routine, which pins its module
+    /// (and holds this one by its symbol references).
+    Library { installer: String },
 }
 
 /// A registration call, how many entries it led to and, when none, why.

@@ -1,8 +1,10 @@
 //! What the walk knows of values: the signs of returned variables and of the result of the
 //! call that last split the path, narrowed by the branch conditions that test them.
 
-use super::{CallOracle, Signs, State, Walker, ANY, NEG, POS, ZERO};
+use super::{CallOracle, CountEffect, Signs, State, Walker, ANY, MAX_MASKS, NEG, POS, ZERO};
+use crate::cfg::{Cfg, Op};
 use crate::facts::{CmpOp, Value};
+use crate::facts::{Event, Span};
 
 impl<O: CallOracle> Walker<'_, '_, O> {
     /// The possible signs of a value in a state.
@@ -99,8 +101,17 @@ impl<O: CallOracle> Walker<'_, '_, O> {
             }
             Value::BitAnd(..) => {
                 let mut state = state;
+                let k = self.masks.iter().position(|x| *x == v);
                 if truth {
-                    state.mode = self.masks.iter().position(|x| *x == v).map(|k| k as u8);
+                    state.mode = k.map(|k| k as u8);
+                }
+                if let Some(k) = k.filter(|&k| self.release_masks & (1 << k) != 0) {
+                    // The open mode does not change while the routine runs: a second test of
+                    // it goes the way the first went.
+                    if state.modes & (1 << (k + if truth { 8 } else { 0 })) != 0 {
+                        return Vec::new();
+                    }
+                    state.modes |= 1 << (k + if truth { 0 } else { 8 });
                 }
                 vec![state]
             }
@@ -146,6 +157,88 @@ impl<O: CallOracle> Walker<'_, '_, O> {
             Vec::new()
         } else {
             vec![state]
+        }
+    }
+}
+
+/// The bit tests of a condition, in order.
+pub(super) fn masks_of<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::BitAnd(..) if out.len() < MAX_MASKS && !out.contains(&v) => out.push(v),
+        Value::Not(a) => masks_of(a, out),
+        Value::And(a, b) | Value::Or(a, b) => {
+            masks_of(a, out);
+            masks_of(b, out);
+        }
+        _ => {}
+    }
+}
+
+/// The bit tests of the routine's branches, at most [`MAX_MASKS`].
+pub(super) fn masks<'b>(cfg: &Cfg<'b>) -> Vec<&'b Value> {
+    let mut masks = Vec::new();
+    for node in &cfg.nodes {
+        if let Op::Branch(e) = node.op {
+            masks_of(&e.value, &mut masks);
+        }
+    }
+    masks
+}
+
+impl<O: CallOracle> Walker<'_, '_, O> {
+    /// The masks that the per-mode releases called on the routine's paths test: the walk
+    /// follows only those in `State::modes`, so other bit tests split no state.
+    pub(super) fn release_masks(&self) -> u8 {
+        let mut bits = 0u8;
+        for node in &self.cfg.nodes {
+            let (Op::Eval(e) | Op::Branch(e) | Op::Return(Some(e))) = node.op else {
+                continue;
+            };
+            for ev in &e.events {
+                let Event::Call(c) = ev else { continue };
+                if self.oracle.call_effect(*c) != CountEffect::DropAll {
+                    continue;
+                }
+                for m in self.oracle.release_modes(*c).into_iter().flatten() {
+                    if let Some(k) = self.masks.iter().position(|x| **x == m) {
+                        bits |= 1 << k;
+                    }
+                }
+            }
+        }
+        bits
+    }
+
+    /// Before the driver's own release runs on a failure path (`DropAll`): when it drops one
+    /// count per open mode and this path knows each mode's test, it drops that many; more than
+    /// the path holds is a decrement without an increment (a read+write open whose read setup
+    /// fails holds one count, its release drops two).
+    pub(super) fn drop_all_modes(
+        &mut self,
+        c: u32,
+        effect: CountEffect,
+        span: Span,
+        state: &mut State,
+    ) {
+        if effect != CountEffect::DropAll || state.count <= 0 {
+            return;
+        }
+        let Some(modes) = self.oracle.release_modes(c) else {
+            return;
+        };
+        let mut drops = 0;
+        for m in &modes {
+            let Some(k) = self.masks.iter().position(|x| *x == m) else {
+                return;
+            };
+            match ((state.modes >> k) & 1, (state.modes >> (k + 8)) & 1) {
+                (1, _) => drops += 1,
+                (0, 1) => {}
+                _ => return,
+            }
+        }
+        if drops > state.count && self.note("dec0", span, Span::default()) {
+            self.report.dec_without_inc.push(span);
         }
     }
 }

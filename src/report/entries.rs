@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::bkl::BklReport;
 use crate::buildinfo::{BuildVerdict, ModuleEvidence, ModuleOrigin};
-use crate::entries::{EntriesReport, Entry, Outcome, Via};
+use crate::entries::{Covered, EntriesReport, Entry, Outcome, Via};
 use crate::kb::Takes;
 
 /// One JSON row of `entries`.
@@ -34,6 +34,10 @@ pub struct EntryRow<'a> {
     via_kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     bkl: Option<&'static str>,
+    /// Whose pin holds the routine's object, when another routine's does (rule 2 does not
+    /// apply to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    covered_by: Option<String>,
 }
 
 impl<'a> EntryRow<'a> {
@@ -59,6 +63,7 @@ impl<'a> EntryRow<'a> {
                 Via::Store(_) => "assignment",
             },
             bkl: bkl.map(|b| b.verdict_of(e).as_str()),
+            covered_by: e.covered_by.as_ref().map(cover_reason),
         }
     }
 }
@@ -70,6 +75,19 @@ pub fn rows<'a>(report: &'a EntriesReport, bkl: Option<&BklReport>) -> Vec<Entry
         .iter()
         .map(|e| EntryRow::new(e, bkl))
         .collect()
+}
+
+/// Whose pin holds a covered routine's object, in words.
+pub fn cover_reason(c: &Covered) -> String {
+    match c {
+        Covered::Registrar(r) => format!("{r}, which registers it and pins when it succeeds"),
+        Covered::Bound { lookup, binder } => format!(
+            "{binder}, which binds the device {lookup} finds; the open fails without one"
+        ),
+        Covered::Library { installer } => format!(
+            "the callers of {installer}, which install it and replace it with their own pinning routine"
+        ),
+    }
 }
 
 /// Why an entry's file is module code or not, in words: the module list and its line, the
@@ -133,7 +151,7 @@ pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
     let mut out = String::new();
     for e in &report.entries {
         out.push_str(&format!(
-            "{}:{}: {} slot={} via={} ({}:{}) takes={} module={} ({}){}\n",
+            "{}:{}: {} slot={} via={} ({}:{}) takes={} module={} ({}){}{}\n",
             e.file,
             e.line,
             e.function,
@@ -151,6 +169,10 @@ pub fn render(report: &EntriesReport, bkl: Option<&BklReport>) -> String {
             bkl.map_or(String::new(), |b| format!(
                 " bkl={}",
                 b.verdict_of(e).as_str()
+            )),
+            (e.covered_by.as_ref()).map_or(String::new(), |c| format!(
+                " covered-by={}",
+                cover_reason(c)
             )),
         ));
     }

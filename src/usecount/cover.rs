@@ -22,8 +22,8 @@
 //! return that leaves it alone is a failure (nonzero, or a null pointer). That the object is
 //! unregistered before the pin is dropped is assumed, not checked (the judged cases all do).
 
-use super::{FileOracle, NeverSleeps, UseCountKnowledge};
-use crate::entries::Entry;
+use super::{bound, FileOracle, NeverSleeps, UseCountKnowledge};
+use crate::entries::{Covered, Entry};
 use crate::facts::{FileFacts, InitList, InitValue};
 use crate::index::{referenced_name, FnRef, Index};
 use crate::kb::Kb;
@@ -34,6 +34,121 @@ const MAX_COVER_DEPTH: u8 = 3;
 
 /// Levels of tables followed from the routine: the table naming it, and one holding that.
 const MAX_TABLE_DEPTH: u8 = 2;
+
+/// The cover of `entry`'s routine, if one holds it (see [`Covered`]).
+pub fn covering(
+    index: &Index,
+    kb: &Kb,
+    known: &UseCountKnowledge,
+    entry: &Entry,
+) -> Option<Covered> {
+    if let Some(r) = registrar(index, kb, known, entry) {
+        return Some(Covered::Registrar(r));
+    }
+    if let Some((lookup, binder)) = bound::bound(index, kb, known, entry) {
+        return Some(Covered::Bound { lookup, binder });
+    }
+    library(index, kb, known, entry).map(|installer| Covered::Library { installer })
+}
+
+/// Fills in `covered_by` of the name-taking entries of module code (for `entries`: `check`
+/// asks [`covering`] per routine), with the tree's use-count knowledge computed here.
+pub fn annotate(index: &Index, kb: &Kb, entries: &mut [Entry]) {
+    use rayon::prelude::*;
+    let known = UseCountKnowledge::new(index, kb);
+    let covers: Vec<Option<Covered>> = entries
+        .par_iter()
+        .map(|e| {
+            let checked = e.takes == crate::kb::Takes::Name && e.module_capable;
+            checked.then(|| covering(index, kb, &known, e)).flatten()
+        })
+        .collect();
+    for (e, c) in entries.iter_mut().zip(covers) {
+        e.covered_by = c;
+    }
+}
+
+/// The routine whose pin covers every way into function `func` of the oracle's file (itself,
+/// when it pins whenever it succeeds), if there is one.
+pub(super) fn pinned_ways_in(oracle: &FileOracle, func: usize) -> Option<String> {
+    let cover = Cover {
+        oracle,
+        facts: &oracle.index.files[oracle.file],
+        file: oracle.file,
+        entry: "",
+    };
+    cover.covered(func, 0)
+}
+
+/// The installer of a library module's routine (see [`Covered::Library`]): the routine is
+/// exported and its file names it only in field stores, each in one exported function that
+/// its own file never calls nor hands out, and every call of that function in the tree sits in
+/// a function of another file that stores its own value into the same field after the call.
+fn library(index: &Index, kb: &Kb, known: &UseCountKnowledge, entry: &Entry) -> Option<String> {
+    let exported = &known.helpers.exported;
+    let file = index.file_by_path(&entry.file)?;
+    let facts = &index.files[file];
+    let name = entry.function.as_str();
+    let routine = index.resolve_function(file, name)?;
+    if index.function(routine).is_static || !exported.contains(name) {
+        return None;
+    }
+    let names = |e: &str, n: &str| referenced_name(e) == Some(n);
+    let handed = |n: &str| {
+        (facts.calls.iter())
+            .filter(|c| !kb.is_export_macro(&c.callee))
+            .any(|c| c.args.iter().any(|a| names(a, n)))
+            || (facts.variables.iter())
+                .filter_map(|v| v.init.as_ref())
+                .any(|l| in_list(l, &|e: &str| names(e, n)))
+    };
+    if handed(name) {
+        return None;
+    }
+    let mut installer = None;
+    for store in facts.field_assigns.iter().filter(|a| names(&a.value, name)) {
+        let g = &facts.functions[store.caller? as usize];
+        let gname = g.name.as_str();
+        let called_here = facts.calls.iter().any(|c| c.callee == gname);
+        if g.is_static || !exported.contains(gname) || called_here || handed(gname) {
+            return None;
+        }
+        let g_ref = index.resolve_function(file, gname)?;
+        if !replaced_by_every_caller(index, g_ref, &store.field, name) {
+            return None;
+        }
+        installer.get_or_insert_with(|| gname.to_string());
+    }
+    installer
+}
+
+/// Whether `g` has callers, all in other files, each storing into `field` after the call a
+/// value other than `routine`.
+fn replaced_by_every_caller(index: &Index, g: FnRef, field: &str, routine: &str) -> bool {
+    let name = index.function(g).name.as_str();
+    let mut any = false;
+    for (k, f) in index.files.iter().enumerate() {
+        for c in f.calls.iter().filter(|c| !c.indirect && c.callee == name) {
+            if index.resolve_function(k, name) != Some(g) {
+                continue;
+            }
+            let Some(caller) = c.caller.filter(|_| k != g.file) else {
+                return false;
+            };
+            let replaces = f.field_assigns.iter().any(|a| {
+                a.caller == Some(caller)
+                    && a.field == field
+                    && a.line > c.line
+                    && referenced_name(&a.value) != Some(routine)
+            });
+            if !replaces {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
 
 /// The routine of `entry`'s file whose pin covers every way the core gets the entry's
 /// routine, if there is one.

@@ -8,17 +8,21 @@
 //! the core pins a module itself (owner fields, `try_inc_mod_count(fmt->module)`), which makes
 //! rule 2 moot for a slot.
 
+pub mod bound;
 pub mod cover;
 pub mod drain;
+pub mod owner;
 pub mod release;
 pub mod undo;
+
+pub use owner::CorePins;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::chain::ChainStep;
 use crate::ctext::is_word;
-use crate::entries::{Entry, Via};
+use crate::entries::Entry;
 use crate::facts::{Call, Event, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
@@ -104,7 +108,7 @@ pub fn analyse_entry(
 ) -> EntryPaths {
     let function = index.function(fref);
     let calls = &index.files[fref.file].calls;
-    let discipline = entry_discipline(index, kb, known, entry, fref.file);
+    let discipline = owner::entry_discipline(index, kb, known, entry, fref);
     let oracle = FileOracle::new(index, kb, fref.file, calls, sleep, &known.helpers);
     EntryPaths {
         paths: oracle.walk(function, walk_discipline(discipline)),
@@ -127,112 +131,6 @@ pub fn reanalyse_patched(
         .walk(function, walk_discipline(discipline))
 }
 
-/// How the core reads the count of `entry`'s slot: the knowledge base's discipline, unless the
-/// core pins the module itself (an owner field set to the module, a container the core pins)
-/// or its unregister waits for the calls in flight (a drained slot).
-fn entry_discipline(
-    index: &Index,
-    kb: &Kb,
-    known: &UseCountKnowledge,
-    entry: &Entry,
-    file: usize,
-) -> CountDiscipline {
-    // A callback handed over directly sits in no slot of a structure: the defaults apply.
-    let (struct_name, field) = entry
-        .slot
-        .field()
-        .map_or(("", ""), |s| (s.strukt.as_str(), s.field.as_str()));
-    let mut discipline = kb.count_discipline(struct_name, field);
-    if owner_pinned(index, kb, &known.pins, file, &entry.function, struct_name)
-        || known.drains.slot(struct_name, field).is_some()
-        || (discipline != CountDiscipline::Core
-            && cover::registrar(index, kb, known, entry).is_some())
-    {
-        discipline = CountDiscipline::Core;
-    }
-    if let Via::Store(container) = &entry.via {
-        let pinned = &kb.data.slot_heuristic.pinned_containers;
-        if pinned.contains(&container.strukt) {
-            discipline = CountDiscipline::Core;
-        }
-    }
-    discipline
-}
-
-/// 2.4 moved pinning into the core: when the slot's struct has an owner field and the
-/// routine's table sets it to the module itself, the core pins the module before the call
-/// (`fops_get`, `try_inc_mod_count(owner)`).
-fn owner_pinned(
-    index: &Index,
-    kb: &Kb,
-    pins: &CorePins,
-    file: usize,
-    function: &str,
-    struct_name: &str,
-) -> bool {
-    let owner_fields = &kb.data.slot_heuristic.owner_fields;
-    let Some(def) = index.struct_def(struct_name) else {
-        return false;
-    };
-    let Some(owner) = def
-        .fields
-        .iter()
-        .find(|f| owner_fields.iter().any(|o| *o == f.name) || pins.pins(struct_name, &f.name))
-    else {
-        return false;
-    };
-    let own = &kb.data.use_count.own_module;
-    let is_own = |v: &str| own.iter().any(|o| o == v.trim());
-    let facts = &index.files[file];
-    // `SET_MODULE_OWNER(dev)`, or `x->owner = THIS_MODULE`, in the routine's file: its objects
-    // are made at run time, so the file is the finest grain the facts give.
-    let setters = &kb.data.slot_heuristic.owner_setters;
-    if facts
-        .calls
-        .iter()
-        .any(|c| setters.iter().any(|s| *s == c.callee))
-        || facts.field_assigns.iter().any(|a| {
-            a.field == owner.name
-                && is_own(&a.value)
-                && a.base_type
-                    .as_deref()
-                    .is_none_or(|t| index.struct_name(t) == struct_name)
-        })
-    {
-        return true;
-    }
-    let mut names: Vec<&str> = facts.variables.iter().map(|v| v.name.as_str()).collect();
-    for c in facts.calls.iter().filter(|c| c.caller.is_none()) {
-        if let Some(m) = kb.table_macro(&c.callee) {
-            names.extend(c.args.get(m.var_arg).map(|a| a.as_str()));
-        }
-    }
-    names.into_iter().any(|name| {
-        let Some(var) = index.resolve_variable(file, name) else {
-            return false;
-        };
-        if index.struct_name(&index.variable(var).type_name) != struct_name {
-            return false;
-        }
-        let values = index.table_values(var, struct_name);
-        let text = |t: &crate::index::TableValue| match &t.value {
-            crate::index::TableContent::Expr(e) => e.clone(),
-            crate::index::TableContent::List(_) => String::new(),
-        };
-        let holds_routine = values
-            .iter()
-            .any(|t| referenced_name_is(&text(t), function));
-        let sets_owner = values
-            .iter()
-            .any(|t| t.field == owner.name && is_own(&text(t)));
-        holds_routine && sets_owner
-    })
-}
-
-fn referenced_name_is(expr: &str, name: &str) -> bool {
-    crate::index::referenced_name(expr) == Some(name)
-}
-
 /// What the path walk checks for a slot: a bracket slot must drop the count on every return;
 /// the others (core-pinned ones never reach the rules' findings) pin on success.
 pub fn walk_discipline(d: CountDiscipline) -> Discipline {
@@ -248,57 +146,6 @@ pub fn fail_value(function: &Function) -> FailValue {
         FailValue::Null
     } else {
         FailValue::Nonzero
-    }
-}
-
-/// Module fields through which the tree's core pins a module before calling into it, read off
-/// the tree: `try_inc_mod_count(fmt->module)` with `fmt` a `struct linux_binfmt *` (2.4's
-/// search_binary_handler) makes `linux_binfmt.module` one. 2.3.41 has the same field, set to
-/// THIS_MODULE by every binary format, but no core site pins through it: a field name alone
-/// says nothing, the tree's own calls do.
-#[derive(Debug, Default)]
-pub struct CorePins {
-    /// (struct, field) pairs: a handful in a tree, so a list.
-    fields: Vec<(String, String)>,
-}
-
-impl CorePins {
-    pub fn new(index: &Index, kb: &Kb) -> Self {
-        let mut fields = Vec::new();
-        let pinning = &kb.data.use_count.try_increment;
-        for f in index.files {
-            for c in f
-                .calls
-                .iter()
-                .filter(|c| pinning.iter().any(|p| *p == c.callee))
-            {
-                let (Some(arg), Some(caller)) = (c.args.first(), c.caller) else {
-                    continue;
-                };
-                let arg: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
-                let Some((var, field)) = arg.split_once("->").or_else(|| arg.split_once('.'))
-                else {
-                    continue;
-                };
-                if !is_word(var) || !is_word(field) {
-                    continue;
-                }
-                let function = &f.functions[caller as usize];
-                if let Some((_, ty)) = function.local_types.iter().find(|(n, _)| n == var) {
-                    fields.push((index.struct_name(ty).to_string(), field.to_string()));
-                }
-            }
-        }
-        fields.sort();
-        fields.dedup();
-        CorePins { fields }
-    }
-
-    /// Whether the core pins through `struct_name.field`.
-    pub fn pins(&self, struct_name: &str, field: &str) -> bool {
-        self.fields
-            .iter()
-            .any(|(s, f)| s == struct_name && f == field)
     }
 }
 
@@ -481,6 +328,29 @@ impl<'a> FileOracle<'a> {
         } else if has(&u.try_increment) {
             Some(CountEffect::Split(Outcomes::pins_when(true)))
         } else {
+            self.own_count_macro(name)
+        }
+    }
+
+    /// A macro of the routine's file that stands for the count macro (vwsnd's
+    /// `#ifdef MODULE / #define INC_USE_COUNT MOD_INC_USE_COUNT`): its first definition, which
+    /// the module's build takes, is object-like and names one of the use-count macros.
+    fn own_count_macro(&self, name: &str) -> Option<CountEffect> {
+        if !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            return None;
+        }
+        let def = (self.index.files[self.file].macros.iter()).find(|m| m.name == name)?;
+        let body = def.body.trim().trim_end_matches(';').trim();
+        if def.params.is_some() || body == name {
+            return None;
+        }
+        let u = &self.kb.data.use_count;
+        let has = |list: &[String]| list.iter().any(|n| n == body);
+        if has(&u.increment) {
+            Some(CountEffect::Increment)
+        } else if has(&u.decrement) {
+            Some(CountEffect::Decrement)
+        } else {
             None
         }
     }
@@ -562,6 +432,10 @@ impl CallOracle for FileOracle<'_> {
         self.bump(field, up)
     }
 
+    fn release_modes(&self, call: u32) -> Option<Vec<crate::facts::Value>> {
+        self.release_modes(call)
+    }
+
     fn destructor_stores(&self) -> Vec<u32> {
         self.destructors().lines.clone()
     }
@@ -579,6 +453,20 @@ impl CallOracle for FileOracle<'_> {
             !c.indirect
                 && self.index.resolve_function(self.file, &c.callee).is_none()
                 && (self.helpers.no_work).is_noop(self.index.files, self.file, &c.callee)
+        })
+    }
+}
+
+impl FileOracle<'_> {
+    /// Whether call `call` does nothing that matters: a no-op macro, a primitive that never
+    /// sleeps (`printk`), or a macro that only calls such primitives (`dbg`).
+    fn is_quiet(&self, call: u32) -> bool {
+        self.calls.get(call as usize).is_some_and(|c| {
+            let (files, kb) = (self.index.files, self.kb);
+            !c.indirect
+                && (kb.never_sleeps(&c.callee)
+                    || (self.index.resolve_function(self.file, &c.callee).is_none()
+                        && (self.helpers.no_work).is_quiet(files, self.file, &c.callee, kb)))
         })
     }
 }

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use super::FileOracle;
 use crate::ctext::is_word;
+use crate::facts::{Body, Event, StmtId, StmtKind, Value};
 use crate::index::FnRef;
 use crate::paths::CountEffect;
 
@@ -115,6 +116,58 @@ impl FileOracle<'_> {
         } else {
             effect
         }
+    }
+
+    /// The bit tests under which the file's release routine called by `call` drops one count
+    /// each: its top-level `if (file->f_mode & FMODE_X) { ... MOD_DEC_USE_COUNT; }`, when every
+    /// decrement of the routine sits in one of them (cs4281_release); `None` otherwise.
+    pub(super) fn release_modes(&self, call: u32) -> Option<Vec<Value>> {
+        let c = self.calls.get(call as usize).filter(|c| !c.indirect)?;
+        let f = self.index.resolve_function(self.file, &c.callee)?;
+        if self.own_release(f, self.helper_effect(f)) != CountEffect::DropAll {
+            return None;
+        }
+        let body = &self.index.function(f).body;
+        let Some(StmtKind::Block(top)) = body.stmts.first().map(|s| &s.kind) else {
+            return None;
+        };
+        let mut modes = Vec::new();
+        for &id in top {
+            match &body.stmt(id).kind {
+                StmtKind::If {
+                    cond,
+                    then,
+                    otherwise: None,
+                } if matches!(cond.value, Value::BitAnd(..))
+                    && self.decrements_in(body, *then, 0) =>
+                {
+                    modes.push(cond.value.clone());
+                }
+                _ if self.decrements_in(body, id, 0) => return None,
+                _ => {}
+            }
+        }
+        (!modes.is_empty()).then_some(modes)
+    }
+
+    /// Whether statement `id` of `body`, or one inside it, drops the count by name.
+    fn decrements_in(&self, body: &Body, id: StmtId, depth: usize) -> bool {
+        let stmt = body.stmt(id);
+        let drops = |e: &crate::facts::Expr| {
+            e.events.iter().any(|ev| match ev {
+                Event::Name(n) => self.effect_of_name(n) == Some(CountEffect::Decrement),
+                Event::Call(c) => {
+                    (self.index.files[self.file].calls.get(*c as usize)).is_some_and(|c| {
+                        self.effect_of_name(&c.callee) == Some(CountEffect::Decrement)
+                    })
+                }
+                Event::Bump { .. } => false,
+            })
+        };
+        depth < 64
+            && (stmt.kind.own_exprs().any(drops)
+                || (stmt.kind.children().into_iter())
+                    .any(|k| self.decrements_in(body, k, depth + 1)))
     }
 
     /// The names the file's tables (initializers and stores) hold in a release slot.
