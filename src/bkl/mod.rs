@@ -268,7 +268,26 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     let narrowed = registered.narrowed;
     let mut pruned = prune::find(index, kb);
     let layout = &kb.data.layout;
-    let pruned2 = prune::chain::find(index, &graph, layout, entry.preferred(), &mut pruned);
+    // Only the functions a slot call can be reached through are walked by the solver: the
+    // chain models read no other body (most of the tree's stay encoded).
+    let mut on_chains: rustc_hash::FxHashSet<FnRef> = (sites.by_slot.values().flatten())
+        .map(|s| s.caller)
+        .collect();
+    let mut todo: Vec<FnRef> = on_chains.iter().copied().collect();
+    while let Some(f) = todo.pop() {
+        for (m, _) in graph.callers(f) {
+            if on_chains.insert(m) {
+                todo.push(m);
+            }
+        }
+    }
+    let pruned2 = prune::chain::find(
+        index,
+        (&graph, &on_chains),
+        layout,
+        entry.preferred(),
+        &mut pruned,
+    );
     let mut solver = callers::Solver::new(&graph, pruned, narrowed, pruned2);
     let targets: Vec<_> = wanted
         .keys()

@@ -2,7 +2,7 @@
 //! two calls down (see the parent module's docs).
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -38,7 +38,7 @@ type Env = Vec<(String, Set)>;
 /// level, merged into `pruned`), and per pair of calls (two levels).
 pub fn find(
     index: &Index,
-    graph: &Graph,
+    (graph, on_chains): (&Graph, &FxHashSet<FnRef>),
     layout: &Layout,
     preferred: Option<&str>,
     pruned: &mut Pruned,
@@ -50,6 +50,9 @@ pub fn find(
             let file = &index.files[fi];
             (0..file.functions.len()).filter_map(move |k| {
                 let f = FnRef { file: fi, func: k };
+                if !on_chains.contains(&f) {
+                    return None;
+                }
                 let keys = tested_keys(index.function(f));
                 (!keys.is_empty()).then_some((f, keys))
             })
