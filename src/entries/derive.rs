@@ -54,45 +54,60 @@ pub fn registrations(index: &Index, kb: &Kb) -> DerivedRegistrations {
     let Some(min_share) = kb.data.registration_patterns.derive_min_callback_share else {
         return DerivedRegistrations::default();
     };
-    // Names called directly, with a file that calls each (two files are enough to know that
-    // one is not the definer's).
+    // Candidates first, from the signatures alone: most functions take no ops table.
+    let mut candidates: Vec<(usize, u32, Vec<Table>)> = Vec::new();
+    for (fi, f) in index.files.iter().enumerate() {
+        for (func_index, func) in f.functions.iter().enumerate() {
+            if func.is_static {
+                continue;
+            }
+            let tables = ops_tables(index, func, min_share);
+            if !tables.is_empty() {
+                candidates.push((fi, func_index as u32, tables));
+            }
+        }
+    }
+    let names: FxHashSet<&str> = (candidates.iter())
+        .map(|&(fi, k, _)| index.files[fi].functions[k as usize].name.as_str())
+        .collect();
+    // The files that call each candidate (two are enough to know one is not the definer's).
     let mut callers: FxHashMap<&str, FxHashSet<usize>> = FxHashMap::default();
     for (fi, f) in index.files.iter().enumerate() {
         for c in f.calls.iter().filter(|c| !c.indirect) {
-            let files = callers.entry(c.callee.as_str()).or_default();
-            if files.len() < 2 {
-                files.insert(fi);
+            if let Some(&name) = names.get(c.callee.as_str()) {
+                let files = callers.entry(name).or_default();
+                if files.len() < 2 {
+                    files.insert(fi);
+                }
             }
         }
     }
     let mut found = FxHashMap::default();
-    for (fi, f) in index.files.iter().enumerate() {
-        for (func_index, func) in f.functions.iter().enumerate() {
-            let called_elsewhere = (callers.get(func.name.as_str()))
-                .is_some_and(|files| files.iter().any(|&c| c != fi));
-            if func.is_static || !called_elsewhere || kb.is_registration(&func.name) {
-                continue;
-            }
-            if kb.registration(&func.name).is_some() {
-                continue; // listed, as an exclusion
-            }
-            if let Some(d) = derive(index, (fi, f), func_index as u32, func, min_share) {
-                found.entry(func.name.to_string()).or_insert(d);
-            }
+    for (fi, func_index, tables) in candidates {
+        let f = &index.files[fi];
+        let func = &f.functions[func_index as usize];
+        let called_elsewhere =
+            (callers.get(func.name.as_str())).is_some_and(|files| files.iter().any(|&c| c != fi));
+        // Listed (perhaps as an exclusion) or matched by the patterns: not derived again.
+        if !called_elsewhere
+            || kb.is_registration(&func.name)
+            || kb.registration(&func.name).is_some()
+        {
+            continue;
+        }
+        if let Some(d) = derive(index, (fi, f), func_index, func, &tables) {
+            found.entry(func.name.to_string()).or_insert(d);
         }
     }
     DerivedRegistrations(found)
 }
 
-/// The table parameter `func` keeps in a file-scope variable, if it keeps one.
-fn derive(
-    index: &Index,
-    (fi, f): (usize, &FileFacts),
-    func_index: u32,
-    func: &Function,
-    min_share: f64,
-) -> Option<Derived> {
-    let tables: Vec<(usize, &str, &str)> = (func.params.iter().enumerate())
+/// A parameter that points to an ops table: its index, name and struct.
+type Table<'a> = (usize, &'a str, &'a str);
+
+/// The parameters of `func` that point to an ops table (see the module docs).
+fn ops_tables<'a>(index: &'a Index, func: &'a Function, min_share: f64) -> Vec<Table<'a>> {
+    (func.params.iter().enumerate())
         .filter(|(_, p)| p.ty.contains('*'))
         .filter_map(|(i, p)| {
             let name = p.name.as_deref()?;
@@ -103,10 +118,17 @@ fn derive(
             let share = callbacks as f64 / def.fields.len() as f64;
             (callbacks > 0 && share >= min_share).then_some((i, name, strukt))
         })
-        .collect();
-    if tables.is_empty() {
-        return None;
-    }
+        .collect()
+}
+
+/// The table parameter `func` keeps in a file-scope variable, if it keeps one.
+fn derive(
+    index: &Index,
+    (fi, f): (usize, &FileFacts),
+    func_index: u32,
+    func: &Function,
+    tables: &[Table],
+) -> Option<Derived> {
     // A file-scope variable (or array) of the table's own struct type, not a local.
     let is_registry = |name: &str, strukt: &str| {
         !index.is_local(fi, func_index, name)
