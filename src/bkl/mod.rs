@@ -230,6 +230,38 @@ pub struct BklReport {
     pub stats: BklStats,
 }
 
+/// The calls the value models rule out under a caller: constant arguments (`prune::find`),
+/// and values fixed two calls up (`prune::chain`), read where a slot call can be reached.
+fn pruning(
+    index: &Index,
+    kb: &Kb,
+    (graph, sites): (&callers::Graph, &slots::SlotSites),
+    entry: &EntryModel,
+) -> (prune::Pruned, prune::chain::Pruned2) {
+    let mut pruned = prune::find(index, kb);
+    let on_chains = on_chains(graph, sites);
+    let (layout, preferred) = (&kb.data.layout, entry.preferred());
+    let pruned2 = prune::chain::find(index, (graph, &on_chains), layout, preferred, &mut pruned);
+    (pruned, pruned2)
+}
+
+/// The functions a slot call can be reached through, the only ones the solver walks: the
+/// chain models read no other body (most of the tree's stay encoded in the cache).
+fn on_chains(graph: &callers::Graph, sites: &slots::SlotSites) -> rustc_hash::FxHashSet<FnRef> {
+    let mut found: rustc_hash::FxHashSet<FnRef> = (sites.by_slot.values().flatten())
+        .map(|s| s.caller)
+        .collect();
+    let mut todo: Vec<FnRef> = found.iter().copied().collect();
+    while let Some(f) = todo.pop() {
+        for (m, _) in graph.callers(f) {
+            if found.insert(m) {
+                todo.push(m);
+            }
+        }
+    }
+    found
+}
+
 /// Decides, for every slot that holds a routine in `entries` and every name-taking slot of the
 /// knowledge base, whether the core holds the big kernel lock where it calls the slot.
 pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) -> BklReport {
@@ -266,28 +298,7 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     }
 
     let narrowed = registered.narrowed;
-    let mut pruned = prune::find(index, kb);
-    let layout = &kb.data.layout;
-    // Only the functions a slot call can be reached through are walked by the solver: the
-    // chain models read no other body (most of the tree's stay encoded).
-    let mut on_chains: rustc_hash::FxHashSet<FnRef> = (sites.by_slot.values().flatten())
-        .map(|s| s.caller)
-        .collect();
-    let mut todo: Vec<FnRef> = on_chains.iter().copied().collect();
-    while let Some(f) = todo.pop() {
-        for (m, _) in graph.callers(f) {
-            if on_chains.insert(m) {
-                todo.push(m);
-            }
-        }
-    }
-    let pruned2 = prune::chain::find(
-        index,
-        (&graph, &on_chains),
-        layout,
-        entry.preferred(),
-        &mut pruned,
-    );
+    let (pruned, pruned2) = pruning(index, kb, (&graph, &sites), entry);
     let mut solver = callers::Solver::new(&graph, pruned, narrowed, pruned2);
     let targets: Vec<_> = wanted
         .keys()
