@@ -223,15 +223,7 @@ fn runs_at_the_same_time_share_a_cache_directory() {
     let expected = run(None, &["check", "--format", "json"], tree.root());
     // Four cold runs at once write the same entries; each reads whole entries or none.
     let children: Vec<_> = (0..4)
-        .map(|_| {
-            support::modrace_bin()
-                .args(args)
-                .arg(tree.root())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn(support::modrace_bin(), &args, tree.root()))
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
@@ -251,6 +243,16 @@ fn runs_at_the_same_time_share_a_cache_directory() {
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp"))
         .collect();
     assert!(stray.is_empty(), "temporary files left: {stray:?}");
+}
+
+/// Starts `cmd ARGS ROOT` with its output captured, for runs at the same time.
+fn spawn(mut cmd: std::process::Command, args: &[&str], root: &Path) -> std::process::Child {
+    cmd.args(args)
+        .arg(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -281,13 +283,9 @@ fn findings_do_not_depend_on_thread_timing() {
         .unwrap();
     let children: Vec<_> = (0..12)
         .map(|_| {
-            support::modrace_bin()
-                .env("RAYON_NUM_THREADS", "8")
-                .args(args)
-                .arg(tree.root())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            let mut cmd = support::modrace_bin();
+            cmd.env("RAYON_NUM_THREADS", "8");
+            spawn(cmd, &args, tree.root())
         })
         .collect();
     for child in children {

@@ -191,7 +191,7 @@ impl Cache {
     pub fn get_facts(&self, options: Key, content: Key) -> Option<FileFacts> {
         LOAD.time(|| {
             let entry = self.read(Kind::Facts, self.entry_key(Kind::Facts, options, content))?;
-            borrow_decode_all(&entry[HEADER..])
+            decode_all(&entry[HEADER..])
         })
     }
 
@@ -206,7 +206,7 @@ impl Cache {
     }
 
     /// A stored result of a whole run.
-    pub fn get_memo<T: bincode::Decode<()>>(&self, key: Key) -> Option<T> {
+    pub fn get_memo<T: for<'de> bincode::BorrowDecode<'de, ()>>(&self, key: Key) -> Option<T> {
         let entry = self.read(Kind::Memo, self.entry_key(Kind::Memo, key, key))?;
         decode_all(&entry[HEADER..])
     }
@@ -280,17 +280,10 @@ fn check_header(bytes: &[u8], kind: Kind, key: Key) -> Option<usize> {
     ok.then_some(bytes.len() - HEADER)
 }
 
-/// A value that is the whole payload, or none.
-fn decode_all<T: bincode::Decode<()>>(payload: &[u8]) -> Option<T> {
-    match bincode::decode_from_slice(payload, config()) {
-        Ok((value, used)) if used == payload.len() => Some(value),
-        _ => None,
-    }
-}
-
-/// [`decode_all`] for facts: decoding borrows each string from the payload while it copies it,
-/// where an owned decode would allocate a `String` for each one and free it again.
-fn borrow_decode_all<'de, T: bincode::BorrowDecode<'de, ()>>(payload: &'de [u8]) -> Option<T> {
+/// A value that is the whole payload, or none. Decoding borrows each string from the payload
+/// while it copies it, where an owned decode would allocate a `String` for each one and free
+/// it again.
+fn decode_all<'de, T: bincode::BorrowDecode<'de, ()>>(payload: &'de [u8]) -> Option<T> {
     match bincode::borrow_decode_from_slice(payload, config()) {
         Ok((value, used)) if used == payload.len() => Some(value),
         _ => None,
