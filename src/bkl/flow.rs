@@ -389,11 +389,7 @@ impl<'a> Flow<'a> {
     /// `base->F++` before the call in `f`, with `F` a counter the unregister drains.
     fn drain(&self, f: FnRef, line: u32, base: &str) -> Option<Protection> {
         let function = self.index.function(f);
-        let ty = function
-            .local_types
-            .iter()
-            .find(|(n, _)| n.as_str() == base)
-            .map(|(_, t)| self.index.struct_name(t))?;
+        let ty = self.index.local_struct(function, base)?;
         self.index.files[f.file]
             .field_assigns
             .iter()

@@ -111,8 +111,7 @@ fn ops_tables<'a>(index: &'a Index, func: &'a Function, min_share: f64) -> Vec<T
         .filter(|(_, p)| p.ty.contains('*'))
         .filter_map(|(i, p)| {
             let name = p.name.as_deref()?;
-            let (_, ty) = func.local_types.iter().find(|(n, _)| n == name)?;
-            let strukt = index.struct_name(ty);
+            let strukt = index.local_struct(func, name)?;
             let def = index.struct_def(strukt)?;
             let callbacks = def.fields.iter().filter(|f| f.is_fn_ptr).count();
             let share = callbacks as f64 / def.fields.len() as f64;

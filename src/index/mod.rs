@@ -410,6 +410,12 @@ impl<'a> Index<'a> {
         self.typedefs.get(type_name).copied().unwrap_or(type_name)
     }
 
+    /// The struct behind the type of `function`'s local or parameter `name` (pointer or not).
+    pub fn local_struct<'n>(&'n self, function: &'n Function, name: &str) -> Option<&'n str> {
+        let (_, ty) = function.local_types.iter().find(|(n, _)| n == name)?;
+        Some(self.struct_name(ty))
+    }
+
     pub fn struct_def(&self, type_name: &str) -> Option<&'a StructDef> {
         self.structs.get(self.struct_name(type_name)).copied()
     }

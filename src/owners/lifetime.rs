@@ -263,8 +263,8 @@ fn comparable(index: &Index, function: &Function, expr: &str, owners: &OwnersKb)
     if root.is_empty() {
         return None;
     }
-    if let Some((_, ty)) = function.local_types.iter().find(|(n, _)| n == root) {
-        return Some(format!("struct {}{rest}", index.struct_name(ty)));
+    if let Some(st) = index.local_struct(function, root) {
+        return Some(format!("struct {st}{rest}"));
     }
     let local = function.locals.iter().any(|l| l == root)
         || function

@@ -112,11 +112,7 @@ impl Drains {
                         .params
                         .iter()
                         .any(|p| p.name.as_deref() == Some(base.as_str()));
-                    let ty = function
-                        .local_types
-                        .iter()
-                        .find(|(n, _)| n.as_str() == base)
-                        .map(|(_, t)| index.struct_name(t).to_string());
+                    let ty = index.local_struct(function, &base).map(str::to_string);
                     if let (true, Some(ty)) = (is_param, ty) {
                         self.counters.insert((ty, field));
                     }
@@ -136,12 +132,7 @@ impl Drains {
             let Some(function) = f.functions.get(caller as usize) else {
                 continue;
             };
-            let Some(ty) = function
-                .local_types
-                .iter()
-                .find(|(n, _)| n.as_str() == update.base.as_str())
-                .map(|(_, t)| index.struct_name(t))
-            else {
+            let Some(ty) = index.local_struct(function, &update.base) else {
                 continue;
             };
             if !self.is_counter(ty, &update.field) {

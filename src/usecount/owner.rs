@@ -187,8 +187,8 @@ impl CorePins {
                     continue;
                 }
                 let function = &f.functions[caller as usize];
-                if let Some((_, ty)) = function.local_types.iter().find(|(n, _)| n == var) {
-                    fields.push((index.struct_name(ty).to_string(), field.to_string()));
+                if let Some(st) = index.local_struct(function, var) {
+                    fields.push((st.to_string(), field.to_string()));
                 }
             }
         }
