@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
@@ -25,6 +26,7 @@ use crate::scan::{self, Scan};
 use crate::sleep::report::WhySleeps;
 use crate::sleep::{SleepAnalysis, UnknownPolicy};
 use crate::stats::{self, Stats};
+use crate::usecount::drain::Drains;
 use crate::usecount::{NoSleep, SleepOracle, UseCountKnowledge};
 
 /// What every command works on: the roots, the knowledge base and the preprocessor settings.
@@ -262,9 +264,10 @@ impl Session {
         let (mut scan, build) = self.scan(&self.era_bodies())?;
         let index = Index::build(&scan, &self.kb);
         let mut report = entries::compute(&index, &self.kb, &build);
-        crate::usecount::cover::annotate(&index, &self.kb, &mut report.entries);
+        let drains = Arc::new(Drains::new(&index, &self.kb));
+        crate::usecount::cover::annotate(&index, &self.kb, &mut report.entries, drains.clone());
         let entry = self.entry_model(&index, &build, &|rel| self.read_from_roots(rel));
-        let mut locking = bkl::analyse(&index, &self.kb, &report.entries, &entry);
+        let mut locking = bkl::analyse(&index, &self.kb, (&report.entries, &entry), &drains);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
         drop(index);
         Ok(outcome((report, locking), &mut scan))
@@ -395,15 +398,17 @@ impl Session {
         let (scan, build) = (input.scan, input.build);
         let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
         let index = Index::build(scan, kb);
-        // Three independent analyses; only rule 2's path walks ask the use-count knowledge.
-        let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb));
+        let drains = Arc::new(Drains::new(&index, kb));
+        // Three independent analyses (two read the drains); only rule 2's path walks ask the
+        // use-count knowledge.
+        let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb, drains.clone()));
         let ((sleep, use_counts), (entries, bkl, modern)) = rayon::join(
             || rayon::join(|| walks_paths.then(|| sleep(&index)), use_counts),
             || {
                 let entries = entries::compute(&index, kb, build).entries;
                 let bkl = filter.runs(Code::Mr004, kb.data.era.rules).then(|| {
                     let model = self.entry_model(&index, build, input.read);
-                    bkl::analyse(&index, kb, &entries, &model)
+                    bkl::analyse(&index, kb, (&entries, &model), &drains)
                 });
                 let runs = |c: Code| filter.runs(c, kb.data.era.rules);
                 let (runs_mr101, runs_mr104) = (runs(Code::Mr101), runs(Code::Mr104));
@@ -585,11 +590,8 @@ fn outcome<T>(value: T, scan: &mut Scan) -> Outcome<T> {
 /// Frees a value on another thread; a process that exits first simply leaves the rest to the
 /// operating system.
 fn drop_in_background<T: Send + 'static>(value: T) {
-    let spawned = std::thread::Builder::new()
-        .name("modrace-drop".into())
-        .spawn(move || drop(value));
     // Without a thread, the value was dropped with the failed closure: nothing is lost.
-    let _ = spawned;
+    let _ = (std::thread::Builder::new().name("modrace-drop".into())).spawn(move || drop(value));
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use crate::entries::Slot;
 use crate::facts::{StmtKind, Value};
 use crate::index::{FnRef, Index, VarRef};
 use crate::kb::Kb;
+use crate::usecount::drain::Drains;
 
 mod callback;
 mod provenance;
@@ -60,7 +61,7 @@ pub struct Flow<'a> {
     try_increment: &'a [String],
     owner_fields: &'a [String],
     /// Counters of calls in flight that an unregister waits for.
-    drains: crate::usecount::drain::Drains,
+    drains: &'a Drains,
     returns_argument: &'a [String],
     /// Names of calls that return a pinned table: the knowledge base's, and the tree's
     /// functions whose every return is one.
@@ -123,6 +124,7 @@ impl<'a> Flow<'a> {
         kb: &'a Kb,
         typer: &'a Typer<'a>,
         stored: &'a FxHashMap<FnRef, Vec<Slot>>,
+        drains: &'a Drains,
     ) -> Self {
         let mut by_name: FxHashMap<&str, Vec<(usize, u32)>> = FxHashMap::default();
         for (fi, f) in index.files.iter().enumerate() {
@@ -142,7 +144,7 @@ impl<'a> Flow<'a> {
             typer,
             try_increment: &kb.data.use_count.try_increment,
             owner_fields: &pin.owner_fields,
-            drains: crate::usecount::drain::Drains::new(index, kb),
+            drains,
             returns_argument: &pin.returns_argument,
             pinned_getters: pin.returns_pinned.iter().map(String::as_str).collect(),
             stores: FxHashMap::default(),

@@ -48,6 +48,7 @@ use crate::chain::ChainStep;
 use crate::entries::{Entry, Slot};
 use crate::index::{FnRef, Index};
 use crate::kb::{Kb, Takes};
+use crate::usecount::drain::Drains;
 pub use entry::EntryModel;
 use rustc_hash::FxHashMap;
 pub use slots::MatchedBy;
@@ -264,7 +265,12 @@ fn on_chains(graph: &callers::Graph, sites: &slots::SlotSites) -> rustc_hash::Fx
 
 /// Decides, for every slot that holds a routine in `entries` and every name-taking slot of the
 /// knowledge base, whether the core holds the big kernel lock where it calls the slot.
-pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) -> BklReport {
+pub fn analyse(
+    index: &Index,
+    kb: &Kb,
+    (entries, entry): (&[Entry], &EntryModel),
+    drains: &Drains,
+) -> BklReport {
     let _t = crate::timing::Phase::start("bkl");
     let started = Instant::now();
     let bkl = &kb.data.bkl;
@@ -273,29 +279,12 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
         || slots::find_sites(index, &typer),
         || slots::stored_in(index, &typer),
     );
-    let flow = flow::Flow::new(index, kb, &typer, &stored);
+    let flow = flow::Flow::new(index, kb, &typer, &stored, drains);
     let registered = prune::registered::find(index, &sites, &stored);
     let flows = site_flows(&flow, &sites, registered.fixed);
     let graph = callers::Graph::new(index, bkl, &kb.data.layout, entry, &sites, &stored, &flows);
 
-    let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
-    for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
-        wanted.insert(Slot::new(&s.struct_name, &s.field), Takes::Name);
-    }
-    let mut exposed: BTreeMap<Slot, BTreeSet<Exposed>> = BTreeMap::new();
-    for e in entries {
-        // `routine(argN)` callbacks have no slot the core calls by a field.
-        let Some(slot) = e.slot.field() else {
-            continue;
-        };
-        wanted.entry(slot.clone()).or_insert(e.takes);
-        exposed.entry(slot.clone()).or_default().insert(Exposed {
-            function: e.function.clone(),
-            file: e.file.clone(),
-            line: e.line,
-            module_capable: e.module_capable,
-        });
-    }
+    let (wanted, mut exposed) = wanted_slots(kb, entries);
 
     let narrowed = registered.narrowed;
     let (pruned, pruned2) = pruning(index, kb, (&graph, &sites), entry);
@@ -379,6 +368,33 @@ pub fn analyse(index: &Index, kb: &Kb, entries: &[Entry], entry: &EntryModel) ->
     report.stats = stats(&report.slots, &sites, &solver);
     report.stats.seconds = Some(started.elapsed().as_secs_f64());
     report
+}
+
+/// The slots to judge: the knowledge base's name-taking slots and every slot that holds a
+/// routine of `entries`, each with the routines exposed through it.
+fn wanted_slots(
+    kb: &Kb,
+    entries: &[Entry],
+) -> (BTreeMap<Slot, Takes>, BTreeMap<Slot, BTreeSet<Exposed>>) {
+    let mut wanted: BTreeMap<Slot, Takes> = BTreeMap::new();
+    for s in kb.data.slots.iter().filter(|s| s.takes == Takes::Name) {
+        wanted.insert(Slot::new(&s.struct_name, &s.field), Takes::Name);
+    }
+    let mut exposed: BTreeMap<Slot, BTreeSet<Exposed>> = BTreeMap::new();
+    for e in entries {
+        // `routine(argN)` callbacks have no slot the core calls by a field.
+        let Some(slot) = e.slot.field() else {
+            continue;
+        };
+        wanted.entry(slot.clone()).or_insert(e.takes);
+        exposed.entry(slot.clone()).or_default().insert(Exposed {
+            function: e.function.clone(),
+            file: e.file.clone(),
+            line: e.line,
+            module_capable: e.module_capable,
+        });
+    }
+    (wanted, exposed)
 }
 
 /// The counts over the slots' verdicts and call sites.

@@ -4,8 +4,9 @@
 use super::kinds::{fields, kinds};
 use super::syntax::Node;
 use super::{
-    declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call, ElementStore,
-    Event, FieldAssign, FieldLoad, Function, LazyBody, Lower, Param, ParseError, Text, MAX_DEPTH,
+    compared, declarator_name, exact, guards, kids, BareName, Body, BrokenFunction, Call,
+    ElementStore, Event, FieldAssign, FieldLoad, Function, LazyBody, Lower, Param, ParseError,
+    Text, MAX_DEPTH,
 };
 use crate::ctext::{is_ident_byte, is_ident_char};
 
@@ -291,6 +292,7 @@ impl<'t> Lower<'_, 't> {
             locals: Box::default(),
             local_types: Box::default(),
             assigned_params: Box::default(),
+            compared_params: Box::default(),
             attributes: exact(self.blanked_words(node.start_byte(), d.start_byte())),
             arch: None,
             body: LazyBody::default(),
@@ -373,12 +375,15 @@ impl<'t> Lower<'_, 't> {
         let mut bits = std::mem::take(&mut self.facts.guard_bits);
         let guards = guards::body_guards(&f.body, &params, &assigned, &mut bits);
         self.facts.guard_bits = bits;
+        let compared = compared::compared_params(&f.body, &params, &assigned);
         for (call, guard) in guards {
             if let Some(c) = self.facts.calls.get_mut(call as usize) {
                 c.guard = Some(guard);
             }
         }
-        self.facts.functions[index as usize].assigned_params = exact(assigned);
+        let f = &mut self.facts.functions[index as usize];
+        f.assigned_params = exact(assigned);
+        f.compared_params = exact(compared);
     }
 
     pub(super) fn call(&mut self, node: Node<'t>) -> Option<u32> {

@@ -12,6 +12,7 @@ use tree_sitter::Parser;
 use crate::normalize::{MacroDef, Normalized};
 
 mod body;
+mod compared;
 mod decls;
 mod guards;
 mod kinds;
@@ -24,6 +25,7 @@ mod syntax;
 mod vocabulary;
 pub use body::{codec, ElementStore, FieldLoad, LazyBody};
 pub use body::{Assign, Body, CmpOp, Event, Expr, Span, Stmt, StmtId, StmtKind, Value};
+pub use compared::ComparedParam;
 pub use guards::CallGuard;
 use kinds::{fields, kinds, NodeExt};
 pub use macros::MacroPolicy;
@@ -100,7 +102,7 @@ pub struct FileFacts {
     pub mentions_version: bool,
 }
 
-#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode)]
 pub struct Function {
     #[bincode(with_serde)]
     pub name: Text,
@@ -123,6 +125,9 @@ pub struct Function {
     /// Parameters (0-based) the body assigns, increments or takes the address of.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub assigned_params: Box<[u8]>,
+    /// Parameters (or their fields) its branches and switches compare with a number or a name.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub compared_params: Box<[ComparedParam]>,
     /// Attribute-like macros the normalizer blanked in the function's head: `asmlinkage`
     /// (entered from assembly: a system call or trap), `__init`.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -320,20 +325,10 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
             match node.kind_str() {
                 "function_definition" => {
                     facts.functions.push(Function {
-                        name: Text::default(),
-                        is_static: false,
-                        return_type: Text::default(),
-                        params: Box::default(),
                         line: row(node),
                         end_line: row(node),
                         has_error: node.has_error(),
-                        uses_mod_inc: false,
-                        locals: Box::default(),
-                        local_types: Box::default(),
-                        assigned_params: Box::default(),
-                        attributes: Box::default(),
-                        arch: None,
-                        body: LazyBody::default(),
+                        ..Function::default()
                     });
                     // The bare parse counts functions; what is inside them does not matter.
                     continue;

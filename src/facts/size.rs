@@ -66,6 +66,12 @@ macro_rules! no_heap {
 }
 no_heap!(u8, u32, bool, super::CallGuard, super::CmpOp, super::Span);
 
+impl HeapSize for super::ComparedParam {
+    fn heap(&self) -> usize {
+        self.field.as_ref().map_or(0, HeapSize::heap)
+    }
+}
+
 impl HeapSize for Value {
     fn heap(&self) -> usize {
         match self {
@@ -256,6 +262,7 @@ impl Tally {
             self.slice("fn local_types", &f.local_types);
             self.slice("fn attributes", &f.attributes);
             self.slice("fn assigned_params", &f.assigned_params);
+            self.slice("fn compared_params", &f.compared_params);
             // A body the cache holds encoded is counted as its bytes, not decoded to be counted.
             match f.body.decoded() {
                 Some(b) => self.add("fn bodies (statements)", b.stmts.len(), b.heap()),

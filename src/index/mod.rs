@@ -75,6 +75,8 @@ pub struct Index<'a> {
     /// (file, function, name) of every name a function assigns a field of while declaring it
     /// with a struct type: its struct-typed locals and parameters, as far as the facts tell.
     typed_locals: HashSet<(usize, u32, &'a str)>,
+    /// Every `#define`, by name.
+    pub macros: MacroDefs<'a>,
 }
 
 /// Prefer the generic headers' definitions over other headers' and headers' over `.c` files':
@@ -90,9 +92,11 @@ fn rank(path: &str, layout: &Layout) -> u8 {
 }
 
 mod expr;
+mod macros;
 mod typedefs;
 use expr::last_member;
 pub use expr::{access_path, referenced_member, referenced_name};
+pub use macros::{MacroAt, MacroDefs};
 
 impl<'a> Index<'a> {
     /// Whether the file's code is written per architecture (`arch/X/`, `include/asm-X/`).
@@ -102,6 +106,14 @@ impl<'a> Index<'a> {
 
     pub fn build(scan: &'a Scan, kb: &Kb) -> Self {
         let _t = crate::timing::Phase::start("index");
+        let (macros, index) = rayon::join(
+            || MacroDefs::build(&scan.files),
+            || Self::build_names(scan, kb),
+        );
+        Index { macros, ..index }
+    }
+
+    fn build_names(scan: &'a Scan, kb: &Kb) -> Self {
         let files = &scan.files[..];
         let synthesized: Vec<Vec<(&str, Variable)>> =
             files.iter().map(|f| table_macro_variables(f, kb)).collect();
@@ -194,6 +206,7 @@ impl<'a> Index<'a> {
             layout: kb.data.layout.clone(),
             copies,
             typed_locals,
+            macros: MacroDefs::empty(files),
             structs: structs.into_iter().map(|(k, (s, _))| (k, s)).collect(),
             typedefs,
             global_fns,

@@ -5,12 +5,14 @@
 //! bit set. A name is looked up in the file's own `#define`s first, then in every header;
 //! when headers disagree (one definition per architecture) any sleeping definition wins.
 
+use std::sync::Mutex;
+
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
 use super::ctext::words;
 use crate::ctext::parse_paren_int;
-use crate::facts::FileFacts;
+use crate::index::MacroDefs;
 use crate::kb::SleepKb;
 
 /// How deep macro definitions are followed; kernel masks are two levels deep.
@@ -29,12 +31,14 @@ pub enum Mask {
     Unknown,
 }
 
-/// Which header masks sleep, computed once; a file's own `#define`s are looked at when a mask
-/// is judged.
+/// Which header masks sleep, judged when first asked (a tree defines tens of thousands of
+/// header macros, and its calls name a few hundred masks); a file's own `#define`s are looked
+/// at when a mask is judged.
 #[derive(Debug, Default)]
 pub struct MaskTable {
-    /// Every object-like macro defined in a header: whether it includes the wait bit.
-    header: FxHashMap<CompactString, bool>,
+    /// Object-like macros defined in a header, as far as asked: whether each includes the wait
+    /// bit. A cycle of definitions is judged "does not sleep" where it closes.
+    header: Mutex<FxHashMap<CompactString, bool>>,
     wait_bit: String,
     wait_value: Option<i64>,
     /// The tree's priorities are levels, not bits (2.0): set when it defines no wait bit.
@@ -56,25 +60,30 @@ impl Levels {
     }
 }
 
-struct HeaderPass<'a, 'b> {
-    /// Borrowed, not owned: a definition's bodies are read while `done` grows.
-    bodies: &'b FxHashMap<&'a str, Vec<&'a str>>,
-    done: FxHashMap<&'a str, bool>,
-    wait_bit: &'a str,
+struct HeaderPass<'t> {
+    macros: &'t MacroDefs<'t>,
+    done: &'t mut FxHashMap<CompactString, bool>,
+    wait_bit: &'t str,
     wait_value: Option<i64>,
-    levels: Option<Levels>,
+    levels: Option<&'t Levels>,
+}
+
+/// The bodies of the object-like macros named `name` that headers define.
+fn header_bodies<'a>(macros: &MacroDefs<'a>, name: &str) -> Vec<&'a str> {
+    (macros.in_headers(name))
+        .filter(|m| m.def.params.is_none())
+        .map(|m| m.def.body.as_str())
+        .collect()
 }
 
 /// The value of an object-like macro made of numbers and other such macros joined by `|`
-/// (`GFP_KERNEL | GFP_DMA`), looked up in `bodies`; the first definition that has one.
-fn macro_value(bodies: &FxHashMap<&str, Vec<&str>>, name: &str, depth: usize) -> Option<i64> {
+/// (`GFP_KERNEL | GFP_DMA`), as headers define it; the first definition that has one.
+fn macro_value(macros: &MacroDefs, name: &str, depth: usize) -> Option<i64> {
     if depth > MAX_DEPTH {
         return None;
     }
-    bodies
-        .get(name)?
-        .iter()
-        .find_map(|b| body_value(b, &|n| macro_value(bodies, n, depth + 1)))
+    (header_bodies(macros, name).iter())
+        .find_map(|b| body_value(b, &|n| macro_value(macros, n, depth + 1)))
 }
 
 /// The value of a macro body: its numbers and names (valued by `name`) or-ed together.
@@ -93,43 +102,42 @@ fn body_value(body: &str, name: &dyn Fn(&str) -> Option<i64>) -> Option<i64> {
     })
 }
 
-impl<'a> HeaderPass<'a, '_> {
-    fn name(&mut self, name: &'a str, depth: usize) -> Option<bool> {
+impl HeaderPass<'_> {
+    fn name(&mut self, name: &str, depth: usize) -> Option<bool> {
         if name == self.wait_bit {
             return Some(true);
         }
         // A priority with a value is judged by its level; any other definition as with bits,
         // by the words it names.
-        if let Some(value) = self
-            .levels
-            .as_ref()
-            .and_then(|_| macro_value(self.bodies, name, depth))
-        {
-            let sleeps = self.levels.as_ref().is_some_and(|l| l.waits(value));
-            self.done.insert(name, sleeps);
+        if let Some(value) = (self.levels).and_then(|_| macro_value(self.macros, name, depth)) {
+            let sleeps = self.levels.is_some_and(|l| l.waits(value));
+            self.done.insert(name.into(), sleeps);
             return Some(sleeps);
         }
         if let Some(&d) = self.done.get(name) {
             return Some(d);
         }
-        let bodies = self.bodies.get(name)?;
+        let bodies = header_bodies(self.macros, name);
+        if bodies.is_empty() {
+            return None;
+        }
         if depth > MAX_DEPTH {
             return Some(false);
         }
         // A cycle (`#define A B`, `#define B A`) ends here as "does not sleep".
-        self.done.insert(name, false);
+        self.done.insert(name.into(), false);
         let sleeps = bodies.iter().any(|b| {
             words(b).iter().any(|w| {
                 !w.negated
                     && !w.member
                     && if w.number {
-                        number_sleeps(w.text, self.wait_value, self.levels.as_ref())
+                        number_sleeps(w.text, self.wait_value, self.levels)
                     } else {
                         self.name(w.text, depth + 1) == Some(true)
                     }
             })
         });
-        self.done.insert(name, sleeps);
+        self.done.insert(name.into(), sleeps);
         Some(sleeps)
     }
 }
@@ -143,51 +151,46 @@ fn number_sleeps(text: &str, wait_value: Option<i64>, levels: Option<&Levels>) -
 }
 
 impl MaskTable {
-    pub fn new(files: &[FileFacts], kb: &SleepKb) -> Self {
+    pub fn new(macros: &MacroDefs, kb: &SleepKb) -> Self {
         let wait_bit = kb.gfp_wait_bit.as_str();
-        let mut bodies: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
-        for f in files.iter().filter(|f| f.path.ends_with(".h")) {
-            for m in f.macros.iter().filter(|m| m.params.is_none()) {
-                bodies.entry(m.name.as_str()).or_default().push(&m.body);
-            }
-        }
-        let wait_value = bodies
-            .get(wait_bit)
-            .and_then(|bs| bs.iter().find_map(|b| parse_paren_int(b)));
+        let wait_bodies = header_bodies(macros, wait_bit);
+        let wait_value = wait_bodies.iter().find_map(|b| parse_paren_int(b));
         let levels = kb
             .gfp_priorities
             .as_ref()
-            .filter(|_| !bodies.contains_key(wait_bit))
+            .filter(|_| wait_bodies.is_empty())
             .and_then(|p| {
-                let mask = macro_value(&bodies, &p.level_mask, 0)?;
-                let values = p.nowait.iter().map(|n| macro_value(&bodies, n, 0));
+                let mask = macro_value(macros, &p.level_mask, 0)?;
+                let values = p.nowait.iter().map(|n| macro_value(macros, n, 0));
                 Some(Levels {
                     mask,
                     nowait: values.collect::<Option<Vec<i64>>>()?,
                     nowait_names: p.nowait.clone(),
                 })
             });
-        let names: Vec<&str> = bodies.keys().copied().collect();
-        let mut pass = HeaderPass {
-            bodies: &bodies,
-            done: FxHashMap::default(),
-            wait_bit,
-            wait_value,
-            levels: levels.clone(),
-        };
-        for n in names {
-            pass.name(n, 0);
-        }
         Self {
-            header: pass
-                .done
-                .into_iter()
-                .map(|(k, v)| (CompactString::from(k), v))
-                .collect(),
+            header: Mutex::default(),
             wait_bit: wait_bit.to_string(),
             wait_value,
             levels,
         }
+    }
+
+    /// Whether the header macro `name` includes the wait bit; `None` when no header defines it.
+    fn header_sleeps(&self, macros: &MacroDefs, name: &str) -> Option<bool> {
+        // A poisoned memo only lost an answer being computed: the others stand.
+        let mut done = self.header.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&d) = done.get(name) {
+            return Some(d);
+        }
+        let mut pass = HeaderPass {
+            macros,
+            done: &mut done,
+            wait_bit: &self.wait_bit,
+            wait_value: self.wait_value,
+            levels: self.levels.as_ref(),
+        };
+        pass.name(name, 0)
     }
 
     /// Why mask `m` lets an allocation wait, for explanations.
@@ -203,18 +206,13 @@ impl MaskTable {
 
     /// Whether the named mask includes the wait bit, as seen from `file`; `None` when the
     /// name is no macro at all.
-    pub fn name_sleeps(
-        &self,
-        files: &[FileFacts],
-        name: &str,
-        file: Option<usize>,
-    ) -> Option<bool> {
-        self.name_sleeps_at(files, name, file, 0)
+    pub fn name_sleeps(&self, macros: &MacroDefs, name: &str, file: Option<usize>) -> Option<bool> {
+        self.name_sleeps_at(macros, name, file, 0)
     }
 
     fn name_sleeps_at(
         &self,
-        files: &[FileFacts],
+        macros: &MacroDefs,
         name: &str,
         file: Option<usize>,
         depth: usize,
@@ -223,7 +221,7 @@ impl MaskTable {
             return Some(true);
         }
         if let Some(f) = file.filter(|_| depth <= MAX_DEPTH) {
-            if let Some(m) = files.get(f).and_then(|f| {
+            if let Some(m) = macros.files().get(f).and_then(|f| {
                 f.macros
                     .iter()
                     .find(|m| m.name == name && m.params.is_none())
@@ -234,19 +232,19 @@ impl MaskTable {
                         && if w.number {
                             number_sleeps(w.text, self.wait_value, self.levels.as_ref())
                         } else {
-                            self.name_sleeps_at(files, w.text, file, depth + 1) == Some(true)
+                            self.name_sleeps_at(macros, w.text, file, depth + 1) == Some(true)
                         }
                 }));
             }
         }
-        self.header.get(name).copied()
+        self.header_sleeps(macros, name)
     }
 
     /// Judges a mask expression written in `file` inside a function or macro whose parameters
     /// are `params`.
     pub fn eval(
         &self,
-        files: &[FileFacts],
+        macros: &MacroDefs,
         expr: &str,
         params: &[&str],
         file: Option<usize>,
@@ -281,7 +279,7 @@ impl MaskTable {
                 }
                 continue;
             }
-            match self.name_sleeps(files, w.text, file) {
+            match self.name_sleeps(macros, w.text, file) {
                 Some(true) => return Mask::Sleeps(w.text.to_string()),
                 Some(false) => {}
                 None => unknown = true,
@@ -300,6 +298,7 @@ impl MaskTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::FileFacts;
     use crate::normalize::MacroDef;
 
     fn header(defs: &[(&str, &str)]) -> FileFacts {
@@ -332,8 +331,9 @@ mod tests {
             gfp_wait_bit: "__GFP_WAIT".into(),
             ..SleepKb::default()
         };
-        let t = MaskTable::new(&files, &kb);
-        let e = |x: &str, p: &[&str]| t.eval(&files, x, p, None);
+        let macros = MacroDefs::build(&files);
+        let t = MaskTable::new(&macros, &kb);
+        let e = |x: &str, p: &[&str]| t.eval(&macros, x, p, None);
         assert_eq!(e("GFP_KERNEL", &[]), Mask::Sleeps("GFP_KERNEL".into()));
         assert_eq!(e("(SLAB_KERNEL)", &[]), Mask::Sleeps("SLAB_KERNEL".into()));
         assert_eq!(e("GFP_ATOMIC", &[]), Mask::No);
@@ -381,8 +381,9 @@ mod tests {
             }),
             ..SleepKb::default()
         };
-        let t = MaskTable::new(&files, &kb);
-        let e = |x: &str| t.eval(&files, x, &[], None);
+        let macros = MacroDefs::build(&files);
+        let t = MaskTable::new(&macros, &kb);
+        let e = |x: &str| t.eval(&macros, x, &[], None);
         assert_eq!(e("GFP_KERNEL"), Mask::Sleeps("GFP_KERNEL".into()));
         assert_eq!(e("SLAB_KERNEL"), Mask::Sleeps("SLAB_KERNEL".into()));
         assert_eq!(e("GFP_KERNEL | GFP_DMA"), Mask::Sleeps("GFP_KERNEL".into()));
@@ -395,11 +396,12 @@ mod tests {
         // A tree that defines the wait bit keeps the bit model, whatever the KB offers.
         let mut with_bit = files.clone();
         with_bit.push(header(&[("__GFP_WAIT", "0x01")]));
-        let t = MaskTable::new(&with_bit, &kb);
+        let macros = MacroDefs::build(&with_bit);
+        let t = MaskTable::new(&macros, &kb);
         assert_eq!(
-            t.eval(&with_bit, "GFP_KERNEL", &[], None),
+            t.eval(&macros, "GFP_KERNEL", &[], None),
             Mask::Sleeps("GFP_KERNEL".into())
         );
-        assert_eq!(t.eval(&with_bit, "GFP_DMA", &[], None), Mask::No);
+        assert_eq!(t.eval(&macros, "GFP_DMA", &[], None), Mask::No);
     }
 }

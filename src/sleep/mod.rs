@@ -220,7 +220,7 @@ impl SleepAnalysis {
             },
             || {
                 (
-                    MaskTable::new(index.files, &kb.data.sleep),
+                    MaskTable::new(&index.macros, &kb.data.sleep),
                     ConstTable::new(index.files),
                 )
             },

@@ -241,7 +241,7 @@ impl Solver<'_, '_> {
         let Some(text) = args.get(arg) else {
             return (Mask::Unknown, Some(self.intern("mask argument missing")));
         };
-        let m = self.masks.eval(self.index.files, text, params, file);
+        let m = self.masks.eval(&self.index.macros, text, params, file);
         let unknown = matches!(m, Mask::Unknown)
             .then(|| self.intern(&format!("mask `{}`", super::ctext::shorten(text, 40))));
         (m, unknown)

@@ -78,7 +78,7 @@ impl SleepAnalysis {
         for &(k, w) in &sum.conds {
             let cont = Cont::Node(node, Entry::Mask(k));
             match mask {
-                Some(m) => match self.masks.eval(index.files, m, &[], None) {
+                Some(m) => match self.masks.eval(&index.macros, m, &[], None) {
                     Mask::Sleeps(name) => {
                         if judged.sleeps.as_ref().is_none_or(|s| w.depth < s.0) {
                             judged.sleeps = Some((w.depth, cont, Some(name)));
@@ -122,7 +122,7 @@ impl SleepAnalysis {
         let mut j = Judged::default();
         let mask_at = |j: &mut Judged, k: usize| -> Mask {
             let m = match args.and_then(|a| a.get(k)) {
-                Some(text) => self.masks.eval(index.files, text, params, file),
+                Some(text) => self.masks.eval(&index.macros, text, params, file),
                 None => Mask::Unknown,
             };
             if m == Mask::Unknown {

@@ -22,6 +22,9 @@
 //! return that leaves it alone is a failure (nonzero, or a null pointer). That the object is
 //! unregistered before the pin is dropped is assumed, not checked (the judged cases all do).
 
+use std::sync::Arc;
+
+use super::drain::Drains;
 use super::{bound, FileOracle, NeverSleeps, UseCountKnowledge};
 use crate::entries::{Covered, Entry};
 use crate::facts::{FileFacts, InitList, InitValue};
@@ -53,9 +56,9 @@ pub fn covering(
 
 /// Fills in `covered_by` of the name-taking entries of module code (for `entries`: `check`
 /// asks [`covering`] per routine), with the tree's use-count knowledge computed here.
-pub fn annotate(index: &Index, kb: &Kb, entries: &mut [Entry]) {
+pub fn annotate(index: &Index, kb: &Kb, entries: &mut [Entry], drains: Arc<Drains>) {
     use rayon::prelude::*;
-    let known = UseCountKnowledge::new(index, kb);
+    let known = UseCountKnowledge::new(index, kb, drains);
     let covers: Vec<Option<Covered>> = entries
         .par_iter()
         .map(|e| {

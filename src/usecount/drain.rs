@@ -11,6 +11,7 @@
 //! when a function raises `b->F++` on a local or parameter `b` of type `S *` and then calls
 //! `b->x(...)`.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
 use crate::facts::{Body, Event, Expr, FileFacts, StmtId, StmtKind, Value};
@@ -38,27 +39,25 @@ pub struct DrainedSlot {
 }
 
 impl Drains {
+    /// Read once per command, file by file in parallel, and shared by both rules' analyses.
     pub fn new(index: &Index, kb: &Kb) -> Self {
         let waits = &kb.data.use_count.drain_waits;
         let mut drains = Drains::default();
         if waits.is_empty() {
             return drains;
         }
-        for f in index.files {
-            drains.read_counters(index, f, waits);
-        }
+        drains.counters = (index.files.par_iter())
+            .flat_map_iter(|f| read_counters(index, f, waits))
+            .collect();
         if drains.counters.is_empty() {
             return drains;
         }
-        for f in index.files {
-            drains.read_slots(index, f);
-        }
-        drains
-            .slots
-            .sort_by(|a, b| (&a.strukt, &a.slot).cmp(&(&b.strukt, &b.slot)));
-        drains
-            .slots
-            .dedup_by(|a, b| a.strukt == b.strukt && a.slot == b.slot);
+        let mut slots: Vec<DrainedSlot> = (index.files.par_iter())
+            .flat_map_iter(|f| drains.read_slots(index, f))
+            .collect();
+        slots.sort_by(|a, b| (&a.strukt, &a.slot).cmp(&(&b.strukt, &b.slot)));
+        slots.dedup_by(|a, b| a.strukt == b.strukt && a.slot == b.slot);
+        drains.slots = slots;
         drains
     }
 
@@ -75,53 +74,8 @@ impl Drains {
             .contains(&(strukt.to_string(), field.to_string()))
     }
 
-    fn read_counters(&mut self, index: &Index, f: &FileFacts, waits: &[String]) {
-        let is_wait = |c: u32| {
-            f.calls
-                .get(c as usize)
-                .is_some_and(|c| !c.indirect && waits.iter().any(|w| *w == c.callee))
-        };
-        // Only a function that calls a wait can test a counter before it: the calls say which,
-        // without walking every body of the tree.
-        let waiting: FxHashSet<u32> = (0..f.calls.len() as u32)
-            .filter(|&c| is_wait(c))
-            .filter_map(|c| f.calls[c as usize].caller)
-            .collect();
-        for (i, function) in f.functions.iter().enumerate() {
-            if !waiting.contains(&(i as u32)) {
-                continue;
-            }
-            let body = &function.body;
-            for stmt in &body.stmts {
-                // The test must guard the wait: `if (reg->use != 0) { ... schedule(); }` or
-                // `while (reg->use) schedule();`.
-                let (cond, guarded) = match &stmt.kind {
-                    StmtKind::If { cond, then, .. } => (cond, *then),
-                    StmtKind::While { cond, body } | StmtKind::DoWhile { cond, body } => {
-                        (cond, *body)
-                    }
-                    _ => continue,
-                };
-                if !calls_under(body, guarded).any(is_wait) {
-                    continue;
-                }
-                let mut tested = Vec::new();
-                fields_read(&cond.value, &mut tested);
-                for (base, field) in tested {
-                    let is_param = function
-                        .params
-                        .iter()
-                        .any(|p| p.name.as_deref() == Some(base.as_str()));
-                    let ty = index.local_struct(function, &base).map(str::to_string);
-                    if let (true, Some(ty)) = (is_param, ty) {
-                        self.counters.insert((ty, field));
-                    }
-                }
-            }
-        }
-    }
-
-    fn read_slots(&mut self, index: &Index, f: &FileFacts) {
+    fn read_slots(&self, index: &Index, f: &FileFacts) -> Vec<DrainedSlot> {
+        let mut out = Vec::new();
         for update in f.field_assigns.iter().filter(|a| {
             let v = a.value.trim_end();
             v.ends_with("++") || v.starts_with("++")
@@ -150,7 +104,7 @@ impl Drains {
                     continue;
                 };
                 if crate::ctext::is_word(slot) {
-                    self.slots.push(DrainedSlot {
+                    out.push(DrainedSlot {
                         strukt: ty.to_string(),
                         slot: slot.to_string(),
                         update: update.value.to_string(),
@@ -160,7 +114,55 @@ impl Drains {
                 }
             }
         }
+        out
     }
+}
+
+/// The drain counters file `f` tests before a wait, as (struct, field).
+fn read_counters(index: &Index, f: &FileFacts, waits: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let is_wait = |c: u32| {
+        f.calls
+            .get(c as usize)
+            .is_some_and(|c| !c.indirect && waits.iter().any(|w| *w == c.callee))
+    };
+    // Only a function that calls a wait can test a counter before it: the calls say which,
+    // without walking every body of the tree.
+    let waiting: FxHashSet<u32> = (0..f.calls.len() as u32)
+        .filter(|&c| is_wait(c))
+        .filter_map(|c| f.calls[c as usize].caller)
+        .collect();
+    for (i, function) in f.functions.iter().enumerate() {
+        if !waiting.contains(&(i as u32)) {
+            continue;
+        }
+        let body = &function.body;
+        for stmt in &body.stmts {
+            // The test must guard the wait: `if (reg->use != 0) { ... schedule(); }` or
+            // `while (reg->use) schedule();`.
+            let (cond, guarded) = match &stmt.kind {
+                StmtKind::If { cond, then, .. } => (cond, *then),
+                StmtKind::While { cond, body } | StmtKind::DoWhile { cond, body } => (cond, *body),
+                _ => continue,
+            };
+            if !calls_under(body, guarded).any(is_wait) {
+                continue;
+            }
+            let mut tested = Vec::new();
+            fields_read(&cond.value, &mut tested);
+            for (base, field) in tested {
+                let is_param = function
+                    .params
+                    .iter()
+                    .any(|p| p.name.as_deref() == Some(base.as_str()));
+                let ty = index.local_struct(function, &base).map(str::to_string);
+                if let (true, Some(ty)) = (is_param, ty) {
+                    out.push((ty, field));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The calls (indices into the file's calls) of statement `id` and everything under it.

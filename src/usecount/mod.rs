@@ -18,7 +18,7 @@ pub mod undo;
 pub use owner::CorePins;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::chain::ChainStep;
 use crate::ctext::is_word;
@@ -77,15 +77,16 @@ impl SleepOracle for crate::sleep::SleepAnalysis {
 pub struct UseCountKnowledge {
     pub helpers: HelperEffects,
     pub pins: CorePins,
-    pub drains: drain::Drains,
+    /// Shared with the lock analysis, which reads the same drains.
+    pub drains: Arc<drain::Drains>,
 }
 
 impl UseCountKnowledge {
-    pub fn new(index: &Index, kb: &Kb) -> Self {
+    pub fn new(index: &Index, kb: &Kb, drains: Arc<drain::Drains>) -> Self {
         UseCountKnowledge {
             helpers: HelperEffects::new(index, kb),
             pins: CorePins::new(index, kb),
-            drains: drain::Drains::new(index, kb),
+            drains,
         }
     }
 }

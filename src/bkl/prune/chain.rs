@@ -12,7 +12,7 @@ use super::values::{join, Set, Values};
 use super::Pruned;
 use crate::bkl::callers::Graph;
 use crate::cfg::{Cfg, Op, ENTRY};
-use crate::facts::{CmpOp, Event, Function, StmtKind, Value};
+use crate::facts::{CmpOp, Event, Function, Value};
 use crate::index::{FnRef, Index};
 use crate::kb::Layout;
 
@@ -120,59 +120,14 @@ pub fn find(
 }
 
 /// The parameters (or their fields) that `f`'s branches and switches test against
-/// something, when `f` never assigns the parameter.
+/// something, when `f` never assigns the parameter (a fact of the lowering: no body decoded).
 fn tested_keys(f: &Function) -> Vec<Key> {
-    let mut out = Vec::new();
-    let param = |name: &str| {
-        let k = (f.params.iter()).position(|p| p.name.as_deref() == Some(name))?;
-        (!f.assigned_params.contains(&(k as u8))).then_some(k)
-    };
-    let mut key_of = |v: &Value| {
-        let key = match v {
-            Value::Var(n) => param(n).map(Key::Param),
-            Value::Field(t) => t.split_once("->").and_then(|(b, fld)| {
-                let k = param(b)?;
-                crate::ctext::is_identifier(fld).then(|| Key::Field(k, fld.to_string()))
-            }),
-            _ => None,
-        };
-        if let Some(key) = key.filter(|k| !out.contains(k)) {
-            out.push(key);
-        }
-    };
-    // Only tests against a number or a name (a macro, by convention) matter.
-    let mut key_of = |a: &Value, b: &Value| {
-        if matches!(b, Value::Int(_) | Value::Var(_)) {
-            key_of(a);
-        }
-    };
-    for s in &f.body.stmts {
-        match &s.kind {
-            StmtKind::Switch { cond, .. } => key_of(&cond.value, &Value::Int(0)),
-            StmtKind::If { cond, .. } => compared(&cond.value, &mut key_of, 0),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The sides of the equality tests in a condition, each with the other side.
-fn compared(v: &Value, each: &mut impl FnMut(&Value, &Value), depth: u8) {
-    if depth > 16 {
-        return;
-    }
-    match v {
-        Value::Not(a) => compared(a, each, depth + 1),
-        Value::And(a, b) | Value::Or(a, b) => {
-            compared(a, each, depth + 1);
-            compared(b, each, depth + 1);
-        }
-        Value::Cmp(a, _, b) => {
-            each(a, b);
-            each(b, a);
-        }
-        _ => {}
-    }
+    (f.compared_params.iter())
+        .map(|c| match &c.field {
+            None => Key::Param(c.param.into()),
+            Some(field) => Key::Field(c.param.into(), field.to_string()),
+        })
+        .collect()
 }
 
 struct Chains<'c, 'a> {

@@ -4,7 +4,7 @@
 //! is 1 on most architectures and 2 on MIPS, so it is {1, 2}. A test decided on such sets
 //! (no value of one side equals a value of the other) holds for every configuration.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
@@ -26,8 +26,6 @@ pub(super) struct Values<'a> {
     /// Generic code is judged on this architecture: another architecture's definitions of a
     /// name count only when it has no other.
     preferred: Option<&'a str>,
-    /// Object-like macros by name: their bodies, read once when first asked.
-    defs: OnceCell<FxHashMap<&'a str, Vec<(bool, &'a str)>>>,
     cache: RefCell<FxHashMap<String, Option<Set>>>,
 }
 
@@ -41,7 +39,6 @@ impl<'a> Values<'a> {
             index,
             layout,
             preferred,
-            defs: OnceCell::new(),
             cache: RefCell::default(),
         }
     }
@@ -73,19 +70,17 @@ impl<'a> Values<'a> {
         }
         // A macro defined from itself has no value.
         self.cache.borrow_mut().insert(name.to_string(), None);
-        let defs = self.defs.get_or_init(|| {
-            let mut m: FxHashMap<&str, Vec<(bool, &str)>> = FxHashMap::default();
-            for f in self.index.files.iter() {
-                let arch = self.layout.arch_of(&f.path);
-                let other = arch.is_some_and(|a| Some(a) != self.preferred);
-                for d in f.macros.iter().filter(|d| d.params.is_none()) {
-                    let defs = m.entry(d.name.as_str()).or_default();
-                    defs.push((other, d.body.as_str()));
-                }
-            }
-            m
-        });
-        let all = defs.get(name).map_or(&[][..], |v| &v[..]);
+        // Object-like definitions, each with whether it is another architecture's.
+        let all: Vec<(bool, &str)> = (self.index.macros.of(name))
+            .filter(|m| m.def.params.is_none())
+            .map(|m| {
+                let arch = self.layout.arch_of(&self.index.files[m.file].path);
+                (
+                    arch.is_some_and(|a| Some(a) != self.preferred),
+                    m.def.body.as_str(),
+                )
+            })
+            .collect();
         let ours = all.iter().any(|(other, _)| !other);
         let mut out: Option<Set> = None;
         for (_, body) in all.iter().filter(|(other, _)| !ours || !other) {
