@@ -84,7 +84,9 @@ impl HeapSize for Value {
 impl HeapSize for Event {
     fn heap(&self) -> usize {
         match self {
-            Event::Name(s) | Event::Bump { field: s, .. } => s.heap(),
+            Event::Name(s) | Event::Bump { field: s, .. } | Event::Step { field: s, .. } => {
+                s.heap()
+            }
             Event::Call(_) => 0,
         }
     }

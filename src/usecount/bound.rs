@@ -195,7 +195,7 @@ impl Test<'_> {
                     || self.oracle.is_quiet(*c)
                     || (mentions_call(value, *c) && self.null_check(*c))
             }
-            Event::Name(_) | Event::Bump { .. } => true,
+            Event::Name(_) | Event::Bump { .. } | Event::Step { .. } => true,
         })
     }
 

@@ -166,7 +166,7 @@ impl FileOracle<'_> {
                         self.effect_of_name(&c.callee) == Some(CountEffect::Decrement)
                     })
                 }
-                Event::Bump { .. } => false,
+                Event::Bump { .. } | Event::Step { .. } => false,
             })
         };
         depth < 64
