@@ -169,6 +169,9 @@ struct State {
     first_action: Span,
     inc_at: Span,
     dec_at: Span,
+    /// The increments (first, second) that brought the count to two: a double only if the
+    /// path returns so (net1080 raises around its body and once more to pin: balanced).
+    double_at: Option<(Span, Span)>,
 }
 
 impl State {
@@ -288,6 +291,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             first_action: Span::default(),
             inc_at: Span::default(),
             dec_at: Span::default(),
+            double_at: None,
         };
         let mut at_node: Vec<FxHashSet<State>> = vec![FxHashSet::default(); self.cfg.nodes.len()];
         let mut work: Vec<(NodeId, State)> = vec![(ENTRY, start)];
@@ -454,7 +458,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             // With nothing held, what a per-mode release drops depends on state the walk does
             // not follow: no finding either way.
             CountEffect::DropAll if state.count > 0 => {
-                state.count = 0;
+                (state.count, state.double_at) = (0, None);
                 state.dropped = true;
                 state.dec_at = span;
             }
@@ -469,8 +473,8 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         if state.count >= 1 {
             // One count per open mode, each under its own bit test: the release drops one
             // per mode (cs46xx, cs4281), so the second is not a double.
-            if !per_mode && self.note("double", state.inc_at, span) {
-                self.report.double_inc.push((state.inc_at, span));
+            if !per_mode && state.count == 1 {
+                state.double_at = Some((state.inc_at, span));
             }
         } else if state.count == 0 {
             if state.slept {
@@ -496,6 +500,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             state.dec_at = span;
         }
         state.count = (state.count - 1).max(-1);
+        if state.count < 2 {
+            state.double_at = None;
+        }
     }
 
     fn ret(&mut self, e: Option<&Expr>, span: Span, state: &State) {
@@ -509,6 +516,11 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         let must_fail = e.is_some() && signs & !fail_signs == 0;
         if may_succeed {
             self.report.success_reachable = true;
+        }
+        if let Some((first, second)) = state.double_at.filter(|_| state.count >= 2) {
+            if self.note("double", first, second) {
+                self.report.double_inc.push((first, second));
+            }
         }
         let bit = 1 << (state.count + 1);
         self.report.return_counts |= bit;
