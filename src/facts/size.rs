@@ -69,7 +69,7 @@ no_heap!(u8, u32, bool, super::CallGuard, super::CmpOp, super::Span);
 impl HeapSize for Value {
     fn heap(&self) -> usize {
         match self {
-            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
+            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) | Value::Element(s) => s.heap(),
             Value::Not(v) => v.heap(),
             Value::Cmp(a, _, b)
             | Value::And(a, b)

@@ -30,7 +30,7 @@ impl<O: CallOracle> Walker<'_, '_, O> {
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
             Value::Field(f) => self.counter_signs(f, state),
             // A choice is not narrowed through (it was `Unknown` before the facts kept it).
-            Value::BitAnd(..) | Value::Choice(..) | Value::Unknown => ANY,
+            Value::BitAnd(..) | Value::Choice(..) | Value::Element(_) | Value::Unknown => ANY,
         }
     }
 

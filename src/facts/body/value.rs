@@ -54,6 +54,8 @@ pub enum Value {
     /// `c ? a : b`: one of two values (which one is not kept; the condition's calls and
     /// assignments are).
     Choice(Box<Value>, Box<Value>),
+    /// An element of an array named by a plain name (`video_device[minor]`): the name.
+    Element(#[bincode(with_serde)] Text),
     #[default]
     Unknown,
 }
@@ -97,6 +99,16 @@ impl<'t> Lower<'_, 't> {
                 None => Value::Unknown,
             },
             "cast_expression" => sub(node.field(fields().value), assigns),
+            "subscript_expression" => {
+                let index = node.field(fields().index);
+                if let Some(i) = index {
+                    self.value(i, first_call, assigns, depth + 1);
+                }
+                match node.field(fields().argument) {
+                    Some(a) if a.kind_str() == "identifier" => Value::Element(self.text(a)),
+                    _ => Value::Unknown,
+                }
+            }
             "comma_expression" => {
                 sub(node.field(fields().left), assigns);
                 sub(node.field(fields().right), assigns)
