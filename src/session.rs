@@ -326,7 +326,8 @@ impl Session {
         want_fixes: bool,
         triage: &Triage,
     ) -> Result<Outcome<CheckOutcome>> {
-        let sleep = |i: &Index, b: &BuildInfo| SleepAnalysis::compute(i, &self.kb, unknown, Some(b));
+        let sleep =
+            |i: &Index, b: &BuildInfo| SleepAnalysis::compute(i, &self.kb, unknown, Some(b));
         self.run_check(filter, &sleep, want_fixes, triage)
     }
 
@@ -336,7 +337,8 @@ impl Session {
         filter: &RuleFilter,
         oracle: &dyn SleepOracle,
     ) -> Result<Outcome<CheckOutcome>> {
-        self.run_check(filter, &|_: &Index, _: &BuildInfo| oracle, false, &Triage::default())
+        let oracle = |_: &Index, _: &BuildInfo| oracle;
+        self.run_check(filter, &oracle, false, &Triage::default())
     }
 
     fn run_check<S: SleepOracle + Send>(
