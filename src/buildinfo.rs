@@ -71,6 +71,9 @@ pub struct ModuleOrigin {
 pub struct GuardSymbol {
     pub name: String,
     pub declared: Option<Declaration>,
+    /// The configuration files that let it be `m` (an architecture's `config.in` only: the
+    /// module is built for that architecture alone).
+    pub m_configs: Vec<String>,
 }
 
 /// What the build files say of one source file, and why.
@@ -211,6 +214,7 @@ impl BuildInfo {
             line: l.line,
             symbol: l.symbol.map(|name| GuardSymbol {
                 declared: symbols.declaration(&name).cloned(),
+                m_configs: symbols.tristate_files(&name),
                 name,
             }),
         };
@@ -280,6 +284,16 @@ impl BuildInfo {
             None if named => BuildVerdict::BuiltIn { build_file: None },
             None => BuildVerdict::NoMakefile,
         }
+    }
+
+    /// The one architecture whose configuration can make `file` part of a module, when only
+    /// one can (2.2's amigamouse.c: `CONFIG_AMIGAMOUSE` is `tristate` in `arch/m68k/config.in`
+    /// alone, `define_bool y` on ppc): its calls are that architecture's.
+    pub fn module_arch(&self, file: &str, layout: &crate::kb::Layout) -> Option<&str> {
+        let configs = &self.origin(file)?.symbol.as_ref()?.m_configs;
+        let mut arches = configs.iter().map(|c| layout.arch_of(c));
+        let first = arches.next()??;
+        arches.all(|a| a == Some(first)).then_some(first)
     }
 
     /// The module the file's object is built into, when its build file names one.

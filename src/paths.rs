@@ -97,6 +97,11 @@ pub trait CallOracle {
     fn release_modes(&self, _call: u32) -> Option<Vec<Value>> {
         None
     }
+    /// Whether the routine (its `lines`) stores `field` with `=`: then its steps and tests of
+    /// the field are not followed as a counter's (`counters`).
+    fn stores_field(&self, _field: &str, _lines: (u32, u32)) -> bool {
+        true
+    }
     /// Read `a || b`, `a && b` as C does: where `a` decides, a split call in `b` did not run.
     fn short_circuits(&self) -> bool {
         false
@@ -129,57 +134,8 @@ pub struct SlotRules {
     pub fail: FailValue,
 }
 
-/// Everything the rules need to know about one routine's paths. Spans point into its file.
-#[derive(Debug, Default)]
-pub struct PathReport {
-    /// A may-sleep call (call index) ran before this increment on some path.
-    pub sleep_before_inc: Vec<(u32, Span)>,
-    /// The increment comes after other work (first such statement), though nothing slept.
-    pub late_inc: Vec<(Span, Span)>,
-    /// After the increment (first span), this return leaves the count raised on failure
-    /// (or, for bracket slots, on any return).
-    pub leaks: Vec<(Span, Span)>,
-    /// Returns whose value may or may not be a failure, reached with the count raised.
-    pub maybe_leaks: Vec<Span>,
-    /// A second increment on a path that already holds one.
-    pub double_inc: Vec<(Span, Span)>,
-    /// A decrement on a path that holds no increment.
-    pub dec_without_inc: Vec<Span>,
-    /// A pin slot that drops its count and then returns success: (decrement, return).
-    pub dec_on_success: Vec<(Span, Span)>,
-    /// Some return that may be a success leaves the module pinned.
-    pub pins_on_success: bool,
-    /// Some path increments at all.
-    pub increments: bool,
-    /// The routine pins another module (a host adapter's, a template's).
-    pub pins_other_module: bool,
-    /// Some return that may be a success was reached (false for routines that always fail).
-    pub success_reachable: bool,
-    /// The use-count deltas seen at returns: bit k for delta k - 1 (so -1, 0, 1, 2).
-    pub return_counts: u8,
-    /// The same, at returns that may succeed, and at returns that must fail.
-    pub success_counts: u8,
-    pub failure_counts: u8,
-    /// The analysis stopped early; its findings are a lower bound.
-    pub incomplete: bool,
-    /// The most states any node held (at most `MAX_STATES_PER_NODE + STATES_WITHOUT_VARS`).
-    pub peak_states: usize,
-    /// Per delta at return (as in `return_counts`), the signs of the returned values and
-    /// whether the path slept unpinned: what a caller sees of this routine.
-    pub outcomes: Outcomes,
-}
-
-impl PathReport {
-    /// The effect of calling this routine on the caller's count: none when every return
-    /// leaves it as it was, else one outcome per delta, so the caller's test of the result
-    /// (or its own return of it) picks the paths on which the routine pinned.
-    pub fn net_effect(&self) -> CountEffect {
-        match self.return_counts {
-            0 | 0b0010 => CountEffect::None,
-            _ => CountEffect::Split(self.outcomes),
-        }
-    }
-}
+mod report;
+pub use report::PathReport;
 
 /// Sign of an integer or pointer value, as a set: bit 0 negative, bit 1 zero, bit 2 positive.
 pub type Signs = u8;
@@ -204,6 +160,8 @@ struct State {
     modes: u16,
     /// Signs of the tracked variables, by index into the tracked list.
     vars: Vec<Signs>,
+    /// The values of the counters the routine steps and tests (`counters`), by index.
+    counters: Vec<counters::Counter>,
     /// The last call whose outcome split the path, and the signs of its result on this one.
     last_result: Option<(u32, Signs)>,
     // Witnesses, not part of the state's identity.
@@ -211,6 +169,9 @@ struct State {
     first_action: Span,
     inc_at: Span,
     dec_at: Span,
+    /// The increments (first, second) that brought the count to two: a double only if the
+    /// path returns so (net1080 raises around its body and once more to pin: balanced).
+    double_at: Option<(Span, Span)>,
 }
 
 impl State {
@@ -222,7 +183,7 @@ impl State {
         [bool; 4],
         [Option<u8>; 2],
         u16,
-        &[Signs],
+        (&[Signs], &[counters::Counter]),
         Option<(u32, Signs)>,
     ) {
         (
@@ -230,7 +191,7 @@ impl State {
             [self.slept, self.acted, self.dropped, self.armed],
             [self.mode, self.inc_mode],
             self.modes,
-            &self.vars,
+            (&self.vars, &self.counters),
             self.last_result,
         )
     }
@@ -253,6 +214,8 @@ struct Walker<'a, 'b, O: CallOracle> {
     oracle: &'a O,
     rules: SlotRules,
     tracked: HashMap<&'b str, usize>,
+    /// The counters followed (`counters`), numbered.
+    counters: HashMap<&'b str, usize>,
     report: PathReport,
     seen: FxHashSet<(&'static str, u32, u32)>,
     /// Lines that install a decrementing destructor.
@@ -294,6 +257,7 @@ pub fn analyse<O: CallOracle>(function: &Function, oracle: &O, rules: SlotRules)
     }
     let masks = signs::masks(&cfg);
     let mut w = Walker {
+        counters: counters::tracked(&cfg, oracle, function),
         masks,
         cfg: &cfg,
         oracle,
@@ -321,11 +285,13 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             inc_mode: None,
             modes: 0,
             vars: vec![ANY; self.tracked.len()],
+            counters: vec![counters::Counter::START; self.counters.len()],
             last_result: None,
             sleep_call: 0,
             first_action: Span::default(),
             inc_at: Span::default(),
             dec_at: Span::default(),
+            double_at: None,
         };
         let mut at_node: Vec<FxHashSet<State>> = vec![FxHashSet::default(); self.cfg.nodes.len()];
         let mut work: Vec<(NodeId, State)> = vec![(ENTRY, start)];
@@ -339,6 +305,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             if at_node[id].len() >= MAX_STATES_PER_NODE {
                 // Forget what is known of variables rather than grow without bound.
                 state.vars.iter_mut().for_each(|v| *v = ANY);
+                (state.counters.iter_mut()).for_each(|c| *c = counters::Counter::LOST);
                 state.last_result = None;
                 (state.mode, state.inc_mode, state.modes) = (None, None, 0);
             }
@@ -413,10 +380,14 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                         self.apply(effect, span, state);
                     }
                 }
+                Event::Step { field, up } => {
+                    states.iter_mut().for_each(|s| self.step(field, *up, s));
+                }
             }
         }
         for state in &mut states {
             for a in &e.assigns {
+                self.rebase_counters(&a.var, state);
                 if let Some(&k) = self.tracked.get(a.var.as_str()) {
                     state.vars[k] = self.signs(&a.value, state);
                 }
@@ -487,7 +458,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             // With nothing held, what a per-mode release drops depends on state the walk does
             // not follow: no finding either way.
             CountEffect::DropAll if state.count > 0 => {
-                state.count = 0;
+                (state.count, state.double_at) = (0, None);
                 state.dropped = true;
                 state.dec_at = span;
             }
@@ -502,8 +473,8 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         if state.count >= 1 {
             // One count per open mode, each under its own bit test: the release drops one
             // per mode (cs46xx, cs4281), so the second is not a double.
-            if !per_mode && self.note("double", state.inc_at, span) {
-                self.report.double_inc.push((state.inc_at, span));
+            if !per_mode && state.count == 1 {
+                state.double_at = Some((state.inc_at, span));
             }
         } else if state.count == 0 {
             if state.slept {
@@ -529,6 +500,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
             state.dec_at = span;
         }
         state.count = (state.count - 1).max(-1);
+        if state.count < 2 {
+            state.double_at = None;
+        }
     }
 
     fn ret(&mut self, e: Option<&Expr>, span: Span, state: &State) {
@@ -542,6 +516,11 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         let must_fail = e.is_some() && signs & !fail_signs == 0;
         if may_succeed {
             self.report.success_reachable = true;
+        }
+        if let Some((first, second)) = state.double_at.filter(|_| state.count >= 2) {
+            if self.note("double", first, second) {
+                self.report.double_inc.push((first, second));
+            }
         }
         let bit = 1 << (state.count + 1);
         self.report.return_counts |= bit;
@@ -591,6 +570,7 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
     }
 }
 
+mod counters;
 mod signs;
 
 #[cfg(test)]

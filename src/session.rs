@@ -329,7 +329,8 @@ impl Session {
         want_fixes: bool,
         triage: &Triage,
     ) -> Result<Outcome<CheckOutcome>> {
-        let sleep = |index: &Index| SleepAnalysis::compute(index, &self.kb, unknown);
+        let sleep =
+            |i: &Index, b: &BuildInfo| SleepAnalysis::compute(i, &self.kb, unknown, Some(b));
         self.run_check(filter, &sleep, want_fixes, triage)
     }
 
@@ -339,13 +340,14 @@ impl Session {
         filter: &RuleFilter,
         oracle: &dyn SleepOracle,
     ) -> Result<Outcome<CheckOutcome>> {
-        self.run_check(filter, &|_: &Index| oracle, false, &Triage::default())
+        let oracle = |_: &Index, _: &BuildInfo| oracle;
+        self.run_check(filter, &oracle, false, &Triage::default())
     }
 
     fn run_check<S: SleepOracle + Send>(
         &self,
         filter: &RuleFilter,
-        sleep: &(dyn Fn(&Index) -> S + Sync),
+        sleep: &(dyn Fn(&Index, &BuildInfo) -> S + Sync),
         want_fixes: bool,
         triage: &Triage,
     ) -> Result<Outcome<CheckOutcome>> {
@@ -390,7 +392,7 @@ impl Session {
         &self,
         input: &CheckInput,
         filter: &RuleFilter,
-        sleep: &(dyn Fn(&Index) -> S + Sync),
+        sleep: &(dyn Fn(&Index, &BuildInfo) -> S + Sync),
         want_fixes: bool,
         triage: &Triage,
     ) -> (CheckReport, Vec<FilePatch>) {
@@ -399,11 +401,10 @@ impl Session {
         let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
         let index = Index::build(scan, kb);
         let drains = Arc::new(Drains::new(&index, kb));
-        // Three independent analyses (two read the drains); only rule 2's path walks ask the
-        // use-count knowledge.
+        // Three independent analyses (two read the drains); rule 2's walks ask use counts.
         let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb, drains.clone()));
         let ((sleep, use_counts), (entries, bkl, modern)) = rayon::join(
-            || rayon::join(|| walks_paths.then(|| sleep(&index)), use_counts),
+            || rayon::join(|| walks_paths.then(|| sleep(&index, build)), use_counts),
             || {
                 let entries = entries::compute(&index, kb, build).entries;
                 let bkl = filter.runs(Code::Mr004, kb.data.era.rules).then(|| {
@@ -507,7 +508,8 @@ impl Session {
             ),
             None => None,
         };
-        let analysis = SleepAnalysis::compute(&index, &self.kb, q.unknown);
+        let build = BuildInfo::read(&self.roots);
+        let analysis = SleepAnalysis::compute(&index, &self.kb, q.unknown, Some(&build));
         // A primitive is what the knowledge base says, wherever the tree defines it.
         let known = analysis.is_known_primitive(q.function);
         let definitions = if known {

@@ -91,6 +91,17 @@ impl Symbols {
             .min()
     }
 
+    /// The configuration files whose declaration lets `sym` be `m`, sorted.
+    pub fn tristate_files(&self, sym: &str) -> Vec<String> {
+        let decls = self.decls.get(sym).into_iter().flatten();
+        let mut files: Vec<String> = (decls.filter(|d| d.kind == SymbolKind::Tristate))
+            .map(|d| d.file.clone())
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        files
+    }
+
     /// The declaration that says most: the first tristate one, else the first one.
     pub fn declaration(&self, sym: &str) -> Option<&Declaration> {
         self.decls.get(sym)?.iter().min()

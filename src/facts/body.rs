@@ -185,6 +185,13 @@ pub enum Event {
         field: Text,
         up: bool,
     },
+    /// `++` or `--` of a field itself (`port->gs.count++`): the field as written without
+    /// spaces, and whether it goes up.
+    Step {
+        #[bincode(with_serde)]
+        field: Text,
+        up: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]

@@ -486,12 +486,22 @@ impl Lower<'_, '_> {
         }
     }
 
-    /// `(*X.f)++`, `--*p->f`: an update of what a field points to, as an event.
+    /// `(*X.f)++`, `--*p->f`: an update of what a field points to, as an event; `p->f++`, an
+    /// update of the field itself (a counter the path walk may follow), as another.
     fn bump(&self, node: Node) -> Option<Event> {
         let k = kinds();
         let mut n = node.field(fields().argument)?;
         while n.kind_id() == k.parenthesized_expression {
             n = n.named_child(0)?;
+        }
+        let up = node
+            .field(fields().operator)
+            .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'+'));
+        if n.kind_str() == "field_expression" {
+            return Some(Event::Step {
+                field: self.squeezed(n),
+                up,
+            });
         }
         let op = n.field(fields().operator)?;
         if n.kind_id() != k.pointer_expression || self.n.code.get(op.start_byte()) != Some(&b'*') {
@@ -504,9 +514,6 @@ impl Lower<'_, '_> {
         if target.kind_str() != "field_expression" {
             return None;
         }
-        let up = node
-            .field(fields().operator)
-            .is_some_and(|o| self.n.code.get(o.start_byte()) == Some(&b'+'));
         Some(Event::Bump {
             field: self.squeezed(target),
             up,

@@ -75,7 +75,7 @@ impl HeapSize for super::ComparedParam {
 impl HeapSize for Value {
     fn heap(&self) -> usize {
         match self {
-            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) => s.heap(),
+            Value::NegErrno(s) | Value::Var(s) | Value::Field(s) | Value::Element(s) => s.heap(),
             Value::Not(v) => v.heap(),
             Value::Cmp(a, _, b)
             | Value::And(a, b)
@@ -90,7 +90,9 @@ impl HeapSize for Value {
 impl HeapSize for Event {
     fn heap(&self) -> usize {
         match self {
-            Event::Name(s) | Event::Bump { field: s, .. } => s.heap(),
+            Event::Name(s) | Event::Bump { field: s, .. } | Event::Step { field: s, .. } => {
+                s.heap()
+            }
             Event::Call(_) => 0,
         }
     }

@@ -28,8 +28,9 @@ impl<O: CallOracle> Walker<'_, '_, O> {
                 _ => ZERO | POS,
             },
             Value::Cmp(..) | Value::And(..) | Value::Or(..) => ZERO | POS,
+            Value::Field(f) => self.counter_signs(f, state),
             // A choice is not narrowed through (it was `Unknown` before the facts kept it).
-            Value::Field(_) | Value::BitAnd(..) | Value::Choice(..) | Value::Unknown => ANY,
+            Value::BitAnd(..) | Value::Choice(..) | Value::Element(_) | Value::Unknown => ANY,
         }
     }
 
@@ -37,6 +38,9 @@ impl<O: CallOracle> Walker<'_, '_, O> {
     pub(super) fn assume(&self, v: &Value, truth: bool, state: State, depth: u8) -> Vec<State> {
         if depth > 16 {
             return vec![state];
+        }
+        if let Some(states) = self.assume_counter(v, truth, &state) {
+            return states;
         }
         match v {
             Value::Not(inner) => self.assume(inner, !truth, state, depth + 1),

@@ -80,7 +80,9 @@ impl Session {
             build: &build,
             read: &read,
         };
-        let sleep = |index: &Index| SleepAnalysis::compute(index, &self.kb, unknown);
+        let sleep = |index: &Index, build: &BuildInfo| {
+            SleepAnalysis::compute(index, &self.kb, unknown, Some(build))
+        };
         let (mut report, _) = self.check_scanned(&input, filter, &sleep, false, &Triage::default());
         scan.warnings.append(&mut report.warnings);
         Ok(ReleaseCheck {

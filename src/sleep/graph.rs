@@ -33,6 +33,7 @@ mod slots;
 
 use resolve::{Memo, Resolved, Resolver};
 
+use crate::buildinfo::BuildInfo;
 use crate::facts::{BareName, CallGuard, FileFacts, Function};
 use crate::index::{FnRef, Index};
 use crate::kb::Kb;
@@ -228,12 +229,17 @@ pub struct LookupDef {
 }
 
 impl<'i, 'a> Builder<'i, 'a> {
-    pub fn new(index: &'i Index<'a>, kb: &'i Kb) -> Self {
+    /// `build`, when given, says which files only one architecture builds as modules: their
+    /// calls resolve as that architecture's code does.
+    pub fn new(index: &'i Index<'a>, kb: &'i Kb, build: Option<&BuildInfo>) -> Self {
         let files = index.files;
         let mut arch_ids: FxHashMap<&str, u16> = FxHashMap::default();
         let mut file_arch = Vec::with_capacity(files.len());
+        let layout = &kb.data.layout;
         for f in files {
-            file_arch.push(kb.data.layout.arch_of(&f.path).map(|a| {
+            let arch = (layout.arch_of(&f.path))
+                .or_else(|| build.and_then(|b| b.module_arch(&f.path, layout)));
+            file_arch.push(arch.map(|a| {
                 let n = arch_ids.len() as u16;
                 *arch_ids.entry(a).or_insert(n)
             }));

@@ -210,13 +210,20 @@ struct Judged {
 impl SleepAnalysis {
     /// Builds the call graph of the tree and solves it. The GFP mask table needs only the
     /// facts: it is read while the graph is built.
-    pub fn compute(index: &Index, kb: &Kb, policy: UnknownPolicy) -> Self {
+    /// `build`: the tree's build files, which tell the architecture of a driver only one
+    /// architecture builds as a module (`graph::Builder::new`).
+    pub fn compute(
+        index: &Index,
+        kb: &Kb,
+        policy: UnknownPolicy,
+        build: Option<&crate::buildinfo::BuildInfo>,
+    ) -> Self {
         let _t = crate::timing::Phase::start("may-sleep");
         let start = Instant::now();
         let ((mut graph, lookup), (masks, consts)) = rayon::join(
             || {
                 let _t = crate::timing::Phase::start("sleep graph");
-                Builder::new(index, kb).build()
+                Builder::new(index, kb, build).build()
             },
             || {
                 (

@@ -11,7 +11,8 @@
 //! The model, read off the tree; all of these must hold:
 //! - **the lookup**: a function of the open's file that returns a pointer to a struct `S`, has
 //!   no parameter of that type and calls nothing that does work (only empty or pure macros):
-//!   what it returns it read from the file's storage;
+//!   what it returns it read from the file's storage; or a read of an element of a file-scope
+//!   array of pointers to `S` itself (2.4's videodev: `vfl = video_device[minor]`);
 //! - **the table**: every variable of the file of type `S` is a static array (of pointers),
 //!   and every store of a value other than NULL or 0 into one (`table[i] = dev`) sits in a
 //!   function whose every way in is covered by a pin of the module ([`super::cover`]: it pins
@@ -23,7 +24,8 @@
 //!   file sees (its own, or a header's) that returns nonzero when its pointer argument is null (`if (x_paranoia_check(v,
 //!   ...)) return -ENODEV;`, whose first test is `if (!v) return -1;`);
 //! - **nothing before it**: on those paths, up to the test, the open calls only the lookup,
-//!   such checks and macros that do no work.
+//!   such checks and macros that do no work, or runs with its own count raised (videodev
+//!   raises and drops it around the `request_module` that may load a device's driver).
 //!
 //! That the disconnect empties the slot before it drops the pin is assumed, not checked (the
 //! judged trees all do). A real MR003 stays: an open that sleeps, allocates or calls anything
@@ -36,6 +38,7 @@ use crate::entries::Entry;
 use crate::facts::{CmpOp, Event, Function, StmtKind, Value};
 use crate::index::{FnRef, Index};
 use crate::kb::Kb;
+use crate::paths::CountEffect;
 
 /// The lookup and the routine whose pin holds the device, when the open of `entry` is one of a
 /// bound device.
@@ -52,6 +55,22 @@ pub fn bound(
     let function = index.function(open);
     // The locals assigned a lookup's result, with the lookup and its binder.
     for a in function.body.exprs().flat_map(|e| e.assigns.iter()) {
+        if let Value::Element(table) = &a.value {
+            let facts = &index.files[file];
+            let ty = facts.var_types.iter().find(|(n, _)| n == table);
+            let Some(binder) = ty.and_then(|(_, ty)| tables_binder(&oracle, file, ty)) else {
+                continue;
+            };
+            let test = Test {
+                oracle: &oracle,
+                var: a.var.as_str(),
+                lookup: None,
+            };
+            if test.guards(function) {
+                return Some((format!("{table}[]"), binder));
+            }
+            continue;
+        }
         let Value::Call(c) = a.value else { continue };
         let Some(call) = calls.get(c as usize).filter(|c| !c.indirect) else {
             continue;
@@ -68,7 +87,7 @@ pub fn bound(
         let test = Test {
             oracle: &oracle,
             var: a.var.as_str(),
-            lookup: c,
+            lookup: Some(c),
         };
         if test.guards(function) {
             return Some((index.function(lookup).name.to_string(), binder));
@@ -103,6 +122,15 @@ fn binder(oracle: &FileOracle, lookup: FnRef) -> Option<String> {
     if own_calls.clone().any(|(k, _)| !oracle.is_quiet(k as u32)) {
         return None;
     }
+    tables_binder(oracle, lookup.file, &strukt)
+}
+
+/// The pinning routine that fills the file's tables of struct `strukt` (named as a type is
+/// written), when every one of them is filled only under such a pin.
+fn tables_binder(oracle: &FileOracle, file: usize, strukt: &str) -> Option<String> {
+    let index = oracle.index;
+    let facts = &index.files[file];
+    let strukt = index.struct_name(strukt.trim_end_matches(['*', ' ']));
     // The file's storage of `S`: every file-scope name of that type (pointer arrays are not
     // among the facts' tables, their types are) must be an array the file stores into, and
     // none a table by value.
@@ -134,8 +162,8 @@ fn is_null(value: &str) -> bool {
 struct Test<'a> {
     oracle: &'a FileOracle<'a>,
     var: &'a str,
-    /// The lookup's call.
-    lookup: u32,
+    /// The lookup's call (none for a read of the table itself).
+    lookup: Option<u32>,
 }
 
 impl Test<'_> {
@@ -144,12 +172,13 @@ impl Test<'_> {
     fn guards(&self, function: &Function) -> bool {
         let cfg = Cfg::build(&function.body);
         let pointer = function.return_type.contains('*');
-        let mut seen = vec![false; cfg.nodes.len()];
-        let mut work = vec![ENTRY];
+        // Per node, whether it was reached with the count down and with it raised.
+        let mut seen = vec![[false; 2]; cfg.nodes.len()];
+        let mut work = vec![(ENTRY, false)];
         let mut assigned = false;
         let mut cut = false;
-        while let Some(id) = work.pop() {
-            if std::mem::replace(&mut seen[id], true) {
+        while let Some((id, mut raised)) = work.pop() {
+            if std::mem::replace(&mut seen[id][raised as usize], true) {
                 continue;
             }
             let node = cfg.node(id);
@@ -157,9 +186,10 @@ impl Test<'_> {
             match node.op {
                 Op::Nop => {}
                 Op::Eval(e) | Op::Branch(e) => {
-                    if !self.calls_allowed(&e.events, &e.value) {
+                    let Some(r) = self.calls_allowed(&e.events, &e.value, raised) else {
                         return false;
-                    }
+                    };
+                    raised = r;
                     assigned |= e.assigns.iter().any(|a| a.var == self.var);
                     if let (Op::Branch(_), true) = (&node.op, assigned) {
                         // Cut the edge on which the local is known to be set.
@@ -181,22 +211,39 @@ impl Test<'_> {
                     continue;
                 }
             }
-            work.extend(succ);
+            work.extend(succ.into_iter().map(|s| (s, raised)));
         }
         // The walk must have met the test: some branch edge was cut.
         cut
     }
 
-    /// Whether the events are only the lookup, null checks of the local and no-op macros.
-    fn calls_allowed(&self, events: &[Event], value: &Value) -> bool {
-        events.iter().all(|ev| match ev {
-            Event::Call(c) => {
-                *c == self.lookup
-                    || self.oracle.is_quiet(*c)
-                    || (mentions_call(value, *c) && self.null_check(*c))
+    /// Whether the events are only the lookup, null checks of the local, no-op macros and
+    /// calls made with the count raised (`raised` before them): the count after them, if so.
+    fn calls_allowed(&self, events: &[Event], value: &Value, raised: bool) -> Option<bool> {
+        let mut raised = raised;
+        for ev in events {
+            let allowed = match ev {
+                Event::Call(c) => {
+                    raised
+                        || Some(*c) == self.lookup
+                        || self.oracle.is_quiet(*c)
+                        || (mentions_call(value, *c) && self.null_check(*c))
+                }
+                Event::Name(n) => {
+                    match self.oracle.effect_of_name(n) {
+                        Some(CountEffect::Increment) => raised = true,
+                        Some(CountEffect::Decrement) => raised = false,
+                        _ => {}
+                    }
+                    true
+                }
+                Event::Bump { .. } | Event::Step { .. } => true,
+            };
+            if !allowed {
+                return None;
             }
-            Event::Name(_) | Event::Bump { .. } => true,
-        })
+        }
+        Some(raised)
     }
 
     /// Which edge of a branch on `v` implies the local is not null: `Some(true)` for the
@@ -255,7 +302,7 @@ impl Test<'_> {
         let inner = Test {
             oracle: self.oracle,
             var: param,
-            lookup: u32::MAX,
+            lookup: None,
         };
         let body = &function.body;
         let Some(StmtKind::Block(top)) = body.stmts.first().map(|s| &s.kind) else {

@@ -185,7 +185,7 @@ fn calls_under(body: &Body, id: StmtId) -> impl Iterator<Item = u32> + '_ {
         exprs.into_iter().flat_map(|e| {
             e.events.iter().filter_map(|ev| match ev {
                 Event::Call(c) => Some(*c),
-                Event::Name(_) | Event::Bump { .. } => None,
+                Event::Name(_) | Event::Bump { .. } | Event::Step { .. } => None,
             })
         })
     })

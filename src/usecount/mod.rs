@@ -363,6 +363,7 @@ impl<'a> FileOracle<'a> {
             e.events.iter().any(|ev| match ev {
                 Event::Name(n) => self.effect_of_name(n).is_some(),
                 Event::Bump { field, .. } => self.count_pointer(field),
+                Event::Step { .. } => false,
                 Event::Call(c) => calls
                     .get(*c as usize)
                     .is_some_and(|c| self.effect_of_name(&c.callee).is_some()),
@@ -435,6 +436,21 @@ impl CallOracle for FileOracle<'_> {
 
     fn release_modes(&self, call: u32) -> Option<Vec<crate::facts::Value>> {
         self.release_modes(call)
+    }
+
+    fn stores_field(&self, field: &str, (first, last): (u32, u32)) -> bool {
+        let update = |v: &str| {
+            let v = v.trim();
+            v.starts_with("++") || v.starts_with("--") || v.ends_with("++") || v.ends_with("--")
+        };
+        (self.index.files[self.file].field_assigns.iter()).any(|a| {
+            let base = a.base.replace(' ', "");
+            (first..=last).contains(&a.line)
+                && !update(&a.value)
+                && (field.strip_prefix(base.as_str()))
+                    .and_then(|r| r.strip_prefix("->").or_else(|| r.strip_prefix('.')))
+                    .is_some_and(|f| f == a.field.as_str())
+        })
     }
 
     fn destructor_stores(&self) -> Vec<u32> {

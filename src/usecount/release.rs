@@ -276,6 +276,7 @@ fn walk(
         e.events.iter().any(|ev| match ev {
             Event::Name(n) => oracle.name_effect(n) == CountEffect::Decrement,
             Event::Bump { field, up } => oracle.bump_effect(field, *up) == CountEffect::Decrement,
+            Event::Step { .. } => false,
             Event::Call(c) => {
                 // A helper that drops on some of its paths (the last port of a board shut
                 // down) may be the routine's decrement: precision first, it drops.

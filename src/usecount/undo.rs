@@ -13,9 +13,12 @@
 //! one whose callee reaches, within a few direct calls, an indirect call through a field of
 //! that name (`if (sk->destruct) sk->destruct(sk);`). The walk arms the decrement at the store
 //! and spends it at the first freeing call after it, so a free before the store drops nothing.
+//! The freeing chain goes through the headers' inline functions too (`inet_sock_release ->
+//! sock_put -> sk_free`, `sock_put` being `extern __inline__` in a header the file includes),
+//! which a C file sees though the index keeps no global entry for them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::FileOracle;
 use crate::ctext::is_word;
@@ -47,6 +50,8 @@ pub struct DestructorMemo {
     frees: Mutex<HashMap<(FnRef, String, u8), bool>>,
     /// Per file, the routines its tables hold in a release slot.
     releases: Mutex<HashMap<usize, Arc<Vec<String>>>>,
+    /// The functions headers define (inline ones), by name, generic headers' first.
+    header_fns: OnceLock<HashMap<String, Vec<FnRef>>>,
 }
 
 /// Whether a helper's effect drops the count on some path and raises it on none.
@@ -161,7 +166,7 @@ impl FileOracle<'_> {
                         self.effect_of_name(&c.callee) == Some(CountEffect::Decrement)
                     })
                 }
-                Event::Bump { .. } => false,
+                Event::Bump { .. } | Event::Step { .. } => false,
             })
         };
         depth < 64
@@ -213,7 +218,7 @@ impl FileOracle<'_> {
         if c.indirect || destructors.fields.is_empty() {
             return false;
         }
-        let Some(f) = self.index.resolve_function(self.file, &c.callee) else {
+        let Some(f) = self.callee(self.file, &c.callee) else {
             return false;
         };
         destructors
@@ -244,7 +249,7 @@ impl FileOracle<'_> {
                     break;
                 }
             } else if depth < MAX_FREE_DEPTH {
-                let next = self.index.resolve_function(f.file, &c.callee);
+                let next = self.callee(f.file, &c.callee);
                 if next.is_some_and(|n| self.reaches(n, field, depth + 1)) {
                     result = true;
                     break;
@@ -253,5 +258,44 @@ impl FileOracle<'_> {
         }
         memo.lock().unwrap().insert(key, result);
         result
+    }
+}
+
+impl FileOracle<'_> {
+    /// The function a direct call of `name` in `file` reaches: a definition of the file or a
+    /// global one, else an inline function of a header the file can include (one under the
+    /// include directories, or in the file's directory or above it).
+    fn callee(&self, file: usize, name: &str) -> Option<FnRef> {
+        if let Some(f) = self.index.resolve_function(file, name) {
+            return Some(f);
+        }
+        let layout = &self.kb.data.layout;
+        let path = self.index.files[file].path.as_str();
+        let visible = |h: FnRef| {
+            let dir = (self.index.files[h.file].path.rsplit_once('/')).map_or("", |(d, _)| d);
+            layout.is_include_dir(dir)
+                || path
+                    .strip_prefix(dir)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        let fns = self.helpers.destructors.header_fns.get_or_init(|| {
+            let mut by_name: HashMap<String, Vec<FnRef>> = HashMap::new();
+            for (fi, f) in self.index.files.iter().enumerate() {
+                if !f.path.ends_with(".h") {
+                    continue;
+                }
+                for (i, func) in f.functions.iter().enumerate() {
+                    let r = FnRef { file: fi, func: i };
+                    by_name.entry(func.name.to_string()).or_default().push(r);
+                }
+            }
+            // An architecture's header (`include/asm-X/`) only when no generic one defines it.
+            let arch = |r: &FnRef| layout.arch_of(&self.index.files[r.file].path).is_some();
+            for defs in by_name.values_mut() {
+                defs.sort_by_key(|r| (arch(r), r.file, r.func));
+            }
+            by_name
+        });
+        fns.get(name)?.iter().copied().find(|&h| visible(h))
     }
 }

@@ -268,7 +268,7 @@ pub fn pipeline(root: &Path, ask: Ask) -> anyhow::Result<(Output, Vec<modrace::d
             let warnings = std::mem::take(&mut scan.warnings);
             let scan: &'static modrace::scan::Scan = Box::leak(Box::new(scan));
             let index = Index::build(scan, &session.kb);
-            let analysis = SleepAnalysis::compute(&index, &session.kb, policy);
+            let analysis = SleepAnalysis::compute(&index, &session.kb, policy, None);
             let tree = SleepTree {
                 files: &scan.files,
                 index,

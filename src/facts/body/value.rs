@@ -54,6 +54,8 @@ pub enum Value {
     /// `c ? a : b`: one of two values (which one is not kept; the condition's calls and
     /// assignments are).
     Choice(Box<Value>, Box<Value>),
+    /// An element of an array named by a plain name (`video_device[minor]`): the name.
+    Element(#[bincode(with_serde)] Text),
     #[default]
     Unknown,
 }
@@ -97,6 +99,7 @@ impl<'t> Lower<'_, 't> {
                 None => Value::Unknown,
             },
             "cast_expression" => sub(node.field(fields().value), assigns),
+            "subscript_expression" => self.element(node, first_call, assigns, depth),
             "comma_expression" => {
                 sub(node.field(fields().left), assigns);
                 sub(node.field(fields().right), assigns)
@@ -172,6 +175,25 @@ impl<'t> Lower<'_, 't> {
                     .position(|c| c.line == l && c.column == col)
                     .map_or(Value::Unknown, |k| Value::Call((first_call + k) as u32))
             }
+            _ => Value::Unknown,
+        }
+    }
+}
+
+impl<'t> Lower<'_, 't> {
+    /// `name[i]`: an element of a named array (the index's calls and assignments are kept).
+    fn element(
+        &self,
+        node: Node<'t>,
+        first_call: usize,
+        assigns: &mut Vec<Assign>,
+        depth: usize,
+    ) -> Value {
+        if let Some(i) = node.field(fields().index) {
+            self.value(i, first_call, assigns, depth + 1);
+        }
+        match node.field(fields().argument) {
+            Some(a) if a.kind_str() == "identifier" => Value::Element(self.text(a)),
             _ => Value::Unknown,
         }
     }

@@ -57,7 +57,7 @@ impl Built<'_> {
 fn build(scan: &Scan) -> Built<'_> {
     let kb = Kb::builtin();
     let index = Index::build(scan, &kb);
-    let (graph, _) = Builder::new(&index, &kb).build();
+    let (graph, _) = Builder::new(&index, &kb, None).build();
     Built { index, graph }
 }
 

@@ -42,7 +42,7 @@ impl Solved<'_> {
 fn solve(scan: &Scan, policy: UnknownPolicy) -> Solved<'_> {
     let kb = Kb::builtin();
     let index = Index::build(scan, &kb);
-    let (mut graph, _) = Builder::new(&index, &kb).build();
+    let (mut graph, _) = Builder::new(&index, &kb, None).build();
     let masks = MaskTable::new(&index.macros, &kb.data.sleep);
     let consts = crate::sleep::consts::ConstTable::new(index.files);
     let strings = std::mem::take(&mut graph.strings);
