@@ -321,7 +321,7 @@ impl Cover<'_> {
 }
 
 /// Whether an initializer list names the function anywhere.
-fn in_list(list: &InitList, names: &dyn Fn(&str) -> bool) -> bool {
+pub(super) fn in_list(list: &InitList, names: &dyn Fn(&str) -> bool) -> bool {
     list.items.iter().any(|i| match &i.value {
         InitValue::Expr(e) => names(e),
         InitValue::List(l) => in_list(l, names),
