@@ -509,7 +509,8 @@ impl<'a> Index<'a> {
                     }
                     Some(name.clone())
                 }
-                Some(Designator::Index) => None,
+                // A macro's items are its definition's, which the index does not expand.
+                Some(Designator::Index | Designator::Macro) => None,
                 None => {
                     let f = def
                         .and_then(|d| d.fields.get(next_pos))
