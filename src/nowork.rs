@@ -85,6 +85,30 @@ impl NoWork {
         self.macro_is_noop(files, file, name, (0, Some(kb)), &mut visits)
     }
 
+    /// The body of object-like macro `name` as file `file` sees it: its own definition (the
+    /// build's), else the headers' when there is one, or all agree.
+    pub fn object_body<'f>(
+        &self,
+        files: &'f [FileFacts],
+        file: usize,
+        name: &str,
+    ) -> Option<&'f str> {
+        if let Some(def) = files[file].macros.iter().find(|m| m.name == name) {
+            return def
+                .params
+                .is_none()
+                .then(|| self.built_body(files, file, file, def));
+        }
+        let mut bodies = (self.header_defs.get(name)?.iter()).map(|&(h, m)| {
+            let def = &files[h].macros[m];
+            def.params
+                .is_none()
+                .then(|| self.built_body(files, file, h, def))
+        });
+        let first = bodies.next()??;
+        bodies.all(|b| b == Some(first)).then_some(first)
+    }
+
     fn macro_is_noop(
         &self,
         files: &[FileFacts],

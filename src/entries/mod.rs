@@ -165,6 +165,10 @@ pub enum Covered {
     /// modules, stores; each caller replaces it with its own routine, which pins its module
     /// (and holds this one by its symbol references).
     Library { installer: String },
+    /// A routine only named in `table`, an exported table of its file that other modules
+    /// register: each holds this module by its symbol reference while the table is registered
+    /// (cdrom's `cdrom_fops`, which the low-level drivers register).
+    Table { table: String },
 }
 
 /// A registration call, how many entries it led to and, when none, why.

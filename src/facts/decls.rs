@@ -79,7 +79,20 @@ impl<'t> Lower<'_, 't> {
 
     pub(super) fn init_list(&self, node: Node) -> InitList {
         let mut items = Vec::new();
+        // Where the text the last item left off starts: after the `{`.
+        let mut gap = node.start_byte() + 1;
         for child in node.named_children() {
+            if let Some(name) = self.bare_word(gap, child.start_byte()) {
+                // A bare name between items (`OWNER_THIS_MODULE read: dev_read`), which the
+                // normalizer blanked for the parser, is a macro standing for items of its
+                // own; the analyses read its definition.
+                items.push(InitItem {
+                    designators: exact(vec![Designator::Macro]),
+                    value: InitValue::Expr(name),
+                    line: child.line(),
+                });
+            }
+            gap = child.end_byte();
             let (designators, value) = match child.kind_str() {
                 "initializer_pair" => {
                     let mut designators = Vec::new();
@@ -117,6 +130,15 @@ impl<'t> Lower<'_, 't> {
         InitList {
             items: exact(items),
         }
+    }
+
+    /// The word that the quoted text between two items holds, past the first item's comma,
+    /// when it holds nothing else.
+    fn bare_word(&self, from: usize, to: usize) -> Option<Text> {
+        let code = self.n.code.get(from..to)?;
+        let text = std::str::from_utf8(code).ok()?.trim();
+        let text = text.strip_prefix(',').unwrap_or(text).trim();
+        (!text.is_empty() && crate::ctext::is_word(text)).then(|| text.into())
     }
 
     pub(super) fn typedef(&mut self, node: Node) {

@@ -421,7 +421,12 @@ impl<'t> Lower<'_, 't> {
             }
             return;
         }
-        let value = self.text(right);
+        // A compound store (`x->flags |= BIT`) keeps its update as written, as `x->n++` does:
+        // it changes the field rather than replacing it.
+        let compound = node
+            .field(fields().operator)
+            .is_some_and(|o| self.n.code.get(o.start_byte()) != Some(&b'='));
+        let value = self.text(if compound { node } else { right });
         self.store_element(left, &value, node.line());
         self.store_field(left, value, node.line());
     }

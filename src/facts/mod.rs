@@ -211,6 +211,9 @@ pub struct InitItem {
 pub enum Designator {
     Field(#[bincode(with_serde)] Text),
     Index,
+    /// Not an item: a bare macro name in the list, which expands to items of its own
+    /// (`OWNER_THIS_MODULE` for `owner: THIS_MODULE,`); the value is the name.
+    Macro,
 }
 
 #[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]

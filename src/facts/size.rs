@@ -141,7 +141,7 @@ impl HeapSize for Designator {
     fn heap(&self) -> usize {
         match self {
             Designator::Field(s) => s.heap(),
-            Designator::Index => 0,
+            Designator::Index | Designator::Macro => 0,
         }
     }
 }

@@ -522,7 +522,7 @@ impl<'a> Index<'a> {
                     }
                     Some(name.clone())
                 }
-                Some(Designator::Index) => None,
+                Some(Designator::Index | Designator::Macro) => None, // a macro's: not expanded
                 None => {
                     let f = def
                         .and_then(|d| d.fields.get(next_pos))

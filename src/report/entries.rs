@@ -87,6 +87,9 @@ pub fn cover_reason(c: &Covered) -> String {
         Covered::Library { installer } => format!(
             "the callers of {installer}, which install it and replace it with their own pinning routine"
         ),
+        Covered::Table { table } => format!(
+            "the modules registering {table}, exported: they hold this one by symbol reference"
+        ),
     }
 }
 

@@ -51,7 +51,68 @@ pub fn covering(
     if let Some((lookup, binder)) = bound::bound(index, kb, known, entry) {
         return Some(Covered::Bound { lookup, binder });
     }
-    library(index, kb, known, entry).map(|installer| Covered::Library { installer })
+    if let Some(installer) = library(index, kb, known, entry) {
+        return Some(Covered::Library { installer });
+    }
+    foreign_table(index, kb, known, entry).map(|table| Covered::Table { table })
+}
+
+/// The exported table holding `entry`'s routine, when this registration is another module's
+/// (see [`Covered::Table`]): the routine's file names the routine only in initializers of
+/// tables that are exported, not static, and that the file never hands over itself; the
+/// registration sits in a file of another module (another directory, or each file with an
+/// init of its own) and hands one of those tables. That module holds the table's module by its
+/// symbol reference while it is loaded, and its exit unregisters the table (assumed, as every
+/// registration is).
+fn foreign_table(
+    index: &Index,
+    kb: &Kb,
+    known: &UseCountKnowledge,
+    entry: &Entry,
+) -> Option<String> {
+    let file = index.file_by_path(&entry.file)?;
+    let reg = index.file_by_path(&entry.registration_file)?;
+    let dir = |f: usize| index.files[f].path.rsplit_once('/').map_or("", |(d, _)| d);
+    let main = |f: usize| index.files[f].markers.init_module || index.files[f].markers.module_init;
+    if reg == file || (dir(reg) == dir(file) && !(main(reg) && main(file))) {
+        return None;
+    }
+    let facts = &index.files[file];
+    let names = |e: &str, n: &str| referenced_name(e) == Some(n);
+    let handed = |n: &str| {
+        facts.field_assigns.iter().any(|a| names(&a.value, n))
+            || (facts.calls.iter())
+                .filter(|c| !kb.is_export_macro(&c.callee))
+                .any(|c| c.args.iter().any(|a| names(a, n)))
+    };
+    let name = entry.function.as_str();
+    if handed(name) {
+        return None;
+    }
+    let in_table = |v: &crate::facts::Variable, n: &str| {
+        v.init
+            .as_ref()
+            .is_some_and(|l| in_list(l, &|e: &str| names(e, n)))
+    };
+    let tables: Vec<&str> = (facts.variables.iter())
+        .filter(|v| in_table(v, name))
+        .map(|v| v.name.as_str())
+        .collect();
+    for t in &tables {
+        let var = facts.variables.iter().find(|v| v.name == *t)?;
+        if var.is_static
+            || !known.helpers.exported.contains(*t)
+            || handed(t)
+            || facts.variables.iter().any(|v| in_table(v, t))
+        {
+            return None;
+        }
+    }
+    let calls = index.files[reg].calls.iter();
+    let hands = calls
+        .filter(|c| c.line == entry.registration_line)
+        .any(|c| c.args.iter().any(|a| tables.iter().any(|t| names(a, t))));
+    hands.then(|| tables[0].to_string())
 }
 
 /// Fills in `covered_by` of the name-taking entries of module code (for `entries`: `check`
@@ -324,7 +385,7 @@ impl Cover<'_> {
 }
 
 /// Whether an initializer list names the function anywhere.
-fn in_list(list: &InitList, names: &dyn Fn(&str) -> bool) -> bool {
+pub(super) fn in_list(list: &InitList, names: &dyn Fn(&str) -> bool) -> bool {
     list.items.iter().any(|i| match &i.value {
         InitValue::Expr(e) => names(e),
         InitValue::List(l) => in_list(l, names),

@@ -11,6 +11,7 @@
 pub mod bound;
 pub mod cover;
 pub mod drain;
+mod first;
 pub mod owner;
 pub mod release;
 pub mod undo;
@@ -356,17 +357,40 @@ impl<'a> FileOracle<'a> {
         }
     }
 
-    /// Whether a function's body touches the use count at all (directly).
-    fn touches_count(&self, function: &Function, file: usize) -> bool {
-        let calls = &self.index.files[file].calls;
+    /// Whether a function of this oracle's file touches the use count: directly, or through a
+    /// count wrapper of the module (`isdn_tty_startup` pins through `isdn_MOD_INC_USE_COUNT`,
+    /// a function whose every return raises the count, and that is only ever called). A helper
+    /// that touches the count only on some paths (floppy's `set_dor`, which grabs or releases
+    /// by motor bits) is not followed: its caller's walk could not tell those paths apart; nor
+    /// is a routine the core also calls (de620's `close`, which a failing init calls only
+    /// under a debugging `#ifdef`).
+    fn touches_count(&self, function: &Function) -> bool {
+        let wrapper = |e: CountEffect| match e {
+            CountEffect::Increment | CountEffect::Decrement => true,
+            CountEffect::Split(o) => {
+                let deltas = o.results.iter().filter(|r| **r != 0).count();
+                deltas == 1 && o.results[1] == 0 && o.slept == 0
+            }
+            _ => false,
+        };
+        let through_helper = |c: &Call| {
+            !c.indirect
+                && self.depth < MAX_HELPER_DEPTH
+                && (self.index.resolve_function(self.file, &c.callee)).is_some_and(|g| {
+                    self.same_module(g)
+                        && first::only_called(self.index, g)
+                        && wrapper(self.helper_effect(g))
+                })
+        };
         function.body.exprs().any(|e| {
             e.events.iter().any(|ev| match ev {
                 Event::Name(n) => self.effect_of_name(n).is_some(),
                 Event::Bump { field, .. } => self.count_pointer(field),
                 Event::Step { .. } => false,
-                Event::Call(c) => calls
+                Event::Call(c) => self
+                    .calls
                     .get(*c as usize)
-                    .is_some_and(|c| self.effect_of_name(&c.callee).is_some()),
+                    .is_some_and(|c| self.effect_of_name(&c.callee).is_some() || through_helper(c)),
             })
         })
     }
@@ -377,16 +401,22 @@ impl<'a> FileOracle<'a> {
             return *e;
         }
         let function = self.index.function(fref);
-        let effect = if self.depth >= MAX_HELPER_DEPTH || !self.touches_count(function, fref.file) {
+        let inner = FileOracle {
+            file: fref.file,
+            calls: &self.index.files[fref.file].calls,
+            depth: self.depth + 1,
+            ..*self
+        };
+        let effect = if self.depth >= MAX_HELPER_DEPTH || !inner.touches_count(function) {
             CountEffect::None
         } else {
-            let inner = FileOracle {
-                file: fref.file,
-                calls: &self.index.files[fref.file].calls,
-                depth: self.depth + 1,
-                ..*self
-            };
-            inner.walk(function, Discipline::Pin).net_effect()
+            match inner.walk(function, Discipline::Pin).net_effect() {
+                // A success that pins nothing: the first user's pin may hold it (`first`).
+                CountEffect::Split(o) if o.results[1] & paths::ZERO != 0 => {
+                    first::first_user(&inner, fref, function).unwrap_or(CountEffect::Split(o))
+                }
+                effect => effect,
+            }
         };
         self.helpers.memo.lock().unwrap().insert(key, effect);
         effect

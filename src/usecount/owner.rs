@@ -11,6 +11,7 @@
 use super::{cover, UseCountKnowledge};
 use crate::ctext::is_word;
 use crate::entries::{Entry, Via};
+use crate::facts::{Designator, InitValue};
 use crate::index::{FnRef, Index};
 use crate::kb::{CountDiscipline, Kb};
 
@@ -30,7 +31,7 @@ pub(super) fn entry_discipline(
         .field()
         .map_or(("", ""), |s| (s.strukt.as_str(), s.field.as_str()));
     let mut discipline = kb.count_discipline(struct_name, field);
-    if owner_pinned(index, kb, &known.pins, entry, fref, struct_name)
+    if owner_pinned(index, kb, known, entry, fref, struct_name)
         || known.drains.slot(struct_name, field).is_some()
         || (discipline != CountDiscipline::Core
             && cover::covering(index, kb, known, entry).is_some())
@@ -53,7 +54,7 @@ pub(super) fn entry_discipline(
 fn owner_pinned(
     index: &Index,
     kb: &Kb,
-    pins: &CorePins,
+    known: &UseCountKnowledge,
     entry: &Entry,
     fref: FnRef,
     struct_name: &str,
@@ -62,16 +63,15 @@ fn owner_pinned(
     let Some(def) = index.struct_def(struct_name) else {
         return false;
     };
-    let Some(owner) = def
-        .fields
-        .iter()
-        .find(|f| owner_fields.iter().any(|o| *o == f.name) || pins.pins(struct_name, &f.name))
-    else {
+    let Some(owner) = def.fields.iter().find(|f| {
+        owner_fields.iter().any(|o| *o == f.name) || known.pins.pins(struct_name, &f.name)
+    }) else {
         return false;
     };
     let owner = OwnerField {
         index,
         kb,
+        no_work: &known.helpers.no_work,
         struct_name,
         field: &owner.name,
     };
@@ -89,6 +89,8 @@ fn owner_pinned(
 struct OwnerField<'a> {
     index: &'a Index<'a>,
     kb: &'a Kb,
+    /// Reads the macros a table's initializer names (`OWNER_THIS_MODULE`).
+    no_work: &'a crate::nowork::NoWork,
     struct_name: &'a str,
     field: &'a str,
 }
@@ -148,9 +150,39 @@ impl OwnerField<'_> {
             let holds_routine = values.iter().any(|t| holds(&text(t)));
             let sets_owner = values
                 .iter()
-                .any(|t| t.field == self.field && self.is_own(&text(t)));
+                .any(|t| t.field == self.field && self.is_own(&text(t)))
+                || self.macro_sets(var);
             holds_routine && sets_owner
         })
+    }
+}
+
+impl OwnerField<'_> {
+    /// Whether the initializer of `var` names a macro whose definition, as the table's file
+    /// sees it, holds the owner item (raw1394's `OWNER_THIS_MODULE`, `owner: THIS_MODULE,` in
+    /// the tree's era and empty before 2.3: the release the tree's Makefile says picks the
+    /// branch).
+    fn macro_sets(&self, var: crate::index::VarRef) -> bool {
+        let Some(init) = &self.index.variable(var).init else {
+            return false;
+        };
+        let macros = init
+            .items
+            .iter()
+            .filter_map(|i| match (&*i.designators, &i.value) {
+                ([Designator::Macro], InitValue::Expr(name)) => Some(name.as_str()),
+                _ => None,
+            });
+        let files = self.index.files;
+        macros
+            .filter_map(|m| self.no_work.object_body(files, var.file, m))
+            .any(|body| {
+                body.split(',').any(|item| {
+                    let item = item.trim().trim_start_matches('.');
+                    let pair = item.split_once(':').or_else(|| item.split_once('='));
+                    pair.is_some_and(|(f, v)| f.trim() == self.field && self.is_own(v))
+                })
+            })
     }
 }
 
