@@ -262,7 +262,7 @@ impl Session {
         let (mut scan, build) = self.scan(&self.era_bodies())?;
         let index = Index::build(&scan, &self.kb);
         let mut report = entries::compute(&index, &self.kb, &build);
-        crate::usecount::cover::annotate(&index, &self.kb, &mut report.entries);
+        crate::usecount::cover::annotate(&index, &self.kb, &build.defines, &mut report.entries);
         let entry = self.entry_model(&index, &build, &|rel| self.read_from_roots(rel));
         let mut locking = bkl::analyse(&index, &self.kb, &report.entries, &entry);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
@@ -396,7 +396,7 @@ impl Session {
         let walks_paths = kb.data.era.rules == RuleFamily::UseCount;
         let index = Index::build(scan, kb);
         // Three independent analyses; only rule 2's path walks ask the use-count knowledge.
-        let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb));
+        let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb, &build.defines));
         let ((sleep, use_counts), (entries, bkl, modern)) = rayon::join(
             || rayon::join(|| walks_paths.then(|| sleep(&index)), use_counts),
             || {

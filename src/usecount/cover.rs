@@ -23,6 +23,7 @@
 //! unregistered before the pin is dropped is assumed, not checked (the judged cases all do).
 
 use super::{bound, FileOracle, NeverSleeps, UseCountKnowledge};
+use crate::buildinfo::BuildDefines;
 use crate::entries::{Covered, Entry};
 use crate::facts::{FileFacts, InitList, InitValue};
 use crate::index::{referenced_name, FnRef, Index};
@@ -53,9 +54,9 @@ pub fn covering(
 
 /// Fills in `covered_by` of the name-taking entries of module code (for `entries`: `check`
 /// asks [`covering`] per routine), with the tree's use-count knowledge computed here.
-pub fn annotate(index: &Index, kb: &Kb, entries: &mut [Entry]) {
+pub fn annotate(index: &Index, kb: &Kb, build: &BuildDefines, entries: &mut [Entry]) {
     use rayon::prelude::*;
-    let known = UseCountKnowledge::new(index, kb);
+    let known = UseCountKnowledge::new(index, kb, build);
     let covers: Vec<Option<Covered>> = entries
         .par_iter()
         .map(|e| {

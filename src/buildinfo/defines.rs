@@ -1,0 +1,106 @@
+//! Symbols the build itself defines, which no source file does: the configuration's
+//! (`CONFIG_X`, from the configuration files) and the compiler flags' (`-DNAME` in a
+//! Makefile). `nowork` reads a branch on a symbol nothing defines as the build does: not taken.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ctext::is_ident_char;
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildDefines {
+    /// Every `CONFIG_` word of a configuration file: declared by some entry (`bool`,
+    /// `tristate`, `int`, `hex`, `string`, a `choice`'s options, `define_*`).
+    config: HashSet<String>,
+    /// Directory -> the names its Makefile gives with `-D` (`EXTRA_CFLAGS += -DDEBUG`).
+    by_dir: HashMap<String, HashSet<String>>,
+    /// Names every directory gets: the `-D`s of the top-level and the architectures'
+    /// Makefiles (`CFLAGS += -D__SMP__`).
+    everywhere: HashSet<String>,
+}
+
+impl BuildDefines {
+    pub(super) fn read_config(&mut self, prefix: &str, text: &str) {
+        let words = text.split(|c: char| !is_ident_char(c));
+        (self.config).extend(words.filter(|w| w.starts_with(prefix)).map(str::to_string));
+    }
+
+    /// The `-D` names of the Makefile of `dir` (relative to the tree's root).
+    pub(super) fn read_makefile(&mut self, dir: &str, text: &str) {
+        let names = flag_defines(text);
+        if names.is_empty() {
+            return;
+        }
+        let global = dir.is_empty() || dir.strip_prefix("arch/").is_some_and(|a| !a.contains('/'));
+        if global {
+            self.everywhere.extend(names);
+        } else {
+            self.by_dir
+                .entry(dir.to_string())
+                .or_default()
+                .extend(names);
+        }
+    }
+
+    /// Whether the tree has configuration files at all.
+    pub fn has_config(&self) -> bool {
+        !self.config.is_empty()
+    }
+
+    /// Whether some configuration file names `symbol` (`CONFIG_X_MODULE`, which the build
+    /// defines for a tristate `CONFIG_X` set to `m`, counts as `CONFIG_X`).
+    pub fn configures(&self, symbol: &str, module_suffix: &str) -> bool {
+        self.config.contains(symbol)
+            || (symbol.strip_suffix(module_suffix)).is_some_and(|s| self.config.contains(s))
+    }
+
+    /// Whether the compiler flags of a file in `dir` define `symbol`.
+    pub fn flags_define(&self, dir: &str, symbol: &str) -> bool {
+        self.everywhere.contains(symbol) || self.by_dir.get(dir).is_some_and(|s| s.contains(symbol))
+    }
+}
+
+/// The names a Makefile's text gives with `-DNAME` or `-DNAME=VALUE`.
+fn flag_defines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("-D") {
+        let before = rest[..at].chars().next_back();
+        let after = &rest[at + 2..];
+        let end = after
+            .find(|c: char| !is_ident_char(c))
+            .unwrap_or(after.len());
+        let flag_start = before.is_none_or(|c| c.is_whitespace() || matches!(c, '=' | '"' | '\''));
+        if flag_start && end > 0 && !after.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push(after[..end].to_string());
+        }
+        rest = &after[end..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_configuration_words() {
+        let mut d = BuildDefines::default();
+        d.read_makefile(
+            "drivers/char",
+            "EXTRA_CFLAGS += -DFOO_DEBUG -DLEVEL=2\nX := a-Dnot\n",
+        );
+        d.read_makefile("arch/i386", "CFLAGS += -D__SMP__\n");
+        d.read_config(
+            "CONFIG_",
+            "bool 'x' CONFIG_X\nchoice 'cpu' \"386 CONFIG_M386\"\n",
+        );
+        assert!(d.flags_define("drivers/char", "FOO_DEBUG"));
+        assert!(d.flags_define("drivers/char", "LEVEL"));
+        assert!(!d.flags_define("drivers/char", "not"));
+        assert!(!d.flags_define("drivers/net", "FOO_DEBUG"));
+        assert!(d.flags_define("drivers/net", "__SMP__"));
+        assert!(d.configures("CONFIG_M386", "_MODULE"));
+        assert!(d.configures("CONFIG_X_MODULE", "_MODULE"));
+        assert!(!d.configures("CONFIG_Y", "_MODULE"));
+    }
+}
