@@ -178,7 +178,8 @@ impl BuildInfo {
             };
             if name == "Makefile" || name == "Kbuild" {
                 let dir = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-                (info.defines).read_makefile(&dir, &String::from_utf8_lossy(&text));
+                let makefile_text = String::from_utf8_lossy(&text);
+                (info.defines).read_makefile(&dir, &makefile_text, CONFIG_PREFIX);
                 makefiles.push((dir, rel.to_string(), text));
             } else {
                 let text = String::from_utf8_lossy(&text);

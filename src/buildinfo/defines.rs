@@ -24,9 +24,10 @@ impl BuildDefines {
         (self.config).extend(words.filter(|w| w.starts_with(prefix)).map(str::to_string));
     }
 
-    /// The `-D` names of the Makefile of `dir` (relative to the tree's root).
-    pub(super) fn read_makefile(&mut self, dir: &str, text: &str) {
-        let names = flag_defines(text);
+    /// The `-D` names of the Makefile of `dir` (relative to the tree's root). `config_prefix`
+    /// names the configuration's symbols.
+    pub(super) fn read_makefile(&mut self, dir: &str, text: &str, config_prefix: &str) {
+        let names = flag_defines(text, config_prefix);
         if names.is_empty() {
             return;
         }
@@ -59,10 +60,55 @@ impl BuildDefines {
     }
 }
 
-/// The names a Makefile's text gives with `-DNAME` or `-DNAME=VALUE`.
-fn flag_defines(text: &str) -> Vec<String> {
+/// The names a Makefile's text gives with `-DNAME` or `-DNAME=VALUE`, except under `ifdef
+/// VAR` where nothing in the Makefile sets the variable VAR and it is no configuration symbol
+/// (`ifdef DEBUG` / `EXTRA_CFLAGS += -DEMU10K1_DEBUG`: only `make DEBUG=1` builds that).
+fn flag_defines(text: &str, config_prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut rest = text;
+    // Per open conditional: whether its current branch, and its `else`, are ones only a
+    // command line makes.
+    let mut off: Vec<(bool, bool)> = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (first, second) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let command_line_only = |var: &str| !var.starts_with(config_prefix) && !sets(text, var);
+        match first {
+            "ifdef" => off.push((command_line_only(second), false)),
+            "ifndef" => off.push((false, command_line_only(second))),
+            "ifeq" | "ifneq" => off.push((false, false)),
+            "else" => {
+                if let Some(f) = off.last_mut() {
+                    *f = (f.1, false);
+                }
+            }
+            "endif" => {
+                off.pop();
+            }
+            _ if !off.iter().any(|f| f.0) => out.extend(line_defines(line)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether the Makefile's text assigns `var` (`VAR = ...`, `VAR := ...`, `VAR += ...`).
+fn sets(text: &str, var: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l
+            .trim_start()
+            .strip_prefix("export ")
+            .unwrap_or(l.trim_start());
+        l.strip_prefix(var).is_some_and(|r| {
+            let r = r.trim_start();
+            r.starts_with('=') || r.starts_with(":=") || r.starts_with("+=") || r.starts_with("?=")
+        })
+    })
+}
+
+/// The `-D` names on one line.
+fn line_defines(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = line;
     while let Some(at) = rest.find("-D") {
         let before = rest[..at].chars().next_back();
         let after = &rest[at + 2..];
@@ -87,9 +133,15 @@ mod tests {
         let mut d = BuildDefines::default();
         d.read_makefile(
             "drivers/char",
-            "EXTRA_CFLAGS += -DFOO_DEBUG -DLEVEL=2\nX := a-Dnot\n",
+            "EXTRA_CFLAGS += -DFOO_DEBUG -DLEVEL=2\nX := a-Dnot\nifdef DEBUG\nEXTRA_CFLAGS += -DBAR\nendif\nifdef CONFIG_Q\nEXTRA_CFLAGS += -DQ\nendif\n",
+            "CONFIG_",
         );
-        d.read_makefile("arch/i386", "CFLAGS += -D__SMP__\n");
+        d.read_makefile("arch/i386", "CFLAGS += -D__SMP__\n", "CONFIG_");
+        assert!(
+            !d.flags_define("drivers/char", "BAR"),
+            "only make DEBUG=1 builds it"
+        );
+        assert!(d.flags_define("drivers/char", "Q"));
         d.read_config(
             "CONFIG_",
             "bool 'x' CONFIG_X\nchoice 'cpu' \"386 CONFIG_M386\"\n",

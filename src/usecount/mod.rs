@@ -472,8 +472,12 @@ impl CallOracle for FileOracle<'_> {
 
     fn result_signs(&self, call: u32) -> Option<paths::Signs> {
         let c = self.calls.get(call as usize).filter(|c| !c.indirect)?;
+        // Only the file's own helpers: a name resolved across files may be another build's
+        // stub of a kernel routine (a `kmalloc` that returns NULL).
         let f = self.index.resolve_function(self.file, &c.callee)?;
-        self.constant_returns(f)
+        (f.file == self.file)
+            .then(|| self.constant_returns(f))
+            .flatten()
     }
 }
 
