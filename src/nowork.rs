@@ -100,6 +100,10 @@ impl NoWork {
                 }
             }
         }
+        // Every compilation gets the top-level and the architectures' Makefile flags.
+        let layout = &kb.data.layout;
+        (nowork.build)
+            .globalise(|d| d.is_empty() || layout.arch_dir(d).is_some_and(|a| d.ends_with(a)));
         for (fi, f) in files.iter().enumerate() {
             let dead: Vec<(u32, u32)> = (f.cond_regions.iter())
                 .filter(|r| !nowork.holds(files, fi, &r.symbol, r.test))
@@ -227,7 +231,9 @@ impl NoWork {
         let f = &files[file];
         let dir = dir_of(&f.path);
         if self.inactive.contains(symbol)
-            || f.inactive_defines.iter().any(|n| n == symbol)
+            || f.inactive_defines
+                .binary_search_by(|n| n.as_str().cmp(symbol))
+                .is_ok()
             || self.build.flags_define(dir, symbol)
         {
             return false;
@@ -257,7 +263,9 @@ impl NoWork {
         let f = &files[file];
         if self.predefined.iter().any(|p| glob_match(p, symbol))
             || self.build.flags_define(dir_of(&f.path), symbol)
-            || f.inactive_defines.iter().any(|n| n == symbol)
+            || f.inactive_defines
+                .binary_search_by(|n| n.as_str().cmp(symbol))
+                .is_ok()
         {
             return true;
         }

@@ -13,8 +13,8 @@ pub struct BuildDefines {
     config: HashSet<String>,
     /// Directory -> the names its Makefile gives with `-D` (`EXTRA_CFLAGS += -DDEBUG`).
     by_dir: HashMap<String, HashSet<String>>,
-    /// Names every directory gets: the `-D`s of the top-level and the architectures'
-    /// Makefiles (`CFLAGS += -D__SMP__`).
+    /// Names every directory gets: the `-D`s of the Makefiles [`Self::globalise`] names
+    /// (the top-level and the architectures': `CFLAGS += -D__SMP__`).
     everywhere: HashSet<String>,
 }
 
@@ -22,23 +22,35 @@ impl BuildDefines {
     pub(super) fn read_config(&mut self, prefix: &str, text: &str) {
         let words = text.split(|c: char| !is_ident_char(c));
         (self.config).extend(words.filter(|w| w.starts_with(prefix)).map(str::to_string));
+        // Kconfig declares without the prefix: `config FOO`.
+        for line in text.lines() {
+            let mut w = line.split_whitespace();
+            if let (Some("config" | "menuconfig"), Some(name)) = (w.next(), w.next()) {
+                self.config.insert(format!("{prefix}{name}"));
+            }
+        }
     }
 
     /// The `-D` names of the Makefile of `dir` (relative to the tree's root). `config_prefix`
     /// names the configuration's symbols.
     pub(super) fn read_makefile(&mut self, dir: &str, text: &str, config_prefix: &str) {
         let names = flag_defines(text, config_prefix);
-        if names.is_empty() {
-            return;
-        }
-        let global = dir.is_empty() || dir.strip_prefix("arch/").is_some_and(|a| !a.contains('/'));
-        if global {
-            self.everywhere.extend(names);
-        } else {
+        if !names.is_empty() {
             self.by_dir
                 .entry(dir.to_string())
                 .or_default()
                 .extend(names);
+        }
+    }
+
+    /// Makes the `-D`s of the directories `global` names (whose flags every compilation
+    /// gets) apply everywhere.
+    pub fn globalise(&mut self, global: impl Fn(&str) -> bool) {
+        let dirs: Vec<String> = self.by_dir.keys().filter(|d| global(d)).cloned().collect();
+        for d in dirs {
+            if let Some(names) = self.by_dir.remove(&d) {
+                self.everywhere.extend(names);
+            }
         }
     }
 
@@ -137,6 +149,7 @@ mod tests {
             "CONFIG_",
         );
         d.read_makefile("arch/i386", "CFLAGS += -D__SMP__\n", "CONFIG_");
+        d.globalise(|dir| dir == "arch/i386");
         assert!(
             !d.flags_define("drivers/char", "BAR"),
             "only make DEBUG=1 builds it"
