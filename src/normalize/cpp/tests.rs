@@ -140,3 +140,24 @@ fn unbalanced_is_reported_not_fatal() {
     let mut b = b"#endif\n#else\nx\n#if 1\n".to_vec();
     assert!(process(&mut b, &config()).unbalanced);
 }
+
+#[test]
+fn branches_taken_on_one_unknown_symbol_are_recorded() {
+    let mut b = b"#ifdef DBG\na\n#else\nb\n#endif\n#if LEVEL\nc\n#endif\n#if defined(X) && Y\nd\n#endif\n\
+                  #ifndef GUARD\ne\n#endif\n#ifdef CONFIG_ARCH_S390\nf\n#endif\n#if 0\n#define OFF 1\n#endif\n"
+        .to_vec();
+    let r = process(&mut b, &config());
+    let regions: Vec<(&str, CondTest, u32, u32)> = (r.cond_regions.iter())
+        .map(|c| (c.symbol.as_str(), c.test, c.from, c.to))
+        .collect();
+    // Two symbols, `#ifndef` (its first branch is the build without the symbol) and an
+    // architecture's symbol (an arch region) are not recorded.
+    assert_eq!(
+        regions,
+        vec![
+            ("DBG", CondTest::Defined, 1, 3),
+            ("LEVEL", CondTest::Value, 6, 8)
+        ]
+    );
+    assert_eq!(r.inactive_defines, vec!["OFF".to_string()]);
+}
