@@ -33,7 +33,7 @@ use crate::buildinfo::BuildDefines;
 use crate::ctext::{expansion_effects, is_empty_expansion};
 use crate::facts::FileFacts;
 use crate::kb::{glob_match, Kb};
-use crate::normalize::{CondRegion, CondTest, MacroDef};
+use crate::normalize::{CondTest, MacroDef};
 
 /// How deep macros calling macros are followed, and how many definitions one question reads.
 const MAX_DEPTH: u8 = 4;
@@ -119,15 +119,6 @@ impl NoWork {
     /// Whether line `line` of file `file` is in a branch the build does not compile.
     pub fn dead_line(&self, file: usize, line: u32) -> bool {
         (self.dead.get(&file)).is_some_and(|d| d.iter().any(|&(a, b)| a < line && line < b))
-    }
-
-    /// The branches of file `file` the build does not compile, with their symbols (for
-    /// `why-*` and `entries`).
-    pub fn dead_regions<'f>(&self, files: &'f [FileFacts], file: usize) -> Vec<&'f CondRegion> {
-        let dead = self.dead.get(&file).map_or(&[][..], Vec::as_slice);
-        (files[file].cond_regions.iter())
-            .filter(|r| dead.contains(&(r.from, r.to)))
-            .collect()
     }
 
     /// Whether a call of `name` in file `file` does no work (the caller has made sure no
