@@ -17,10 +17,15 @@ use std::path::{Path, PathBuf};
 use crate::cache::{Key, KeyBuilder};
 use crate::diag::Warning;
 
+/// The prefix of the configuration's symbols (generated into a header the tree lacks).
+const CONFIG_PREFIX: &str = "CONFIG_";
+
 mod config;
+mod defines;
 mod makefile;
 
 pub use config::{Declaration, SymbolKind, Symbols};
+pub use defines::BuildDefines;
 use makefile::{Listing, Makefile};
 
 #[derive(Debug, Default)]
@@ -39,6 +44,8 @@ pub struct BuildInfo {
     /// Configuration files (relative to their root) and the ones each `source`s: which
     /// architectures' configurations reach a directory.
     pub config_sources: Vec<(String, Vec<String>)>,
+    /// The symbols the configuration and the compiler flags define.
+    pub defines: BuildDefines,
     /// Build files that could not be read (not regular files, too large, unreadable).
     pub warnings: Vec<Warning>,
     /// The key of every build file read (its path and the hash of its bytes, or why it could
@@ -174,10 +181,13 @@ impl BuildInfo {
             };
             if name == "Makefile" || name == "Kbuild" {
                 let dir = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+                let makefile_text = String::from_utf8_lossy(&text);
+                (info.defines).read_makefile(&dir, &makefile_text, CONFIG_PREFIX);
                 makefiles.push((dir, rel.to_string(), text));
             } else {
                 let text = String::from_utf8_lossy(&text);
                 symbols.collect(rel, &text);
+                info.defines.read_config(CONFIG_PREFIX, &text);
                 info.config_sources.push((rel.to_string(), sourced(&text)));
             }
         }

@@ -16,21 +16,33 @@
 //! - it is *pure* (function-like only): no assignment, and every call in its body is itself
 //!   a macro that is no work (`MINOR(dev)` is `((dev) & MINORMASK)`), followed at most
 //!   [`MAX_DEPTH`] deep.
+//!
+//! The same reading decides which branches the build compiles at all ([`NoWork::dead_line`]):
+//! a branch the normalizer took only because its one symbol is unknown (`#ifdef
+//! ISICOM_DEBUG`, `#if MCDX_DEBUG`) is not compiled when nothing the file can see defines the
+//! symbol (for `#if X`: or defines it only as 0). What can define it: the file itself (in any
+//! branch), a header it can see (in any branch, so a header included conditionally counts),
+//! a `-D` of the directory's, the top-level or an architecture's Makefile, a configuration
+//! file that names it (a `CONFIG_` symbol), or the compiler (`[preprocessor] predefined`).
+//! Calls on such lines are no work and do not sleep, and returns on them are not taken.
 
 use compact_str::CompactString;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::buildinfo::BuildDefines;
 use crate::ctext::{expansion_effects, is_empty_expansion};
 use crate::facts::FileFacts;
-use crate::kb::Kb;
-use crate::normalize::MacroDef;
+use crate::kb::{glob_match, Kb};
+use crate::normalize::{CondTest, MacroDef};
 
 /// How deep macros calling macros are followed, and how many definitions one question reads.
 const MAX_DEPTH: u8 = 4;
 const MAX_VISITS: u32 = 64;
 
-/// Symbols of the build configuration (generated into a header the source tree lacks).
+/// Symbols of the build configuration (generated into a header the source tree lacks), and
+/// the suffix the build adds for one set to `m`.
 const CONFIG_PREFIX: &str = "CONFIG_";
+const MODULE_SUFFIX: &str = "_MODULE";
 
 /// The headers' macro definitions, read once per tree.
 #[derive(Default)]
@@ -40,34 +52,73 @@ pub struct NoWork {
     /// Every name some header defines, and the headers defining it that are not in an include
     /// directory (`None` once one is: every file sees it).
     header_names: FxHashMap<CompactString, Option<Vec<usize>>>,
+    /// What the build defines besides the sources (configuration, compiler flags).
+    build: BuildDefines,
+    /// The compiler's possible predefines (name patterns).
+    predefined: Vec<String>,
+    /// Per file: a header in an include directory (every file sees it).
+    global: Vec<bool>,
+    /// Names some header defines in a branch not taken.
+    inactive: FxHashSet<CompactString>,
+    /// File -> the line ranges (exclusive) of branches the build does not compile.
+    dead: FxHashMap<usize, Vec<(u32, u32)>>,
 }
 
 impl NoWork {
-    pub fn new(files: &[FileFacts], kb: &Kb) -> Self {
-        let mut nowork = NoWork::default();
+    pub fn new(files: &[FileFacts], kb: &Kb, build: &BuildDefines) -> Self {
+        let mut nowork = NoWork {
+            build: build.clone(),
+            predefined: kb.data.preprocessor.predefined.clone(),
+            global: (files.iter())
+                .map(|f| f.path.ends_with(".h") && kb.data.layout.is_include_dir(dir_of(&f.path)))
+                .collect(),
+            ..NoWork::default()
+        };
         for (fi, f) in files
             .iter()
             .enumerate()
             .filter(|(_, f)| f.path.ends_with(".h"))
         {
-            let global = kb.data.layout.is_include_dir(dir_of(&f.path));
+            let global = nowork.global[fi];
+            nowork.inactive.extend(f.inactive_defines.iter().cloned());
             let mut seen = FxHashSet::default();
-            for (mi, m) in f.macros.iter().enumerate() {
+            let names = (f.macros.iter().map(|m| &m.name)).chain(&f.inactive_defines);
+            for name in names {
                 // Names are short: a key is a copy inside the map, not an allocation.
                 let headers = (nowork.header_names)
-                    .entry(m.name.clone())
+                    .entry(name.clone())
                     .or_insert(Some(Vec::new()));
                 match headers {
                     Some(_) if global => *headers = None,
                     Some(h) if h.last() != Some(&fi) => h.push(fi),
                     _ => {}
                 }
+            }
+            for (mi, m) in f.macros.iter().enumerate() {
                 if seen.insert(m.name.as_str()) {
                     (nowork.header_defs.entry(m.name.clone()).or_default()).push((fi, mi));
                 }
             }
         }
+        // Every compilation gets the top-level and the architectures' Makefile flags.
+        let layout = &kb.data.layout;
+        (nowork.build)
+            .globalise(|d| d.is_empty() || layout.arch_dir(d).is_some_and(|a| d.ends_with(a)));
+        for (fi, f) in files.iter().enumerate() {
+            let dead: Vec<(u32, u32)> = (f.cond_regions.iter())
+                .filter(|r| !nowork.holds(files, fi, &r.symbol, r.test))
+                .map(|r| (r.from, r.to))
+                .collect();
+            if !dead.is_empty() {
+                nowork.dead.insert(fi, dead);
+            }
+        }
         nowork
+    }
+
+    /// Whether line `line` of file `file` is in a branch the build does not compile.
+    pub fn dead_line(&self, file: usize, line: u32) -> bool {
+        (self.dead.get(&file)).is_some_and(|d| d.iter().any(|&(a, b)| a < line && line < b))
     }
 
     /// Whether a call of `name` in file `file` does no work (the caller has made sure no
@@ -170,17 +221,67 @@ impl NoWork {
         home: usize,
         def: &'f MacroDef,
     ) -> &'f str {
-        let alt = files[home]
-            .alt_macros
-            .iter()
-            .find(|(m, symbol, _)| *m == def.name && !self.symbol_seen(files, file, symbol));
+        let test = |symbol: &str| {
+            (files[home].cond_regions.iter())
+                .find(|r| r.symbol == symbol && r.from < def.line && def.line < r.to)
+                .map_or(CondTest::Defined, |r| r.test)
+        };
+        let alt = (files[home].alt_macros.iter()).find(|(m, symbol, _)| {
+            *m == def.name && !self.holds(files, file, symbol, test(symbol))
+        });
         alt.map_or(def.body.as_str(), |(_, _, body)| body.as_str())
     }
 
-    /// Whether `symbol` is defined by file `file` or by a header it can see, or is a
-    /// configuration option (on in some build, as the normalizer reads it).
+    /// Whether a branch on `symbol` tested so is taken in a build of file `file`, as far as
+    /// the tree says: the symbol is defined where the file can see it (for `#if X`: as
+    /// something other than 0).
+    fn holds(&self, files: &[FileFacts], file: usize, symbol: &str, test: CondTest) -> bool {
+        self.symbol_seen(files, file, symbol)
+            && (test == CondTest::Defined || !self.only_zero(files, file, symbol))
+    }
+
+    /// Whether every definition of `symbol` file `file` can see is the number 0 (`#define
+    /// MCDX_DEBUG 0` in mcdx.h), and no branch or flag of another build defines it.
+    fn only_zero(&self, files: &[FileFacts], file: usize, symbol: &str) -> bool {
+        let f = &files[file];
+        let dir = dir_of(&f.path);
+        if self.inactive.contains(symbol)
+            || f.inactive_defines
+                .binary_search_by(|n| n.as_str().cmp(symbol))
+                .is_ok()
+            || self.build.flags_define(dir, symbol)
+        {
+            return false;
+        }
+        let own = f.macros.iter().filter(|m| m.name == symbol);
+        let headers = (self.header_defs.get(symbol).into_iter().flatten())
+            .filter(|&&(h, _)| self.global[h] || dir_of(&files[h].path) == dir)
+            .map(|&(h, m)| &files[h].macros[m]);
+        let mut defs = own.chain(headers).peekable();
+        let zero = |m: &MacroDef| {
+            let body = m
+                .body
+                .trim_matches(|c: char| c == '(' || c == ')' || c == ' ');
+            m.params.is_none() && crate::ctext::parse_int(body) == Some(0)
+        };
+        defs.peek().is_some() && defs.all(zero)
+    }
+
+    /// Whether `symbol` is defined by file `file` or by a header it can see (in any branch),
+    /// by the compiler flags of its directory or the compiler, or is a configuration option
+    /// some configuration file names (on in some build, as the normalizer reads it).
     fn symbol_seen(&self, files: &[FileFacts], file: usize, symbol: &str) -> bool {
         if symbol.starts_with(CONFIG_PREFIX) {
+            // A tree without configuration files (a bare directory) says nothing of them.
+            return !self.build.has_config() || self.build.configures(symbol, MODULE_SUFFIX);
+        }
+        let f = &files[file];
+        if self.predefined.iter().any(|p| glob_match(p, symbol))
+            || self.build.flags_define(dir_of(&f.path), symbol)
+            || f.inactive_defines
+                .binary_search_by(|n| n.as_str().cmp(symbol))
+                .is_ok()
+        {
             return true;
         }
         let in_header = match self.header_names.get(symbol) {

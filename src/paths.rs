@@ -12,6 +12,9 @@ use std::hash::{Hash, Hasher};
 use crate::cfg::{Cfg, NodeId, Op, ENTRY};
 use crate::facts::{Event, Expr, Function, Span, Value};
 
+mod effect;
+pub use effect::{CountEffect, Outcomes};
+
 /// States kept per node before variable knowledge is dropped to stay bounded. Past it a node only
 /// gains states without variable knowledge, of which there are at most [`STATES_WITHOUT_VARS`]:
 /// so no node ever holds more than the sum, and only [`MAX_STEPS`] can cut a walk short.
@@ -20,48 +23,6 @@ const MAX_STATES_PER_NODE: usize = 48;
 const STATES_WITHOUT_VARS: usize = 4 * 2 * 2 * 2 * 2;
 /// Node visits after which the analysis gives up on a function (and says so).
 const MAX_STEPS: usize = 200_000;
-
-/// What a call or a bare name does to the module's use count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountEffect {
-    None,
-    Increment,
-    Decrement,
-    /// Depends on the path the callee took (`try_inc_mod_count`, a helper that pins on some
-    /// returns only): the caller's path splits into one per outcome.
-    Split(Outcomes),
-    /// Raises or drops the count of another module (`__MOD_INC_USE_COUNT(host->module)`).
-    OtherModule,
-    /// Drops whatever the path holds: the driver's own release routine called on a failure
-    /// path (it undoes the open, one count per open mode in the per-mode drivers).
-    DropAll,
-}
-
-/// A callee's returns, by the use-count delta they leave (index k for delta k - 1, so -1, 0,
-/// +1, +2): the signs of the values returned with that delta (0: no such return), and
-/// whether something that may sleep ran, with the count not raised, before such a return.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Outcomes {
-    pub results: [Signs; 4],
-    /// Bit k: a return with delta k - 1 may have slept unpinned (for k = 2: before its pin).
-    pub slept: u8,
-}
-
-impl Outcomes {
-    /// Pins exactly when the result tests `truth` (`try_inc_mod_count`: true), sleeping on no
-    /// path.
-    pub fn pins_when(truth: bool) -> Self {
-        let (yes, no) = if truth {
-            (NEG | POS, ZERO)
-        } else {
-            (ZERO, NEG | POS)
-        };
-        Outcomes {
-            results: [0, no, yes, 0],
-            slept: 0,
-        }
-    }
-}
 
 /// What the analysis needs to know about the calls of the routine's file.
 pub trait CallOracle {
@@ -105,6 +66,15 @@ pub trait CallOracle {
     /// Read `a || b`, `a && b` as C does: where `a` decides, a split call in `b` did not run.
     fn short_circuits(&self) -> bool {
         false
+    }
+    /// The call does not return (`panic`): its path ends there.
+    fn never_returns(&self, _call: u32) -> bool {
+        false
+    }
+    /// The signs of every value the callee can return, when the callee is known to return
+    /// only constants (a check compiled down to `return 0`).
+    fn result_signs(&self, _call: u32) -> Option<Signs> {
+        None
     }
 }
 
@@ -405,6 +375,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
         mut state: State,
         out: &mut Vec<State>,
     ) {
+        if self.oracle.never_returns(c) {
+            return;
+        }
         let CountEffect::Split(outcomes) = effect else {
             if effect == CountEffect::None && state.armed && self.oracle.frees_object(c) {
                 // The core runs the destructor this path installed: its decrement.
@@ -419,6 +392,9 @@ impl<'b, O: CallOracle> Walker<'_, 'b, O> {
                 if !self.oracle.is_noop(c) && !state.acted && state.count == 0 {
                     state.acted = true;
                     state.first_action = span;
+                }
+                if let Some(signs) = self.oracle.result_signs(c) {
+                    state.last_result = Some((c, signs));
                 }
             }
             self.drop_all_modes(c, effect, span, &mut state);

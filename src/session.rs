@@ -2,7 +2,6 @@
 //! -> rules -> fixes. Every command, and every test that runs a whole tree, goes through a
 //! [`Session`]; each method does one whole job and returns owned results.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -265,7 +264,8 @@ impl Session {
         let index = Index::build(&scan, &self.kb);
         let mut report = entries::compute(&index, &self.kb, &build);
         let drains = Arc::new(Drains::new(&index, &self.kb));
-        crate::usecount::cover::annotate(&index, &self.kb, &mut report.entries, drains.clone());
+        let known = (&build.defines, drains.clone());
+        crate::usecount::cover::annotate(&index, &self.kb, known, &mut report.entries);
         let entry = self.entry_model(&index, &build, &|rel| self.read_from_roots(rel));
         let mut locking = bkl::analyse(&index, &self.kb, (&report.entries, &entry), &drains);
         locking.stats.seconds = locking.stats.seconds.filter(|_| self.timings);
@@ -402,7 +402,9 @@ impl Session {
         let index = Index::build(scan, kb);
         let drains = Arc::new(Drains::new(&index, kb));
         // Three independent analyses (two read the drains); rule 2's walks ask use counts.
-        let use_counts = || walks_paths.then(|| UseCountKnowledge::new(&index, kb, drains.clone()));
+        let use_counts = || {
+            walks_paths.then(|| UseCountKnowledge::new(&index, kb, &build.defines, drains.clone()))
+        };
         let ((sleep, use_counts), (entries, bkl, modern)) = rayon::join(
             || rayon::join(|| walks_paths.then(|| sleep(&index, build)), use_counts),
             || {
@@ -453,7 +455,7 @@ impl Session {
             chosen: self.era.clone(),
         });
         let patches = if want_fixes {
-            let sources = read_sources(&report, &index);
+            let sources = fix::read_sources(&report, &index);
             fix::plan(&mut report, &index, kb, &self.front_end, &sources)
         } else {
             Vec::new()
@@ -556,24 +558,6 @@ fn nonempty(scan: Scan) -> Result<Scan> {
             w.message
         ),
     }
-}
-
-/// The texts of the files that hold fixable findings, for the fix planner.
-fn read_sources(report: &CheckReport, index: &Index) -> HashMap<String, Vec<u8>> {
-    let mut sources = HashMap::new();
-    for f in report.findings.iter().filter(|f| f.rule.is_fixable()) {
-        if sources.contains_key(&f.file) {
-            continue;
-        }
-        let Some(file) = index.file_by_path(&f.file) else {
-            continue;
-        };
-        // A file that cannot be read now is left unfixed, as one that changed would be.
-        if let Ok(text) = std::fs::read(&index.files[file].disk_path) {
-            sources.insert(f.file.clone(), text);
-        }
-    }
-    sources
 }
 
 /// Takes the scan's warnings and frees the rest of it on another thread: freeing the facts

@@ -18,7 +18,7 @@ fn fixtures_meet_their_inline_expectations() {
     support::assert_expectations(&tree);
     assert_eq!(
         support::expectations(&tree).len(),
-        9,
+        15,
         "the fixtures lost their expectations"
     );
 }

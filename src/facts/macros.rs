@@ -1,6 +1,7 @@
 //! Which macro definitions a file's facts keep.
 
-use crate::normalize::MacroDef;
+use super::{FileFacts, Text};
+use crate::normalize::{MacroDef, Normalized};
 
 /// Which `#define`s a file's facts keep: they are a large part of a modern tree's facts (3.8
 /// million on 6.1), and only some analyses read them (may-sleep, lock and use-count all of
@@ -31,4 +32,19 @@ impl MacroPolicy {
                 .collect(),
         }
     }
+}
+
+/// What the normalizer's choices on unknown symbols leave for the tree-wide reading
+/// (`nowork`): alternative macro bodies, and, for a run that keeps every definition (the
+/// use-count analyses read them), the branches taken and the names defined elsewhere.
+pub(super) fn conditionals(normalized: &Normalized, policy: &MacroPolicy, facts: &mut FileFacts) {
+    let text = |s: &String| Text::from(s.as_str());
+    facts.alt_macros = (normalized.alt_macros.iter())
+        .map(|(m, s, b)| (text(m), text(s), text(b)))
+        .collect();
+    if !matches!(policy, MacroPolicy::All) {
+        return;
+    }
+    facts.cond_regions = normalized.cond_regions.clone();
+    facts.inactive_defines = normalized.inactive_defines.iter().map(text).collect();
 }

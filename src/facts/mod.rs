@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 use tree_sitter::Parser;
 
-use crate::normalize::{MacroDef, Normalized};
+use crate::normalize::{CondRegion, MacroDef, Normalized};
 
 mod body;
 mod compared;
@@ -42,7 +42,7 @@ pub type Text = compact_str::CompactString;
 /// and the part below this depth is not lowered.
 pub const MAX_DEPTH: usize = 600;
 
-#[derive(Debug, Clone, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, Default, Serialize, bincode::Encode, bincode::Decode)]
 pub struct FileFacts {
     #[bincode(with_serde)]
     pub path: Text,
@@ -92,6 +92,14 @@ pub struct FileFacts {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[bincode(with_serde)]
     pub alt_macros: Vec<(Text, Text, Text)>,
+    /// Branches the normalizer took only because their one symbol is unknown (`#ifdef
+    /// DEBUG`): `nowork` reads them against the tree's definitions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cond_regions: Vec<CondRegion>,
+    /// Names `#define`d in branches not taken: defined in some other build.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[bincode(with_serde)]
+    pub inactive_defines: Vec<Text>,
     /// The constants of flag-bit guards (`if (flags & EXTRACT_USER)`), as written: a macro
     /// name or a number; `CallGuard::bits` indexes it. The tree's `#define`s value them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -358,28 +366,8 @@ pub fn extract_bare(path: &str, src: &[u8]) -> FileFacts {
 fn extract_empty(path: &str, src: &[u8]) -> FileFacts {
     FileFacts {
         path: path.into(),
-        disk_path: Default::default(),
         bytes: src.len(),
-        functions: Vec::new(),
-        structs: Vec::new(),
-        typedefs: Vec::new(),
-        variables: Vec::new(),
-        calls: Vec::new(),
-        field_assigns: Vec::new(),
-        bare_names: Vec::new(),
-        macros: Vec::new(),
-        errors: Vec::new(),
-        markers: ModuleMarkers::default(),
-        broken_functions: Vec::new(),
-        too_deep: None,
-        too_deep_condition: None,
-        var_types: Vec::new(),
-        field_loads: Vec::new(),
-        element_stores: Vec::new(),
-        suppressions: Vec::new(),
-        alt_macros: Vec::new(),
-        guard_bits: Vec::new(),
-        mentions_version: false,
+        ..FileFacts::default()
     }
 }
 
@@ -471,16 +459,8 @@ pub fn extract_keeping(
         SPARE_TREE.with(|t| t.replace(syntax));
     }
     recover::file_scope_calls(&normalized.parse_input, &mut facts, &front_end.vocabulary);
+    macros::conditionals(&normalized, macros, &mut facts);
     facts.macros = macros.keep(normalized.macros);
-    facts.alt_macros = (normalized.alt_macros.iter())
-        .map(|(m, s, b)| {
-            (
-                Text::from(m.as_str()),
-                Text::from(s.as_str()),
-                Text::from(b.as_str()),
-            )
-        })
-        .collect();
     facts.too_deep_condition = normalized.too_deep_condition;
     for f in &mut facts.functions {
         f.arch = (normalized.arch_regions.iter())

@@ -13,7 +13,7 @@ mod thread;
 
 pub use apply::{apply_patch, apply_patch_with, TEMP_PREFIX};
 pub use diff::{quote_path, unified_diff};
-pub use plan::{plan, FilePatch, FixedRoutine};
+pub use plan::{plan, read_sources, FilePatch, FixedRoutine};
 pub use routine::{fix_routine, FixRequest, FixResult};
 
 /// The column text ends at, tabs every 8 columns as the kernel writes them (multi-byte

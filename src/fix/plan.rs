@@ -44,6 +44,24 @@ impl FixedRoutine {
     }
 }
 
+/// The texts of the files that hold fixable findings, for the fix planner.
+pub fn read_sources(report: &CheckReport, index: &Index) -> HashMap<String, Vec<u8>> {
+    let mut sources = HashMap::new();
+    for f in report.findings.iter().filter(|f| f.rule.is_fixable()) {
+        if sources.contains_key(&f.file) {
+            continue;
+        }
+        let Some(file) = index.file_by_path(&f.file) else {
+            continue;
+        };
+        // A file that cannot be read now is left unfixed, as one that changed would be.
+        if let Ok(text) = std::fs::read(&index.files[file].disk_path) {
+            sources.insert(f.file.clone(), text);
+        }
+    }
+    sources
+}
+
 /// Plans the fixes for the MR001, MR002, MR003, MR101, MR103 and MR106 findings of `report`, on the texts in
 /// `sources` (by path relative to the root; a file missing there is not fixed). Findings that
 /// cannot be fixed mechanically get `fix: manual, because ...` as their help. Nothing is read

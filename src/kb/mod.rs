@@ -162,6 +162,9 @@ pub struct Preprocessor {
     /// `(a << 16) + (b << 8) + c`), the kernel's and the same formula under other names.
     #[serde(default)]
     pub version_macros: Vec<String>,
+    /// Symbols the compiler may define (name patterns): a branch on one is never read as a
+    /// branch on a symbol the tree defines nowhere.
+    pub predefined: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

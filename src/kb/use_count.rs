@@ -28,6 +28,10 @@ pub struct UseCount {
     /// one of these waits for the calls in flight that field counts (`usecount::drain`).
     #[serde(default)]
     pub drain_waits: Vec<String>,
+    /// Calls that do not return (`panic`): the path that makes one ends there, and does no
+    /// work before an increment it never reaches.
+    #[serde(default)]
+    pub never_return: Vec<String>,
 }
 
 /// How the core reads a name-taking routine's use count.

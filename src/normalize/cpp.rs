@@ -79,6 +79,28 @@ pub struct ArchRegion {
     pub arch: String,
 }
 
+/// How a group's first branch tests its one symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+pub enum CondTest {
+    /// `#ifdef X`, `#if defined(X)`: taken when X is defined.
+    Defined,
+    /// `#if X`: taken when X is defined and not 0.
+    Value,
+}
+
+/// A branch the preprocessor took only because its one symbol is unknown (`#ifdef DEBUG`,
+/// `#if MCDX_DEBUG`): the lines from the `#if` to the directive that ends the branch. Where
+/// the tree defines the symbol nowhere the file can see (or, for [`CondTest::Value`], only
+/// as 0), the build does not compile these lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+pub struct CondRegion {
+    #[bincode(with_serde)]
+    pub symbol: CompactString,
+    pub test: CondTest,
+    pub from: u32,
+    pub to: u32,
+}
+
 /// A `#define` seen in an active region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
 pub struct MacroDef {
@@ -109,6 +131,11 @@ pub struct CppResult {
     /// printk(x)` / `#else` / `#define DPRINTK(x...)`): (macro, symbol, the later body). Where
     /// nothing defines the symbol, the later definition is the one the build has.
     pub alt_macros: Vec<(String, String, String)>,
+    /// Branches taken only on one unknown symbol (architecture symbols aside: `arch_regions`).
+    pub cond_regions: Vec<CondRegion>,
+    /// Names `#define`d in branches not taken (each once): a file that tests one of them
+    /// may see it defined in another build.
+    pub inactive_defines: Vec<String>,
 }
 
 /// How deep an `#if` expression may nest (parentheses, unary operators, `?:`, operands of
@@ -124,6 +151,9 @@ struct Frame {
     /// The first branch was taken on one unknown symbol: the symbol, the macros that branch
     /// defines, and the first definition (name, body) of each in the other branches.
     unknown: Option<Box<Unknown>>,
+    /// The first branch was taken on one unknown (non-architecture) symbol, tested so, from
+    /// this line; closed by the branch's end.
+    cond: Option<(CompactString, CondTest, u32)>,
 }
 
 impl Frame {
@@ -139,13 +169,18 @@ impl Frame {
         let (word, rest) = directive;
         let take = active && cond.unwrap_or(true);
         let unknown = active && cond.is_none();
+        let arch = arch_frame(config, word, rest, unknown, line);
+        let symbol = unknown.then(|| single_symbol(word, rest)).flatten();
+        let cond = (symbol.as_ref())
+            .filter(|_| arch.is_none())
+            .map(|s| (s.into(), cond_test(word, rest), line));
         Frame {
             parent_active: active,
             taken: take,
             active: take,
-            arch: arch_frame(config, word, rest, unknown, line),
-            unknown: (unknown.then(|| single_symbol(word, rest)).flatten())
-                .map(|s| Box::new((s, Vec::new(), Vec::new()))),
+            arch,
+            unknown: symbol.map(|s| Box::new((s, Vec::new(), Vec::new()))),
+            cond,
         }
     }
 }
@@ -153,6 +188,15 @@ impl Frame {
 /// A group whose first branch was taken on one unknown symbol: the symbol, the macros that
 /// branch defines, and the definitions (name, body) of the other branches.
 type Unknown = (String, Vec<String>, Vec<(String, String)>);
+
+/// How `#ifdef`/`#if` (`word`) tests a single symbol: `#if X` by its value, else defined.
+fn cond_test(word: &str, rest: &str) -> CondTest {
+    if word == "if" && !rest.trim_start().starts_with("defined") {
+        CondTest::Value
+    } else {
+        CondTest::Defined
+    }
+}
 
 /// `SYM`, `defined(SYM)` or `defined SYM`: the single symbol a condition tests.
 fn single_symbol(word: &str, rest: &str) -> Option<String> {
@@ -225,7 +269,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 }
                 "elif" => match stack.last_mut() {
                     Some(f) => {
-                        close_region(f, line_no, &mut result.arch_regions);
+                        close_region(f, line_no, &mut result);
                         if f.taken || !f.parent_active {
                             f.active = false;
                         } else {
@@ -242,7 +286,7 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                 },
                 "else" => match stack.last_mut() {
                     Some(f) => {
-                        close_region(f, line_no, &mut result.arch_regions);
+                        close_region(f, line_no, &mut result);
                         f.active = f.parent_active && !f.taken;
                         f.taken = true;
                     }
@@ -252,7 +296,10 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
                     // A pop in a match guard would hide a side effect; keep it in the arm.
                     pop_frame(&mut stack, line_no, &mut result)
                 }
-                "define" if !active => note_alternative(stack.last_mut(), rest),
+                "define" if !active => {
+                    note_inactive(rest, &mut result.inactive_defines);
+                    note_alternative(stack.last_mut(), rest)
+                }
                 "define" => define(
                     rest,
                     line_no,
@@ -285,6 +332,8 @@ pub fn process(code: &mut [u8], config: &CppConfig) -> CppResult {
     if !stack.is_empty() {
         result.unbalanced = true;
     }
+    result.inactive_defines.sort_unstable();
+    result.inactive_defines.dedup();
     result
 }
 
@@ -303,7 +352,7 @@ fn arch_frame(
 fn pop_frame(stack: &mut Vec<Frame>, line: u32, result: &mut CppResult) {
     match stack.pop() {
         Some(mut f) => {
-            close_region(&mut f, line, &mut result.arch_regions);
+            close_region(&mut f, line, result);
             if let Some(u) = f.unknown {
                 let (symbol, taken, others) = *u;
                 for name in taken {
@@ -350,13 +399,30 @@ fn note_alternative(frame: Option<&mut Frame>, rest: &str) {
     }
 }
 
-fn close_region(f: &mut Frame, line: u32, out: &mut Vec<ArchRegion>) {
+fn close_region(f: &mut Frame, line: u32, out: &mut CppResult) {
     if let Some((from, arch)) = f.arch.take() {
-        out.push(ArchRegion {
+        out.arch_regions.push(ArchRegion {
             from,
             to: line,
             arch,
         });
+    }
+    if let Some((symbol, test, from)) = f.cond.take() {
+        (out.cond_regions).push(CondRegion {
+            symbol,
+            test,
+            from,
+            to: line,
+        });
+    }
+}
+
+/// The name a `#define` in a branch not taken defines (`process` sorts them and drops
+/// repeats).
+fn note_inactive(rest: &str, out: &mut Vec<String>) {
+    let name = split_word(rest).0;
+    if !name.is_empty() {
+        out.push(name.to_string());
     }
 }
 
@@ -448,149 +514,4 @@ fn parse_define(rest: &str, line: u32) -> Option<MacroDef> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> CppConfig {
-        CppConfig {
-            defined: [("MODULE".to_string(), 1)].into_iter().collect(),
-            undefined: ["__ASSEMBLY__".to_string()].into_iter().collect(),
-            arch_symbols: vec![("CONFIG_ARCH_".into(), String::new(), true)],
-            version: None,
-        }
-    }
-
-    #[test]
-    fn branches_of_one_architecture_are_recorded() {
-        let mut b = b"a\n#ifdef CONFIG_ARCH_S390\nb\n#else\nc\n#endif\n#ifdef CONFIG_FOO\nd\n#endif\n#if defined(CONFIG_ARCH_ARM)\ne\n#endif\n".to_vec();
-        let r = process(&mut b, &config());
-        let regions: Vec<(u32, u32, &str)> = r
-            .arch_regions
-            .iter()
-            .map(|x| (x.from, x.to, x.arch.as_str()))
-            .collect();
-        assert_eq!(regions, vec![(2, 4, "s390"), (10, 12, "arm")]);
-        assert_eq!(config().arch_of_symbol("CONFIG_ARCH_s390"), None);
-    }
-
-    fn run(src: &str) -> String {
-        let mut b = src.as_bytes().to_vec();
-        process(&mut b, &config());
-        assert_eq!(b.len(), src.len());
-        String::from_utf8(b).unwrap()
-    }
-
-    fn kept(src: &str) -> Vec<String> {
-        run(src).split_whitespace().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn module_defined_and_if0_dropped() {
-        let src =
-            "#ifdef MODULE\na\n#else\nb\n#endif\n#if 0\nc\n#endif\n#ifndef MODULE\nd\n#endif\n";
-        assert_eq!(kept(src), ["a"]);
-    }
-
-    #[test]
-    fn unknown_takes_first_branch() {
-        let src = "#ifdef CONFIG_FOO\na\n#else\nb\n#endif\n#if defined(CONFIG_X) && !defined(MODULE)\nc\n#elif 1\nd\n#endif\n";
-        assert_eq!(kept(src), ["a", "d"]);
-    }
-
-    #[test]
-    fn local_defines_and_arithmetic() {
-        let src = "#define DEBUG 2\n#if DEBUG > 1\na\n#endif\n#undef DEBUG\n#ifdef DEBUG\nb\n#endif\n#if (1 << 4) == 16 || X\nc\n#endif\n";
-        assert_eq!(kept(src), ["a", "c"]);
-    }
-
-    #[test]
-    fn nested_inactive_stays_inactive() {
-        let src = "#if 0\n#ifdef CONFIG_A\na\n#else\nb\n#endif\n#else\nc\n#endif\n";
-        assert_eq!(kept(src), ["c"]);
-    }
-
-    #[test]
-    fn continuation_lines_are_blanked_and_counted() {
-        let mut b = b"#define F(x) \\\n  foo(x)\nint y;\n".to_vec();
-        let r = process(&mut b, &config());
-        assert_eq!(r.macros.len(), 1);
-        assert_eq!(r.macros[0].params.as_deref(), Some(&["x".into()][..]));
-        assert_eq!(r.macros[0].body, "foo(x)");
-        assert_eq!(String::from_utf8(b).unwrap().trim(), "int y;");
-    }
-
-    fn versioned(v: i64) -> CppConfig {
-        CppConfig {
-            version: Some(TreeVersion {
-                code: "LINUX_VERSION_CODE".into(),
-                makes: vec!["KERNEL_VERSION".into(), "KERNEL_VER".into()],
-                value: v,
-            }),
-            ..config()
-        }
-    }
-
-    fn kept_with(src: &str, config: &CppConfig) -> Vec<String> {
-        let mut b = src.as_bytes().to_vec();
-        process(&mut b, config);
-        let text = String::from_utf8(b).unwrap();
-        text.split_whitespace().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn the_trees_release_decides_version_tests() {
-        let c = versioned(TreeVersion::code_of(2, 2, 26));
-        let src = "#if LINUX_VERSION_CODE >= KERNEL_VERSION(2,1,0)\na\n#else\nb\n#endif\n\
-                   #if LINUX_VERSION_CODE < KERNEL_VERSION(2,3,0) && !defined(CONFIG_X)\nc\n#endif\n\
-                   #if (LINUX_VERSION_CODE > 0x20100) || X\nd\n#endif\n\
-                   #if LINUX_VERSION_CODE == KERNEL_VERSION(2,2,26) && defined(KERNEL_VERSION)\ne\n#endif\n\
-                   #if LINUX_VERSION_CODE != 131610\nf\n#else\ng\n#endif\n\
-                   #if !(LINUX_VERSION_CODE < KERNEL_VERSION(2,1,0))\nh\n#endif\n\
-                   #ifndef LINUX_VERSION_CODE\ni\n#endif\n";
-        // `c`: `< 2.3.0` is true, and CONFIG_X unknown keeps today's first-branch rule.
-        assert_eq!(kept_with(src, &c), ["a", "c", "d", "e", "g", "h"]);
-        let old = versioned(TreeVersion::code_of(2, 0, 40));
-        assert_eq!(kept_with(src, &old), ["b", "c", "d", "f"]);
-        // ftape's KERNEL_VER, the same formula under another name the knowledge base lists.
-        let ftape = "#if LINUX_VERSION_CODE < KERNEL_VER(2,1,18)
-old
-#else
-new
-#endif
-";
-        assert_eq!(kept_with(ftape, &c), ["new"]);
-        assert_eq!(kept_with(ftape, &old), ["old"]);
-    }
-
-    #[test]
-    fn without_a_release_version_tests_stay_unknown() {
-        let src = "#if LINUX_VERSION_CODE < KERNEL_VERSION(2,1,0)\na\n#else\nb\n#endif\n\
-                   #undef KERNEL_VERSION\n";
-        assert_eq!(kept(src), ["a"]);
-        let c = versioned(TreeVersion::code_of(2, 4, 0));
-        let undone = "#undef LINUX_VERSION_CODE\n#if LINUX_VERSION_CODE < 5\na\n#else\nb\n#endif\n";
-        assert_eq!(kept_with(undone, &c), ["a"]);
-    }
-
-    #[test]
-    fn later_definitions_of_a_group_on_one_unknown_symbol_are_noted() {
-        let mut b =
-            b"#ifdef DBG\n#define D(x) printk(x)\n#define E 1\n#else\n#define D(x)\n#endif\n\
-                      #ifndef NDBG\n#define F(x) g(x)\n#else\n#define F(x)\n#endif\n\
-                      #if DBG > 1\n#define G(x) g(x)\n#else\n#define G(x)\n#endif\n"
-                .to_vec();
-        let r = process(&mut b, &config());
-        // `#ifndef` takes the branch of a build without the symbol already; `DBG > 1` tests
-        // more than one symbol's presence.
-        assert_eq!(
-            r.alt_macros,
-            vec![("D".to_string(), "DBG".to_string(), String::new())]
-        );
-    }
-
-    #[test]
-    fn unbalanced_is_reported_not_fatal() {
-        let mut b = b"#endif\n#else\nx\n#if 1\n".to_vec();
-        assert!(process(&mut b, &config()).unbalanced);
-    }
-}
+mod tests;

@@ -16,7 +16,7 @@ pub mod cpp;
 pub mod rewrite;
 
 use crate::kb::{KernelVersion, KnowledgeBase};
-pub use cpp::{ArchRegion, CppConfig, MacroDef, TreeVersion};
+pub use cpp::{ArchRegion, CondRegion, CondTest, CppConfig, MacroDef, TreeVersion};
 pub use rewrite::{MacroTable, RewriteCounts};
 
 /// Everything normalization needs, built once per run from the knowledge base and the
@@ -123,6 +123,8 @@ impl Normalizer {
             too_deep_condition: cpp.too_deep,
             arch_regions: cpp.arch_regions,
             alt_macros: cpp.alt_macros,
+            cond_regions: cpp.cond_regions,
+            inactive_defines: cpp.inactive_defines,
             rewrites: counts,
         }
     }
@@ -144,6 +146,10 @@ pub struct Normalized {
     /// (macro, symbol, body): defined in the branch taken on an unknown symbol, and so in a
     /// later branch.
     pub alt_macros: Vec<(String, String, String)>,
+    /// Branches taken only because one symbol is unknown.
+    pub cond_regions: Vec<CondRegion>,
+    /// Names defined in branches not taken.
+    pub inactive_defines: Vec<String>,
     pub rewrites: RewriteCounts,
 }
 

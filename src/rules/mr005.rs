@@ -10,6 +10,8 @@ pub const RULE: Rule = Rule {
     // the macros that only compute or trace (`MINOR()`, a `DPRINTK` the tree compiles out;
     // before, 1 of 5: bench/precision-2.2.26.tsv, bench/precision-*-after.tsv). Not very
     // high: the evidence may still name a compiled-out debug statement as the first work.
+    // Session 12: branches on symbols defined nowhere (`#ifdef ISICOM_DEBUG`), `#if X` with
+    // X only 0 and `panic` on constant checks are no work (nowork, usecount::returns).
     precision: Precision::High,
     preview: false,
     summary: "MOD_INC_USE_COUNT is not the routine's first action",

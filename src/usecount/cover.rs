@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use super::drain::Drains;
 use super::{bound, FileOracle, NeverSleeps, UseCountKnowledge};
+use crate::buildinfo::BuildDefines;
 use crate::entries::{Covered, Entry};
 use crate::facts::{FileFacts, InitList, InitValue};
 use crate::index::{referenced_name, FnRef, Index};
@@ -117,9 +118,14 @@ fn foreign_table(
 
 /// Fills in `covered_by` of the name-taking entries of module code (for `entries`: `check`
 /// asks [`covering`] per routine), with the tree's use-count knowledge computed here.
-pub fn annotate(index: &Index, kb: &Kb, entries: &mut [Entry], drains: Arc<Drains>) {
+pub fn annotate(
+    index: &Index,
+    kb: &Kb,
+    (build, drains): (&BuildDefines, Arc<Drains>),
+    entries: &mut [Entry],
+) {
     use rayon::prelude::*;
-    let known = UseCountKnowledge::new(index, kb, drains);
+    let known = UseCountKnowledge::new(index, kb, build, drains);
     let covers: Vec<Option<Covered>> = entries
         .par_iter()
         .map(|e| {

@@ -14,6 +14,7 @@ pub mod drain;
 mod first;
 pub mod owner;
 pub mod release;
+mod returns;
 pub mod undo;
 
 pub use owner::CorePins;
@@ -21,6 +22,7 @@ pub use owner::CorePins;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::buildinfo::BuildDefines;
 use crate::chain::ChainStep;
 use crate::ctext::is_word;
 use crate::entries::Entry;
@@ -83,9 +85,10 @@ pub struct UseCountKnowledge {
 }
 
 impl UseCountKnowledge {
-    pub fn new(index: &Index, kb: &Kb, drains: Arc<drain::Drains>) -> Self {
+    /// `build`: what the configuration and compiler flags define (which branches compile).
+    pub fn new(index: &Index, kb: &Kb, build: &BuildDefines, drains: Arc<drain::Drains>) -> Self {
         UseCountKnowledge {
-            helpers: HelperEffects::new(index, kb),
+            helpers: HelperEffects::new(index, kb, build),
             pins: CorePins::new(index, kb),
             drains,
         }
@@ -159,6 +162,8 @@ pub struct HelperEffects {
     /// a function of all three (the depth bound cuts deeper walks short), so that threads
     /// asking in any order get the same answers.
     memo: Mutex<HashMap<HelperKey, CountEffect>>,
+    /// Helpers that return only constants, by the signs of those (`returns`).
+    constant_returns: Mutex<HashMap<FnRef, Option<paths::Signs>>>,
     /// Macros that, as the calling file sees them, do nothing or only compute: calls to them
     /// are no work.
     no_work: crate::nowork::NoWork,
@@ -168,7 +173,7 @@ pub struct HelperEffects {
 }
 
 impl HelperEffects {
-    pub fn new(index: &Index, kb: &Kb) -> Self {
+    pub fn new(index: &Index, kb: &Kb, build: &BuildDefines) -> Self {
         let exported = index
             .files
             .iter()
@@ -178,8 +183,9 @@ impl HelperEffects {
             .collect();
         HelperEffects {
             memo: Mutex::default(),
+            constant_returns: Mutex::default(),
             exported,
-            no_work: crate::nowork::NoWork::new(index.files, kb),
+            no_work: crate::nowork::NoWork::new(index.files, kb, build),
             destructors: undo::DestructorMemo::default(),
         }
     }
@@ -425,9 +431,10 @@ impl<'a> FileOracle<'a> {
 
 impl CallOracle for FileOracle<'_> {
     fn may_sleep(&self, call: u32) -> bool {
-        self.sleep
-            .call_chain(self.index, self.file, call as usize)
-            .is_some()
+        !self.dead_call(call)
+            && (self.sleep)
+                .call_chain(self.index, self.file, call as usize)
+                .is_some()
     }
 
     fn call_effect(&self, call: u32) -> CountEffect {
@@ -496,11 +503,28 @@ impl CallOracle for FileOracle<'_> {
     }
 
     fn is_noop(&self, call: u32) -> bool {
-        self.calls.get(call as usize).is_some_and(|c| {
-            !c.indirect
-                && self.index.resolve_function(self.file, &c.callee).is_none()
-                && (self.helpers.no_work).is_noop(self.index.files, self.file, &c.callee)
-        })
+        self.dead_call(call)
+            || self.calls.get(call as usize).is_some_and(|c| {
+                !c.indirect
+                    && self.index.resolve_function(self.file, &c.callee).is_none()
+                    && (self.helpers.no_work).is_noop(self.index.files, self.file, &c.callee)
+            })
+    }
+
+    fn never_returns(&self, call: u32) -> bool {
+        let never = &self.kb.data.use_count.never_return;
+        (self.calls.get(call as usize))
+            .is_some_and(|c| !c.indirect && never.iter().any(|n| *n == c.callee))
+    }
+
+    fn result_signs(&self, call: u32) -> Option<paths::Signs> {
+        let c = self.calls.get(call as usize).filter(|c| !c.indirect)?;
+        // Only the file's own helpers: a name resolved across files may be another build's
+        // stub of a kernel routine (a `kmalloc` that returns NULL).
+        let f = self.index.resolve_function(self.file, &c.callee)?;
+        (f.file == self.file)
+            .then(|| self.constant_returns(f))
+            .flatten()
     }
 }
 
