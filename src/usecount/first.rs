@@ -26,9 +26,12 @@
 
 use super::FileOracle;
 use crate::ctext::is_word;
-use crate::facts::{Body, Event, Function, StmtId, StmtKind, Value};
+use crate::facts::{
+    Body, Event, FileFacts, Function, InitList, InitValue, StmtId, StmtKind, Value,
+};
 use crate::index::{referenced_name, FnRef, Index};
 use crate::paths::{CallOracle, CountEffect, Discipline, ZERO};
+use rustc_hash::FxHashSet as HashSet;
 
 /// The summary of helper `f` (whose walk gave a success that pinned nothing) as a first user's
 /// pin, when the model holds; `None` otherwise.
@@ -192,15 +195,28 @@ fn drops(oracle: &FileOracle, g: &Function) -> bool {
         })
 }
 
-/// Whether function `g` is only ever called directly in its file: no field store, argument or
-/// table initializer names it (a callback the core may call too is not a count wrapper).
-pub(super) fn only_called(index: &Index, g: FnRef) -> bool {
-    let facts = &index.files[g.file];
-    let name = index.function(g).name.as_str();
-    let names = |e: &str| referenced_name(e) == Some(name);
-    !(facts.field_assigns.iter().any(|a| names(&a.value))
-        || facts.calls.iter().any(|c| c.args.iter().any(|a| names(a)))
-        || (facts.variables.iter())
-            .filter_map(|v| v.init.as_ref())
-            .any(|l| super::cover::in_list(l, &names)))
+/// The names a file uses as values: stored into a field, passed as an argument, or written in
+/// a variable's initializer. A function named there may be called through that value (by the
+/// core too), so it is no count wrapper; one named nowhere there is only ever called directly.
+pub(super) fn value_names(facts: &FileFacts) -> HashSet<String> {
+    fn walk(list: &InitList, add: &mut impl FnMut(&str)) {
+        for i in &list.items {
+            match &i.value {
+                InitValue::Expr(e) => add(e),
+                InitValue::List(l) => walk(l, add),
+            }
+        }
+    }
+    let mut out = HashSet::default();
+    let mut add = |e: &str| {
+        if let Some(n) = referenced_name(e) {
+            out.insert(n.to_string());
+        }
+    };
+    facts.field_assigns.iter().for_each(|a| add(&a.value));
+    (facts.calls.iter().flat_map(|c| c.args.iter())).for_each(|a| add(a));
+    for list in facts.variables.iter().filter_map(|v| v.init.as_ref()) {
+        walk(list, &mut add);
+    }
+    out
 }

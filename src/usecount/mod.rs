@@ -164,6 +164,9 @@ pub struct HelperEffects {
     memo: Mutex<HashMap<HelperKey, CountEffect>>,
     /// Helpers that return only constants, by the signs of those (`returns`).
     constant_returns: Mutex<HashMap<FnRef, Option<paths::Signs>>>,
+    /// Per file, the names it uses as values (`first::value_names`), read once: asked per
+    /// call in a helper's body, whether the callee is only ever called directly.
+    value_names: Mutex<HashMap<usize, Arc<rustc_hash::FxHashSet<String>>>>,
     /// Macros that, as the calling file sees them, do nothing or only compute: calls to them
     /// are no work.
     no_work: crate::nowork::NoWork,
@@ -184,6 +187,7 @@ impl HelperEffects {
         HelperEffects {
             memo: Mutex::default(),
             constant_returns: Mutex::default(),
+            value_names: Mutex::default(),
             exported,
             no_work: crate::nowork::NoWork::new(index.files, kb, build),
             destructors: undo::DestructorMemo::default(),
@@ -383,9 +387,7 @@ impl<'a> FileOracle<'a> {
             !c.indirect
                 && self.depth < MAX_HELPER_DEPTH
                 && (self.index.resolve_function(self.file, &c.callee)).is_some_and(|g| {
-                    self.same_module(g)
-                        && first::only_called(self.index, g)
-                        && wrapper(self.helper_effect(g))
+                    self.same_module(g) && self.only_called(g) && wrapper(self.helper_effect(g))
                 })
         };
         function.body.exprs().any(|e| {
@@ -399,6 +401,23 @@ impl<'a> FileOracle<'a> {
                     .is_some_and(|c| self.effect_of_name(&c.callee).is_some() || through_helper(c)),
             })
         })
+    }
+
+    /// Whether function `g` is only ever called directly in its file.
+    fn only_called(&self, g: FnRef) -> bool {
+        let known = self
+            .helpers
+            .value_names
+            .lock()
+            .unwrap()
+            .get(&g.file)
+            .cloned();
+        let names = known.unwrap_or_else(|| {
+            let names = Arc::new(first::value_names(&self.index.files[g.file]));
+            (self.helpers.value_names.lock().unwrap()).insert(g.file, names.clone());
+            names
+        });
+        !names.contains(self.index.function(g).name.as_str())
     }
 
     fn helper_effect(&self, fref: FnRef) -> CountEffect {
