@@ -8,6 +8,26 @@ use super::{
     StructDef, Text, Typedef, Variable,
 };
 
+impl InitList {
+    /// Every expression of the initializer, nested lists included, depth first.
+    pub fn exprs(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut stack: Vec<std::slice::Iter<'_, InitItem>> = vec![self.items.iter()];
+        std::iter::from_fn(move || loop {
+            let item = match stack.last_mut()?.next() {
+                Some(item) => item,
+                None => {
+                    stack.pop();
+                    continue;
+                }
+            };
+            match &item.value {
+                InitValue::Expr(e) => return Some(e.as_str()),
+                InitValue::List(l) => stack.push(l.items.iter()),
+            }
+        })
+    }
+}
+
 impl<'t> Lower<'_, 't> {
     /// Name and full type text of a parameter or field declaration.
     pub(super) fn declared(&self, node: Node) -> (Option<Text>, Text) {

@@ -25,7 +25,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use rayon::prelude::*;
 
 use crate::buildinfo::BuildInfo;
-use crate::facts::{FileFacts, InitList, InitValue, Span};
+use crate::facts::{FileFacts, InitList, Span};
 use crate::index::{referenced_name, FnRef, Index, TableContent, VarRef};
 use crate::kb::{Kb, OwnersKb};
 
@@ -477,8 +477,5 @@ impl Lookup<'_> {
 
 /// Whether an initializer names one of `names` anywhere.
 fn names_any(init: &InitList, names: &HashSet<&str>) -> bool {
-    init.items.iter().any(|i| match &i.value {
-        InitValue::Expr(e) => referenced_name(e).is_some_and(|n| names.contains(n)),
-        InitValue::List(list) => names_any(list, names),
-    })
+    (init.exprs()).any(|e| referenced_name(e).is_some_and(|n| names.contains(n)))
 }

@@ -28,7 +28,7 @@ use super::drain::Drains;
 use super::{bound, FileOracle, NeverSleeps, UseCountKnowledge};
 use crate::buildinfo::BuildDefines;
 use crate::entries::{Covered, Entry};
-use crate::facts::{FileFacts, InitList, InitValue};
+use crate::facts::FileFacts;
 use crate::index::{referenced_name, FnRef, Index};
 use crate::kb::Kb;
 use crate::paths::{CountEffect, NEG, POS, ZERO};
@@ -93,7 +93,7 @@ fn foreign_table(
     let in_table = |v: &crate::facts::Variable, n: &str| {
         v.init
             .as_ref()
-            .is_some_and(|l| in_list(l, &|e: &str| names(e, n)))
+            .is_some_and(|l| l.exprs().any(|e| names(e, n)))
     };
     let tables: Vec<&str> = (facts.variables.iter())
         .filter(|v| in_table(v, name))
@@ -170,7 +170,7 @@ fn library(index: &Index, kb: &Kb, known: &UseCountKnowledge, entry: &Entry) -> 
             .any(|c| c.args.iter().any(|a| names(a, n)))
             || (facts.variables.iter())
                 .filter_map(|v| v.init.as_ref())
-                .any(|l| in_list(l, &|e: &str| names(e, n)))
+                .any(|l| l.exprs().any(|e| names(e, n)))
     };
     if handed(name) {
         return None;
@@ -295,7 +295,7 @@ impl Cover<'_> {
             sites.push(Site::Function(caller? as usize));
         }
         for (v, var) in self.facts.variables.iter().enumerate() {
-            if var.init.as_ref().is_some_and(|l| in_list(l, &names)) {
+            if var.init.as_ref().is_some_and(|l| l.exprs().any(&names)) {
                 sites.push(Site::Table(v));
             }
         }
@@ -386,14 +386,6 @@ impl Cover<'_> {
                 .variables
                 .iter()
                 .filter_map(|v| v.init.as_ref())
-                .any(|l| in_list(l, &names))
+                .any(|l| l.exprs().any(&names))
     }
-}
-
-/// Whether an initializer list names the function anywhere.
-pub(super) fn in_list(list: &InitList, names: &dyn Fn(&str) -> bool) -> bool {
-    list.items.iter().any(|i| match &i.value {
-        InitValue::Expr(e) => names(e),
-        InitValue::List(l) => in_list(l, names),
-    })
 }

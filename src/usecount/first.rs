@@ -26,9 +26,7 @@
 
 use super::FileOracle;
 use crate::ctext::is_word;
-use crate::facts::{
-    Body, Event, FileFacts, Function, InitList, InitValue, StmtId, StmtKind, Value,
-};
+use crate::facts::{Body, Event, FileFacts, Function, StmtId, StmtKind, Value};
 use crate::index::{referenced_name, FnRef, Index};
 use crate::paths::{CallOracle, CountEffect, Discipline, ZERO};
 use rustc_hash::FxHashSet as HashSet;
@@ -199,24 +197,14 @@ fn drops(oracle: &FileOracle, g: &Function) -> bool {
 /// a variable's initializer. A function named there may be called through that value (by the
 /// core too), so it is no count wrapper; one named nowhere there is only ever called directly.
 pub(super) fn value_names(facts: &FileFacts) -> HashSet<String> {
-    fn walk(list: &InitList, add: &mut impl FnMut(&str)) {
-        for i in &list.items {
-            match &i.value {
-                InitValue::Expr(e) => add(e),
-                InitValue::List(l) => walk(l, add),
-            }
-        }
-    }
-    let mut out = HashSet::default();
-    let mut add = |e: &str| {
-        if let Some(n) = referenced_name(e) {
-            out.insert(n.to_string());
-        }
-    };
-    facts.field_assigns.iter().for_each(|a| add(&a.value));
-    (facts.calls.iter().flat_map(|c| c.args.iter())).for_each(|a| add(a));
-    for list in facts.variables.iter().filter_map(|v| v.init.as_ref()) {
-        walk(list, &mut add);
-    }
-    out
+    let stored = facts.field_assigns.iter().map(|a| a.value.as_str());
+    let passed = facts
+        .calls
+        .iter()
+        .flat_map(|c| c.args.iter().map(|a| a.as_str()));
+    let initial = (facts.variables.iter().filter_map(|v| v.init.as_ref())).flat_map(|l| l.exprs());
+    (stored.chain(passed).chain(initial))
+        .filter_map(referenced_name)
+        .map(str::to_string)
+        .collect()
 }
